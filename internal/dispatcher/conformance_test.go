@@ -1,0 +1,130 @@
+package dispatcher
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// corpusDir finds ../shared/lava-corpus beside the module, or skips.
+func corpusDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("go.mod not found")
+		}
+		dir = parent
+	}
+	c := filepath.Join(dir, "..", "shared", "lava-corpus")
+	if _, err := os.Stat(filepath.Join(c, "pipeline-cases.yaml")); err != nil {
+		t.Skipf("LAVA corpus not found at %s: conformance tests need ../shared beside the repository", c)
+	}
+	return c
+}
+
+func loadYAML(t testing.TB, path string) any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := value.DecodeYAML(b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return v
+}
+
+// compareDescription checks name, level, timeout, max_retries, url and
+// nesting, the fields the corpus says must match, and returns every
+// difference found.
+func compareDescription(path string, got, want []any) []string {
+	var diffs []string
+	n := max(len(got), len(want))
+	for i := 0; i < n; i++ {
+		if i >= len(got) {
+			w := want[i].(*value.Map)
+			diffs = append(diffs, fmt.Sprintf("%s: missing action %s %s", path, w.String("level"), w.String("name")))
+			continue
+		}
+		g := got[i].(*value.Map)
+		if i >= len(want) {
+			diffs = append(diffs, fmt.Sprintf("%s: extra action %s %s", path, g.String("level"), g.String("name")))
+			continue
+		}
+		w := want[i].(*value.Map)
+		where := fmt.Sprintf("%s[%s %s]", path, w.Value("level"), w.Value("name"))
+		for _, k := range []string{"name", "level", "timeout", "max_retries", "url"} {
+			if !value.Equal(g.Value(k), w.Value(k)) {
+				diffs = append(diffs, fmt.Sprintf("%s: %s = %v, want %v", where, k, value.GoString(g.Value(k)), value.GoString(w.Value(k))))
+			}
+		}
+		gp, _ := g.Value("pipeline").([]any)
+		wp, _ := w.Value("pipeline").([]any)
+		if g.Value("name") == w.Value("name") {
+			diffs = append(diffs, compareDescription(where, gp, wp)...)
+		}
+	}
+	return diffs
+}
+
+type pipelineCase struct {
+	id, job, dict, config, expected string
+	context                         *value.Map
+}
+
+func pipelineCases(t *testing.T, corpus string) []pipelineCase {
+	doc := loadYAML(t, filepath.Join(corpus, "pipeline-cases.yaml")).(*value.Map)
+	var out []pipelineCase
+	for _, c := range doc.List("cases") {
+		m := c.(*value.Map)
+		out = append(out, pipelineCase{
+			id: m.String("id"), job: m.String("job"), dict: m.String("device_dictionary"),
+			config: m.String("device_config"), expected: m.String("expected"), context: m.Map("context"),
+		})
+	}
+	return out
+}
+
+// TestPipelineConformanceFromDeviceConfig builds every corpus job against
+// LAVA's own rendered device configuration and compares the description
+// with the one LAVA's describe() produced.
+func TestPipelineConformanceFromDeviceConfig(t *testing.T) {
+	corpus := corpusDir(t)
+	cases := pipelineCases(t, corpus)
+	passed := 0
+	for _, c := range cases {
+		ok := t.Run(c.id, func(t *testing.T) {
+			jobData := loadYAML(t, filepath.Join(corpus, c.job)).(*value.Map)
+			if c.context != nil {
+				jobData.Set("context", c.context)
+			}
+			device := loadYAML(t, filepath.Join(corpus, c.config)).(*value.Map)
+			j, err := pipeline.Build(jobData, device)
+			if err != nil {
+				t.Fatalf("build: %v", err)
+			}
+			want := loadYAML(t, filepath.Join(corpus, c.expected)).([]any)
+			if diffs := compareDescription("", j.Describe(), want); len(diffs) > 0 {
+				t.Errorf("%d differences:\n%s", len(diffs), strings.Join(diffs, "\n"))
+			}
+		})
+		if ok {
+			passed++
+		}
+	}
+	t.Logf("pipeline conformance (device_config): %d of %d descriptions equal", passed, len(cases))
+}

@@ -1,0 +1,211 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/basalt-lava/basalt/internal/job"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// TestInfo is what a deploy or boot strategy may ask about the tests of
+// its namespace.
+type TestInfo struct {
+	Strategy TestStrategy
+	Params   *value.Map
+}
+
+// Job is one test job on one device: its definition, the device
+// configuration and the pipeline built from them.
+type Job struct {
+	ID string
+	// Params is the job definition. Building the pipeline adds to it as
+	// LAVA does (namespace defaults, protocols merged into each block).
+	Params *value.Map
+	// Device is the rendered device configuration.
+	Device   *value.Map
+	Timeout  Timeout
+	Pipeline *Pipeline
+	// TestInfo maps a namespace to the tests that run in it.
+	TestInfo map[string][]TestInfo
+	// Warnings are problems that do not stop the job (a missing host tool
+	// a later action needs, say), found while building or validating.
+	Warnings []string
+}
+
+// NewFinalize builds the action appended to every job; set by the package
+// that implements it (internal/actions/power) so this package stays free
+// of concrete actions.
+var NewFinalize func() Action
+
+// Build parses a job definition against a device configuration into a
+// Job with its pipeline, choosing a strategy for every block. It fails on
+// the first block no strategy accepts.
+func Build(params, device *value.Map) (*Job, error) {
+	j := &Job{Params: params, Device: device, TestInfo: map[string][]TestInfo{}}
+	j.Timeout = Timeout{job.DefaultActionTimeout, "default"}
+	if s, ok := job.TimeoutSeconds(params.Map("timeouts").Value("job")); ok {
+		j.Timeout = Timeout{s, "job timeouts.job"}
+	}
+	actions := params.List("actions")
+	for _, item := range actions {
+		blk, _ := item.(*value.Map)
+		tp := blk.Map("test")
+		if tp == nil {
+			continue
+		}
+		s, err := Select("test", device, tp)
+		if err != nil {
+			return nil, err
+		}
+		ts, ok := s.(TestStrategy)
+		if !ok {
+			return nil, Bug("test strategy %s lacks the test strategy methods", s.Name())
+		}
+		ns := stringOr(tp.Value("namespace"), "common")
+		cns := stringOr(tp.Value("connection-namespace"), ns)
+		j.TestInfo[ns] = append(j.TestInfo[ns], TestInfo{ts, tp})
+		if cns != ns {
+			j.TestInfo[cns] = append(j.TestInfo[cns], TestInfo{ts, tp})
+		}
+	}
+	top := &Pipeline{job: j}
+	testCounts := map[string]int{}
+	for i, item := range actions {
+		blk, ok := item.(*value.Map)
+		if !ok || blk.Len() != 1 {
+			return nil, JobError("actions[%d]: expected a single-key map (deploy, boot, test or command)", i)
+		}
+		section := blk.Keys()[0]
+		bp, ok := blk.Value(section).(*value.Map)
+		if !ok {
+			return nil, JobError("actions[%d].%s: expected a map", i, section)
+		}
+		ns := stringOr(bp.SetDefault("namespace", "common"), "common")
+		if protos := params.Map("protocols"); protos != nil {
+			protos.Range(func(k string, v any) bool { bp.Set(k, v); return true })
+		}
+		switch section {
+		case "deploy":
+			s, err := Select("deploy", device, bp)
+			if err != nil {
+				return nil, err
+			}
+			uses := true
+			if ds, ok := s.(DeployStrategy); ok {
+				uses = ds.UsesDeploymentData()
+			}
+			needs := false
+			if uses {
+				for _, ti := range j.TestInfo[ns] {
+					if ti.Strategy.NeedsDeploymentData(ti.Params) {
+						needs = true
+					}
+				}
+			}
+			if needs || bp.Has("preseed") {
+				bp.Set("deployment_data", DeploymentData(bp.String("os")))
+			}
+			a := s.Action(bp)
+			a.Base().Section = "deploy"
+			top.Add(a, bp)
+		case "boot":
+			s, err := Select("boot", device, bp)
+			if err != nil {
+				return nil, err
+			}
+			a := s.Action(bp)
+			a.Base().Section = "boot"
+			top.Add(a, bp)
+		case "test":
+			bp.Set("stage", testCounts[ns])
+			s, err := Select("test", device, bp)
+			if err != nil {
+				return nil, err
+			}
+			a := s.Action(bp)
+			a.Base().Section = "test"
+			top.Add(a, bp)
+			if ts, ok := s.(TestStrategy); ok && ts.NeedsOverlay(bp) {
+				testCounts[ns]++
+			}
+		case "command":
+			if NewCommand == nil {
+				return nil, Bug("no command action registered")
+			}
+			a := NewCommand()
+			a.Base().Section = "command"
+			top.Add(a, bp)
+		default:
+			return nil, JobError("actions[%d]: unknown action %q", i, section)
+		}
+	}
+	if NewFinalize == nil {
+		return nil, Bug("no finalize action registered")
+	}
+	fin := NewFinalize()
+	fin.Base().Section = "finalize"
+	top.Add(fin, nil)
+	j.Pipeline = top
+	return j, nil
+}
+
+// NewCommand builds the action for a `command` block; set by
+// internal/actions/command.
+var NewCommand func() Action
+
+// Validate validates the whole pipeline and returns every problem found.
+func (j *Job) Validate() []string {
+	j.Pipeline.Validate()
+	return j.Pipeline.Errors()
+}
+
+// Run runs the pipeline under the job timeout.
+func (j *Job) Run(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, secondsDuration(j.Timeout.Seconds))
+	defer cancel()
+	_, err := j.Pipeline.Run(ctx, nil)
+	return err
+}
+
+// Describe returns the pipeline in LAVA's describe form: for each action
+// class, name, level, max_retries, description, summary, timeout, url
+// (download actions) and pipeline (its children, when it has any).
+func (j *Job) Describe() []any { return describe(j.Pipeline) }
+
+func describe(p *Pipeline) []any {
+	out := []any{}
+	for _, a := range p.Actions {
+		b := a.Base()
+		m := value.MapOf(
+			"class", b.Class,
+			"name", b.Name,
+			"level", b.Level,
+			"max_retries", b.MaxRetries,
+			"description", b.Description,
+			"summary", b.Summary,
+			"timeout", b.Timeout.Seconds,
+		)
+		if b.URL != "" {
+			m.Set("url", b.URL)
+		}
+		if b.Pipeline != nil && len(b.Pipeline.Actions) > 0 {
+			m.Set("pipeline", describe(b.Pipeline))
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func secondsDuration(s int) time.Duration { return time.Duration(s) * time.Second }
+
+func stringOr(v any, def string) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	if v == nil {
+		return def
+	}
+	return fmt.Sprint(v)
+}
