@@ -21,8 +21,11 @@ type Connection interface {
 	Close() error
 }
 
-// Action is one step of a job. Implementations embed *Base (through
+// Action is one step of a job. Implementations embed Base (through
 // NewBase) which provides every method; they override what they need.
+// The accessor is ActionBase, not Base: a method named like the embedded
+// field would be shadowed by the field, and no embedding type would
+// implement Action.
 //
 // The contract:
 //   - Populate is called once, when the action is added to a pipeline,
@@ -35,7 +38,7 @@ type Connection interface {
 //   - Cleanup must be safe to call whether or not Run ran or failed, and
 //     more than once.
 type Action interface {
-	Base() *Base
+	ActionBase() *Base
 	Populate(params *value.Map)
 	Validate()
 	Run(ctx context.Context, conn Connection) (Connection, error)
@@ -88,8 +91,8 @@ func NewBase(class, name, description, summary string) Base {
 	return Base{Class: class, Name: name, Description: description, Summary: summary, MaxRetries: 1}
 }
 
-// Base returns b itself; it lets embedding types satisfy Action.
-func (b *Base) Base() *Base { return b }
+// ActionBase returns b itself; it lets embedding types satisfy Action.
+func (b *Base) ActionBase() *Base { return b }
 
 // Populate does nothing: an action without children.
 func (b *Base) Populate(*value.Map) {}

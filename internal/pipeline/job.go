@@ -108,7 +108,7 @@ func Build(params, device *value.Map) (*Job, error) {
 				bp.Set("deployment_data", DeploymentData(bp.String("os")))
 			}
 			a := s.Action(bp)
-			a.Base().Section = "deploy"
+			a.ActionBase().Section = "deploy"
 			top.Add(a, bp)
 		case "boot":
 			s, err := Select("boot", device, bp)
@@ -116,7 +116,7 @@ func Build(params, device *value.Map) (*Job, error) {
 				return nil, err
 			}
 			a := s.Action(bp)
-			a.Base().Section = "boot"
+			a.ActionBase().Section = "boot"
 			top.Add(a, bp)
 		case "test":
 			bp.Set("stage", testCounts[ns])
@@ -125,7 +125,7 @@ func Build(params, device *value.Map) (*Job, error) {
 				return nil, err
 			}
 			a := s.Action(bp)
-			a.Base().Section = "test"
+			a.ActionBase().Section = "test"
 			top.Add(a, bp)
 			if ts, ok := s.(TestStrategy); ok && ts.NeedsOverlay(bp) {
 				testCounts[ns]++
@@ -135,7 +135,7 @@ func Build(params, device *value.Map) (*Job, error) {
 				return nil, Bug("no command action registered")
 			}
 			a := NewCommand()
-			a.Base().Section = "command"
+			a.ActionBase().Section = "command"
 			top.Add(a, bp)
 		default:
 			return nil, JobError("actions[%d]: unknown action %q", i, section)
@@ -145,7 +145,7 @@ func Build(params, device *value.Map) (*Job, error) {
 		return nil, Bug("no finalize action registered")
 	}
 	fin := NewFinalize()
-	fin.Base().Section = "finalize"
+	fin.ActionBase().Section = "finalize"
 	top.Add(fin, nil)
 	j.Pipeline = top
 	return j, nil
@@ -177,7 +177,7 @@ func (j *Job) Describe() []any { return describe(j.Pipeline) }
 func describe(p *Pipeline) []any {
 	out := []any{}
 	for _, a := range p.Actions {
-		b := a.Base()
+		b := a.ActionBase()
 		m := value.MapOf(
 			"class", b.Class,
 			"name", b.Name,

@@ -24,7 +24,7 @@ type Pipeline struct {
 // the block's dict), retries and timeouts, and then lets it populate its
 // own internal pipeline, so children see their parent's final values.
 func (p *Pipeline) Add(a Action, params *value.Map) {
-	b := a.Base()
+	b := a.ActionBase()
 	b.self = a
 	b.Job = p.job
 	b.parent = p.parent
@@ -130,7 +130,7 @@ func (p *Pipeline) Validate() {
 func (p *Pipeline) Errors() []string {
 	var out []string
 	p.Walk(func(a Action) {
-		b := a.Base()
+		b := a.ActionBase()
 		for _, e := range b.errs {
 			out = append(out, fmt.Sprintf("%s %s: %s", b.Level, b.Name, e))
 		}
@@ -145,14 +145,14 @@ func (p *Pipeline) Walk(fn func(Action)) {
 	}
 	for _, a := range p.Actions {
 		fn(a)
-		a.Base().Pipeline.Walk(fn)
+		a.ActionBase().Pipeline.Walk(fn)
 	}
 }
 
 // Run runs the actions in order, each under its own timeout within ctx.
 func (p *Pipeline) Run(ctx context.Context, conn Connection) (Connection, error) {
 	for _, a := range p.Actions {
-		b := a.Base()
+		b := a.ActionBase()
 		actx, cancel := context.WithTimeout(ctx, secondsDuration(b.Timeout.Seconds))
 		next, err := a.Run(actx, conn)
 		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil

@@ -1,0 +1,68 @@
+// Package command implements the job's `command` block: one of the
+// commands the device's administrator lists (commands.users, or a
+// built-in power command), run on the dispatcher.
+package command
+
+import (
+	"context"
+	"slices"
+
+	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+func init() {
+	pipeline.NewCommand = func() pipeline.Action { return New() }
+}
+
+// builtins are the device commands a job may name directly.
+var builtins = []string{"pre_power_command", "pre_os_command", "hard_reset",
+	"power_on", "power_off", "recovery_mode", "recovery_exit"}
+
+// Action is LAVA's CommandAction (user-command).
+type Action struct{ pipeline.Base }
+
+var _ pipeline.Action = (*Action)(nil)
+
+// New returns user-command.
+func New() *Action {
+	return &Action{pipeline.NewBase("CommandAction", "user-command",
+		"execute one of the commands listed by the admin", "execute commands")}
+}
+
+// Validate finds the named command: a built-in one the device defines,
+// or one of its user commands with string do/undo.
+func (a *Action) Validate() {
+	a.Base.Validate()
+	name, _ := a.Params.Value("name").(string)
+	cmds := a.Device().Map("commands")
+	if slices.Contains(builtins, name) {
+		if !cmds.Has(name) {
+			a.Errorf("command '%s' not defined for this device", name)
+		}
+		return
+	}
+	users := cmds.Map("users")
+	if users.Len() == 0 {
+		a.Errorf("device has no configured user commands")
+		return
+	}
+	cmd, ok := users.Value(name).(*value.Map)
+	if !ok {
+		a.Errorf("unknown user command '%s'", name)
+		return
+	}
+	if _, ok := cmd.Value("do").(string); !ok {
+		a.Errorf("user command %q is invalid: 'do' should be a string", name)
+	}
+	if u, ok := cmd.Get("undo"); ok {
+		if _, isStr := u.(string); !isStr {
+			a.Errorf("user command %q is invalid: 'undo' should be a string", name)
+		}
+	}
+}
+
+// Run is not written yet.
+func (a *Action) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	return conn, pipeline.NotImplemented(&a.Base)
+}

@@ -1,0 +1,69 @@
+// Package deploy holds the deploy strategies of the QEMU family (tmpfs
+// images, qemu-nfs, iso-installer, docker, ssh, overlay) and the deploy
+// actions every family shares: downloads, the LAVA overlay with its test
+// definitions, the device environment and the guest overlay disk. It
+// registers its strategies with internal/pipeline in init; it does not
+// boot or test.
+package deploy
+
+import (
+	"context"
+	"os"
+	"os/exec"
+
+	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// leaf is an action without children whose running is not written yet.
+type leaf struct{ pipeline.Base }
+
+func (l *leaf) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	return conn, pipeline.NotImplemented(&l.Base)
+}
+
+// strategy is one deploy strategy: LAVA's Deployment subclass.
+type strategy struct {
+	name     string
+	priority int
+	// noDeploymentData is LAVA's uses_deployment_data() == False.
+	noDeploymentData bool
+	accepts          func(device, params *value.Map) (bool, string)
+	action           func(params *value.Map) pipeline.Action
+}
+
+var _ pipeline.DeployStrategy = (*strategy)(nil)
+
+func (s *strategy) Name() string                             { return s.name }
+func (s *strategy) Section() string                          { return "deploy" }
+func (s *strategy) Priority() int                            { return s.priority }
+func (s *strategy) UsesDeploymentData() bool                 { return !s.noDeploymentData }
+func (s *strategy) Action(params *value.Map) pipeline.Action { return s.action(params) }
+func (s *strategy) Accepts(device, params *value.Map) (bool, string) {
+	return s.accepts(device, params)
+}
+
+// hasMethod is the usual first check of a deploy strategy: the device
+// must list the method under actions.deploy.methods.
+func hasMethod(device *value.Map, method string) bool {
+	return pipeline.DeviceHasMethod(device, "deploy", method)
+}
+
+// warnMissingTool records a job warning when a host tool that running
+// needs is not on PATH: validation must still describe the job.
+func warnMissingTool(b *pipeline.Base, tool string) {
+	if _, err := exec.LookPath(tool); err != nil {
+		b.Warnf("%s is not installed on the dispatcher (not found on PATH)", tool)
+	}
+}
+
+// fileReadable reports whether path names a regular file we can open.
+func fileReadable(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	return err == nil && st.Mode().IsRegular()
+}

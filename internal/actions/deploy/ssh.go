@@ -1,0 +1,77 @@
+package deploy
+
+import (
+	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+func init() {
+	pipeline.Register(&strategy{
+		name: "Ssh",
+		accepts: func(device, params *value.Map) (bool, string) {
+			switch {
+			case !hasMethod(device, "ssh"):
+				return false, `"ssh" is not in the device configuration deploy methods`
+			case params.String("to") != "ssh":
+				return false, `"to" parameter is not "ssh"`
+			}
+			return true, "accepted"
+		},
+		action: func(*value.Map) pipeline.Action { return NewScpOverlay() },
+	})
+}
+
+// ScpOverlay is LAVA's ScpOverlay (scp-overlay, `to: ssh`): prepares the
+// overlay that the ssh boot copies to the device and unpacks.
+type ScpOverlay struct{ pipeline.Base }
+
+var _ pipeline.Action = (*ScpOverlay)(nil)
+
+// NewScpOverlay returns scp-overlay.
+func NewScpOverlay() *ScpOverlay {
+	return &ScpOverlay{pipeline.NewBase("ScpOverlay", "scp-overlay",
+		"prepare overlay and scp to device", "copy overlay to device")}
+}
+
+// Populate adds the overlay, its preparation and the device environment.
+// LAVA lists firmware, kernel, dtb, rootfs and modules downloads here but
+// fills that list only at validation, after populating, so an ssh deploy
+// never downloads: Basalt describes what LAVA runs.
+func (a *ScpOverlay) Populate(params *value.Map) {
+	p := a.NewPipeline(params)
+	p.Add(NewOverlay(), nil)
+	p.Add(NewPrepareOverlayScp(), nil)
+	p.Add(NewDeployDeviceEnv(), nil)
+}
+
+// Validate needs a test shell (the overlay is all this deploy does) and a
+// device that can take a serial connection for the deploy.
+func (a *ScpOverlay) Validate() {
+	a.Base.Validate()
+	if !a.TestHasShell(a.Params) {
+		a.Errorf("scp overlay needs a test action")
+		return
+	}
+	v, _ := a.Device().Lookup("actions", "deploy", "connections")
+	if m, ok := v.(*value.Map); !ok || !m.Has("serial") {
+		a.Errorf("device not configured to support serial connection")
+	}
+}
+
+// PrepareOverlayScp unpacks a rootfs and modules, when given, next to the
+// overlay that goes over ssh.
+type PrepareOverlayScp struct{ pipeline.Base }
+
+// NewPrepareOverlayScp returns prepare-scp-overlay.
+func NewPrepareOverlayScp() *PrepareOverlayScp {
+	return &PrepareOverlayScp{pipeline.NewBase("PrepareOverlayScp", "prepare-scp-overlay",
+		"copy the overlay over an existing ssh connection", "scp the overlay to the remote device")}
+}
+
+// Populate adds extract-rootfs and extract-modules, each doing nothing
+// when its download is absent.
+func (a *PrepareOverlayScp) Populate(params *value.Map) {
+	p := a.NewPipeline(params)
+	p.Add(NewExtractRootfs(), nil)
+	p.Add(NewExtractModules(), nil)
+}

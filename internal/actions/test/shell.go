@@ -1,0 +1,81 @@
+package test
+
+import (
+	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// testShell is LAVA's TestShell strategy: test definitions run by
+// lava-test-runner in a shell on the device.
+var testShell = &strategy{
+	name:     "TestShell",
+	priority: -1,
+	accepts: func(_, params *value.Map) (bool, string) {
+		if params.Has("definitions") {
+			return true, "accepted"
+		}
+		return false, `"definitions" not in parameters`
+	},
+	action:    func(*value.Map) pipeline.Action { return NewTestShellRetry() },
+	overlay:   yes,
+	shell:     yes,
+	deploy:    yes,
+	charDelay: yes,
+}
+
+func init() { pipeline.Register(testShell) }
+
+// TestShellRetry is LAVA's TestShellRetry (lava-test-retry).
+type TestShellRetry struct{ pipeline.Base }
+
+var _ pipeline.Action = (*TestShellRetry)(nil)
+
+// NewTestShellRetry returns lava-test-retry.
+func NewTestShellRetry() *TestShellRetry {
+	a := &TestShellRetry{pipeline.NewBase("TestShellRetry", "lava-test-retry",
+		"Retry wrapper for lava-test-shell", "Retry support for Lava Test Shell")}
+	a.Retry = true
+	return a
+}
+
+// Populate adds lava-test-shell.
+func (a *TestShellRetry) Populate(params *value.Map) {
+	a.NewPipeline(params).Add(NewTestShell(), nil)
+}
+
+// TestShell is LAVA's TestShellAction (lava-test-shell): starts
+// lava-test-runner for the block's stage and parses the signals until it
+// exits.
+type TestShell struct{ leaf }
+
+// NewTestShell returns lava-test-shell.
+func NewTestShell() *TestShell {
+	return &TestShell{leaf{pipeline.NewBase("TestShellAction", "lava-test-shell",
+		"Executing lava-test-runner", "Lava Test Shell")}}
+}
+
+// Validate checks the block's definitions and lava-signal values.
+func (a *TestShell) Validate() {
+	a.leaf.Validate()
+	validateDefinitions(&a.Base, a.Params)
+}
+
+// validateDefinitions checks what the test shell itself reads from each
+// definition; the overlay's test-definition action checks the rest.
+func validateDefinitions(b *pipeline.Base, params *value.Map) {
+	defs, ok := params.Value("definitions").([]any)
+	if !ok || len(defs) == 0 {
+		b.Errorf("'definitions' must be a non-empty list")
+		return
+	}
+	for i, d := range defs {
+		def, ok := d.(*value.Map)
+		if !ok {
+			b.Errorf("definitions[%d] must be a map", i)
+			continue
+		}
+		if v, ok := def.Get("lava-signal"); ok && v != "kmsg" && v != "stdout" {
+			b.Errorf("definitions[%d]: lava-signal must be kmsg or stdout, not %s", i, value.GoString(v))
+		}
+	}
+}
