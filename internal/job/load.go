@@ -47,18 +47,19 @@ func Parse(file string, data []byte, opts Options) (*Job, []Diagnostic) {
 	}
 	c := &checker{file: file, opts: opts}
 	c.duplicates(doc)
-	if doc.Root == nil {
+	var job *Job
+	switch {
+	case doc.Root == nil:
 		c.report(Error, value.Pos{Line: 1, Col: 1}, "", "the job definition is empty")
-		return nil, c.diags
-	}
-	if doc.Root.Kind != value.MapNode {
+	case doc.Root.Kind != value.MapNode:
 		c.errorf(doc.Root, "", "a job definition must be a map, got %s", describe(doc.Root))
-		return nil, c.diags
+	default:
+		c.checkJob(doc.Root)
+		m, _ := doc.Root.Value().(*value.Map)
+		job = &Job{File: file, Doc: doc, Data: m}
 	}
-	c.checkJob(doc.Root)
 	sortDiagnostics(c.diags)
-	m, _ := doc.Root.Value().(*value.Map)
-	return &Job{File: file, Doc: doc, Data: m}, c.diags
+	return job, c.diags
 }
 
 // Load reads and checks the job definition at path. The error is only for
