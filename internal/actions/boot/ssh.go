@@ -1,0 +1,106 @@
+package boot
+
+import (
+	"strings"
+
+	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+func init() {
+	pipeline.Register(&strategy{
+		name: "SshLogin",
+		accepts: func(device, params *value.Map) (bool, string) {
+			if !hasMethod(device, "ssh") {
+				return false, `"ssh" not in device configuration boot methods`
+			}
+			if !strings.Contains(params.String("method"), "ssh") {
+				return false, `"ssh" not in "method"`
+			}
+			return true, "accepted"
+		},
+		action: func(*value.Map) pipeline.Action { return NewSshLogin() },
+	})
+}
+
+// SshLogin is LAVA's SshAction (login-ssh): copies the overlay over scp,
+// connects over ssh, logs in and unpacks the overlay.
+type SshLogin struct{ pipeline.Base }
+
+var _ pipeline.Action = (*SshLogin)(nil)
+
+// NewSshLogin returns login-ssh.
+func NewSshLogin() *SshLogin {
+	return &SshLogin{pipeline.NewBase("SshAction", "login-ssh",
+		"connect over ssh and ensure a shell is found", "login over ssh")}
+}
+
+// Populate adds LAVA's fixed sequence; auto-login does not wait for a
+// kernel, nothing boots.
+func (a *SshLogin) Populate(params *value.Map) {
+	p := a.NewPipeline(params)
+	p.Add(NewScp("overlay"), nil)
+	p.Add(&leaf{pipeline.NewBase("PrepareSsh", "prepare-ssh",
+		"determine which address to use for primary or secondary connections",
+		"set the host address of the ssh connection")}, nil)
+	p.Add(NewConnectSsh(), nil)
+	p.Add(NewAutoLogin(false), nil)
+	p.Add(NewExpectShell(), nil)
+	p.Add(NewExportDeviceEnv(), nil)
+	p.Add(&leaf{pipeline.NewBase("ScpOverlayUnpack", "scp-overlay-unpack",
+		"unpack the overlay over an existing ssh connection", "unpack the overlay on the remote device")}, nil)
+}
+
+// Scp copies a deployed file (the overlay) to the device.
+type Scp struct {
+	leaf
+	Key string
+}
+
+// NewScp returns scp-deploy for the namespace data key.
+func NewScp(key string) *Scp {
+	return &Scp{leaf: leaf{pipeline.NewBase("Scp", "scp-deploy",
+		"copy a file to a known device using scp", "scp over the ssh connection")}, Key: key}
+}
+
+// Validate needs the device's ssh parameters and the scp tool.
+func (a *Scp) Validate() {
+	a.leaf.Validate()
+	validateSshParams(&a.Base)
+	warnMissingTool(&a.Base, "scp")
+}
+
+// ConnectSsh is LAVA's ConnectSsh (ssh-connection).
+type ConnectSsh struct{ leaf }
+
+// NewConnectSsh returns ssh-connection.
+func NewConnectSsh() *ConnectSsh {
+	return &ConnectSsh{leaf{pipeline.NewBase("ConnectSsh", "ssh-connection",
+		"login to a known device using ssh", "make an ssh connection to a device")}}
+}
+
+// Validate needs the device's ssh parameters and the ssh tool.
+func (a *ConnectSsh) Validate() {
+	a.leaf.Validate()
+	validateSshParams(&a.Base)
+	warnMissingTool(&a.Base, "ssh")
+}
+
+// validateSshParams checks the device's ssh block: an identity file and
+// options as a list, as LAVA's ConnectSsh does.
+func validateSshParams(b *pipeline.Base) {
+	v, _ := b.Device().Lookup("actions", "deploy", "methods", "ssh")
+	ssh, ok := v.(*value.Map)
+	if !ok {
+		b.Errorf("missing ssh parameters in the device configuration (actions.deploy.methods.ssh)")
+		return
+	}
+	if _, ok := ssh.Value("identity_file").(string); !ok {
+		b.Errorf("missing identity_file in the device ssh parameters")
+	}
+	if o, ok := ssh.Get("options"); ok {
+		if _, isList := o.([]any); !isList {
+			b.Errorf("ssh options must be a list")
+		}
+	}
+}
