@@ -19,6 +19,10 @@ type Pipeline struct {
 	Actions []Action
 }
 
+// NewTopPipeline returns an empty top-level pipeline of j, for building a
+// job's actions by hand (tests of single actions) instead of with Build.
+func NewTopPipeline(j *Job) *Pipeline { return &Pipeline{job: j} }
+
 // Add appends a to the pipeline: it sets the action's level, section,
 // parameters (the pipeline's when params is nil, shared, as LAVA shares
 // the block's dict), retries and timeouts, and then lets it populate its
