@@ -1,0 +1,139 @@
+package jinja
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// Error is any failure to load, parse or render a template. File and
+// Line say where: the template file and the 1-based line of the tag or
+// expression at fault.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+	// Err is the underlying error, if any (a *NotFoundError for a
+	// missing template).
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func newError(file string, line int, format string, args ...any) *Error {
+	return &Error{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// NotFoundError says that no loader folder holds the named template.
+type NotFoundError struct{ Name string }
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("template not found: %s", e.Name) }
+
+// Limits bound the work one Render call may do, so that a runaway
+// template (one that includes or extends itself, or loops over huge
+// ranges) ends with an error instead of exhausting the machine.
+type Limits struct {
+	// MaxDepth bounds nested template renders: extends chains,
+	// includes and block calls. Python's recursion limit plays this role
+	// in Jinja2.
+	MaxDepth int
+	// MaxOutput bounds the bytes of any one rendered string.
+	MaxOutput int
+	// MaxSteps bounds loop iterations and statements executed.
+	MaxSteps int64
+}
+
+// DefaultLimits are generous for device templates (the largest renders
+// a few kilobytes in a few thousand steps).
+var DefaultLimits = Limits{MaxDepth: 64, MaxOutput: 64 << 20, MaxSteps: 10_000_000}
+
+// Environment renders templates from one loader with LAVA's settings:
+// sandboxed, trim_blocks on, lstrip_blocks off, no autoescaping,
+// undefined values printing as empty strings, and LAVA's filters
+// shlex_quote, yaml_quote and qemu_guest_fs_interface registered.
+// It is safe for concurrent use.
+type Environment struct {
+	loader Loader
+	Limits Limits
+
+	mu    sync.Mutex
+	cache map[string]*template
+}
+
+// NewEnvironment returns an environment that loads templates with loader.
+func NewEnvironment(loader Loader) *Environment {
+	return &Environment{loader: loader, Limits: DefaultLimits, cache: map[string]*template{}}
+}
+
+// Render renders the named template with vars as the render context
+// (vars may be nil). The caller's values are not modified, even by
+// templates that call mutating methods such as list.append.
+func (e *Environment) Render(name string, vars *value.Map) (out string, err error) {
+	defer func() {
+		// The engine returns errors rather than panicking; this is the
+		// last line of defence for an engine bug on hostile input.
+		if r := recover(); r != nil {
+			out, err = "", &Error{File: name, Msg: fmt.Sprintf("internal error: %v", r)}
+		}
+	}()
+	t, err := e.load(name)
+	if err != nil {
+		var te *Error
+		if errors.As(err, &te) {
+			return "", err
+		}
+		return "", &Error{File: name, Msg: err.Error(), Err: err}
+	}
+	r := &renderer{env: e, limits: e.Limits}
+	if r.limits == (Limits{}) {
+		r.limits = DefaultLimits
+	}
+	ctx := newContext(vars, true)
+	ctx.addBlocks(t, false)
+	var w output
+	w.max = r.limits.MaxOutput
+	if err := r.renderRoot(t, ctx, &w); err != nil {
+		return "", err
+	}
+	return w.String(), nil
+}
+
+// load returns the parsed template, from the cache when possible.
+func (e *Environment) load(name string) (*template, error) {
+	e.mu.Lock()
+	t, ok := e.cache[name]
+	e.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	if e.loader == nil {
+		return nil, &NotFoundError{Name: name}
+	}
+	src, file, err := e.loader.Load(name)
+	if err != nil {
+		return nil, err
+	}
+	if file == "" {
+		file = name
+	}
+	t, err = parse(name, file, src)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNames(t); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.cache[name] = t
+	e.mu.Unlock()
+	return t, nil
+}
