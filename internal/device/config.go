@@ -1,0 +1,429 @@
+package device
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// Config is a device configuration: the parsed device YAML, keys in file
+// order.
+type Config struct {
+	Data *value.Map
+}
+
+// Parse parses rendered device YAML. The document must be a mapping.
+func Parse(data []byte) (*Config, error) { return parseNamed("device configuration", data) }
+
+func parseNamed(name string, data []byte) (*Config, error) {
+	doc, err := value.ParseYAML(data)
+	if err != nil {
+		var se *value.SyntaxError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("%s:%d:%d: %s", name, se.Pos.Line, se.Pos.Col, se.Msg)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if doc.Root == nil {
+		return nil, fmt.Errorf("%s: empty device configuration", name)
+	}
+	m, ok := doc.Root.Value().(*value.Map)
+	if !ok {
+		return nil, fmt.Errorf("%s:%d:%d: a device configuration must be a mapping", name, doc.Root.Pos.Line, doc.Root.Pos.Col)
+	}
+	return &Config{Data: m}, nil
+}
+
+// Lookup returns the value at a path of keys ("actions", "boot",
+// "methods") and whether every key was present.
+func (c *Config) Lookup(path ...string) (any, bool) { return c.Data.Lookup(path...) }
+
+// Map returns the map at path, or nil when absent or not a map.
+func (c *Config) Map(path ...string) *value.Map {
+	v, _ := c.Lookup(path...)
+	m, _ := v.(*value.Map)
+	return m
+}
+
+// String returns the string at path, or "" when absent or not a string.
+func (c *Config) String(path ...string) string {
+	v, _ := c.Lookup(path...)
+	s, _ := v.(string)
+	return s
+}
+
+// List returns the list at path, or nil when absent or not a list.
+func (c *Config) List(path ...string) []any {
+	v, _ := c.Lookup(path...)
+	l, _ := v.([]any)
+	return l
+}
+
+// Has reports whether path exists (its value may be null).
+func (c *Config) Has(path ...string) bool {
+	_, ok := c.Lookup(path...)
+	return ok
+}
+
+// Problem is one way a device configuration breaks LAVA's device schema.
+type Problem struct {
+	// Path locates the offending key, dot-separated ("timeouts.actions");
+	// empty for the document itself.
+	Path string
+	Msg  string
+}
+
+func (p *Problem) Error() string {
+	if p.Path == "" {
+		return p.Msg
+	}
+	return p.Path + ": " + p.Msg
+}
+
+// Check returns every problem LAVA's device schema
+// (lava_common/schemas/device.py) finds in the configuration, in key
+// order, or nil for a valid one. Like LAVA, it allows keys the schema
+// does not name.
+func (c *Config) Check() []error {
+	ch := &checker{}
+	if c == nil || c.Data == nil {
+		ch.add("", "expected a dictionary")
+		return ch.errs
+	}
+	ch.device(c.Data)
+	return ch.errs
+}
+
+type checker struct{ errs []error }
+
+func (ch *checker) add(path, format string, args ...any) {
+	ch.errs = append(ch.errs, &Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// field describes one key of a schema map.
+type field struct {
+	key      string
+	required bool
+	check    func(ch *checker, path string, v any)
+}
+
+// fields checks m against fs: required keys present, present keys valid.
+func (ch *checker) fields(path string, m *value.Map, fs []field) {
+	for _, f := range fs {
+		v, ok := m.Get(f.key)
+		if !ok {
+			if f.required {
+				ch.add(join(path, f.key), "required key not provided")
+			}
+			continue
+		}
+		f.check(ch, join(path, f.key), v)
+	}
+}
+
+func (ch *checker) device(d *value.Map) {
+	ch.fields("", d, []field{
+		{"character_delays", false, isMapWith([]field{{"boot", false, isInt}, {"test", false, isInt}})},
+		{"commands", false, isMapWith(commandFields)},
+		{"constants", true, isDict},
+		{"adb_serial_number", false, isStr},
+		{"fastboot_serial_number", false, isStr},
+		{"fastboot_options", false, listOf(isStr)},
+		{"fastboot_via_uboot", false, isBool},
+		{"device_info", false, listOf(isDict)},
+		{"static_info", false, listOf(isDict)},
+		{"storage_info", false, listOf(isDict)},
+		{"environment", false, isDict},
+		{"flash_cmds_order", false, listOf(isStr)},
+		{"parameters", true, checkParameters},
+		{"board_id", false, isStr},
+		{"usb_vendor_id", false, isUSBID},
+		{"usb_product_id", false, isUSBID},
+		{"usb_sleep", false, isInt},
+		{"usb_filesystem_label", false, isStr},
+		{"usb_serial_driver", false, isStr},
+		{"actions", true, isMapWith([]field{
+			{"deploy", true, isMapWith([]field{
+				{"methods", true, isDict},
+				{"connections", false, isDict},
+				{"parameters", false, isDict},
+			})},
+			{"boot", true, isMapWith([]field{
+				{"connections", true, isDict},
+				{"methods", true, isDict},
+			})},
+		})},
+		{"timeouts", true, isMapWith([]field{
+			{"actions", true, mapOf(checkTimeout)},
+			{"connections", true, mapOf(checkTimeout)},
+		})},
+		{"available_architectures", false, listOf(isStr)},
+	})
+	if len(ch.errs) == 0 {
+		ch.sshPower(d)
+	}
+}
+
+// sshPower is LAVA's extra check: a device reached over SSH as its
+// primary connection has no power control to run.
+func (ch *checker) sshPower(d *value.Map) {
+	host, ok := d.Lookup("actions", "deploy", "methods", "ssh", "host")
+	if !ok || !truthy(host) {
+		return
+	}
+	cmds, ok := d.Get("commands")
+	if !ok {
+		return
+	}
+	m, _ := cmds.(*value.Map)
+	for _, c := range []string{"power_off", "power_on", "hard_reset"} {
+		if m.Has(c) {
+			ch.add("commands."+c, "When primary connection is used, power control commands (power_off, power_on, hard_reset) should not be specified.")
+			return
+		}
+	}
+}
+
+func truthy(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return t
+	case int:
+		return t != 0
+	case float64:
+		return t != 0
+	case string:
+		return t != ""
+	case []any:
+		return len(t) > 0
+	case *value.Map:
+		return t.Len() > 0
+	}
+	return true
+}
+
+var commandFields = []field{
+	{"connect", false, isStr},
+	{"connections", false, mapOf(isMapWith([]field{{"connect", true, isStr}, {"tags", false, listOf(isStr)}}))},
+	{"hard_reset", false, strOrStrList},
+	{"soft_reboot", false, strOrStrList},
+	{"power_off", false, strOrStrList},
+	{"power_on", false, strOrStrList},
+	{"pre_power_command", false, strOrStrList},
+	{"pre_os_command", false, strOrStrList},
+	{"users", false, mapOf(isMapWith([]field{{"do", true, isStr}, {"undo", false, isStr}}))},
+}
+
+func checkParameters(ch *checker, path string, v any) {
+	m, ok := v.(*value.Map)
+	if !ok {
+		ch.add(path, "expected a dictionary")
+		return
+	}
+	media := func(uuidRequired bool, entry []field) func(*checker, string, any) {
+		return func(ch *checker, path string, v any) {
+			mm, ok := v.(*value.Map)
+			if !ok {
+				ch.add(path, "expected a dictionary")
+				return
+			}
+			if u, ok := mm.Get("UUID-required"); ok {
+				isBool(ch, join(path, "UUID-required"), u)
+			} else if uuidRequired {
+				ch.add(join(path, "UUID-required"), "required key not provided")
+			}
+			others := 0
+			for _, k := range mm.Keys() {
+				if k == "UUID-required" {
+					continue
+				}
+				others++
+				isMapWith(entry)(ch, join(path, k), mm.Value(k))
+			}
+			if others == 0 {
+				ch.add(path, "required key not provided (a media entry)")
+			}
+		}
+	}
+	fs := []field{
+		{"interfaces", false, isDict},
+		{"media", false, isMapWith([]field{
+			{"sata", false, media(true, []field{
+				{"uuid", true, isStr}, {"device_id", true, isInt}, {"uboot_interface", true, isStr},
+				{"grub_interface", true, isStr}, {"boot_part", true, isInt},
+			})},
+			{"sd", false, media(false, []field{{"uuid", true, isStr}, {"device_id", true, isInt}})},
+			{"usb", false, media(false, []field{{"uuid", true, isStr}, {"device_id", true, isInt}})},
+		})},
+		{"pass", false, func(ch *checker, path string, v any) {
+			if v != nil {
+				ch.add(path, "not a valid value (must be null)")
+			}
+		}},
+	}
+	for _, k := range []string{"image", "booti", "uimage", "bootm", "zimage", "bootz"} {
+		fs = append(fs, field{k, false, isMapWith([]field{{"kernel", true, isStr}, {"ramdisk", true, isStr}, {"dtb", true, isStr}})})
+	}
+	ch.fields(path, m, fs)
+}
+
+// checkTimeout accepts LAVA's timeout map: exactly one of days, hours,
+// minutes or seconds (at least 1), and an optional boolean skip.
+func checkTimeout(ch *checker, path string, v any) {
+	m, ok := v.(*value.Map)
+	if !ok {
+		ch.add(path, "expected a dictionary")
+		return
+	}
+	var units []string
+	for _, u := range []string{"days", "hours", "minutes", "seconds"} {
+		if m.Has(u) {
+			units = append(units, u)
+		}
+	}
+	if len(units) == 0 {
+		ch.add(path, "a timeout needs one of days, hours, minutes or seconds")
+		return
+	}
+	var n float64
+	switch t := m.Value(units[0]).(type) {
+	case bool:
+		if t {
+			n = 1
+		}
+	case int:
+		n = float64(t)
+	case float64:
+		n = t
+	default:
+		ch.add(join(path, units[0]), "expected a number of at least 1")
+		return
+	}
+	if n < 1 {
+		ch.add(join(path, units[0]), "value must be at least 1")
+	}
+	if s, ok := m.Get("skip"); ok {
+		isBool(ch, join(path, "skip"), s)
+	}
+}
+
+func isMapWith(fs []field) func(*checker, string, any) {
+	return func(ch *checker, path string, v any) {
+		m, ok := v.(*value.Map)
+		if !ok {
+			ch.add(path, "expected a dictionary")
+			return
+		}
+		ch.fields(path, m, fs)
+	}
+}
+
+func mapOf(check func(*checker, string, any)) func(*checker, string, any) {
+	return func(ch *checker, path string, v any) {
+		m, ok := v.(*value.Map)
+		if !ok {
+			ch.add(path, "expected a dictionary")
+			return
+		}
+		for _, k := range m.Keys() {
+			check(ch, join(path, k), m.Value(k))
+		}
+	}
+}
+
+func listOf(check func(*checker, string, any)) func(*checker, string, any) {
+	return func(ch *checker, path string, v any) {
+		l, ok := v.([]any)
+		if !ok {
+			ch.add(path, "expected a list")
+			return
+		}
+		for i, e := range l {
+			check(ch, fmt.Sprintf("%s[%d]", path, i), e)
+		}
+	}
+}
+
+func isDict(ch *checker, path string, v any) {
+	if _, ok := v.(*value.Map); !ok {
+		ch.add(path, "expected a dictionary, got %s", describe(v))
+	}
+}
+
+func isStr(ch *checker, path string, v any) {
+	if _, ok := v.(string); !ok {
+		ch.add(path, "expected a string, got %s", describe(v))
+	}
+}
+
+// isInt accepts Python ints, which include booleans.
+func isInt(ch *checker, path string, v any) {
+	switch v.(type) {
+	case int, bool:
+	default:
+		ch.add(path, "expected an integer, got %s", describe(v))
+	}
+}
+
+func isBool(ch *checker, path string, v any) {
+	if _, ok := v.(bool); !ok {
+		ch.add(path, "expected a boolean, got %s", describe(v))
+	}
+}
+
+func strOrStrList(ch *checker, path string, v any) {
+	if _, ok := v.(string); ok {
+		return
+	}
+	if l, ok := v.([]any); ok {
+		listOf(isStr)(ch, path, l)
+		return
+	}
+	ch.add(path, "expected a string or a list of strings, got %s", describe(v))
+}
+
+func isUSBID(ch *checker, path string, v any) {
+	s, ok := v.(string)
+	if !ok {
+		ch.add(path, "expected a string, got %s", describe(v))
+		return
+	}
+	if utf8.RuneCountInString(s) != 4 {
+		ch.add(path, "expected exactly 4 characters, got %d", utf8.RuneCountInString(s))
+	}
+}
+
+func describe(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case int:
+		return "an integer"
+	case float64:
+		return "a number"
+	case string:
+		return fmt.Sprintf("the string %q", t)
+	case []any:
+		return "a list"
+	case *value.Map:
+		keys := append([]string(nil), t.Keys()...)
+		sort.Strings(keys)
+		return "a dictionary (" + strings.Join(keys, ", ") + ")"
+	}
+	return fmt.Sprintf("%T", v)
+}

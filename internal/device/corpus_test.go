@@ -1,0 +1,182 @@
+package device
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/basalt-lava/basalt/internal/value"
+	"github.com/google/go-cmp/cmp"
+)
+
+// corpusDir finds ../shared/lava-corpus beside the module root, or ""
+// when it is absent.
+func corpusDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+	c := filepath.Join(dir, "..", "shared", "lava-corpus")
+	if _, err := os.Stat(filepath.Join(c, "render-cases.yaml")); err != nil {
+		return ""
+	}
+	return c
+}
+
+// lavaVerdicts is what LAVA's own lava_common.schemas.device.validate
+// (LAVA 2023.1, voluptuous) says of every rendered corpus case it
+// rejects: the path of its first complaint, or "" when the rendered text
+// is not even YAML. Every other case is valid.
+var lavaVerdicts = map[string]string{
+	"ctx/bbb-01-badquote":      "",
+	"ctx/bbb-01-quoting":       "",
+	"ctx/bbb-01-ctx":           "parameters.media.usb.SanDisk_Ultra.device_id",
+	"dev/bbb-01":               "parameters.media.usb.SanDisk_Ultra.device_id",
+	"dev/bbb-02":               "parameters.media.usb.SanDisk_Ultra.device_id",
+	"dev/bbb-03":               "parameters.media.usb.SanDisk_Ultra.device_id",
+	"dev/cubie1":               "parameters.media.usb.SanDisk_Ultra.device_id",
+	"dev/cubie2":               "parameters.media.usb.SanDisk_Ultra.device_id",
+	"dev/frdm-k64f-01":         "actions.deploy.connections",
+	"dev/frdm-k64f-power-01":   "actions.deploy.connections",
+	"dev/frdm-kw36zj-01":       "actions.deploy.connections",
+	"dev/frdm-kw36zj-02":       "actions.deploy.connections",
+	"dev/juno-01":              "parameters.media.usb.SanDiskCruzerBlade.device_id",
+	"dev/juno-uboot-01":        "parameters.media.usb.SanDiskCruzerBlade.device_id",
+	"dev/juno-uefi-01":         "parameters.media.usb.Kingston_DataTraveler.device_id",
+	"dev/mimxrt1180-evk-01":    "actions.deploy.connections",
+	"dev/n1sdp-01":             "parameters.media.usb.usb_storage_device.device_id",
+	"dev/rw610bga-fr01":        "actions.deploy.connections",
+	"dt/b-u585i-iot02a":        "actions.deploy.methods",
+	"dt/base-nxp-mcu":          "actions.deploy.connections",
+	"dt/base":                  "actions",
+	"dt/cy8ckit-064s0s2-4343w": "actions.deploy.methods",
+	"dt/frdm-k64f":             "actions.deploy.connections",
+	"dt/frdm-kw36zj":           "actions.deploy.connections",
+	"dt/frdm-kw41z":            "actions.deploy.connections",
+	"dt/hp-x360-14-G1-sona":    "timeouts.connections",
+	"dt/juno-uboot":            "parameters.media.usb.SanDisk_Ultra.device_id",
+	"dt/juno-uefi":             "parameters.media.usb.Kingston_DataTraveler.device_id",
+	"dt/lpcxpresso55s69":       "actions.deploy.connections",
+	"dt/mimxrt1050_evk":        "actions.deploy.connections",
+	"dt/mimxrt1170-evk":        "actions.deploy.connections",
+	"dt/mimxrt1180-evk":        "actions.deploy.connections",
+	"dt/rw610bga":              "actions.deploy.connections",
+	"dt/stm32l562e-dk":         "actions.deploy.methods",
+	"dt/stm32wba65i-dk1":       "actions.deploy.methods",
+}
+
+// TestCorpusDevices loads every corpus case through LoadDevice, the way
+// "basalt device render" and jobs do (dictionary folder first, then the
+// device-type folder), and compares both the rendered bytes and the
+// schema verdict with LAVA's.
+func TestCorpusDevices(t *testing.T) {
+	corpus := corpusDir(t)
+	if corpus == "" {
+		t.Skip("LAVA corpus not found (../shared/lava-corpus next to the module); skipping")
+	}
+	data, err := os.ReadFile(filepath.Join(corpus, "render-cases.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := value.DecodeYAML(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := doc.(*value.Map).List("cases")
+	if len(cases) == 0 {
+		t.Fatal("no cases")
+	}
+	for _, c := range cases {
+		m := c.(*value.Map)
+		id := m.String("id")
+		t.Run(id, func(t *testing.T) {
+			t.Parallel()
+			var dirs []string
+			for _, p := range m.List("search_path") {
+				dirs = append(dirs, filepath.Join(corpus, p.(string)))
+			}
+			// The template lives in the last folder of its search path
+			// that holds it; the others become --device-types folders.
+			var path string
+			var others []string
+			for _, d := range dirs {
+				if _, err := os.Stat(filepath.Join(d, m.String("template"))); err == nil && path == "" {
+					path = filepath.Join(d, m.String("template"))
+					continue
+				}
+				others = append(others, d)
+			}
+			want, err := os.ReadFile(filepath.Join(corpus, m.String("expected")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Render(path, m.Map("context"), others)
+			if err != nil {
+				t.Fatalf("Render(%q): %v", path, err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Fatalf("Render(%q) mismatch (-want +got):\n%s", path, diff)
+			}
+			cfg, err := LoadDevice(path, m.Map("context"), others)
+			wantPath, invalid := lavaVerdicts[id]
+			if invalid && wantPath == "" {
+				if err == nil {
+					t.Fatalf("LoadDevice(%q) = nil error, want a YAML error as LAVA gets", path)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("LoadDevice(%q): %v", path, err)
+			}
+			problems := cfg.Check()
+			if !invalid {
+				if len(problems) > 0 {
+					t.Fatalf("Check() = %v, want no problems (LAVA accepts this device)", problems)
+				}
+				return
+			}
+			var paths []string
+			for _, p := range problems {
+				paths = append(paths, p.(*Problem).Path)
+			}
+			found := false
+			for _, p := range paths {
+				if p == wantPath {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("Check() problems at %s, want one at %s (LAVA's complaint)", strings.Join(paths, ", "), wantPath)
+			}
+		})
+	}
+}
+
+// BenchmarkRenderQemu renders the corpus's qemu01 dictionary (qemu01 →
+// qemu → base) with a typical job context.
+func BenchmarkRenderQemu(b *testing.B) {
+	corpus := corpusDir(b)
+	if corpus == "" {
+		b.Skip("LAVA corpus not found")
+	}
+	path := filepath.Join(corpus, "devices", "qemu01.jinja2")
+	dirs := []string{filepath.Join(corpus, "device-types")}
+	ctx := value.MapOf("arch", "amd64", "no_kvm", true)
+	for b.Loop() {
+		if _, err := Render(path, ctx, dirs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
