@@ -2,8 +2,8 @@ package jinja
 
 import (
 	"fmt"
+	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -50,10 +50,11 @@ func qemuGuestFSInterface(r *renderer, arch any, a []any) (any, error) {
 }
 
 // yamlQuote dumps v as one line of YAML in double-quoted flow style, as
-// LAVA's yaml_quote does with PyYAML (default_style='"',
-// default_flow_style=True, unlimited width, ASCII only): strings are
-// "...", other scalars carry their tag (!!int "3"), lists and dicts are
-// [..] and {..}.
+// LAVA's yaml_quote does with PyYAML's libyaml dumper (default_style='"',
+// default_flow_style=True, unlimited width, ASCII only, keys sorted):
+// strings are "...", lists and dicts are [..] and {..}, and other
+// scalars get libyaml's non-specific tag: 3 becomes ! "3" (the pure
+// Python dumper would write !!int "3"; LAVA on Debian uses libyaml).
 func yamlQuote(v any) (any, error) {
 	var b strings.Builder
 	if err := writeYAMLFlow(&b, v, 0); err != nil {
@@ -70,17 +71,17 @@ func writeYAMLFlow(b *strings.Builder, v any, depth int) error {
 	case string:
 		writeYAMLDoubleQuoted(b, t)
 	case nil:
-		b.WriteString(`!!null "null"`)
+		b.WriteString(`! "null"`)
 	case bool:
 		if t {
-			b.WriteString(`!!bool "true"`)
+			b.WriteString(`! "true"`)
 		} else {
-			b.WriteString(`!!bool "false"`)
+			b.WriteString(`! "false"`)
 		}
 	case int:
-		fmt.Fprintf(b, `!!int "%d"`, t)
+		fmt.Fprintf(b, `! "%d"`, t)
 	case float64:
-		b.WriteString(`!!float `)
+		b.WriteString(`! `)
 		writeYAMLDoubleQuoted(b, yamlFloat(t))
 	case []any:
 		b.WriteByte('[')
@@ -95,25 +96,22 @@ func writeYAMLFlow(b *strings.Builder, v any, depth int) error {
 		b.WriteByte(']')
 	case *value.Map:
 		b.WriteByte('{')
-		var err error
-		i := 0
-		t.Range(func(k string, e any) bool {
+		keys := append([]string(nil), t.Keys()...)
+		sort.Strings(keys)
+		for i, k := range keys {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			i++
-			// PyYAML writes long, empty or multi-line keys as
-			// explicit "? key" entries.
-			if k == "" || utf8.RuneCountInString(k) >= 128 || strings.ContainsAny(k, "\n\r\u0085\u2028\u2029") {
+			// libyaml writes long or multi-line keys as explicit
+			// "? key" entries.
+			if len(k) > 128 || strings.ContainsAny(k, "\n\r\u0085\u2028\u2029") {
 				b.WriteString("? ")
 			}
 			writeYAMLDoubleQuoted(b, k)
 			b.WriteString(": ")
-			err = writeYAMLFlow(b, e, depth+1)
-			return err == nil
-		})
-		if err != nil {
-			return err
+			if err := writeYAMLFlow(b, t.Value(k), depth+1); err != nil {
+				return err
+			}
 		}
 		b.WriteByte('}')
 	case *Undefined:
