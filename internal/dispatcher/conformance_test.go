@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/basalt-lava/basalt/internal/device"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -127,4 +128,39 @@ func TestPipelineConformanceFromDeviceConfig(t *testing.T) {
 		}
 	}
 	t.Logf("pipeline conformance (device_config): %d of %d descriptions equal", passed, len(cases))
+}
+
+// TestPipelineConformanceFromDictionary renders each case's device
+// dictionary with the job context (Basalt's Jinja2 engine, LAVA's
+// device-type templates) and builds the same pipelines: the whole chain
+// from the user's files to the description.
+func TestPipelineConformanceFromDictionary(t *testing.T) {
+	corpus := corpusDir(t)
+	cases := pipelineCases(t, corpus)
+	passed := 0
+	for _, c := range cases {
+		ok := t.Run(c.id, func(t *testing.T) {
+			jobData := loadYAML(t, filepath.Join(corpus, c.job)).(*value.Map)
+			if c.context != nil {
+				jobData.Set("context", c.context)
+			}
+			ctx, _ := value.Clone(jobData.Map("context")).(*value.Map)
+			cfg, err := device.LoadDevice(filepath.Join(corpus, c.dict), ctx, []string{filepath.Join(corpus, "device-types")})
+			if err != nil {
+				t.Fatalf("device: %v", err)
+			}
+			j, err := pipeline.Build(jobData, cfg.Data)
+			if err != nil {
+				t.Fatalf("build: %v", err)
+			}
+			want := loadYAML(t, filepath.Join(corpus, c.expected)).([]any)
+			if diffs := compareDescription("", j.Describe(), want); len(diffs) > 0 {
+				t.Errorf("%d differences:\n%s", len(diffs), strings.Join(diffs, "\n"))
+			}
+		})
+		if ok {
+			passed++
+		}
+	}
+	t.Logf("pipeline conformance (device_dictionary + job context): %d of %d descriptions equal", passed, len(cases))
 }

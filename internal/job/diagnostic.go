@@ -39,6 +39,11 @@ type Diagnostic struct {
 // "warning: " before the message of a warning, so editors can jump to it.
 func (d Diagnostic) String() string {
 	s := fmt.Sprintf("%s:%d:%d: ", d.File, d.Pos.Line, d.Pos.Col)
+	if d.Pos.Line == 0 {
+		// A problem of the whole file (a device configuration has no
+		// positions once rendered).
+		s = d.File + ": "
+	}
 	if d.Path != "" {
 		s += d.Path + ": "
 	}

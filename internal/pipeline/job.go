@@ -39,9 +39,23 @@ type Job struct {
 // of concrete actions.
 var NewFinalize func() Action
 
+// BlockError is an error building the pipeline for one block of the
+// job's actions list, so that callers can point at the block.
+type BlockError struct {
+	Index   int    // position in the job's actions list
+	Section string // deploy, boot, test or command
+	Err     error
+}
+
+func (e *BlockError) Error() string {
+	return fmt.Sprintf("actions[%d].%s: %v", e.Index, e.Section, e.Err)
+}
+
+func (e *BlockError) Unwrap() error { return e.Err }
+
 // Build parses a job definition against a device configuration into a
 // Job with its pipeline, choosing a strategy for every block. It fails on
-// the first block no strategy accepts.
+// the first block no strategy accepts, with a *BlockError.
 func Build(params, device *value.Map) (*Job, error) {
 	j := &Job{Params: params, Device: device, TestInfo: map[string][]TestInfo{}}
 	j.Timeout = Timeout{job.DefaultActionTimeout, "default"}
@@ -49,7 +63,7 @@ func Build(params, device *value.Map) (*Job, error) {
 		j.Timeout = Timeout{s, "job timeouts.job"}
 	}
 	actions := params.List("actions")
-	for _, item := range actions {
+	for i, item := range actions {
 		blk, _ := item.(*value.Map)
 		tp := blk.Map("test")
 		if tp == nil {
@@ -57,7 +71,7 @@ func Build(params, device *value.Map) (*Job, error) {
 		}
 		s, err := Select("test", device, tp)
 		if err != nil {
-			return nil, err
+			return nil, &BlockError{i, "test", err}
 		}
 		ts, ok := s.(TestStrategy)
 		if !ok {
@@ -90,7 +104,7 @@ func Build(params, device *value.Map) (*Job, error) {
 		case "deploy":
 			s, err := Select("deploy", device, bp)
 			if err != nil {
-				return nil, err
+				return nil, &BlockError{i, section, err}
 			}
 			uses := true
 			if ds, ok := s.(DeployStrategy); ok {
@@ -113,7 +127,7 @@ func Build(params, device *value.Map) (*Job, error) {
 		case "boot":
 			s, err := Select("boot", device, bp)
 			if err != nil {
-				return nil, err
+				return nil, &BlockError{i, section, err}
 			}
 			a := s.Action(bp)
 			a.ActionBase().Section = "boot"
@@ -122,7 +136,7 @@ func Build(params, device *value.Map) (*Job, error) {
 			bp.Set("stage", testCounts[ns])
 			s, err := Select("test", device, bp)
 			if err != nil {
-				return nil, err
+				return nil, &BlockError{i, section, err}
 			}
 			a := s.Action(bp)
 			a.ActionBase().Section = "test"

@@ -111,7 +111,7 @@ func (b *Base) setTimeouts() {
 	set(&b.Timeout, b.Params.Value("timeout"), "block timeout")
 	if par := b.parent; par != nil && par.MaxRetries > 1 {
 		b.Timeout = Timeout{par.Timeout.Seconds / par.MaxRetries,
-			fmt.Sprintf("%s %s timeout %ds / %d attempts", par.Level, par.Name, par.Timeout.Seconds, par.MaxRetries)}
+			fmt.Sprintf("shared by %d attempts of %s %s (%ds)", par.MaxRetries, par.Level, par.Name, par.Timeout.Seconds)}
 	}
 	set(&b.Timeout, jobT.Map("actions").Value(b.Name), "job timeouts.actions."+b.Name)
 	set(&b.Timeout, b.Params.Map("timeouts").Value(b.Name), "block timeouts."+b.Name)

@@ -1,0 +1,49 @@
+# Basalt: one static binary that runs LAVA test jobs.
+GO ?= go
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+BIN := build/basalt
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: all build deps check test lint fuzz bench example clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/basalt
+
+# deps installs what building and testing need on a Debian machine.
+deps:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	if ! command -v git >/dev/null || ! command -v qemu-system-x86_64 >/dev/null || ! command -v mkfs.ext2 >/dev/null; then \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			git ca-certificates make e2fsprogs qemu-system-x86 >/dev/null; \
+	fi
+	$(GO) mod download
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	staticcheck ./...
+
+test:
+	$(GO) test -count=1 ./...
+
+# check is what CI runs: lint, then every test (the LAVA corpus tests run
+# when ../shared/lava-corpus is present and skip otherwise).
+check: lint test
+
+# example validates the bundled QEMU example job against its device.
+example: build
+	$(BIN) validate examples/qemu/job.yaml --device examples/qemu/device.jinja2 --output-dir build/example
+
+fuzz:
+	$(GO) test ./internal/job -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}
+	$(GO) test ./internal/jinja -run '^$$' -fuzz FuzzRender -fuzztime $${FUZZTIME:-60s}
+	$(GO) test ./internal/dispatcher -run '^$$' -fuzz FuzzDescribe -fuzztime $${FUZZTIME:-60s}
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf build

@@ -1,0 +1,142 @@
+package dispatcher
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/basalt-lava/basalt/internal/device"
+	"github.com/basalt-lava/basalt/internal/jinja"
+	"github.com/basalt-lava/basalt/internal/job"
+	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// Options says where to find things and how strictly to check.
+type Options struct {
+	// DeviceTypeDirs are searched for device-type templates after the
+	// device dictionary's own folder and before the shipped templates.
+	DeviceTypeDirs []string
+	// Job are the job checker's options (strict by default).
+	Job job.Options
+}
+
+// Prepared is a job made ready to run: checked, its device loaded and its
+// pipeline built and validated. Diagnostics holds every problem found on
+// the way, each naming its file (and line and column where known).
+type Prepared struct {
+	Job         *job.Job
+	Device      *device.Config
+	Pipeline    *pipeline.Job
+	Diagnostics []job.Diagnostic
+}
+
+// Valid reports whether nothing found is an error.
+func (p *Prepared) Valid() bool { return !job.HasErrors(p.Diagnostics) }
+
+// Prepare loads the job at jobPath, and when devicePath is not empty the
+// device (rendered YAML, or a dictionary rendered with the job's context),
+// then builds and validates the pipeline. It stops at the first stage that
+// finds errors, after collecting every error of that stage; Pipeline is
+// set as soon as it could be built, even if validation then fails, so a
+// description can still be written. The error is only for files that
+// cannot be read.
+func Prepare(jobPath, devicePath string, opts Options) (*Prepared, error) {
+	j, diags, err := job.Load(jobPath, opts.Job)
+	if err != nil {
+		return nil, err
+	}
+	p := &Prepared{Job: j, Diagnostics: diags}
+	if !p.Valid() || devicePath == "" {
+		return p, nil
+	}
+	ctx, _ := value.Clone(j.Data.Map("context")).(*value.Map)
+	cfg, err := device.LoadDevice(devicePath, ctx, opts.DeviceTypeDirs)
+	if err != nil {
+		p.addDeviceError(devicePath, err)
+		return p, nil
+	}
+	p.Device = cfg
+	for _, e := range cfg.Check() {
+		p.addDeviceError(devicePath, e)
+	}
+	if !p.Valid() {
+		return p, nil
+	}
+	pj, err := pipeline.Build(value.Clone(j.Data).(*value.Map), cfg.Data)
+	if err != nil {
+		p.addBuildError(err)
+		return p, nil
+	}
+	p.Pipeline = pj
+	pj.Validate()
+	p.addValidationErrors()
+	return p, nil
+}
+
+func (p *Prepared) addDeviceError(path string, err error) {
+	d := job.Diagnostic{File: path, Msg: err.Error(), Severity: job.Error}
+	var te *jinja.Error
+	if errors.As(err, &te) && te.File != "" {
+		// Template errors know their own file and line.
+		d.File, d.Pos.Line, d.Msg = te.File, te.Line, te.Msg
+		if te.Line > 0 {
+			d.Pos.Col = 1
+		}
+	}
+	p.Diagnostics = append(p.Diagnostics, d)
+}
+
+// blockNode returns the key node of the block at index i of actions
+// (the "deploy" of "- deploy:"), for positions.
+func (p *Prepared) blockNode(i int) (*value.Node, string) {
+	root := p.Job.Doc.Root
+	acts := root.Get("actions")
+	if acts == nil || i < 0 || i >= len(acts.Items) {
+		return nil, ""
+	}
+	blk := acts.Items[i]
+	if blk.Kind != value.MapNode || len(blk.Keys) == 0 {
+		return blk, ""
+	}
+	return blk.Keys[0], blk.Keys[0].KeyString()
+}
+
+func (p *Prepared) addBuildError(err error) {
+	d := job.Diagnostic{File: p.Job.File, Msg: err.Error(), Severity: job.Error}
+	var be *pipeline.BlockError
+	if errors.As(err, &be) {
+		d.Msg = be.Err.Error()
+		d.Path = fmt.Sprintf("actions[%d].%s", be.Index, be.Section)
+		if n, _ := p.blockNode(be.Index); n != nil {
+			d.Pos = n.Pos
+		}
+	}
+	p.Diagnostics = append(p.Diagnostics, d)
+}
+
+// addValidationErrors turns every action's validation problems into
+// diagnostics positioned at the job block the action belongs to.
+func (p *Prepared) addValidationErrors() {
+	var out []job.Diagnostic
+	p.Pipeline.Pipeline.Walk(func(a pipeline.Action) {
+		b := a.ActionBase()
+		for _, msg := range b.Errors() {
+			d := job.Diagnostic{File: p.Job.File, Severity: job.Error,
+				Msg: fmt.Sprintf("%s %s: %s", b.Level, b.Name, msg)}
+			top, _ := strconv.Atoi(strings.SplitN(b.Level, ".", 2)[0])
+			if n, section := p.blockNode(top - 1); n != nil && section != "" {
+				d.Pos = n.Pos
+				d.Path = fmt.Sprintf("actions[%d].%s", top-1, section)
+			}
+			out = append(out, d)
+		}
+	})
+	for _, w := range p.Pipeline.Warnings {
+		out = append(out, job.Diagnostic{File: p.Job.File, Severity: job.Warning, Msg: w})
+	}
+	sort.SliceStable(out, func(i, k int) bool { return out[i].Pos.Line < out[k].Pos.Line })
+	p.Diagnostics = append(p.Diagnostics, out...)
+}
