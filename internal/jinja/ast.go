@@ -52,7 +52,6 @@ type forNode struct {
 	frame     *frameInfo // body scope
 	elseFrame *frameInfo
 	testFrame *frameInfo
-	usesLoop  bool
 }
 
 type blockNode struct {

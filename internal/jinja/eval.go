@@ -173,7 +173,7 @@ func (r *renderer) eval1(e expr, f *frame) (any, error) {
 		}
 		test, ok := tests[t.name]
 		if !ok {
-			return nil, fmt.Errorf("No test named '%s' found.", t.name)
+			return nil, fmt.Errorf("no test named '%s' found", t.name)
 		}
 		args, kw, err := r.evalArgs(&t.callArgs, f)
 		if err != nil {
@@ -257,7 +257,7 @@ func (r *renderer) call(fn any, args []any, kw *value.Map) (any, error) {
 func (r *renderer) applyFilter(t *filterExpr, x any, f *frame) (any, error) {
 	fl, ok := filters[t.name]
 	if !ok {
-		return nil, fmt.Errorf("No filter named '%s' found.", t.name)
+		return nil, fmt.Errorf("no filter named '%s' found", t.name)
 	}
 	args, kw, err := r.evalArgs(&t.callArgs, f)
 	if err != nil {

@@ -94,7 +94,7 @@ func init() {
 			case *value.Map:
 				return (&dictView{kind: viewItems, m: t}).list(), nil
 			}
-			return nil, fmt.Errorf("Can only get item pairs from a mapping.")
+			return nil, fmt.Errorf("can only get item pairs from a mapping")
 		}),
 		"length": simpleFilter("length", nil, nil, func(r *renderer, v any, a []any) (any, error) { return pyLen(v) }),
 		"first": simpleFilter("first", nil, nil, func(r *renderer, v any, a []any) (any, error) {
@@ -234,7 +234,7 @@ func init() {
 			case "value":
 				pos = 1
 			default:
-				return nil, fmt.Errorf("You can only sort by either \"key\" or \"value\"")
+				return nil, fmt.Errorf("you can only sort by either \"key\" or \"value\"")
 			}
 			items := (&dictView{kind: viewItems, m: m}).list()
 			var sortErr error
@@ -608,7 +608,7 @@ func filterMap(r *renderer, v any, args []any, kw *value.Map) (any, error) {
 	}
 	fl, ok := filters[name]
 	if !ok {
-		return nil, fmt.Errorf("No filter named '%s'.", name)
+		return nil, fmt.Errorf("no filter named '%s'", name)
 	}
 	for _, it := range items {
 		x, err := fl(r, it, args[1:], kw)
@@ -628,7 +628,7 @@ func selectOrReject(r *renderer, v any, args []any, kw *value.Map, byAttr, want 
 	var attr any
 	if byAttr {
 		if len(args) == 0 {
-			return nil, fmt.Errorf("Missing parameter for attribute name")
+			return nil, fmt.Errorf("missing parameter for attribute name")
 		}
 		attr, args = args[0], args[1:]
 	}
@@ -637,7 +637,7 @@ func selectOrReject(r *renderer, v any, args []any, kw *value.Map, byAttr, want 
 		name, _ := args[0].(string)
 		t, ok := tests[name]
 		if !ok {
-			return nil, fmt.Errorf("No test named '%s'.", name)
+			return nil, fmt.Errorf("no test named '%s'", name)
 		}
 		targs := args[1:]
 		test = func(x any) (bool, error) {

@@ -69,7 +69,7 @@ func parseFormatSpec(s string) (formatSpec, error) {
 			i++
 		}
 		if i == start {
-			return sp, fmt.Errorf("Format specifier missing precision")
+			return sp, fmt.Errorf("format specifier missing precision")
 		}
 		sp.precision, _ = strconv.Atoi(string(rs[start:i]))
 	}
@@ -78,7 +78,7 @@ func parseFormatSpec(s string) (formatSpec, error) {
 		i++
 	}
 	if i != len(rs) {
-		return sp, fmt.Errorf("Invalid format specifier")
+		return sp, fmt.Errorf("invalid format specifier")
 	}
 	return sp, nil
 }
@@ -101,7 +101,7 @@ func formatValue(v any, spec string) (string, error) {
 	switch t := v.(type) {
 	case string:
 		if sp.typ != 0 && sp.typ != 's' {
-			return "", fmt.Errorf("Unknown format code '%c' for object of type 'str'", sp.typ)
+			return "", fmt.Errorf("unknown format code '%c' for object of type 'str'", sp.typ)
 		}
 		body = t
 		if sp.precision >= 0 && utf8.RuneCountInString(body) > sp.precision {
@@ -131,7 +131,7 @@ func formatValue(v any, spec string) (string, error) {
 			f := float64(i)
 			body = formatFloatSpec(math.Abs(f), sp)
 		default:
-			return "", fmt.Errorf("Unknown format code '%c' for object of type 'int'", sp.typ)
+			return "", fmt.Errorf("unknown format code '%c' for object of type 'int'", sp.typ)
 		}
 		neg = i < 0
 	case float64:
@@ -144,7 +144,7 @@ func formatValue(v any, spec string) (string, error) {
 			case 0, 'e', 'E', 'f', 'F', 'g', 'G', '%', 'n':
 				body = formatFloatSpec(math.Abs(t), sp)
 			default:
-				return "", fmt.Errorf("Unknown format code '%c' for object of type 'float'", sp.typ)
+				return "", fmt.Errorf("unknown format code '%c' for object of type 'float'", sp.typ)
 			}
 		}
 	default:
@@ -325,7 +325,7 @@ func pyFormat(s string, args []any, kw *value.Map) (any, error) {
 				i++
 				continue
 			}
-			return nil, fmt.Errorf("Single '}' encountered in format string")
+			return nil, fmt.Errorf("single '}' encountered in format string")
 		}
 		if c != '{' {
 			b.WriteByte(c)
@@ -379,7 +379,7 @@ func pyFormat(s string, args []any, kw *value.Map) (any, error) {
 		case 's':
 			v = pyStr(v)
 		default:
-			return nil, fmt.Errorf("Unknown conversion specifier %c", conv)
+			return nil, fmt.Errorf("unknown conversion specifier %c", conv)
 		}
 		out, err := formatValue(v, spec)
 		if err != nil {
@@ -416,13 +416,13 @@ func formatField(name string, auto *int, args []any, kw *value.Map) (any, error)
 			*auto = -1
 		}
 		if idx >= len(args) {
-			return nil, fmt.Errorf("Replacement index %d out of range for positional args tuple", idx)
+			return nil, fmt.Errorf("replacement index %d out of range for positional args tuple", idx)
 		}
 		v = args[idx]
 	} else {
 		var ok bool
 		if v, ok = kw.Get(first); !ok {
-			return nil, fmt.Errorf("KeyError: %s", pyRepr(first))
+			return nil, fmt.Errorf("keyError: %s", pyRepr(first))
 		}
 	}
 	for rest != "" {
@@ -442,7 +442,7 @@ func formatField(name string, auto *int, args []any, kw *value.Map) (any, error)
 		}
 		k := strings.IndexByte(rest, ']')
 		if k < 0 {
-			return nil, fmt.Errorf("Missing ']' in format string")
+			return nil, fmt.Errorf("missing ']' in format string")
 		}
 		key := rest[1:k]
 		rest = rest[k+1:]
@@ -503,7 +503,7 @@ func percentFormat(s string, arg any) (any, error) {
 			key := s[i+1 : i+k]
 			var ok bool
 			if v, ok = mapping.Get(key); !ok {
-				return nil, fmt.Errorf("KeyError: %s", pyRepr(key))
+				return nil, fmt.Errorf("keyError: %s", pyRepr(key))
 			}
 			haveV = true
 			i += k + 1

@@ -132,7 +132,7 @@ func init() {
 			if len(args) == 2 {
 				return args[1], nil
 			}
-			return nil, fmt.Errorf("KeyError: %s", pyRepr(args[0]))
+			return nil, fmt.Errorf("keyError: %s", pyRepr(args[0]))
 		},
 		"setdefault": func(r *renderer, recv any, args []any, kw *value.Map) (any, error) {
 			if err := arity("setdefault", args, kw, 1, 2); err != nil {
@@ -693,7 +693,7 @@ func strJustify(s string, a []any, how byte) (any, error) {
 			return nil, err
 		}
 		if utf8.RuneCountInString(f) != 1 {
-			return nil, fmt.Errorf("The fill character must be exactly one character long")
+			return nil, fmt.Errorf("the fill character must be exactly one character long")
 		}
 		fill = f
 	}

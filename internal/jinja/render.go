@@ -130,10 +130,7 @@ func (f *frame) store(name string, v any) {
 type output struct {
 	strings.Builder
 	max int
-	err error
 }
-
-var errOutputTooLarge = errors.New("output too large")
 
 func (o *output) write(s string) error {
 	if o.max > 0 && o.Len()+len(s) > o.max {

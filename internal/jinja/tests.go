@@ -205,7 +205,7 @@ func globalRange(r *renderer, args []any, kw *value.Map) (any, error) {
 		count = (start - stop - step - 1) / -step
 	}
 	if count > maxRange {
-		return nil, fmt.Errorf("Range too big. The sandbox blocks ranges larger than MAX_RANGE (%d).", maxRange)
+		return nil, fmt.Errorf("range too big. The sandbox blocks ranges larger than MAX_RANGE (%d)", maxRange)
 	}
 	out := make([]any, count)
 	for i := range out {
@@ -239,7 +239,7 @@ func toJSON(v any, indent any) (any, error) {
 
 func writeJSON(b *strings.Builder, v any, pretty bool, ind string, depth int) error {
 	if depth > 100 {
-		return fmt.Errorf("Circular reference detected")
+		return fmt.Errorf("circular reference detected")
 	}
 	sep := ", "
 	if pretty {
@@ -315,7 +315,7 @@ func writeJSON(b *strings.Builder, v any, pretty bool, ind string, depth int) er
 		newline(depth)
 		b.WriteByte('}')
 	default:
-		return fmt.Errorf("Object of type %s is not JSON serializable", pyTypeName(v))
+		return fmt.Errorf("object of type %s is not JSON serializable", pyTypeName(v))
 	}
 	return nil
 }

@@ -83,7 +83,7 @@ type namespace struct{ m *value.Map }
 
 // pyTypeName is Python's type(v).__name__.
 func pyTypeName(v any) string {
-	switch v.(type) {
+	switch t := v.(type) {
 	case nil:
 		return "NoneType"
 	case bool:
@@ -103,7 +103,7 @@ func pyTypeName(v any) string {
 	case *Undefined:
 		return "Undefined"
 	case *dictView:
-		return map[viewKind]string{viewKeys: "dict_keys", viewValues: "dict_values", viewItems: "dict_items"}[v.(*dictView).kind]
+		return map[viewKind]string{viewKeys: "dict_keys", viewValues: "dict_values", viewItems: "dict_items"}[t.kind]
 	case *callable:
 		return "builtin_function_or_method"
 	case *loopContext:
