@@ -42,6 +42,10 @@ func runDevice(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	fmt.Fprint(stdout, out)
+	if !strings.HasSuffix(out, "\n") {
+		// Jinja2 drops the template's last newline; a terminal wants one.
+		fmt.Fprintln(stdout)
+	}
 	if !*check {
 		return exitOK
 	}
