@@ -7,6 +7,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -28,6 +29,30 @@ var _ pipeline.Action = (*Action)(nil)
 func New() *Action {
 	return &Action{pipeline.NewBase("CommandAction", "user-command",
 		"execute one of the commands listed by the admin", "execute commands")}
+}
+
+// Populate recomputes the timeout in LAVA's order for a command block.
+// LAVA gives CommandAction its parameters before adding it to the
+// pipeline, so the block's timeout replaces only the 30 s default, and
+// the job's timeouts.action and the named timeouts (device, then job)
+// override it: with a job action timeout of 15 min, a command block's
+// `timeout: {minutes: 2}` describes as 900 s.
+func (a *Action) Populate(*value.Map) {
+	var jobT, devT *value.Map
+	if a.Job != nil {
+		jobT, devT = a.Job.Params.Map("timeouts"), a.Job.Device.Map("timeouts")
+	}
+	t := pipeline.Timeout{Seconds: job.DefaultActionTimeout, Source: "default"}
+	set := func(v any, source string) {
+		if s, ok := job.TimeoutSeconds(v); ok {
+			t = pipeline.Timeout{Seconds: s, Source: source}
+		}
+	}
+	set(a.Params.Value("timeout"), "block timeout")
+	set(jobT.Value("action"), "job timeouts.action")
+	set(devT.Map("actions").Value(a.Name), "device timeouts.actions."+a.Name)
+	set(jobT.Map("actions").Value(a.Name), "job timeouts.actions."+a.Name)
+	a.Timeout = t
 }
 
 // Validate finds the named command: a built-in one the device defines,

@@ -87,7 +87,7 @@ func newHandler(scheme, key, raw string, image *value.Map) pipeline.Action {
 	default:
 		return nil
 	}
-	base.URL = raw
+	base.URL = DescribedURL(raw)
 	return &DownloadHandler{leaf: leaf{base}, Key: key, Image: image, Scheme: scheme}
 }
 
