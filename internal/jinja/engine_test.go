@@ -25,9 +25,9 @@ func TestInheritance(t *testing.T) {
 		"mid.jinja2": "{% extends 'base.jinja2' %}\nignored text\n{% block body %}mid {{ super() }} {{ y }}{% endblock %}",
 		"child.jinja2": "{# leading comment #}\n{% extends 'mid.jinja2' %}\n{% set x = 'cx' %}\nchild text is discarded\n" +
 			"{% block tail %}child tail {{ x }}{% endblock %}",
-		"inc.jinja2":  "{% include 'part.jinja2' %}|{% set v = 2 %}{% include 'part.jinja2' %}",
-		"part.jinja2": "v={{ v }}",
-		"self.jinja2": "{% include 'self.jinja2' %}",
+		"inc.jinja2":   "{% include 'part.jinja2' %}|{% set v = 2 %}{% include 'part.jinja2' %}",
+		"part.jinja2":  "v={{ v }}",
+		"self.jinja2":  "{% include 'self.jinja2' %}",
 		"loopa.jinja2": "{% extends 'loopb.jinja2' %}",
 		"loopb.jinja2": "{% extends 'loopa.jinja2' %}",
 	}
@@ -125,14 +125,21 @@ func TestErrors(t *testing.T) {
 func TestLimits(t *testing.T) {
 	t.Parallel()
 	env := NewEnvironment(MapLoader{
-		"steps.jinja2": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-		"big.jinja2":   "{% set s = 'x' * 1000 %}{% for i in range(100000) %}{{ s }}{% endfor %}",
+		"steps.jinja2":   "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+		"big.jinja2":     "{% set s = 'x' * 1000 %}{% for i in range(100000) %}{{ s }}{% endfor %}",
+		"shared.jinja2":  "{% set a = [[1] * 1000] * 1000 %}{% set b = [a] * 1000 %}{{ b }}",
+		"replace.jinja2": "{% set s = 'a' * 10000 %}{{ s.replace('a', s) }}",
+		"unique.jinja2":  "{{ ([1] * 1000000) | unique | list }}",
 	})
 	env.Limits = Limits{MaxDepth: 10, MaxOutput: 1 << 20, MaxSteps: 100000}
-	for _, name := range []string{"steps.jinja2", "big.jinja2"} {
+	for _, name := range []string{"steps.jinja2", "big.jinja2", "shared.jinja2", "replace.jinja2"} {
 		if _, err := env.Render(name, nil); err == nil {
 			t.Errorf("Render(%q) succeeded, want a limit error", name)
 		}
+	}
+	// unique hashes rather than comparing every pair.
+	if got, err := env.Render("unique.jinja2", nil); err != nil || got != "[1]" {
+		t.Errorf("Render(unique) = %q, %v; want [1]", got, err)
 	}
 }
 

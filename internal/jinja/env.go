@@ -82,6 +82,10 @@ func (e *Environment) Render(name string, vars *value.Map) (out string, err erro
 		// The engine returns errors rather than panicking; this is the
 		// last line of defence for an engine bug on hostile input.
 		if r := recover(); r != nil {
+			if _, ok := r.(tooLarge); ok {
+				out, err = "", &Error{File: name, Msg: fmt.Sprintf("a value is too large to print (more than %d bytes)", maxPrinted)}
+				return
+			}
 			out, err = "", &Error{File: name, Msg: fmt.Sprintf("internal error: %v", r)}
 		}
 	}()

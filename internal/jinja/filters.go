@@ -46,6 +46,7 @@ func init() {
 				return nil, err
 			}
 			parts := make([]string, len(items))
+			size := 0
 			for i, it := range items {
 				if a[1] != nil {
 					if it, err = attrPath(it, a[1]); err != nil {
@@ -53,6 +54,9 @@ func init() {
 					}
 				}
 				parts[i] = pyStr(it)
+				if size += len(parts[i]); size > maxPrinted {
+					panic(tooLarge{})
+				}
 			}
 			return limitLen(strings.Join(parts, pyStr(a[0])), r)
 		}),
@@ -147,21 +151,19 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			var out, seen []any
+			var out []any
+			seen := map[string]bool{}
 			for _, it := range items {
 				k, err := sortKey(it, truthy(a[0]), a[1])
 				if err != nil {
 					return nil, err
 				}
-				dup := false
-				for _, s := range seen {
-					if pyEqual(s, k) {
-						dup = true
-						break
-					}
+				hk, err := hashKey(k)
+				if err != nil {
+					return nil, err
 				}
-				if !dup {
-					seen = append(seen, k)
+				if !seen[hk] {
+					seen[hk] = true
 					out = append(out, it)
 				}
 			}
@@ -292,6 +294,37 @@ func init() {
 	filters["count"] = filters["length"]
 	filters["e"] = filters["escape"]
 	filters["forceescape"] = filters["escape"]
+}
+
+// hashKey gives equal Python values (1, 1.0, True) the same key, as a
+// set would; unhashable values are an error.
+func hashKey(v any) (string, error) {
+	switch t := v.(type) {
+	case nil:
+		return "N", nil
+	case bool, int:
+		i, _ := intOf(t)
+		return "n" + strconv.Itoa(i), nil
+	case float64:
+		if t == math.Trunc(t) && math.Abs(t) < 1e18 {
+			return "n" + strconv.Itoa(int(t)), nil
+		}
+		return "f" + formatFloat(t), nil
+	case string:
+		return "s" + t, nil
+	case Tuple:
+		var b strings.Builder
+		b.WriteString("t(")
+		for _, e := range t {
+			k, err := hashKey(e)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(strconv.Quote(k))
+		}
+		return b.String(), nil
+	}
+	return "", fmt.Errorf("unhashable type: '%s'", pyTypeName(v))
 }
 
 func limitLen(s string, r *renderer) (any, error) {

@@ -178,6 +178,9 @@ func formatValue(v any, spec string) (string, error) {
 		}
 	}
 	n := utf8.RuneCountInString(sign + body)
+	if sp.width > maxPrinted || sp.precision > maxPrinted {
+		panic(tooLarge{})
+	}
 	if n >= sp.width {
 		return sign + body, nil
 	}
@@ -220,6 +223,9 @@ func groupDigits(s string, sep byte) string {
 }
 
 func formatFloatSpec(f float64, sp formatSpec) string {
+	if sp.precision > 1000 {
+		panic(tooLarge{})
+	}
 	prec := sp.precision
 	if prec < 0 {
 		prec = 6

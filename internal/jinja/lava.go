@@ -67,6 +67,9 @@ func writeYAMLFlow(b *strings.Builder, v any, depth int) error {
 	if depth > 100 {
 		return fmt.Errorf("yaml_quote: value nested too deeply")
 	}
+	if b.Len() > maxPrinted {
+		panic(tooLarge{})
+	}
 	switch t := v.(type) {
 	case string:
 		writeYAMLDoubleQuoted(b, t)

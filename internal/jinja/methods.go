@@ -496,6 +496,9 @@ func strReplace(s string, a []any) (any, error) {
 // pyReplace is str.replace; unlike Go, an empty old string inserts new
 // between characters and at both ends.
 func pyReplace(s, old, nw string, n int) string {
+	if replacedSize(s, old, nw, n) > maxPrinted {
+		panic(tooLarge{})
+	}
 	if old == "" {
 		var b strings.Builder
 		count := 0
@@ -514,6 +517,20 @@ func pyReplace(s, old, nw string, n int) string {
 		return b.String()
 	}
 	return strings.Replace(s, old, nw, n)
+}
+
+// replacedSize is the length pyReplace's result will have.
+func replacedSize(s, old, nw string, n int) int {
+	count := 0
+	if old == "" {
+		count = utf8.RuneCountInString(s) + 1
+	} else {
+		count = strings.Count(s, old)
+	}
+	if n >= 0 && n < count {
+		count = n
+	}
+	return len(s) + count*(len(nw)-len(old))
 }
 
 // runeRange converts Python start/end arguments (in characters) into a
@@ -674,6 +691,9 @@ func strZfill(s string, a []any) (any, error) {
 	if n >= w {
 		return s, nil
 	}
+	if w > maxPrinted {
+		panic(tooLarge{})
+	}
 	pad := strings.Repeat("0", w-n)
 	if s != "" && (s[0] == '+' || s[0] == '-') {
 		return s[:1] + pad + s[1:], nil
@@ -701,6 +721,9 @@ func strJustify(s string, a []any, how byte) (any, error) {
 }
 
 func justify(s string, w int, fill string, how byte) string {
+	if w > maxPrinted {
+		panic(tooLarge{})
+	}
 	n := utf8.RuneCountInString(s)
 	if n >= w {
 		return s

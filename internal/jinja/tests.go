@@ -241,6 +241,9 @@ func writeJSON(b *strings.Builder, v any, pretty bool, ind string, depth int) er
 	if depth > 100 {
 		return fmt.Errorf("circular reference detected")
 	}
+	if b.Len() > maxPrinted {
+		panic(tooLarge{})
+	}
 	sep := ", "
 	if pretty {
 		sep = ","

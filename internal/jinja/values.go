@@ -148,10 +148,23 @@ func pyRepr(v any) string {
 	return b.String()
 }
 
+// maxPrinted bounds the text printing one value may produce. Values can
+// share structure ([[1] * 1000] * 1000), so a small template can make a
+// value whose repr would take forever; printing past this bound stops
+// the render with an error (see tooLarge).
+const maxPrinted = 16 << 20
+
+// tooLarge is panicked by printers that pass maxPrinted deep inside a
+// value; Environment.Render turns it into an ordinary error.
+type tooLarge struct{}
+
 func writeRepr(b *strings.Builder, v any, depth int) {
 	if depth > 100 {
 		b.WriteString("...")
 		return
+	}
+	if b.Len() > maxPrinted {
+		panic(tooLarge{})
 	}
 	switch t := v.(type) {
 	case nil:
