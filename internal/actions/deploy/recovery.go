@@ -1,0 +1,67 @@
+package deploy
+
+import (
+	"slices"
+
+	"github.com/basalt-lava/basalt/internal/actions/power"
+	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+func init() {
+	pipeline.Register(&strategy{
+		name: "RecoveryMode",
+		accepts: func(device, params *value.Map) (bool, string) {
+			switch {
+			case !hasMethod(device, "recovery"):
+				return false, "'recovery' not in the device configuration deploy methods"
+			case params.String("to") != "recovery":
+				return false, `"to" parameter is not "recovery"`
+			case !params.Has("images"):
+				return false, `"images" is not in the deployment parameters`
+			}
+			return true, "accepted"
+		},
+		action: func(*value.Map) pipeline.Action { return NewRecoveryModeDeploy() },
+	})
+}
+
+// RecoveryModeDeploy is LAVA's RecoveryModeAction (deploy-recovery-mode,
+// `to: recovery`): downloads firmware images that a recovery boot then
+// flashes; when the device's recovery method is tagged serial, it
+// connects the console too. (LAVA also copied the files into LXC, which
+// newer LAVA and Basalt do not have.)
+type RecoveryModeDeploy struct{ pipeline.Base }
+
+var _ pipeline.Action = (*RecoveryModeDeploy)(nil)
+
+// NewRecoveryModeDeploy returns deploy-recovery-mode.
+func NewRecoveryModeDeploy() *RecoveryModeDeploy {
+	return &RecoveryModeDeploy{pipeline.NewBase("RecoveryModeAction", "deploy-recovery-mode",
+		"deploy firmware by switching to recovery mode", "deploy firmware in recovery mode")}
+}
+
+// Populate downloads the images in label order, as LAVA sorts them.
+func (a *RecoveryModeDeploy) Populate(params *value.Map) {
+	p := a.NewPipeline(params)
+	images := params.Map("images")
+	keys := images.Keys()
+	slices.Sort(keys)
+	for _, k := range keys {
+		p.Add(NewDownloader(k, images.Map(k)), nil)
+	}
+	rec := pipeline.DeviceMethods(a.Device(), "deploy").Map("recovery")
+	var tags []any
+	if rec != nil {
+		tags = rec.List("tags")
+	}
+	if slices.Contains(tags, any("serial")) {
+		p.Add(power.NewConnectDevice(), nil)
+	}
+}
+
+// Validate checks the images: each a map with a url.
+func (a *RecoveryModeDeploy) Validate() {
+	a.Base.Validate()
+	validateImages(&a.Base, a.Params)
+}
