@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -74,6 +75,14 @@ type Base struct {
 	Retry bool
 	// RetryInterval is the pause between attempts, in seconds.
 	RetryInterval int
+	// TimeoutClass is the class of the error when the action runs out of
+	// time (LAVA's timeout_exception); empty means Job.
+	TimeoutClass Class
+
+	// Outcome of the last run, for the job's results.
+	Duration time.Duration
+	Err      error
+	Ran      bool
 
 	// URL is set on actions that download; describe shows it.
 	URL string
@@ -113,10 +122,14 @@ func (b *Base) Validate() {
 	}
 }
 
-// Run runs the internal pipeline, if any.
+// Run runs the internal pipeline, if any; a retrying action runs it
+// again on failure (failure_retry) or as many times as asked (repeat).
 func (b *Base) Run(ctx context.Context, conn Connection) (Connection, error) {
 	if b.Pipeline == nil {
 		return conn, nil
+	}
+	if b.Retry {
+		return b.runRetry(ctx, conn)
 	}
 	return b.Pipeline.Run(ctx, conn)
 }

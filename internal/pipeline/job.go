@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -29,6 +28,9 @@ type Job struct {
 	Pipeline *Pipeline
 	// TestInfo maps a namespace to the tests that run in it.
 	TestInfo map[string][]TestInfo
+	// Logf, when set, receives what the run loop has to say (retries,
+	// cleanup failures).
+	Logf func(format string, args ...any)
 	// Warnings are problems that do not stop the job (a missing host tool
 	// a later action needs, say), found while building or validating.
 	Warnings []string
@@ -173,14 +175,6 @@ var NewCommand func() Action
 func (j *Job) Validate() []string {
 	j.Pipeline.Validate()
 	return j.Pipeline.Errors()
-}
-
-// Run runs the pipeline under the job timeout.
-func (j *Job) Run(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, secondsDuration(j.Timeout.Seconds))
-	defer cancel()
-	_, err := j.Pipeline.Run(ctx, nil)
-	return err
 }
 
 // Describe returns the pipeline in LAVA's describe form: for each action

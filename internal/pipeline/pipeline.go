@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -151,27 +150,6 @@ func (p *Pipeline) Walk(fn func(Action)) {
 		fn(a)
 		a.ActionBase().Pipeline.Walk(fn)
 	}
-}
-
-// Run runs the actions in order, each under its own timeout within ctx.
-func (p *Pipeline) Run(ctx context.Context, conn Connection) (Connection, error) {
-	for _, a := range p.Actions {
-		b := a.ActionBase()
-		actx, cancel := context.WithTimeout(ctx, secondsDuration(b.Timeout.Seconds))
-		next, err := a.Run(actx, conn)
-		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-		cancel()
-		if err != nil {
-			if timedOut && ClassOf(err) == ClassBug {
-				err = JobError("%s timed out after %d seconds", b.Name, b.Timeout.Seconds)
-			}
-			return conn, err
-		}
-		if next != nil {
-			conn = next
-		}
-	}
-	return conn, nil
 }
 
 // Cleanup cleans up every action, in order, whatever fails; it returns
