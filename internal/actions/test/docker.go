@@ -44,9 +44,7 @@ func NewDockerTest() *DockerTest {
 // other namespaces.
 func (a *DockerTest) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
-	p.Add(&leaf{pipeline.NewBase("DockerTestSetEnvironment", "lava-docker-test-set-environment",
-		"Adds necessary environments variables for docker-test-shell",
-		"Adds necessary environments variables for docker-test-shell")}, nil)
+	p.Add(NewDockerTestSetEnvironment(), nil)
 	p.Add(deploy.NewCreateOverlay(), nil)
 	if params.Has("role") {
 		p.Add(&leaf{pipeline.NewBase("MultinodeDockerTestShell", "lava-multinode-docker-test-shell",
