@@ -25,7 +25,6 @@ func TestCommands(t *testing.T) {
 		{"validate-job-only", []string{"validate", "testdata/jobs/valid.yaml"}},
 		{"validate-errors", []string{"validate", "testdata/jobs/errors.yaml", "--device", "testdata/devices/qemu-tcg.yaml"}},
 		{"validate-pipeline", []string{"validate", "testdata/jobs/valid.yaml", "--device", "testdata/devices/qemu-tcg.yaml"}},
-		{"validate-wrong-method", []string{"validate", "--device", "testdata/devices/qemu-tcg.yaml", "testdata/jobs/wrong-method.yaml"}},
 		{"validate-missing-file", []string{"validate", "testdata/jobs/absent.yaml"}},
 		{"validate-usage", []string{"validate"}},
 		{"render", []string{"device", "render", "testdata/templates/board-01.jinja2", "--context", "arch=x86_64", "--context", "memory=99"}},
@@ -123,5 +122,26 @@ func TestParseInterspersed(t *testing.T) {
 	}
 	if *a != "x" || l.String() != "1,2" {
 		t.Errorf("a = %q, l = %q; want x and 1,2", *a, l.String())
+	}
+}
+
+// TestValidateNoStrategy checks the error when no strategy accepts a
+// block: it points at the block and gives each strategy's reason (the
+// list grows with every method Basalt learns, so it is not golden).
+func TestValidateNoStrategy(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"validate", "--device", "testdata/devices/qemu-tcg.yaml", "testdata/jobs/wrong-method.yaml"}, &stdout, &stderr)
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d", code, exitFailed)
+	}
+	for _, want := range []string{
+		"testdata/jobs/wrong-method.yaml:7:3: actions[0].boot: none of the boot strategies accepted your boot parameters, reasons given:",
+		"UBoot: \"u-boot\" was not in the device configuration boot methods",
+		"BootQEMU: \"method\" was not \"qemu\" or \"qemu-nfs\"",
+		"testdata/jobs/wrong-method.yaml: invalid: 1 error",
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
 	}
 }
