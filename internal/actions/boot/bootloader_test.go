@@ -110,7 +110,9 @@ func TestBootloaderStrategySelection(t *testing.T) {
 		{"grub sequence", `{method: grub, commands: x}`,
 			func(d *value.Map) { methodsOf(d).Set("grub", decodeMap("{sequence: [wait-fastboot-interrupt]}")) }, "GrubSequence"},
 		{"grub", `{method: grub-efi, commands: x}`,
-			func(d *value.Map) { methodsOf(d).Set("grub-efi", decodeMap("{parameters: {bootloader_prompt: grub>}}")) }, "Grub"},
+			func(d *value.Map) {
+				methodsOf(d).Set("grub-efi", decodeMap("{parameters: {bootloader_prompt: grub>}}"))
+			}, "Grub"},
 		{"uefi shell", `{method: uefi, commands: x}`, nil, "UefiShell"},
 		{"uefi without shell string", `{method: uefi, commands: x}`,
 			func(d *value.Map) { bootMethodOf(d, "uefi").Map("parameters").Delete("shell_interrupt_string") },
