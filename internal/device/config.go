@@ -179,7 +179,7 @@ func (ch *checker) device(d *value.Map) {
 // primary connection has no power control to run.
 func (ch *checker) sshPower(d *value.Map) {
 	host, ok := d.Lookup("actions", "deploy", "methods", "ssh", "host")
-	if !ok || !truthy(host) {
+	if !ok || !value.Truthy(host) {
 		return
 	}
 	cmds, ok := d.Get("commands")
@@ -193,26 +193,6 @@ func (ch *checker) sshPower(d *value.Map) {
 			return
 		}
 	}
-}
-
-func truthy(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return t
-	case int:
-		return t != 0
-	case float64:
-		return t != 0
-	case string:
-		return t != ""
-	case []any:
-		return len(t) > 0
-	case *value.Map:
-		return t.Len() > 0
-	}
-	return true
 }
 
 var commandFields = []field{

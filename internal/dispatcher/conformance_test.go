@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"fmt"
+	"github.com/basalt-lava/basalt/internal/lavacorpus"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,28 +13,10 @@ import (
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
-// corpusDir finds ../shared/lava-corpus beside the module, or skips.
+// corpusDir returns LAVA's conformance data, or skips.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found")
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "lava-corpus")
-	if _, err := os.Stat(filepath.Join(c, "pipeline-cases.yaml")); err != nil {
-		t.Skipf("LAVA corpus not found at %s: conformance tests need ../shared beside the repository", c)
-	}
-	return c
+	return lavacorpus.Require(t, "pipeline-cases.yaml")
 }
 
 func loadYAML(t testing.TB, path string) any {

@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"github.com/basalt-lava/basalt/internal/lavacorpus"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,7 +60,7 @@ func FuzzDescribe(f *testing.F) {
 		f.Fatal(err)
 	}
 	devices = append(devices, d.(*value.Map))
-	if corpus := findCorpus(); corpus != "" {
+	if corpus := lavacorpus.Dir(); corpus != "" {
 		jobs, _ := filepath.Glob(filepath.Join(corpus, "jobs", "*.yaml"))
 		for _, p := range jobs {
 			if b, err := os.ReadFile(p); err == nil {
@@ -91,26 +92,4 @@ func FuzzDescribe(f *testing.F) {
 			}
 		}
 	})
-}
-
-// findCorpus returns the corpus folder, or "" when absent.
-func findCorpus() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			c := filepath.Join(dir, "..", "shared", "lava-corpus")
-			if _, err := os.Stat(c); err == nil {
-				return c
-			}
-			return ""
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }

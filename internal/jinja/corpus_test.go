@@ -1,6 +1,7 @@
 package jinja
 
 import (
+	"github.com/basalt-lava/basalt/internal/lavacorpus"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,25 +12,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// corpusDir finds ../shared/lava-corpus next to the module root, or
-// returns "" when it is absent (a fresh clone has only the project).
+// corpusDir returns LAVA's conformance data, or "" when it is absent.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
+	c := lavacorpus.Dir()
+	if c == "" {
+		return ""
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "lava-corpus")
 	if _, err := os.Stat(filepath.Join(c, "render-cases.yaml")); err != nil {
 		return ""
 	}

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"github.com/basalt-lava/basalt/internal/lavacorpus"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,28 +12,10 @@ import (
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
-// corpusDir finds ../shared/lava-corpus next to the module root, or skips.
+// corpusDir returns LAVA's conformance data, or skips.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the package; cannot locate the LAVA corpus")
-		}
-		dir = parent
-	}
-	corpus := filepath.Join(dir, "..", "shared", "lava-corpus")
-	if _, err := os.Stat(filepath.Join(corpus, "schema-verdicts.yaml")); err != nil {
-		t.Skipf("LAVA corpus not found at %s (it is not part of the repository); skipping conformance test", corpus)
-	}
-	return corpus
+	return lavacorpus.Require(t, "schema-verdicts.yaml")
 }
 
 type verdict struct {

@@ -165,25 +165,7 @@ func (p *Pipeline) Cleanup(ctx context.Context) error {
 }
 
 // Truthy is Python truthiness for LAVA values.
-func Truthy(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return t
-	case int:
-		return t != 0
-	case float64:
-		return t != 0
-	case string:
-		return t != ""
-	case []any:
-		return len(t) > 0
-	case *value.Map:
-		return t.Len() > 0
-	}
-	return true
-}
+func Truthy(v any) bool { return value.Truthy(v) }
 
 // ToInt converts a number, numeric string or bool as Python int() would.
 func ToInt(v any) (int, bool) {

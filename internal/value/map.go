@@ -273,3 +273,25 @@ func SortedKeys(m *Map) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// Truthy is Python's truthiness: nil, false, zero, "" and empty lists and
+// maps are false, everything else true. LAVA's code tests its values so.
+func Truthy(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return t
+	case int:
+		return t != 0
+	case float64:
+		return t != 0
+	case string:
+		return t != ""
+	case []any:
+		return len(t) > 0
+	case *Map:
+		return t.Len() > 0
+	}
+	return true
+}
