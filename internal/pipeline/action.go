@@ -75,6 +75,9 @@ type Base struct {
 	Retry bool
 	// RetryInterval is the pause between attempts, in seconds.
 	RetryInterval int
+	// DefaultTimeout, when set, replaces the 30 s default for this kind
+	// of action (LAVA gives bootloader commands and dd their own), seconds.
+	DefaultTimeout int
 	// TimeoutClass is the class of the error when the action runs out of
 	// time (LAVA's timeout_exception); empty means Job.
 	TimeoutClass Class

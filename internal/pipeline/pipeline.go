@@ -94,6 +94,9 @@ func (b *Base) setRetries() {
 // timeouts.connections.<name>; job timeouts.connections.<name>.
 func (b *Base) setTimeouts() {
 	b.Timeout = Timeout{job.DefaultActionTimeout, "default"}
+	if b.DefaultTimeout > 0 {
+		b.Timeout = Timeout{b.DefaultTimeout, b.Name + " default"}
+	}
 	b.ConnectionTimeout = Timeout{job.DefaultActionTimeout, "default"}
 	var jobT, devT *value.Map
 	if b.Job != nil {

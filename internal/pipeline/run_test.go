@@ -248,3 +248,18 @@ func TestLevelsAndRetrySplit(t *testing.T) {
 	}
 	_ = j
 }
+
+func TestDefaultTimeoutOfAnActionKind(t *testing.T) {
+	t.Parallel()
+	j := &Job{Params: value.NewMap(), Device: value.NewMap()}
+	a := newStep("slow-kind")
+	a.DefaultTimeout = 180
+	b := newStep("slow-kind-overridden")
+	b.DefaultTimeout = 180
+	top := NewTopPipeline(j)
+	top.Add(a, value.NewMap())
+	top.Add(b, value.MapOf("timeout", value.MapOf("minutes", 1)))
+	if a.Timeout.Seconds != 180 || b.Timeout.Seconds != 60 {
+		t.Errorf("timeouts = %d, %d; want the kind's 180 when nothing overrides it, and the block's 60", a.Timeout.Seconds, b.Timeout.Seconds)
+	}
+}

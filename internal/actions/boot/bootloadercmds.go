@@ -253,9 +253,15 @@ var _ pipeline.Action = (*BootloaderCommands)(nil)
 
 // NewBootloaderCommands returns bootloader-commands.
 func NewBootloaderCommands(method string, expectFinal bool) *BootloaderCommands {
-	return &BootloaderCommands{leaf: leaf{pipeline.NewBase("BootloaderCommandsAction", "bootloader-commands",
+	a := &BootloaderCommands{leaf: leaf{pipeline.NewBase("BootloaderCommandsAction", "bootloader-commands",
 		"send commands to bootloader", "interactive bootloader")}, Method: method, ExpectFinal: expectFinal}
+	a.DefaultTimeout = bootloaderCommandTimeout
+	return a
 }
+
+// bootloaderCommandTimeout is LAVA's BOOTLOADER_DEFAULT_CMD_TIMEOUT: the
+// time bootloader commands get when neither device nor job names one.
+const bootloaderCommandTimeout = 180
 
 // NewUefiBootloaderCommands returns LAVA's UefiBootloaderCommandsAction:
 // bootloader-commands with UEFI's CRLF line separator.
@@ -293,8 +299,10 @@ type BootloaderCommandsAltBank struct{ leaf }
 
 // NewBootloaderCommandsAltBank returns bootloader-commands-altbank.
 func NewBootloaderCommandsAltBank() *BootloaderCommandsAltBank {
-	return &BootloaderCommandsAltBank{leaf{pipeline.NewBase("BootloaderCommandsActionAltBank", "bootloader-commands-altbank",
+	a := &BootloaderCommandsAltBank{leaf{pipeline.NewBase("BootloaderCommandsActionAltBank", "bootloader-commands-altbank",
 		"send commands to bootloader altbank", "interactive bootloader altbank")}}
+	a.DefaultTimeout = bootloaderCommandTimeout
+	return a
 }
 
 // Validate needs the bootloader prompt and the alternate-bank command.

@@ -98,8 +98,10 @@ type DepthchargeStart struct{ leaf }
 
 // NewDepthchargeStart returns depthcharge-start.
 func NewDepthchargeStart() *DepthchargeStart {
-	return &DepthchargeStart{leaf{pipeline.NewBase("DepthchargeStart", "depthcharge-start",
+	a := &DepthchargeStart{leaf{pipeline.NewBase("DepthchargeStart", "depthcharge-start",
 		"wait for Depthcharge to start", "Depthcharge start")}}
+	a.DefaultTimeout = bootloaderCommandTimeout
+	return a
 }
 
 // Validate needs a connection and the start message.

@@ -114,7 +114,9 @@ type DD struct{ leaf }
 
 // NewDD returns dd-image.
 func NewDD() *DD {
-	return &DD{leaf{pipeline.NewBase("DDAction", "dd-image", "deploy image to drive", "write image to drive")}}
+	a := &DD{leaf{pipeline.NewBase("DDAction", "dd-image", "deploy image to drive", "write image to drive")}}
+	a.DefaultTimeout = 600 // writing a whole image takes minutes
+	return a
 }
 
 // Validate checks the drive and the download tool, as LAVA does: the
