@@ -330,6 +330,11 @@ func ResolvePlain(s string) any {
 	case "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF":
 		return false
 	}
+	// Only text starting with a digit, a sign or a dot can be a number;
+	// most scalars are words, so skip the regular expressions for them.
+	if c := s[0]; !(c >= '0' && c <= '9') && c != '-' && c != '+' && c != '.' {
+		return s
+	}
 	if intRe.MatchString(s) {
 		if v, ok := parseInt11(s); ok {
 			return v

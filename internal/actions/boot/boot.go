@@ -7,7 +7,6 @@ package boot
 
 import (
 	"context"
-	"os/exec"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -44,13 +43,8 @@ func hasMethod(device *value.Map, method string) bool {
 	return pipeline.DeviceHasMethod(device, "boot", method)
 }
 
-// warnMissingTool records a job warning when a host tool that running
-// needs is not on PATH: validation must still describe the job.
-func warnMissingTool(b *pipeline.Base, tool string) {
-	if _, err := exec.LookPath(tool); err != nil {
-		b.Warnf("%s is not installed on the dispatcher (not found on PATH)", tool)
-	}
-}
+// warnMissingTool records a job warning when a host tool is missing.
+func warnMissingTool(b *pipeline.Base, tool string) { b.WarnMissingTool(tool) }
 
 // AddShellActions adds what most boot methods end with, as LAVA's boot
 // actions do: when the block has prompts, auto-login (booting says

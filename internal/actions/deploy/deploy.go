@@ -9,7 +9,6 @@ package deploy
 import (
 	"context"
 	"os"
-	"os/exec"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -49,13 +48,8 @@ func hasMethod(device *value.Map, method string) bool {
 	return pipeline.DeviceHasMethod(device, "deploy", method)
 }
 
-// warnMissingTool records a job warning when a host tool that running
-// needs is not on PATH: validation must still describe the job.
-func warnMissingTool(b *pipeline.Base, tool string) {
-	if _, err := exec.LookPath(tool); err != nil {
-		b.Warnf("%s is not installed on the dispatcher (not found on PATH)", tool)
-	}
-}
+// warnMissingTool records a job warning when a host tool is missing.
+func warnMissingTool(b *pipeline.Base, tool string) { b.WarnMissingTool(tool) }
 
 // fileReadable reports whether path names a regular file we can open.
 func fileReadable(path string) bool {

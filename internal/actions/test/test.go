@@ -8,7 +8,6 @@ package test
 
 import (
 	"context"
-	"os/exec"
 	"sort"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -53,13 +52,8 @@ func call(f func(*value.Map) bool, p *value.Map) bool { return f != nil && f(p) 
 
 func yes(*value.Map) bool { return true }
 
-// warnMissingTool records a job warning when a host tool that running
-// needs is not on PATH: validation must still describe the job.
-func warnMissingTool(b *pipeline.Base, tool string) {
-	if _, err := exec.LookPath(tool); err != nil {
-		b.Warnf("%s is not installed on the dispatcher (not found on PATH)", tool)
-	}
-}
+// warnMissingTool records a job warning when a host tool is missing.
+func warnMissingTool(b *pipeline.Base, tool string) { b.WarnMissingTool(tool) }
 
 // missingKeys returns the keys m lacks, sorted, as LAVA lists them.
 func missingKeys(m *value.Map, keys ...string) []string {
