@@ -339,31 +339,18 @@ func pyEscapeRune(r rune) string {
 	return fmt.Sprintf("\\U%08x", r)
 }
 
-// truthy is Python's bool(v).
+// truthy is Python's bool(v): the engine's own types here, LAVA's
+// values as value.Truthy says.
 func truthy(v any) bool {
 	switch t := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return t
-	case int:
-		return t != 0
-	case float64:
-		return t != 0
-	case string:
-		return t != ""
-	case []any:
-		return len(t) > 0
 	case Tuple:
 		return len(t) > 0
-	case *value.Map:
-		return t.Len() > 0
 	case *Undefined:
 		return false
 	case *dictView:
 		return t.m.Len() > 0
 	}
-	return true
+	return value.Truthy(v)
 }
 
 // pyEqual is Python's ==.
