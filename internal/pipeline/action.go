@@ -87,6 +87,10 @@ type Base struct {
 	Err      error
 	Ran      bool
 
+	// Results are what the action reports about its run (LAVA's
+	// action.results): the extra of its case in the lava suite.
+	Results *value.Map
+
 	// URL is set on actions that download; describe shows it.
 	URL string
 

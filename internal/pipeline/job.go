@@ -34,6 +34,8 @@ type Job struct {
 	// Warnings are problems that do not stop the job (a missing host tool
 	// a later action needs, say), found while building or validating.
 	Warnings []string
+	// Runtime is the log, scratch folder and shared data of a run.
+	Runtime Runtime
 }
 
 // NewFinalize builds the action appended to every job; set by the package

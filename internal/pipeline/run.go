@@ -30,6 +30,7 @@ func (p *Pipeline) Run(ctx context.Context, conn Connection) (Connection, error)
 			return conn, contextError(err, p.parent)
 		}
 		start := time.Now()
+		b.logStart()
 		actx, cancel := context.WithTimeout(ctx, secondsDuration(b.Timeout.Seconds))
 		next, err := a.Run(actx, conn)
 		ownTimeout := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
@@ -39,6 +40,7 @@ func (p *Pipeline) Run(ctx context.Context, conn Connection) (Connection, error)
 			conn = next
 		}
 		if err == nil {
+			b.logEnd(b.Duration, nil)
 			continue
 		}
 		if ownTimeout && (errors.Is(err, context.DeadlineExceeded) || ClassOf(err) == ClassBug) {
@@ -51,6 +53,8 @@ func (p *Pipeline) Run(ctx context.Context, conn Connection) (Connection, error)
 			err = contextError(ctx.Err(), p.parent)
 		}
 		b.Err = err
+		b.Log().Errorf("%s failed: %v", b.Name, err)
+		b.logEnd(b.Duration, err)
 		if ClassOf(err) == ClassTimeout {
 			if skip, _ := b.Params.Map("timeout").Value("skip").(bool); skip {
 				if p.parent == nil {
@@ -163,6 +167,7 @@ func (b *Base) cleanupChildren(ctx context.Context) {
 }
 
 func (b *Base) logf(format string, args ...any) {
+	b.Log().Warnf(format, args...)
 	if b.Job != nil && b.Job.Logf != nil {
 		b.Job.Logf(format, args...)
 	}
