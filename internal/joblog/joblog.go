@@ -189,7 +189,7 @@ func (l *Logger) maskValue(v any) any {
 	return v
 }
 
-// Debugf, Infof, Warnf and Errorf write a formatted record at that level.
+// Debugf writes a debug record.
 func (l *Logger) Debugf(format string, args ...any) { l.Log(Debug, fmt.Sprintf(format, args...)) }
 
 // Infof writes an info record.
