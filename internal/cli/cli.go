@@ -27,6 +27,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"run", "run a job on a device: deploy, boot, test, and write logs and results", runRun},
 		{"validate", "check a job, and with --device build and describe its pipeline", runValidate},
 		{"device", "device configuration: `basalt device render DICTIONARY`", runDevice},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {

@@ -21,6 +21,9 @@ type Options struct {
 	DeviceTypeDirs []string
 	// Job are the job checker's options (strict by default).
 	Job job.Options
+	// JobID is the id the job runs as (LAVA's --job-id); it names the
+	// test results folder on the device.
+	JobID string
 }
 
 // Prepared is a job made ready to run: checked, its device loaded and its
@@ -65,7 +68,11 @@ func Prepare(jobPath, devicePath string, opts Options) (*Prepared, error) {
 	if !p.Valid() {
 		return p, nil
 	}
-	pj, err := pipeline.Build(value.Clone(j.Data).(*value.Map), cfg.Data)
+	id := opts.JobID
+	if id == "" {
+		id = "1"
+	}
+	pj, err := pipeline.BuildJob(id, value.Clone(j.Data).(*value.Map), cfg.Data)
 	if err != nil {
 		p.addBuildError(err)
 		return p, nil

@@ -60,8 +60,12 @@ func (e *BlockError) Unwrap() error { return e.Err }
 // Build parses a job definition against a device configuration into a
 // Job with its pipeline, choosing a strategy for every block. It fails on
 // the first block no strategy accepts, with a *BlockError.
-func Build(params, device *value.Map) (*Job, error) {
-	j := &Job{Params: params, Device: device, TestInfo: map[string][]TestInfo{}}
+func Build(params, device *value.Map) (*Job, error) { return BuildJob("1", params, device) }
+
+// BuildJob is Build for the job with the given id, which actions may use
+// while building (the test results folder /lava-<id> on the device).
+func BuildJob(id string, params, device *value.Map) (*Job, error) {
+	j := &Job{ID: id, Params: params, Device: device, TestInfo: map[string][]TestInfo{}}
 	j.Timeout = Timeout{job.DefaultActionTimeout, "default"}
 	if s, ok := job.TimeoutSeconds(params.Map("timeouts").Value("job")); ok {
 		j.Timeout = Timeout{s, "job timeouts.job"}
