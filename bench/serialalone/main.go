@@ -1,0 +1,136 @@
+// Command serialalone measures the serial console's own limit: it boots
+// the fixture guest with a given QEMU command line, logs in, makes the
+// guest print N bytes on the console and copies everything QEMU writes
+// straight to a file, with no dispatcher in between. Both dispatchers'
+// throughput is compared with this.
+//
+//	serialalone -bytes 50000000 -out console.txt -- qemu-system-x86_64 ARGS...
+//
+// It prints the guest's uptime when the output started and ended, and the
+// seconds between, as one JSON line.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	n := flag.Int("bytes", 50000000, "bytes the guest prints")
+	out := flag.String("out", "console.txt", "file receiving the console")
+	login := flag.String("login", "root", "user name sent at the login prompt")
+	timeout := flag.Duration("timeout", 15*time.Minute, "give up after this long")
+	flag.Parse()
+	if flag.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "usage: serialalone [flags] -- QEMU ARGS...")
+		os.Exit(2)
+	}
+	if err := run(flag.Args(), *n, *out, *login, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "serialalone:", err)
+		os.Exit(1)
+	}
+}
+
+// watcher copies the console to a file and reports markers as they pass;
+// it keeps only a small tail in memory.
+type watcher struct {
+	f     *os.File
+	tail  []byte
+	found chan string
+	want  []*regexp.Regexp
+}
+
+func (w *watcher) Write(p []byte) (int, error) {
+	if _, err := w.f.Write(p); err != nil {
+		return 0, err
+	}
+	w.tail = append(w.tail, p...)
+	for len(w.want) > 0 {
+		m := w.want[0].FindSubmatch(w.tail)
+		if m == nil {
+			break
+		}
+		w.want = w.want[1:]
+		i := bytes.Index(w.tail, m[0]) + len(m[0])
+		w.tail = w.tail[i:]
+		s := ""
+		if len(m) > 1 {
+			s = string(m[1])
+		}
+		w.found <- s
+	}
+	if len(w.tail) > 4096 {
+		w.tail = append(w.tail[:0], w.tail[len(w.tail)-256:]...)
+	}
+	return len(p), nil
+}
+
+func run(argv []string, n int, out, login string, timeout time.Duration) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := &watcher{f: f, found: make(chan string, 8), want: []*regexp.Regexp{
+		regexp.MustCompile(`login: `),
+		regexp.MustCompile(`# `),
+		regexp.MustCompile(`\nSERIAL-START ([0-9.]+)\r?\n`),
+		regexp.MustCompile(`\nSERIAL-END ([0-9.]+)\r?\n`),
+	}}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout, cmd.Stderr = w, w
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	}()
+	deadline := time.After(timeout)
+	next := func() (string, error) {
+		select {
+		case s := <-w.found:
+			return s, nil
+		case <-deadline:
+			return "", fmt.Errorf("timed out after %s", timeout)
+		}
+	}
+	if _, err := next(); err != nil {
+		return err
+	}
+	io.WriteString(stdin, login+"\n")
+	if _, err := next(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdin, "echo; echo SERIAL-START $(cut -d' ' -f1 /proc/uptime); yes 'some line of log text 1234567890' | head -c %d; echo; echo SERIAL-END $(cut -d' ' -f1 /proc/uptime)\n", n)
+	s1, err := next()
+	if err != nil {
+		return err
+	}
+	s2, err := next()
+	if err != nil {
+		return err
+	}
+	a, _ := strconv.ParseFloat(s1, 64)
+	b, _ := strconv.ParseFloat(s2, 64)
+	res := map[string]any{"bytes": n, "guest_start": a, "guest_end": b, "guest_seconds": b - a,
+		"wall_s": time.Since(start).Seconds()}
+	j, _ := json.Marshal(res)
+	fmt.Println(string(j))
+	return nil
+}
