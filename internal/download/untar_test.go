@@ -1,0 +1,158 @@
+package download_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/basalt-lava/basalt/internal/download"
+	"github.com/basalt-lava/basalt/internal/pipeline"
+)
+
+// entry is one member of a test archive.
+type entry struct {
+	name, body, link string
+	kind             byte
+}
+
+func file(name, body string) entry   { return entry{name: name, body: body, kind: tar.TypeReg} }
+func dir(name string) entry          { return entry{name: name, kind: tar.TypeDir} }
+func symlink(name, to string) entry  { return entry{name: name, link: to, kind: tar.TypeSymlink} }
+func hardlink(name, to string) entry { return entry{name: name, link: to, kind: tar.TypeLink} }
+
+func tarball(t *testing.T, entries ...entry) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := tar.NewWriter(&b)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.kind, Mode: 0o644, Size: int64(len(e.body))}
+		if e.kind == tar.TypeDir {
+			h.Mode = 0o755
+		}
+		if err := w.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(e.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestUntarGood(t *testing.T) {
+	t.Parallel()
+	good := []entry{
+		dir("./"), dir("tests/"), file("tests/smoke.yaml", "metadata: {name: smoke}\n"),
+		symlink("tests/link.yaml", "smoke.yaml"), symlink("top.yaml", "tests/smoke.yaml"),
+		symlink("tests/up", "../top.yaml"), hardlink("tests/hard.yaml", "tests/smoke.yaml"),
+		file("deep/er/file", "x"), file("tests/smoke.yaml", "metadata: {name: smoke2}\n"),
+		{name: "fifo", kind: tar.TypeFifo},
+	}
+	plain := tarball(t, good...)
+	for _, tc := range []struct {
+		name, compression string
+		data              []byte
+	}{
+		{"plain", "", plain},
+		{"gz detected", "", gz(t, plain)},
+		{"xz detected", "", xzData(t, plain)},
+		{"zstd detected", "", zstdData(t, plain)},
+		{"gz decompressed first", "gz", gz(t, plain)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := filepath.Join(t.TempDir(), "tests.tar.gz")
+			if err := os.WriteFile(src, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir()
+			into := filepath.Join(out, "url_repo")
+			res, err := download.Fetch(context.Background(), download.Request{
+				URL: "file://" + src, Dir: out, Compression: tc.compression, Archive: "tar", ArchiveDir: into,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Path != into {
+				t.Errorf("Path %q, want %q", res.Path, into)
+			}
+			for p, want := range map[string]string{
+				"tests/smoke.yaml": "metadata: {name: smoke2}\n", "tests/link.yaml": "metadata: {name: smoke2}\n",
+				"top.yaml": "metadata: {name: smoke2}\n", "tests/up": "metadata: {name: smoke2}\n",
+				"tests/hard.yaml": "metadata: {name: smoke}\n", "deep/er/file": "x",
+			} {
+				got, err := os.ReadFile(filepath.Join(into, p))
+				if err != nil || string(got) != want {
+					t.Errorf("%s = %q, %v; want %q", p, got, err, want)
+				}
+			}
+			if _, err := os.Lstat(filepath.Join(into, "fifo")); !os.IsNotExist(err) {
+				t.Errorf("a fifo was created: %v", err)
+			}
+		})
+	}
+}
+
+func TestUntarRejectsEscapes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		entries []entry
+		msg     string
+	}{
+		{"dot-dot", []entry{file("../evil", "x")}, `"../evil"`},
+		{"dot-dot inside", []entry{file("a/../../evil", "x")}, "path traversal"},
+		{"absolute", []entry{file("/tmp/evil", "x")}, "absolute name"},
+		{"absolute symlink", []entry{symlink("etc", "/etc")}, `link "etc" points to "/etc"`},
+		{"climbing symlink", []entry{symlink("a/b", "../../evil")}, "path traversal"},
+		{"file below a symlink", []entry{dir("sub/"), symlink("l", "sub"), file("l/evil", "x")}, `below the link "l"`},
+		{"symlink below a symlink", []entry{symlink("l", "."), symlink("l/m", "..")}, `below the link "l"`},
+		{"climbing hard link", []entry{hardlink("h", "../evil")}, "path traversal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			base := t.TempDir()
+			src := filepath.Join(base, "a.tar")
+			if err := os.WriteFile(src, tarball(t, tc.entries...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			into := filepath.Join(base, "out", "x")
+			err := download.UntarFile(src, into, nil)
+			if err == nil || pipeline.ClassOf(err) != pipeline.ClassJob || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("err = %v (%s), want a Job error saying %s", err, pipeline.ClassOf(err), tc.msg)
+			}
+			for _, p := range []string{filepath.Join(base, "evil"), filepath.Join(base, "out", "evil")} {
+				if _, err := os.Lstat(p); !os.IsNotExist(err) {
+					t.Errorf("%s exists after a refused archive", p)
+				}
+			}
+		})
+	}
+}
+
+func TestUntarCorrupt(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	data := tarball(t, file("a", strings.Repeat("x", 5000)))
+	for name, b := range map[string][]byte{
+		"truncated.tar":  data[:1000],
+		"corrupt.tar.gz": corrupt(gz(t, data)),
+		"not-a-tar":      []byte(strings.Repeat("hello", 200)),
+	} {
+		src := filepath.Join(base, name)
+		if err := os.WriteFile(src, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := download.UntarFile(src, filepath.Join(base, name+".d"), nil)
+		if err == nil || pipeline.ClassOf(err) != pipeline.ClassJob || !strings.Contains(err.Error(), "unable to unpack "+src) {
+			t.Errorf("%s: err = %v (%s), want a Job error naming the file", name, err, pipeline.ClassOf(err))
+		}
+	}
+}
