@@ -4,7 +4,9 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 BIN := build/basalt
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build deps check test lint fuzz bench example clean
+FIXTURES := build/fixtures/x86_64
+
+.PHONY: all build deps check test lint fuzz bench example fixtures fixtures-check clean
 
 all: build
 
@@ -20,6 +22,27 @@ deps:
 	fi
 	$(GO) mod download
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# fixtures builds the x86_64 guest the example job boots: Debian's kernel
+# and a busybox initramfs in $(FIXTURES) (fixtures/README.md). No root
+# needed beyond installing the Debian packages it is made from, when missing.
+fixtures:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	missing=; \
+	dpkg-query -W -f='$${Status}\n' busybox-static 2>/dev/null | grep -q 'ok installed' || missing="$$missing busybox-static"; \
+	ls /boot/vmlinuz-* >/dev/null 2>&1 && ls -d /lib/modules/*/kernel >/dev/null 2>&1 || missing="$$missing linux-image-amd64"; \
+	command -v cpio >/dev/null || missing="$$missing cpio"; \
+	PATH=$$PATH:/usr/sbin:/sbin command -v depmod >/dev/null || missing="$$missing kmod"; \
+	if [ -n "$$missing" ]; then \
+		echo "fixtures: installing$$missing"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	fixtures/build.sh $(FIXTURES)
+
+# fixtures-check boots the fixtures under QEMU (TCG) and checks the login,
+# the prompt and the overlay drive mount a LAVA job relies on.
+fixtures-check: fixtures
+	fixtures/boot-check.sh $(FIXTURES) ide
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
