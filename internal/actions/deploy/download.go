@@ -88,6 +88,9 @@ func newHandler(scheme, key, raw string, image *value.Map) pipeline.Action {
 		return nil
 	}
 	base.URL = DescribedURL(raw)
+	// LAVA's DownloadHandler.timeout_exception: a download that runs out
+	// of time is the network's fault, not the job's.
+	base.TimeoutClass = pipeline.ClassInfrastructure
 	return &DownloadHandler{leaf: leaf{base}, Key: key, Image: image, Scheme: scheme}
 }
 
@@ -98,6 +101,8 @@ type DownloadHandler struct {
 	Key    string
 	Image  *value.Map
 	Scheme string
+	// dir is the folder Run downloaded into, for Cleanup.
+	dir string
 }
 
 // compressions LAVA accepts; zip is accepted but not decompressed while
