@@ -50,8 +50,12 @@ type TestShell struct{ leaf }
 
 // NewTestShell returns lava-test-shell.
 func NewTestShell() *TestShell {
-	return &TestShell{leaf{pipeline.NewBase("TestShellAction", "lava-test-shell",
+	a := &TestShell{leaf{pipeline.NewBase("TestShellAction", "lava-test-shell",
 		"Executing lava-test-runner", "Lava Test Shell")}}
+	// Running out of time is LAVA's LAVATimeoutError: a Test error, or
+	// the next block with timeout: {skip: true}.
+	a.TimeoutClass = pipeline.ClassTimeout
+	return a
 }
 
 // Validate checks the block's definitions and lava-signal values.
