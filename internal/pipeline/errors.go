@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Class says who is to blame when a job ends early. It is LAVA's
@@ -41,7 +42,9 @@ func (e *Error) Error() string {
 	if e.Err != nil && e.Msg == "" {
 		return e.Err.Error()
 	}
-	if e.Err != nil {
+	// The constructors format the cause into Msg already (%w): adding it
+	// again would say everything twice.
+	if e.Err != nil && !strings.HasSuffix(e.Msg, e.Err.Error()) {
 		return e.Msg + ": " + e.Err.Error()
 	}
 	return e.Msg
