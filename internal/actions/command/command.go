@@ -4,7 +4,6 @@
 package command
 
 import (
-	"context"
 	"slices"
 
 	"github.com/basalt-lava/basalt/internal/job"
@@ -21,14 +20,21 @@ var builtins = []string{"pre_power_command", "pre_os_command", "hard_reset",
 	"power_on", "power_off", "recovery_mode", "recovery_exit"}
 
 // Action is LAVA's CommandAction (user-command).
-type Action struct{ pipeline.Base }
+type Action struct {
+	pipeline.Base
+	// ran says that `do` was started, so Cleanup runs `undo`.
+	ran bool
+}
 
 var _ pipeline.Action = (*Action)(nil)
 
 // New returns user-command.
 func New() *Action {
-	return &Action{pipeline.NewBase("CommandAction", "user-command",
+	a := &Action{Base: pipeline.NewBase("CommandAction", "user-command",
 		"execute one of the commands listed by the admin", "execute commands")}
+	// A command that hangs is the lab's problem, as LAVA classes it.
+	a.TimeoutClass = pipeline.ClassInfrastructure
+	return a
 }
 
 // Populate recomputes the timeout in LAVA's order for a command block.
@@ -85,9 +91,4 @@ func (a *Action) Validate() {
 			a.Errorf("user command %q is invalid: 'undo' should be a string", name)
 		}
 	}
-}
-
-// Run is not written yet.
-func (a *Action) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
-	return conn, pipeline.NotImplemented(&a.Base)
 }

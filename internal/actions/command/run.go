@@ -1,0 +1,185 @@
+package command
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/basalt-lava/basalt/internal/joblog"
+	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// Run runs the command's `do` on the dispatcher. The command lines come
+// from the device configuration, which the lab's administrator writes:
+// the job only names one. They run with /bin/sh -c so that an
+// administrator may write pipes and redirections. A command that fails
+// is the lab's problem (InfrastructureError), as is one that runs out of
+// time: its process group is killed and reaped.
+func (a *Action) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	name, _ := a.Params.Value("name").(string)
+	do, _, err := a.commands()
+	if err != nil {
+		return conn, err
+	}
+	a.Log().Infof("Running user command '%s'", name)
+	a.ran = true
+	for _, c := range do {
+		if err := runCommand(ctx, a.Log(), c); err != nil {
+			return conn, err
+		}
+	}
+	return conn, nil
+}
+
+// Cleanup runs the command's `undo`, once, if `do` ran: whatever the job
+// did in between, the device is left as the administrator wants it.
+func (a *Action) Cleanup(ctx context.Context) error {
+	if !a.ran {
+		a.Log().Debugf("Skipping %s 'undo' as 'do' was not called", a.Name)
+		return nil
+	}
+	a.ran = false
+	_, undo, err := a.commands()
+	if err != nil || undo == "" {
+		return err
+	}
+	a.Log().Infof("Running cleanup for user command '%s'", a.Params.String("name"))
+	// The undo gets the action's own time, within the cleanup's.
+	if a.Timeout.Seconds > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(a.Timeout.Seconds)*time.Second)
+		defer cancel()
+	}
+	return runCommand(ctx, a.Log(), undo)
+}
+
+// commands returns the named command's do lines and undo line: a user
+// command's do and undo strings, or a built-in command (a string or a
+// list of them, as device dictionaries write hard_reset).
+func (a *Action) commands() (do []string, undo string, err error) {
+	name, _ := a.Params.Value("name").(string)
+	cmds := a.Device().Map("commands")
+	var v any
+	if isBuiltin(name) {
+		v = cmds.Value(name)
+	} else {
+		cmd := cmds.Map("users").Map(name)
+		if cmd == nil {
+			return nil, "", pipeline.JobError("unknown user command '%s'", name)
+		}
+		v = cmd.Value("do")
+		if u, ok := cmd.Get("undo"); ok {
+			if undo, ok = u.(string); !ok {
+				return nil, "", pipeline.ConfigurationError("user command %q is invalid: 'undo' should be a string", name)
+			}
+		}
+	}
+	switch t := v.(type) {
+	case string:
+		do = []string{t}
+	case []any:
+		for _, c := range t {
+			s, ok := c.(string)
+			if !ok {
+				return nil, "", pipeline.ConfigurationError("command %q is invalid: %s is not a string", name, value.GoString(c))
+			}
+			do = append(do, s)
+		}
+	default:
+		return nil, "", pipeline.ConfigurationError("command %q is not defined for this device", name)
+	}
+	return do, undo, nil
+}
+
+func isBuiltin(name string) bool { return slices.Contains(builtins, name) }
+
+// killGrace is how long a command has to exit after SIGTERM.
+const killGrace = 3 * time.Second
+
+// runCommand runs command with /bin/sh -c in a process group of its own,
+// logging its output as it comes (">> line", LAVA's form), and returns
+// an InfrastructureError when it fails. When ctx ends first the group
+// gets SIGTERM, then SIGKILL, and the shell is reaped; ctx's error is
+// returned, wrapped, for the run loop to classify.
+func runCommand(ctx context.Context, log *joblog.Logger, command string) error {
+	log.Debugf("Calling: '/bin/sh' '-c' '%s'", command)
+	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return pipeline.InfrastructureError("unable to run %q: %v", command, err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return pipeline.InfrastructureError("unable to run %q: %v", command, err)
+	}
+	pw.Close()
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), joblog.MaxLine)
+		for sc.Scan() {
+			log.Debugf(">> %s", sc.Text())
+		}
+	}()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+
+	pgid := cmd.Process.Pid
+	var werr error
+	select {
+	case werr = <-waited:
+	case <-ctx.Done():
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-waited:
+		case <-time.After(killGrace):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			<-waited
+		}
+		// Whatever the shell started dies with it.
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		stopReading(pr, read)
+		log.Errorf("Timed out after %d seconds", int(time.Since(start).Seconds()))
+		return fmt.Errorf("%q did not finish: %w", command, ctx.Err())
+	}
+	// A process the command left in the background may hold the output
+	// open: what it printed in time is logged, the rest is not waited
+	// for, and the process is left running, as the administrator asked.
+	stopReading(pr, read)
+	var ee *exec.ExitError
+	switch {
+	case werr == nil:
+		log.Debugf("Returned 0 in %d seconds", int(time.Since(start).Seconds()))
+		return nil
+	case errors.As(werr, &ee):
+		log.Debugf("Returned %d in %d seconds", ee.ExitCode(), int(time.Since(start).Seconds()))
+		if ee.ExitCode() < 0 {
+			return pipeline.InfrastructureError("%q was killed by %v", command, ee.ProcessState)
+		}
+		return pipeline.InfrastructureError("%q failed with exit code %d", command, ee.ExitCode())
+	}
+	return pipeline.InfrastructureError("%q: %v", command, werr)
+}
+
+// stopReading gives the output reader a moment to reach the end of the
+// output, then closes the pipe under it, which ends it.
+func stopReading(pr *os.File, read <-chan struct{}) {
+	select {
+	case <-read:
+	case <-time.After(time.Second):
+	}
+	pr.Close()
+	<-read
+}
