@@ -84,6 +84,9 @@ func BuildGuest(ctx context.Context, dir, output string, sizeMB int) (*Guest, er
 			Cloneflags:  syscall.CLONE_NEWUSER,
 			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}},
 			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}},
+			// Become the namespace's root: a no-op for the user the map
+			// names, and what makes root acting for that user that user.
+			Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
 		})
 		if err == nil {
 			g.OwnersMapped = true

@@ -360,14 +360,12 @@ type GitRepo struct {
 func (td *TestDef) GitRepos(def *value.Map) ([]GitRepo, error) {
 	in, _ := td.Value("install").(*value.Map)
 	var out []GitRepo
-	lookup := func(s string) string {
-		if s == "" {
-			return s
-		}
-		if v, ok := td.Map.Map("params").Get(s); ok && v != nil {
+	lookup := func(name string) string {
+		s := name
+		if v, ok := td.Map.Map("params").Get(name); ok && v != nil {
 			s = pyStr(v)
 		}
-		if v, ok := def.Map("parameters").Get(s); ok && v != nil {
+		if v, ok := def.Map("parameters").Get(name); ok && v != nil {
 			s = pyStr(v)
 		}
 		return s
