@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,16 +103,21 @@ func TestBuildGuest(t *testing.T) {
 			t.Errorf("ls -l /bin lacks %s:\n%s", n, ls)
 		}
 	}
+	owner := "0:0"
+	if !g.OwnersMapped && g.Owner != 0 {
+		// No user namespace for this user: the files stay its own.
+		owner = fmt.Sprintf("%d:%d", g.Owner, os.Getegid())
+	}
 	for path, want := range map[string]string{
-		"/bin/lava-test-runner":    "0755 0:0",
-		"/bin":                     "0755 0:0",
+		"/bin/lava-test-runner":    "0755 " + owner,
+		"/bin":                     "0755 " + owner,
 		"/":                        "0755 0:0",
-		"/environment":             "0644 0:0",
-		"/0/tests/0_smoke/run.sh":  "0644 0:0",
-		"/0/lava-test-runner.conf": "0644 0:0",
+		"/environment":             "0644 " + owner,
+		"/0/tests/0_smoke/run.sh":  "0644 " + owner,
+		"/0/lava-test-runner.conf": "0644 " + owner,
 	} {
-		mode, owner := inodeOf(t, image, path)
-		if got := mode + " " + owner; got != want {
+		mode, o := inodeOf(t, image, path)
+		if got := mode + " " + o; got != want {
 			t.Errorf("%s: mode and owner %s, want %s", path, got, want)
 		}
 	}
