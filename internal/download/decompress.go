@@ -2,19 +2,52 @@ package download
 
 import (
 	"bufio"
+	"bytes"
 	"compress/bzip2"
+	"context"
+	"errors"
 	"io"
+	"os/exec"
+	"strings"
+	"sync"
 
 	"github.com/basalt-lava/basalt/internal/joblog"
+	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
 
+// hostTools are the host's decompressors used, when installed, for the
+// formats whose Go decoders are much slower than them: on a 64 MB image
+// unxz is about 1.8 times as fast as the Go xz decoder and bunzip2 1.4
+// times the Go bzip2 one, while gz and zstd decode faster in Go than
+// gunzip and unzstd.
+var hostTools = map[string][]string{"xz": {"xz", "-dcq"}, "bz2": {"bzip2", "-dcq"}}
+
+// toolPaths maps a compression to its installed host tool.
+var toolPaths = sync.OnceValue(func() map[string]string {
+	m := map[string]string{}
+	for c, argv := range hostTools {
+		if p, err := exec.LookPath(argv[0]); err == nil {
+			m[c] = p
+		}
+	}
+	return m
+})
+
+// decoder names what decompresses a compression, for the log.
+func decoder(compression string, pureGo bool) string {
+	if p := toolPaths()[compression]; p != "" && !pureGo {
+		return p
+	}
+	return "the Go " + compression + " decoder"
+}
+
 // copyData copies in to out, decompressing on the way when compression
 // asks for it. Bytes after the compressed data are read too, so that the
 // size and the checksums cover the whole download.
-func copyData(in *reader, out *writer, compression string, log *joblog.Logger) error {
+func copyData(ctx context.Context, in *reader, out *writer, compression string, pureGo bool, log *joblog.Logger) error {
 	buf := make([]byte, bufSize)
 	if !Decompresses(compression) {
 		_, err := io.CopyBuffer(out, in, buf)
@@ -24,17 +57,20 @@ func copyData(in *reader, out *writer, compression string, log *joblog.Logger) e
 	// otherwise make small reads of the network or the file.
 	br := bufio.NewReaderSize(in, bufSize)
 	var err error
-	switch compression {
-	case "gz":
+	tool := toolPaths()[compression]
+	switch {
+	case tool != "" && !pureGo:
+		err = runTool(ctx, tool, hostTools[compression][1:], br, out)
+	case compression == "gz":
 		err = gunzip(out, br, buf)
-	case "bz2":
+	case compression == "bz2":
 		_, err = io.CopyBuffer(out, bzip2.NewReader(br), buf)
-	case "xz":
+	case compression == "xz":
 		var r *xz.Reader
 		if r, err = xz.NewReader(br); err == nil {
 			_, err = io.CopyBuffer(out, r, buf)
 		}
-	case "zstd":
+	case compression == "zstd":
 		var d *zstd.Decoder
 		if d, err = zstd.NewReader(br); err == nil {
 			_, err = io.CopyBuffer(out, d, buf)
@@ -75,4 +111,52 @@ func gunzip(out io.Writer, br *bufio.Reader, buf []byte) error {
 			return err
 		}
 	}
+}
+
+// runTool decompresses in to out with a host tool. It always waits for
+// the tool and for its own copy of in to the tool's stdin, so nothing
+// touches in or out once it returns: that copy ends at the end of in, or
+// at its next write once the tool has exited (a read waiting on a silent
+// server ends with the idle timer or ctx). The tool's complaint about the
+// data is the error.
+func runTool(ctx context.Context, path string, args []string, in io.Reader, out io.Writer) error {
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdout = out
+	stderr := &limitedBuffer{max: 4096}
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return pipeline.InfrastructureError("unable to start %s: %v", path, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return pipeline.InfrastructureError("unable to start %s: %v", path, err)
+	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.CopyBuffer(stdin, in, make([]byte, bufSize))
+		stdin.Close()
+	}()
+	err = cmd.Wait()
+	<-copied
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			return errors.New(msg)
+		}
+	}
+	return err
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }

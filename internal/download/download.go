@@ -65,6 +65,10 @@ type Request struct {
 	// IdleTimeout ends an HTTP download that receives nothing for that
 	// long; 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
+
+	// pureGo makes tests use the Go decoders even where a host tool is
+	// installed.
+	pureGo bool
 }
 
 // Defaults of a Request. LAVA waits 60 s for an HTTP server (its
@@ -163,7 +167,7 @@ func Fetch(ctx context.Context, req Request) (*Result, error) {
 	log.Debugf("saving as %s", dest)
 	switch {
 	case Decompresses(req.Compression):
-		log.Infof("decompressing %s while downloading", req.Compression)
+		log.Infof("decompressing %s while downloading with %s", req.Compression, decoder(req.Compression, req.pureGo))
 	case req.Compression != "":
 		log.Infof("compression %s specified but not decompressing during download", req.Compression)
 	default:
@@ -297,7 +301,7 @@ func fetchOnce(ctx context.Context, req Request, u *url.URL, dest string, log *j
 	// The 0% line says the transfer started, as LAVA's first one does.
 	in.progress.update(0)
 	start := time.Now()
-	err = copyData(in, out, req.Compression, log)
+	err = copyData(ctx, in, out, req.Compression, req.pureGo, log)
 	elapsed := time.Since(start)
 	if err == nil {
 		if cerr := f.Close(); cerr != nil {
@@ -333,10 +337,12 @@ func classify(ctx context.Context, err error, in *reader, out *writer, s *source
 		return s.readError(in.err, in.n)
 	case out.err != nil:
 		return pipeline.InfrastructureError("unable to write %s: %v", dest, out.err)
-	default:
-		return pipeline.JobError("unable to decompress '%s' as %s: %v. Make sure the 'compression' corresponds to the image file type",
-			shown, compression, err)
 	}
+	if pe := (*pipeline.Error)(nil); errors.As(err, &pe) {
+		return pe
+	}
+	return pipeline.JobError("unable to decompress '%s' as %s: %s. Make sure the 'compression' corresponds to the image file type",
+		shown, compression, strings.TrimRight(err.Error(), "."))
 }
 
 // transientError marks an error worth trying again from the start; Fetch

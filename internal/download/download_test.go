@@ -170,6 +170,22 @@ func logger() (*joblog.Logger, func() string) {
 	return l, func() string { _ = l.Flush(); return b.String() }
 }
 
+// mode is how a test decodes: with the host's tools where installed (what
+// Fetch does), or with the Go decoders only.
+type mode struct {
+	name   string
+	pureGo bool
+}
+
+var modes = []mode{{"host", false}, {"go", true}}
+
+func (m mode) req(r download.Request) download.Request {
+	if m.pureGo {
+		return download.PureGo(r)
+	}
+	return r
+}
+
 func TestFetchCompressions(t *testing.T) {
 	t.Parallel()
 	plain := payload(payloadSize)
@@ -190,41 +206,43 @@ func TestFetchCompressions(t *testing.T) {
 		{"no extension", "gz", "/img/Image", "Image", gz(t, plain)},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			srv, _ := serve(t, map[string][]byte{tc.path: tc.body}, nil)
-			dir := t.TempDir()
-			log, text := logger()
-			res, err := download.Fetch(context.Background(), download.Request{
-				URL: srv.URL + tc.path, Dir: dir, Compression: tc.compression, Log: log,
-				SHA256: sha256Hex(tc.body),
+		for _, mode := range modes {
+			t.Run(tc.name+" "+mode.name, func(t *testing.T) {
+				t.Parallel()
+				srv, _ := serve(t, map[string][]byte{tc.path: tc.body}, nil)
+				dir := t.TempDir()
+				log, text := logger()
+				res, err := download.Fetch(context.Background(), mode.req(download.Request{
+					URL: srv.URL + tc.path, Dir: dir, Compression: tc.compression, Log: log,
+					SHA256: sha256Hex(tc.body),
+				}))
+				if err != nil {
+					t.Fatalf("Fetch: %v\n%s", err, text())
+				}
+				if want := filepath.Join(dir, tc.wantName); res.File != want || res.Path != want {
+					t.Errorf("File, Path = %q, %q, want %q", res.File, res.Path, want)
+				}
+				got, err := os.ReadFile(res.File)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, plain) {
+					t.Errorf("content: %d bytes, want the %d-byte payload", len(got), len(plain))
+				}
+				if res.Size != int64(len(tc.body)) || res.Stored != int64(len(plain)) {
+					t.Errorf("Size, Stored = %d, %d, want %d, %d", res.Size, res.Stored, len(tc.body), len(plain))
+				}
+				if res.SHA256 != sha256Hex(tc.body) {
+					t.Errorf("SHA256 = %s, want the digest of the bytes as served", res.SHA256)
+				}
+				if res.MD5 != "" || res.SHA512 != "" {
+					t.Errorf("MD5, SHA512 = %q, %q, want none when not asked", res.MD5, res.SHA512)
+				}
+				if out := text(); !strings.Contains(out, "downloaded in") {
+					t.Errorf("no final rate line in the log:\n%s", out)
+				}
 			})
-			if err != nil {
-				t.Fatalf("Fetch: %v\n%s", err, text())
-			}
-			if want := filepath.Join(dir, tc.wantName); res.File != want || res.Path != want {
-				t.Errorf("File, Path = %q, %q, want %q", res.File, res.Path, want)
-			}
-			got, err := os.ReadFile(res.File)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, plain) {
-				t.Errorf("content: %d bytes, want the %d-byte payload", len(got), len(plain))
-			}
-			if res.Size != int64(len(tc.body)) || res.Stored != int64(len(plain)) {
-				t.Errorf("Size, Stored = %d, %d, want %d, %d", res.Size, res.Stored, len(tc.body), len(plain))
-			}
-			if res.SHA256 != sha256Hex(tc.body) {
-				t.Errorf("SHA256 = %s, want the digest of the bytes as served", res.SHA256)
-			}
-			if res.MD5 != "" || res.SHA512 != "" {
-				t.Errorf("MD5, SHA512 = %q, %q, want none when not asked", res.MD5, res.SHA512)
-			}
-			if out := text(); !strings.Contains(out, "downloaded in") {
-				t.Errorf("no final rate line in the log:\n%s", out)
-			}
-		})
+		}
 	}
 }
 
@@ -315,35 +333,46 @@ func TestFetchFailures(t *testing.T) {
 	t.Parallel()
 	plain := payload(200000)
 	var flaky atomic.Int32
-	srv, hits := serve(t, map[string][]byte{
+	served := map[string][]byte{
 		"/corrupt.gz":   corrupt(gz(t, plain)),
 		"/corrupt.xz":   corrupt(xzData(t, plain)),
 		"/corrupt.zst":  corrupt(zstdData(t, plain)),
 		"/corrupt.bz2":  corrupt(bz2Data(t)),
 		"/truncated.gz": gz(t, plain)[:5000],
+		"/truncated.xz": xzData(t, plain)[:5000],
 		"/notgz.gz":     plain,
 		"/ok":           plain,
-	}, func(mux *http.ServeMux) {
-		mux.Handle("/drop", dropper(plain))
-		mux.Handle("/drop.gz", dropper(gz(t, plain)))
-		mux.HandleFunc("/500", func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "boom", http.StatusInternalServerError)
-		})
-		mux.HandleFunc("/403", func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "no", http.StatusForbidden)
-		})
+	}
+	// Every file and handler is also under /go, for the pure Go mode, so
+	// that each subtest counts its own requests.
+	for p, b := range served {
+		served["/go"+p] = b
+	}
+	srv, hits := serve(t, served, func(mux *http.ServeMux) {
+		for _, pre := range []string{"", "/go"} {
+			mux.Handle(pre+"/drop", dropper(plain))
+			mux.Handle(pre+"/drop.gz", dropper(gz(t, plain)))
+			mux.Handle(pre+"/drop.xz", dropper(xzData(t, plain)))
+			mux.Handle(pre+"/drop.bz2", dropper(bz2Data(t)))
+			mux.HandleFunc(pre+"/500", func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "boom", http.StatusInternalServerError)
+			})
+			mux.HandleFunc(pre+"/403", func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "no", http.StatusForbidden)
+			})
+			mux.HandleFunc(pre+"/stall", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", strconv.Itoa(len(plain)))
+				_, _ = w.Write(plain[:100])
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+			})
+		}
 		mux.HandleFunc("/flaky", func(w http.ResponseWriter, r *http.Request) {
 			if flaky.Add(1) == 1 {
 				http.Error(w, "busy", http.StatusServiceUnavailable)
 				return
 			}
 			_, _ = w.Write(plain)
-		})
-		mux.HandleFunc("/stall", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", strconv.Itoa(len(plain)))
-			_, _ = w.Write(plain[:100])
-			w.(http.Flusher).Flush()
-			<-r.Context().Done()
 		})
 	})
 	refused := "http://" + closedPort(t) + "/x"
@@ -361,6 +390,9 @@ func TestFetchFailures(t *testing.T) {
 		{"refused", refused, "", pipeline.ClassInfrastructure, []string{"unable to download '" + refused + "'", "connection refused"}, 0, nil},
 		{"dropped mid-body", srv.URL + "/drop", "", pipeline.ClassInfrastructure, []string{"expected size", "check your networking"}, 0, nil},
 		{"dropped mid-body while decompressing", srv.URL + "/drop.gz", "gz", pipeline.ClassInfrastructure, []string{"expected size"}, 0, nil},
+		{"dropped mid-body while decompressing xz", srv.URL + "/drop.xz", "xz", pipeline.ClassInfrastructure, []string{"expected size"}, 0, nil},
+		{"dropped mid-body while decompressing bz2", srv.URL + "/drop.bz2", "bz2", pipeline.ClassInfrastructure, []string{"expected size"}, 0, nil},
+		{"truncated xz", srv.URL + "/truncated.xz", "xz", pipeline.ClassJob, []string{"as xz"}, 0, nil},
 		{"stalled", srv.URL + "/stall", "", pipeline.ClassInfrastructure, []string{"no data received from", "after 100 bytes"}, 0, nil},
 		{"corrupt gz", srv.URL + "/corrupt.gz", "gz", pipeline.ClassJob, []string{"unable to decompress '" + srv.URL + "/corrupt.gz' as gz"}, 1, nil},
 		{"corrupt xz", srv.URL + "/corrupt.xz", "xz", pipeline.ClassJob, []string{"as xz"}, 1, nil},
@@ -376,36 +408,46 @@ func TestFetchFailures(t *testing.T) {
 			map[string]string{"X-A": "1\r\nX-B: 2"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			log, text := logger()
-			_, err := download.Fetch(context.Background(), download.Request{
-				URL: tc.url, Dir: dir, Compression: tc.compression, Log: log, Headers: tc.headers,
-				Attempts: 2, Backoff: -1, IdleTimeout: 200 * time.Millisecond,
+		for _, mode := range modes {
+			if mode.pureGo && tc.compression != "xz" && tc.compression != "bz2" {
+				continue
+			}
+			t.Run(tc.name+" "+mode.name, func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				log, text := logger()
+				u := tc.url
+				if mode.pureGo {
+					u = strings.Replace(u, srv.URL, srv.URL+"/go", 1)
+				}
+				_, err := download.Fetch(context.Background(), mode.req(download.Request{
+					URL: u, Dir: dir, Compression: tc.compression, Log: log, Headers: tc.headers,
+					Attempts: 2, Backoff: -1, IdleTimeout: 200 * time.Millisecond,
+				}))
+				if err == nil {
+					t.Fatalf("Fetch succeeded, want a %s error", tc.class)
+				}
+				t.Logf("%s: %v", pipeline.ClassOf(err), err)
+				if c := pipeline.ClassOf(err); c != tc.class {
+					t.Errorf("class %s, want %s: %v", c, tc.class, err)
+				}
+				for _, m := range tc.msg {
+					if !strings.Contains(err.Error(), m) {
+						t.Errorf("error %q does not say %q", err, m)
+					}
+				}
+				if tc.requests > 0 {
+					p := strings.TrimPrefix(u, srv.URL)
+					if n := hits.count(p); n != tc.requests {
+						t.Errorf("%d requests for %s, want %d", n, p, tc.requests)
+					}
+				}
+				left, _ := os.ReadDir(dir)
+				if len(left) != 0 {
+					t.Errorf("a failed download left %v in its folder\n%s", left, text())
+				}
 			})
-			if err == nil {
-				t.Fatalf("Fetch succeeded, want a %s error", tc.class)
-			}
-			if c := pipeline.ClassOf(err); c != tc.class {
-				t.Errorf("class %s, want %s: %v", c, tc.class, err)
-			}
-			for _, m := range tc.msg {
-				if !strings.Contains(err.Error(), m) {
-					t.Errorf("error %q does not say %q", err, m)
-				}
-			}
-			if tc.requests > 0 {
-				p := strings.TrimPrefix(tc.url, srv.URL)
-				if n := hits.count(p); n != tc.requests {
-					t.Errorf("%d requests for %s, want %d", n, p, tc.requests)
-				}
-			}
-			left, _ := os.ReadDir(dir)
-			if len(left) != 0 {
-				t.Errorf("a failed download left %v in its folder\n%s", left, text())
-			}
-		})
+		}
 	}
 	t.Run("transient 503 then success", func(t *testing.T) {
 		t.Parallel()
@@ -625,8 +667,6 @@ func BenchmarkFetchGz(b *testing.B) {
 	dir := b.TempDir()
 	want := sha256Hex(body)
 	b.SetBytes(int64(len(plain)))
-	b.ReportMetric(float64(len(body))/float64(len(plain)), "ratio")
-	b.ResetTimer()
 	for b.Loop() {
 		res, err := download.Fetch(context.Background(), download.Request{
 			URL: srv.URL + "/disk.img.gz", Dir: dir, Compression: "gz", SHA256: want,
@@ -638,4 +678,5 @@ func BenchmarkFetchGz(b *testing.B) {
 			b.Fatalf("stored %d", res.Stored)
 		}
 	}
+	b.ReportMetric(float64(len(body))/float64(len(plain)), "compressed/plain")
 }
