@@ -56,9 +56,12 @@ test:
 # when ../shared/lava-corpus is present and skip otherwise).
 check: lint test
 
-# example validates the bundled QEMU example job against its device.
-example: build
-	$(BIN) validate examples/qemu/job.yaml --device examples/qemu/device.jinja2 --output-dir build/example
+# example runs the bundled QEMU job end to end (examples/qemu/README.md):
+# it builds the fixtures and basalt, serves the fixtures on 127.0.0.1:8000
+# for the job's downloads (stopped however the run ends) and runs
+# "basalt run"; logs and results go to build/example-output.
+example: fixtures build
+	BASALT=$(BIN) FIXTURES=$(FIXTURES) OUTPUT_DIR=build/example-output examples/qemu/run.sh
 
 fuzz:
 	$(GO) test ./internal/job -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}

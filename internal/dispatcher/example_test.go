@@ -18,7 +18,7 @@ import (
 // device-type templates, so this also proves the shipped qemu.jinja2 and
 // base.jinja2 serve a LAVA-style dictionary. The pipeline must have the
 // shape LAVA builds for its kvm jobs (pipeline-refs/kvm-inline.yaml), with
-// one download per image.
+// one download per image and four overlay actions per test definition.
 func TestQEMUExample(t *testing.T) {
 	dir := filepath.Join("..", "..", "examples", "qemu")
 	for _, name := range []string{"qemu.jinja2", "base.jinja2"} {
@@ -62,6 +62,10 @@ func TestQEMUExample(t *testing.T) {
 		"  lava-overlay",
 		"    lava-multinode-overlay",
 		"    test-definition",
+		"      inline-repo-action",
+		"      test-overlay",
+		"      test-install-overlay",
+		"      test-runscript-overlay",
 		"      inline-repo-action",
 		"      test-overlay",
 		"      test-install-overlay",
