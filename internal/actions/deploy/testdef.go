@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -186,11 +185,6 @@ func (a *RepoAction) Validate() {
 			a.Errorf("tar repository not specified in job definition")
 		}
 	}
-}
-
-// Run is not written yet; url definitions run their download first.
-func (a *RepoAction) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
-	return conn, pipeline.NotImplemented(&a.Base)
 }
 
 // TestOverlay writes one definition's files into the overlay: the
