@@ -52,8 +52,8 @@ type ScriptConfig struct {
 	Storage []Storage
 }
 
-// ScriptNames returns the helpers WriteScripts writes for distro, in the
-// order it writes them: the generic ones sorted, then the distribution's.
+// ScriptNames returns the helpers WriteScripts writes for distro, sorted
+// (each once: a distribution's helper replaces the generic one).
 func ScriptNames(distro string) []string {
 	var names []string
 	for _, p := range scriptPaths(distro) {
@@ -73,13 +73,25 @@ func scriptPaths(distro string) []string {
 	}
 	own, _ := fs.Glob(scripts, "scripts/distro/"+distro+"/lava-*")
 	sort.Strings(own)
-	return append(generic, own...)
+	// A distribution's helper takes the place of the generic one.
+	at := map[string]int{}
+	for i, p := range generic {
+		at[path.Base(p)] = i
+	}
+	for _, p := range own {
+		if i, ok := at[path.Base(p)]; ok {
+			generic[i] = p
+		} else {
+			generic = append(generic, p)
+		}
+	}
+	return generic
 }
 
 // WriteScripts writes the helpers into binDir, each 0755 and starting
 // with "#!<Shell>" and a blank line, as LAVA does; the per-device values
 // follow as shell assignments before the script itself. It returns the
-// names written; a distribution's helper overwrites the generic one.
+// names written; a distribution's helper replaces the generic one.
 func WriteScripts(binDir string, cfg ScriptConfig) ([]string, error) {
 	if !strings.HasPrefix(cfg.Shell, "/") || strings.ContainsAny(cfg.Shell, "\n\r") {
 		return nil, pipeline.ConfigurationError("invalid lava_test_sh_cmd %q: an absolute path to the device's shell is needed", cfg.Shell)

@@ -546,6 +546,9 @@ func TestWriteScripts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if diff := cmp.Diff(ScriptNames(""), names); diff != "" {
+				t.Errorf("helpers written (-want +got): each once, the same names for every distribution:\n%s", diff)
+			}
 			for _, n := range names {
 				fi, err := os.Stat(filepath.Join(bin, n))
 				if err != nil {

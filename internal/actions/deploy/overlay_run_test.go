@@ -143,6 +143,9 @@ func runGit(t *testing.T, dir string, args ...string) string {
 // commit.
 func gitRepoWith(t *testing.T, files map[string]string) (string, string) {
 	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
 	dir := t.TempDir()
 	runGit(t, dir, "init", "-q", "-b", "main")
 	for name, content := range files {
