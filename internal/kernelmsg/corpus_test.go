@@ -194,7 +194,8 @@ func golden(t *testing.T, name string, msgs []Message) {
 
 // Watch on a real console (cat of the log) finds the same reports, in
 // the same order, as Scan on the lines: same kinds, and each live report
-// begins like the full one.
+// begins and ends like the full one (a line split between two reads of
+// the pipe may be cut short).
 func TestWatchCorpus(t *testing.T) {
 	for _, f := range corpusFiles(t) {
 		name := filepath.Base(f)
@@ -224,9 +225,12 @@ func TestWatchCorpus(t *testing.T) {
 				t.Fatalf("kinds %v, want %v", kinds(out.Messages), kinds(want))
 			}
 			for i, m := range out.Messages {
-				head := lines(m.Text)[0]
-				if !strings.HasPrefix(lines(want[i].Text)[0], head) || head == "" {
-					t.Errorf("report %d starts %q, the full one %q", i, head, lines(want[i].Text)[0])
+				live, full := lines(m.Text), lines(want[i].Text)
+				if !strings.HasPrefix(full[0], live[0]) || live[0] == "" {
+					t.Errorf("report %d starts %q, the full one %q", i, live[0], full[0])
+				}
+				if m.Complete && !strings.HasPrefix(full[len(full)-1], live[len(live)-1]) {
+					t.Errorf("report %d ends %q, the full one %q", i, live[len(live)-1], full[len(full)-1])
 				}
 			}
 		})

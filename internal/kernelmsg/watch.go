@@ -16,12 +16,13 @@ type Console interface {
 // Watch waits on a live console for one of its prompts, collecting the
 // kernel reports printed before it.
 //
-// A console's Expect matches within lines, and also within the line
-// still arriving, and consumes only up to its match: Watch therefore
-// sees a report's start line up to the start pattern, the lines that
+// A console's Expect matches within lines, and within the line still
+// arriving, and consumes only up to its match; lines nothing matched are
+// gone. Watch therefore sees of a report its start line, the lines that
 // matched while the report was open (its end line, the words that
-// classify a trace) up to their match, and not the lines in between. The
-// text of a live report is those pieces; the full report is in the log.
+// classify a trace), each from its start to as much of its end as had
+// arrived, and not the lines in between: the text of a live report is
+// those lines, the full report is in the log.
 type Watch struct {
 	// Prompts end the wait; the first to match is the outcome.
 	Prompts []*regexp.Regexp
@@ -49,6 +50,30 @@ type Outcome struct {
 	Fatal *Message
 }
 
+// liveStarts and liveEnds are the patterns as Watch uses them: each
+// takes the rest of its line, as LAVA's take it to the "\r" that ends
+// it, so that a second pattern in the same line ("Oops - BUG: 0") is not
+// reported again. On a line still arriving "the rest" is what has
+// arrived of it. The start's last group is that rest.
+var (
+	liveStarts []*regexp.Regexp
+	liveEnds   = map[*Pattern]*regexp.Regexp{}
+)
+
+func init() {
+	for i := range Patterns {
+		p := &Patterns[i]
+		start := p.Start
+		if p.live != nil {
+			start = p.live
+		}
+		liveStarts = append(liveStarts, regexp.MustCompile(`(?:`+start.String()+`)(.*)`))
+		if p.End != nil {
+			liveEnds[p] = regexp.MustCompile(`(?:` + p.End.String() + `).*`)
+		}
+	}
+}
+
 // classifierRes find the words that classify a "cut here" trace.
 var classifierRes = func() []*regexp.Regexp {
 	var out []*regexp.Regexp
@@ -58,9 +83,6 @@ var classifierRes = func() []*regexp.Regexp {
 	return out
 }()
 
-// restOfLine takes what follows a match in its line.
-var restOfLine = regexp.MustCompile(`^.*`)
-
 // Wait returns when a prompt matches, a fatal report is complete, or
 // Expect fails (ctx done, connection.ErrClosed); the error is Expect's.
 func (w *Watch) Wait(ctx context.Context, c Console) (Outcome, error) {
@@ -68,14 +90,7 @@ func (w *Watch) Wait(ctx context.Context, c Console) (Outcome, error) {
 	var pats []*regexp.Regexp
 	nk := 0
 	if w.Kernel {
-		for i := range Patterns {
-			p := &Patterns[i]
-			if p.live != nil {
-				pats = append(pats, p.live)
-			} else {
-				pats = append(pats, p.Start)
-			}
-		}
+		pats = append(pats, liveStarts...)
 		nk = len(pats)
 	}
 	pats = append(pats, w.Prompts...)
@@ -89,8 +104,10 @@ func (w *Watch) Wait(ctx context.Context, c Console) (Outcome, error) {
 			return out, nil
 		}
 		p := &Patterns[m.Index]
+		// The live pattern's last group is the rest of the line, as much
+		// of it as has arrived: the end is looked for after the start.
 		head := m.Before + m.Groups[0]
-		capt := p.Begin(head, len(head), w.MaxLines)
+		capt := p.Begin(head, len(head)-len(m.Groups[len(m.Groups)-1]), w.MaxLines)
 		prompt, pm, err := w.follow(ctx, c, p, capt)
 		msg := capt.Message()
 		out.Messages = append(out.Messages, msg)
@@ -118,18 +135,9 @@ func (w *Watch) Wait(ctx context.Context, c Console) (Outcome, error) {
 // index it returns) or an error.
 func (w *Watch) follow(ctx context.Context, c Console, p *Pattern, capt *Capture) (int, *connection.Match, error) {
 	if capt.Done() {
-		// A one-line report: take the rest of its line, so that a second
-		// pattern in it ("Oops - BUG: 0") is not reported again, as LAVA
-		// reads to the end of the line. On a line still arriving this is
-		// what has arrived of it.
-		if m, err := c.Expect(ctx, restOfLine); err == nil {
-			capt.lines[0] += m.Groups[0]
-		} else {
-			return -1, nil, err
-		}
 		return -1, nil, nil
 	}
-	pats := []*regexp.Regexp{p.End}
+	pats := []*regexp.Regexp{liveEnds[p]}
 	nc := 0
 	if p.Kind == traceByContent {
 		pats = append(pats, classifierRes...)

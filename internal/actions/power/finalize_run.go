@@ -1,0 +1,152 @@
+package power
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os/exec"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/shlex"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// dataConnection is where a boot action keeps the live console of its
+// namespace (boot.DataConnection; LAVA's shared/shared/connection).
+const dataConnection = "shared/connection"
+
+// Run powers the device off and closes every console, as LAVA's
+// FinalizeAction does: it runs even after a failure, so its own
+// failures are logged rather than returned.
+func (a *Finalize) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	if _, err := a.Base.Run(ctx, conn); err != nil {
+		a.Log().Errorf("Failed to run '%s': %v", a.Name, err)
+	}
+	if conn != nil {
+		conn.Close()
+	}
+	return conn, nil
+}
+
+// Cleanup runs the finalize steps when the job ended before reaching
+// them (a failure, a timeout, a cancellation): the device is powered off
+// and no console is left open. Consoles are closed again, harmlessly,
+// whatever happened.
+func (a *Finalize) Cleanup(ctx context.Context) error {
+	if a.Job == nil {
+		return nil
+	}
+	if !a.Ran {
+		a.Ran = true
+		a.Run(ctx, nil)
+	}
+	closeConsoles(a.ActionBase(), false)
+	return a.Base.Cleanup(ctx)
+}
+
+// namespaces lists the namespaces of the job's blocks, "common" first.
+func namespaces(j *pipeline.Job) []string {
+	out := []string{"common"}
+	for _, item := range j.Params.List("actions") {
+		blk, _ := item.(*value.Map)
+		for _, k := range blk.Keys() {
+			ns := pipeline.Namespace(blk.Map(k))
+			if !slices.Contains(out, ns) {
+				out = append(out, ns)
+			}
+		}
+	}
+	return out
+}
+
+// closeConsoles closes the console of every namespace; log says whether
+// to say so (LAVA's "Finalising connection" line).
+func closeConsoles(b *pipeline.Base, log bool) {
+	for _, ns := range namespaces(b.Job) {
+		c, ok := b.Job.Runtime.Data(ns, dataConnection).(pipeline.Connection)
+		if !ok || c == nil {
+			if log {
+				b.Log().Debugf("No connection for namespace %s", ns)
+			}
+			continue
+		}
+		if log {
+			b.Log().Infof("Finalising connection for namespace '%s'", ns)
+		}
+		if err := c.Close(); err != nil {
+			b.Log().Warnf("closing the connection of namespace '%s': %v", ns, err)
+		}
+	}
+}
+
+// Run finalises the connection of every namespace. LAVA first listens
+// for a moment to what they still print; a Basalt console logs its
+// output as it arrives, so there is nothing left to read. For QEMU,
+// closing stops and reaps it (LAVA asks the guest to power off first;
+// the guest's state no longer matters once the job is over).
+func (a *ReadFeedback) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	if a.Job != nil {
+		closeConsoles(&a.Base, true)
+	}
+	return conn, nil
+}
+
+// Run runs the device's power_off commands on the dispatcher. A device
+// without commands (QEMU, whose power is the process finalize stops) has
+// nothing to run.
+func (a *PowerOff) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	if !a.Device().Has("commands") {
+		return conn, nil
+	}
+	cmds, _ := deviceCommand(a.Device(), "power_off")
+	for _, c := range cmds {
+		if err := runHostCommand(ctx, &a.Base, c); err != nil {
+			return conn, pipeline.InfrastructureError("Unable to power-off: '%s' failed: %v", c, err)
+		}
+	}
+	a.SetResult("status", "success")
+	return conn, nil
+}
+
+// runHostCommand runs one command line of the device configuration, split
+// as LAVA splits it (shlex, no shell), in a process group of its own that
+// is killed and reaped when ctx ends. Its output goes to the log.
+func runHostCommand(ctx context.Context, b *pipeline.Base, line string) error {
+	argv, err := shlex.Split(line)
+	if err != nil {
+		return err
+	}
+	if len(argv) == 0 {
+		return errors.New("empty command")
+	}
+	b.Log().Debugf("Calling: '%s'", shlex.Join(argv))
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = cmd.Stdout
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	defer stop()
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		b.Log().Debugf("output: %s", sc.Text())
+	}
+	// Nothing the command started outlives it.
+	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	b.Log().Debugf("Returned %v in %s seconds", cmd.ProcessState.ExitCode(), time.Since(start).Round(time.Millisecond))
+	return err
+}
