@@ -70,9 +70,15 @@ func BuildGuest(ctx context.Context, dir, output string, sizeMB int) (*Guest, er
 		return nil, pipeline.InfrastructureError("sizing %s: %w", output, err)
 	}
 	if uid != 0 {
-		// Inside the namespace the image must be writable by "root".
-		if err := os.Chown(output, uid, gid); err != nil {
-			return nil, pipeline.InfrastructureError("chown %s: %w", output, err)
+		if os.Geteuid() == 0 {
+			// Root builds for the tree's owner: inside the namespace the
+			// image must be writable by that owner.
+			if err := os.Chown(output, uid, gid); err != nil {
+				return nil, pipeline.InfrastructureError("chown %s: %w", output, err)
+			}
+		} else {
+			// An ordinary user may only map itself.
+			uid, gid = os.Geteuid(), os.Getegid()
 		}
 	}
 	args := []string{"-q", "-F", "-L", GuestLabel, "-U", uuid, "-E", "root_owner=0:0",

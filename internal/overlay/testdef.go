@@ -251,7 +251,7 @@ func (r RunScript) Script() string {
 	b.WriteString(r.Params)
 	b.WriteString("set -e\n")
 	b.WriteString("set -x\n")
-	b.WriteString("export TESTRUN_ID=" + r.TestRunID + "\n")
+	b.WriteString("export TESTRUN_ID=" + Quote(r.TestRunID) + "\n")
 	b.WriteString("cd " + Quote(r.RunnerPath) + "\n")
 	b.WriteString("UUID=`cat uuid`\n")
 	b.WriteString("set +x\n")
