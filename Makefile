@@ -16,9 +16,10 @@ build:
 # deps installs what building and testing need on a Debian machine.
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	if ! command -v git >/dev/null || ! command -v qemu-system-x86_64 >/dev/null || ! command -v mkfs.ext2 >/dev/null; then \
+	if ! command -v git >/dev/null || ! command -v qemu-system-x86_64 >/dev/null || ! PATH=$$PATH:/usr/sbin:/sbin command -v mkfs.ext2 >/dev/null \
+		|| ! command -v xz >/dev/null || ! command -v bzip2 >/dev/null || ! command -v zstd >/dev/null || ! command -v curl >/dev/null; then \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-			git ca-certificates make e2fsprogs qemu-system-x86 >/dev/null; \
+			git ca-certificates curl make e2fsprogs qemu-system-x86 xz-utils bzip2 zstd >/dev/null; \
 	fi
 	$(GO) mod download
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -49,8 +50,10 @@ lint:
 	$(GO) vet ./...
 	staticcheck ./...
 
-test:
-	$(GO) test -count=1 ./...
+# test builds the fixtures first: the end-to-end tests boot them under
+# QEMU, and with BASALT_E2E=1 a missing fixture fails instead of skipping.
+test: fixtures
+	BASALT_E2E=1 $(GO) test -count=1 -timeout 30m ./...
 
 # check is what CI runs: lint, then every test (the LAVA corpus tests run
 # when ../shared/lava-corpus is present and skip otherwise).

@@ -339,7 +339,8 @@ func TestFailures(t *testing.T) {
 		{
 			name: "checksum-mismatch",
 			spec: func(_ *testing.T, _ string) jobSpec {
-				return jobSpec{kernelExtra: "        sha256sum: " + strings.Repeat("0", 64)}
+				// Letters, so that YAML does not read the sum as a number.
+				return jobSpec{kernelExtra: "        sha256sum: " + strings.Repeat("deadbeef", 8)}
 			},
 			errorType: "Job", message: "does not match",
 		},
@@ -363,7 +364,8 @@ func TestFailures(t *testing.T) {
 			spec: func(t *testing.T, _ string) jobSpec {
 				return jobSpec{definitions: gitDefinition(gitRepo(t), strings.Repeat("d", 40))}
 			},
-			errorType: "Job", message: "dddddddd",
+			// LAVA classes every git failure as infrastructure.
+			errorType: "Infrastructure", message: "dddddddd",
 		},
 		{
 			name: "qemu-exits-early",
@@ -379,7 +381,8 @@ func TestFailures(t *testing.T) {
 			spec: func(_ *testing.T, _ string) jobSpec {
 				return jobSpec{prompt: "this-prompt-never-comes# ", bootTimeout: 40, bootExtra: "    failure_retry: 2"}
 			},
-			errorType: "Infrastructure", message: "",
+			// LAVA's login-action times out with a JobError.
+			errorType: "Job", message: "timed out",
 			check: func(t *testing.T, o *outcome) {
 				if !o.logHas("", "2 of 2 attempts") && !o.logHas("", "retries out of 2") {
 					t.Errorf("no second boot attempt in the log")

@@ -1,0 +1,92 @@
+#!/bin/bash
+# Run the same jobs on the same fixtures with Debian's lava-run and with
+# basalt run, several times each, and report median ratios:
+#   - dispatcher overhead: job wall time minus the guest's own boot and
+#     test time (its uptime when the test ends, printed by the job);
+#   - console throughput: 50 MB printed by a test, against QEMU alone
+#     writing the same console to a file (bench/serialalone);
+#   - the dispatcher process's own peak memory and CPU time (bench/measure:
+#     QEMU's CPU is counted apart).
+#
+#   bench/run-vs-lava.sh [RUNS] [smoke|throughput|all]      (default: 3 smoke)
+#
+# Needs root (lava-run refuses otherwise) and Debian's lava-dispatcher:
+#   apt-get install lava-dispatcher python3-jinja2 python3-yaml
+# Results go to build/bench/<time>/ (one JSON per run, summary.txt).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${1:-3}
+WHAT=${2:-smoke}
+# A pyenv python3 may come first on PATH: LAVA needs Debian's.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/go/bin:$PATH
+export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
+command -v lava-run >/dev/null || { echo "lava-run is not installed (apt-get install lava-dispatcher)" >&2; exit 1; }
+
+make -C "$ROOT" --no-print-directory fixtures build >/dev/null
+OUT=$ROOT/build/bench/$(date -u +%Y%m%dT%H%M%S)
+mkdir -p "$OUT"
+go build -o "$OUT/measure" "$ROOT/bench/measure"
+go build -o "$OUT/serialalone" "$ROOT/bench/serialalone"
+BASALT=$ROOT/build/basalt
+DEVICE=$ROOT/examples/qemu/device.jinja2
+
+# The images are served on a port of the benchmark's own (the jobs say
+# 8000, as the example does; they are copied with this port), so that no
+# other server on 8000 can come and go under a run.
+PORT=${BENCH_PORT:-8642}
+if curl -sfo /dev/null "http://127.0.0.1:$PORT/"; then
+  echo "port $PORT is taken: set BENCH_PORT" >&2; exit 1
+fi
+(cd "$ROOT/build/fixtures/x86_64" && exec /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1 >"$OUT/httpd.log" 2>&1) &
+HTTPD=$!
+trap 'kill $HTTPD 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  curl -sfo /dev/null "http://127.0.0.1:$PORT/vmlinuz" && break
+  sleep 0.1
+done
+for j in smoke throughput; do
+  sed "s|127.0.0.1:8000|127.0.0.1:$PORT|" "$ROOT/bench/jobs/$j.yaml" >"$OUT/$j.yaml"
+done
+
+# One run of one job by one dispatcher: measure.json and the log.
+run_one() { # tool job run
+  local tool=$1 job=$2 i=$3 name
+  name=$(basename "$job" .yaml)-$tool-$i
+  rm -rf "$OUT/$name"; mkdir -p "$OUT/$name"
+  case $tool in
+  basalt)
+    "$OUT/measure" "$OUT/$name/measure.json" -- "$BASALT" run "$job" --device "$DEVICE" \
+      --output-dir "$OUT/$name" --job-id "$i" --quiet >"$OUT/$name/stdout" 2>&1 || true
+    ;;
+  lava)
+    /usr/bin/python3 "$ROOT/bench/lava/render-device.py" "$DEVICE" "$OUT/lava-device.yaml" --job "$job" >/dev/null
+    "$OUT/measure" "$OUT/$name/measure.json" -- lava-run --job-id "$i" --output-dir "$OUT/$name" \
+      --device "$OUT/lava-device.yaml" "$job" >"$OUT/$name/stdout" 2>"$OUT/$name/stderr" || true
+    ;;
+  esac
+  echo "$name: $(tr -d '\n ' <"$OUT/$name/measure.json" | head -c 300)" >&2
+}
+
+serial_alone() { # run
+  local i=$1 cmd
+  # The same QEMU command line basalt used, minus the overlay drive.
+  cmd=$(grep -ho '"Boot command: [^"]*"' "$OUT"/throughput-basalt-*/logs.yaml | head -1 |
+    sed -e 's/^"Boot command: //' -e 's/"$//' -e 's/ -drive format=raw,file=[^ ]*lava-guest[^ ]*//')
+  # shellcheck disable=SC2086
+  "$OUT/serialalone" -bytes 50000000 -out "$OUT/serial-$i.txt" -- $cmd >"$OUT/serial-$i.json"
+  rm -f "$OUT/serial-$i.txt"
+  echo "serial-alone-$i: $(cat "$OUT/serial-$i.json")" >&2
+}
+
+for i in $(seq "$RUNS"); do
+  if [ "$WHAT" = smoke ] || [ "$WHAT" = all ]; then
+    run_one basalt "$OUT/smoke.yaml" "$i"
+    run_one lava "$OUT/smoke.yaml" "$i"
+  fi
+  if [ "$WHAT" = throughput ] || [ "$WHAT" = all ]; then
+    run_one basalt "$OUT/throughput.yaml" "$i"
+    run_one lava "$OUT/throughput.yaml" "$i"
+    serial_alone "$i"
+  fi
+done
+/usr/bin/python3 "$ROOT/bench/summarize.py" "$OUT" | tee "$OUT/summary.txt"

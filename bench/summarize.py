@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""Summarise a bench/run-vs-lava.sh folder: medians per dispatcher and the
+ratios the issue asks for. Usage: summarize.py OUTDIR"""
+import glob, json, os, re, statistics, sys
+
+out = sys.argv[1]
+marks = {k: re.compile(rb"%s ([0-9]+\.[0-9]+)" % k.encode()) for k in ("GUEST-END", "CONSOLE-START", "CONSOLE-END")}
+
+def markers(d):
+    """Last value of each marker in the run's logs (basalt: logs.yaml; lava-run: its stderr)."""
+    found = {}
+    for f in ("logs.yaml", "stderr"):
+        p = os.path.join(d, f)
+        if not os.path.exists(p):
+            continue
+        with open(p, "rb") as fh:
+            for line in fh:
+                if b"-START" not in line and b"-END" not in line:
+                    continue
+                for k, r in marks.items():
+                    m = r.search(line)
+                    if m:
+                        found[k] = float(m.group(1))
+    return found
+
+rows = {}
+for d in sorted(glob.glob(os.path.join(out, "*-*-*"))):
+    mj = os.path.join(d, "measure.json")
+    if not os.path.isdir(d) or not os.path.exists(mj):
+        continue
+    job, tool, _ = os.path.basename(d).rsplit("-", 2)
+    m = json.load(open(mj))
+    mk = markers(d)
+    r = {"rc": m["rc"], "wall": m["wall_s"], "cpu": m["dispatcher_cpu_s"], "rss_mb": m["dispatcher_peak_rss_kb"] / 1024}
+    if "GUEST-END" in mk:
+        r["guest"] = mk["GUEST-END"]
+        r["overhead"] = m["wall_s"] - mk["GUEST-END"]
+    if "CONSOLE-START" in mk and "CONSOLE-END" in mk:
+        r["console"] = mk["CONSOLE-END"] - mk["CONSOLE-START"]
+    rows.setdefault((job, tool), []).append(r)
+
+def med(rs, k):
+    v = [r[k] for r in rs if k in r]
+    return statistics.median(v) if v else float("nan")
+
+serial = [json.load(open(p))["guest_seconds"] for p in sorted(glob.glob(os.path.join(out, "serial-*.json")))]
+for job in sorted({j for j, _ in rows}):
+    print(f"== {job}")
+    keys = ["wall", "guest", "overhead", "cpu", "rss_mb"] + (["console"] if job == "throughput" else [])
+    print(f"{'':8}" + "".join(f"{k:>11}" for k in keys) + "   runs (exit codes)")
+    for tool in ("lava", "basalt"):
+        rs = rows.get((job, tool), [])
+        if rs:
+            print(f"{tool:8}" + "".join(f"{med(rs, k):11.2f}" for k in keys) + f"   {len(rs)} {[r['rc'] for r in rs]}")
+    lv, bs = rows.get((job, "lava"), []), rows.get((job, "basalt"), [])
+    if lv and bs:
+        for k, what in (("overhead", "overhead (wall - guest)"), ("cpu", "dispatcher CPU"), ("rss_mb", "peak memory"), ("wall", "wall")):
+            b = med(bs, k)
+            print(f"  lava-run / basalt {what}: {med(lv, k) / b:.1f}x" if b > 0 else f"  {what}: basalt {b}")
+    if job == "throughput" and serial:
+        s = statistics.median(serial)
+        print(f"qemu alone: median {s:.1f} s for 50 MB over {len(serial)} runs")
+        for tool in ("lava", "basalt"):
+            rs = rows.get((job, tool), [])
+            if rs:
+                print(f"  {tool} console time / qemu alone: {med(rs, 'console') / s:.3f}x")
