@@ -69,6 +69,10 @@ type Session struct {
 	partial []byte        // the unfinished last line
 	ended   bool
 	endErr  error
+	// tail keeps the last lines printed, matched or not, for messages
+	// about a device that went away.
+	tail   [tailLines]string
+	tailAt int
 
 	// Prompts are the shell prompts of the device (LAVA's prompt_str),
 	// set by the boot actions for the test actions.
@@ -139,6 +143,20 @@ func newSession(w io.Writer, opts Options) *Session {
 	return &Session{opts: opts, w: w, changed: make(chan struct{})}
 }
 
+// tailLines is how many of the last lines Tail can return.
+const tailLines = 20
+
+// smallRead is the size below which the reader pauses before reading
+// again: QEMU writes its serial console nearly a byte at a time, and
+// reading each byte as it comes would cost a system call and a wake-up
+// per byte. A pause of a millisecond or two lets a few hundred bytes
+// gather in the pipe at console speeds, while no one waiting for a
+// prompt can notice it.
+const (
+	smallRead  = 512
+	batchPause = 2 * time.Millisecond
+)
+
 // read splits the device output into lines, logs each and queues it for
 // Expect. Carriage returns are dropped: consoles end lines with \r\n.
 func (s *Session) read(r io.Reader) {
@@ -147,6 +165,9 @@ func (s *Session) read(r io.Reader) {
 		n, err := r.Read(buf)
 		if n > 0 {
 			s.feed(buf[:n])
+			if n < smallRead {
+				time.Sleep(batchPause)
+			}
 		}
 		if err != nil {
 			s.mu.Lock()
@@ -186,6 +207,8 @@ func (s *Session) feed(data []byte) {
 		s.opts.Log.Target(line)
 		s.lines = append(s.lines, line)
 		s.pending += len(line)
+		s.tail[s.tailAt%tailLines] = line
+		s.tailAt++
 	}
 	// A device that never prints a newline must not grow the partial
 	// line without bound: log and queue it as a line of its own.
@@ -312,6 +335,28 @@ func matchLine(line string, patterns []*regexp.Regexp) *Match {
 		}
 	}
 	return &Match{Index: best, Groups: groups, Before: line[:bestAt]}
+}
+
+// Tail returns up to n of the last complete lines the device printed,
+// oldest first, whether or not an Expect consumed them, and the
+// unfinished last line if there is one.
+func (s *Session) Tail(n int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n > tailLines {
+		n = tailLines
+	}
+	if n > s.tailAt {
+		n = s.tailAt
+	}
+	out := make([]string, 0, n+1)
+	for i := s.tailAt - n; i < s.tailAt; i++ {
+		out = append(out, s.tail[i%tailLines])
+	}
+	if len(s.partial) > 0 {
+		out = append(out, string(s.partial))
+	}
+	return out
 }
 
 // Flush forgets the output received so far, so that the next Expect

@@ -161,3 +161,19 @@ func TestLogLines(t *testing.T) {
 		}
 	}
 }
+
+// Tail keeps the last lines whether or not Expect consumed them.
+func TestTail(t *testing.T) {
+	s, _ := start(t, `i=0; while [ $i -lt 30 ]; do echo "line $i"; i=$((i+1)); done; printf 'no newline'; exit 1`)
+	if _, err := s.Expect(within(t), re(`never`)); !errors.Is(err, ErrClosed) {
+		t.Fatal(err)
+	}
+	got := s.Tail(3)
+	want := []string{"line 27", "line 28", "line 29", "no newline"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("Tail(3) = %q, want %q", got, want)
+	}
+	if n := len(s.Tail(100)); n != tailLines+1 {
+		t.Fatalf("Tail(100) gave %d lines", n)
+	}
+}

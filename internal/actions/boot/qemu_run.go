@@ -405,8 +405,12 @@ func consoleClosed(ctx context.Context, s *connection.Session, waiting string, e
 	if exited, perr := s.Exited(); exited {
 		status = exitStatus(perr)
 	}
-	return pipeline.InfrastructureError("QEMU %s ended (%s) while waiting for %s; its last output is in the log (%v)",
-		s.Describe(), status, waiting, err)
+	last := ""
+	if tail := s.Tail(3); len(tail) > 0 {
+		last = "; its last output: " + strings.Join(tail, " | ")
+	}
+	return pipeline.InfrastructureError("QEMU %s ended (%s) while waiting for %s (%v)%s",
+		s.Describe(), status, waiting, err, last)
 }
 
 // exitStatus describes how a process ended, from its Wait error.
