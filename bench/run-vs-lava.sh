@@ -8,7 +8,9 @@
 #   - the dispatcher process's own peak memory and CPU time (bench/measure:
 #     QEMU's CPU is counted apart).
 #
-#   bench/run-vs-lava.sh [RUNS] [smoke|throughput|all]      (default: 3 smoke)
+#   bench/run-vs-lava.sh [RUNS] [smoke|throughput|serial|all]      (default: 3 smoke)
+# (serial: only QEMU alone printing the 50 MB; BENCH_OUT=DIR adds to an
+# earlier run's folder.)
 #
 # Needs root (lava-run refuses otherwise) and Debian's lava-dispatcher:
 #   apt-get install lava-dispatcher python3-jinja2 python3-yaml
@@ -23,7 +25,7 @@ export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 command -v lava-run >/dev/null || { echo "lava-run is not installed (apt-get install lava-dispatcher)" >&2; exit 1; }
 
 make -C "$ROOT" --no-print-directory fixtures build >/dev/null
-OUT=$ROOT/build/bench/$(date -u +%Y%m%dT%H%M%S)
+OUT=${BENCH_OUT:-$ROOT/build/bench/$(date -u +%Y%m%dT%H%M%S)}
 mkdir -p "$OUT"
 go build -o "$OUT/measure" "$ROOT/bench/measure"
 go build -o "$OUT/serialalone" "$ROOT/bench/serialalone"
@@ -68,10 +70,15 @@ run_one() { # tool job run
 }
 
 serial_alone() { # run
-  local i=$1 cmd
-  # The same QEMU command line basalt used, minus the overlay drive.
-  cmd=$(grep -ho '"Boot command: [^"]*"' "$OUT"/throughput-basalt-*/logs.yaml | head -1 |
-    sed -e 's/^"Boot command: //' -e 's/"$//' -e 's/ -drive format=raw,file=[^ ]*lava-guest[^ ]*//')
+  local i=$1 cmd fix=$ROOT/build/fixtures/x86_64
+  # The same QEMU command line basalt used (any of its runs: smoke and
+  # throughput boot alike), on the fixtures, without the overlay drive.
+  if ! ls "$OUT"/*-basalt-*/logs.yaml >/dev/null 2>&1; then
+    run_one basalt "$OUT/smoke.yaml" 0
+  fi
+  cmd=$(grep -ho '"Boot command: [^"]*"' "$OUT"/*-basalt-*/logs.yaml | head -1 |
+    sed -e 's/^"Boot command: //' -e 's/"$//' -e 's/ -drive format=raw,file=[^ ]*lava-guest[^ ]*//' \
+      -e "s| -kernel [^ ]*| -kernel $fix/vmlinuz|" -e "s| -initrd [^ ]*| -initrd $fix/rootfs.cpio.gz|")
   # shellcheck disable=SC2086
   "$OUT/serialalone" -bytes 50000000 -out "$OUT/serial-$i.txt" -- $cmd >"$OUT/serial-$i.json"
   rm -f "$OUT/serial-$i.txt"
@@ -82,6 +89,9 @@ for i in $(seq "$RUNS"); do
   if [ "$WHAT" = smoke ] || [ "$WHAT" = all ]; then
     run_one basalt "$OUT/smoke.yaml" "$i"
     run_one lava "$OUT/smoke.yaml" "$i"
+  fi
+  if [ "$WHAT" = serial ]; then
+    serial_alone "$i"
   fi
   if [ "$WHAT" = throughput ] || [ "$WHAT" = all ]; then
     run_one basalt "$OUT/throughput.yaml" "$i"

@@ -102,10 +102,25 @@ func run(argv []string, n int, out, login string, timeout time.Duration) error {
 		cmd.Wait()
 	}()
 	deadline := time.After(timeout)
+	exited := make(chan struct{})
+	go func() {
+		// Waiting on the process itself would race with the deferred
+		// Wait; watching its /proc entry is enough to notice an early exit.
+		for {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+			if err != nil || bytes.Contains(b, []byte(") Z ")) {
+				close(exited)
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
 	next := func() (string, error) {
 		select {
 		case s := <-w.found:
 			return s, nil
+		case <-exited:
+			return "", fmt.Errorf("QEMU exited early; its output is in %s", out)
 		case <-deadline:
 			return "", fmt.Errorf("timed out after %s", timeout)
 		}
