@@ -69,7 +69,12 @@ def med(rs, k):
     v = [r[k] for r in rs if k in r]
     return statistics.median(v) if v else float("nan")
 
-serial = [json.load(open(p))["guest_seconds"] for p in sorted(glob.glob(os.path.join(out, "serial-*.json")))]
+serial = []
+for p in sorted(glob.glob(os.path.join(out, "serial-*.json"))):
+    try:
+        serial.append(json.load(open(p))["guest_seconds"])
+    except (ValueError, KeyError):
+        print(f"skipping {p}: no result (failed or still running)")
 for job in sorted({j for j, _ in rows}):
     print(f"== {job}")
     keys = ["wall", "boot+test", "overhead", "uptime", "cpu", "rss_mb"] + (["console"] if job == "throughput" else [])

@@ -40,19 +40,33 @@ func main() {
 	}
 }
 
-// watcher copies the console to a file and reports markers as they pass;
-// it keeps only a small tail in memory.
+// watcher reports markers as the console passes them; it keeps only a
+// small tail in memory.
 type watcher struct {
-	f     *os.File
 	tail  []byte
 	found chan string
 	want  []*regexp.Regexp
 }
 
-func (w *watcher) Write(p []byte) (int, error) {
-	if _, err := w.f.Write(p); err != nil {
-		return 0, err
+// follow reads what QEMU appends to the file at path, every 50 ms.
+func follow(path string, w *watcher) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
 	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		n, _ := f.Read(buf)
+		if n > 0 {
+			w.Write(buf[:n])
+			continue
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (w *watcher) Write(p []byte) (int, error) {
 	w.tail = append(w.tail, p...)
 	for len(w.want) > 0 {
 		m := w.want[0].FindSubmatch(w.tail)
@@ -80,7 +94,7 @@ func run(argv []string, n int, out, login string, timeout time.Duration) error {
 		return err
 	}
 	defer f.Close()
-	w := &watcher{f: f, found: make(chan string, 8), want: []*regexp.Regexp{
+	w := &watcher{found: make(chan string, 8), want: []*regexp.Regexp{
 		regexp.MustCompile(`login: `),
 		regexp.MustCompile(`# `),
 		regexp.MustCompile(`\nSERIAL-START ([0-9.]+)\r?\n`),
@@ -88,7 +102,12 @@ func run(argv []string, n int, out, login string, timeout time.Duration) error {
 	}}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Stdout, cmd.Stderr = w, w
+	// QEMU writes straight into the file, as with a shell redirection:
+	// a pipe read by this program would put a reader (and its wake-ups
+	// for every byte) back between QEMU and the file. The file is polled
+	// for the markers instead.
+	cmd.Stdout, cmd.Stderr = f, f
+	go follow(out, w)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
