@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"regexp"
 	"strconv"
 	"syscall"
@@ -119,6 +120,14 @@ func run(argv []string, n int, out, login string, timeout time.Duration) error {
 	defer func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
+	}()
+	// A signal to this program must not leave QEMU running on its own.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		os.Exit(1)
 	}()
 	deadline := time.After(timeout)
 	exited := make(chan struct{})
