@@ -16,7 +16,7 @@ func BenchmarkPrepareKVM(b *testing.B) {
 	dev := filepath.Join(c, "pipeline-devices", "kvm__qemu01.yaml")
 	for b.Loop() {
 		p, err := Prepare(jobPath, dev, Options{})
-		if err != nil || p.Pipeline == nil {
+		if err != nil || p.Pipeline == nil || !p.Valid() {
 			b.Fatalf("prepare: %v", err)
 		}
 	}
@@ -31,7 +31,7 @@ func BenchmarkPrepareKVMDictionary(b *testing.B) {
 	opts := Options{DeviceTypeDirs: []string{filepath.Join(c, "device-types")}}
 	for b.Loop() {
 		p, err := Prepare(jobPath, dev, opts)
-		if err != nil || p.Pipeline == nil {
+		if err != nil || p.Pipeline == nil || !p.Valid() {
 			b.Fatalf("prepare: %v", err)
 		}
 	}

@@ -1,17 +1,15 @@
 package command
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/joblog"
+	"github.com/basalt-lava/basalt/internal/hostcmd"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -100,64 +98,19 @@ func (a *Action) commands() (do []string, undo string, err error) {
 
 func isBuiltin(name string) bool { return slices.Contains(builtins, name) }
 
-// killGrace is how long a command has to exit after SIGTERM.
-const killGrace = 3 * time.Second
-
-// runCommand runs command with /bin/sh -c in a process group of its own,
-// logging its output as it comes (">> line", LAVA's form), and returns
-// an InfrastructureError when it fails. When ctx ends first the group
-// gets SIGTERM, then SIGKILL, and the shell is reaped; ctx's error is
-// returned, wrapped, for the run loop to classify.
+// runCommand runs command with /bin/sh -c (it comes from the device
+// configuration, not the job) through hostcmd, logging its output as it
+// comes (">> line", LAVA's form), and returns an InfrastructureError when
+// it fails. When ctx ends first, ctx's error is returned, wrapped, for
+// the run loop to classify.
 func runCommand(ctx context.Context, log *joblog.Logger, command string) error {
 	log.Debugf("Calling: '/bin/sh' '-c' '%s'", command)
-	cmd := exec.Command("/bin/sh", "-c", command)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return pipeline.InfrastructureError("unable to run %q: %v", command, err)
-	}
-	cmd.Stdout, cmd.Stderr = pw, pw
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return pipeline.InfrastructureError("unable to run %q: %v", command, err)
-	}
-	pw.Close()
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), joblog.MaxLine)
-		for sc.Scan() {
-			log.Debugf(">> %s", sc.Text())
-		}
-	}()
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-
-	pgid := cmd.Process.Pid
-	var werr error
-	select {
-	case werr = <-waited:
-	case <-ctx.Done():
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-waited:
-		case <-time.After(killGrace):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-waited
-		}
-		// Whatever the shell started dies with it.
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		stopReading(pr, read)
+	werr := hostcmd.Run(ctx, []string{"/bin/sh", "-c", command}, func(line string) { log.Debugf(">> %s", line) })
+	if ctx.Err() != nil && errors.Is(werr, ctx.Err()) {
 		log.Errorf("Timed out after %d seconds", int(time.Since(start).Seconds()))
-		return fmt.Errorf("%q did not finish: %w", command, ctx.Err())
+		return fmt.Errorf("%q did not finish: %w", command, werr)
 	}
-	// A process the command left in the background may hold the output
-	// open: what it printed in time is logged, the rest is not waited
-	// for, and the process is left running, as the administrator asked.
-	stopReading(pr, read)
 	var ee *exec.ExitError
 	switch {
 	case werr == nil:
@@ -170,16 +123,5 @@ func runCommand(ctx context.Context, log *joblog.Logger, command string) error {
 		}
 		return pipeline.InfrastructureError("%q failed with exit code %d", command, ee.ExitCode())
 	}
-	return pipeline.InfrastructureError("%q: %v", command, werr)
-}
-
-// stopReading gives the output reader a moment to reach the end of the
-// output, then closes the pipe under it, which ends it.
-func stopReading(pr *os.File, read <-chan struct{}) {
-	select {
-	case <-read:
-	case <-time.After(time.Second):
-	}
-	pr.Close()
-	<-read
+	return pipeline.InfrastructureError("unable to run %q: %v", command, werr)
 }

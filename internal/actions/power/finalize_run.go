@@ -1,14 +1,13 @@
 package power
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os/exec"
 	"slices"
-	"syscall"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/hostcmd"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/shlex"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -123,30 +122,16 @@ func runHostCommand(ctx context.Context, b *pipeline.Base, line string) error {
 		return errors.New("empty command")
 	}
 	b.Log().Debugf("Calling: '%s'", shlex.Join(argv))
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stderr = cmd.Stdout
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	defer stop()
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		b.Log().Debugf("output: %s", sc.Text())
-	}
-	// Nothing the command started outlives it.
-	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	err = cmd.Wait()
+	err = hostcmd.Run(ctx, argv, func(l string) { b.Log().Debugf("output: %s", l) })
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	b.Log().Debugf("Returned %v in %s seconds", cmd.ProcessState.ExitCode(), time.Since(start).Round(time.Millisecond))
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	}
+	b.Log().Debugf("Returned %v in %s seconds", code, time.Since(start).Round(time.Millisecond))
 	return err
 }
