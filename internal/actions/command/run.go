@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/hostcmd"
+	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
