@@ -34,7 +34,9 @@ func Run(ctx context.Context, argv []string, onLine func(string)) error {
 		return errors.New("empty command")
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: should basalt itself be killed outright (no cleanup),
+	// the child goes too instead of running on unattended.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return err
