@@ -42,9 +42,21 @@ func decodeObject(body []byte) (map[string]any, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("JSON is a %s, not an object", jsonKind(v))
+		return nil, fmt.Errorf("JSON is %s, not an object", aKind(v))
 	}
 	return m, nil
+}
+
+// aKind is jsonKind with its article: "an array".
+func aKind(v any) string {
+	k := jsonKind(v)
+	switch k {
+	case "null":
+		return k
+	case "array", "object":
+		return "an " + k
+	}
+	return "a " + k
 }
 
 func jsonKind(v any) string {
@@ -85,7 +97,7 @@ func parseReply(body []byte) (Reply, error) {
 		for client, role := range roles {
 			s, ok := role.(string)
 			if !ok {
-				return Reply{}, fmt.Errorf("coordinator reply: role of client %q is a %s, not a string", client, jsonKind(role))
+				return Reply{}, fmt.Errorf("coordinator reply: role of client %q is %s, not a string", client, aKind(role))
 			}
 			r.Roles[client] = s
 		}

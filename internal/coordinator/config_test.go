@@ -1,0 +1,86 @@
+package coordinator
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfig(t *testing.T) {
+	def := DefaultConfig()
+	tests := []struct {
+		name    string
+		text    string
+		want    Config
+		wantErr string
+	}{
+		{name: "empty object", text: `{}`, want: def},
+		{name: "lava shipped file", text: `{"port": 3079, "blocksize": 4096, "poll_delay": 3, "coordinator_hostname": "localhost"}`,
+			want: Config{Port: 3079, Blocksize: 4096, PollDelay: 3 * time.Second, CoordinatorHostname: "localhost"}},
+		{name: "partial", text: `{"port": 4000, "coordinator_hostname": "coord.lab"}`,
+			want: Config{Port: 4000, Blocksize: 4096, PollDelay: time.Second, CoordinatorHostname: "coord.lab"}},
+		{name: "fractional poll delay", text: `{"poll_delay": 0.25}`,
+			want: Config{Port: 3079, Blocksize: 4096, PollDelay: 250 * time.Millisecond, CoordinatorHostname: "localhost"}},
+		{name: "unknown keys ignored", text: `{"logfile": "/x", "port": 1}`,
+			want: Config{Port: 1, Blocksize: 4096, PollDelay: time.Second, CoordinatorHostname: "localhost"}},
+		{name: "bad json", text: `{"port": 3079,}`, wantErr: "invalid JSON"},
+		{name: "not an object", text: `[3079]`, wantErr: "JSON is an array, not an object"},
+		{name: "empty file", text: ``, wantErr: "invalid JSON: empty body"},
+		{name: "port as string", text: `{"port": "3079"}`, wantErr: `"port" must be an integer from 1 to 65535, not "3079"`},
+		{name: "port out of range", text: `{"port": 70000}`, wantErr: `"port" must be an integer from 1 to 65535, not 70000`},
+		{name: "port float", text: `{"port": 3079.5}`, wantErr: `"port" must be an integer`},
+		{name: "blocksize zero", text: `{"blocksize": 0}`, wantErr: `"blocksize" must be an integer from 1`},
+		{name: "poll delay negative", text: `{"poll_delay": -1}`, wantErr: `"poll_delay" must be a number of seconds above 0`},
+		{name: "poll delay string", text: `{"poll_delay": "1"}`, wantErr: `"poll_delay" must be a number`},
+		{name: "poll delay huge", text: `{"poll_delay": 1e300}`, wantErr: `"poll_delay" must be a number`},
+		{name: "hostname number", text: `{"coordinator_hostname": 12}`, wantErr: `"coordinator_hostname" must be a non-empty string, not 12`},
+	}
+	dir := t.TempDir()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".conf")
+			if err := os.WriteFile(path, []byte(tt.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := LoadConfig(path)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("error %v, want one naming %s and containing %q", err, path, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "absent.conf")
+	_, err := LoadConfig(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("error %v, want a not-exist error naming %s", err, path)
+	}
+}
+
+func TestConfigAddr(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  Config
+		want string
+	}{
+		{DefaultConfig(), "localhost:3079"},
+		{Config{CoordinatorHostname: "::1", Port: 9}, "[::1]:9"},
+	} {
+		if got := tt.cfg.Addr(); got != tt.want {
+			t.Errorf("Addr() = %q, want %q", got, tt.want)
+		}
+	}
+}
