@@ -36,6 +36,10 @@ type Job struct {
 	Warnings []string
 	// Runtime is the log, scratch folder and shared data of a run.
 	Runtime Runtime
+	// Protocols are the job-level protocols (lava-multinode), set by
+	// whoever runs the job since they need the outside world (a
+	// coordinator's address).
+	Protocols []Protocol
 }
 
 // NewFinalize builds the action appended to every job; set by the package

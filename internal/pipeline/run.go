@@ -32,7 +32,13 @@ func (p *Pipeline) Run(ctx context.Context, conn Connection) (Connection, error)
 		start := time.Now()
 		b.logStart()
 		actx, cancel := context.WithTimeout(ctx, secondsDuration(b.Timeout.Seconds))
-		next, err := a.Run(actx, conn)
+		next, err := conn, b.beforeAction(actx)
+		if err == nil {
+			next, err = a.Run(actx, conn)
+			if perr := b.afterAction(actx, err); err == nil {
+				err = perr
+			}
+		}
 		ownTimeout := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 		cancel()
 		b.Ran, b.Duration, b.Err = true, time.Since(start), err
@@ -179,7 +185,10 @@ func (b *Base) logf(format string, args ...any) {
 // returns the error that ended the job, nil when it completed.
 func (j *Job) Run(ctx context.Context) error {
 	jctx, cancel := context.WithTimeout(ctx, secondsDuration(j.Timeout.Seconds))
-	_, err := j.Pipeline.Run(jctx, nil)
+	err := j.setUpProtocols(jctx)
+	if err == nil {
+		_, err = j.Pipeline.Run(jctx, nil)
+	}
 	if err != nil && errors.Is(jctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil && ClassOf(err) != ClassTest {
 		err = JobError("the job timed out after %d seconds (%s)", j.Timeout.Seconds, job.FormatDuration(j.Timeout.Seconds))
 	}
@@ -191,6 +200,9 @@ func (j *Job) Run(ctx context.Context) error {
 	defer gcancel()
 	if cerr := j.Pipeline.Cleanup(gctx); cerr != nil && err == nil {
 		err = &Error{Class: ClassInfrastructure, Msg: "failed to clean up after the job", Err: cerr}
+	}
+	if perr := j.finaliseProtocols(gctx); perr != nil && err == nil {
+		err = perr
 	}
 	return err
 }

@@ -31,6 +31,12 @@ func (p *Parser) Follow(ctx context.Context, s *connection.Session) error {
 			}
 			return err
 		}
+		if m.Index == 2 {
+			if err := p.followMultiNode(ctx, m); err != nil {
+				return err
+			}
+			continue
+		}
 		done, err := p.Handle(m.Index, m.Groups)
 		if err != nil {
 			return err

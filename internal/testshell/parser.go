@@ -1,6 +1,7 @@
 package testshell
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -39,6 +40,13 @@ type Config struct {
 	Log *joblog.Logger
 	// Now gives the time for durations; nil means time.Now.
 	Now func() time.Time
+	// MultiNode, when set, answers the MultiNode API calls the helper
+	// scripts print (<LAVA_MULTI_NODE> <LAVA_SEND id k=v>): api is SEND,
+	// WAIT, WAIT_ALL or SYNC, args the words after it. It returns the
+	// line to type back on the console, "" for none.
+	MultiNode func(ctx context.Context, api string, args []string) (reply string, err error)
+	// Send types a line on the device's console (MultiNode replies).
+	Send func(line string) error
 }
 
 // Parser follows one run of lava-test-runner. It is not safe for
@@ -47,10 +55,10 @@ type Parser struct {
 	cfg Config
 	log *joblog.Logger
 
-	// patterns is what Patterns returns: Runner, then the active parse
-	// pattern or nil, kept in an array so the console loop allocates
-	// nothing per call.
-	patterns [2]*regexp.Regexp
+	// patterns is what Patterns returns: Runner, the active parse
+	// pattern or nil, and MultiNodeCall or nil, kept in an array so the
+	// console loop allocates nothing per call.
+	patterns [3]*regexp.Regexp
 
 	started    bool // a STARTRUN was seen (LAVA keeps its uuid after ENDRUN)
 	definition string
@@ -80,12 +88,16 @@ func New(cfg Config) *Parser {
 		p.log = joblog.Discard()
 	}
 	p.patterns[0] = Runner
+	if cfg.MultiNode != nil {
+		p.patterns[2] = MultiNodeCall
+	}
 	return p
 }
 
-// Patterns returns the patterns to wait for: Runner, and the parse
-// pattern of the test run in progress (nil when it has none; Expect
-// skips nil patterns). Index 0 and 1 are what Handle takes.
+// Patterns returns the patterns to wait for: Runner, the parse pattern
+// of the test run in progress and MultiNodeCall (nil when there is none;
+// Expect skips nil patterns). Index 0 and 1 are what Handle takes, 2 is
+// Follow's own.
 func (p *Parser) Patterns() []*regexp.Regexp { return p.patterns[:] }
 
 // Exited reports whether the runner printed its EXIT line.

@@ -1,6 +1,8 @@
 package test
 
 import (
+	"context"
+
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -54,14 +56,17 @@ var multinodeTest = &strategy{
 func init() { pipeline.Register(multinodeTest) }
 
 // MultinodeTest is LAVA's MultinodeTestAction (multinode-test): the test
-// shell with the MultiNode signals (lava-send, lava-wait, …) answered
-// through the coordinator. Unlike the plain test shell it does not retry.
-type MultinodeTest struct{ leaf }
+// shell with the MultiNode calls of the helper scripts (lava-send,
+// lava-wait, lava-wait-all, lava-sync) answered through the job's
+// lava-multinode protocol. Unlike the plain test shell it does not retry.
+type MultinodeTest struct{ TestShell }
 
 // NewMultinodeTest returns multinode-test.
 func NewMultinodeTest() *MultinodeTest {
-	return &MultinodeTest{leaf{pipeline.NewBase("MultinodeTestAction", "multinode-test",
-		"Executing lava-test-runner", "Multinode Lava Test Shell")}}
+	a := &MultinodeTest{TestShell{leaf{pipeline.NewBase("MultinodeTestAction", "multinode-test",
+		"Executing lava-test-runner", "Multinode Lava Test Shell")}, nil}}
+	a.TimeoutClass = pipeline.ClassTimeout
+	return a
 }
 
 // Validate checks the definitions and the MultiNode protocol's role.
@@ -72,4 +77,20 @@ func (a *MultinodeTest) Validate() {
 	if mn.String("role") == "" {
 		a.Errorf("multinode test without a role in the lava-multinode protocol")
 	}
+}
+
+// multinodeSignals is what the test shell needs of the job's
+// lava-multinode protocol (internal/protocol.Multinode).
+type multinodeSignals interface {
+	Signal(ctx context.Context, api string, args []string) (reply string, err error)
+}
+
+// Run runs the test shell with the MultiNode calls answered.
+func (a *MultinodeTest) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	sig, ok := a.Job.Protocol("lava-multinode").(multinodeSignals)
+	if !ok {
+		return conn, pipeline.JobError("Invalid job - missing protocol: %s needs the lava-multinode protocol, which this run has not set up", a.Name)
+	}
+	a.signals = sig
+	return a.TestShell.Run(ctx, conn)
 }

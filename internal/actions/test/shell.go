@@ -46,11 +46,15 @@ func (a *TestShellRetry) Populate(params *value.Map) {
 // TestShell is LAVA's TestShellAction (lava-test-shell): starts
 // lava-test-runner for the block's stage and parses the signals until it
 // exits.
-type TestShell struct{ leaf }
+type TestShell struct {
+	leaf
+	// signals answers MultiNode calls; nil outside a MultiNode test.
+	signals multinodeSignals
+}
 
 // NewTestShell returns lava-test-shell.
 func NewTestShell() *TestShell {
-	a := &TestShell{leaf{pipeline.NewBase("TestShellAction", "lava-test-shell",
+	a := &TestShell{leaf: leaf{pipeline.NewBase("TestShellAction", "lava-test-shell",
 		"Executing lava-test-runner", "Lava Test Shell")}}
 	// Running out of time is LAVA's LAVATimeoutError: a Test error, or
 	// the next block with timeout: {skip: true}.

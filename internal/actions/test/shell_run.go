@@ -94,13 +94,18 @@ func (a *TestShell) Run(ctx context.Context, conn pipeline.Connection) (pipeline
 		return conn, a.ended(ctx, err, start, "while setting up the shell")
 	}
 
-	p := testshell.New(testshell.Config{
+	cfg := testshell.Config{
 		Namespace:  a.Namespace(),
 		Stage:      stage,
 		Definition: a.definition,
 		Result:     log.Result,
 		Log:        log,
-	})
+	}
+	if a.signals != nil {
+		cfg.MultiNode = a.signals.Signal
+		cfg.Send = sh.send
+	}
+	p := testshell.New(cfg)
 	// The runner's output is the test's: one line of it is all that the
 	// dispatcher needs to see before following the signals.
 	if err := sh.send(fmt.Sprintf("%s/bin/lava-test-runner %s/%d", resultsDir, resultsDir, stage)); err != nil {
