@@ -185,25 +185,6 @@ func TestOverlayErrors(t *testing.T) {
 	}
 }
 
-// TestMultinodeOverlay: a job without a MultiNode role is untouched; one
-// with a role stops with a clear error until the MultiNode helpers exist.
-func TestMultinodeOverlay(t *testing.T) {
-	const def = `    - {from: inline, repository: {metadata: {name: x}, run: {steps: ['true']}}, path: a.yaml, name: i}`
-	f := kindsFixture(t, def, "protocols: {lava-multinode: {target_group: grp, roles: {'7': server}}}")
-	if err := f.runErr(t, "lava-multinode-overlay"); err != nil {
-		t.Errorf("without a role: %v", err)
-	}
-	f = kindsFixture(t, def, "")
-	if err := f.runErr(t, "lava-multinode-overlay"); err != nil {
-		t.Errorf("single node job: %v", err)
-	}
-	f = kindsFixture(t, def, "protocols: {lava-multinode: {target_group: grp, role: server, roles: {'7': server}}}")
-	err := f.runErr(t, "lava-multinode-overlay")
-	if pipeline.ClassOf(err) != pipeline.ClassJob || !strings.Contains(err.Error(), `role "server"`) {
-		t.Errorf("with a role: %v, want a job error naming the role", err)
-	}
-}
-
 // TestDeviceEnvironment checks env_dut: what deploy-device-env records
 // for export-device-env, and the secrets file it adds to.
 func TestDeviceEnvironment(t *testing.T) {

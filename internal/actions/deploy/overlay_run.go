@@ -306,19 +306,76 @@ func dispatcherIP(j *pipeline.Job) string {
 	return "127.0.0.1"
 }
 
-// Run adds nothing for a job outside MultiNode, as LAVA's
-// MultinodeOverlayAction skips itself. The MultiNode helpers (lava-send,
-// lava-wait, lava-sync, …) need the dispatcher's side of the protocol,
-// which does not exist yet: a job with a role ends here with a clear
-// error rather than with tests that hang waiting for their group.
+// Run writes the MultiNode helpers (lava-send, lava-wait, lava-group, …)
+// into the overlay's bin/ for a job with a role in a MultiNode group, as
+// LAVA's MultinodeOverlayAction does; a job outside MultiNode is left
+// alone. The roles of the whole group are known only once the server has
+// scheduled it: a job without them cannot run its MultiNode tests.
 func (a *MultinodeOverlay) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
 	mn := a.Job.Params.Map("protocols").Map("lava-multinode")
-	if mn == nil || !mn.Has("target_group") || !mn.Has("role") {
+	if mn == nil || !mn.Has("target_group") {
 		a.Log().Debugf("skipped %s", a.Name)
 		return conn, nil
 	}
-	return conn, pipeline.JobError("MultiNode test shells are not supported yet: this job has role %q in group %q",
-		str(mn.Value("role")), str(mn.Value("target_group")))
+	role, isStr := mn.Value("role").(string)
+	if !isStr || role == "" {
+		return conn, pipeline.JobError("multinode job without a specified role")
+	}
+	group, err := groupMembers(mn)
+	if err != nil {
+		return conn, err
+	}
+	tree, results, err := overlayTree(&a.Base)
+	if err != nil {
+		return conn, err
+	}
+	self := a.Job.ID
+	inGroup := false
+	for _, m := range group {
+		a.Log().Debugf("group roles:\t%s\t%s", m.Client, m.Role)
+		inGroup = inGroup || m.Client == self
+	}
+	if !inGroup {
+		a.Log().Warnf("job %s is not in the roles of its MultiNode group", self)
+	}
+	bin := filepath.Join(tree, "bin")
+	names, err := overlay.WriteMultinodeScripts(bin, overlay.MultinodeConfig{
+		Shell:   shellCmd(&a.Base),
+		Group:   group,
+		Role:    role,
+		Self:    self,
+		TestBin: path.Join(results, "bin"),
+		Debug:   true,
+	})
+	if err != nil {
+		return conn, err
+	}
+	a.Log().Debugf("Creating %s: %s", bin, strings.Join(names, " "))
+	return conn, nil
+}
+
+// groupMembers reads protocols.lava-multinode.roles, {job id: role} as
+// the server writes it when it schedules the group, in the job's order.
+func groupMembers(mn *value.Map) ([]overlay.GroupMember, error) {
+	const incomplete = "multinode definition without complete list of roles after assignment"
+	roles, isMap := mn.Value("roles").(*value.Map)
+	if !isMap || roles.Len() == 0 {
+		return nil, pipeline.JobError("%s", incomplete)
+	}
+	var group []overlay.GroupMember
+	var err error
+	roles.Range(func(client string, v any) bool {
+		r, isStr := v.(string)
+		if !isStr {
+			// A submission's roles ({role: {device_type, count}}) before
+			// the server split it.
+			err = pipeline.JobError("%s: the role of %q is %s, not a role name", incomplete, client, value.GoString(v))
+			return false
+		}
+		group = append(group, overlay.GroupMember{Client: client, Role: r})
+		return true
+	})
+	return group, err
 }
 
 // Run packs the overlay as overlay-<level>.tar.gz, its contents under
