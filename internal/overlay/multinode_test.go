@@ -250,7 +250,7 @@ func TestMultinodeMessages(t *testing.T) {
 		{name: "wait with data", script: "lava-wait", args: []string{"a=b"}, code: 1, cache: "<absent>", stderr: "has a '='"},
 		{name: "debug lines on stderr", script: "lava-wait", args: []string{"x"},
 			replies: []string{"<LAVA_WAIT_COMPLETE 3:e=f>\n"},
-			stdout:  "<LAVA_MULTI_NODE> <LAVA_WAIT x>\n", cache: "3:e=f\n", stderr: "<LAVA_WAIT_DEBUG waiting for <LAVA_WAIT_COMPLETE>"},
+			stdout:  "<LAVA_MULTI_NODE> <LAVA_WAIT x>\n", cache: "3:e=f\n", stderr: "<LAVA_WAIT_DEBUG waiting for LAVA_WAIT_COMPLETE "},
 
 		{name: "wait-all, several senders", script: "lava-wait-all", args: []string{"ready"},
 			replies: []string{"<LAVA_MULTI_NODE> <LAVA_WAIT_ALL ready>\n<LAVA_WAIT_ALL_COMPLETE 1234:ip=10.0.0.1 1234:path=/srv/data 1236:ip=10.0.0.3 1236:url=tcp://10.0.0.3:5201>\n\n"},
