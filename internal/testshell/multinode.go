@@ -90,11 +90,13 @@ func splitSendArgs(s string) []string {
 	return out
 }
 
-// startsKeyValue reports whether s begins with `word=` (letters, digits,
-// underscore), as LAVA's `\w+=` look-ahead.
+// startsKeyValue reports whether s begins with `key=`: LAVA's `\w+=`
+// look-ahead, with '-' and '.' allowed in keys as well, since
+// lava-network sends hostname-full= and default-gateway= (LAVA glues
+// those to the value before them and then drops them).
 func startsKeyValue(s string) bool {
 	n := 0
-	for n < len(s) && (s[n] == '_' || s[n] >= '0' && s[n] <= '9' || s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z') {
+	for n < len(s) && (s[n] == '_' || s[n] == '-' || s[n] == '.' || s[n] >= '0' && s[n] <= '9' || s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z') {
 		n++
 	}
 	return n > 0 && n < len(s) && s[n] == '='

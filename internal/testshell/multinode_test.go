@@ -24,6 +24,7 @@ func TestSplitSendArgs(t *testing.T) {
 		{"id msg=two words k=v", []string{"id", "msg=two words", "k=v"}},
 		{"  id   a=b  ", []string{"id", "a=b"}},
 		{"id url=http://x/y?a=b", []string{"id", "url=http://x/y?a=b"}},
+		{"network_info hostname=a hostname-full=a.lan default-gateway=10.0.2.2", []string{"network_info", "hostname=a", "hostname-full=a.lan", "default-gateway=10.0.2.2"}},
 	} {
 		if got := splitSendArgs(tc.in); !cmp.Equal(got, tc.want) {
 			t.Errorf("splitSendArgs(%q) = %q, want %q", tc.in, got, tc.want)
