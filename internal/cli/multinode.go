@@ -158,7 +158,12 @@ func writeStream(stdout, stderr io.Writer, subs []multinode.SubJob) int {
 			fmt.Fprintf(stderr, "basalt: encoding sub-job %d: %v\n", s.SubID, err)
 			return exitFailed
 		}
-		fmt.Fprintf(&buf, "--- # sub_id %d, role %s\n", s.SubID, s.Role)
+		role := s.Role
+		if !safeFileName(role) {
+			// Keep the header one comment line whatever the name holds.
+			role = strconv.Quote(role)
+		}
+		fmt.Fprintf(&buf, "--- # sub_id %d, role %s\n", s.SubID, role)
 		buf.Write(b)
 	}
 	if _, err := stdout.Write(buf.Bytes()); err != nil {

@@ -143,7 +143,7 @@ func TestMultinodeSplitRefusesUnsafeRoleNames(t *testing.T) {
 	if code := Main([]string{"multinode", "split", mnData + "odd-role.yaml"}, &stdout, &stderr); code != exitOK {
 		t.Errorf("stream: exit %d", code)
 	}
-	if !strings.Contains(stdout.String(), "role: ../escape") {
+	if !strings.Contains(stdout.String(), "--- # sub_id 0, role \"../escape\"\n") || !strings.Contains(stdout.String(), "role: ../escape") {
 		t.Errorf("stream lacks the role:\n%s", stdout.String())
 	}
 }

@@ -8,6 +8,11 @@ import (
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
+// MaxGroupSize bounds the sum of the counts. LAVA sets no bound, but
+// every sub-job is a full copy of the job, and a count is untrusted input
+// that could otherwise ask for millions of them.
+const MaxGroupSize = 1000
+
 // plan is a checked submission, ready to build sub-jobs from.
 type plan struct {
 	roles     []*role
@@ -108,16 +113,47 @@ func (c *checker) check() *plan {
 			valid = false
 			continue
 		}
-		p.groupSize += r.count
+		// Stop counting past the bound: a huge count must not overflow.
+		p.groupSize = min(p.groupSize+min(r.count, MaxGroupSize+1), MaxGroupSize+1)
 		if actionsOK && r.count > 0 && len(r.actions) == 0 {
 			c.add(rolePath(r.name), "role %q has no actions: name it in the role list of the actions it runs", r.name)
 		}
 	}
-	if valid && p.groupSize == 0 {
+	switch {
+	case valid && p.groupSize == 0:
 		c.add(rolesPath, "every role has count 0: the group would have no jobs")
+	case p.groupSize > MaxGroupSize:
+		c.add(rolesPath, "the counts add up to more than %d jobs, the most a group may have here", MaxGroupSize)
 	}
 	p.vland, p.lxc = c.otherProtocols(p.roles)
+	if p.groupSize <= MaxGroupSize && p.groupSize*countValues(c.def, maxCopiedValues) > maxCopiedValues {
+		c.add(nil, "the job is too large to copy into %d sub-jobs", p.groupSize)
+	}
 	return p
+}
+
+// maxCopiedValues bounds the values all sub-jobs hold together, so that a
+// large job (up to the YAML reader's own bound) times a large group
+// cannot exhaust memory.
+const maxCopiedValues = 1 << 24
+
+// countValues counts the values in v, stopping once past limit.
+func countValues(v any, limit int) int {
+	n := 1
+	switch t := v.(type) {
+	case *value.Map:
+		t.Range(func(_ string, e any) bool {
+			n += countValues(e, limit-n)
+			return n <= limit
+		})
+	case []any:
+		for _, e := range t {
+			if n += countValues(e, limit-n); n > limit {
+				break
+			}
+		}
+	}
+	return n
 }
 
 // multinodeBlock finds protocols.lava-multinode and its roles, reporting

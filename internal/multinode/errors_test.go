@@ -2,6 +2,7 @@ package multinode
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -178,6 +179,12 @@ func TestSplitErrors(t *testing.T) {
 		{"every count 0",
 			submission("{a: {device_type: qemu, count: 0}, b: {device_type: qemu, count: 0}}", "[]"),
 			[]string{rp + ": every role has count 0: the group would have no jobs"}},
+		{"group too large",
+			submission("{a: {device_type: qemu, count: 999}, b: {device_type: qemu, count: 9223372036854775807}}", allRole),
+			[]string{rp + ": the counts add up to more than 1000 jobs, the most a group may have here"}},
+		{"group at the bound",
+			submission("{a: {device_type: qemu, count: 999}, b: {device_type: qemu, count: 1}}", allRole),
+			nil},
 		{"role names with odd characters are quoted in paths",
 			submission(`{"my role": {device_type: qemu, count: 1}, "b.c": {device_type: qemu}}`, `[{deploy: {role: ["my role", "b.c"], to: tmpfs}}]`),
 			[]string{`protocols.lava-multinode.roles["b.c"].count: missing required key "count": how many jobs play this role`}},
@@ -224,6 +231,24 @@ func TestSplitErrors(t *testing.T) {
 				t.Errorf("problems (-want +got):\n%s\ninput:\n%s", diff, tt.src)
 			}
 		})
+	}
+}
+
+// TestSplitRefusesHugeCopies: a big job times a big group is refused
+// before anything is copied.
+func TestSplitRefusesHugeCopies(t *testing.T) {
+	var steps strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&steps, "s%d, ", i)
+	}
+	big := submission("{a: {device_type: qemu, count: 900}, b: "+qemu1+"}", "[{test: {role: [a, b], steps: ["+steps.String()+"]}}]")
+	_, err := Split(mustParse(t, big), Options{})
+	if err == nil || err.Error() != "cannot split the MultiNode job: the job is too large to copy into 901 sub-jobs" {
+		t.Errorf("error = %v", err)
+	}
+	small := submission("{a: {device_type: qemu, count: 1}, b: "+qemu1+"}", "[{test: {role: [a, b], steps: ["+steps.String()+"]}}]")
+	if _, err := Split(mustParse(t, small), Options{}); err != nil {
+		t.Errorf("a big job in a small group: %v", err)
 	}
 }
 
