@@ -6,7 +6,7 @@ STATICCHECK_VERSION := v0.8.2
 
 FIXTURES := build/fixtures/x86_64
 
-.PHONY: all build deps check test lint fuzz bench example fixtures fixtures-check clean
+.PHONY: all build deps check test lint fuzz bench example example-multinode fixtures fixtures-check clean
 
 all: build
 
@@ -64,7 +64,13 @@ check: lint test
 # for the job's downloads (stopped however the run ends) and runs
 # "basalt run"; logs and results go to build/example-output.
 example: fixtures build
-	BASALT=$(BIN) FIXTURES=$(FIXTURES) OUTPUT_DIR=build/example-output examples/qemu/run.sh
+	BASALT=$(BIN) FIXTURES=$(FIXTURES) OUTPUT_DIR=build/example-output examples/run.sh qemu
+
+# example-multinode runs the bundled MultiNode group (examples/multinode):
+# a server and a client guest at once, with basalt's own coordinator;
+# each sub-job's logs and results go to build/example-multinode/ROLE-N.
+example-multinode: fixtures build
+	BASALT=$(BIN) FIXTURES=$(FIXTURES) OUTPUT_DIR=build/example-multinode examples/run.sh multinode
 
 fuzz:
 	$(GO) test ./internal/job -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}

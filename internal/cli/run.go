@@ -13,52 +13,72 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/coordinator"
 	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/protocol"
 	"github.com/basalt-lava/basalt/internal/results"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
-const runSynopsis = "basalt run JOB.yaml --device DEVICE [--device-types DIR]... [--output-dir DIR] [--job-id ID]"
+const runSynopsis = "basalt run JOB.yaml --device [ROLE=]DEVICE... [--device-types DIR]... [--output-dir DIR] [--job-id ID] [--coordinator HOST:PORT]"
 
 // runOptions are the flags of `basalt run`.
 type runOptions struct {
 	jobPath, devicePath string
+	devices             []string // --device as given: DEVICE or ROLE=DEVICE
 	dtDirs              []string
 	outDir, jobID       string
 	tmpDir              string
 	keepTmp             bool
 	quiet               bool
+	// coordinator is --coordinator: the MultiNode coordinator to use
+	// instead of the configured one (or, for a group, the in-process one).
+	coordinator string
+	pollDelay   time.Duration
+	// settings are the coordinator settings a MultiNode sub-job uses;
+	// nil until a group run or a sub-job resolves them.
+	settings *protocol.Settings
+	// human receives the human-readable log (stdout, or a prefixed
+	// writer for one job of a group); nil with --quiet.
+	human io.Writer
+	// cancelReason says why ctx was canceled (the signal, the failed
+	// essential role).
+	cancelReason func() string
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("run", runSynopsis, stderr)
 	var o runOptions
-	fs.StringVar(&o.devicePath, "device", "", "device: rendered configuration (.yaml) or device dictionary (.jinja2)")
+	var devices listFlag
+	fs.Var(&devices, "device", "device: rendered configuration (.yaml) or device dictionary (.jinja2); for a MultiNode job ROLE=DEVICE, repeatable (one per role instance, or one for all instances of the role)")
 	var dtDirs listFlag
 	fs.Var(&dtDirs, "device-types", "folder of device-type templates (repeatable; searched after the dictionary's folder)")
-	fs.StringVar(&o.outDir, "output-dir", "", "folder for logs.yaml, results.yaml, results.xml and description.yaml (default: basalt-job-ID)")
-	fs.StringVar(&o.jobID, "job-id", "1", "the job's id: names the test results folder on the device (/lava-ID)")
+	fs.StringVar(&o.outDir, "output-dir", "", "folder for logs.yaml, results.yaml, results.xml and description.yaml (default: basalt-job-ID); a MultiNode group writes one folder per sub-job in it, ROLE-N/")
+	fs.StringVar(&o.jobID, "job-id", "1", "the job's id: names the test results folder on the device (/lava-ID); a MultiNode group numbers its sub-jobs from it")
 	fs.StringVar(&o.tmpDir, "tmp-dir", "", "folder for downloads and the overlay (default: a new folder in $TMPDIR, removed afterwards)")
 	fs.BoolVar(&o.keepTmp, "keep-tmp", false, "keep the downloads and overlay after the job")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the summary, not the job log")
+	fs.StringVar(&o.coordinator, "coordinator", "", "MultiNode coordinator HOST:PORT (default: a MultiNode group starts its own; a sub-job uses "+coordinator.DefaultConfigPath+", else localhost:3079)")
+	fs.DurationVar(&o.pollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator (default: the coordinator configuration's poll_delay; 250ms for a group's own coordinator)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagStatus(err)
 	}
-	if len(pos) != 1 || o.devicePath == "" {
+	if len(pos) != 1 || len(devices) == 0 {
 		fs.Usage()
 		return exitUsage
 	}
-	o.jobPath, o.dtDirs = pos[0], dtDirs
-	if o.outDir == "" {
-		o.outDir = "basalt-job-" + o.jobID
-	}
+	o.jobPath, o.dtDirs, o.devices = pos[0], dtDirs, devices
+	o.devicePath = devices[0]
 	if strings.ContainsAny(o.jobID, "/\\ \t\n'\"$`;&|<>") || o.jobID == "" {
 		fmt.Fprintf(stderr, "basalt: --job-id %q: use letters, digits, '-' or '_'\n", o.jobID)
 		return exitUsage
+	}
+	if !o.quiet {
+		o.human = stdout
 	}
 
 	// The first SIGINT or SIGTERM cancels the job, which then cleans up
@@ -82,25 +102,41 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	return runJob(ctx, o, stdout, stderr, &canceledBy)
+	o.cancelReason = canceledBy.Load
+
+	group, status := loadGroup(o, stderr)
+	if status != exitOK {
+		return status
+	}
+	if group != nil {
+		return runGroup(ctx, o, group, stdout, stderr)
+	}
+	if o.outDir == "" {
+		o.outDir = "basalt-job-" + o.jobID
+	}
+	if len(devices) > 1 || strings.Contains(devices[0], "=") && !fileExists(devices[0]) {
+		fmt.Fprintf(stderr, "basalt: %s is not a MultiNode job: give one --device, without a role\n", o.jobPath)
+		return exitUsage
+	}
+	status, _ = runJob(ctx, o, stdout, stderr)
+	return status
 }
 
-func runJob(ctx context.Context, o runOptions, stdout, stderr io.Writer, canceledBy *atomicString) int {
+// runJob runs one job and writes its logs and results into o.outDir;
+// it returns the exit status and how the job ended.
+func runJob(ctx context.Context, o runOptions, stdout, stderr io.Writer) (int, pipeline.Outcome) {
 	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
 		fmt.Fprintf(stderr, "basalt: %v\n", err)
-		return exitFailed
+		return exitFailed, pipeline.OutcomeOf(pipeline.InfrastructureError("%v", err))
 	}
 	logFile, err := os.Create(filepath.Join(o.outDir, "logs.yaml"))
 	if err != nil {
 		fmt.Fprintf(stderr, "basalt: %v\n", err)
-		return exitFailed
+		return exitFailed, pipeline.OutcomeOf(pipeline.InfrastructureError("%v", err))
 	}
 	defer logFile.Close()
 	var collected results.Collector
-	lopts := joblog.Options{OnResult: collected.Add}
-	if !o.quiet {
-		lopts.Human = stdout
-	}
+	lopts := joblog.Options{OnResult: collected.Add, Human: o.human}
 	log := joblog.New(logFile, lopts)
 	// The log is flushed every second so that `tail -f` follows the job
 	// and a killed basalt leaves at most a second of it unwritten.
@@ -122,7 +158,7 @@ func runJob(ctx context.Context, o runOptions, stdout, stderr io.Writer, cancele
 
 	start := time.Now()
 	jobName := ""
-	outcome := run(ctx, o, log, &jobName, canceledBy)
+	outcome := run(ctx, o, log, &jobName)
 	rec := value.MapOf("definition", "lava", "case", "job", "result", outcome.Result)
 	if outcome.Result != "pass" {
 		rec.Set("error_msg", outcome.Message)
@@ -148,15 +184,15 @@ func runJob(ctx context.Context, o runOptions, stdout, stderr io.Writer, cancele
 	}
 	printSummary(stdout, cases, outcome, o.outDir, time.Since(start))
 	if outcome.Result != "pass" {
-		return exitFailed
+		return exitFailed, outcome
 	}
-	return status
+	return status, outcome
 }
 
 // run prepares and runs the job, logging as lava-run does, and returns
 // how it ended.
-func run(ctx context.Context, o runOptions, log *joblog.Logger, jobName *string, canceledBy *atomicString) pipeline.Outcome {
-	opts := dispatcher.Options{DeviceTypeDirs: o.dtDirs, JobID: o.jobID, Job: job.Options{Lax: true}}
+func run(ctx context.Context, o runOptions, log *joblog.Logger, jobName *string) pipeline.Outcome {
+	opts := dispatcher.Options{DeviceTypeDirs: o.dtDirs, JobID: o.jobID, Job: job.Options{Lax: true, SubJob: true}}
 	log.Infof("basalt run: job %s on device %s (%s)", o.jobPath, o.devicePath, versionText)
 	p, err := dispatcher.Prepare(o.jobPath, o.devicePath, opts)
 	if err != nil {
@@ -203,9 +239,20 @@ func run(ctx context.Context, o runOptions, log *joblog.Logger, jobName *string,
 	pj.Runtime.TmpDir = tmp
 	pj.Runtime.OutputDir = o.outDir
 	pj.Logf = nil
+	if protocol.Accepts(pj.Params) {
+		mn, err := newMultinode(o, pj)
+		if err != nil {
+			return pipeline.OutcomeOf(err)
+		}
+		log.Infof("lava-multinode: role %s in group %s, coordinator %s", mn.Role(), pj.Params.Map("protocols").Map(protocol.MultinodeName).String("target_group"), o.settings.Addr)
+		for _, w := range protocol.Check(pj) {
+			log.Warnf("%s", w)
+		}
+		pj.Protocols = append(pj.Protocols, mn)
+	}
 	err = pj.Run(ctx)
-	if err != nil && pipeline.ClassOf(err) == pipeline.ClassCanceled {
-		if by := canceledBy.Load(); by != "" {
+	if err != nil && pipeline.ClassOf(err) == pipeline.ClassCanceled && o.cancelReason != nil {
+		if by := o.cancelReason(); by != "" {
 			err = &pipeline.Error{Class: pipeline.ClassCanceled, Msg: "the job was canceled (" + by + ")", Err: err}
 		}
 	}

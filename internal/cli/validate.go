@@ -35,7 +35,9 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	opts := dispatcher.Options{
 		DeviceTypeDirs: dtDirs,
-		Job:            job.Options{Lax: *lax, DuplicatesAreErrors: *dupErrors, ExtraContext: extraContext},
+		// With a device the job is checked as the dispatcher gets it: a
+		// MultiNode sub-job is then a job like any other.
+		Job: job.Options{Lax: *lax, DuplicatesAreErrors: *dupErrors, ExtraContext: extraContext, SubJob: *devicePath != ""},
 	}
 	p, err := dispatcher.Prepare(pos[0], *devicePath, opts)
 	if err != nil {

@@ -17,6 +17,12 @@ type checker struct {
 	file  string
 	opts  Options
 	diags []Diagnostic
+	// subJob is set for a MultiNode sub-job as LAVA's server writes it
+	// for the dispatcher (protocols.lava-multinode.target_group): its
+	// actions' role is one name, device_type is at the top, and the
+	// protocol block holds the group (target_group, role, group_size …)
+	// rather than the submitted roles.
+	subJob bool
 }
 
 func (c *checker) report(sev Severity, pos value.Pos, path, format string, args ...any) {

@@ -18,6 +18,12 @@ type Options struct {
 	ExtraContext []string
 	// DuplicatesAreErrors turns duplicate-key warnings into errors.
 	DuplicatesAreErrors bool
+	// SubJob checks a job with a MultiNode target_group as the sub-job
+	// LAVA's server hands its dispatcher (one role per action, the role's
+	// device_type at the top, the group in the protocol block), which is
+	// what `basalt run` receives. Without it such a job gets LAVA's
+	// submission verdict: invalid.
+	SubJob bool
 }
 
 // Job is a loaded job definition.
@@ -54,6 +60,7 @@ func Parse(file string, data []byte, opts Options) (*Job, []Diagnostic) {
 	case doc.Root.Kind != value.MapNode:
 		c.errorf(doc.Root, "", "a job definition must be a map, got %s", describe(doc.Root))
 	default:
+		c.subJob = opts.SubJob && doc.Root.Get("protocols").Get("lava-multinode").Get("target_group") != nil
 		c.checkJob(doc.Root)
 		m, _ := doc.Root.Value().(*value.Map)
 		job = &Job{File: file, Doc: doc, Data: m}

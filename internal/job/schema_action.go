@@ -24,7 +24,11 @@ func (c *checker) checkActionCommon(f *fields) {
 	}
 	c.str(f.opt("connection-namespace"), f.sub("connection-namespace"))
 	f.allow("protocols") // action-level protocol calls: free-form
-	c.strList(f.opt("role"), f.sub("role"))
+	if c.subJob {
+		c.str(f.opt("role"), f.sub("role"))
+	} else {
+		c.strList(f.opt("role"), f.sub("role"))
+	}
 	c.checkTimeout(f.opt("timeout"), f.sub("timeout"))
 	c.checkNamedTimeouts(f.opt("timeouts"), f.sub("timeouts"))
 	for _, k := range []string{"repeat", "failure_retry", "failure_retry_interval"} {

@@ -25,6 +25,10 @@ func (c *checker) checkProtocols(n *value.Node, path string) {
 // rewrites it per sub-job (target_group, role, …), which is why a split
 // sub-job does not pass LAVA's strict check either.
 func (c *checker) checkMultinodeProtocol(n *value.Node, path string) {
+	if c.subJob {
+		c.checkMultinodeSubJob(n, path)
+		return
+	}
 	f := c.mapAt(n, path)
 	if f == nil {
 		return
@@ -58,6 +62,34 @@ func (c *checker) checkMultinodeProtocol(n *value.Node, path string) {
 		}
 		r.finish()
 	}
+}
+
+// checkMultinodeSubJob checks the protocol block of a split sub-job: the
+// group it belongs to, its role and the role's settings lifted into the
+// block, and, once the group is scheduled, the roster of job ids.
+func (c *checker) checkMultinodeSubJob(n *value.Node, path string) {
+	f := c.mapAt(n, path)
+	if f == nil {
+		return
+	}
+	c.nonEmptyStr(f.req("target_group"), f.sub("target_group"))
+	c.nonEmptyStr(f.req("role"), f.sub("role"))
+	c.integer(f.req("group_size"), f.sub("group_size"), 1)
+	c.integer(f.opt("sub_id"), f.sub("sub_id"), 0)
+	if roles := c.mapAt(f.opt("roles"), f.sub("roles")); roles != nil {
+		ks, vs := roles.rest()
+		for i, k := range ks {
+			c.nonEmptyStr(vs[i], keyPath(roles.path, k.KeyString()))
+		}
+	}
+	c.boolean(f.opt("essential"), f.sub("essential"))
+	c.checkTimeout(f.opt("timeout"), f.sub("timeout"))
+	for _, k := range []string{"expect_role", "host_role", "request", "connection"} {
+		c.str(f.opt(k), f.sub(k))
+	}
+	c.strList(f.opt("tags"), f.sub("tags"))
+	c.anyMap(f.opt("environment"), f.sub("environment"))
+	f.finish()
 }
 
 func (c *checker) checkXnbd(n *value.Node, path string) {

@@ -381,6 +381,17 @@ func (c *checker) checkMultinode(top *fields, actions []action) {
 		}
 		return
 	}
+	if c.subJob {
+		if !truthy(top.n.Get("device_type")) && !truthy(top.n.Get("connection")) {
+			c.errorf(top.n, "device_type", "a MultiNode sub-job needs the device_type (or the connection) of its role")
+		}
+		for _, a := range actions {
+			if a.body.KeyNode("role") == nil {
+				c.errorf(a.key, a.path, "every action of a MultiNode sub-job needs its role")
+			}
+		}
+		return
+	}
 	for _, k := range []string{"device_type", "environment", "context", "tags"} {
 		if v := top.n.Get(k); truthy(v) {
 			c.errorf(top.n.KeyNode(k), k, "%q is not allowed at the top of a MultiNode job; set it per role in protocols.lava-multinode.roles", k)

@@ -50,9 +50,6 @@ func TestSplitErrors(t *testing.T) {
 				rp + `.b.host_role: names role "nope", which protocols.lava-multinode.roles does not define (roles: a, b)`,
 				rp + `.b.expect_role: names role "other", which protocols.lava-multinode.roles does not define (roles: a, b)`,
 			}},
-		{"expect_role without host_role",
-			submission("{a: "+qemu1+", b: {device_type: qemu, count: 1, expect_role: a, request: lava-start}}", allRole),
-			[]string{rp + ".b.expect_role: expect_role needs host_role (LAVA's server accepts expect_role only with host_role)"}},
 		{"connection role with device and worker",
 			submission("{a: "+qemu1+", b: {connection: ssh, count: 1, host_role: a, expect_role: a, device: d1, worker: w1}}", allRole),
 			[]string{

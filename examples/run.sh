@@ -1,5 +1,7 @@
 #!/bin/sh
-# examples/qemu/run.sh: run the example job end to end with basalt run.
+# examples/run.sh [EXAMPLE]: run an example job end to end with basalt run:
+# examples/EXAMPLE/job.yaml on examples/EXAMPLE/device.jinja2 (EXAMPLE is
+# qemu, the default, or multinode, whose two roles use the same device).
 #
 # The job downloads its kernel and initramfs from http://127.0.0.1:8000/,
 # so this serves the fixtures folder there for the length of the run and
@@ -9,9 +11,12 @@
 #
 # Settings (environment): BASALT [build/basalt], FIXTURES
 # [build/fixtures/x86_64], OUTPUT_DIR [build/example-output], JOB_ID [1].
-# `make example` builds basalt and the fixtures first, then runs this.
+# `make example` (and `make example-multinode`) build basalt and the
+# fixtures first, then run this.
 set -eu
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
+example=${1:-qemu}
+[ -f "examples/$example/job.yaml" ] || { echo "example: no examples/$example/job.yaml" >&2; exit 2; }
 basalt=${BASALT:-build/basalt}
 fixtures=${FIXTURES:-build/fixtures/x86_64}
 out=${OUTPUT_DIR:-build/example-output}
@@ -80,7 +85,7 @@ mkdir -p "$out"
 # basalt runs in the background so that a signal to this script reaches it
 # at once (it cancels the job, stops QEMU and writes its results), rather
 # than the shell holding the signal until basalt has finished on its own.
-"$basalt" run examples/qemu/job.yaml --device examples/qemu/device.jinja2 \
+"$basalt" run "examples/$example/job.yaml" --device "examples/$example/device.jinja2" \
 	--output-dir "$out" --job-id "$job_id" &
 job=$!
 trap 'kill -INT "$job" 2>/dev/null || true' INT
