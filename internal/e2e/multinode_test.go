@@ -222,6 +222,36 @@ func TestMultinodeEssentialRoleFails(t *testing.T) {
 	}
 }
 
+// When the essential role fails in the middle of its test, the other
+// role, blocked in a lava-sync on its own running guest, is canceled:
+// its QEMU is stopped and reaped, and what it reported so far is kept.
+func TestMultinodeEssentialRoleFailsMidTest(t *testing.T) {
+	needFixtures(t)
+	url := server(t, nil)
+	// Both meet at clients-ready; once the client says it is waiting
+	// for a lava-sync the server will never join, the server fails.
+	job := mnJob(t, url, 1, func(s string) string {
+		s = strings.Replace(s, "        request: lava-start\n        expect_role: server\n", "", 1)
+		s = strings.Replace(s, "          - lava-send lava_start\n", "", 1)
+		s = strings.Replace(s, "          - lava-test-case group-size --shell test \"$(lava-group | wc -l)\" -ge 2\n", "          - lava-wait client-waiting\n          - lava-test-raise server-broke\n", 1)
+		sync := "          - lava-sync clients-ready\n"
+		i := strings.LastIndex(s, sync) + len(sync)
+		return s[:i] + "          - lava-send client-waiting\n          - lava-sync never\n" + s[i:]
+	})
+	g := runGroup(t, job)
+	srv, cli := g.jobs["server-0"], g.jobs["client-0"]
+	if srv.errorType() != "Test" || !strings.Contains(srv.job.String("error_msg"), "server-broke") {
+		t.Errorf("server: %s", value.GoString(srv.job))
+	}
+	if cli.errorType() != "Canceled" || !strings.Contains(cli.job.String("error_msg"), "essential role server") {
+		t.Errorf("client: %s", value.GoString(cli.job))
+	}
+	wantPass(t, "client-0", cli, "0_mn-client", "multinode-sync-clients-ready")
+	if r := cli.result("lava", "power-off"); r == nil {
+		t.Errorf("client: its finalize did not run")
+	}
+}
+
 // lavaCoordinator starts Debian's lava-coordinator on a free port and
 // returns its address; it is stopped and reaped when the test ends.
 func lavaCoordinator(t *testing.T) string {

@@ -186,6 +186,9 @@ func (b *Base) logf(format string, args ...any) {
 func (j *Job) Run(ctx context.Context) error {
 	jctx, cancel := context.WithTimeout(ctx, secondsDuration(j.Timeout.Seconds))
 	err := j.setUpProtocols(jctx)
+	if err != nil && jctx.Err() != nil {
+		err = contextError(jctx.Err(), nil)
+	}
 	if err == nil {
 		_, err = j.Pipeline.Run(jctx, nil)
 	}

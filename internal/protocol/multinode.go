@@ -222,12 +222,13 @@ func (m *Multinode) poll(ctx context.Context, req map[string]any, timeout time.D
 	if err == nil {
 		return r, nil
 	}
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return r, err
-	}
 	what := fmt.Sprint(req["request"])
 	if id, ok := req["messageID"]; ok {
 		what += " " + fmt.Sprint(id)
+	}
+	if ctx.Err() != nil {
+		// The job's own time, a cancellation: the caller says which.
+		return r, fmt.Errorf("%s: %w", what, ctx.Err())
 	}
 	if errors.Is(err, coordinator.ErrTimeout) {
 		return r, &pipeline.Error{Class: pipeline.ClassMultinodeTimeout,
