@@ -30,6 +30,7 @@ func commands() []command {
 		{"run", "run a job on a device: deploy, boot, test, and write logs and results", runRun},
 		{"validate", "check a job, and with --device build and describe its pipeline", runValidate},
 		{"device", "device configuration: `basalt device render DICTIONARY`", runDevice},
+		{"coordinator", "serve LAVA's MultiNode coordinator protocol until SIGINT/SIGTERM", runCoordinator},
 		{"multinode", "MultiNode jobs: `basalt multinode split JOB` writes the sub-jobs as LAVA's server would", runMultinode},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, versionText)
