@@ -9,8 +9,11 @@ package coordinator
 // lava-coordinator on PATH, else /usr/bin/lava-coordinator);
 // BASALT_LAVA_PYTHON the interpreter with lava_dispatcher importable
 // (default /usr/bin/python3, not whatever python3 comes first on PATH).
-// PYTHONPATH is passed through, so the packages may also be unpacked
-// with dpkg -x rather than installed.
+// BASALT_LAVA_PYTHONPATH is put first on PYTHONPATH for those programs
+// only, so the packages may be unpacked with dpkg -x rather than installed
+// (lava-dispatcher's own dependencies, python3-guestfs among them, are
+// heavy; the protocol module needs only python3-pexpect, python3-requests
+// and python3-yaml).
 
 import (
 	"bufio"
@@ -68,11 +71,27 @@ func lavaPython(t *testing.T) string {
 	if _, err := os.Stat(py); err != nil {
 		needLAVA(t, "no %s", py)
 	}
-	out, err := exec.Command(py, "-c", "import lava_dispatcher.protocols.multinode").CombinedOutput()
+	cmd := exec.Command(py, "-c", "import lava_dispatcher.protocols.multinode")
+	cmd.Env = lavaEnv()
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		needLAVA(t, "%s cannot import lava_dispatcher.protocols.multinode: %v\n%s", py, err, out)
 	}
 	return py
+}
+
+// lavaEnv is the environment for LAVA's programs. Python must not write
+// __pycache__ next to testdata/lava_node.py.
+func lavaEnv() []string {
+	env := append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	extra := os.Getenv("BASALT_LAVA_PYTHONPATH")
+	if extra == "" {
+		return env
+	}
+	if pp := os.Getenv("PYTHONPATH"); pp != "" {
+		extra += string(os.PathListSeparator) + pp
+	}
+	return append(env, "PYTHONPATH="+extra)
 }
 
 func freePort(t *testing.T) int {
@@ -95,6 +114,7 @@ func startLAVACoordinator(t *testing.T) string {
 	logfile := filepath.Join(dir, "lava-coordinator.log")
 	writeJSON(t, conf, map[string]any{"port": port, "blocksize": 4096, "poll_delay": 1, "coordinator_hostname": "127.0.0.1"})
 	cmd := exec.Command(prog, "--config", conf, "--logfile", logfile, "--loglevel", "DEBUG")
+	cmd.Env = lavaEnv()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Its own process group, killed with the test binary if need be.
@@ -263,6 +283,7 @@ func pyScenario(t *testing.T, py, addr, group string, withNack bool) map[string]
 		spec, _ := json.Marshal(map[string]any{"config": conf, "group": group, "size": 3, "job_id": id, "role": role, "steps": steps})
 		wg.Go(func() {
 			cmd := exec.CommandContext(ctx, py, "testdata/lava_node.py", string(spec))
+			cmd.Env = lavaEnv()
 			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -328,10 +349,4 @@ func TestInteropLAVAClientWithServer(t *testing.T) {
 	if diff := cmp.Diff(pyScenarioWant(false), got); diff != "" {
 		t.Errorf("LAVA's client with LAVA's coordinator (-want +got):\n%s", diff)
 	}
-}
-
-func TestMain(m *testing.M) {
-	// Keep LAVA's Python from writing __pycache__ into testdata.
-	os.Setenv("PYTHONDONTWRITEBYTECODE", "1")
-	os.Exit(m.Run())
 }
