@@ -131,7 +131,9 @@ func (c *Client) ioErr(ctx context.Context, what string, req map[string]any, err
 // each adding 2 s to the delay as LAVA's client does (capped at 30 s);
 // the delay drops back to PollDelay after a good exchange. After timeout
 // (0: no limit besides ctx) it returns an error wrapping ErrTimeout; when
-// ctx ends it returns ctx's error.
+// ctx ends it returns ctx's error. Any other reply, "nack" included, is
+// returned with a nil error: what a nack means is the caller's business
+// (LAVA's dispatcher turns it into a failed test case).
 func (c *Client) Poll(ctx context.Context, req map[string]any, timeout time.Duration) (Reply, error) {
 	parent := ctx
 	if timeout > 0 {
