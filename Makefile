@@ -6,7 +6,7 @@ STATICCHECK_VERSION := v0.8.2
 
 FIXTURES := build/fixtures/x86_64
 
-.PHONY: all build deps check test lint fuzz bench example example-multinode fixtures fixtures-check clean
+.PHONY: all build deps lava-peers check test lint fuzz bench example example-multinode fixtures fixtures-check clean
 
 all: build
 
@@ -23,6 +23,33 @@ deps:
 	fi
 	$(GO) mod download
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@$(MAKE) --no-print-directory lava-peers
+
+# lava-peers installs the LAVA 2023.01 programs the MultiNode interop tests
+# run as real peers: Debian's lava-coordinator (small: Python and YAML),
+# and the lava_dispatcher Python package for its MultiNode protocol client.
+# The whole lava-dispatcher package would pull libguestfs (~700 MB), so
+# unless it is installed already its files are unpacked into
+# $(LAVA_PEERS) (apt-get download + dpkg -x: ~2 MB) and the tests put
+# that first on PYTHONPATH.
+LAVA_PEERS := build/lava-peers
+lava-peers:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	missing=; \
+	command -v lava-coordinator >/dev/null || missing="$$missing lava-coordinator"; \
+	for p in python3-pexpect python3-requests python3-yaml; do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "lava-peers: installing$$missing"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi; \
+	if ! /usr/bin/python3 -c 'import lava_dispatcher.protocols.multinode' 2>/dev/null && [ ! -d $(LAVA_PEERS)/usr/lib/python3/dist-packages/lava_dispatcher ]; then \
+		echo "lava-peers: unpacking lava-dispatcher into $(LAVA_PEERS)"; \
+		rm -rf $(LAVA_PEERS).tmp && mkdir -p $(LAVA_PEERS).tmp && \
+		(cd $(LAVA_PEERS).tmp && apt-get download -qq lava-dispatcher >/dev/null && dpkg -x lava-dispatcher_*.deb root) && \
+		rm -rf $(LAVA_PEERS) && mv $(LAVA_PEERS).tmp/root $(LAVA_PEERS) && rm -rf $(LAVA_PEERS).tmp; \
+	fi
 
 # fixtures builds the x86_64 guest the example job boots: Debian's kernel
 # and a busybox initramfs in $(FIXTURES) (fixtures/README.md). No root
@@ -53,7 +80,8 @@ lint:
 # test builds the fixtures first: the end-to-end tests boot them under
 # QEMU, and with BASALT_E2E=1 a missing fixture fails instead of skipping.
 test: fixtures
-	BASALT_E2E=1 $(GO) test -count=1 -timeout 30m ./...
+	BASALT_E2E=1 BASALT_LAVA_PYTHONPATH=$(if $(wildcard $(LAVA_PEERS)/usr/lib/python3/dist-packages),$(CURDIR)/$(LAVA_PEERS)/usr/lib/python3/dist-packages) \
+		$(GO) test -count=1 -timeout 30m ./...
 
 # check is what CI runs: lint, then every test (the LAVA corpus tests run
 # when ../shared/lava-corpus is present and skip otherwise).
