@@ -1,0 +1,48 @@
+#!/bin/sh
+# bench/lava/multinode.sh: Debian's lava-run, as a MultiNode pair, against
+# `basalt coordinator`. The sub-jobs are examples/multinode/job.yaml split
+# by `basalt multinode split`, the device is our dictionary rendered with
+# LAVA's templates (render-device.py), the images are the fixtures served
+# on 127.0.0.1:8000. LAVA's dispatcher reads the coordinator's address
+# from /etc/lava-coordinator/lava-coordinator.conf (localhost:3079 as
+# Debian ships it), so basalt's coordinator listens there: stop any
+# lava-coordinator service first.
+#
+# Needs root (lava-run refuses otherwise), Debian's lava-dispatcher, and
+# `make build fixtures`. Prints each sub-job's result; exit 0 when both
+# completed. Output in OUT [/tmp/basalt-lava-multinode].
+set -eu
+cd "$(dirname "$0")/../.."
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+export LIBGUESTFS_BACKEND_SETTINGS=force_tcg
+OUT=${OUT:-/tmp/basalt-lava-multinode}
+command -v lava-run >/dev/null || { echo "lava-run is not installed (apt-get install lava-dispatcher)" >&2; exit 1; }
+for f in build/basalt build/fixtures/x86_64/vmlinuz build/fixtures/x86_64/rootfs.cpio.gz; do
+	[ -f "$f" ] || { echo "$f missing (make build fixtures)" >&2; exit 2; }
+done
+rm -rf "$OUT"
+mkdir -p "$OUT"
+build/basalt multinode split examples/multinode/job.yaml --job-id 10 --output-dir "$OUT"
+/usr/bin/python3 bench/lava/render-device.py examples/multinode/device.jinja2 "$OUT/device.yaml" --job "$OUT/server-0.yaml" >/dev/null
+
+pids=
+stop() { for p in $pids; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+python3 -m http.server 8000 --bind 127.0.0.1 --directory build/fixtures/x86_64 >"$OUT/httpd.log" 2>&1 &
+pids="$pids $!"
+build/basalt coordinator --listen 127.0.0.1:3079 >"$OUT/coordinator.log" 2>&1 &
+pids="$pids $!"
+sleep 1
+
+lava-run --job-id 10 --output-dir "$OUT/server" --device "$OUT/device.yaml" "$OUT/server-0.yaml" >"$OUT/server.log" 2>&1 &
+server=$!
+status=0
+lava-run --job-id 11 --output-dir "$OUT/client" --device "$OUT/device.yaml" "$OUT/client-0.yaml" >"$OUT/client.log" 2>&1 || status=1
+wait "$server" || status=1
+for r in server client; do
+	printf '%s: ' "$r"
+	grep -h '^result:' "$OUT/$r/result.yaml" 2>/dev/null || echo "no result"
+done
+exit "$status"
