@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/coordinator"
+	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/multinode"
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -169,6 +170,13 @@ func runGroup(ctx context.Context, o runOptions, group []*member, stdout, stderr
 		fmt.Fprintf(stderr, "basalt: %v\n", err)
 		return exitFailed
 	}
+	// Every sub-job is checked before any starts, as LAVA's server checks
+	// a submission: one that cannot run would leave the others waiting for
+	// it in the group until they time out.
+	if !checkGroup(group, o, stderr) {
+		return exitFailed
+	}
+
 	settings, stop, err := groupCoordinator(o)
 	if err != nil {
 		fmt.Fprintf(stderr, "basalt: %v\n", err)
@@ -191,18 +199,6 @@ func runGroup(ctx context.Context, o runOptions, group []*member, stdout, stderr
 	}
 	var wg sync.WaitGroup
 	for i, m := range group {
-		if err := os.MkdirAll(m.outDir, 0o755); err != nil {
-			fmt.Fprintf(stderr, "basalt: %v\n", err)
-			return exitFailed
-		}
-		def, err := value.EncodeYAML(m.sub.Definition)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(m.outDir, "job.yaml"), def, 0o644)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "basalt: writing %s's job: %v\n", m.name(), err)
-			return exitFailed
-		}
 		mo := o
 		mo.jobPath = filepath.Join(m.outDir, "job.yaml")
 		mo.devicePath = m.device
@@ -248,6 +244,45 @@ func runGroup(ctx context.Context, o runOptions, group []*member, stdout, stderr
 	}
 	wg.Wait()
 	return groupSummary(group, outDir, target, time.Since(start), stdout, stderr)
+}
+
+// checkGroup writes each sub-job's job.yaml and checks it with its
+// device as `basalt run` would, printing every problem; it reports
+// whether all of them can run.
+func checkGroup(group []*member, o runOptions, stderr io.Writer) bool {
+	ok := true
+	for _, m := range group {
+		if err := os.MkdirAll(m.outDir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "basalt: %v\n", err)
+			return false
+		}
+		path := filepath.Join(m.outDir, "job.yaml")
+		def, err := value.EncodeYAML(m.sub.Definition)
+		if err == nil {
+			err = os.WriteFile(path, def, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "basalt: writing %s's job: %v\n", m.name(), err)
+			return false
+		}
+		p, err := dispatcher.Prepare(path, m.device, dispatcher.Options{DeviceTypeDirs: o.dtDirs, JobID: m.id,
+			Job: job.Options{Lax: true, SubJob: true}})
+		if err != nil {
+			fmt.Fprintf(stderr, "basalt: %s: %v\n", m.name(), err)
+			ok = false
+			continue
+		}
+		if !p.Valid() {
+			for _, d := range job.Errors(p.Diagnostics) {
+				fmt.Fprintf(stderr, "basalt: %s (role %s, device %s): %s\n", m.name(), m.sub.Role, m.device, d)
+			}
+			ok = false
+		}
+	}
+	if !ok {
+		fmt.Fprintln(stderr, "basalt: the group was not started: every sub-job must be valid")
+	}
+	return ok
 }
 
 // groupCoordinator returns the settings the sub-jobs use and a function
