@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// The MultiNode group's command line: which device each sub-job gets,
+// and the mistakes refused before anything runs.
+func TestLoadGroupDevices(t *testing.T) {
+	const job = "../../examples/multinode/job.yaml"
+	const dev = "../../examples/multinode/device.jinja2"
+	for _, tc := range []struct {
+		name    string
+		devices []string
+		jobID   string
+		want    []string // ROLE-N=device of each member
+		status  int
+		errText string
+	}{
+		{"one device for all", []string{dev}, "7", []string{"server-0=" + dev, "client-0=" + dev}, exitOK, ""},
+		{"per role", []string{"server=a.jinja2", "client=b.jinja2"}, "1", []string{"server-0=a.jinja2", "client-0=b.jinja2"}, exitOK, ""},
+		{"role and fallback", []string{"client=b.jinja2", dev}, "1", []string{"server-0=" + dev, "client-0=b.jinja2"}, exitOK, ""},
+		{"missing role", []string{"server=a.jinja2"}, "1", nil, exitUsage, `no device for role "client"`},
+		{"unknown role", []string{"servr=a.jinja2", dev}, "1", nil, exitUsage, `the job has no role "servr"`},
+		{"too many for the role", []string{"server=a", "server=b", dev}, "1", nil, exitUsage, `role "server" has 1 instances but 2 devices`},
+		{"job id not a number", []string{dev}, "abc", nil, exitUsage, "a MultiNode group needs a number"},
+		{"two fallbacks", []string{dev, dev}, "1", nil, exitUsage, "only one device may be given without a role"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			o := runOptions{jobPath: job, devices: tc.devices, jobID: tc.jobID, outDir: t.TempDir()}
+			group, status := loadGroup(o, &stderr)
+			if status != tc.status || !strings.Contains(stderr.String(), tc.errText) {
+				t.Fatalf("status %d, stderr %q; want %d saying %q", status, stderr.String(), tc.status, tc.errText)
+			}
+			var got []string
+			for _, m := range group {
+				got = append(got, m.name()+"="+m.device)
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("members %v, want %v", got, tc.want)
+			}
+			if tc.status == exitOK && group[0].id != tc.jobID {
+				t.Errorf("first id %s, want %s", group[0].id, tc.jobID)
+			}
+		})
+	}
+}
+
+func TestPrefixWriter(t *testing.T) {
+	var out bytes.Buffer
+	p := &prefixWriter{out: &out, prefix: "[a-0] "}
+	p.Write([]byte("one\ntw"))
+	p.Write([]byte("o\nthree"))
+	p.Flush()
+	if got := out.String(); got != "[a-0] one\n[a-0] two\n[a-0] three\n" {
+		t.Errorf("got %q", got)
+	}
+}
