@@ -9,7 +9,7 @@
 #   bench/coordinator/compare.sh [RUNS] [SCENARIO...]     (default: 1 run, all)
 #
 # Scenarios: sync-1x100 sync-10x10 sendwait-1x100 waitall-role-1x8
-# sync-1x1000 (Basalt only unless LAVA_1000=1). Environment: POLL (poll
+# fastpoll-1x100 sync-1x1000 (Basalt only unless LAVA_1000=1); see README.md. Environment: POLL (poll
 # delay, default 0.1s), LIMIT (time limit of one load run, default 180s),
 # ROUNDS (sync rounds, default 5), BENCH_OUT (output folder).
 # Needs lava-coordinator (apt-get install lava-coordinator) and Go.
@@ -20,7 +20,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RUNS=${1:-1}
 shift || true
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(sync-1x100 sync-10x10 sendwait-1x100 waitall-role-1x8 sync-1x1000)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(sync-1x100 sync-10x10 sendwait-1x100 waitall-role-1x8 fastpoll-1x100 sync-1x1000)
 POLL=${POLL:-0.1s}
 LIMIT=${LIMIT:-180s}
 ROUNDS=${ROUNDS:-5}
@@ -103,6 +103,20 @@ server_usage() {
   awk -v hwm="$hwm" '{printf "%.2f %d\n", ($12 + $13) / 100, hwm}' <<<"$stat"
 }
 
+# tcp_counters: "LISTEN_OVERFLOWS SYNCOOKIES_FAILED", the kernel's
+# counters (machine-wide, read without touching nstat's history): a
+# listen queue that overflows drops SYNs (the client retries after 1 s,
+# 3 s, 7 s...), and a SYN cookie that fails to validate is answered with
+# a reset. "0 0" when nstat is missing.
+tcp_counters() {
+  if command -v nstat >/dev/null; then
+    nstat -asz TcpExtListenOverflows TcpExtSyncookiesFailed |
+      awk '$1 == "TcpExtListenOverflows" {o = $2} $1 == "TcpExtSyncookiesFailed" {f = $2} END {print o + 0, f + 0}'
+  else
+    echo 0 0
+  fi
+}
+
 # load_args SCENARIO: the load tool's arguments for it.
 load_args() {
   case $1 in
@@ -111,6 +125,10 @@ load_args() {
   sendwait-1x100) echo "-scenario sendwait -groups 1 -nodes 100 -rounds 3" ;;
   waitall-role-1x8) echo "-scenario waitall-role -groups 1 -nodes 8 -role-members 4 -rounds 2" ;;
   sync-1x1000) echo "-scenario sync -groups 1 -nodes 1000 -rounds 3" ;;
+  # A 5 ms poll delay offers far more requests than either server can
+  # take: requests/s then measures what the server sustains rather than
+  # what 100 sleeping pollers ask for.
+  fastpoll-1x100) echo "-scenario sync -groups 1 -nodes 100 -rounds $ROUNDS -poll 5ms" ;;
   *) echo "unknown scenario '$1'" >&2; return 1 ;;
   esac
 }
@@ -126,13 +144,17 @@ for run in $(seq "$RUNS"); do
       mkdir -p "$dir"
       start_server "$kind" "$dir"
       echo "run $run: $sc against $kind ($ADDR)" >&2
+      read -r ovf0 ckf0 < <(tcp_counters)
       # shellcheck disable=SC2086 # args is a list of flags
       "$OUT/load" -addr "$ADDR" -label "$kind" -poll "$POLL" -limit "$LIMIT" $args >"$dir/load.json" 2>"$dir/load.err" || {
         echo "load tool failed on $sc against $kind:" >&2; cat "$dir/load.err" >&2; exit 1; }
       read -r cpu rss < <(server_usage)
+      read -r ovf1 ckf1 < <(tcp_counters)
       stop_server
       jq -c --arg sc "$sc" --argjson run "$run" --argjson cpu "$cpu" --argjson rss "$rss" \
-        '. + {bench: $sc, run: $run, server_cpu_s: $cpu, server_peak_rss_kb: $rss}' "$dir/load.json" >>"$RESULTS"
+        --argjson ovf $((ovf1 - ovf0)) --argjson ckf $((ckf1 - ckf0)) \
+        '. + {bench: $sc, run: $run, server_cpu_s: $cpu, server_peak_rss_kb: $rss,
+              listen_overflows: $ovf, syncookies_failed: $ckf}' "$dir/load.json" >>"$RESULTS"
       jq -r '"  \(.requests) requests, \(.rounds_completed)/\(.rounds_expected) rounds, \(.conn_errors_total) connection errors, \(.wall_s) s"' "$dir/load.json" >&2
     done
   done

@@ -15,7 +15,8 @@ def med(rows, key, sub=None):
     for r in rows:
         v = r.get(key)
         if sub is not None and isinstance(v, dict):
-            v = v.get(sub)
+            # a summary of nothing (no round completed) is no figure
+            v = v.get(sub) if v.get("n") else None
         if isinstance(v, (int, float)):
             vals.append(v)
     return statistics.median(vals) if vals else None
@@ -40,7 +41,7 @@ def main(path):
         by.setdefault(k, []).append(r)
 
     cols = ["scenario", "server", "runs", "req/s", "rounds/s", "round med s",
-            "round max s", "group_data s", "done", "conn err", "resets", "wall s",
+            "round max s", "group_data s", "done", "conn err", "resets", "SYN drops", "wall s",
             "srv cpu s", "srv rss MB", "load cpu s"]
     table = []
     for bench in order:
@@ -48,14 +49,16 @@ def main(path):
             rs = by.get((bench, server))
             if not rs:
                 continue
-            done = "%s/%s" % (fmt(med(rs, "rounds_completed")), fmt(med(rs, "rounds_expected")))
+            # every run's count: a run cut off by the time limit must show
+            done = "%s/%s" % (",".join(str(r["rounds_completed"]) for r in rs), fmt(med(rs, "rounds_expected")))
             resets = [r.get("conn_errors", {}).get("reset", 0) for r in rs]
             rss = med(rs, "server_peak_rss_kb")
             table.append([bench, server, str(len(rs)), fmt(med(rs, "requests_per_s"), 0),
                           fmt(med(rs, "rounds_per_s"), 3), fmt(med(rs, "round_s", "median"), 3),
                           fmt(med(rs, "round_s", "max"), 3), fmt(med(rs, "group_data_s", "median"), 3),
                           done, fmt(med(rs, "conn_errors_total")),
-                          fmt(statistics.median(resets)), fmt(med(rs, "wall_s")),
+                          fmt(statistics.median(resets)), fmt(med(rs, "listen_overflows")),
+                          fmt(med(rs, "wall_s")),
                           fmt(med(rs, "server_cpu_s")), fmt(rss / 1024 if rss else None, 1),
                           fmt(med(rs, "client_cpu_s"))])
     widths = [max(len(c), *(len(row[i]) for row in table)) for i, c in enumerate(cols)]
@@ -63,7 +66,8 @@ def main(path):
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
     print("(medians over runs; round = first node entering a round to the last leaving it;"
-          " done = completed/expected rounds; resets are counted in conn err)")
+          " done = completed rounds of each run/expected; resets are counted in conn err;"
+          " SYN drops = the kernel's listen-queue overflows during the run)")
 
     print()
     print("Basalt / LAVA (ratio of the medians):")

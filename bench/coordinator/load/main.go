@@ -387,7 +387,7 @@ func (n *node) poll(ctx context.Context, req map[string]any, seen func()) (coord
 		t0 := time.Now()
 		rep, err := n.client.Exchange(ctx, req)
 		lat := time.Since(t0)
-		if err != nil && ctx.Err() != nil {
+		if err != nil && limitReached(ctx) {
 			// Cut off by the time limit: not the server's doing.
 			return coordinator.Reply{}, false
 		}
@@ -416,6 +416,17 @@ func (n *node) poll(ctx context.Context, req map[string]any, seen func()) (coord
 			return rep, true
 		}
 	}
+}
+
+// limitReached says whether ctx is over. A dial cut short by ctx's
+// deadline can return (as an i/o timeout) a moment before ctx.Err() is
+// set, so the deadline itself is looked at too.
+func limitReached(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
