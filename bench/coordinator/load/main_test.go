@@ -105,11 +105,14 @@ func TestRefusedIsCountedAndBounded(t *testing.T) {
 	c := config{Addr: addr, Scenario: "sync", Groups: 1, Nodes: 2, Rounds: 1, Poll: 5 * time.Millisecond,
 		Retry: 5 * time.Millisecond, Limit: 200 * time.Millisecond, FirstJob: 1}
 	res := run(c)
-	if !res.TimedOut || res.RoundsCompleted != 0 || res.NodesFinished != 0 {
-		t.Errorf("timed out %v, rounds %d, nodes finished %d; want a timed-out run with nothing done",
-			res.TimedOut, res.RoundsCompleted, res.NodesFinished)
+	// Whether the limit or a node's own poll timeout ends the run first,
+	// and whether the last dial is cut by the limit, depends on the
+	// machine's load: only what does not is checked.
+	if res.RoundsCompleted != 0 || res.NodesFinished != 0 || res.Replies != 0 {
+		t.Errorf("rounds %d, nodes finished %d, replies %d; want nothing done",
+			res.RoundsCompleted, res.NodesFinished, res.Replies)
 	}
-	if res.ConnErrors["refused"] < 2 || res.ConnErrors["refused"] != res.ConnErrorsTotal || res.Replies != 0 {
-		t.Errorf("conn errors %v, replies %d: want only refusals, at least one per node", res.ConnErrors, res.Replies)
+	if res.ConnErrors["refused"] < 2 {
+		t.Errorf("conn errors %v: want the refusals counted, at least one per node", res.ConnErrors)
 	}
 }
