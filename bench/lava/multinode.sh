@@ -38,6 +38,7 @@ sleep 1
 
 lava-run --job-id 10 --output-dir "$OUT/server" --device "$OUT/device.yaml" "$OUT/server-0.yaml" >"$OUT/server.log" 2>&1 &
 server=$!
+pids="$server $pids" # stopped first on a signal, before what it talks to
 status=0
 lava-run --job-id 11 --output-dir "$OUT/client" --device "$OUT/device.yaml" "$OUT/client-0.yaml" >"$OUT/client.log" 2>&1 || status=1
 wait "$server" || status=1

@@ -189,13 +189,26 @@ func runJob(t *testing.T, jobPath string, during func(p *os.Process, dir string)
 		}
 	})
 	assertNoLeftovers(t, tmp)
-	b, err := os.ReadFile(filepath.Join(out, "logs.yaml"))
+	o.readLog(t)
+	for _, f := range []string{"results.yaml", "results.xml", "description.yaml"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	return o
+}
+
+// readLog reads the job's logs.yaml into o: every line, the results,
+// and the lava/job result, which must be there.
+func (o *outcome) readLog(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(o.dir, "logs.yaml"))
 	if err != nil {
 		t.Fatalf("no logs.yaml: %v", err)
 	}
 	v, err := value.DecodeYAML(b)
 	if err != nil {
-		t.Fatalf("logs.yaml does not parse: %v", err)
+		t.Fatalf("%s/logs.yaml does not parse: %v", o.dir, err)
 	}
 	for _, e := range v.([]any) {
 		r := e.(*value.Map)
@@ -209,14 +222,8 @@ func runJob(t *testing.T, jobPath string, during func(p *os.Process, dir string)
 		}
 	}
 	if o.job == nil {
-		t.Fatal("no lava/job result in logs.yaml")
+		t.Fatalf("%s: no lava/job result in logs.yaml", o.dir)
 	}
-	for _, f := range []string{"results.yaml", "results.xml", "description.yaml"} {
-		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
-			t.Errorf("%s not written: %v", f, err)
-		}
-	}
-	return o
 }
 
 func lastLines(s string, n int) string {

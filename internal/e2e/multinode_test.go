@@ -101,28 +101,7 @@ func runGroup(t *testing.T, jobPath string, args ...string) *groupOutcome {
 func readOutcome(t *testing.T, out string) *outcome {
 	t.Helper()
 	o := &outcome{dir: out}
-	b, err := os.ReadFile(filepath.Join(out, "logs.yaml"))
-	if err != nil {
-		t.Fatalf("no logs.yaml: %v", err)
-	}
-	v, err := value.DecodeYAML(b)
-	if err != nil {
-		t.Fatalf("%s/logs.yaml does not parse: %v", out, err)
-	}
-	for _, e := range v.([]any) {
-		r := e.(*value.Map)
-		o.log = append(o.log, r)
-		if r.String("lvl") == "results" {
-			m := r.Map("msg")
-			o.results = append(o.results, m)
-			if m.String("definition") == "lava" && m.String("case") == "job" {
-				o.job = m
-			}
-		}
-	}
-	if o.job == nil {
-		t.Fatalf("%s: no lava/job result in logs.yaml", out)
-	}
+	o.readLog(t)
 	for _, f := range []string{"results.yaml", "results.xml", "job.yaml"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("%s not written: %v", f, err)
