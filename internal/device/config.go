@@ -84,10 +84,15 @@ func (p *Problem) Error() string {
 	return p.Path + ": " + p.Msg
 }
 
-// Check returns every problem LAVA's device schema
-// (lava_common/schemas/device.py) finds in the configuration, in key
-// order, or nil for a valid one. Like LAVA, it allows keys the schema
+// Check returns every problem current LAVA's device schema
+// (lava_common/schemas/device.py, 2026) finds in the configuration, in
+// key order, or nil for a valid one. Like LAVA, it allows keys the schema
 // does not name.
+//
+// LAVA's dispatcher never runs this check (lava-run takes any device
+// mapping); "lava-server manage devices check" and share/lava-schema.py
+// do. So "basalt device render --check" treats problems as errors while
+// validate and run report them as warnings.
 func (c *Config) Check() []error {
 	ch := &checker{}
 	if c == nil || c.Data == nil {
@@ -134,7 +139,7 @@ func (ch *checker) fields(path string, m *value.Map, fs []field) {
 
 func (ch *checker) device(d *value.Map) {
 	ch.fields("", d, []field{
-		{"character_delays", false, isMapWith([]field{{"boot", false, isInt}, {"test", false, isInt}})},
+		{"character_delays", false, isMapWith([]field{{"deploy", false, isInt}, {"boot", false, isInt}, {"test", false, isInt}})},
 		{"commands", false, isMapWith(commandFields)},
 		{"constants", true, isDict},
 		{"adb_serial_number", false, isStr},
@@ -154,14 +159,24 @@ func (ch *checker) device(d *value.Map) {
 		{"usb_filesystem_label", false, isStr},
 		{"usb_serial_driver", false, isStr},
 		{"actions", true, isMapWith([]field{
+			// Device types with nothing to deploy or no boot connection
+			// (MCU boards, LXC hosts) leave these null.
 			{"deploy", true, isMapWith([]field{
-				{"methods", true, isDict},
-				{"connections", false, isDict},
+				{"methods", true, nullOr(isDict)},
+				{"connections", false, nullOr(isDict)},
 				{"parameters", false, isDict},
 			})},
 			{"boot", true, isMapWith([]field{
-				{"connections", true, isDict},
-				{"methods", true, isDict},
+				{"connections", true, nullOr(isDict)},
+				{"methods", true, nullOr(isDict)},
+			})},
+			{"test", false, isMapWith([]field{
+				{"methods", true, isMapWith([]field{
+					{"docker", false, isMapWith([]field{
+						{"global_options", false, isList},
+						{"options", false, isList},
+					})},
+				})},
 			})},
 		})},
 		{"timeouts", true, isMapWith([]field{
@@ -176,7 +191,11 @@ func (ch *checker) device(d *value.Map) {
 }
 
 // sshPower is LAVA's extra check: a device reached over SSH as its
-// primary connection has no power control to run.
+// primary connection has no power control to run. Like LAVA, it is a
+// problem of the document itself (no key path). LAVA's own check raises a
+// TypeError instead of a verdict when actions.deploy.methods is null
+// (which its schema allows); Basalt accepts such a device, as
+// lava-server's check of a device does (lava_scheduler_app/schema.py).
 func (ch *checker) sshPower(d *value.Map) {
 	host, ok := d.Lookup("actions", "deploy", "methods", "ssh", "host")
 	if !ok || !value.Truthy(host) {
@@ -189,7 +208,7 @@ func (ch *checker) sshPower(d *value.Map) {
 	m, _ := cmds.(*value.Map)
 	for _, c := range []string{"power_off", "power_on", "hard_reset"} {
 		if m.Has(c) {
-			ch.add("commands."+c, "When primary connection is used, power control commands (power_off, power_on, hard_reset) should not be specified.")
+			ch.add("", "When primary connection is used, power control commands (power_off, power_on, hard_reset) should not be specified (commands has %s).", c)
 			return
 		}
 	}
@@ -204,7 +223,7 @@ var commandFields = []field{
 	{"power_on", false, strOrStrList},
 	{"pre_power_command", false, strOrStrList},
 	{"pre_os_command", false, strOrStrList},
-	{"users", false, mapOf(isMapWith([]field{{"do", true, isStr}, {"undo", false, isStr}}))},
+	{"users", false, mapOf(isMapWith([]field{{"do", true, strOrStrList}, {"undo", false, strOrStrList}}))},
 }
 
 func checkParameters(ch *checker, path string, v any) {
@@ -239,15 +258,21 @@ func checkParameters(ch *checker, path string, v any) {
 		}
 	}
 	fs := []field{
+		{"allow_test_services", false, isBool},
 		{"interfaces", false, isDict},
 		{"media", false, isMapWith([]field{
 			{"sata", false, media(true, []field{
 				{"uuid", true, isStr}, {"device_id", true, isInt}, {"uboot_interface", true, isStr},
 				{"grub_interface", true, isStr}, {"boot_part", true, isInt},
 			})},
-			{"sd", false, media(false, []field{{"uuid", true, isStr}, {"device_id", true, isInt}})},
-			{"usb", false, media(false, []field{{"uuid", true, isStr}, {"device_id", true, isInt}})},
+			// A string since LAVA 2025.01 (sata keeps an integer): the
+			// templates quote it ("0").
+			{"sd", false, media(false, []field{{"uuid", true, isStr}, {"device_id", true, isStr}})},
+			{"usb", false, media(false, []field{{"uuid", true, isStr}, {"device_id", true, isStr}})},
 		})},
+		{"dtb_base_resize", false, isInt},
+		{"load_address", false, isStr},
+		{"text_offset", false, isStr},
 		{"pass", false, func(ch *checker, path string, v any) {
 			if v != nil {
 				ch.add(path, "not a valid value (must be null)")
@@ -260,44 +285,56 @@ func checkParameters(ch *checker, path string, v any) {
 	ch.fields(path, m, fs)
 }
 
-// checkTimeout accepts LAVA's timeout map: exactly one of days, hours,
-// minutes or seconds (at least 1), and an optional boolean skip.
+// checkTimeout accepts LAVA's timeout map: one of days, hours, minutes or
+// seconds whose value is at least 1, and an optional boolean skip. LAVA
+// tries each unit in turn and takes the first that fits, so
+// {minutes: 0, seconds: 30} is a valid (30 s) timeout; a problem is
+// reported at the first unit present when none fits. (LAVA itself names
+// "days" then, as a missing key; Basalt names the unit that is there.)
 func checkTimeout(ch *checker, path string, v any) {
 	m, ok := v.(*value.Map)
 	if !ok {
 		ch.add(path, "expected a dictionary")
 		return
 	}
-	var units []string
-	for _, u := range []string{"days", "hours", "minutes", "seconds"} {
-		if m.Has(u) {
-			units = append(units, u)
+	if s, ok := m.Get("skip"); ok {
+		if _, ok := s.(bool); !ok {
+			isBool(ch, join(path, "skip"), s)
+			return
 		}
 	}
-	if len(units) == 0 {
+	var first string
+	for _, u := range []string{"days", "hours", "minutes", "seconds"} {
+		v, ok := m.Get(u)
+		if !ok {
+			continue
+		}
+		if atLeastOne(v) {
+			return
+		}
+		if first == "" {
+			first = u
+		}
+	}
+	if first == "" {
 		ch.add(path, "a timeout needs one of days, hours, minutes or seconds")
 		return
 	}
-	var n float64
-	switch t := m.Value(units[0]).(type) {
+	ch.add(join(path, first), "expected a number of at least 1, got %s", describe(m.Value(first)))
+}
+
+// atLeastOne is voluptuous' Range(min=1): a Python number (booleans
+// included) not below 1.
+func atLeastOne(v any) bool {
+	switch t := v.(type) {
 	case bool:
-		if t {
-			n = 1
-		}
+		return t
 	case int:
-		n = float64(t)
+		return t >= 1
 	case float64:
-		n = t
-	default:
-		ch.add(join(path, units[0]), "expected a number of at least 1")
-		return
+		return t >= 1
 	}
-	if n < 1 {
-		ch.add(join(path, units[0]), "value must be at least 1")
-	}
-	if s, ok := m.Get("skip"); ok {
-		isBool(ch, join(path, "skip"), s)
-	}
+	return false
 }
 
 func isMapWith(fs []field) func(*checker, string, any) {
@@ -334,6 +371,21 @@ func listOf(check func(*checker, string, any)) func(*checker, string, any) {
 		for i, e := range l {
 			check(ch, fmt.Sprintf("%s[%d]", path, i), e)
 		}
+	}
+}
+
+// nullOr accepts null or what check accepts (voluptuous' Any(None, X)).
+func nullOr(check func(*checker, string, any)) func(*checker, string, any) {
+	return func(ch *checker, path string, v any) {
+		if v != nil {
+			check(ch, path, v)
+		}
+	}
+}
+
+func isList(ch *checker, path string, v any) {
+	if _, ok := v.([]any); !ok {
+		ch.add(path, "expected a list, got %s", describe(v))
 	}
 }
 
