@@ -194,3 +194,55 @@ func TestDeviceRenderCheckVerdicts(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceSchemaWhereItApplies gives one device configuration without
+// parameters: (as TuxRun's are) to both commands: "device render --check"
+// refuses it, "validate --device" warns and goes on, as LAVA's
+// dispatcher does not check the device schema.
+func TestDeviceSchemaWhereItApplies(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "devices", "qemu-tcg.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := value.DecodeYAML(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := v.(*value.Map)
+	dev.Delete("parameters")
+	out, err := value.EncodeYAML(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devPath := filepath.Join(t.TempDir(), "tuxrun-style.yaml")
+	if err := os.WriteFile(devPath, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	problem := devPath + ": parameters: "
+	tests := []struct {
+		args     []string
+		code     int
+		stderr   string // a line that must be there
+		stdoutIn string
+	}{
+		{[]string{"device", "render", "--check", devPath}, exitFailed,
+			problem + "required key not provided", ""},
+		{[]string{"validate", "testdata/jobs/valid.yaml", "--device", devPath, "--quiet"}, exitOK,
+			problem + "warning: device schema: required key not provided", "valid job for"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args[0], func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := Main(tt.args, &stdout, &stderr)
+			if code != tt.code {
+				t.Errorf("basalt %s: exit %d, want %d\n%s", strings.Join(tt.args, " "), code, tt.code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.stderr+"\n") {
+				t.Errorf("basalt %s: stderr lacks %q:\n%s", strings.Join(tt.args, " "), tt.stderr, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.stdoutIn) {
+				t.Errorf("basalt %s: stdout lacks %q:\n%s", strings.Join(tt.args, " "), tt.stdoutIn, stdout.String())
+			}
+		})
+	}
+}

@@ -62,8 +62,17 @@ func Prepare(jobPath, devicePath string, opts Options) (*Prepared, error) {
 		return p, nil
 	}
 	p.Device = cfg
+	// LAVA's dispatcher runs any device mapping without checking it
+	// against the device schema (TuxRun's devices have no parameters:),
+	// so schema problems are warnings here; "basalt device render
+	// --check" makes them errors.
 	for _, e := range cfg.Check() {
-		p.addDeviceError(devicePath, e)
+		d := job.Diagnostic{File: devicePath, Msg: "device schema: " + e.Error(), Severity: job.Warning}
+		var sp *device.Problem
+		if errors.As(e, &sp) {
+			d.Path, d.Msg = sp.Path, "device schema: "+sp.Msg
+		}
+		p.Diagnostics = append(p.Diagnostics, d)
 	}
 	if !p.Valid() {
 		return p, nil
