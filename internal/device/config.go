@@ -3,6 +3,7 @@ package device
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -14,6 +15,11 @@ import (
 // order.
 type Config struct {
 	Data *value.Map
+
+	// dates holds the paths of plain scalars PyYAML reads as a date or a
+	// timestamp (2024-01-31): Data holds them as strings, LAVA's schema
+	// sees no string there.
+	dates map[string]bool
 }
 
 // Parse parses rendered device YAML. The document must be a mapping.
@@ -35,7 +41,35 @@ func parseNamed(name string, data []byte) (*Config, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s:%d:%d: a device configuration must be a mapping", name, doc.Root.Pos.Line, doc.Root.Pos.Col)
 	}
-	return &Config{Data: m}, nil
+	c := &Config{Data: m}
+	findDates(doc.Root, "", &c.dates)
+	return c, nil
+}
+
+// timestampRe is PyYAML's YAML 1.1 implicit resolver for timestamps: a
+// plain scalar matching it loads as a datetime.date or datetime.datetime.
+var timestampRe = regexp.MustCompile(`^(?:[0-9]{4}-[0-9][0-9]-[0-9][0-9]|[0-9]{4}-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$`)
+
+// findDates records in dates the path (as Check names it) of every plain
+// scalar value under n that PyYAML would load as a timestamp.
+func findDates(n *value.Node, path string, dates *map[string]bool) {
+	switch n.Kind {
+	case value.ScalarNode:
+		if s, ok := n.Scalar.(string); ok && !n.Quoted && timestampRe.MatchString(s) {
+			if *dates == nil {
+				*dates = map[string]bool{}
+			}
+			(*dates)[path] = true
+		}
+	case value.MapNode:
+		for i, k := range n.Keys {
+			findDates(n.Values[i], join(path, k.KeyString()), dates)
+		}
+	case value.ListNode:
+		for i, it := range n.Items {
+			findDates(it, fmt.Sprintf("%s[%d]", path, i), dates)
+		}
+	}
 }
 
 // Lookup returns the value at a path of keys ("actions", "boot",
@@ -95,6 +129,9 @@ func (p *Problem) Error() string {
 // validate and run report them as warnings.
 func (c *Config) Check() []error {
 	ch := &checker{}
+	if c != nil {
+		ch.dates = c.dates
+	}
 	if c == nil || c.Data == nil {
 		ch.add("", "expected a dictionary")
 		return ch.errs
@@ -103,7 +140,17 @@ func (c *Config) Check() []error {
 	return ch.errs
 }
 
-type checker struct{ errs []error }
+type checker struct {
+	errs  []error
+	dates map[string]bool // see Config.dates
+}
+
+// str returns v as a string when LAVA would see one there: a string
+// that is not an unquoted date.
+func (ch *checker) str(path string, v any) (string, bool) {
+	s, ok := v.(string)
+	return s, ok && !ch.dates[path]
+}
 
 func (ch *checker) add(path, format string, args ...any) {
 	ch.errs = append(ch.errs, &Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
@@ -396,8 +443,8 @@ func isDict(ch *checker, path string, v any) {
 }
 
 func isStr(ch *checker, path string, v any) {
-	if _, ok := v.(string); !ok {
-		ch.add(path, "expected a string, got %s", describe(v))
+	if _, ok := ch.str(path, v); !ok {
+		ch.add(path, "expected a string, got %s", ch.describe(path, v))
 	}
 }
 
@@ -417,25 +464,33 @@ func isBool(ch *checker, path string, v any) {
 }
 
 func strOrStrList(ch *checker, path string, v any) {
-	if _, ok := v.(string); ok {
+	if _, ok := ch.str(path, v); ok {
 		return
 	}
 	if l, ok := v.([]any); ok {
 		listOf(isStr)(ch, path, l)
 		return
 	}
-	ch.add(path, "expected a string or a list of strings, got %s", describe(v))
+	ch.add(path, "expected a string or a list of strings, got %s", ch.describe(path, v))
 }
 
 func isUSBID(ch *checker, path string, v any) {
-	s, ok := v.(string)
+	s, ok := ch.str(path, v)
 	if !ok {
-		ch.add(path, "expected a string, got %s", describe(v))
+		ch.add(path, "expected a string, got %s", ch.describe(path, v))
 		return
 	}
 	if utf8.RuneCountInString(s) != 4 {
 		ch.add(path, "expected exactly 4 characters, got %d", utf8.RuneCountInString(s))
 	}
+}
+
+// describe is describe, naming an unquoted date as such.
+func (ch *checker) describe(path string, v any) string {
+	if s, ok := v.(string); ok && ch.dates[path] {
+		return fmt.Sprintf("the date %s (YAML 1.1 reads it as a timestamp; quote it for a string)", s)
+	}
+	return describe(v)
 }
 
 func describe(v any) string {
