@@ -206,8 +206,8 @@ func (ch *checker) device(d *value.Map) {
 		{"usb_filesystem_label", false, isStr},
 		{"usb_serial_driver", false, isStr},
 		{"actions", true, isMapWith([]field{
-			// Device types with nothing to deploy or no boot connection
-			// (MCU boards, LXC hosts) leave these null.
+			// Since 2026 these may be null: the MCU device types
+			// (frdm-k64f, stm32l562e-dk...) render them empty.
 			{"deploy", true, isMapWith([]field{
 				{"methods", true, nullOr(isDict)},
 				{"connections", false, nullOr(isDict)},
