@@ -7,12 +7,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
 
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -120,15 +122,17 @@ func gunzip(out io.Writer, br *bufio.Reader, buf []byte) error {
 // server ends with the idle timer or ctx). The tool's complaint about the
 // data is the error.
 func runTool(ctx context.Context, path string, args []string, in io.Reader, out io.Writer) error {
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Stdout = out
-	stderr := &limitedBuffer{max: 4096}
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
+	stdinR, stdin, err := os.Pipe()
 	if err != nil {
 		return pipeline.InfrastructureError("unable to start %s: %v", path, err)
 	}
-	if err := cmd.Start(); err != nil {
+	stderr := &limitedBuffer{max: 4096}
+	// The tool runs as a child process (internal/process): its own
+	// process group, stopped when ctx ends, always reaped.
+	p, err := process.Start(process.Spec{Argv: append([]string{path}, args...), Stdin: stdinR, Stdout: out, Stderr: stderr, Grace: process.GraceFrom(ctx)})
+	stdinR.Close()
+	if err != nil {
+		stdin.Close()
 		return pipeline.InfrastructureError("unable to start %s: %v", path, err)
 	}
 	copied := make(chan struct{})
@@ -137,10 +141,15 @@ func runTool(ctx context.Context, path string, args []string, in io.Reader, out 
 		_, _ = io.CopyBuffer(stdin, in, make([]byte, bufSize))
 		stdin.Close()
 	}()
-	err = cmd.Wait()
+	select {
+	case <-p.Done():
+		err = p.Wait()
+	case <-ctx.Done():
+		p.Stop()
+		err = ctx.Err()
+	}
 	<-copied
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
+	if _, ok := process.IsExit(err); ok {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
 			return errors.New(msg)
 		}

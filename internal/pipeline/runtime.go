@@ -19,6 +19,11 @@ type Runtime struct {
 	TmpDir string
 	// OutputDir is where logs and results go.
 	OutputDir string
+	// ProcessGrace is how long a child process an action started
+	// (QEMU, a host command, git…) gets between SIGTERM and SIGKILL when
+	// the action stops it; process.DefaultGrace when zero. Job.Run hands
+	// it to every child through the context (process.WithGrace).
+	ProcessGrace time.Duration
 
 	mu   sync.Mutex
 	data map[string]any

@@ -15,6 +15,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/connection"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/shlex"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -60,7 +61,7 @@ func (a *CallQemu) Run(ctx context.Context, conn pipeline.Connection) (pipeline.
 	}
 	a.recordVersion(ctx, argv[0])
 	a.Log().Infof("Boot command: %s", shlex.Join(argv))
-	opts := connection.Options{Log: a.Log(), LineSeparator: a.DataString(dataLineSep)}
+	opts := connection.Options{Log: a.Log(), LineSeparator: a.DataString(dataLineSep), StopGrace: process.GraceFrom(ctx)}
 	if ms, ok := pipeline.ToInt(a.Device().Map("character_delays").Value("boot")); ok && ms > 0 {
 		opts.CharDelay = time.Duration(ms) * time.Millisecond
 	}
@@ -335,7 +336,7 @@ func (a *CallQemu) recordVersion(ctx context.Context, bin string) {
 	ver, ok := qemuVersions.Load(bin)
 	if !ok {
 		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		out, err := exec.CommandContext(vctx, bin, "--version").Output()
+		out, err := process.Output(vctx, process.Spec{Argv: []string{bin, "--version"}})
 		cancel()
 		v := ""
 		// "QEMU emulator version 7.2.22 (Debian ...)"

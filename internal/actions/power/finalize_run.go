@@ -3,12 +3,11 @@ package power
 import (
 	"context"
 	"errors"
-	"os/exec"
 	"slices"
 	"time"
 
-	"github.com/basalt-lava/basalt/internal/hostcmd"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/shlex"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -123,15 +122,13 @@ func runHostCommand(ctx context.Context, b *pipeline.Base, line string) error {
 	}
 	b.Log().Debugf("Calling: '%s'", shlex.Join(argv))
 	start := time.Now()
-	err = hostcmd.Run(ctx, argv, func(l string) { b.Log().Debugf("output: %s", l) })
+	out := process.NewLineWriter(func(l string) { b.Log().Debugf("output: %s", l) })
+	err = process.Run(ctx, process.Spec{Argv: argv, Stdout: out, Stderr: out, KeepGroup: true})
+	out.Flush()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	}
+	code, _ := process.IsExit(err)
 	b.Log().Debugf("Returned %v in %s seconds", code, time.Since(start).Round(time.Millisecond))
 	return err
 }
