@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -27,20 +26,25 @@ import (
 // gunzip and unzstd.
 var hostTools = map[string][]string{"xz": {"xz", "-dcq"}, "bz2": {"bzip2", "-dcq"}}
 
-// toolPaths maps a compression to its installed host tool.
-var toolPaths = sync.OnceValue(func() map[string]string {
-	m := map[string]string{}
-	for c, argv := range hostTools {
-		if p, err := exec.LookPath(argv[0]); err == nil {
-			m[c] = p
-		}
+// toolPath returns where the host tool for a compression is installed,
+// "" when it is not. It looks every time, not once per process: a
+// long-lived worker must see a tool installed since (a lookup costs
+// nothing next to a download).
+func toolPath(compression string) string {
+	argv := hostTools[compression]
+	if len(argv) == 0 {
+		return ""
 	}
-	return m
-})
+	p, err := exec.LookPath(argv[0])
+	if err != nil {
+		return ""
+	}
+	return p
+}
 
 // decoder names what decompresses a compression, for the log.
 func decoder(compression string, pureGo bool) string {
-	if p := toolPaths()[compression]; p != "" && !pureGo {
+	if p := toolPath(compression); p != "" && !pureGo {
 		return p
 	}
 	return "the Go " + compression + " decoder"
@@ -59,7 +63,7 @@ func copyData(ctx context.Context, in *reader, out *writer, compression string, 
 	// otherwise make small reads of the network or the file.
 	br := bufio.NewReaderSize(in, bufSize)
 	var err error
-	tool := toolPaths()[compression]
+	tool := toolPath(compression)
 	switch {
 	case tool != "" && !pureGo:
 		err = runTool(ctx, tool, hostTools[compression][1:], br, out)
