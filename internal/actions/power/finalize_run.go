@@ -14,7 +14,7 @@ import (
 
 // dataConnection is where a boot action keeps the live console of its
 // namespace (boot.DataConnection; LAVA's shared/shared/connection).
-const dataConnection = "shared/connection"
+const dataConnection = pipeline.DataConnection
 
 // Run powers the device off and closes every console, as LAVA's
 // FinalizeAction does: it runs even after a failure, so its own
