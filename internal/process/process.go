@@ -134,20 +134,44 @@ func Start(s Spec) (*Process, error) {
 	if grace <= 0 {
 		grace = DefaultGrace
 	}
-	// The parent-death signal fires when the thread that forked the
-	// child ends, not the process. The Go runtime only ends a thread
-	// whose goroutine exits while locked to it; locking here keeps the
-	// fork on a thread this package never leaves locked.
-	runtime.LockOSThread()
-	err := cmd.Start()
-	runtime.UnlockOSThread()
-	if err != nil {
+	if err := startOnForker(cmd); err != nil {
 		return nil, err
 	}
 	p := &Process{cmd: cmd, pid: cmd.Process.Pid, grace: grace, keep: s.KeepGroup, done: make(chan struct{})}
 	go p.reap()
 	return p, nil
 }
+
+// startOnForker starts cmd from the forker thread.
+//
+// The parent-death signal fires when the thread that forked the child
+// ends, not when the process does, and the Go runtime ends a thread when
+// a goroutine exits while locked to it: a child forked from an ordinary
+// goroutine's thread could be killed in the middle of a job because some
+// unrelated goroutine later locked that thread and exited. Every child
+// is therefore forked by one goroutine locked for good to its own
+// thread, which lives as long as Basalt.
+func startOnForker(cmd *exec.Cmd) error {
+	req := forkRequest{cmd: cmd, done: make(chan error, 1)}
+	forker() <- req
+	return <-req.done
+}
+
+type forkRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+var forker = sync.OnceValue(func() chan<- forkRequest {
+	ch := make(chan forkRequest)
+	go func() {
+		runtime.LockOSThread() // never unlocked
+		for r := range ch {
+			r.done <- r.cmd.Start()
+		}
+	}()
+	return ch
+})
 
 // reap waits for the child to exit, kills its group while the child's
 // pid still pins the group id (unless the group is to be kept), then

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -374,5 +375,64 @@ func TestLineWriterWithChild(t *testing.T) {
 	}
 	if d := cmp.Diff(got, []string{"one", "two", "three"}); d != "" {
 		t.Errorf("lines (-got +want):\n%s", d)
+	}
+}
+
+// The parent-death signal follows the thread that forked: a child must
+// survive the end of the thread of the goroutine that asked for it
+// (here one that exits locked to its thread, which ends the thread).
+func TestChildOutlivesStartingThread(t *testing.T) {
+	type started struct {
+		p   *Process
+		tid int
+		err error
+	}
+	// Holding this thread makes the goroutines below run on others.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var s started
+	for range 100 {
+		ch := make(chan started, 1)
+		go func() {
+			runtime.LockOSThread()
+			if syscall.Gettid() == os.Getpid() {
+				// The main thread is parked, not ended, when its
+				// goroutine exits locked: try another.
+				runtime.UnlockOSThread()
+				ch <- started{}
+				return
+			}
+			// Never unlocked: the thread ends with the goroutine.
+			p, err := Start(Spec{Argv: []string{"sleep", "300"}})
+			ch <- started{p, syscall.Gettid(), err}
+		}()
+		if s = <-ch; s.p != nil || s.err != nil {
+			break
+		}
+	}
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	if s.p == nil {
+		t.Skip("no goroutine ran off the main thread")
+	}
+	defer s.p.Stop()
+	task := fmt.Sprintf("/proc/self/task/%d", s.tid)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(task); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Skip("the locked thread did not end")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The signal, had it been sent, is delivered as the thread ends;
+	// give a killed child the time to be seen exiting.
+	select {
+	case <-s.p.Done():
+		t.Fatalf("the child died with the thread that started it: %v", s.p.Wait())
+	case <-time.After(200 * time.Millisecond):
 	}
 }
