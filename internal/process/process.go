@@ -1,7 +1,7 @@
 // Package process starts and stops every child process Basalt runs on the
 // dispatcher host (QEMU, the device's host commands, git, decompressors,
-// mkfs), the one way: nothing else in Basalt calls os/exec to start a
-// process.
+// mkfs), the one way: nothing else under internal/ calls os/exec to
+// start a process.
 //
 // The contract, for every child:
 //   - argv is run as given, never through a shell (a caller that wants
@@ -11,8 +11,11 @@
 //     whatever it starts (git's remote helpers and ssh, a power script's
 //     children) and never Basalt itself;
 //   - the child is sent SIGKILL by the kernel when Basalt dies without
-//     cleaning up (the parent-death signal), so a killed dispatcher
-//     leaves no child running unattended;
+//     cleaning up (the parent-death signal, armed from a thread that
+//     lives as long as Basalt), so a killed dispatcher leaves no child
+//     running unattended;
+//   - when the child exits on its own, what is left of its group is
+//     sent SIGKILL, unless Spec.KeepGroup says to leave it;
 //   - Stop, or the end of Run's context, sends SIGTERM to the group,
 //     waits the grace period (Spec.Grace, or the one in the context
 //     from WithGrace, or DefaultGrace), then sends SIGKILL to the group;
