@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/joblog"
+	"github.com/basalt-lava/basalt/internal/process"
 )
 
 // ErrClosed is returned by Expect when the device's output ended (the
@@ -44,6 +44,9 @@ type Options struct {
 	// MaxPending bounds the unread complete lines kept for a later
 	// Expect; older ones are dropped (they were logged). 4 MiB if zero.
 	MaxPending int
+	// StopGrace is how long Close gives the process between SIGTERM
+	// and SIGKILL; process.DefaultGrace if zero.
+	StopGrace time.Duration
 }
 
 // Match is what Expect found.
@@ -78,48 +81,42 @@ type Session struct {
 	// set by the boot actions for the test actions.
 	Prompts []string
 
-	proc      *exec.Cmd
-	procDone  chan struct{}
-	procErr   error
+	proc      *process.Process
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Start runs argv (no shell is involved) in its own process group and
-// returns a session on its stdin and combined stdout and stderr.
+// Start runs argv as a child process (internal/process: no shell, a
+// process group of its own, killed with Basalt) and returns a session on
+// its stdin and combined stdout and stderr.
 func Start(argv []string, opts Options) (*Session, error) {
 	if len(argv) == 0 {
-		return nil, errors.New("empty command")
+		return nil, process.ErrEmpty
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	// Pdeathsig: should basalt itself be killed outright (no cleanup),
-	// the child goes too instead of running on unattended.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	stdin, err := cmd.StdinPipe()
+	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	pr, pw, err := blockingPipe()
 	if err != nil {
+		inR.Close()
+		inW.Close()
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return nil, err
-	}
+	proc, err := process.Start(process.Spec{Argv: argv, Stdin: inR, Stdout: pw, Stderr: pw, Grace: opts.StopGrace})
+	// The child has its own copies of its ends of the pipes.
+	inR.Close()
 	pw.Close()
-	s := newSession(stdin, opts)
-	s.proc = cmd
-	s.procDone = make(chan struct{})
+	if err != nil {
+		inW.Close()
+		pr.Close()
+		return nil, err
+	}
+	s := newSession(inW, opts)
+	s.proc = proc
 	go func() {
 		s.read(pr)
 		pr.Close()
-	}()
-	go func() {
-		s.procErr = cmd.Wait()
-		close(s.procDone)
 	}()
 	return s, nil
 }
@@ -420,65 +417,43 @@ func (s *Session) SendLine(line string) error {
 // Done is closed when the device's process has exited (never, for a
 // session without a process).
 func (s *Session) Done() <-chan struct{} {
-	if s.procDone == nil {
+	if s.proc == nil {
 		return nil
 	}
-	return s.procDone
+	return s.proc.Done()
 }
 
 // Exited reports whether the process has ended, and how.
 func (s *Session) Exited() (bool, error) {
-	if s.procDone == nil {
+	if s.proc == nil {
 		return false, nil
 	}
-	select {
-	case <-s.procDone:
-		return true, s.procErr
-	default:
-		return false, nil
-	}
+	return s.proc.Exited()
 }
 
 // Pid returns the process id, 0 for a session without a process.
 func (s *Session) Pid() int {
-	if s.proc == nil || s.proc.Process == nil {
+	if s.proc == nil {
 		return 0
 	}
-	return s.proc.Process.Pid
+	return s.proc.Pid()
 }
 
-// Close ends the session: the process group gets SIGTERM, then SIGKILL
-// after a short grace, and is reaped. Safe to call more than once and
-// from several goroutines.
+// Close ends the session: the process is stopped (process.Stop: its group
+// gets SIGTERM, then SIGKILL after Options.StopGrace) and reaped. Safe to
+// call more than once and from several goroutines.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.close() })
 	return s.closeErr
 }
 
-// closeGrace is how long a process gets to exit on SIGTERM.
-const closeGrace = 3 * time.Second
-
 func (s *Session) close() error {
 	if c, ok := s.w.(io.Closer); ok {
 		c.Close()
 	}
-	if s.proc == nil {
-		return nil
+	if s.proc != nil {
+		s.proc.Stop()
 	}
-	pgid := s.proc.Process.Pid
-	select {
-	case <-s.procDone:
-	default:
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-s.procDone:
-		case <-time.After(closeGrace):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-s.procDone
-		}
-	}
-	// Anything the process left in its group goes too.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	return nil
 }
 
@@ -487,5 +462,5 @@ func (s *Session) Describe() string {
 	if s.proc == nil {
 		return "console"
 	}
-	return fmt.Sprintf("%s (pid %d)", strings.TrimSpace(s.proc.Path), s.Pid())
+	return fmt.Sprintf("%s (pid %d)", strings.TrimSpace(s.proc.Path()), s.Pid())
 }

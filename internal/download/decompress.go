@@ -7,12 +7,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
-	"sync"
 
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -25,20 +26,25 @@ import (
 // gunzip and unzstd.
 var hostTools = map[string][]string{"xz": {"xz", "-dcq"}, "bz2": {"bzip2", "-dcq"}}
 
-// toolPaths maps a compression to its installed host tool.
-var toolPaths = sync.OnceValue(func() map[string]string {
-	m := map[string]string{}
-	for c, argv := range hostTools {
-		if p, err := exec.LookPath(argv[0]); err == nil {
-			m[c] = p
-		}
+// toolPath returns where the host tool for a compression is installed,
+// "" when it is not. It looks every time, not once per process: a
+// long-lived worker must see a tool installed since (a lookup costs
+// nothing next to a download).
+func toolPath(compression string) string {
+	argv := hostTools[compression]
+	if len(argv) == 0 {
+		return ""
 	}
-	return m
-})
+	p, err := exec.LookPath(argv[0])
+	if err != nil {
+		return ""
+	}
+	return p
+}
 
 // decoder names what decompresses a compression, for the log.
 func decoder(compression string, pureGo bool) string {
-	if p := toolPaths()[compression]; p != "" && !pureGo {
+	if p := toolPath(compression); p != "" && !pureGo {
 		return p
 	}
 	return "the Go " + compression + " decoder"
@@ -57,7 +63,7 @@ func copyData(ctx context.Context, in *reader, out *writer, compression string, 
 	// otherwise make small reads of the network or the file.
 	br := bufio.NewReaderSize(in, bufSize)
 	var err error
-	tool := toolPaths()[compression]
+	tool := toolPath(compression)
 	switch {
 	case tool != "" && !pureGo:
 		err = runTool(ctx, tool, hostTools[compression][1:], br, out)
@@ -120,15 +126,17 @@ func gunzip(out io.Writer, br *bufio.Reader, buf []byte) error {
 // server ends with the idle timer or ctx). The tool's complaint about the
 // data is the error.
 func runTool(ctx context.Context, path string, args []string, in io.Reader, out io.Writer) error {
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Stdout = out
-	stderr := &limitedBuffer{max: 4096}
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
+	stdinR, stdin, err := os.Pipe()
 	if err != nil {
 		return pipeline.InfrastructureError("unable to start %s: %v", path, err)
 	}
-	if err := cmd.Start(); err != nil {
+	stderr := &limitedBuffer{max: 4096}
+	// The tool runs as a child process (internal/process): its own
+	// process group, stopped when ctx ends, always reaped.
+	p, err := process.Start(process.Spec{Argv: append([]string{path}, args...), Stdin: stdinR, Stdout: out, Stderr: stderr, Grace: process.GraceFrom(ctx)})
+	stdinR.Close()
+	if err != nil {
+		stdin.Close()
 		return pipeline.InfrastructureError("unable to start %s: %v", path, err)
 	}
 	copied := make(chan struct{})
@@ -137,10 +145,15 @@ func runTool(ctx context.Context, path string, args []string, in io.Reader, out 
 		_, _ = io.CopyBuffer(stdin, in, make([]byte, bufSize))
 		stdin.Close()
 	}()
-	err = cmd.Wait()
+	select {
+	case <-p.Done():
+		err = p.Wait()
+	case <-ctx.Done():
+		p.Stop()
+		err = ctx.Err()
+	}
 	<-copied
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
+	if _, ok := process.IsExit(err); ok {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
 			return errors.New(msg)
 		}

@@ -680,3 +680,41 @@ func BenchmarkFetchGz(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(body))/float64(len(plain)), "compressed/plain")
 }
+
+// The host's xz is looked for at each download, not once per process: a
+// worker that has run downloads without it uses it once installed.
+func TestHostDecompressorInstalledLater(t *testing.T) {
+	xz, err := exec.LookPath("xz")
+	if err != nil {
+		t.Skip("xz is not installed")
+	}
+	bin := t.TempDir()
+	t.Setenv("PATH", bin)
+	src := t.TempDir()
+	plain := payload(100000)
+	img := filepath.Join(src, "rootfs.img.xz")
+	if err := os.WriteFile(img, xzData(t, plain), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func() string {
+		t.Helper()
+		log, text := logger()
+		res, err := download.Fetch(context.Background(), download.Request{URL: "file://" + img, Dir: t.TempDir(), Compression: "xz", Log: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(res.File); !bytes.Equal(got, plain) {
+			t.Fatalf("%s: %d bytes, want the %d bytes compressed", res.File, len(got), len(plain))
+		}
+		return text()
+	}
+	if out := fetch(); !strings.Contains(out, "with the Go xz decoder") {
+		t.Fatalf("without xz on PATH, the log does not say the Go decoder was used:\n%s", out)
+	}
+	if err := os.Symlink(xz, filepath.Join(bin, "xz")); err != nil {
+		t.Fatal(err)
+	}
+	if out := fetch(); !strings.Contains(out, "with "+filepath.Join(bin, "xz")) {
+		t.Fatalf("with xz installed since, the log does not say it was used:\n%s", out)
+	}
+}

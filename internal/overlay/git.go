@@ -9,10 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/process"
 )
 
 // GitClone says what to clone where.
@@ -85,24 +84,19 @@ var gitEnv = []string{
 	"LC_ALL=C",
 }
 
-// runGit runs git in its own process group, so that a timeout kills
-// its helpers (git-remote-https, ssh) too, and always waits for it.
+// runGit runs git as a child process (internal/process): in its own
+// process group, so that a timeout stops its helpers (git-remote-https,
+// ssh) too, and always reaped.
 func runGit(ctx context.Context, dir string, args ...string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), gitEnv...)
+	env := append(os.Environ(), gitEnv...)
 	if os.Getenv("GIT_SSH_COMMAND") == "" {
-		cmd.Env = append(cmd.Env, "GIT_SSH_COMMAND=ssh -o BatchMode=yes")
+		env = append(env, "GIT_SSH_COMMAND=ssh -o BatchMode=yes")
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err := process.Run(ctx, process.Spec{Argv: append([]string{"git"}, args...), Dir: dir, Env: env, Stdout: &stdout, Stderr: &stderr})
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return "", ctxErr
 	}

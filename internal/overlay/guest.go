@@ -10,9 +10,9 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/process"
 )
 
 // GuestLabel is the label of the overlay disk, as LAVA names it.
@@ -85,15 +85,7 @@ func BuildGuest(ctx context.Context, dir, output string, sizeMB int) (*Guest, er
 		"-d", dir, output, fmt.Sprintf("%dM", sizeMB)}
 	g := &Guest{Path: output, UUID: uuid}
 	if uid != 0 {
-		out, err := runMkfs(ctx, args, &syscall.SysProcAttr{
-			Setpgid:     true,
-			Cloneflags:  syscall.CLONE_NEWUSER,
-			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}},
-			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}},
-			// Become the namespace's root: a no-op for the user the map
-			// names, and what makes root acting for that user that user.
-			Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
-		})
+		out, err := runMkfs(ctx, args, &process.UserNS{UID: uid, GID: gid})
 		if err == nil {
 			g.OwnersMapped = true
 			return g, nil
@@ -104,7 +96,7 @@ func BuildGuest(ctx context.Context, dir, output string, sizeMB int) (*Guest, er
 		// No user namespaces here: build without, files keep their owner.
 		g.Owner = uid
 	}
-	out, err := runMkfs(ctx, args, &syscall.SysProcAttr{Setpgid: true})
+	out, err := runMkfs(ctx, args, nil)
 	if err != nil {
 		return nil, mkfsError(err, out, dir, sizeMB)
 	}
@@ -126,22 +118,18 @@ func isStartError(err error) bool {
 	return errors.As(err, &se)
 }
 
-// runMkfs runs mkfs.ext2 in its own process group, killed with it when
-// ctx ends, and always waited for.
-func runMkfs(ctx context.Context, args []string, attr *syscall.SysProcAttr) (string, error) {
-	cmd := exec.CommandContext(ctx, "mkfs.ext2", args...)
-	cmd.SysProcAttr = attr
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
+// runMkfs runs mkfs.ext2 as a child process (internal/process), in the
+// user namespace ns when set; stopped when ctx ends, always reaped.
+func runMkfs(ctx context.Context, args []string, ns *process.UserNS) (string, error) {
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	err := process.Run(ctx, process.Spec{Argv: append([]string{"mkfs.ext2"}, args...), Stdout: &out, Stderr: &out, UserNS: ns})
+	var se *process.StartError
+	if errors.As(err, &se) {
 		if errors.Is(err, exec.ErrNotFound) {
 			return "", err
 		}
 		return "", startError{err}
 	}
-	err := cmd.Wait()
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return out.String(), ctxErr
 	}

@@ -40,6 +40,8 @@ type Job struct {
 	// whoever runs the job since they need the outside world (a
 	// coordinator's address).
 	Protocols []Protocol
+
+	tools toolCache
 }
 
 // NewFinalize builds the action appended to every job; set by the package

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/job"
+	"github.com/basalt-lava/basalt/internal/process"
 )
 
 // CleanupTimeout bounds the cleanup that follows every job, failed or
@@ -184,6 +185,7 @@ func (b *Base) logf(format string, args ...any) {
 // that cleanup happens after a timeout, a failure or a cancellation. It
 // returns the error that ended the job, nil when it completed.
 func (j *Job) Run(ctx context.Context) error {
+	ctx = process.WithGrace(ctx, j.Runtime.ProcessGrace)
 	jctx, cancel := context.WithTimeout(ctx, secondsDuration(j.Timeout.Seconds))
 	err := j.setUpProtocols(jctx)
 	if err != nil && jctx.Err() != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -199,6 +200,41 @@ func TestRunCancelCleansUp(t *testing.T) {
 	}
 	if o := OutcomeOf(err); o.Result != "fail" || o.Class != ClassCanceled {
 		t.Errorf("outcome = %+v", o)
+	}
+}
+
+// graceStep records the grace period its children would get.
+type graceStep struct {
+	Base
+	run, cleanup time.Duration
+}
+
+func (g *graceStep) Run(ctx context.Context, conn Connection) (Connection, error) {
+	g.run = process.GraceFrom(ctx)
+	return conn, nil
+}
+
+func (g *graceStep) Cleanup(ctx context.Context) error {
+	g.cleanup = process.GraceFrom(ctx)
+	return nil
+}
+
+// The runtime's grace period reaches the child processes of actions, in
+// their run and in their cleanup.
+func TestRunHandsProcessGraceToActions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		set, want time.Duration
+	}{{0, process.DefaultGrace}, {42 * time.Second, 42 * time.Second}} {
+		g := &graceStep{Base: NewBase("Step", "grace", "grace", "grace")}
+		j := newJob(nil, g)
+		j.Runtime.ProcessGrace = tc.set
+		if err := j.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if g.run != tc.want || g.cleanup != tc.want {
+			t.Errorf("ProcessGrace %v: actions saw %v in Run, %v in Cleanup; want %v", tc.set, g.run, g.cleanup, tc.want)
+		}
 	}
 }
 

@@ -19,32 +19,37 @@ type Runtime struct {
 	TmpDir string
 	// OutputDir is where logs and results go.
 	OutputDir string
+	// ProcessGrace is how long a child process an action started
+	// (QEMU, a host command, git…) gets between SIGTERM and SIGKILL when
+	// the action stops it; process.DefaultGrace when zero. Job.Run hands
+	// it to every child through the context (process.WithGrace).
+	ProcessGrace time.Duration
 
 	mu   sync.Mutex
 	data map[string]any
 }
 
 // SetData records v under the namespace and key, for later actions. Keys
-// are slash-separated paths, as LAVA's (action, label, key) triples:
-// "download-action/kernel/file".
-func (r *Runtime) SetData(ns, key string, v any) {
+// are DataKeys (datakeys.go), slash-separated paths as LAVA's (action,
+// label, key) triples: "download-action/kernel/file".
+func (r *Runtime) SetData(ns string, key DataKey, v any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.data == nil {
 		r.data = map[string]any{}
 	}
-	r.data[ns+"\x00"+key] = v
+	r.data[ns+"\x00"+string(key)] = v
 }
 
 // Data returns what SetData recorded, or nil.
-func (r *Runtime) Data(ns, key string) any {
+func (r *Runtime) Data(ns string, key DataKey) any {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.data[ns+"\x00"+key]
+	return r.data[ns+"\x00"+string(key)]
 }
 
 // DataString returns the recorded string, or "".
-func (r *Runtime) DataString(ns, key string) string {
+func (r *Runtime) DataString(ns string, key DataKey) string {
 	s, _ := r.Data(ns, key).(string)
 	return s
 }
@@ -63,13 +68,13 @@ var discard = joblog.Discard()
 func (b *Base) Namespace() string { return Namespace(b.Params) }
 
 // SetData records data for later actions of this action's namespace.
-func (b *Base) SetData(key string, v any) { b.Job.Runtime.SetData(b.Namespace(), key, v) }
+func (b *Base) SetData(key DataKey, v any) { b.Job.Runtime.SetData(b.Namespace(), key, v) }
 
 // Data returns data recorded by an earlier action of this namespace.
-func (b *Base) Data(key string) any { return b.Job.Runtime.Data(b.Namespace(), key) }
+func (b *Base) Data(key DataKey) any { return b.Job.Runtime.Data(b.Namespace(), key) }
 
 // DataString returns string data recorded by an earlier action.
-func (b *Base) DataString(key string) string { return b.Job.Runtime.DataString(b.Namespace(), key) }
+func (b *Base) DataString(key DataKey) string { return b.Job.Runtime.DataString(b.Namespace(), key) }
 
 // SetResult adds key: v to the action's results, which LAVA reports as
 // the `extra` of the action's case in the lava suite.

@@ -5,23 +5,35 @@ import (
 	"sync"
 )
 
-// lookPaths remembers where host tools were found: validation asks about
-// the same few tools (git, qemu, docker…) from many actions, and each
-// lookup walks the whole PATH.
-var lookPaths sync.Map // tool name → error (nil when found)
+// toolCache remembers, for one job, whether host tools are on PATH:
+// validation asks about the same few tools (git, qemu, docker…) from
+// many actions, and each lookup walks the whole PATH. It lives in the
+// Job, not in the process, so that a long-lived worker sees a tool
+// installed since its last job.
+type toolCache struct {
+	mu    sync.Mutex
+	found map[string]bool
+}
 
-// HasTool reports whether the host tool is on PATH.
-func HasTool(tool string) bool {
-	if v, ok := lookPaths.Load(tool); ok {
-		return v == nil
+// HasTool reports whether the host tool is on PATH, looking once per job
+// (a nil Job looks every time).
+func (j *Job) HasTool(tool string) bool {
+	if j == nil {
+		_, err := exec.LookPath(tool)
+		return err == nil
+	}
+	c := &j.tools
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if found, ok := c.found[tool]; ok {
+		return found
 	}
 	_, err := exec.LookPath(tool)
-	if err != nil {
-		lookPaths.Store(tool, err)
-		return false
+	if c.found == nil {
+		c.found = map[string]bool{}
 	}
-	lookPaths.Store(tool, nil)
-	return true
+	c.found[tool] = err == nil
+	return err == nil
 }
 
 // WarnMissingTool records a job warning when a host tool that running the
@@ -29,7 +41,7 @@ func HasTool(tool string) bool {
 // must still describe the job, and the tool may be installed before it
 // runs.
 func (b *Base) WarnMissingTool(tool string) {
-	if !HasTool(tool) {
+	if !b.Job.HasTool(tool) {
 		b.Warnf("%s is not installed on the dispatcher (not found on PATH)", tool)
 	}
 }

@@ -171,7 +171,7 @@ func (m *Multinode) collate(a *pipeline.Base, c *value.Map, id string, msgs Mess
 		return pipeline.JobError("Unable to identify replaceable values in the parameters: no sender of %s gave %s", id, strings.Join(want.Keys(), ", "))
 	}
 	m.log().Infof("Setting namespace data key %s to %s", id, value.GoString(got))
-	a.SetData(MultinodeName+"/"+id, got)
+	a.SetData(pipeline.DataMultinode(id), got)
 	return nil
 }
 

@@ -423,7 +423,7 @@ func forcePromptWait(ctx context.Context, b *pipeline.Base, s *connection.Sessio
 // sources it, as LAVA does; without env_dut (basalt run has none yet)
 // there is nothing to do.
 func (a *ExportDeviceEnv) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
-	env, _ := a.Data("deploy-device-env/environment/env_dict").(*value.Map)
+	env, _ := a.Data(pipeline.DataEnvDict).(*value.Map)
 	if conn == nil || env == nil || env.Len() == 0 {
 		return conn, nil
 	}
@@ -435,7 +435,7 @@ func (a *ExportDeviceEnv) Run(ctx context.Context, conn pipeline.Connection) (pi
 	if err != nil {
 		return conn, err
 	}
-	shellFile := a.DataString("deploy-device-env/environment/shell_file")
+	shellFile := a.DataString(pipeline.DataEnvShellFile)
 	var lines []string
 	env.Range(func(k string, v any) bool {
 		lines = append(lines, fmt.Sprintf(`echo export %s=\'%v\' >> %s`, k, v, shellFile))

@@ -123,13 +123,13 @@ actions:
 			var log bytes.Buffer
 			j.Runtime.Log = joblog.New(&log, joblog.Options{})
 			for k, v := range tt.data {
-				j.Runtime.SetData("common", k, v)
+				j.Runtime.SetData("common", pipeline.DataKey(k), v)
 			}
 			// The download actions record each image's image_arg.
 			for _, item := range params.List("actions") {
 				if dp := item.(*value.Map).Map("deploy"); dp != nil {
 					dp.Map("images").Range(func(label string, v any) bool {
-						j.Runtime.SetData("common", "download-action/"+label+"/image_arg", v.(*value.Map).String("image_arg"))
+						j.Runtime.SetData("common", pipeline.DataDownload(label, pipeline.DownloadImageArg), v.(*value.Map).String("image_arg"))
 						return true
 					})
 				}

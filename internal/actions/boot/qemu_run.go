@@ -9,31 +9,31 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/connection"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/shlex"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
-// Namespace data this file reads and writes.
+// Namespace data this file reads and writes (pipeline/datakeys.go).
 const (
 	// DataConnection holds the live console of a namespace (LAVA's
 	// shared/shared/connection); finalize closes what it finds there.
-	DataConnection = "shared/connection"
+	DataConnection = pipeline.DataConnection
 	// DataPreCommands are the commands the test shell runs before
 	// lava-test-runner: mounting the overlay disk.
-	DataPreCommands = "execute-qemu/pre-commands"
+	DataPreCommands = pipeline.DataPreCommands
 
-	dataGuestFile   = "apply-overlay-guest/file"
-	dataGuestFormat = "apply-overlay-guest/format"
-	dataGuestUUID   = "apply-overlay-guest/uuid"
-	dataResultsDir  = "lava-overlay/results-dir"
-	dataNFSRoot     = "extract-rootfs/nfsroot"
-	dataLineSep     = "deploy-device-env/environment/line_separator"
+	dataGuestFile   = pipeline.DataGuestFile
+	dataGuestFormat = pipeline.DataGuestFormat
+	dataGuestUUID   = pipeline.DataGuestUUID
+	dataResultsDir  = pipeline.DataResultsDir
+	dataNFSRoot     = pipeline.DataNFSRoot
+	dataLineSep     = pipeline.DataEnvLineSep
 )
 
 // x86Arches take the overlay disk on IDE; other machines have no IDE
@@ -60,7 +60,7 @@ func (a *CallQemu) Run(ctx context.Context, conn pipeline.Connection) (pipeline.
 	}
 	a.recordVersion(ctx, argv[0])
 	a.Log().Infof("Boot command: %s", shlex.Join(argv))
-	opts := connection.Options{Log: a.Log(), LineSeparator: a.DataString(dataLineSep)}
+	opts := connection.Options{Log: a.Log(), LineSeparator: a.DataString(dataLineSep), StopGrace: process.GraceFrom(ctx)}
 	if ms, ok := pipeline.ToInt(a.Device().Map("character_delays").Value("boot")); ok && ms > 0 {
 		opts.CharDelay = time.Duration(ms) * time.Millisecond
 	}
@@ -218,8 +218,8 @@ func (a *CallQemu) substitutions() (substitutions, error) {
 		if slices.Contains(noImageArg, label) {
 			continue
 		}
-		file := a.DataString("download-action/" + label + "/file")
-		arg := a.DataString("download-action/" + label + "/image_arg")
+		file := a.DataString(pipeline.DataDownload(label, pipeline.DownloadFile))
+		arg := a.DataString(pipeline.DataDownload(label, pipeline.DownloadImageArg))
 		if file == "" || arg == "" {
 			a.Log().Warnf("Missing image arg for %s", label)
 			continue
@@ -325,17 +325,15 @@ func dispatcherIP() (string, error) {
 	return c.LocalAddr().(*net.UDPAddr).IP.String(), nil
 }
 
-// qemuVersions caches `<qemu> --version` per binary: one process per
-// binary and dispatcher run is enough.
-var qemuVersions sync.Map // path → string ("" when unknown)
-
 // recordVersion puts LAVA's qemu_version, host_arch and job_arch in the
 // action's results.
 func (a *CallQemu) recordVersion(ctx context.Context, bin string) {
-	ver, ok := qemuVersions.Load(bin)
+	// Asked once per binary and job, not per process: a worker must see
+	// an upgraded QEMU.
+	ver, ok := a.Data(pipeline.DataQemuVersion(bin)).(string)
 	if !ok {
 		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		out, err := exec.CommandContext(vctx, bin, "--version").Output()
+		out, err := process.Output(vctx, process.Spec{Argv: []string{bin, "--version"}})
 		cancel()
 		v := ""
 		// "QEMU emulator version 7.2.22 (Debian ...)"
@@ -344,13 +342,14 @@ func (a *CallQemu) recordVersion(ctx context.Context, bin string) {
 		} else {
 			a.Log().Warnf("unable to read the QEMU version from %s --version: %v", bin, err)
 		}
-		ver, _ = qemuVersions.LoadOrStore(bin, v)
+		ver = v
+		a.SetData(pipeline.DataQemuVersion(bin), v)
 	}
 	host := hostArch()
 	arch, _ := a.Job.Params.Map("context").Value("arch").(string)
-	if v := ver.(string); v != "" {
-		a.SetResult("qemu_version", v)
-		a.Log().Infof("qemu, installed at version: %s, host architecture: %s", v, host)
+	if ver != "" {
+		a.SetResult("qemu_version", ver)
+		a.Log().Infof("qemu, installed at version: %s, host architecture: %s", ver, host)
 	}
 	a.SetResult("host_arch", host)
 	a.SetResult("job_arch", arch)

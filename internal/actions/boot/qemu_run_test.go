@@ -146,8 +146,8 @@ func runBoot(t *testing.T, c bootCase) *bootRun {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rt.SetData("common", "download-action/"+label+"/file", abs)
-		rt.SetData("common", "download-action/"+label+"/image_arg",
+		rt.SetData("common", pipeline.DataDownload(label, pipeline.DownloadFile), abs)
+		rt.SetData("common", pipeline.DataDownload(label, pipeline.DownloadImageArg),
 			j.Params.List("actions")[0].(*value.Map).Map("deploy").Map("images").Map(label).String("image_arg"))
 	}
 	if c.guest {

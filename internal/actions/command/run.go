@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"slices"
 	"time"
 
-	"github.com/basalt-lava/basalt/internal/hostcmd"
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -99,29 +98,33 @@ func (a *Action) commands() (do []string, undo string, err error) {
 func isBuiltin(name string) bool { return slices.Contains(builtins, name) }
 
 // runCommand runs command with /bin/sh -c (it comes from the device
-// configuration, not the job) through hostcmd, logging its output as it
-// comes (">> line", LAVA's form), and returns an InfrastructureError when
-// it fails. When ctx ends first, ctx's error is returned, wrapped, for
-// the run loop to classify.
+// configuration, not the job) as a child process (internal/process),
+// logging its output as it comes (">> line", LAVA's form), and returns
+// an InfrastructureError when it fails. When ctx ends first, ctx's error
+// is returned, wrapped, for the run loop to classify.
 func runCommand(ctx context.Context, log *joblog.Logger, command string) error {
 	log.Debugf("Calling: '/bin/sh' '-c' '%s'", command)
 	start := time.Now()
-	werr := hostcmd.Run(ctx, []string{"/bin/sh", "-c", command}, func(line string) { log.Debugf(">> %s", line) })
+	out := process.NewLineWriter(func(line string) { log.Debugf(">> %s", line) })
+	// KeepGroup: what the command starts in the background is its own
+	// business once it has exited, as with LAVA.
+	werr := process.Run(ctx, process.Spec{Argv: []string{"/bin/sh", "-c", command}, Stdout: out, Stderr: out, KeepGroup: true})
+	out.Flush()
 	if ctx.Err() != nil && errors.Is(werr, ctx.Err()) {
 		log.Errorf("Timed out after %d seconds", int(time.Since(start).Seconds()))
 		return fmt.Errorf("%q did not finish: %w", command, werr)
 	}
-	var ee *exec.ExitError
+	code, exited := process.IsExit(werr)
 	switch {
 	case werr == nil:
 		log.Debugf("Returned 0 in %d seconds", int(time.Since(start).Seconds()))
 		return nil
-	case errors.As(werr, &ee):
-		log.Debugf("Returned %d in %d seconds", ee.ExitCode(), int(time.Since(start).Seconds()))
-		if ee.ExitCode() < 0 {
-			return pipeline.InfrastructureError("%q was killed by %v", command, ee.ProcessState)
+	case exited:
+		log.Debugf("Returned %d in %d seconds", code, int(time.Since(start).Seconds()))
+		if code < 0 {
+			return pipeline.InfrastructureError("%q was killed by %v", command, werr)
 		}
-		return pipeline.InfrastructureError("%q failed with exit code %d", command, ee.ExitCode())
+		return pipeline.InfrastructureError("%q failed with exit code %d", command, code)
 	}
 	return pipeline.InfrastructureError("unable to run %q: %v", command, werr)
 }

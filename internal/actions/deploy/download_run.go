@@ -66,19 +66,18 @@ func (a *DownloadHandler) Run(ctx context.Context, conn pipeline.Connection) (pi
 		return conn, err
 	}
 
-	key := "download-action/" + a.Key + "/"
-	a.SetData(key+"file", res.Path)
+	a.SetData(pipeline.DataDownload(a.Key, pipeline.DownloadFile), res.Path)
 	// LAVA's second form, read by the tftp, nbd and fastboot families.
-	a.SetData("download-action/file/"+a.Key, res.Path)
-	a.SetData(key+"sha256sum", res.SHA256)
-	a.SetData(key+"compression", a.Image.Value("compression"))
-	a.SetData(key+"decompressed", download.Decompresses(compression))
+	a.SetData(pipeline.DataDownloadFileOf(a.Key), res.Path)
+	a.SetData(pipeline.DataDownload(a.Key, pipeline.DownloadSHA256), res.SHA256)
+	a.SetData(pipeline.DataDownload(a.Key, pipeline.DownloadCompression), a.Image.Value("compression"))
+	a.SetData(pipeline.DataDownload(a.Key, pipeline.DownloadDecompressed), download.Decompresses(compression))
 	if arg, ok := a.Image.Value("image_arg").(string); ok {
-		a.SetData(key+"image_arg", arg)
+		a.SetData(pipeline.DataDownload(a.Key, pipeline.DownloadImageArg), arg)
 	}
 	if a.Key == "kernel" {
 		if t := a.Params.Map("kernel").Value("type"); t != nil {
-			a.SetData("download-action/type/kernel", t)
+			a.SetData(pipeline.DataKernelType, t)
 		}
 	}
 	a.SetResult("label", a.Key)
@@ -101,7 +100,7 @@ func (a *DownloadHandler) Cleanup(ctx context.Context) error {
 	}
 	a.Log().Debugf("cleaning up download directory: %s", a.dir)
 	err := os.RemoveAll(a.dir)
-	a.SetData("download-action/"+a.Key+"/file", "")
+	a.SetData(pipeline.DataDownload(a.Key, pipeline.DownloadFile), "")
 	if err != nil {
 		return pipeline.InfrastructureError("unable to remove %s: %v", a.dir, err)
 	}
@@ -121,10 +120,10 @@ func (a *DownloadHandler) claimDir() (string, error) {
 		return "", pipeline.JobError("invalid key %q", a.Key)
 	}
 	dir := filepath.Join(rt.TmpDir, a.Key)
-	if owner := rt.Data(dirClaims, dir); owner != nil && owner != a {
+	if owner := rt.Data(dirClaims, pipeline.DataDirClaim(dir)); owner != nil && owner != a {
 		dir = filepath.Join(rt.TmpDir, a.Key+"-"+a.Level)
 	}
-	rt.SetData(dirClaims, dir, a)
+	rt.SetData(dirClaims, pipeline.DataDirClaim(dir), a)
 	return dir, nil
 }
 

@@ -116,7 +116,8 @@ func TestDownloadHandlerRecordsData(t *testing.T) {
 	}
 	rt := &dj.job.Runtime
 	want := filepath.Join(rt.TmpDir, "rootfs", "rootfs.ext4")
-	for key, v := range map[string]any{
+	// The keys as LAVA writes them: the constructors must produce these.
+	for key, v := range map[pipeline.DataKey]any{
 		"download-action/rootfs/file":          want,
 		"download-action/file/rootfs":          want,
 		"download-action/rootfs/image_arg":     "-drive format=raw,file={rootfs}",

@@ -128,7 +128,7 @@ func TestOverlayURLAndTar(t *testing.T) {
 				t.Errorf("%s: %v", name, err)
 			}
 		}
-		info, _ := f.data("test-definition/" + name).(*value.Map)
+		info, _ := f.data(pipeline.DataTestDefinition(name)).(*value.Map)
 		if info.String("path") != "defs/tiny.yaml" || info.Has("commit_id") {
 			t.Errorf("test-definition/%s = %s", name, value.GoString(info))
 		}

@@ -14,18 +14,17 @@ import (
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
-// Namespace data written by the overlay actions (see the keys agreed in
-// the project's notes).
+// Namespace data written by the overlay actions (pipeline/datakeys.go).
 const (
-	dataOverlayLocation = "lava-overlay/location"
-	dataResultsDir      = "lava-overlay/results-dir"
-	dataCompressedFile  = "compress-overlay/file"
-	dataGuestFile       = "apply-overlay-guest/file"
-	dataGuestFormat     = "apply-overlay-guest/format"
-	dataGuestUUID       = "apply-overlay-guest/uuid"
-	dataEnvDict         = "deploy-device-env/environment/env_dict"
-	dataEnvShellFile    = "deploy-device-env/environment/shell_file"
-	dataEnvLineSep      = "deploy-device-env/environment/line_separator"
+	dataOverlayLocation = pipeline.DataOverlayLocation
+	dataResultsDir      = pipeline.DataResultsDir
+	dataCompressedFile  = pipeline.DataCompressedOverlay
+	dataGuestFile       = pipeline.DataGuestFile
+	dataGuestFormat     = pipeline.DataGuestFormat
+	dataGuestUUID       = pipeline.DataGuestUUID
+	dataEnvDict         = pipeline.DataEnvDict
+	dataEnvShellFile    = pipeline.DataEnvShellFile
+	dataEnvLineSep      = pipeline.DataEnvLineSep
 )
 
 // scratchDir makes a new folder for an action in the job's scratch folder,

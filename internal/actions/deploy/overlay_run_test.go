@@ -244,7 +244,7 @@ func (f *overlayFixture) run(t *testing.T, name string) {
 	}
 }
 
-func (f *overlayFixture) data(key string) any { return f.job.Runtime.Data("common", key) }
+func (f *overlayFixture) data(key pipeline.DataKey) any { return f.job.Runtime.Data("common", key) }
 
 func overlayGolden(t *testing.T, name, got string) {
 	t.Helper()

@@ -18,7 +18,7 @@ import (
 
 // dataTestDef is the namespace data the test shell reads about one test
 // definition: "test-definition/<index>_<name>".
-func dataTestDef(testName string) string { return "test-definition/" + testName }
+func dataTestDef(testName string) pipeline.DataKey { return pipeline.DataTestDefinition(testName) }
 
 // Run fetches and writes every definition (the children), then lists the
 // tests of each stage in <stage>/lava-test-runner.conf, one folder on the
@@ -197,7 +197,7 @@ func (a *RepoAction) writeInline(dest, rel string) error {
 // unpackDownload unpacks the tarball the child download-retry fetched
 // (LAVA's url definitions are archives of a test repository).
 func (a *RepoAction) unpackDownload(dest string) error {
-	file := a.DataString("download-action/url_repo/file")
+	file := a.DataString(pipeline.DataDownload("url_repo", pipeline.DownloadFile))
 	if file == "" {
 		return pipeline.Bug("%s: the download of %s recorded no file", a.Name, str(a.Def.Value("repository")))
 	}

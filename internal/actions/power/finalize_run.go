@@ -3,19 +3,18 @@ package power
 import (
 	"context"
 	"errors"
-	"os/exec"
 	"slices"
 	"time"
 
-	"github.com/basalt-lava/basalt/internal/hostcmd"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/shlex"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
 // dataConnection is where a boot action keeps the live console of its
 // namespace (boot.DataConnection; LAVA's shared/shared/connection).
-const dataConnection = "shared/connection"
+const dataConnection = pipeline.DataConnection
 
 // Run powers the device off and closes every console, as LAVA's
 // FinalizeAction does: it runs even after a failure, so its own
@@ -123,15 +122,13 @@ func runHostCommand(ctx context.Context, b *pipeline.Base, line string) error {
 	}
 	b.Log().Debugf("Calling: '%s'", shlex.Join(argv))
 	start := time.Now()
-	err = hostcmd.Run(ctx, argv, func(l string) { b.Log().Debugf("output: %s", l) })
+	out := process.NewLineWriter(func(l string) { b.Log().Debugf("output: %s", l) })
+	err = process.Run(ctx, process.Spec{Argv: argv, Stdout: out, Stderr: out, KeepGroup: true})
+	out.Flush()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	}
+	code, _ := process.IsExit(err)
 	b.Log().Debugf("Returned %v in %s seconds", code, time.Since(start).Round(time.Millisecond))
 	return err
 }

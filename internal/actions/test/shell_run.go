@@ -59,7 +59,7 @@ func (a *TestShell) Run(ctx context.Context, conn pipeline.Connection) (pipeline
 	if err != nil {
 		return conn, err
 	}
-	resultsDir := a.DataString("lava-overlay/results-dir")
+	resultsDir := a.DataString(pipeline.DataResultsDir)
 	if resultsDir == "" {
 		return conn, pipeline.JobError("Nothing to run. Maybe the 'deploy' stage is missing, otherwise this is a bug which should be reported.")
 	}
@@ -174,7 +174,7 @@ func (a *TestShell) prompts(sess *connection.Session) ([]*regexp.Regexp, error) 
 // the pre-commands ran: a retry or a second test block on the same boot
 // must not mount the overlay disk twice (the second mount fails), while
 // a new boot, with a new console, needs them again.
-const preCommandsDone = "lava-test-shell/pre-commands-done"
+const preCommandsDone = pipeline.DataPreCommandsDone
 
 // preCommands runs the commands the boot left for the test shell (the
 // mount of the overlay disk), each checked.
@@ -183,7 +183,7 @@ func (a *TestShell) preCommands(ctx context.Context, sh *shell) error {
 		return nil
 	}
 	var cmds []string
-	switch v := a.Data("execute-qemu/pre-commands").(type) {
+	switch v := a.Data(pipeline.DataPreCommands).(type) {
 	case []string:
 		cmds = v
 	case []any:
@@ -231,7 +231,7 @@ func (a *TestShell) testShellCommand() string {
 
 // definition returns what the overlay recorded about a test run.
 func (a *TestShell) definition(name string) (*testshell.Definition, error) {
-	m, _ := a.Data("test-definition/" + name).(*value.Map)
+	m, _ := a.Data(pipeline.DataTestDefinition(name)).(*value.Map)
 	if m == nil {
 		return nil, nil
 	}

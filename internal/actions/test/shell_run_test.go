@@ -116,7 +116,7 @@ func newShellJob(t *testing.T, jobYAML string, defs ...testDef) *shellJob {
 			write(t, filepath.Join(runner, "install.sh"), d.install)
 		}
 		conf.WriteString(runner + "\n")
-		j.Runtime.SetData("common", "test-definition/"+name, value.MapOf(
+		j.Runtime.SetData("common", pipeline.DataTestDefinition(name), value.MapOf(
 			"name", d.name, "from", "inline", "repository", "inline", "path", "inline/"+d.name+".yaml", "revision", "unspecified"))
 	}
 	write(t, filepath.Join(stage, "lava-test-runner.conf"), conf.String())
