@@ -156,10 +156,11 @@ func TestEveryCorpusActionRunsOrIsRefused(t *testing.T) {
 		if err != nil {
 			continue
 		}
+		if dev := pairing.Device(jf, dt); dev != "" {
+			pairs = append(pairs, pair{jf, path, dev})
+			continue
+		}
 		if dt != "" {
-			if dev := pairing.Device(jf, dt); dev != "" {
-				pairs = append(pairs, pair{jf, path, dev})
-			}
 			continue
 		}
 		j, diags, err := job.Load(path, job.Options{Lax: true})
