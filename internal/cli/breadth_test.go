@@ -18,7 +18,8 @@ import (
 // "2 uboot-action: boot method u-boot cannot run in Basalt yet (…)".
 var unrunnableRE = regexp.MustCompile(`: [0-9]+ [a-z0-9-]+: (.+?) cannot run in Basalt yet`)
 
-// breadthVerdict is what `basalt validate` said of one corpus job.
+// breadthVerdict is what `basalt validate` said of one corpus job (of
+// all its sub-jobs, for a MultiNode submission).
 type breadthVerdict struct {
 	job, device string
 	noDevice    string // why the job was not checked
@@ -28,20 +29,32 @@ type breadthVerdict struct {
 	other       string   // the first error that is not a "cannot run" one
 }
 
+// add merges the verdict c of one (sub-)job into v.
+func (v *breadthVerdict) add(c breadthVerdict) {
+	v.valid = v.valid && c.valid
+	v.built = v.built || c.built
+	for _, m := range c.methods {
+		if !containsString(v.methods, m) {
+			v.methods = append(v.methods, m)
+		}
+	}
+	sort.Strings(v.methods)
+	if v.other == "" {
+		v.other = c.other
+	}
+}
+
 // validateForBreadth runs `basalt validate --lax` (the check `basalt run`
-// makes) on job with device through the CLI's entry point, and adds what
-// it said to v.
-func validateForBreadth(t *testing.T, corpus, job, device string, v *breadthVerdict) {
-	t.Helper()
+// makes) on job with device through the CLI's entry point.
+func validateForBreadth(corpus, job, device string) breadthVerdict {
+	v := breadthVerdict{device: device, valid: true}
 	var stdout, stderr bytes.Buffer
-	code := Main([]string{"validate", "--lax", "--device-types", filepath.Join(corpus, "device-types"), job, "--device", device}, &stdout, &stderr)
+	code := Main([]string{"validate", "--lax", "--device-types", filepath.Join(corpus, "device-types"), job, "--device", filepath.Join(corpus, device)}, &stdout, &stderr)
+	v.built = strings.HasPrefix(stdout.String(), "job timeout ")
 	if code == exitOK {
-		return
+		return v
 	}
 	v.valid = false
-	if strings.HasPrefix(stdout.String(), "job timeout ") {
-		v.built = true
-	}
 	for _, line := range strings.Split(stderr.String(), "\n") {
 		if m := unrunnableRE.FindStringSubmatch(line); m != nil {
 			if !containsString(v.methods, m[1]) {
@@ -54,6 +67,24 @@ func validateForBreadth(t *testing.T, corpus, job, device string, v *breadthVerd
 		}
 	}
 	sort.Strings(v.methods)
+	return v
+}
+
+// onBestDevice validates job on the first candidate device whose pipeline
+// gets built (LAVA's samples were written for one device of their type,
+// and devices of a type differ), or on the first candidate if none.
+func onBestDevice(corpus, job string, candidates []string) breadthVerdict {
+	var first breadthVerdict
+	for i, d := range candidates {
+		v := validateForBreadth(corpus, job, d)
+		if v.built {
+			return v
+		}
+		if i == 0 {
+			first = v
+		}
+	}
+	return first
 }
 
 func containsString(list []string, s string) bool {
@@ -71,7 +102,8 @@ func containsString(list []string, s string) bool {
 // (by method), and how many it refuses for other reasons. Each job gets
 // a corpus device of its device type (lavacorpus.Pairing: a pipeline
 // case's own device first, then devices/*.jinja2 by the template it
-// extends); a MultiNode definition is split with `basalt multinode split`
+// extends, keeping the first on which the pipeline gets built); a
+// MultiNode definition is split with `basalt multinode split`
 // and each sub-job checked with a device of its role's type. The table
 // and each job's verdict are pinned in testdata/golden/breadth.txt, so
 // the figure visibly falls as methods are written:
@@ -95,8 +127,10 @@ func TestBreadth(t *testing.T) {
 			v.valid, v.other = false, err.Error()
 			continue
 		}
-		if v.device = pairing.Device(jf, dt); v.device != "" {
-			validateForBreadth(t, corpus, path, filepath.Join(corpus, v.device), v)
+		if cands := pairing.Candidates(jf, dt); len(cands) > 0 {
+			c := onBestDevice(corpus, path, cands)
+			v.device = c.device
+			v.add(c)
 			continue
 		}
 		if dt != "" {
@@ -125,13 +159,14 @@ func TestBreadth(t *testing.T) {
 				v.noDevice = "a role without device_type (a guest of a dynamic connection)"
 				break
 			}
-			dev := pairing.Device("", sdt)
-			if dev == "" {
+			cands := pairing.Candidates("", sdt)
+			if len(cands) == 0 {
 				v.noDevice = "no corpus device of type " + sdt + " (a role's)"
 				break
 			}
-			devs = append(devs, dev)
-			validateForBreadth(t, corpus, s, filepath.Join(corpus, dev), v)
+			c := onBestDevice(corpus, s, cands)
+			devs = append(devs, c.device)
+			v.add(c)
 		}
 		v.device = "multinode: " + strings.Join(devs, ", ")
 	}

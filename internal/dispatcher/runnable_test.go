@@ -130,9 +130,9 @@ func checkRunnable(t *testing.T, name string, p *Prepared) int {
 	return n
 }
 
-// TestEveryCorpusActionRunsOrIsRefused builds every corpus job that has
-// a device of its type (lavacorpus.Pairing; MultiNode jobs split into
-// their sub-jobs first) and every pipeline case on both its device forms,
+// TestEveryCorpusActionRunsOrIsRefused builds every corpus job on every
+// corpus device of its type (lavacorpus.Pairing; MultiNode jobs split
+// into their sub-jobs first) and every pipeline case on both its device forms,
 // through Prepare as `validate --lax --device` does, and checks every
 // action built (checkRunnable). No job that validates can reach "running
 // is not implemented" or a silent no-op.
@@ -156,8 +156,10 @@ func TestEveryCorpusActionRunsOrIsRefused(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		if dev := pairing.Device(jf, dt); dev != "" {
-			pairs = append(pairs, pair{jf, path, dev})
+		if cands := pairing.Candidates(jf, dt); len(cands) > 0 {
+			for _, dev := range cands {
+				pairs = append(pairs, pair{jf + " on " + dev, path, dev})
+			}
 			continue
 		}
 		if dt != "" {
@@ -172,8 +174,8 @@ func TestEveryCorpusActionRunsOrIsRefused(t *testing.T) {
 			continue
 		}
 		for _, s := range subs {
-			dev := pairing.Device("", s.Definition.String("device_type"))
-			if dev == "" {
+			cands := pairing.Candidates("", s.Definition.String("device_type"))
+			if len(cands) == 0 {
 				continue
 			}
 			b, err := value.EncodeYAML(s.Definition)
@@ -187,7 +189,9 @@ func TestEveryCorpusActionRunsOrIsRefused(t *testing.T) {
 			if err := os.WriteFile(out, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			pairs = append(pairs, pair{jf + " role " + s.Role, out, dev})
+			for _, dev := range cands {
+				pairs = append(pairs, pair{jf + " role " + s.Role + " on " + dev, out, dev})
+			}
 		}
 	}
 	built, actions, refused := 0, 0, 0

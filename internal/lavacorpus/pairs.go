@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 
 	"github.com/basalt-lava/basalt/internal/value"
@@ -52,19 +53,21 @@ func Jobs(corpus string) []string {
 	return out
 }
 
-// Pairing chooses a corpus device for a job, for checks that need one:
+// Pairing chooses corpus devices for a job, for checks that need one,
+// in this order:
 //  1. a job of a pipeline case gets that case's device_config (LAVA's own
 //     rendering of the device for it; the first case when several);
-//  2. otherwise the first dictionary under devices/ (by name) whose
-//     `{% extends 'TYPE.jinja2' %}` names the job's device_type,
-//     rendered with the job's context as a user's would be;
-//  3. otherwise the device_config of the first case whose job has that
-//     device_type.
+//  2. the dictionaries under devices/ (by name) whose
+//     `{% extends 'TYPE.jinja2' %}` names the job's device_type, rendered
+//     with the job's context as a user's would be;
+//  3. the device_config of the first case whose job has that device_type.
 //
-// A job with no such device gets "".
+// Devices of one type differ (one has USB media, another not), and LAVA's
+// sample jobs were written for one of them: a check may try the
+// candidates in turn (Candidates) and keep the first that fits.
 type Pairing struct {
 	caseDevice map[string]string
-	dicts      map[string]string
+	dicts      map[string][]string
 	caseByType map[string]string
 }
 
@@ -73,7 +76,7 @@ var extendsRE = regexp.MustCompile(`\{%-?\s*extends\s+['"]([^'"]+)\.jinja2['"]`)
 // NewPairing reads the cases, their jobs' device types and the
 // dictionaries' parents.
 func NewPairing(corpus string) (*Pairing, error) {
-	p := &Pairing{caseDevice: map[string]string{}, dicts: map[string]string{}, caseByType: map[string]string{}}
+	p := &Pairing{caseDevice: map[string]string{}, dicts: map[string][]string{}, caseByType: map[string]string{}}
 	cases, err := Cases(corpus)
 	if err != nil {
 		return nil, err
@@ -98,24 +101,34 @@ func NewPairing(corpus string) (*Pairing, error) {
 			return nil, err
 		}
 		if m := extendsRE.FindSubmatch(b); m != nil {
-			if _, ok := p.dicts[string(m[1])]; !ok {
-				p.dicts[string(m[1])] = filepath.Join("devices", filepath.Base(d))
-			}
+			p.dicts[string(m[1])] = append(p.dicts[string(m[1])], filepath.Join("devices", filepath.Base(d)))
 		}
 	}
 	return p, nil
 }
 
-// Device returns the device (relative to the corpus folder) for the job
-// at corpus-relative path job whose device_type is deviceType, or "".
+// Device returns the first candidate device (relative to the corpus
+// folder) for the job at corpus-relative path job whose device_type is
+// deviceType, or "".
 func (p *Pairing) Device(job, deviceType string) string {
+	if c := p.Candidates(job, deviceType); len(c) > 0 {
+		return c[0]
+	}
+	return ""
+}
+
+// Candidates returns every corpus device for the job, in the order of
+// the Pairing rules, without repeats.
+func (p *Pairing) Candidates(job, deviceType string) []string {
+	var out []string
 	if d, ok := p.caseDevice[job]; ok {
-		return d
+		out = append(out, d)
 	}
-	if d, ok := p.dicts[deviceType]; ok {
-		return d
+	out = append(out, p.dicts[deviceType]...)
+	if d, ok := p.caseByType[deviceType]; ok && !slices.Contains(out, d) {
+		out = append(out, d)
 	}
-	return p.caseByType[deviceType]
+	return out
 }
 
 // DeviceType returns the device_type of the job definition at path, ""
