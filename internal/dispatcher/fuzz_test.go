@@ -87,6 +87,7 @@ func FuzzDescribe(f *testing.F) {
 				continue
 			}
 			pj.Validate()
+			pj.Pipeline.Unrunnable() // every CannotRun, on any parameters
 			if _, err := value.EncodeYAML(value.MapOf("pipeline", pj.Describe())); err != nil {
 				t.Fatalf("describe does not encode: %v", err)
 			}

@@ -44,8 +44,10 @@ func (p *Prepared) Valid() bool { return !job.HasErrors(p.Diagnostics) }
 // then builds and validates the pipeline. It stops at the first stage that
 // finds errors, after collecting every error of that stage; Pipeline is
 // set as soon as it could be built, even if validation then fails, so a
-// description can still be written. The error is only for files that
-// cannot be read.
+// description can still be written. A pipeline holding an action Basalt
+// cannot run yet (pipeline.Runnability) is an error, one per job block,
+// so that nothing that validates stops halfway for want of code. The
+// error is only for files that cannot be read.
 func Prepare(jobPath, devicePath string, opts Options) (*Prepared, error) {
 	j, diags, err := job.Load(jobPath, opts.Job)
 	if err != nil {
@@ -89,6 +91,7 @@ func Prepare(jobPath, devicePath string, opts Options) (*Prepared, error) {
 	p.Pipeline = pj
 	pj.Validate()
 	p.addValidationErrors()
+	p.addUnrunnableErrors()
 	return p, nil
 }
 

@@ -81,7 +81,9 @@ func (b *Base) Warnf(format string, args ...any) {
 }
 
 // NotImplemented is what Run returns for an action whose running is not
-// written yet: a Bug, never a fake success.
+// written yet: a Bug, never a fake success. Such an action says so in
+// CannotRun (Runnability), so that dispatcher.Prepare refuses the job
+// before it starts; reaching this at run time is a bug.
 func NotImplemented(b *Base) error {
 	return Bug("%s: running is not implemented yet", b.Name)
 }

@@ -178,6 +178,9 @@ func qemuFailed(ctx context.Context, s *connection.Session, m *connection.Match)
 
 var anyText = regexp.MustCompile(`.+`)
 
+// CannotRun is empty: Login runs (below), although it embeds leaf.
+func (*Login) CannotRun() string { return "" }
+
 // Run logs in as LAVA's LoginAction does: it waits for the login prompt
 // (or, without auto_login, the shell prompt) while collecting kernel
 // messages, sends the credentials, waits for the shell prompt and runs
@@ -363,6 +366,9 @@ func (a *Login) watch(ctx context.Context, s *connection.Session, prompts []*reg
 // comment, harmless whatever the shell is doing.
 const checkChar = "#"
 
+// CannotRun is empty: ExpectShell runs (below), although it embeds leaf.
+func (*ExpectShell) CannotRun() string { return "" }
+
 // Run sends an empty line and waits for the job's prompt, as LAVA's
 // force-prompt wait does: half the time, then up to six times a "#" line
 // and a tenth of the time, in case kernel messages garbled the prompt.
@@ -418,6 +424,9 @@ func forcePromptWait(ctx context.Context, b *pipeline.Base, s *connection.Sessio
 		}
 	}
 }
+
+// CannotRun is empty: ExportDeviceEnv runs (below), although it embeds leaf.
+func (*ExportDeviceEnv) CannotRun() string { return "" }
 
 // Run exports the env_dut variables in the device's shell file and
 // sources it, as LAVA does; without env_dut (basalt run has none yet)

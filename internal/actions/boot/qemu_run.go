@@ -40,6 +40,15 @@ const (
 // controller, so virtio (LAVA's qemu_guest_fs_interface).
 var x86Arches = []string{"amd64", "x86_64", "i386"}
 
+// CannotRun refuses QEMU in a docker container (boot docker:), which
+// is not written yet; QEMU on the dispatcher is.
+func (a *CallQemu) CannotRun() string {
+	if a.Params.Has("docker") {
+		return "QEMU in a docker container (boot docker:) not written yet"
+	}
+	return ""
+}
+
 // Run builds the QEMU command line and starts QEMU on a console session,
 // which becomes the job's connection. Nothing in the command goes
 // through a shell: the device's options and the job's image_args are

@@ -28,6 +28,9 @@ func guestSizeMB(b *pipeline.Base) (int, error) {
 	return n, nil
 }
 
+// CannotRun is empty: ApplyOverlayGuest runs (below), although it embeds leaf.
+func (*ApplyOverlayGuest) CannotRun() string { return "" }
+
 // Run builds the second QEMU disk: ext2, label LAVA, the overlay's
 // results folder at its root (the test shell mounts it on
 // /lava-<jobid> by UUID). LAVA builds it with libguestfs, which boots a

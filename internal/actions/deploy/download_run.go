@@ -17,6 +17,16 @@ import (
 // those are YAML keys and never start with NUL.
 const dirClaims = "\x00download-dirs"
 
+// CannotRun refuses the URL schemes whose download is not written yet:
+// scp, rclone and downloads:// (http, https and file are).
+func (a *DownloadHandler) CannotRun() string {
+	switch a.Scheme {
+	case "http", "https", "file":
+		return ""
+	}
+	return "downloading " + a.Scheme + ":// URLs not written yet, only http, https and file"
+}
+
 // Run fetches the file with internal/download into <tmpdir>/<label>/ and
 // records where it landed for later actions: download-action/<label>/file
 // (the file, or the folder of an unpacked tar archive), .../sha256sum,

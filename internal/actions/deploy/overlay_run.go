@@ -305,6 +305,9 @@ func dispatcherIP(j *pipeline.Job) string {
 	return "127.0.0.1"
 }
 
+// CannotRun is empty: MultinodeOverlay runs (below), although it embeds leaf.
+func (*MultinodeOverlay) CannotRun() string { return "" }
+
 // Run writes the MultiNode helpers (lava-send, lava-wait, lava-group, …)
 // into the overlay's bin/ for a job with a role in a MultiNode group, as
 // LAVA's MultinodeOverlayAction does; a job outside MultiNode is left
@@ -377,6 +380,9 @@ func groupMembers(mn *value.Map) ([]overlay.GroupMember, error) {
 	return group, err
 }
 
+// CannotRun is empty: CompressOverlay runs (below), although it embeds leaf.
+func (*CompressOverlay) CannotRun() string { return "" }
+
 // Run packs the overlay as overlay-<level>.tar.gz, its contents under
 // the results folder's name, plus ./root when ssh-authorize made one.
 func (a *CompressOverlay) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
@@ -397,6 +403,9 @@ func (a *CompressOverlay) Run(_ context.Context, conn pipeline.Connection) (pipe
 	a.Log().Debugf("Overlay tarball: %s", output)
 	return conn, nil
 }
+
+// CannotRun is empty: DeployDeviceEnv runs (below), although it embeds leaf.
+func (*DeployDeviceEnv) CannotRun() string { return "" }
 
 // Run works out the env_dut variables and the shell file for
 // export-device-env, as LAVA's DeployDeviceEnvironment does.

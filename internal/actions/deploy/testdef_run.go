@@ -235,6 +235,9 @@ func repoAction(b *pipeline.Base, testName string) (*RepoAction, error) {
 	return nil, pipeline.Bug("%s: no repository action for %s", b.Name, testName)
 }
 
+// CannotRun is empty: TestOverlay runs (below), although it embeds leaf.
+func (*TestOverlay) CannotRun() string { return "" }
+
 // Run writes one of the test's files: testdef.yaml, uuid and
 // testdef_metadata (test-overlay), install.sh (test-install-overlay) or
 // run.sh (test-runscript-overlay).

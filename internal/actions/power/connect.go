@@ -20,23 +20,32 @@ func NewConnectDevice() *ConnectDevice {
 		"use the configured command to connect serial to the device", "run connection command")}}
 }
 
-// Validate checks, as LAVA does, that the device has a serial connection
-// and a primary connect command.
+// Validate checks the device's connection commands as current LAVA's
+// ConnectDevice does.
 func (a *ConnectDevice) Validate() {
 	a.leaf.Validate()
 	validateConnect(&a.Base)
 }
 
+// validateConnect is current LAVA's check of the primary connection. A
+// device without commands passes (LAVA returns early: such a device has
+// no serial console to connect to, a qdl board say); a deprecated
+// connect command with must_use_connection needs a connections block.
+// Neither connect nor connections is an error: LAVA then looks for an
+// empty command on PATH and fails.
 func validateConnect(b *pipeline.Base) {
 	dev := b.Device()
+	cmds := dev.Map("commands")
+	if cmds == nil {
+		return
+	}
+	if !cmds.Has("connections") && cmds.Has("connect") && cmds.Has("must_use_connection") {
+		b.Errorf("unable to connect to shell - missing connections block")
+		return
+	}
 	v, _ := dev.Lookup("actions", "boot", "connections")
 	if m, ok := v.(*value.Map); !ok || !m.Has("serial") {
 		b.Errorf("device not configured to support serial connection")
-	}
-	cmds := dev.Map("commands")
-	if cmds == nil {
-		b.Errorf("invalid device configuration - missing 'commands'")
-		return
 	}
 	if cmds.Has("connect") {
 		return
@@ -73,14 +82,17 @@ func NewDisconnectDevice() *DisconnectDevice {
 		"disconnect from console", "disconnect from console")}}
 }
 
-// Validate checks that the primary connection carries a tag that says how
-// to disconnect it.
+// Validate checks, as current LAVA does, that the primary connection
+// carries a tag that says how to disconnect it.
 func (a *DisconnectDevice) Validate() {
 	a.leaf.Validate()
 	validateConnect(&a.Base)
+	// Current LAVA checks the tags only when there is a connections
+	// block: a deprecated connect command is disconnected by closing
+	// it. (Without commands at all LAVA's check fails on a missing key;
+	// there is nothing to disconnect either.)
 	conns := a.Device().Map("commands").Map("connections")
 	if conns == nil {
-		a.Errorf("unable to connect to shell - missing connections block")
 		return
 	}
 	ok := false

@@ -80,6 +80,9 @@ func closeConsoles(b *pipeline.Base, log bool) {
 	}
 }
 
+// CannotRun is empty: ReadFeedback runs (below), although it embeds leaf.
+func (*ReadFeedback) CannotRun() string { return "" }
+
 // Run finalises the connection of every namespace. LAVA first listens
 // for a moment to what they still print; a Basalt console logs its
 // output as it arrives, so there is nothing left to read. For QEMU,
@@ -91,6 +94,9 @@ func (a *ReadFeedback) Run(_ context.Context, conn pipeline.Connection) (pipelin
 	}
 	return conn, nil
 }
+
+// CannotRun is empty: PowerOff runs (below), although it embeds leaf.
+func (*PowerOff) CannotRun() string { return "" }
 
 // Run runs the device's power_off commands on the dispatcher. A device
 // without commands (QEMU, whose power is the process finalize stops) has

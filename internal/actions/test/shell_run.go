@@ -28,6 +28,9 @@ const checkChar = "#"
 // never matches.
 var exitStatus = regexp.MustCompile(`<LAVA_SIGNAL_RETRUNCODE (\d+)>`)
 
+// CannotRun is empty: TestShell runs (below), although it embeds leaf.
+func (*TestShell) CannotRun() string { return "" }
+
 // Run starts lava-test-runner for the block's stage in the device's
 // shell and follows it until it exits, reporting every result as it
 // arrives, as LAVA's TestShellAction does:

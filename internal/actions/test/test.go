@@ -14,8 +14,12 @@ import (
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
-// leaf is an action without children whose running is not written yet.
+// leaf is an action whose running is not written yet: validate and run
+// refuse a job holding one (CannotRun), so its Run is never reached.
 type leaf struct{ pipeline.Base }
+
+// CannotRun says that Basalt cannot run this action yet.
+func (*leaf) CannotRun() string { return pipeline.NotWritten }
 
 func (l *leaf) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
 	return conn, pipeline.NotImplemented(&l.Base)
