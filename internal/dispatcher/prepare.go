@@ -47,7 +47,14 @@ func (p *Prepared) Valid() bool { return !job.HasErrors(p.Diagnostics) }
 // description can still be written. The error is only for files that
 // cannot be read.
 func Prepare(jobPath, devicePath string, opts Options) (*Prepared, error) {
-	j, diags, err := job.Load(jobPath, opts.Job)
+	return prepare(files(jobPath, devicePath), opts)
+}
+
+// prepare is Prepare, PrepareBytes and PrepareSources: in says where the
+// job and the device come from (devicePath is the device's label).
+func prepare(in sources, opts Options) (*Prepared, error) {
+	devicePath := in.deviceName()
+	j, diags, err := in.loadJob(opts.Job)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +63,7 @@ func Prepare(jobPath, devicePath string, opts Options) (*Prepared, error) {
 		return p, nil
 	}
 	ctx, _ := value.Clone(j.Data.Map("context")).(*value.Map)
-	cfg, err := device.LoadDevice(devicePath, ctx, opts.DeviceTypeDirs)
+	cfg, err := in.loadDevice(ctx, opts.DeviceTypeDirs)
 	if err != nil {
 		p.addDeviceError(devicePath, err)
 		return p, nil
