@@ -36,14 +36,16 @@ func TestLoadGroupDevices(t *testing.T) {
 				t.Fatalf("status %d, stderr %q; want %d saying %q", status, stderr.String(), tc.status, tc.errText)
 			}
 			var got []string
-			for _, m := range group {
-				got = append(got, m.name()+"="+m.device)
+			if group != nil {
+				for _, m := range group.Members {
+					got = append(got, m.Name()+"="+m.Config.Device.Path)
+				}
 			}
 			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 				t.Errorf("members %v, want %v", got, tc.want)
 			}
-			if tc.status == exitOK && group[0].id != tc.jobID {
-				t.Errorf("first id %s, want %s", group[0].id, tc.jobID)
+			if tc.status == exitOK && group.Members[0].ID != tc.jobID {
+				t.Errorf("first id %s, want %s", group.Members[0].ID, tc.jobID)
 			}
 		})
 	}
