@@ -49,6 +49,12 @@ type RunConfig struct {
 	// called for a sub-job of a MultiNode group, and an error ends that
 	// job. Nil: a sub-job ends with a configuration error.
 	Coordinator func() (protocol.Settings, error)
+	// Configure, when set, sees the valid job just before it runs, its
+	// Runtime filled in (log, scratch folder, Publish): a front end sets
+	// there what its own configuration says about running jobs (the
+	// grace period of child processes, say) without this package
+	// knowing each setting.
+	Configure func(j *pipeline.Job)
 }
 
 // Outcome is how a job ended and what it left: what `basalt run` prints
@@ -198,6 +204,9 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 	pj.Runtime.OutputDir = cfg.OutputDir
 	pj.Runtime.Publish = sink.File
 	pj.Logf = nil
+	if cfg.Configure != nil {
+		cfg.Configure(pj)
+	}
 	if protocol.Accepts(pj.Params) {
 		mn, settings, err := multinodeProtocol(cfg, pj)
 		if err != nil {

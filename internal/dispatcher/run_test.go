@@ -160,11 +160,21 @@ func runConfigFor(t *testing.T, jobText []byte) RunConfig {
 
 func TestRunCompletes(t *testing.T) {
 	cfg := runConfigFor(t, commandJob("pass"))
+	configured := 0
+	cfg.Configure = func(j *pipeline.Job) {
+		configured++
+		if j.Runtime.Log == nil || j.Runtime.TmpDir != cfg.TmpDir || j.Runtime.Publish == nil || j.ID != "77" {
+			t.Errorf("Configure saw log %v, scratch %q, publish %v, job id %s", j.Runtime.Log != nil, j.Runtime.TmpDir, j.Runtime.Publish != nil, j.ID)
+		}
+	}
 	sink := newMemSink(t)
 	o := Run(context.Background(), cfg, sink)
 	sink.checkEnded(o)
 	if !o.Completed() || o.Class != "" || o.SinkErr != nil || o.JobName != "run-pass" {
 		t.Fatalf("outcome %+v, want a completed job run-pass", o)
+	}
+	if configured != 1 {
+		t.Errorf("Configure called %d times, want once", configured)
 	}
 	for _, name := range []string{"validate", "user-command", "job"} {
 		if c := findCase(o.Cases, "lava", name); c == nil || c.Result != "pass" {
@@ -245,6 +255,7 @@ func TestRunCanceled(t *testing.T) {
 // folder is made.
 func TestRunInvalidJob(t *testing.T) {
 	cfg := runConfigFor(t, commandJob("nosuch"))
+	cfg.Configure = func(*pipeline.Job) { t.Error("Configure called for an invalid job") }
 	sink := newMemSink(t)
 	o := Run(context.Background(), cfg, sink)
 	sink.checkEnded(o)
