@@ -102,8 +102,8 @@ const humanFlushInterval = time.Second
 // job then runs in its scratch folder, with its lava-multinode protocol
 // when it is a sub-job of a group; the lava/job result and the last line
 // saying how it ended are logged. Then the sink gets the results and is
-// closed. Canceling ctx cancels the job, which still cleans up (its
-// processes stopped and reaped) before Run returns.
+// closed (sink must not be nil). Canceling ctx cancels the job, which
+// still cleans up (its processes stopped and reaped) before Run returns.
 func Run(ctx context.Context, cfg RunConfig, sink Sink) Outcome {
 	start := time.Now()
 	var collected results.Collector

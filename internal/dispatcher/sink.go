@@ -42,8 +42,9 @@ type Sink interface {
 	Close() error
 }
 
-// Files a DirSink writes itself; File refuses them so that nothing an
-// action publishes overwrites the log or the results.
+// The files of a job's output. A DirSink writes the log and the results
+// itself, and its File refuses their names so that nothing an action
+// publishes overwrites them; Run publishes the description.
 const (
 	LogFile         = "logs.yaml"
 	ResultsFile     = "results.yaml"
@@ -179,7 +180,7 @@ func (s *DirSink) writePending() {
 	defer s.mu.Unlock()
 	if err != nil && s.err == nil {
 		// What this write held is lost, and so is every later record:
-		// a log with a hole in the middle would mislead.
+		// a file that failed a write is not trusted with the rest.
 		s.err = err
 		s.lost += bytes.Count(buf, []byte("\n"))
 		s.lostBytes += len(buf)
