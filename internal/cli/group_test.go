@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -36,14 +38,16 @@ func TestLoadGroupDevices(t *testing.T) {
 				t.Fatalf("status %d, stderr %q; want %d saying %q", status, stderr.String(), tc.status, tc.errText)
 			}
 			var got []string
-			for _, m := range group {
-				got = append(got, m.name()+"="+m.device)
+			if group != nil {
+				for _, m := range group.Members {
+					got = append(got, m.Name()+"="+m.Config.Device.Path)
+				}
 			}
 			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 				t.Errorf("members %v, want %v", got, tc.want)
 			}
-			if tc.status == exitOK && group[0].id != tc.jobID {
-				t.Errorf("first id %s, want %s", group[0].id, tc.jobID)
+			if tc.status == exitOK && group.Members[0].ID != tc.jobID {
+				t.Errorf("first id %s, want %s", group.Members[0].ID, tc.jobID)
 			}
 		})
 	}
@@ -57,5 +61,34 @@ func TestPrefixWriter(t *testing.T) {
 	p.Flush()
 	if got := out.String(); got != "[a-0] one\n[a-0] two\n[a-0] three\n" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// A group with a sub-job that cannot run is refused before anything
+// starts: every problem printed, no coordinator, no log opened.
+func TestRunGroupRefusesInvalidMember(t *testing.T) {
+	out := t.TempDir()
+	missing := filepath.Join(out, "missing.jinja2")
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"run", "../../examples/multinode/job.yaml", "--device", "server=" + missing,
+		"--device", "client=../../examples/multinode/device.jinja2", "--output-dir", out, "--quiet"}, &stdout, &stderr)
+	if code != exitFailed {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitFailed, stderr.String())
+	}
+	for _, want := range []string{"basalt: server-0 (role server, device " + missing + "): ", "basalt: the group was not started: every sub-job must be valid"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
+		}
+	}
+	if strings.Contains(stderr.String(), "client-0") || strings.Contains(stdout.String(), "coordinator") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s\nwant only server-0's problem and no group started", stdout.String(), stderr.String())
+	}
+	for _, m := range []string{"server-0", "client-0"} {
+		if _, err := os.Stat(filepath.Join(out, m, "job.yaml")); err != nil {
+			t.Errorf("%s's job.yaml: %v", m, err)
+		}
+		if _, err := os.Stat(filepath.Join(out, m, "logs.yaml")); err == nil {
+			t.Errorf("%s/logs.yaml written for a group that never started", m)
+		}
 	}
 }

@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -16,11 +14,9 @@ import (
 	"github.com/basalt-lava/basalt/internal/coordinator"
 	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/job"
-	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/protocol"
 	"github.com/basalt-lava/basalt/internal/results"
-	"github.com/basalt-lava/basalt/internal/value"
 )
 
 const runSynopsis = "basalt run JOB.yaml --device [ROLE=]DEVICE... [--device-types DIR]... [--output-dir DIR] [--job-id ID] [--coordinator HOST:PORT]"
@@ -38,14 +34,9 @@ type runOptions struct {
 	// instead of the configured one (or, for a group, the in-process one).
 	coordinator string
 	pollDelay   time.Duration
-	// settings are the coordinator settings a MultiNode sub-job uses;
-	// nil until a group run or a sub-job resolves them.
-	settings *protocol.Settings
-	// human receives the human-readable log (stdout, or a prefixed
-	// writer for one job of a group); nil with --quiet.
+	// human receives the human-readable log (stdout); nil with --quiet.
 	human io.Writer
-	// cancelReason says why ctx was canceled (the signal, the failed
-	// essential role).
+	// cancelReason says why ctx was canceled (the signal).
 	cancelReason func() string
 }
 
@@ -118,189 +109,58 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "basalt: %s is not a MultiNode job: give one --device, without a role\n", o.jobPath)
 		return exitUsage
 	}
-	status, _ = runJob(ctx, o, stdout, stderr)
+	sink, err := dispatcher.NewDirSink(o.outDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "basalt: %v\n", err)
+		return exitFailed
+	}
+	out := dispatcher.Run(ctx, runConfig(o), sink)
+	return finishJob(out, o.outDir, stdout, stderr)
+}
+
+// runConfig is the dispatcher's configuration of the job o names.
+func runConfig(o runOptions) dispatcher.RunConfig {
+	return dispatcher.RunConfig{
+		Job:    dispatcher.Source{Path: o.jobPath},
+		Device: dispatcher.Source{Path: o.devicePath},
+		// lava-run's checks: unknown keys allowed, a MultiNode sub-job
+		// is a job like any other.
+		Options:      dispatcher.Options{DeviceTypeDirs: o.dtDirs, JobID: o.jobID, Job: job.Options{Lax: true, SubJob: true}},
+		Intro:        fmt.Sprintf("basalt run: job %s on device %s (%s)", o.jobPath, o.devicePath, versionText),
+		TmpDir:       o.tmpDir,
+		KeepTmp:      o.keepTmp,
+		OutputDir:    o.outDir,
+		Human:        o.human,
+		CancelReason: o.cancelReason,
+		Coordinator:  func() (protocol.Settings, error) { return coordinatorSettings(o) },
+	}
+}
+
+// finishJob reports what the job's sink could not keep, prints the
+// summary and returns the exit status: 0 only when the job completed and
+// its logs and results were all written.
+func finishJob(out dispatcher.Outcome, dir string, stdout, stderr io.Writer) int {
+	status := exitOK
+	for _, err := range unjoin(out.SinkErr) {
+		fmt.Fprintf(stderr, "basalt: %v\n", err)
+		status = exitFailed
+	}
+	printSummary(stdout, out.Cases, out.Outcome, dir, out.Duration)
+	if !out.Completed() {
+		return exitFailed
+	}
 	return status
 }
 
-// runJob runs one job and writes its logs and results into o.outDir;
-// it returns the exit status and how the job ended.
-func runJob(ctx context.Context, o runOptions, stdout, stderr io.Writer) (int, pipeline.Outcome) {
-	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
-		fmt.Fprintf(stderr, "basalt: %v\n", err)
-		return exitFailed, pipeline.OutcomeOf(pipeline.InfrastructureError("%v", err))
+// unjoin lists the errors errors.Join put together.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
 	}
-	logFile, err := os.Create(filepath.Join(o.outDir, "logs.yaml"))
-	if err != nil {
-		fmt.Fprintf(stderr, "basalt: %v\n", err)
-		return exitFailed, pipeline.OutcomeOf(pipeline.InfrastructureError("%v", err))
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
 	}
-	defer logFile.Close()
-	var collected results.Collector
-	lopts := joblog.Options{OnResult: collected.Add, Human: o.human}
-	log := joblog.New(logFile, lopts)
-	// The log is flushed every second so that `tail -f` follows the job
-	// and a killed basalt leaves at most a second of it unwritten.
-	flushDone := make(chan struct{})
-	stopFlush := make(chan struct{})
-	go func() {
-		defer close(flushDone)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				log.Flush()
-			case <-stopFlush:
-				return
-			}
-		}
-	}()
-
-	start := time.Now()
-	jobName := ""
-	outcome := run(ctx, o, log, &jobName)
-	rec := value.MapOf("definition", "lava", "case", "job", "result", outcome.Result)
-	if outcome.Result != "pass" {
-		rec.Set("error_msg", outcome.Message)
-		rec.Set("error_type", errorType(outcome.Class))
-	}
-	log.Result(rec)
-	if outcome.Result == "pass" {
-		log.Infof("job completed in %s", time.Since(start).Round(time.Millisecond))
-	} else {
-		log.Errorf("job incomplete: %s error: %s", errorType(outcome.Class), outcome.Message)
-	}
-	close(stopFlush)
-	<-flushDone
-	status := exitOK
-	if err := log.Flush(); err != nil {
-		fmt.Fprintf(stderr, "basalt: writing the job log: %v\n", err)
-		status = exitFailed
-	}
-	cases := collected.Cases()
-	if err := writeResults(o.outDir, jobName, cases); err != nil {
-		fmt.Fprintf(stderr, "basalt: %v\n", err)
-		status = exitFailed
-	}
-	printSummary(stdout, cases, outcome, o.outDir, time.Since(start))
-	if outcome.Result != "pass" {
-		return exitFailed, outcome
-	}
-	return status, outcome
-}
-
-// run prepares and runs the job, logging as lava-run does, and returns
-// how it ended.
-func run(ctx context.Context, o runOptions, log *joblog.Logger, jobName *string) pipeline.Outcome {
-	opts := dispatcher.Options{DeviceTypeDirs: o.dtDirs, JobID: o.jobID, Job: job.Options{Lax: true, SubJob: true}}
-	log.Infof("basalt run: job %s on device %s (%s)", o.jobPath, o.devicePath, versionText)
-	p, err := dispatcher.Prepare(o.jobPath, o.devicePath, opts)
-	if err != nil {
-		return pipeline.OutcomeOf(pipeline.JobError("%v", err))
-	}
-	if p.Job != nil {
-		*jobName = p.Job.Data.String("job_name")
-		maskSecrets(log, p.Job.Data)
-	}
-	for _, d := range p.Diagnostics {
-		if d.Severity == job.Error {
-			log.Errorf("%s", d)
-		} else {
-			log.Warnf("%s", d)
-		}
-	}
-	if p.Pipeline != nil {
-		if err := writeDescription(o.outDir, p.Pipeline); err != nil {
-			log.Errorf("%v", err)
-		}
-	}
-	if !p.Valid() {
-		log.Result(value.MapOf("definition", "lava", "case", "validate", "result", "fail"))
-		n := len(job.Errors(p.Diagnostics))
-		return pipeline.OutcomeOf(pipeline.JobError("invalid job: %d %s (first: %s)", n, plural(n, "error", "errors"),
-			firstError(p.Diagnostics)))
-	}
-	log.Result(value.MapOf("definition", "lava", "case", "validate", "result", "pass"))
-
-	tmp := o.tmpDir
-	if tmp == "" {
-		tmp, err = os.MkdirTemp("", "basalt-job-"+o.jobID+"-")
-		if err != nil {
-			return pipeline.OutcomeOf(pipeline.InfrastructureError("creating the job's scratch folder: %v", err))
-		}
-	} else if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return pipeline.OutcomeOf(pipeline.InfrastructureError("creating the job's scratch folder: %v", err))
-	}
-	if !o.keepTmp {
-		defer os.RemoveAll(tmp)
-	}
-	pj := p.Pipeline
-	pj.Runtime.Log = log
-	pj.Runtime.TmpDir = tmp
-	pj.Runtime.OutputDir = o.outDir
-	pj.Logf = nil
-	if protocol.Accepts(pj.Params) {
-		mn, err := newMultinode(o, pj)
-		if err != nil {
-			return pipeline.OutcomeOf(err)
-		}
-		log.Infof("lava-multinode: role %s in group %s, coordinator %s", mn.Role(), pj.Params.Map("protocols").Map(protocol.MultinodeName).String("target_group"), o.settings.Addr)
-		for _, w := range protocol.Check(pj) {
-			log.Warnf("%s", w)
-		}
-		pj.Protocols = append(pj.Protocols, mn)
-	}
-	err = pj.Run(ctx)
-	if err != nil && pipeline.ClassOf(err) == pipeline.ClassCanceled && o.cancelReason != nil {
-		if by := o.cancelReason(); by != "" {
-			err = &pipeline.Error{Class: pipeline.ClassCanceled, Msg: "the job was canceled (" + by + ")", Err: err}
-		}
-	}
-	return pipeline.OutcomeOf(err)
-}
-
-// errorType is the error_type LAVA reports for a class.
-func errorType(c pipeline.Class) string {
-	if c == "" {
-		return "Bug"
-	}
-	return string(c)
-}
-
-func firstError(diags []job.Diagnostic) string {
-	for _, d := range diags {
-		if d.Severity == job.Error {
-			return d.String()
-		}
-	}
-	return ""
-}
-
-// maskSecrets makes the job's secrets show as [MASKED] in the log.
-func maskSecrets(log *joblog.Logger, data *value.Map) {
-	data.Map("secrets").Range(func(_ string, v any) bool {
-		if s, ok := v.(string); ok {
-			log.Mask(s)
-		} else if v != nil {
-			log.Mask(fmt.Sprint(v))
-		}
-		return true
-	})
-}
-
-func writeResults(dir, jobName string, cases []results.Case) error {
-	y, err := results.YAML(cases)
-	if err != nil {
-		return fmt.Errorf("results.yaml: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "results.yaml"), y, 0o644); err != nil {
-		return err
-	}
-	var x bytes.Buffer
-	if err := results.WriteJUnit(&x, jobName, cases); err != nil {
-		return fmt.Errorf("results.xml: %w", err)
-	}
-	return os.WriteFile(filepath.Join(dir, "results.xml"), x.Bytes(), 0o644)
+	return []error{err}
 }
 
 // printSummary prints each test suite's counts, then one line saying how
@@ -326,7 +186,7 @@ func printSummary(w io.Writer, cases []results.Case, out pipeline.Outcome, dir s
 		fmt.Fprintf(w, "job complete (%s)\n", d.Round(time.Second))
 		return
 	}
-	fmt.Fprintf(w, "job incomplete: %s error: %s\n", errorType(out.Class), out.Message)
+	fmt.Fprintf(w, "job incomplete: %s error: %s\n", dispatcher.ErrorType(out.Class), out.Message)
 }
 
 // atomicString is the name of the signal that canceled the job.

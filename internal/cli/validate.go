@@ -10,7 +10,6 @@ import (
 	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/pipeline"
-	"github.com/basalt-lava/basalt/internal/value"
 )
 
 const validateSynopsis = "basalt validate JOB.yaml [--device DEVICE] [--device-types DIR]... [--output-dir DIR] [--lax]"
@@ -83,7 +82,7 @@ func writeDescription(dir string, j *pipeline.Job) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	b, err := value.EncodeYAML(value.MapOf("pipeline", j.Describe()))
+	b, err := dispatcher.DescriptionYAML(j)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,14 @@ func (p *Prepared) Valid() bool { return !job.HasErrors(p.Diagnostics) }
 // so that nothing that validates stops halfway for want of code. The
 // error is only for files that cannot be read.
 func Prepare(jobPath, devicePath string, opts Options) (*Prepared, error) {
-	j, diags, err := job.Load(jobPath, opts.Job)
+	return prepare(files(jobPath, devicePath), opts)
+}
+
+// prepare is Prepare, PrepareBytes and PrepareSources: in says where the
+// job and the device come from (devicePath is the device's label).
+func prepare(in sources, opts Options) (*Prepared, error) {
+	devicePath := in.deviceName()
+	j, diags, err := in.loadJob(opts.Job)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +65,7 @@ func Prepare(jobPath, devicePath string, opts Options) (*Prepared, error) {
 		return p, nil
 	}
 	ctx, _ := value.Clone(j.Data.Map("context")).(*value.Map)
-	cfg, err := device.LoadDevice(devicePath, ctx, opts.DeviceTypeDirs)
+	cfg, err := in.loadDevice(ctx, opts.DeviceTypeDirs)
 	if err != nil {
 		p.addDeviceError(devicePath, err)
 		return p, nil

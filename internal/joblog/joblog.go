@@ -57,6 +57,23 @@ type Options struct {
 	OnResult func(*value.Map)
 	// Now gives the time stamps; nil means time.Now.
 	Now func() time.Time
+	// Records, when set, receives every record as written, in order
+	// (a front end streams them); it is called with the Logger's lock
+	// held, so it must return quickly and must not log.
+	Records func(Record)
+}
+
+// Record is one record of the log as written.
+type Record struct {
+	// Index counts the Logger's records from 0: a record's place in the
+	// log, which lets a receiver resume or drop repeats.
+	Index int
+	Time  time.Time
+	Level Level
+	// Line is the record in LAVA's form, `- {"dt": ...}` and its
+	// newline. It is only valid during the call, as with io.Writer: a
+	// receiver copies what it keeps.
+	Line []byte
 }
 
 // Logger writes job log records.
@@ -68,6 +85,7 @@ type Logger struct {
 	secrets []string
 	buf     []byte
 	err     error
+	index   int // of the next record
 }
 
 // New returns a Logger writing LAVA log lines to w (nil: no YAML log).
@@ -119,7 +137,7 @@ func (l *Logger) Log(lvl Level, msg any) {
 		msg = l.maskValue(msg)
 	}
 	now := l.opts.Now().UTC()
-	if l.yaml != nil {
+	if l.yaml != nil || l.opts.Records != nil {
 		b := l.buf[:0]
 		b = append(b, `- {"dt": "`...)
 		b = appendStamp(b, now)
@@ -136,9 +154,15 @@ func (l *Logger) Log(lvl Level, msg any) {
 			b = append(b, `", "msg": "<line way too long ...>"}`+"\n"...)
 		}
 		l.buf = b
-		if _, err := l.yaml.Write(b); err != nil && l.err == nil {
-			l.err = err
+		if l.yaml != nil {
+			if _, err := l.yaml.Write(b); err != nil && l.err == nil {
+				l.err = err
+			}
 		}
+		if l.opts.Records != nil {
+			l.opts.Records(Record{Index: l.index, Time: now, Level: lvl, Line: b})
+		}
+		l.index++
 	}
 	if l.human != nil && (l.opts.HumanLevels == nil || l.opts.HumanLevels[lvl]) {
 		l.writeHuman(lvl, msg)

@@ -2,6 +2,7 @@ package joblog
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +86,50 @@ func BenchmarkTarget(b *testing.B) {
 		if buf.Len() > 1<<20 {
 			buf.Reset()
 		}
+	}
+}
+
+// Records get exactly the lines the YAML log gets, masked, numbered in
+// order, one call each, with their level.
+func TestRecords(t *testing.T) {
+	var b, streamed bytes.Buffer
+	var levels []Level
+	var indexes []int
+	l := New(&b, Options{Now: fixed, Records: func(r Record) {
+		if bytes.Count(r.Line, []byte("\n")) != 1 || r.Line[len(r.Line)-1] != '\n' {
+			t.Errorf("record %d is not one line: %q", r.Index, r.Line)
+		}
+		if !r.Time.Equal(fixed()) {
+			t.Errorf("record %d time %v", r.Index, r.Time)
+		}
+		streamed.Write(r.Line)
+		levels = append(levels, r.Level)
+		indexes = append(indexes, r.Index)
+	}})
+	l.Mask("hunter2")
+	l.Infof("password hunter2")
+	l.Target("login:")
+	l.Result(value.MapOf("case", "job", "result", "pass"))
+	l.Flush()
+	if streamed.String() != b.String() {
+		t.Fatalf("records:\n%s\nYAML log:\n%s", streamed.String(), b.String())
+	}
+	if strings.Contains(streamed.String(), "hunter2") {
+		t.Errorf("secret not masked: %s", streamed.String())
+	}
+	if want := []Level{Info, Target, Results}; !slices.Equal(levels, want) {
+		t.Errorf("levels %v, want %v", levels, want)
+	}
+	if want := []int{0, 1, 2}; !slices.Equal(indexes, want) {
+		t.Errorf("indexes %v, want %v", indexes, want)
+	}
+
+	// Without a YAML writer the records still come.
+	n := 0
+	l = New(nil, Options{Records: func(Record) { n++ }})
+	l.Infof("one")
+	l.Warnf("two")
+	if n != 2 {
+		t.Errorf("%d records without a YAML writer, want 2", n)
 	}
 }

@@ -15,6 +15,10 @@ import (
 type Runtime struct {
 	// Log receives the job log; nil means nothing is logged.
 	Log *joblog.Logger
+	// Publish, when set, hands a file the job produces to whoever runs
+	// it (the CLI writes it beside logs.yaml, a worker uploads it); name
+	// is a plain file name. Nil drops the file.
+	Publish func(name string, data []byte) error
 	// TmpDir is the job's scratch folder; removed when the job ends.
 	TmpDir string
 	// OutputDir is where logs and results go.
