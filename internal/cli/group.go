@@ -152,6 +152,7 @@ func runGroup(ctx context.Context, o runOptions, g *dispatcher.Group, stdout, st
 			m.Config.TmpDir = filepath.Join(o.tmpDir, m.Name())
 		}
 		m.Config.KeepTmp = o.keepTmp
+		m.Config.ProcessGrace = o.killGrace
 		m.Config.CancelReason = o.cancelReason
 		prefixes[m] = &prefixWriter{out: &out, prefix: "[" + m.Name() + "] "}
 		if o.human != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/protocol"
 	"github.com/basalt-lava/basalt/internal/results"
 )
@@ -29,6 +30,7 @@ type runOptions struct {
 	outDir, jobID       string
 	tmpDir              string
 	keepTmp             bool
+	killGrace           time.Duration
 	quiet               bool
 	// coordinator is --coordinator: the MultiNode coordinator to use
 	// instead of the configured one (or, for a group, the in-process one).
@@ -51,6 +53,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.jobID, "job-id", "1", "the job's id: names the test results folder on the device (/lava-ID); a MultiNode group numbers its sub-jobs from it")
 	fs.StringVar(&o.tmpDir, "tmp-dir", "", "folder for downloads and the overlay (default: a new folder in $TMPDIR, removed afterwards)")
 	fs.BoolVar(&o.keepTmp, "keep-tmp", false, "keep the downloads and overlay after the job")
+	fs.DurationVar(&o.killGrace, "kill-grace", process.DefaultGrace, "how long a child process (QEMU, a host command, git) gets between SIGTERM and SIGKILL when the job stops it")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the summary, not the job log")
 	fs.StringVar(&o.coordinator, "coordinator", "", "MultiNode coordinator HOST:PORT (default: a MultiNode group starts its own; a sub-job uses "+coordinator.DefaultConfigPath+", else localhost:3079)")
 	fs.DurationVar(&o.pollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator (default: the coordinator configuration's poll_delay; 250ms for a group's own coordinator)")
@@ -129,6 +132,7 @@ func runConfig(o runOptions) dispatcher.RunConfig {
 		Intro:        fmt.Sprintf("basalt run: job %s on device %s (%s)", o.jobPath, o.devicePath, versionText),
 		TmpDir:       o.tmpDir,
 		KeepTmp:      o.keepTmp,
+		ProcessGrace: o.killGrace,
 		OutputDir:    o.outDir,
 		Human:        o.human,
 		CancelReason: o.cancelReason,

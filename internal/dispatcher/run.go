@@ -36,6 +36,10 @@ type RunConfig struct {
 	// when the job ends unless KeepTmp.
 	TmpDir  string
 	KeepTmp bool
+	// ProcessGrace is how long a child process (QEMU, a host command,
+	// git…) gets between SIGTERM and SIGKILL when it is stopped; zero
+	// means process.DefaultGrace.
+	ProcessGrace time.Duration
 	// OutputDir is where the front end keeps the job's files, when it
 	// keeps them in a folder; actions see it as Runtime.OutputDir.
 	OutputDir string
@@ -203,6 +207,7 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 	pj.Runtime.TmpDir = tmp
 	pj.Runtime.OutputDir = cfg.OutputDir
 	pj.Runtime.Publish = sink.File
+	pj.Runtime.ProcessGrace = cfg.ProcessGrace
 	pj.Logf = nil
 	if cfg.Configure != nil {
 		cfg.Configure(pj)

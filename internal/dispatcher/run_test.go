@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -161,8 +162,12 @@ func runConfigFor(t *testing.T, jobText []byte) RunConfig {
 func TestRunCompletes(t *testing.T) {
 	cfg := runConfigFor(t, commandJob("pass"))
 	configured := 0
+	cfg.ProcessGrace = 1234 * time.Millisecond
 	cfg.Configure = func(j *pipeline.Job) {
 		configured++
+		if j.Runtime.ProcessGrace != cfg.ProcessGrace {
+			t.Errorf("the job's process grace is %v, want RunConfig's %v", j.Runtime.ProcessGrace, cfg.ProcessGrace)
+		}
 		if j.Runtime.Log == nil || j.Runtime.TmpDir != cfg.TmpDir || j.Runtime.Publish == nil || j.ID != "77" {
 			t.Errorf("Configure saw log %v, scratch %q, publish %v, job id %s", j.Runtime.Log != nil, j.Runtime.TmpDir, j.Runtime.Publish != nil, j.ID)
 		}
