@@ -27,6 +27,12 @@ func TestCommands(t *testing.T) {
 		{"validate-pipeline", []string{"validate", "testdata/jobs/valid.yaml", "--device", "testdata/devices/qemu-tcg.yaml"}},
 		{"validate-missing-file", []string{"validate", "testdata/jobs/absent.yaml"}},
 		{"validate-usage", []string{"validate"}},
+		// One job, three checks: a server's (default), lava_common's strict
+		// schema, the dispatcher's.
+		{"validate-mode-default", []string{"validate", "testdata/jobs/errors.yaml"}},
+		{"validate-mode-strict", []string{"validate", "--strict", "testdata/jobs/errors.yaml"}},
+		{"validate-mode-lax", []string{"validate", "--lax", "testdata/jobs/errors.yaml"}},
+		{"validate-strict-and-lax", []string{"validate", "--strict", "--lax", "testdata/jobs/errors.yaml"}},
 		{"render", []string{"device", "render", "testdata/templates/board-01.jinja2", "--context", "arch=x86_64", "--context", "memory=99"}},
 		{"render-check", []string{"device", "render", "--check", "testdata/templates/board-01.jinja2", "--context", "arch=x86_64"}},
 		{"render-syntax-error", []string{"device", "render", "testdata/templates/broken-01.jinja2"}},

@@ -88,7 +88,7 @@ options:
 		fmt.Fprintf(stderr, "basalt: reading job definition: %v\n", err)
 		return exitFailed
 	}
-	j, diags := job.Parse(file, data, job.Options{Lax: !*strict, ExtraContext: extraContext})
+	j, diags := job.Parse(file, data, job.Options{Lax: !*strict, Strict: *strict, ExtraContext: extraContext})
 	var subs []multinode.SubJob
 	if j != nil {
 		subs, err = multinode.Split(j.Data, multinode.Options{TargetGroup: *targetGroup})

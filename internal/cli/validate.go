@@ -12,7 +12,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/pipeline"
 )
 
-const validateSynopsis = "basalt validate JOB.yaml [--device DEVICE] [--device-types DIR]... [--output-dir DIR] [--lax]"
+const validateSynopsis = "basalt validate JOB.yaml [--device DEVICE] [--device-types DIR]... [--output-dir DIR] [--strict | --lax]"
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate", validateSynopsis, stderr)
@@ -20,7 +20,8 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	var dtDirs, extraContext listFlag
 	fs.Var(&dtDirs, "device-types", "folder of device-type templates (repeatable; searched after the dictionary's folder)")
 	outDir := fs.String("output-dir", "", "write description.yaml (LAVA's pipeline description) into this folder")
-	lax := fs.Bool("lax", false, "allow unknown keys, as LAVA's dispatcher does (the default is strict, as LAVA's server checks a submission)")
+	strict := fs.Bool("strict", false, "also refuse what lava_common's strict job schema refuses (unknown keys, timeouts longer than the job's …), which the default reports as warnings")
+	lax := fs.Bool("lax", false, "check as the dispatcher (basalt run) does: lava_common's schema with unknown keys allowed, no submission check")
 	dupErrors := fs.Bool("duplicate-keys-are-errors", false, "treat a key given twice in one map as an error (LAVA keeps the last value)")
 	fs.Var(&extraContext, "context-variable", "also allow this job context variable (repeatable), like a server's EXTRA_CONTEXT_VARIABLES")
 	quiet := fs.Bool("quiet", false, "print only problems, not the pipeline")
@@ -32,11 +33,16 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
+	if *strict && *lax {
+		fmt.Fprintln(stderr, "basalt validate: --strict and --lax are exclusive")
+		return exitUsage
+	}
 	opts := dispatcher.Options{
 		DeviceTypeDirs: dtDirs,
 		// With a device the job is checked as the dispatcher gets it: a
 		// MultiNode sub-job is then a job like any other.
-		Job: job.Options{Lax: *lax, DuplicatesAreErrors: *dupErrors, ExtraContext: extraContext, SubJob: *devicePath != ""},
+		Job: job.Options{Lax: *lax, Strict: *strict, Dispatch: *devicePath != "", DuplicatesAreErrors: *dupErrors,
+			ExtraContext: extraContext, SubJob: *devicePath != ""},
 	}
 	p, err := dispatcher.Prepare(pos[0], *devicePath, opts)
 	if err != nil {
@@ -58,6 +64,10 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		printTree(stdout, p.Pipeline)
 	}
 	nerr := len(job.Errors(p.Diagnostics))
+	if n := job.StrictOnlyCount(p.Diagnostics); n > 0 {
+		fmt.Fprintf(stderr, "%s: %d %s from lava_common's strict job schema, which a LAVA server does not enforce on submission (--strict makes them errors)\n",
+			pos[0], n, plural(n, "warning", "warnings"))
+	}
 	switch {
 	case nerr > 0:
 		fmt.Fprintf(stderr, "%s: invalid: %d %s\n", pos[0], nerr, plural(nerr, "error", "errors"))

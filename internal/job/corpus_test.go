@@ -19,14 +19,40 @@ func corpusDir(t testing.TB) string {
 }
 
 type verdict struct {
-	job                   string
-	strict, lax           string
-	strictError, laxError string
+	job                                string
+	server, strict, lax                string
+	serverError, strictError, laxError string
 }
 
+// loadVerdicts reads the corpus' schema-verdicts.yaml (lava_common's
+// strict and lax verdicts) and adds the server's submission verdicts
+// pinned in testdata/verdicts/corpus.yaml.
 func loadVerdicts(t *testing.T, corpus string) []verdict {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(corpus, "schema-verdicts.yaml"))
+	out := readVerdicts(t, filepath.Join(corpus, "schema-verdicts.yaml"))
+	server := map[string]verdict{}
+	for _, v := range readVerdicts(t, filepath.Join("testdata", "verdicts", "corpus.yaml")) {
+		server[v.job] = v
+	}
+	for i, v := range out {
+		s, ok := server[v.job]
+		if !ok {
+			t.Fatalf("%s: no server verdict in testdata/verdicts/corpus.yaml", v.job)
+		}
+		if s.strict != v.strict || s.lax != v.lax {
+			t.Errorf("%s: testdata/verdicts/corpus.yaml says strict %s, lax %s; the corpus says %s, %s", v.job, s.strict, s.lax, v.strict, v.lax)
+		}
+		out[i].server, out[i].serverError = s.server, s.serverError
+	}
+	if len(server) != len(out) {
+		t.Errorf("testdata/verdicts/corpus.yaml has %d jobs, the corpus %d", len(server), len(out))
+	}
+	return out
+}
+
+func readVerdicts(t *testing.T, path string) []verdict {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +64,8 @@ func loadVerdicts(t *testing.T, corpus string) []verdict {
 	for _, e := range v.(*value.Map).List("jobs") {
 		m := e.(*value.Map)
 		out = append(out, verdict{
-			job: m.String("job"), strict: m.String("strict"), lax: m.String("lax"),
-			strictError: m.String("strict_error"), laxError: m.String("lax_error"),
+			job: m.String("job"), server: m.String("server"), strict: m.String("strict"), lax: m.String("lax"),
+			serverError: m.String("server_error"), strictError: m.String("strict_error"), laxError: m.String("lax_error"),
 		})
 	}
 	return out
@@ -90,20 +116,28 @@ func aboutPath(diags []Diagnostic, path string) bool {
 	return false
 }
 
-// TestCorpusVerdicts checks every sample job against LAVA's own verdict,
-// strict (as the server) and lax (as the dispatcher).
+// TestCorpusVerdicts checks every sample job against LAVA's own verdict in
+// each mode: the default against a LAVA server's submission check,
+// Strict against lava_common's strict schema and Lax against its lax one
+// (the corpus' schema-verdicts.yaml).
 func TestCorpusVerdicts(t *testing.T) {
 	corpus := corpusDir(t)
 	verdicts := loadVerdicts(t, corpus)
-	for _, mode := range []string{"strict", "lax"} {
-		t.Run(mode, func(t *testing.T) {
+	modes := []struct {
+		name string
+		opts Options
+		want func(verdict) (string, string)
+	}{
+		{"server", Options{}, func(v verdict) (string, string) { return v.server, v.serverError }},
+		{"strict", Options{Strict: true}, func(v verdict) (string, string) { return v.strict, v.strictError }},
+		{"lax", Options{Lax: true}, func(v verdict) (string, string) { return v.lax, v.laxError }},
+	}
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
 			agree := 0
 			for _, v := range verdicts {
-				want, lavaErr := v.strict, v.strictError
-				if mode == "lax" {
-					want, lavaErr = v.lax, v.laxError
-				}
-				_, diags, err := Load(filepath.Join(corpus, v.job), Options{Lax: mode == "lax"})
+				want, lavaErr := mode.want(v)
+				_, diags, err := Load(filepath.Join(corpus, v.job), mode.opts)
 				if err != nil {
 					t.Errorf("%s: %v", v.job, err)
 					continue
@@ -121,7 +155,7 @@ func TestCorpusVerdicts(t *testing.T) {
 					agree++
 				}
 			}
-			t.Logf("%s: agree on %d of %d jobs", mode, agree, len(verdicts))
+			t.Logf("%s: agree on %d of %d jobs", mode.name, agree, len(verdicts))
 		})
 	}
 }

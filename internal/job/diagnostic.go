@@ -33,6 +33,10 @@ type Diagnostic struct {
 	Path     string
 	Msg      string
 	Severity Severity
+	// StrictOnly marks a warning of the default mode: a finding of
+	// lava_common's strict job schema that a LAVA server does not enforce
+	// on submission (Options.Strict makes it an error).
+	StrictOnly bool
 }
 
 // String formats the diagnostic as FILE:LINE:COL: PATH: MESSAGE, with
@@ -51,6 +55,17 @@ func (d Diagnostic) String() string {
 		s += "warning: "
 	}
 	return s + d.Msg
+}
+
+// StrictOnlyCount counts the default mode's strict-schema warnings.
+func StrictOnlyCount(diags []Diagnostic) int {
+	n := 0
+	for _, d := range diags {
+		if d.StrictOnly {
+			n++
+		}
+	}
+	return n
 }
 
 // HasErrors reports whether any diagnostic is an error.

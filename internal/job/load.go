@@ -4,15 +4,28 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
-// Options control how a job is checked. The zero value checks strictly,
-// as LAVA's server does when a job is submitted.
+// Options control how a job is checked. The zero value gives a LAVA
+// server's verdict on a submission, with lava_common's strict-schema
+// findings as warnings (see the package doc for the three modes).
 type Options struct {
-	// Lax accepts unknown keys, as LAVA's dispatcher does (strict=False).
+	// Lax checks as Basalt's dispatcher does: lava_common's job schema
+	// with unknown keys allowed (its strict=False), and no submission
+	// check. What `basalt run` and `validate --lax` use.
 	Lax bool
+	// Strict makes lava_common's strict-schema findings errors: the
+	// submission check plus the strict schema, what `validate --strict`
+	// uses. Ignored when Lax is set.
+	Strict bool
+	// Dispatch says the job then goes to a dispatcher (`validate
+	// --device`): in the default mode, what the dispatcher's check (Lax)
+	// refuses is an error too, since no pipeline can be built from it;
+	// the strict schema's unknown keys stay warnings.
+	Dispatch bool
 	// ExtraContext names context variables allowed besides LAVA's
 	// CONTEXT_VARIABLES (LAVA's server setting EXTRA_CONTEXT_VARIABLES).
 	ExtraContext []string
@@ -21,7 +34,9 @@ type Options struct {
 	// SubJob checks a job with a MultiNode target_group as the sub-job
 	// LAVA's server hands its dispatcher (one role per action, the role's
 	// device_type at the top, the group in the protocol block), which is
-	// what `basalt run` receives. Without it such a job gets LAVA's
+	// what `basalt run` receives. Such a job is not a submission: the
+	// submission check is skipped and, in the default mode, the
+	// dispatcher's check decides. Without SubJob such a job gets LAVA's
 	// submission verdict: invalid.
 	SubJob bool
 }
@@ -60,13 +75,76 @@ func Parse(file string, data []byte, opts Options) (*Job, []Diagnostic) {
 	case doc.Root.Kind != value.MapNode:
 		c.errorf(doc.Root, "", "a job definition must be a map, got %s", describe(doc.Root))
 	default:
-		c.subJob = opts.SubJob && doc.Root.Get("protocols").Get("lava-multinode").Get("target_group") != nil
-		c.checkJob(doc.Root)
+		subJob := opts.SubJob && doc.Root.Get("protocols").Get("lava-multinode").Get("target_group") != nil
+		c.diags = append(c.diags, check(file, doc.Root, opts, subJob)...)
 		m, _ := doc.Root.Value().(*value.Map)
 		job = &Job{File: file, Doc: doc, Data: m}
 	}
 	sortDiagnostics(c.diags)
 	return job, c.diags
+}
+
+// check runs the checks of opts' mode on a job's root map and returns
+// what they found: in the default mode, the submission check's errors (and
+// with Dispatch or for a sub-job the lax schema's), then the strict
+// schema's other findings as warnings; with Strict, the strict schema's
+// and the submission check's, all errors; with Lax, the lax schema's
+// alone. A finding about a place that an error
+// already covers (the same key path or one inside it) is left out, so a
+// problem is reported once.
+func check(file string, root *value.Node, opts Options, subJob bool) []Diagnostic {
+	schema := func(lax bool) []Diagnostic {
+		o := opts
+		o.Lax = lax
+		c := &checker{file: file, opts: o, subJob: subJob}
+		c.checkJob(root)
+		return c.diags
+	}
+	if opts.Lax {
+		return schema(true)
+	}
+	var errs []Diagnostic
+	if !subJob {
+		c := &checker{file: file, opts: Options{ExtraContext: opts.ExtraContext}}
+		c.checkSubmission(root)
+		errs = c.diags
+	}
+	strict := schema(false)
+	if opts.Strict {
+		// lava_common's messages are the more precise; the server's
+		// own rules add what the schema does not check.
+		return append(strict, uncovered(errs, strict)...)
+	}
+	if opts.Dispatch || subJob {
+		lax := schema(true)
+		errs = append(errs, uncovered(lax, errs)...)
+		strict = uncovered(strict, lax)
+	}
+	warnings := uncovered(strict, errs)
+	for i := range warnings {
+		warnings[i].Severity = Warning
+		warnings[i].StrictOnly = true
+	}
+	return append(errs, warnings...)
+}
+
+// uncovered returns the diagnostics of ds that are about no place an
+// error of errs is about (its key path, or a path inside it).
+func uncovered(ds, errs []Diagnostic) []Diagnostic {
+	var out []Diagnostic
+	for _, d := range ds {
+		covered := false
+		for _, e := range errs {
+			if d.Path == e.Path || strings.HasPrefix(d.Path, e.Path+".") || strings.HasPrefix(d.Path, e.Path+"[") {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Load reads and checks the job definition at path. The error is only for

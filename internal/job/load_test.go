@@ -15,8 +15,9 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestGolden checks each testdata/*.yaml job against testdata/*.golden:
-// its diagnostics, one per line. Files named lax-* are checked with
-// Options.Lax. Run with -update to rewrite the golden files.
+// its diagnostics, one per line, from lava_common's schema: Options.Strict,
+// or Options.Lax for files named lax-*. Run with -update to rewrite the
+// golden files.
 func TestGolden(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.yaml"))
 	if err != nil || len(files) == 0 {
@@ -26,7 +27,7 @@ func TestGolden(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			opts := Options{Lax: strings.HasPrefix(name, "lax-")}
+			opts := Options{Strict: true, Lax: strings.HasPrefix(name, "lax-")}
 			_, diags, err := Load(file, opts)
 			if err != nil {
 				t.Fatal(err)
