@@ -1,15 +1,16 @@
 #!/usr/bin/python3
 """Print current LAVA's three verdicts on job definitions, as YAML.
 
-    LAVA_SRC=/path/to/lava bench/tuxlava/lava-verdicts.py [--base DIR] JOB.yaml...
+    LAVA_SRC=/path/to/lava bench/tuxlava/lava-verdicts.py [--base DIR] JOB.yaml|DIR...
 
 For each job: `server`, what a LAVA server's submit path checks first
 (lava_scheduler_app/schema.py validate_submission, which the XML-RPC
 submit_job, the REST API and the web form all reach through
 dbutils.validate_job); `strict` and `lax`, lava_common's job schema
 (lava_common.schemas.validate with strict=True and strict=False). Each
-verdict is `valid` or `invalid`, with LAVA's message in `*_error`. Job
-names are printed relative to --base when given.
+verdict is `valid` or `invalid`, with LAVA's message in `*_error`. A
+folder stands for its *.yaml files. Job names are printed relative to
+--base when given.
 
 LAVA is imported from a source checkout (LAVA_SRC, default ../src/lava
 beside the repository); it needs Debian's python3-voluptuous and
@@ -81,8 +82,14 @@ def main(argv):
         print("lava-verdicts: no LAVA source at %s (set LAVA_SRC)" % src, file=sys.stderr)
         return 2
     lava = load_lava(src)
+    paths = []
+    for arg in argv:
+        if os.path.isdir(arg):
+            paths += sorted(os.path.join(arg, n) for n in os.listdir(arg) if n.endswith(".yaml"))
+        else:
+            paths.append(arg)
     jobs = []
-    for path in argv:
+    for path in paths:
         entry = {"job": os.path.relpath(path, base) if base else path}
         entry.update(verdicts(path, lava))
         jobs.append(entry)

@@ -424,7 +424,7 @@ func (c *checker) serverMultinodeRoles(n *value.Node, path string) {
 		case has("connection") && !has("host_role"):
 			c.errorf(at("connection"), keyPath(p, "host_role"), "a connection role needs a host_role")
 		case !has("connection"):
-			if !has("device_type") {
+			if !has("device_type") && !has("device") && !has("worker") {
 				c.errorf(r, keyPath(p, "device_type"), "missing required key \"device_type\"")
 			}
 			if !has("count") {
