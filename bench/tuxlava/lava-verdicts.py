@@ -48,7 +48,8 @@ def verdicts(path, lava):
     out = {}
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            # As LAVA's yaml_safe_load: libyaml's loader when there is one.
+            data = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         msg = "invalid YAML: %s" % str(exc).splitlines()[0]
         return {k: v for m in ("server", "strict", "lax") for k, v in ((m, "invalid"), (m + "_error", msg))}

@@ -33,23 +33,36 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte, lax bool) {
-		j, diags := Parse("fuzz.yaml", data, Options{Lax: lax})
-		for i, d := range diags {
-			if d.File != "fuzz.yaml" || d.Msg == "" || d.Pos.Line < 1 || d.Pos.Col < 1 {
-				t.Fatalf("malformed diagnostic %#v", d)
-			}
-			if i > 0 {
-				p, q := diags[i-1].Pos, d.Pos
-				if p.Line > q.Line || p.Line == q.Line && p.Col > q.Col {
-					t.Fatalf("diagnostics out of order: %s before %s", diags[i-1], d)
-				}
-			}
-			_ = d.String()
+		// lax picks the dispatcher's check; otherwise each of the
+		// submission modes.
+		modes := []Options{{Lax: true}}
+		if !lax {
+			modes = []Options{{}, {Dispatch: true}, {Strict: true}}
 		}
-		if j != nil && j.Data == nil {
-			t.Fatal("job without data")
+		for _, opts := range modes {
+			checkParse(t, data, opts)
 		}
 	})
+}
+
+func checkParse(t *testing.T, data []byte, opts Options) {
+	t.Helper()
+	j, diags := Parse("fuzz.yaml", data, opts)
+	for i, d := range diags {
+		if d.File != "fuzz.yaml" || d.Msg == "" || d.Pos.Line < 1 || d.Pos.Col < 1 {
+			t.Fatalf("malformed diagnostic %#v", d)
+		}
+		if i > 0 {
+			p, q := diags[i-1].Pos, d.Pos
+			if p.Line > q.Line || p.Line == q.Line && p.Col > q.Col {
+				t.Fatalf("diagnostics out of order: %s before %s", diags[i-1], d)
+			}
+		}
+		_ = d.String()
+	}
+	if j != nil && j.Data == nil {
+		t.Fatal("job without data")
+	}
 }
 
 // fuzzCorpusDir is corpusDir without skipping: fuzzing works without it.

@@ -64,7 +64,8 @@ func (c *checker) checkSubmission(root *value.Node) {
 	c.serverMultinodeRoles(root.Get("protocols").Get("lava-multinode"), "protocols.lava-multinode")
 }
 
-// serverMetadata: keys are strings or integers, values anything.
+// serverMetadata: keys are strings or integers (Python's int includes
+// bool: a `yes:` key passes), values anything.
 func (c *checker) serverMetadata(n *value.Node, path string) {
 	if n == nil {
 		return
@@ -75,7 +76,7 @@ func (c *checker) serverMetadata(n *value.Node, path string) {
 	}
 	for _, k := range n.Keys {
 		switch k.Scalar.(type) {
-		case string, int:
+		case string, int, bool:
 			continue
 		}
 		c.errorf(k, keyPath(path, k.KeyString()), "keys must be strings or integers, got %s", describe(k))
