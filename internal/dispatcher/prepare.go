@@ -19,7 +19,8 @@ type Options struct {
 	// DeviceTypeDirs are searched for device-type templates after the
 	// device dictionary's own folder and before the shipped templates.
 	DeviceTypeDirs []string
-	// Job are the job checker's options (strict by default).
+	// Job are the job checker's options: the zero value is a LAVA server's
+	// submission check (internal/job's package doc lists the modes).
 	Job job.Options
 	// JobID is the id the job runs as (LAVA's --job-id); it names the
 	// test results folder on the device.
