@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/basalt-lava/basalt/internal/overlay"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -184,7 +185,21 @@ func NewAppendOverlays(key string, image *value.Map) *AppendOverlays {
 func (a *AppendOverlays) Validate() {
 	a.leaf.Validate()
 	switch f := a.Image.String("format"); f {
-	case "cpio.newc", "ext4", "tar":
+	case "cpio.newc":
+	case "ext4":
+		if !overlay.HasE2fsTool("debugfs") {
+			a.Warnf("debugfs is not installed on the dispatcher (e2fsprogs)")
+		}
+		// Not written yet: a partition table to find the file system in,
+		// and Android sparse images (simg2img).
+		if p, ok := a.Image.Get("partition"); ok && p != nil {
+			a.Errorf("partition: appending overlays to a partition of a disk image is not supported by basalt yet (only a bare ext4 image)")
+		}
+		if pipeline.Truthy(a.Image.Value("sparse")) {
+			a.Errorf("sparse: appending overlays to a sparse image is not supported by basalt yet")
+		}
+	case "tar":
+		a.Errorf("format tar: appending overlays to a tar image is not supported by basalt yet (ext4 and cpio.newc are)")
 	default:
 		a.Errorf("unsupported image format %q", f)
 	}
