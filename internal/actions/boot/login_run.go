@@ -213,6 +213,7 @@ func (a *Login) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Con
 			return conn, pipeline.JobError("auto_login not enabled but image requested login details.")
 		}
 		s.Prompts = promptText
+		a.SetData(DataShell, s)
 		return s, nil
 	}
 
@@ -275,6 +276,7 @@ func (a *Login) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Con
 		}
 	}
 	s.Prompts = promptText
+	a.SetData(DataShell, s)
 	return s, nil
 }
 
@@ -384,6 +386,7 @@ func (a *ExpectShell) Run(ctx context.Context, conn pipeline.Connection) (pipeli
 	if err := forcePromptWait(ctx, &a.Base, s, prompts); err != nil {
 		return conn, err
 	}
+	a.SetData(DataShell, s)
 	return s, nil
 }
 

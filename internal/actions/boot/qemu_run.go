@@ -24,6 +24,9 @@ const (
 	// DataConnection holds the live console of a namespace (LAVA's
 	// shared/shared/connection); finalize closes what it finds there.
 	DataConnection = "shared/connection"
+	// DataShell holds the console on which a shell prompt was reached
+	// (login or a forced prompt): finalize asks that guest to power off.
+	DataShell = "shared/shell"
 	// DataPreCommands are the commands the test shell runs before
 	// lava-test-runner: mounting the overlay disk.
 	DataPreCommands = "execute-qemu/pre-commands"
