@@ -81,3 +81,34 @@ func countDefinition(o *outcome, def string) int {
 	}
 	return n
 }
+
+// TestTuxRunCpioJob puts the LAVA overlay onto the gzip-compressed
+// initramfs instead (format: cpio.newc): a second compressed archive
+// appended, which the real kernel must unpack for the test to run.
+func TestTuxRunCpioJob(t *testing.T) {
+	needFixtures(t)
+	url := server(t, nil)
+	b, err := os.ReadFile("testdata/tuxrun-cpio.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(job, []byte(strings.ReplaceAll(string(b), "@URL@", url)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := runJob(t, job, nil)
+	if o.code != 0 {
+		t.Fatalf("exit %d, job %v", o.code, value.GoString(o.job))
+	}
+	for name, want := range map[string]string{"pwd": "pass", "ls-/nonexistent": "fail"} {
+		if r := o.result("0_smoke", name); r == nil || r.String("result") != want {
+			t.Errorf("0_smoke/%s: got %v, want %s", name, value.GoString(r), want)
+		}
+	}
+	if !o.logHas("info", "Appended a gz-compressed cpio archive") {
+		t.Errorf("no gz-compressed archive appended to the ramdisk")
+	}
+	if r := o.result("lava", "0_smoke"); r == nil || r.String("result") != "pass" {
+		t.Errorf("lava/0_smoke: %v", value.GoString(r))
+	}
+}
