@@ -298,3 +298,32 @@ func benchmarkAppendExt4(b *testing.B, tarball bool) {
 		}
 	}
 }
+
+// TestAppendExt4SlowSymlink follows an image symlink whose target is too
+// long to sit in the inode (60 bytes or more), which debugfs' stat does
+// not show.
+func TestAppendExt4SlowSymlink(t *testing.T) {
+	needE2fsprogs(t)
+	tree := filepath.Join(t.TempDir(), "tree")
+	long := strings.Repeat("d", 70)
+	mkdir(t, tree, "usr", long)
+	if err := os.Symlink("usr/"+long, filepath.Join(tree, "lnk")); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(t.TempDir(), "rootfs.ext4")
+	mkfs, err := e2fsTool("mkfs.ext4")
+	if err != nil {
+		t.Skip(err)
+	}
+	if out, err := exec.Command(mkfs, "-q", "-F", "-d", tree, img, "8M").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v: %s", err, out)
+	}
+	f := tarFile(t, "o.tar", false, reg("lnk/x", "through\n", 0o644, 0))
+	if _, err := AppendExt4(context.Background(), img, []Addition{{Name: "rootfs.o", File: f, Tar: true, Path: "/"}}, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	if got := cat(t, img, "/usr/"+long+"/x"); got != "through\n" {
+		t.Errorf("x through the slow symlink = %q", got)
+	}
+	fsck(t, img)
+}
