@@ -16,6 +16,8 @@ import (
 // built, and the test shell finds the overlay in the root file system.
 const dataOverlayApplied = "append-overlays/applied"
 
+var _ pipeline.Action = (*AppendOverlays)(nil)
+
 // Run puts the overlays into the downloaded image, in the order the job
 // lists them: the LAVA overlay (overlays: {lava: true}) at the image's
 // root, the others at their path. An ext4 image is edited in place with

@@ -168,22 +168,22 @@ func (a *DownloadHandler) FileName() string {
 }
 
 // AppendOverlays appends downloaded overlays (and the LAVA overlay) into
-// an image.
+// an image (appendoverlays_run.go).
 type AppendOverlays struct {
-	leaf
+	pipeline.Base
 	Key   string
 	Image *value.Map
 }
 
 // NewAppendOverlays returns LAVA's append-overlays action.
 func NewAppendOverlays(key string, image *value.Map) *AppendOverlays {
-	return &AppendOverlays{leaf: leaf{pipeline.NewBase("AppendOverlays", "append-overlays",
-		"append overlays to an image", "append overlays to an image")}, Key: key, Image: image}
+	return &AppendOverlays{Base: pipeline.NewBase("AppendOverlays", "append-overlays",
+		"append overlays to an image", "append overlays to an image"), Key: key, Image: image}
 }
 
 // Validate checks the image format and each overlay's format and path.
 func (a *AppendOverlays) Validate() {
-	a.leaf.Validate()
+	a.Base.Validate()
 	switch f := a.Image.String("format"); f {
 	case "cpio.newc":
 	case "ext4":
