@@ -42,16 +42,47 @@ type Ext4Result struct {
 // grows it first when the additions would not fit (LAVA stops with "No
 // space left" instead). scratch is a folder AppendExt4 may fill.
 func AppendExt4(ctx context.Context, image string, adds []Addition, scratch string) (*Ext4Result, error) {
-	sb, err := readExt4Super(image)
+	return appendExt4(ctx, image, -1, adds, scratch)
+}
+
+// AppendExt4Partition is AppendExt4 on the file system in one partition
+// of a disk image (GPT or MBR), counted from 0 as LAVA's partition
+// parameter counts them. debugfs works on the partition where it lies
+// (LAVA copies it out with dd and back). A partition cannot grow: when
+// the overlays do not fit, it is the job's error, as in LAVA.
+func AppendExt4Partition(ctx context.Context, image string, partition int, adds []Addition, scratch string) (*Ext4Result, error) {
+	if partition < 0 {
+		return nil, pipeline.JobError("invalid partition number %d", partition)
+	}
+	return appendExt4(ctx, image, partition, adds, scratch)
+}
+
+func appendExt4(ctx context.Context, image string, partition int, adds []Addition, scratch string) (*Ext4Result, error) {
+	device, offset, size := image, int64(0), int64(0)
+	if partition >= 0 {
+		var err error
+		if offset, size, err = partitionSpan(image, partition); err != nil {
+			return nil, err
+		}
+		// e2fsprogs reads options after a "?" in the file name.
+		if strings.ContainsRune(image, '?') {
+			return nil, pipeline.InfrastructureError("cannot open a partition of %q: the name holds a '?'", image)
+		}
+		device = fmt.Sprintf("%s?offset=%d", image, offset)
+	}
+	sb, err := readExt4Super(image, offset)
 	if err != nil {
 		return nil, err
+	}
+	if partition >= 0 && sb.blocks*sb.blockSize > size {
+		return nil, pipeline.JobError("the file system in partition %d of %s is larger (%d bytes) than the partition (%d bytes)", partition, filepath.Base(image), sb.blocks*sb.blockSize, size)
 	}
 	staged, err := stage(adds, scratch)
 	if err != nil {
 		return nil, err
 	}
 	res := &Ext4Result{Entries: len(staged.entries), Bytes: staged.bytes, Skipped: staged.skipped}
-	w := &ext4Writer{ctx: ctx, image: image, scratch: scratch, known: map[string]imageNode{"/": {kind: 'd'}}}
+	w := &ext4Writer{ctx: ctx, image: device, scratch: scratch, known: map[string]imageNode{"/": {kind: 'd'}}}
 	if err := w.learn(staged.entries); err != nil {
 		return nil, err
 	}
@@ -59,13 +90,13 @@ func AppendExt4(ctx context.Context, image string, adds []Addition, scratch stri
 	if err != nil {
 		return nil, err
 	}
-	if err := growFor(ctx, image, sb, staged, w.made, res); err != nil {
+	if err := growFor(ctx, image, partition, sb, staged, w.made, res); err != nil {
 		return nil, err
 	}
 	if len(cmds) == 0 {
 		return res, nil
 	}
-	out, err := runDebugfs(ctx, image, scratch, true, cmds)
+	out, err := runDebugfs(ctx, device, scratch, true, cmds)
 	if err != nil {
 		return nil, err
 	}
@@ -88,15 +119,16 @@ type ext4Super struct {
 	blocksPerGroup int64
 }
 
-// readExt4Super reads the primary superblock (1024 bytes in).
-func readExt4Super(image string) (*ext4Super, error) {
+// readExt4Super reads the primary superblock (1024 bytes into the file
+// system, which starts offset bytes into the file).
+func readExt4Super(image string, offset int64) (*ext4Super, error) {
 	f, err := os.Open(image)
 	if err != nil {
 		return nil, pipeline.InfrastructureError("opening the image: %w", err)
 	}
 	defer f.Close()
 	var b [1024]byte
-	if _, err := f.ReadAt(b[:], 1024); err != nil {
+	if _, err := f.ReadAt(b[:], offset+1024); err != nil {
 		return nil, pipeline.JobError("%s is not an ext2/3/4 image (too small: %v)", filepath.Base(image), err)
 	}
 	le := binary.LittleEndian
@@ -126,7 +158,7 @@ func readExt4Super(image string) (*ext4Super, error) {
 // growFor grows the image with resize2fs when the additions need more
 // blocks or inodes than it has free, with room to spare for folders'
 // and extents' blocks.
-func growFor(ctx context.Context, image string, sb *ext4Super, s *stagedOverlays, made int, res *Ext4Result) error {
+func growFor(ctx context.Context, image string, partition int, sb *ext4Super, s *stagedOverlays, made int, res *Ext4Result) error {
 	var blocks, inodes int64
 	for _, e := range s.entries {
 		inodes++
@@ -148,6 +180,10 @@ func growFor(ctx context.Context, image string, sb *ext4Super, s *stagedOverlays
 	inodes += 16
 	if blocks <= sb.freeBlocks && inodes <= sb.freeInodes {
 		return nil
+	}
+	if partition >= 0 {
+		return pipeline.JobError("not enough free space in partition %d of %s for the overlays: about %d blocks and %d inodes needed, %d and %d free; make the file system larger",
+			partition, filepath.Base(image), blocks, inodes, sb.freeBlocks, sb.freeInodes)
 	}
 	addBlocks := max(blocks-sb.freeBlocks, 0)
 	if short := inodes - sb.freeInodes; short > 0 && sb.inodesPerGroup > 0 {

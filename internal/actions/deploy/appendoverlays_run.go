@@ -22,7 +22,8 @@ var _ pipeline.Action = (*AppendOverlays)(nil)
 // lists them: the LAVA overlay (overlays: {lava: true}) at the image's
 // root, the others at their path. An ext4 image is edited in place with
 // debugfs (LAVA's e2fsprogs backend; its default, libguestfs, boots a
-// VM); a cpio ramdisk gets a second archive appended.
+// VM), or the one in its partition when the image names one; a cpio
+// ramdisk gets a second archive appended.
 func (a *AppendOverlays) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
 	image := a.DataString("download-action/" + a.Key + "/file")
 	if image == "" {
@@ -72,7 +73,13 @@ func (a *AppendOverlays) Run(ctx context.Context, conn pipeline.Connection) (pip
 	switch f := a.Image.String("format"); f {
 	case "ext4":
 		log.Infof("Using e2fsprogs backend for overlay injection")
-		res, err := overlay.AppendExt4(ctx, image, adds, dir)
+		var res *overlay.Ext4Result
+		if part, ok := pipeline.ToInt(a.Image.Value("partition")); ok {
+			log.Infof("Writing into partition %d of %s", part, a.Key)
+			res, err = overlay.AppendExt4Partition(ctx, image, part, adds, dir)
+		} else {
+			res, err = overlay.AppendExt4(ctx, image, adds, dir)
+		}
 		if err != nil {
 			return conn, err
 		}

@@ -190,11 +190,12 @@ func (a *AppendOverlays) Validate() {
 		if !overlay.HasE2fsTool("debugfs") {
 			a.Warnf("debugfs is not installed on the dispatcher (e2fsprogs)")
 		}
-		// Not written yet: a partition table to find the file system in,
-		// and Android sparse images (simg2img).
 		if p, ok := a.Image.Get("partition"); ok && p != nil {
-			a.Errorf("partition: appending overlays to a partition of a disk image is not supported by basalt yet (only a bare ext4 image)")
+			if n, isInt := pipeline.ToInt(p); !isInt || n < 0 {
+				a.Errorf("invalid partition number %s", value.GoString(p))
+			}
 		}
+		// Not written yet: Android sparse images (simg2img).
 		if pipeline.Truthy(a.Image.Value("sparse")) {
 			a.Errorf("sparse: appending overlays to a sparse image is not supported by basalt yet")
 		}
