@@ -215,8 +215,12 @@ func walkTree(dir, dest string, add func(entry) error, s *stagedOverlays) error 
 			return pipeline.InfrastructureError("reading the overlay: %w", err)
 		}
 		rel, err := filepath.Rel(dir, p)
-		if err != nil || rel == "." {
+		if err != nil {
 			return err
+		}
+		if rel == "." && dest == "/" {
+			// The image's root keeps its mode.
+			return nil
 		}
 		info, err := d.Info()
 		if err != nil {

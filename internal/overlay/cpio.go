@@ -65,27 +65,42 @@ func AppendCpio(image string, adds []Addition, scratch string) (*CpioResult, err
 // ramdiskCompression recognises the ramdisk's compression by its magic
 // number; the kernel decides the same way.
 func ramdiskCompression(image string) (string, error) {
-	f, err := os.Open(image)
+	c, magic, err := magicCompression(image)
+	switch {
+	case err != nil:
+		return "", err
+	case c == "bz2":
+		return "", pipeline.JobError("%s is compressed with bzip2, which Basalt cannot write: give the ramdisk uncompressed or with gz, xz or zstd", filepath.Base(image))
+	case c != "":
+		return c, nil
+	case bytes.HasPrefix(magic, []byte("07070")):
+		return "", nil
+	}
+	return "", pipeline.JobError("%s is not a cpio (newc) archive, plain or compressed with gz, xz or zstd (it starts with % x)", filepath.Base(image), magic)
+}
+
+// magicCompression names a file's compression from its first bytes:
+// gz, xz, zstd, bz2, or "" for none of them; magic is those bytes.
+func magicCompression(name string) (compression string, magic []byte, err error) {
+	f, err := os.Open(name)
 	if err != nil {
-		return "", pipeline.InfrastructureError("opening the ramdisk: %w", err)
+		return "", nil, pipeline.InfrastructureError("opening the image: %w", err)
 	}
 	defer f.Close()
-	magic := make([]byte, 6)
+	magic = make([]byte, 6)
 	n, _ := io.ReadFull(f, magic)
 	magic = magic[:n]
 	switch {
-	case bytes.HasPrefix(magic, []byte("07070")):
-		return "", nil
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		return "gz", nil
+		return "gz", magic, nil
 	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-		return "xz", nil
+		return "xz", magic, nil
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return "zstd", nil
+		return "zstd", magic, nil
 	case bytes.HasPrefix(magic, []byte("BZh")):
-		return "", pipeline.JobError("%s is compressed with bzip2, which Basalt cannot write: give the ramdisk uncompressed or with gz, xz or zstd", filepath.Base(image))
+		return "bz2", magic, nil
 	}
-	return "", pipeline.JobError("%s is not a cpio (newc) archive, plain or compressed with gz, xz or zstd (it starts with % x)", filepath.Base(image), magic)
+	return "", magic, nil
 }
 
 // appendArchive writes the entries as one newc archive at the end of f.

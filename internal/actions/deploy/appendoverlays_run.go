@@ -23,7 +23,7 @@ var _ pipeline.Action = (*AppendOverlays)(nil)
 // root, the others at their path. An ext4 image is edited in place with
 // debugfs (LAVA's e2fsprogs backend; its default, libguestfs, boots a
 // VM), or the one in its partition when the image names one; a cpio
-// ramdisk gets a second archive appended.
+// ramdisk gets a second archive appended, a tar image more members.
 func (a *AppendOverlays) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
 	image := a.DataString("download-action/" + a.Key + "/file")
 	if image == "" {
@@ -103,6 +103,12 @@ func (a *AppendOverlays) Run(ctx context.Context, conn pipeline.Connection) (pip
 			log.Warnf("Left out %d device nodes and fifos", res.Skipped)
 		}
 		log.Infof("Appended %s of %d entries (%d bytes) to %s in %.3fs", how, res.Entries, res.Bytes, a.Key, time.Since(start).Seconds())
+	case "tar":
+		res, err := overlay.AppendTar(image, adds, dir)
+		if err != nil {
+			return conn, err
+		}
+		log.Infof("Appended %d entries (%d bytes) to the tar image %s in %.3fs", res.Entries, res.Bytes, a.Key, time.Since(start).Seconds())
 	default:
 		return conn, pipeline.JobError("unsupported image format %q", f)
 	}

@@ -200,7 +200,6 @@ func (a *AppendOverlays) Validate() {
 			a.Errorf("sparse: appending overlays to a sparse image is not supported by basalt yet")
 		}
 	case "tar":
-		a.Errorf("format tar: appending overlays to a tar image is not supported by basalt yet (ext4 and cpio.newc are)")
 	default:
 		a.Errorf("unsupported image format %q", f)
 	}
