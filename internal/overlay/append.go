@@ -62,6 +62,12 @@ type stagedOverlays struct {
 // maxImageNameLen bounds one path in an image (Linux's PATH_MAX).
 const maxImageNameLen = 4096
 
+// maxOverlayEntries bounds the members of the overlays put into one
+// image: each costs a staged file and a few debugfs commands, and an
+// archive of empty files costs nothing to send. Linaro's whole
+// test-definitions repository is some 3,000.
+var maxOverlayEntries = 200000
+
 // stage reads the additions in order into scratch. Archive members that
 // would leave their folder ("..", absolute names), that go through a
 // symlink made by an earlier member, or whose names the image tools
@@ -98,6 +104,9 @@ func stage(adds []Addition, scratch string) (*stagedOverlays, error) {
 				if links[p] {
 					return pipeline.JobError("overlay %s: %q goes through the symlink %s the overlay made", a.Name, e.from, p)
 				}
+			}
+			if len(s.entries) >= maxOverlayEntries {
+				return pipeline.JobError("the overlays of the image hold more than %d members", maxOverlayEntries)
 			}
 			delete(links, e.path)
 			if e.kind == 'l' {

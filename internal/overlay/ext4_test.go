@@ -237,6 +237,19 @@ func TestAppendExt4Hostile(t *testing.T) {
 	}
 }
 
+// TestAppendTooManyMembers checks the bound on an overlay's members (an
+// archive of empty files is cheap to send, not to write).
+func TestAppendTooManyMembers(t *testing.T) {
+	old := maxOverlayEntries
+	maxOverlayEntries = 3
+	defer func() { maxOverlayEntries = old }()
+	f := tarFile(t, "many.tar", false, reg("a", "", 0o644, 0), reg("b", "", 0o644, 0), reg("c", "", 0o644, 0), reg("d", "", 0o644, 0))
+	_, err := stage([]Addition{{Name: "rootfs.many", File: f, Tar: true, Path: "/"}}, t.TempDir())
+	if pipeline.ClassOf(err) != pipeline.ClassJob || !strings.Contains(err.Error(), "more than 3 members") {
+		t.Errorf("stage = %v, want a job error naming the limit", err)
+	}
+}
+
 func TestAppendExt4NotExt4(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "rootfs.ext4")
 	writeTestFile(t, f, strings.Repeat("x", 4096))
