@@ -124,3 +124,45 @@ func TestAppendOverlaysTuxRun(t *testing.T) {
 		t.Errorf("an overlay disk was built (%v) although the overlay is in the image", guest)
 	}
 }
+
+// TestAppendOverlaysValidate checks what append-overlays refuses before
+// the job starts.
+func TestAppendOverlaysValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		image string // replaces the rootfs image's format and overlays lines
+		want  string // in the errors; "" for none
+	}{
+		{"ext4", "format: ext4\n        overlays: {lava: true}", ""},
+		{"cpio", "format: cpio.newc\n        overlays: {lava: true}", ""},
+		{"tar", "format: tar\n        overlays: {lava: true}", ""},
+		{"partition", "format: ext4\n        partition: 1\n        overlays: {lava: true}", ""},
+		{"bad partition", "format: ext4\n        partition: -1\n        overlays: {lava: true}", "invalid partition number -1"},
+		{"sparse", "format: ext4\n        sparse: true\n        overlays: {lava: true}", "sparse image is not supported"},
+		{"unknown format", "format: qcow2\n        overlays: {lava: true}", `unsupported image format "qcow2"`},
+		{"overlay format", "format: ext4\n        overlays: {modules: {url: 'URL/m.tar', format: zip, path: /}}", `invalid 'format' ("zip") for 'overlays.modules'`},
+		{"overlay path", "format: ext4\n        overlays: {modules: {url: 'URL/m.tar', format: tar, path: /../etc}}", "invalid 'path'"},
+		{"relative overlay path", "format: ext4\n        overlays: {modules: {url: 'URL/m.tar', format: tar, path: lib}}", "invalid 'path'"},
+	}
+	dev, err := value.DecodeYAML([]byte(overlayDevice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			job := strings.ReplaceAll(tuxrunDeploy, "format: ext4\n        overlays:\n          lava: true", tt.image)
+			v, err := value.DecodeYAML([]byte(strings.ReplaceAll(job, "URL", "http://127.0.0.1:9")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := pipeline.Build(v.(*value.Map), dev.(*value.Map))
+			if err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			got := strings.Join(j.Validate(), "\n")
+			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+				t.Errorf("Validate: %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

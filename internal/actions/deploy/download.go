@@ -213,7 +213,7 @@ func (a *AppendOverlays) Validate() {
 		}
 		if p := m.String("path"); p == "" {
 			a.Errorf("missing 'path' for 'overlays.%s'", name)
-		} else if strings.Contains(p, "..") {
+		} else if !strings.HasPrefix(p, "/") || strings.Contains(p, "..") {
 			a.Errorf("invalid 'path': %q", p)
 		}
 		return true
