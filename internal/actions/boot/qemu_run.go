@@ -25,8 +25,13 @@ const (
 	// shared/shared/connection); finalize closes what it finds there.
 	DataConnection = "shared/connection"
 	// DataShell holds the console on which a shell prompt was reached
-	// (login or a forced prompt): finalize asks that guest to power off.
+	// (login or a forced prompt).
 	DataShell = "shared/shell"
+	// DataQemuSession holds the console of the QEMU this namespace
+	// started: finalize asks its guest to power off when DataShell is
+	// the same console (never another kind of device: "poweroff" over
+	// ssh would turn a real machine off).
+	DataQemuSession = "execute-qemu/session"
 	// DataPreCommands are the commands the test shell runs before
 	// lava-test-runner: mounting the overlay disk.
 	DataPreCommands = "execute-qemu/pre-commands"
@@ -73,6 +78,7 @@ func (a *CallQemu) Run(ctx context.Context, conn pipeline.Connection) (pipeline.
 	}
 	s.Prompts = promptStrings(a.Params)
 	a.SetData(DataConnection, s)
+	a.SetData(DataQemuSession, s)
 	a.Log().Debugf("started %s", s.Describe())
 	return s, nil
 }

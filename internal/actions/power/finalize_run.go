@@ -17,8 +17,9 @@ import (
 // namespace (boot.DataConnection; LAVA's shared/shared/connection), and
 // dataShell the console on which it reached a shell (boot.DataShell).
 const (
-	dataConnection = "shared/connection"
-	dataShell      = "shared/shell"
+	dataConnection  = "shared/connection"
+	dataShell       = "shared/shell"
+	dataQemuSession = "execute-qemu/session"
 )
 
 // poweroffWait is how long a guest gets to power off once asked, before
@@ -99,12 +100,13 @@ type guestConsole interface {
 	Done() <-chan struct{}
 }
 
-// powerOffGuest sends "poweroff" to a guest still running that reached
-// a shell on this console, and gives it poweroffWait to end, as LAVA's
+// powerOffGuest sends "poweroff" to a QEMU guest still running that
+// reached a shell on this console, and gives it poweroffWait to end, as LAVA's
 // QEMU session does when it finalises: the guest syncs and unmounts its
 // disks (an ext4 root file system) rather than losing power mid-write.
 func powerOffGuest(ctx context.Context, b *pipeline.Base, ns string, c pipeline.Connection) {
-	if b.Job.Runtime.Data(ns, dataShell) != c {
+	rt := &b.Job.Runtime
+	if rt.Data(ns, dataShell) != c || rt.Data(ns, dataQemuSession) != c {
 		return
 	}
 	g, ok := c.(guestConsole)

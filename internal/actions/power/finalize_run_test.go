@@ -128,8 +128,8 @@ func TestPowerOff(t *testing.T) {
 	}
 }
 
-// A guest that reached a shell is asked to power off and ends on its
-// own; a console without a shell is only stopped.
+// A QEMU guest that reached a shell is asked to power off and ends on
+// its own; another console with a shell is only stopped.
 func TestFinalizePowersOffGuestWithShell(t *testing.T) {
 	t.Parallel()
 	params := decode(t, `{actions: [{boot: {namespace: host}}, {boot: {namespace: guest}}]}`)
@@ -145,14 +145,18 @@ func TestFinalizePowersOffGuestWithShell(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { guest.Close() })
-	host, err := connection.Start([]string{"sleep", "60"}, connection.Options{})
+	host, err := connection.Start([]string{"sh", "-c", `while read -r line; do [ "$line" = poweroff ] && exit 0; done; sleep 60`}, connection.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { host.Close() })
 	j.Runtime.SetData("guest", "shared/connection", guest)
 	j.Runtime.SetData("guest", "shared/shell", guest)
+	j.Runtime.SetData("guest", "execute-qemu/session", guest)
+	// The host reached a shell too, but is no QEMU guest (an ssh boot):
+	// it must not be told to power off.
 	j.Runtime.SetData("host", "shared/connection", host)
+	j.Runtime.SetData("host", "shared/shell", host)
 	if err := j.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
