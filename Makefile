@@ -6,7 +6,7 @@ STATICCHECK_VERSION := v0.8.2
 
 FIXTURES := build/fixtures/x86_64
 
-.PHONY: all build deps lava-peers check test lint fuzz bench example example-multinode fixtures fixtures-check clean
+.PHONY: all build deps lava-peers check test lint fuzz bench example example-multinode example-tuxrun fixtures fixtures-check clean
 
 all: build
 
@@ -51,8 +51,9 @@ lava-peers:
 		rm -rf $(LAVA_PEERS) && mv $(LAVA_PEERS).tmp/root $(LAVA_PEERS) && rm -rf $(LAVA_PEERS).tmp; \
 	fi
 
-# fixtures builds the x86_64 guest the example job boots: Debian's kernel
-# and a busybox initramfs in $(FIXTURES) (fixtures/README.md). No root
+# fixtures builds the x86_64 guest the example jobs boot: Debian's kernel,
+# a busybox initramfs, the same as an ext4 root file system and a test
+# definitions tarball in $(FIXTURES) (fixtures/README.md). No root
 # needed beyond installing the Debian packages it is made from, when missing.
 fixtures:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -61,6 +62,8 @@ fixtures:
 	ls /boot/vmlinuz-* >/dev/null 2>&1 && ls -d /lib/modules/*/kernel >/dev/null 2>&1 || missing="$$missing linux-image-amd64"; \
 	command -v cpio >/dev/null || missing="$$missing cpio"; \
 	PATH=$$PATH:/usr/sbin:/sbin command -v depmod >/dev/null || missing="$$missing kmod"; \
+	PATH=$$PATH:/usr/sbin:/sbin command -v mkfs.ext4 >/dev/null || missing="$$missing e2fsprogs"; \
+	command -v zstd >/dev/null || missing="$$missing zstd"; \
 	if [ -n "$$missing" ]; then \
 		echo "fixtures: installing$$missing"; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -99,6 +102,12 @@ example: fixtures build
 # each sub-job's logs and results go to build/example-multinode/ROLE-N.
 example-multinode: fixtures build
 	BASALT=$(BIN) FIXTURES=$(FIXTURES) OUTPUT_DIR=build/example-multinode examples/run.sh multinode
+
+# example-tuxrun runs a job in the shape of TuxRun's (examples/tuxrun):
+# the ext4 root file system with the LAVA overlay put into it, the test
+# definitions from a zstd tarball, signals through the kernel log.
+example-tuxrun: fixtures build
+	BASALT=$(BIN) FIXTURES=$(FIXTURES) OUTPUT_DIR=build/example-tuxrun examples/run.sh tuxrun
 
 fuzz:
 	$(GO) test ./internal/job -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}

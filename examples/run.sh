@@ -1,7 +1,8 @@
 #!/bin/sh
 # examples/run.sh [EXAMPLE]: run an example job end to end with basalt run:
 # examples/EXAMPLE/job.yaml on examples/EXAMPLE/device.jinja2 (EXAMPLE is
-# qemu, the default, or multinode, whose two roles use the same device).
+# qemu, the default, tuxrun, or multinode, whose two roles use the same
+# device).
 #
 # The job downloads its kernel and initramfs from http://127.0.0.1:8000/,
 # so this serves the fixtures folder there for the length of the run and

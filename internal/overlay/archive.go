@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
 )
 
 // MaxExtract bounds what one test archive may unpack to: the archive is
@@ -39,10 +41,11 @@ func ExtractTar(r io.Reader, dest string) error {
 		return pipeline.InfrastructureError("opening %s: %w", dest, err)
 	}
 	defer root.Close()
-	in, err := decompress(r)
+	in, done, err := decompress(r)
 	if err != nil {
 		return err
 	}
+	defer done()
 	tr := tar.NewReader(in)
 	var total int64
 	for {
@@ -144,23 +147,36 @@ func extractMember(root *os.Root, tr io.Reader, h *tar.Header, name string, tota
 	return pipeline.JobError("test archive member %q: unsupported type %q (only files, folders and links)", h.Name, h.Typeflag)
 }
 
-// decompress recognises gzip and bzip2 by their magic numbers.
-func decompress(r io.Reader) (io.Reader, error) {
+// decompress recognises gzip, bzip2, xz and zstd by their magic numbers
+// (a url test definition is a tarball in any of them, TuxRun's zstd);
+// anything else is read as it is. done releases the decoder.
+func decompress(r io.Reader) (in io.Reader, done func(), err error) {
 	br := bufio.NewReader(r)
 	magic, _ := br.Peek(6)
+	nothing := func() {}
 	switch {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, pipeline.JobError("unable to unpack the test archive: %v", err)
+			return nil, nil, pipeline.JobError("unable to unpack the archive: %v", err)
 		}
-		return zr, nil
+		return zr, nothing, nil
 	case bytes.HasPrefix(magic, []byte("BZh")):
-		return bzip2.NewReader(br), nil
+		return bzip2.NewReader(br), nothing, nil
 	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-		return nil, pipeline.JobError("unable to unpack the test archive: xz compression is not supported here; use gzip or set compression on the definition")
+		xr, err := xz.NewReader(br)
+		if err != nil {
+			return nil, nil, pipeline.JobError("unable to unpack the archive: %v", err)
+		}
+		return xr, nothing, nil
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, nil, pipeline.JobError("unable to unpack the archive: %v", err)
+		}
+		return zr, zr.Close, nil
 	}
-	return br, nil
+	return br, nothing, nil
 }
 
 // Compress writes dir as a gzipped tarball at output, its contents under

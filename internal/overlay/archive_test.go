@@ -155,12 +155,29 @@ func TestExtractTarBroken(t *testing.T) {
 	for name, data := range map[string][]byte{
 		"not a tar": []byte("metadata: {name: x}\n"),
 		"bad gzip":  {0x1f, 0x8b, 0, 0, 0},
-		"xz":        {0xfd, '7', 'z', 'X', 'Z', 0, 1, 2},
+		"bad xz":    {0xfd, '7', 'z', 'X', 'Z', 0, 1, 2},
+		"bad zstd":  {0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3},
 		"truncated": makeTar(t, false, member{name: "a", body: strings.Repeat("x", 2000)})[:1000],
 	} {
 		err := ExtractTar(bytes.NewReader(data), t.TempDir())
 		if pipeline.ClassOf(err) != pipeline.ClassJob {
 			t.Errorf("%s: ExtractTar = %v (class %s), want a job error", name, err, pipeline.ClassOf(err))
+		}
+	}
+}
+
+// TestExtractTarCompressions unpacks a test repository tarball in every
+// compression a url definition comes in (TuxRun's is zstd).
+func TestExtractTarCompressions(t *testing.T) {
+	plain := makeTar(t, false, member{name: "automated/linux/smoke/smoke.yaml", body: "metadata: {name: smoke}\n"})
+	for _, c := range []string{"", "gz", "xz", "zstd"} {
+		dest := t.TempDir()
+		if err := ExtractTar(bytes.NewReader(compressBytes(t, c, plain)), dest); err != nil {
+			t.Errorf("%q: ExtractTar = %v", c, err)
+			continue
+		}
+		if got, err := os.ReadFile(filepath.Join(dest, "automated/linux/smoke/smoke.yaml")); err != nil || string(got) != "metadata: {name: smoke}\n" {
+			t.Errorf("%q: smoke.yaml = %q, %v", c, got, err)
 		}
 	}
 }

@@ -16,6 +16,17 @@ const (
 	// boots replace it and finalize closes it (LAVA's
 	// shared/shared/connection).
 	DataConnection DataKey = "shared/connection"
+	// DataShell is the console (Connection) on which a shell prompt was
+	// reached (login or a forced prompt).
+	DataShell DataKey = "shared/shell"
+	// DataQemuSession is the console of the QEMU this namespace started:
+	// finalize asks its guest to power off only when DataShell is the
+	// same console (never another kind of device: "poweroff" over ssh
+	// would turn a real machine off).
+	DataQemuSession DataKey = "execute-qemu/session"
+	// DataOverlayApplied says append-overlays put the overlay into an
+	// image (bool): the boot then has no overlay disk to add.
+	DataOverlayApplied DataKey = "append-overlays/applied"
 	// DataPreCommands are the commands ([]string) the test shell runs
 	// once on a new console before lava-test-runner: the QEMU boot
 	// leaves the mount of the overlay disk there.

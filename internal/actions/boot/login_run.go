@@ -216,6 +216,7 @@ func (a *Login) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Con
 			return conn, pipeline.JobError("auto_login not enabled but image requested login details.")
 		}
 		s.Prompts = promptText
+		a.SetData(DataShell, s)
 		return s, nil
 	}
 
@@ -278,6 +279,7 @@ func (a *Login) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Con
 		}
 	}
 	s.Prompts = promptText
+	a.SetData(DataShell, s)
 	return s, nil
 }
 
@@ -390,6 +392,7 @@ func (a *ExpectShell) Run(ctx context.Context, conn pipeline.Connection) (pipeli
 	if err := forcePromptWait(ctx, &a.Base, s, prompts); err != nil {
 		return conn, err
 	}
+	a.SetData(DataShell, s)
 	return s, nil
 }
 

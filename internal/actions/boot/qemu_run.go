@@ -24,6 +24,11 @@ const (
 	// DataConnection holds the live console of a namespace (LAVA's
 	// shared/shared/connection); finalize closes what it finds there.
 	DataConnection = pipeline.DataConnection
+	// DataShell holds the console on which a shell prompt was reached.
+	DataShell = pipeline.DataShell
+	// DataQemuSession holds the console of the QEMU this namespace
+	// started (pipeline.DataQemuSession).
+	DataQemuSession = pipeline.DataQemuSession
 	// DataPreCommands are the commands the test shell runs before
 	// lava-test-runner: mounting the overlay disk.
 	DataPreCommands = pipeline.DataPreCommands
@@ -79,6 +84,7 @@ func (a *CallQemu) Run(ctx context.Context, conn pipeline.Connection) (pipeline.
 	}
 	s.Prompts = promptStrings(a.Params)
 	a.SetData(DataConnection, s)
+	a.SetData(DataQemuSession, s)
 	a.Log().Debugf("started %s", s.Describe())
 	return s, nil
 }

@@ -36,6 +36,11 @@ func (*ApplyOverlayGuest) CannotRun() string { return "" }
 // /lava-<jobid> by UUID). LAVA builds it with libguestfs, which boots a
 // VM (about 20 s under TCG); mkfs.ext2 -d takes milliseconds.
 func (a *ApplyOverlayGuest) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	if pipeline.Truthy(a.Data(dataOverlayApplied)) {
+		// append-overlays put it into the root file system.
+		a.Log().Debugf("Overlay already applied")
+		return conn, nil
+	}
 	tree, _, err := overlayTree(&a.Base)
 	if err != nil {
 		return conn, err

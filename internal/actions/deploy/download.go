@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/basalt-lava/basalt/internal/overlay"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -167,24 +168,38 @@ func (a *DownloadHandler) FileName() string {
 }
 
 // AppendOverlays appends downloaded overlays (and the LAVA overlay) into
-// an image.
+// an image (appendoverlays_run.go).
 type AppendOverlays struct {
-	leaf
+	pipeline.Base
 	Key   string
 	Image *value.Map
 }
 
 // NewAppendOverlays returns LAVA's append-overlays action.
 func NewAppendOverlays(key string, image *value.Map) *AppendOverlays {
-	return &AppendOverlays{leaf: leaf{pipeline.NewBase("AppendOverlays", "append-overlays",
-		"append overlays to an image", "append overlays to an image")}, Key: key, Image: image}
+	return &AppendOverlays{Base: pipeline.NewBase("AppendOverlays", "append-overlays",
+		"append overlays to an image", "append overlays to an image"), Key: key, Image: image}
 }
 
 // Validate checks the image format and each overlay's format and path.
 func (a *AppendOverlays) Validate() {
-	a.leaf.Validate()
+	a.Base.Validate()
 	switch f := a.Image.String("format"); f {
-	case "cpio.newc", "ext4", "tar":
+	case "cpio.newc":
+	case "ext4":
+		if !overlay.HasE2fsTool("debugfs") {
+			a.Warnf("debugfs is not installed on the dispatcher (e2fsprogs)")
+		}
+		if p, ok := a.Image.Get("partition"); ok && p != nil {
+			if n, isInt := pipeline.ToInt(p); !isInt || n < 0 {
+				a.Errorf("invalid partition number %s", value.GoString(p))
+			}
+		}
+		// Not written yet: Android sparse images (simg2img).
+		if pipeline.Truthy(a.Image.Value("sparse")) {
+			a.Errorf("sparse: appending overlays to a sparse image is not supported by basalt yet")
+		}
+	case "tar":
 	default:
 		a.Errorf("unsupported image format %q", f)
 	}
@@ -198,7 +213,7 @@ func (a *AppendOverlays) Validate() {
 		}
 		if p := m.String("path"); p == "" {
 			a.Errorf("missing 'path' for 'overlays.%s'", name)
-		} else if strings.Contains(p, "..") {
+		} else if !strings.HasPrefix(p, "/") || strings.Contains(p, "..") {
 			a.Errorf("invalid 'path': %q", p)
 		}
 		return true

@@ -13,8 +13,18 @@ import (
 )
 
 // dataConnection is where a boot action keeps the live console of its
-// namespace (boot.DataConnection; LAVA's shared/shared/connection).
-const dataConnection = pipeline.DataConnection
+// namespace (boot.DataConnection; LAVA's shared/shared/connection), and
+// dataShell the console on which it reached a shell (boot.DataShell).
+const (
+	dataConnection  = pipeline.DataConnection
+	dataShell       = pipeline.DataShell
+	dataQemuSession = pipeline.DataQemuSession
+)
+
+// poweroffWait is how long a guest gets to power off once asked, before
+// QEMU is stopped: LAVA listens that long to what the guest prints
+// after "poweroff".
+const poweroffWait = 5 * time.Second
 
 // Run powers the device off and closes every console, as LAVA's
 // FinalizeAction does: it runs even after a failure, so its own
@@ -41,7 +51,7 @@ func (a *Finalize) Cleanup(ctx context.Context) error {
 		a.Ran = true
 		a.Run(ctx, nil)
 	}
-	closeConsoles(a.ActionBase(), false)
+	closeConsoles(ctx, a.ActionBase(), false)
 	return a.Base.Cleanup(ctx)
 }
 
@@ -61,8 +71,9 @@ func namespaces(j *pipeline.Job) []string {
 }
 
 // closeConsoles closes the console of every namespace; log says whether
-// to say so (LAVA's "Finalising connection" line).
-func closeConsoles(b *pipeline.Base, log bool) {
+// to say so (LAVA's "Finalising connection" line). A guest that reached
+// a shell is asked to power off first.
+func closeConsoles(ctx context.Context, b *pipeline.Base, log bool) {
 	for _, ns := range namespaces(b.Job) {
 		c, ok := b.Job.Runtime.Data(ns, dataConnection).(pipeline.Connection)
 		if !ok || c == nil {
@@ -74,6 +85,7 @@ func closeConsoles(b *pipeline.Base, log bool) {
 		if log {
 			b.Log().Infof("Finalising connection for namespace '%s'", ns)
 		}
+		powerOffGuest(ctx, b, ns, c)
 		if err := c.Close(); err != nil {
 			b.Log().Warnf("closing the connection of namespace '%s': %v", ns, err)
 		}
@@ -83,14 +95,56 @@ func closeConsoles(b *pipeline.Base, log bool) {
 // CannotRun is empty: ReadFeedback runs (below), although it embeds leaf.
 func (*ReadFeedback) CannotRun() string { return "" }
 
+// guestConsole is a console on a guest's process (QEMU's).
+type guestConsole interface {
+	SendLine(line string) error
+	// Done is closed when the process has exited; nil without one.
+	Done() <-chan struct{}
+}
+
+// powerOffGuest sends "poweroff" to a QEMU guest still running that
+// reached a shell on this console, and gives it poweroffWait to end, as LAVA's
+// QEMU session does when it finalises: the guest syncs and unmounts its
+// disks (an ext4 root file system) rather than losing power mid-write.
+func powerOffGuest(ctx context.Context, b *pipeline.Base, ns string, c pipeline.Connection) {
+	rt := &b.Job.Runtime
+	if rt.Data(ns, dataShell) != c || rt.Data(ns, dataQemuSession) != c {
+		return
+	}
+	g, ok := c.(guestConsole)
+	if !ok || g.Done() == nil {
+		return
+	}
+	select {
+	case <-g.Done():
+		return
+	case <-ctx.Done():
+		return
+	default:
+	}
+	start := time.Now()
+	if err := g.SendLine("poweroff"); err != nil {
+		return
+	}
+	t := time.NewTimer(poweroffWait)
+	defer t.Stop()
+	select {
+	case <-g.Done():
+		b.Log().Debugf("The guest powered off in %.1fs", time.Since(start).Seconds())
+	case <-t.C:
+		b.Log().Debugf("The guest did not power off within %s: stopping it", poweroffWait)
+	case <-ctx.Done():
+	}
+}
+
 // Run finalises the connection of every namespace. LAVA first listens
 // for a moment to what they still print; a Basalt console logs its
-// output as it arrives, so there is nothing left to read. For QEMU,
-// closing stops and reaps it (LAVA asks the guest to power off first;
-// the guest's state no longer matters once the job is over).
-func (a *ReadFeedback) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+// output as it arrives, so there is nothing left to read. A guest with a
+// shell is asked to power off, as LAVA does; then closing stops and
+// reaps QEMU.
+func (a *ReadFeedback) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
 	if a.Job != nil {
-		closeConsoles(&a.Base, true)
+		closeConsoles(ctx, &a.Base, true)
 	}
 	return conn, nil
 }

@@ -59,7 +59,7 @@ func TestFinalizeClosesEveryConsole(t *testing.T) {
 	j.Runtime.Log.Flush()
 	for _, want := range []string{"Finalising connection for namespace 'host'", "Finalising connection for namespace 'guest'"} {
 		if !strings.Contains(log.String(), want) {
-			t.Errorf("log lacks %q", want)
+			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 	}
 }
@@ -125,5 +125,50 @@ func TestPowerOff(t *testing.T) {
 				t.Errorf("status success %v, want %v", got, tt.status)
 			}
 		})
+	}
+}
+
+// A QEMU guest that reached a shell is asked to power off and ends on
+// its own; another console with a shell is only stopped.
+func TestFinalizePowersOffGuestWithShell(t *testing.T) {
+	t.Parallel()
+	params := decode(t, `{actions: [{boot: {namespace: host}}, {boot: {namespace: guest}}]}`)
+	j := &pipeline.Job{Params: params, Device: decode(t, `{}`), TestInfo: map[string][]pipeline.TestInfo{},
+		Timeout: pipeline.Timeout{Seconds: 60}}
+	var log bytes.Buffer
+	j.Runtime.Log = joblog.New(&log, joblog.Options{})
+	j.Pipeline = pipeline.NewTopPipeline(j)
+	j.Pipeline.Add(power.NewFinalize(), nil)
+	// The guest: a shell that powers off (exits 0) when told to.
+	guest, err := connection.Start([]string{"sh", "-c", `while read -r line; do [ "$line" = poweroff ] && exit 0; done; sleep 60`}, connection.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { guest.Close() })
+	host, err := connection.Start([]string{"sh", "-c", `while read -r line; do [ "$line" = poweroff ] && exit 0; done; sleep 60`}, connection.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { host.Close() })
+	j.Runtime.SetData("guest", "shared/connection", guest)
+	j.Runtime.SetData("guest", "shared/shell", guest)
+	j.Runtime.SetData("guest", "execute-qemu/session", guest)
+	// The host reached a shell too, but is no QEMU guest (an ssh boot):
+	// it must not be told to power off.
+	j.Runtime.SetData("host", "shared/connection", host)
+	j.Runtime.SetData("host", "shared/shell", host)
+	if err := j.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	closed(t, map[string]*connection.Session{"guest": guest, "host": host})
+	if exited, err := guest.Exited(); !exited || err != nil {
+		t.Errorf("guest: exited %v, %v; want it ended by poweroff (exit status 0)", exited, err)
+	}
+	if exited, err := host.Exited(); !exited || err == nil {
+		t.Errorf("host: exited %v, %v; want it stopped by a signal", exited, err)
+	}
+	j.Runtime.Log.Flush()
+	if n := strings.Count(log.String(), "The guest powered off"); n != 1 {
+		t.Errorf("%d guests powered off, want 1:\n%s", n, log.String())
 	}
 }

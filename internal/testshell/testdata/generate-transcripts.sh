@@ -10,7 +10,9 @@
 # both print the same transcripts. The overlay is built
 # under /tmp/lava-42, so the transcripts show the paths a device would.
 # kmsg.txt is written by hand (CRLF, kernel time stamps, a signal a kernel
-# message split): signals through /dev/kmsg need a kernel.
+# message split, the syslog prefix of console_msg_format=syslog as TuxRun
+# boots, a kernel record landing in the middle of the shell's output):
+# signals through /dev/kmsg need a kernel.
 set -eu
 scripts=${1:?usage: $0 SCRIPTS_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
