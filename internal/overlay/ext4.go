@@ -12,10 +12,9 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/process"
 )
 
 // Ext4Result says what AppendExt4 did.
@@ -495,24 +494,23 @@ func runDebugfs(ctx context.Context, image, scratch string, write bool, cmds []s
 }
 
 // runE2fs runs an e2fsprogs tool (found on PATH or in /sbin, which a
-// user's PATH may lack) in its own process group, killed with it when
-// ctx ends and always waited for. Every child this file starts goes
+// user's PATH may lack) through internal/process: its own process group,
+// stopped when ctx ends, always reaped. Every child this file starts goes
 // through here.
 func runE2fs(ctx context.Context, tool, stdin string, args ...string) (toolOutput, error) {
 	bin, err := e2fsTool(tool)
 	if err != nil {
 		return toolOutput{}, err
 	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	// No pager, whatever the environment says.
-	cmd.Env = append(os.Environ(), "DEBUGFS_PAGER=__none__", "PAGER=__none__")
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Stdin = strings.NewReader(stdin)
-	err = cmd.Run()
+	err = process.Run(ctx, process.Spec{
+		Argv: append([]string{bin}, args...),
+		// No pager, whatever the environment says.
+		Env:    append(os.Environ(), "DEBUGFS_PAGER=__none__", "PAGER=__none__"),
+		Stdin:  strings.NewReader(stdin),
+		Stdout: &stdout,
+		Stderr: &stderr,
+	})
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		err = ctxErr
 	}
