@@ -32,17 +32,17 @@ func NewFVPDeploy() *FVPDeploy {
 }
 
 // Populate adds the overlay when a test needs it and the downloads in
-// sorted label order, as LAVA does for fvp.
+// the job's order (current LAVA; 2023.01 sorted the labels).
 func (a *FVPDeploy) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
 	if a.TestNeedsOverlay(params) {
 		p.Add(NewOverlay(), nil)
 	}
-	images := params.Map("images")
-	for _, label := range sortedLabels(images) {
-		img, _ := images.Value(label).(*value.Map)
+	params.Map("images").Range(func(label string, v any) bool {
+		img, _ := v.(*value.Map)
 		p.Add(NewDownloader(label, img), nil)
-	}
+		return true
+	})
 }
 
 // Validate needs images; a disk image that takes overlays needs the

@@ -36,17 +36,16 @@ func NewNbdAction() *NbdAction {
 		"download files and deploy for using tftp+initrd+nbd", "nbd deployment")}
 }
 
-// Populate downloads with three attempts each (LAVA's default for nbd,
-// which failure_retry overrides), then the overlay, the kernel
+// Populate downloads (one attempt each unless failure_retry says
+// otherwise: current LAVA; 2023.01 gave nbd downloads three), then the
+// overlay, the kernel
 // conversion and the NBD server. The block gets LAVA's lava-xnbd key so
 // that the boot's command overlay substitutes the server's address.
 func (a *NbdAction) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
 	for _, key := range []string{"initrd", "kernel", "dtb", "nbdroot"} {
 		if img, ok := params.Value(key).(*value.Map); ok {
-			d := NewDownloader(key, img)
-			d.MaxRetries = 3
-			p.Add(d, nil)
+			p.Add(NewDownloader(key, img), nil)
 		}
 	}
 	p.Add(NewOverlay(), nil)

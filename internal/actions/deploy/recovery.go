@@ -41,15 +41,15 @@ func NewRecoveryModeDeploy() *RecoveryModeDeploy {
 		"deploy firmware by switching to recovery mode", "deploy firmware in recovery mode")}
 }
 
-// Populate downloads the images in label order, as LAVA sorts them.
+// Populate downloads the images in the job's order (current LAVA;
+// 2023.01 sorted the labels).
 func (a *RecoveryModeDeploy) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
-	images := params.Map("images")
-	keys := images.Keys()
-	slices.Sort(keys)
-	for _, k := range keys {
-		p.Add(NewDownloader(k, images.Map(k)), nil)
-	}
+	params.Map("images").Range(func(k string, v any) bool {
+		img, _ := v.(*value.Map)
+		p.Add(NewDownloader(k, img), nil)
+		return true
+	})
 	rec := pipeline.DeviceMethods(a.Device(), "deploy").Map("recovery")
 	var tags []any
 	if rec != nil {

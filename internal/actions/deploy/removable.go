@@ -1,8 +1,6 @@
 package deploy
 
 import (
-	"slices"
-
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -65,8 +63,8 @@ func NewMassStorage() *MassStorage {
 		"Deploy image to mass storage", "write image to storage")}
 }
 
-// Populate downloads the image (or images, in label order as LAVA sorts
-// them), applies the overlay where asked, then writes the drive.
+// Populate downloads the image (or images, in the job's order: current
+// LAVA; 2023.01 sorted the labels), applies the overlay where asked, then writes the drive.
 func (a *MassStorage) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
 	overlay := a.TestNeedsOverlay(params)
@@ -74,15 +72,14 @@ func (a *MassStorage) Populate(params *value.Map) {
 		p.Add(NewOverlay(), nil)
 	}
 	if images := params.Map("images"); images != nil {
-		keys := images.Keys()
-		slices.Sort(keys)
-		for _, k := range keys {
-			img := images.Map(k)
+		images.Range(func(k string, v any) bool {
+			img, _ := v.(*value.Map)
 			p.Add(NewDownloader(k, img), nil)
 			if overlay && pipeline.Truthy(img.Value("apply-overlay")) {
 				p.Add(NewApplyOverlayImage(k, true), nil)
 			}
-		}
+			return true
+		})
 		p.Add(NewDD(), nil)
 	} else if img := params.Map("image"); img != nil {
 		p.Add(NewDownloader("image", img), nil)
