@@ -29,10 +29,14 @@ type SshLogin struct{ pipeline.Base }
 
 var _ pipeline.Action = (*SshLogin)(nil)
 
-// NewSshLogin returns login-ssh.
+// NewSshLogin returns login-ssh, a retry action as in LAVA: failure_retry
+// (or the device's failure_retry constant) repeats the whole login, and
+// the attempts share its timeout.
 func NewSshLogin() *SshLogin {
-	return &SshLogin{pipeline.NewBase("SshAction", "login-ssh",
+	a := &SshLogin{pipeline.NewBase("SshAction", "login-ssh",
 		"connect over ssh and ensure a shell is found", "login over ssh")}
+	a.Retry = true
+	return a
 }
 
 // Populate adds LAVA's fixed sequence; auto-login does not wait for a
