@@ -104,3 +104,38 @@ func readShape(t *testing.T, path string) []string {
 	}
 	return out
 }
+
+// TestFastbootAutoDetectionValidates checks the other half of
+// fastboot_auto_detection: the actions after the detection do not ask
+// for a serial number the device does not have, and without the
+// detection they do (the two errors current LAVA reports).
+func TestFastbootAutoDetectionValidates(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join("testdata", "pipelines", "fastboot-auto-detection")
+	for _, tt := range []struct {
+		detect bool
+		want   []string
+	}{
+		{true, nil},
+		{false, []string{
+			"1.6 fastboot-flash-order-action: device fastboot serial number unset",
+			"2.4 fastboot-reboot: device fastboot serial number unset",
+		}},
+	} {
+		dev := decodeFile(t, filepath.Join(dir, "device.yaml"))
+		dev.Set("fastboot_auto_detection", tt.detect)
+		j, err := pipeline.Build(decodeFile(t, filepath.Join(dir, "job.yaml")), dev)
+		if err != nil {
+			t.Fatalf("pipeline.Build: %v", err)
+		}
+		var got []string
+		for _, e := range j.Validate() {
+			if strings.Contains(e, "serial number") {
+				got = append(got, e)
+			}
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("fastboot_auto_detection %v: serial number errors (-want +got):\n%s", tt.detect, diff)
+		}
+	}
+}

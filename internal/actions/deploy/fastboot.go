@@ -95,12 +95,14 @@ func AddEnterFastboot(p *pipeline.Pipeline, b *pipeline.Base, prePower bool) {
 	case pipeline.Truthy(dev.Value("fastboot_via_uboot")):
 		p.Add(power.NewConnectDevice(), nil)
 		p.Add(boot.NewUBootEnterFastboot(), nil)
+		boot.AddDetectFastbootDevice(p, b)
 	case pipeline.Truthy(dev.Map("commands").Value("hard_reset")):
 		p.Add(power.NewConnectDevice(), nil)
 		if prePower && !boot.LXCRequested(b) {
 			p.Add(power.NewPrePower(), nil)
 		}
 		p.Add(power.NewResetDevice(), nil)
+		boot.AddDetectFastbootDevice(p, b)
 	default:
 		p.Add(boot.NewEnterFastboot(), nil)
 	}
@@ -230,7 +232,7 @@ func (a *FastbootFlashOrder) Validate() {
 	} else if _, ok := dev.Value("flash_cmds_order").([]any); !ok {
 		a.Errorf("device flash commands order is not a list")
 	}
-	boot.ValidateFastbootDevice(&a.Base, false)
+	boot.ValidateFastbootDeviceDetected(&a.Base)
 }
 
 // FastbootFlash is LAVA's FastbootFlashAction (fastboot-flash-action):
@@ -269,7 +271,7 @@ func newFastbootRebootBetween(class, name, description, summary string) *fastboo
 func (a *fastbootRebootBetween) Validate() {
 	a.leaf.Validate()
 	boot.ValidateFastbootConnection(&a.Base)
-	boot.ValidateFastbootDevice(&a.Base, false)
+	boot.ValidateFastbootDeviceDetected(&a.Base)
 	boot.ValidateContainer(&a.Base, a.Params, "fastboot")
 }
 
