@@ -14,10 +14,7 @@ func init() {
 		// LAVA checks only the method: the device's fastboot boot
 		// sequence may be empty, and fastboot-boot validates the rest.
 		accepts: func(_, params *value.Map) (bool, string) {
-			if params.String("method") != "fastboot" {
-				return false, `boot "method" was not "fastboot"`
-			}
-			return true, "accepted"
+			return pipeline.MethodCheck{Section: "boot", Method: "fastboot", NotNamed: `boot "method" was not "fastboot"`}.Named(params)
 		},
 		action: func(*value.Map) pipeline.Action { return NewBootFastboot() },
 	})

@@ -10,12 +10,10 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "BootFVP",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "fvp"):
-				return false, `"fvp" was not in the device configuration boot methods`
-			case params.String("method") != "fvp":
-				return false, `"method" was not "fvp"`
-			case !params.Has("image"):
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "fvp"}).Accepts(device, params); !ok {
+				return false, why
+			}
+			if !params.Has("image") {
 				return false, `"image" was not in boot parameters`
 			}
 			return true, "accepted"

@@ -10,12 +10,10 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "QDL",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "qdl"):
-				return false, `"qdl" was not in the device configuration boot methods`
-			case params.String("method") != "qdl":
-				return false, `"method" was not "qdl"`
-			case !device.Has("board_qdl_id"):
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "qdl"}).Accepts(device, params); !ok {
+				return false, why
+			}
+			if !device.Has("board_qdl_id") {
 				return false, `"board_qdl_id" is not in the device configuration`
 			}
 			return true, "accepted"

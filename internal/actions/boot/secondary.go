@@ -10,8 +10,8 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "SecondaryShell",
 		accepts: func(device, params *value.Map) (bool, string) {
-			if params.String("method") != "new_connection" {
-				return false, "new_connection not in method"
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "new_connection", NotNamed: "new_connection not in method"}).Named(params); !ok {
+				return false, why
 			}
 			if pipeline.DeviceMethods(device, "boot") == nil {
 				return false, "boot not in device actions"

@@ -10,9 +10,12 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "SshLogin",
+		// The block's method need only contain "ssh", as in LAVA.
 		accepts: func(device, params *value.Map) (bool, string) {
-			if !hasMethod(device, "ssh") {
-				return false, `"ssh" not in device configuration boot methods`
+			check := pipeline.MethodCheck{Section: "boot", Method: "ssh",
+				NotListed: `"ssh" not in device configuration boot methods`}
+			if ok, why := check.Listed(device); !ok {
+				return false, why
 			}
 			if !strings.Contains(params.String("method"), "ssh") {
 				return false, `"ssh" not in "method"`

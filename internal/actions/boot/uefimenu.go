@@ -16,11 +16,8 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "UefiMenu",
 		accepts: func(device, params *value.Map) (bool, string) {
-			if params.String("method") != "uefi-menu" {
-				return false, `"method" was not "uefi-menu"`
-			}
-			if !hasMethod(device, "uefi-menu") {
-				return false, `"uefi-menu" was not in the device configuration boot methods`
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "uefi-menu"}).AcceptsBlockFirst(device, params); !ok {
+				return false, why
 			}
 			p := bootMethodParams(device, "uefi-menu")
 			if !p.Has("interrupt_prompt") || !p.Has("interrupt_string") {

@@ -21,8 +21,8 @@ func init() {
 // for a device without an OTG path or boot-media erase commands; here the
 // strategy declines with that reason, which ends the build the same way.
 func acceptsUUU(device, params *value.Map) (bool, string) {
-	if params.String("method") != "uuu" {
-		return false, `"method" was not "uuu"`
+	if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "uuu"}).Named(params); !ok {
+		return false, why
 	}
 	if !params.Has("commands") {
 		return false, "commands not specified in boot parameters"
@@ -37,10 +37,8 @@ func acceptsUUU(device, params *value.Map) (bool, string) {
 	if opts.Value("corrupt_boot_media_command") == nil {
 		return false, "uuu_corrupt_boot_media_command not defined in device definition"
 	}
-	if !hasMethod(device, "u-boot") {
-		return false, `"u-boot" was not in the device configuration boot methods`
-	}
-	return true, "accepted"
+	// LAVA says "uuu" here, though u-boot is what is missing.
+	return pipeline.MethodCheck{Section: "boot", Method: "u-boot"}.Listed(device)
 }
 
 // uuuOptions returns the device's actions.boot.methods.uuu.options.

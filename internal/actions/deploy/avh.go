@@ -8,15 +8,9 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "Avh",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "avh"):
-				return false, "'avh' not in the device configuration deploy methods"
-			case params.String("to") != "avh":
-				return false, "'to' parameter is not 'avh'"
-			}
-			return true, "accepted"
-		},
+		accepts: pipeline.MethodCheck{Section: "deploy", Method: "avh",
+			NotListed: "'avh' not in the device configuration deploy methods",
+			NotNamed:  "'to' parameter is not 'avh'"}.Accepts,
 		action: func(*value.Map) pipeline.Action { return NewAvhRetry() },
 	})
 }

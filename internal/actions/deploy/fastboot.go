@@ -11,13 +11,9 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "Fastboot",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !params.Has("to"):
-				return false, `"to" is not in deploy parameters`
-			case params.String("to") != "fastboot":
-				return false, `"to" parameter is not "fastboot"`
-			case !device.Map("actions").Has("deploy"):
-				return false, `"deploy" is not in the device configuration actions`
+			check := pipeline.MethodCheck{Section: "deploy", Method: "fastboot"}
+			if ok, why := check.Named(params); !ok {
+				return false, why
 			}
 			// Devices that find their fastboot serial at run time need no
 			// serial numbers in their configuration.
@@ -32,10 +28,7 @@ func init() {
 			if !device.Has("fastboot_options") {
 				return false, `"fastboot_options" is not in the device configuration`
 			}
-			if !hasMethod(device, "fastboot") {
-				return false, `"fastboot" was not in the device configuration deploy methods`
-			}
-			return true, "accepted"
+			return check.Listed(device)
 		},
 		action: func(*value.Map) pipeline.Action { return NewFastbootDeploy() },
 	})

@@ -8,15 +8,8 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "Flasher",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "flasher"):
-				return false, "'flasher' not in the device configuration deploy methods"
-			case params.String("to") != "flasher":
-				return false, `"to" parameter is not "flasher"`
-			}
-			return true, "accepted"
-		},
+		accepts: pipeline.MethodCheck{Section: "deploy", Method: "flasher",
+			NotListed: "'flasher' not in the device configuration deploy methods"}.Accepts,
 		action: func(*value.Map) pipeline.Action { return NewFlasherRetry() },
 	})
 }

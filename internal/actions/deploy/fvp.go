@@ -9,10 +9,7 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "FVP",
 		accepts: func(_, params *value.Map) (bool, string) {
-			if params.String("to") != "fvp" {
-				return false, "'to' was not fvp"
-			}
-			return true, "accepted"
+			return pipeline.MethodCheck{Section: "deploy", Method: "fvp", NotNamed: "'to' was not fvp"}.Named(params)
 		},
 		action: func(*value.Map) pipeline.Action { return NewFVPDeploy() },
 	})

@@ -7,19 +7,9 @@ import (
 
 func init() {
 	pipeline.Register(&strategy{
-		name: "Nbd",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !params.Has("to"):
-				return false, `"to" is not in deploy parameters`
-			case params.String("to") != "nbd":
-				return false, `"to" parameter is not "nbd"`
-			case !hasMethod(device, "nbd"):
-				return false, `"nbd" was not in the device configuration deploy methods`
-			}
-			return true, "accepted"
-		},
-		action: func(*value.Map) pipeline.Action { return NewNbdAction() },
+		name:    "Nbd",
+		accepts: pipeline.MethodCheck{Section: "deploy", Method: "nbd"}.AcceptsBlockFirst,
+		action:  func(*value.Map) pipeline.Action { return NewNbdAction() },
 	})
 }
 

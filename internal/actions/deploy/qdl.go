@@ -8,16 +8,10 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "QDL",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "qdl"):
-				return false, `"qdl" was not in the device configuration deploy methods`
-			case params.String("to") != "qdl":
-				return false, `"to" parameter is not "qdl"`
-			}
-			return true, "accepted"
-		},
-		action: func(*value.Map) pipeline.Action { return NewQDLDeploy() },
+		// Current LAVA does not ask the device to list qdl among its deploy
+		// methods; it needs the qcomflash tarball.
+		accepts: pipeline.MethodCheck{Section: "deploy", Method: "qdl"}.Accepts,
+		action:  func(*value.Map) pipeline.Action { return NewQDLDeploy() },
 	})
 }
 

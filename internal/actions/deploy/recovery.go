@@ -12,12 +12,12 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "RecoveryMode",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "recovery"):
-				return false, "'recovery' not in the device configuration deploy methods"
-			case params.String("to") != "recovery":
-				return false, `"to" parameter is not "recovery"`
-			case !params.Has("images"):
+			check := pipeline.MethodCheck{Section: "deploy", Method: "recovery",
+				NotListed: "'recovery' not in the device configuration deploy methods"}
+			if ok, why := check.Accepts(device, params); !ok {
+				return false, why
+			}
+			if !params.Has("images") {
 				return false, `"images" is not in the deployment parameters`
 			}
 			return true, "accepted"

@@ -31,19 +31,14 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "UBootUMS",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !params.Has("to"):
-				return false, `"to" is not in deploy parameters`
-			case params.String("to") != "u-boot-ums":
-				return false, `"to" parameter is not "u-boot-ums"`
-			case pipeline.DeviceMethods(device, "deploy") == nil:
-				return false, `"deploy" is not in the device configuration actions`
-			case !params.Has("image"):
-				return false, `"image" was not in the deploy parameters`
-			case !hasMethod(device, "u-boot-ums"):
-				return false, `"u-boot-ums" was not in the device configuration deploy methods`
+			check := pipeline.MethodCheck{Section: "deploy", Method: "u-boot-ums"}
+			if ok, why := check.Named(params); !ok {
+				return false, why
 			}
-			return true, "accepted"
+			if !params.Has("image") {
+				return false, `"image" was not in the deploy parameters`
+			}
+			return check.Listed(device)
 		},
 		action: func(*value.Map) pipeline.Action { return NewUBootUMSDeploy() },
 	})

@@ -8,15 +8,8 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "Ssh",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "ssh"):
-				return false, `"ssh" is not in the device configuration deploy methods`
-			case params.String("to") != "ssh":
-				return false, `"to" parameter is not "ssh"`
-			}
-			return true, "accepted"
-		},
+		accepts: pipeline.MethodCheck{Section: "deploy", Method: "ssh",
+			NotListed: `"ssh" is not in the device configuration deploy methods`}.Accepts,
 		action: func(*value.Map) pipeline.Action { return NewScpOverlay() },
 	})
 }

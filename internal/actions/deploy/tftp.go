@@ -10,19 +10,9 @@ import (
 
 func init() {
 	pipeline.Register(&strategy{
-		name: "Tftp",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !params.Has("to"):
-				return false, `"to" is not in deploy parameters`
-			case params.String("to") != "tftp":
-				return false, `"to" parameter is not "tftp"`
-			case !hasMethod(device, "tftp"):
-				return false, `"tftp" was not in the device configuration deploy methods`
-			}
-			return true, "accepted"
-		},
-		action: func(*value.Map) pipeline.Action { return NewTftpAction() },
+		name:    "Tftp",
+		accepts: pipeline.MethodCheck{Section: "deploy", Method: "tftp"}.AcceptsBlockFirst,
+		action:  func(*value.Map) pipeline.Action { return NewTftpAction() },
 	})
 }
 
