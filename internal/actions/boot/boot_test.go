@@ -143,3 +143,35 @@ func TestQemuShellActions(t *testing.T) {
 		})
 	}
 }
+
+// TestBootStrategyReasons checks the reasons given by the strategies whose
+// wording or checks changed between LAVA 2023.01 and current LAVA.
+func TestBootStrategyReasons(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ strategy, block, want string }{
+		{"BootKExec", `{method: qemu}`, `"method" was not "kexec"`},
+		{"BootIsoInstaller", `{method: qemu}`, `"method" was not "qemu-iso"`},
+		{"BootIsoInstaller", `{method: qemu-iso}`, `"media" was not in parameters`},
+		{"BootIsoInstaller", `{method: qemu-iso, media: usb}`, `"media" was not "img"`},
+		{"BootIsoInstaller", `{method: qemu-iso, media: img}`, "accepted"},
+		{"SecondaryShell", `{method: qemu}`, "new_connection not in method"},
+		{"SecondaryShell", `{method: new_connection}`, "accepted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.strategy+" "+tt.block, func(t *testing.T) {
+			t.Parallel()
+			var s pipeline.Strategy
+			for _, c := range pipeline.Strategies("boot") {
+				if c.Name() == tt.strategy {
+					s = c
+				}
+			}
+			if s == nil {
+				t.Fatalf("no boot strategy %s", tt.strategy)
+			}
+			if _, why := s.Accepts(decode(t, qemuDevice), decode(t, tt.block)); why != tt.want {
+				t.Errorf("%s.Accepts(%s) reason %q, want %q", tt.strategy, tt.block, why, tt.want)
+			}
+		})
+	}
+}

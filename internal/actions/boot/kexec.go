@@ -10,8 +10,7 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "BootKExec",
 		accepts: func(_, params *value.Map) (bool, string) {
-			return pipeline.MethodCheck{Section: "boot", Method: "kexec",
-				NotNamed: `"method" was not in parameters, or "method" was not "kexec"`}.Named(params)
+			return pipeline.MethodCheck{Section: "boot", Method: "kexec"}.Named(params)
 		},
 		action: func(*value.Map) pipeline.Action { return NewBootKexec() },
 	})

@@ -10,8 +10,16 @@ func init() {
 		name: "QDL",
 		// Current LAVA does not ask the device to list qdl among its deploy
 		// methods; it needs the qcomflash tarball.
-		accepts: pipeline.MethodCheck{Section: "deploy", Method: "qdl"}.Accepts,
-		action:  func(*value.Map) pipeline.Action { return NewQDLDeploy() },
+		accepts: func(_, params *value.Map) (bool, string) {
+			if ok, why := (pipeline.MethodCheck{Section: "deploy", Method: "qdl"}).Named(params); !ok {
+				return false, why
+			}
+			if !params.Has("qcomflash") {
+				return false, "'qcomflash' not in deploy parameters"
+			}
+			return true, "accepted"
+		},
+		action: func(*value.Map) pipeline.Action { return NewQDLDeploy() },
 	})
 }
 
