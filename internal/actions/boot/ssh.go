@@ -24,6 +24,52 @@ func init() {
 		},
 		action: func(*value.Map) pipeline.Action { return NewSshLogin() },
 	})
+	pipeline.Register(&strategy{
+		name: "Schroot",
+		// Like ssh, the block's method need only contain "schroot".
+		accepts: func(device, params *value.Map) (bool, string) {
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "schroot"}).Listed(device); !ok {
+				return false, why
+			}
+			if !strings.Contains(params.String("method"), "schroot") {
+				return false, `"method" was not "schroot"`
+			}
+			return true, "accepted"
+		},
+		action: func(*value.Map) pipeline.Action { return NewSchrootLogin() },
+	})
+}
+
+// SchrootLogin is LAVA's SchrootAction (schroot-login, boot method
+// schroot): enters a schroot session over the connection already open
+// (an ssh login before it).
+type SchrootLogin struct{ leaf }
+
+// NewSchrootLogin returns schroot-login.
+func NewSchrootLogin() *SchrootLogin {
+	return &SchrootLogin{leaf{pipeline.NewBase("SchrootAction", "schroot-login",
+		"enter schroot using existing connection", "enter specified schroot")}}
+}
+
+// Validate needs, when the block names a schroot, the device's schroot
+// method with its command and name, and the schroot tool.
+func (a *SchrootLogin) Validate() {
+	a.leaf.Validate()
+	if !a.Params.Has("schroot") {
+		return
+	}
+	methods := pipeline.DeviceMethods(a.Device(), "boot")
+	if !methods.Has("schroot") {
+		a.Errorf("no schroot support in device boot methods")
+		return
+	}
+	warnMissingTool(&a.Base, "schroot")
+	switch sc := methods.Map("schroot"); {
+	case !sc.Has("command"):
+		a.Errorf("missing schroot command in device configuration")
+	case !sc.Has("name"):
+		a.Errorf("missing schroot name in device configuration")
+	}
 }
 
 // SshLogin is LAVA's SshAction (login-ssh): copies the overlay over scp,

@@ -81,6 +81,19 @@ func TestFlashFamilyDeployValidation(t *testing.T) {
 	}
 }
 
+// TestFlasherSkipsDownloadFalse checks that an image with download:
+// false is not downloaded (its URL goes to the flasher command), as in
+// current LAVA.
+func TestFlasherSkipsDownloadFalse(t *testing.T) {
+	t.Parallel()
+	j := buildWith(t, "actions:\n- deploy: {to: flasher, images: {kernel: {url: 'http://e/k'}, direct: {url: 'http://e/d', download: false}}}\n",
+		fastbootDevice, "actions: {deploy: {methods: {flasher: {commands: ['flash {KERNEL} {DIRECT}']}}}, boot: {methods: {}}}\n")
+	const want = "deploy-flasher-retry[deploy-flasher[download-retry[http-download]]]"
+	if got := tree(j.Pipeline.Actions[0]); got != want {
+		t.Errorf("flasher pipeline\n got %s\nwant %s", got, want)
+	}
+}
+
 // TestQDLNeedsQcomflash checks current LAVA's QDL strategy: it declines
 // a block without the qcomflash tarball, and does not ask the device to
 // list qdl among its deploy methods.

@@ -51,6 +51,10 @@ func (a *Flasher) Populate(params *value.Map) {
 	}
 	params.Map("images").Range(func(label string, v any) bool {
 		img, _ := v.(*value.Map)
+		// download: false leaves the URL for the flasher command.
+		if d, ok := img.Get("download"); ok && !pipeline.Truthy(d) {
+			return true
+		}
 		p.Add(NewDownloader(label, img), nil)
 		return true
 	})
