@@ -1,6 +1,7 @@
 package boot_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -281,6 +282,50 @@ func TestBootloaderValidation(t *testing.T) {
 			}
 			if tt.want != "" && !hasError(errs, tt.want) {
 				t.Errorf("Validate(%s) = %q, want one containing %q", tt.actions, errs, tt.want)
+			}
+		})
+	}
+}
+
+// TestGrubMenuSelectorUsesUefiMenu checks grub-efi-menu-selector as LAVA
+// validates it: the uefi-menu method's menu_options names one of its
+// sequences (it is not the sequence itself, nor in grub-efi).
+func TestGrubMenuSelectorUsesUefiMenu(t *testing.T) {
+	t.Parallel()
+	const uefiMenu = `{menu_options: pxe-grub, pxe-grub: [{select: {items: ['pxe boot'], wait: 'PXE'}}],
+		parameters: {bootloader_prompt: 'Start:', interrupt_prompt: 'boot selection', interrupt_string: ' ', item_class: 0-9, item_markup: ['[', ']'], separator: ' '}}`
+	tests := []struct {
+		name string
+		edit func(d *value.Map)
+		want []string
+	}{
+		{"menu_options names a uefi-menu sequence", func(d *value.Map) { methodsOf(d).Set("uefi-menu", decodeMap(uefiMenu)) }, nil},
+		{"no uefi-menu method", nil, []string{"no uefi-menu in device boot methods"}},
+		{"no menu_options", func(d *value.Map) {
+			m := decodeMap(uefiMenu)
+			m.Delete("menu_options")
+			methodsOf(d).Set("uefi-menu", m)
+		}, []string{"missing entry for menu item to use for uefi-menu"}},
+		{"menu_options names nothing", func(d *value.Map) {
+			m := decodeMap(uefiMenu)
+			m.Set("menu_options", "pxe-linux")
+			methodsOf(d).Set("uefi-menu", m)
+		}, []string{"no boot configuration called 'pxe-linux' for boot method 'uefi-menu'"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d := deviceWith(t, tt.edit)
+			methodsOf(d).Set("grub-efi", decodeMap("{reset_device: false, parameters: {bootloader_prompt: grub>}, x: {commands: [boot]}}"))
+			j := buildJob(t, d, `- boot: {method: grub-efi, commands: x}`)
+			var got []string
+			for _, e := range j.Validate() {
+				if _, msg, ok := strings.Cut(e, "grub-efi-menu-selector: "); ok {
+					got = append(got, msg)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("grub-efi-menu-selector errors = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -131,6 +131,7 @@ func TestBoardDeployValidation(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, actions, want string }{
 		{"valid tftp", `- deploy: {to: tftp, kernel: {url: http://x/zImage, type: zimage}}`, ""},
+		{"usb drive already written", `- deploy: {to: usb, device: sda}`, ""},
 		{"nbd without kernel", `- deploy: {to: nbd, initrd: {url: http://x/rd}, nbdroot: {url: http://x/root}}`, "nbd-deploy needs a kernel to deploy"},
 		{"deprecated kernel type", `- deploy: {to: tftp, kernel: {url: http://x/k, type: bootz}}`, "booti, bootm and bootz are deprecated"},
 		{"kernel type the device cannot boot", `- deploy: {to: tftp, kernel: {url: http://x/k, type: image}}`, "requested kernel boot type 'bootm' is not supported"},

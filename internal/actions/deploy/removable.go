@@ -88,14 +88,12 @@ func (a *MassStorage) Populate(params *value.Map) {
 	}
 }
 
-// Validate needs the drive's device and an image to write.
+// Validate needs the drive's device. Nothing to write is allowed, as in
+// LAVA: the drive may hold the image already, for a later boot from it.
 func (a *MassStorage) Validate() {
 	a.Base.Validate()
 	if !a.Params.Has("device") {
 		a.Errorf("no device specified for mass storage deployment")
-	}
-	if !a.Params.Has("image") && !a.Params.Has("images") {
-		a.Errorf("no image or images specified for mass storage deployment")
 	}
 }
 
