@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -116,11 +117,58 @@ func NewScp(key string) *Scp {
 		"copy a file to a known device using scp", "scp over the ssh connection")}, Key: key}
 }
 
-// Validate needs the device's ssh parameters and the scp tool.
+// ScpHostKeys is the namespace data where prepare-scp-overlay leaves the
+// MultiNode message ids that will carry the address of the device to
+// copy to (a secondary connection); none means the device's own ssh
+// host (the primary connection).
+const ScpHostKeys = "prepare-scp-overlay/prepare-scp-overlay/overlay"
+
+// Validate checks, as LAVA's Scp does after ConnectSsh's checks: ssh deploy
+// and boot methods on the device; for a primary connection the device's
+// ssh host, for a secondary one exactly one MultiNode message carrying
+// the address; a numeric port.
 func (a *Scp) Validate() {
 	a.leaf.Validate()
 	validateSshParams(&a.Base)
 	warnMissingTool(&a.Base, "scp")
+	dev := a.Device()
+	if !pipeline.DeviceHasMethod(dev, "deploy", "ssh") {
+		a.Errorf("unable to use %s without ssh deployment", a.Name)
+	}
+	if !pipeline.DeviceHasMethod(dev, "boot", "ssh") {
+		a.Errorf("unable to use %s without ssh boot", a.Name)
+	}
+	ssh := pipeline.DeviceMethods(dev, "deploy").Map("ssh")
+	keys, _ := a.Data(ScpHostKeys).([]string)
+	primary := ssh.Has("host")
+	if len(keys) > 0 {
+		primary = false
+	} else if !ssh.Has("host") {
+		a.Errorf("invalid device or job configuration, missing host")
+	}
+	if !primary && len(keys) != 1 {
+		a.Errorf("invalid number of host_keys")
+	}
+	if primary && !pipeline.Truthy(ssh.Value("host")) {
+		a.Errorf("unable to retrieve ssh_host address for primary connection")
+	}
+	if port, ok := ssh.Get("port"); ok && !isDigits(fmt.Sprint(port)) {
+		a.Errorf("port was set but was not a digit")
+	}
+}
+
+// isDigits is Python's str.isdigit for ASCII: at least one digit, nothing
+// else.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // ConnectSsh is LAVA's ConnectSsh (ssh-connection).
@@ -140,8 +188,13 @@ func (a *ConnectSsh) Validate() {
 }
 
 // validateSshParams checks the device's ssh block: an identity file and
-// options as a list, as LAVA's ConnectSsh does.
+// options as a list, and a serial boot connection, as LAVA's ConnectSsh
+// does.
 func validateSshParams(b *pipeline.Base) {
+	c, _ := b.Device().Lookup("actions", "boot", "connections")
+	if conns, _ := c.(*value.Map); !conns.Has("serial") {
+		b.Errorf("device not configured to support serial connection")
+	}
 	v, _ := b.Device().Lookup("actions", "deploy", "methods", "ssh")
 	ssh, ok := v.(*value.Map)
 	if !ok {
