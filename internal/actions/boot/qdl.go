@@ -86,10 +86,24 @@ func NewWaitQDLDevice() *WaitQDLDevice {
 		"wait for QDL device", "wait for QDL device")}}
 }
 
-// Validate needs the IDs that identify the EDL device.
+// unsetQDLBoardID is the board_id placeholder of LAVA's qdl device
+// templates.
+const unsetQDLBoardID = "QUSB_BULK_CID:0420_SN:00000000"
+
+// Validate checks what the wait matches, as LAVA's WaitQDLDeviceAction
+// does: the board_id (the USB product string of the EDL device) and the
+// vendor and product IDs, none left at its template placeholder.
 func (a *WaitQDLDevice) Validate() {
 	a.leaf.Validate()
-	validateQDLIDs(&a.Base)
+	dev := a.Device()
+	if dev.Value("board_id") == unsetQDLBoardID {
+		a.Errorf("[QDL] board_id unset")
+	}
+	for _, k := range []string{"usb_vendor_id", "usb_product_id"} {
+		if dev.Value(k) == "0000" {
+			a.Errorf("%s unset", k)
+		}
+	}
 }
 
 func validateQDLIDs(b *pipeline.Base) {
