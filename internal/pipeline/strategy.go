@@ -98,32 +98,26 @@ func Select(section string, device, params *value.Map) (Strategy, error) {
 // checkSection is LAVA's check_subclass of the deploy and boot
 // strategies (tests have none), with its messages.
 func checkSection(section string, device, params *value.Map) error {
-	key, kind := "", ""
-	switch section {
-	case "deploy":
-		key, kind = "to", "deploy parameters"
-	case "boot":
-		key, kind = "method", "boot parameters"
-	default:
+	if section != "deploy" && section != "boot" {
 		return nil
 	}
 	if device.Len() == 0 {
 		return JobError(`job "device" was None`)
 	}
-	if section == "boot" && !params.Has(key) {
+	if section == "boot" && !params.Has("method") {
 		return ConfigurationError("method not specified in boot parameters")
 	}
-	actions, _ := device.Value("actions").(*value.Map)
 	if !device.Has("actions") {
 		return ConfigurationError(`Invalid device configuration, no "actions" in device configuration`)
 	}
-	if section == "deploy" && !params.Has(key) {
-		return ConfigurationError(`"to" not specified in %s`, kind)
+	if section == "deploy" && !params.Has("to") {
+		return ConfigurationError(`"to" not specified in deploy parameters`)
 	}
+	actions := device.Map("actions")
 	if !actions.Has(section) {
 		return ConfigurationError(`%q is not in the device configuration actions`, section)
 	}
-	if sec, _ := actions.Value(section).(*value.Map); !sec.Has("methods") {
+	if !actions.Map(section).Has("methods") {
 		if section == "deploy" {
 			return ConfigurationError(`Device misconfiguration, no "methods" in device configuration deploy actions`)
 		}
