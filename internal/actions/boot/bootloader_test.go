@@ -180,6 +180,9 @@ func TestBootloaderPipelines(t *testing.T) {
 			"uuu-boot-retry[uuu[disconnect-device reset-device[pdu-reboot] check-serial-availability " +
 				"boot-corrupt-boot-media[power-off connect-device bootloader-overlay boot-bootloader[reset-connection[disconnect-device connect-device] reset-device[pdu-reboot] bootloader-interrupt bootloader-commands] disconnect-device] " +
 				"reset-device[pdu-reboot] connect-device uuu-boot disconnect-device]]"},
+		{"uuu skipped when the bootloader is valid", nil, `- boot: {method: uuu, commands: [{bcu: reset  usb}, {uuu: '-b sd {boot}'}], skip_uuu_if_bootloader_valid: true}`,
+			"uuu-boot-retry[check-bootloader-valid[connect-device bootloader-overlay boot-bootloader[reset-connection[disconnect-device connect-device] reset-device[pdu-reboot] bootloader-interrupt bootloader-commands] disconnect-device] " +
+				"uuu[disconnect-device reset-device[pdu-reboot] connect-device uuu-boot disconnect-device]]"},
 		{"uuu with bcu reset usb first", nil, `- boot: {method: uuu, commands: [{bcu: reset  usb}, {uuu: '-b sd {boot}'}]}`,
 			"uuu-boot-retry[uuu[disconnect-device reset-device[pdu-reboot] connect-device uuu-boot disconnect-device]]"},
 		{"uuu with bcu only", nil, `- boot: {method: uuu, commands: [{bcu: set_boot_mode sd}]}`,
@@ -328,5 +331,29 @@ func TestGrubMenuSelectorUsesUefiMenu(t *testing.T) {
 				t.Errorf("grub-efi-menu-selector errors = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCheckBootloaderValidInterruptTimeout checks the 15 s LAVA gives
+// check-bootloader-valid's interrupt unless the block sets one.
+func TestCheckBootloaderValidInterruptTimeout(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		block string
+		want  int
+	}{
+		{`- boot: {method: uuu, commands: [{bcu: reset  usb}, {uuu: '-b sd {boot}'}], skip_uuu_if_bootloader_valid: true}`, 15},
+		{`- boot: {method: uuu, commands: [{bcu: reset  usb}, {uuu: '-b sd {boot}'}], skip_uuu_if_bootloader_valid: true, timeouts: {bootloader-interrupt: {seconds: 40}}}`, 40},
+	} {
+		j := buildJob(t, deviceWith(t, nil), tt.block)
+		var got []int
+		j.Pipeline.Walk(func(a pipeline.Action) {
+			if b := a.ActionBase(); b.Name == "bootloader-interrupt" {
+				got = append(got, b.Timeout.Seconds)
+			}
+		})
+		if len(got) != 1 || got[0] != tt.want {
+			t.Errorf("%s: bootloader-interrupt timeouts %v, want [%d]", tt.block, got, tt.want)
+		}
 	}
 }
