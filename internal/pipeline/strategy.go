@@ -64,8 +64,14 @@ func Strategies(section string) []Strategy {
 }
 
 // Select returns the accepting strategy with the highest priority, or a
-// JobError listing why each one declined.
+// JobError listing why each one declined. Before asking any deploy or
+// boot strategy it checks, as LAVA's check_subclass does, what they all
+// rely on: the block's "to" or "method", and the device's
+// actions.<section>.methods.
 func Select(section string, device, params *value.Map) (Strategy, error) {
+	if err := checkSection(section, device, params); err != nil {
+		return nil, err
+	}
 	all := Strategies(section)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Name() < all[j].Name() })
 	var accepted []Strategy
@@ -87,6 +93,105 @@ func Select(section string, device, params *value.Map) (Strategy, error) {
 	}
 	sort.SliceStable(accepted, func(i, j int) bool { return accepted[i].Priority() > accepted[j].Priority() })
 	return accepted[0], nil
+}
+
+// checkSection is LAVA's check_subclass of the deploy and boot
+// strategies (tests have none), with its messages.
+func checkSection(section string, device, params *value.Map) error {
+	if section != "deploy" && section != "boot" {
+		return nil
+	}
+	if device.Len() == 0 {
+		return JobError(`job "device" was None`)
+	}
+	if section == "boot" && !params.Has("method") {
+		return ConfigurationError("method not specified in boot parameters")
+	}
+	if !device.Has("actions") {
+		return ConfigurationError(`Invalid device configuration, no "actions" in device configuration`)
+	}
+	if section == "deploy" && !params.Has("to") {
+		return ConfigurationError(`"to" not specified in deploy parameters`)
+	}
+	actions := device.Map("actions")
+	if !actions.Has(section) {
+		return ConfigurationError(`%q is not in the device configuration actions`, section)
+	}
+	if !actions.Map(section).Has("methods") {
+		if section == "deploy" {
+			return ConfigurationError(`Device misconfiguration, no "methods" in device configuration deploy actions`)
+		}
+		return ConfigurationError(`Device misconfiguration, no "methods" in device configuration boot action`)
+	}
+	return nil
+}
+
+// MethodCheck is the check most deploy and boot strategies start with:
+// the device lists Method under actions.<Section>.methods, and the block
+// names it (its "to" for a deploy, its "method" for a boot). The reasons
+// are LAVA's usual words; NotListed and NotNamed replace them for the
+// strategies LAVA words otherwise.
+type MethodCheck struct {
+	Section string // "deploy" or "boot"
+	Method  string
+	// Name is what the block must name when it differs from Method (a
+	// tmpfs deploy uses the device's image method).
+	Name string
+	// NotListed and NotNamed, when set, are the reasons given when the
+	// device does not list the method and when the block does not name
+	// it.
+	NotListed, NotNamed string
+}
+
+// Accepts checks the device, then the block (the order most strategies
+// follow); ok is false with the reason of the first check that fails.
+func (c MethodCheck) Accepts(device, params *value.Map) (bool, string) {
+	if ok, why := c.Listed(device); !ok {
+		return false, why
+	}
+	return c.Named(params)
+}
+
+// AcceptsBlockFirst is Accepts for the strategies that look at the block
+// before the device.
+func (c MethodCheck) AcceptsBlockFirst(device, params *value.Map) (bool, string) {
+	if ok, why := c.Named(params); !ok {
+		return false, why
+	}
+	return c.Listed(device)
+}
+
+// Listed reports whether the device lists the method; if not, why.
+func (c MethodCheck) Listed(device *value.Map) (bool, string) {
+	if DeviceHasMethod(device, c.Section, c.Method) {
+		return true, "accepted"
+	}
+	if c.NotListed != "" {
+		return false, c.NotListed
+	}
+	return false, fmt.Sprintf(`"%s" was not in the device configuration %s methods`, c.Method, c.Section)
+}
+
+// Named reports whether the block names the method; if not, why.
+func (c MethodCheck) Named(params *value.Map) (bool, string) {
+	key := "method"
+	if c.Section == "deploy" {
+		key = "to"
+	}
+	name := c.Name
+	if name == "" {
+		name = c.Method
+	}
+	if params.String(key) == name {
+		return true, "accepted"
+	}
+	switch {
+	case c.NotNamed != "":
+		return false, c.NotNamed
+	case c.Section == "deploy":
+		return false, fmt.Sprintf(`"to" parameter is not "%s"`, name)
+	}
+	return false, fmt.Sprintf(`"method" was not "%s"`, name)
 }
 
 // DeviceMethods returns the map of methods the device allows for a

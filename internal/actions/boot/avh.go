@@ -8,15 +8,9 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "BootAvh",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "avh"):
-				return false, "'avh' not in the device configuration boot methods"
-			case params.String("method") != "avh":
-				return false, "'method' is not 'avh'"
-			}
-			return true, "accepted"
-		},
+		accepts: pipeline.MethodCheck{Section: "boot", Method: "avh",
+			NotListed: "'avh' not in the device configuration boot methods",
+			NotNamed:  "'method' is not 'avh'"}.Accepts,
 		action: func(*value.Map) pipeline.Action { return NewBootAvh() },
 	})
 }

@@ -81,7 +81,7 @@ func TestQemuValidation(t *testing.T) {
 		{"valid", "{arch: amd64}", `{disk: {url: "http://e/d", image_arg: "-drive file={disk}"}}`, `{method: qemu, prompts: ['#']}`, ""},
 		{"no arch", "{}", `{disk: {url: "http://e/d", image_arg: "-drive file={disk}"}}`, `{method: qemu, prompts: ['#']}`, "arch parameter must be set"},
 		{"unknown arch", "{arch: mips}", `{disk: {url: "http://e/d", image_arg: "-drive file={disk}"}}`, `{method: qemu, prompts: ['#']}`, "non existing architecture"},
-		{"missing image_arg", "{arch: amd64}", `{disk: {url: "http://e/d"}}`, `{method: qemu, prompts: ['#']}`, "missing image_arg for disk"},
+		{"missing image_arg is only a warning, as in LAVA", "{arch: amd64}", `{disk: {url: "http://e/d"}}`, `{method: qemu, prompts: ['#']}`, ""},
 		{"image_arg names another label", "{arch: amd64}", `{disk: {url: "http://e/d", image_arg: "-drive file={disk2}"}}`, `{method: qemu, prompts: ['#']}`, "names {disk2}"},
 		{"shell test without prompts", "{arch: amd64}", `{disk: {url: "http://e/d", image_arg: "-drive file={disk}"}}`, `{method: qemu}`, "unable to identify boot prompts"},
 	}
@@ -102,6 +102,35 @@ func TestQemuValidation(t *testing.T) {
 				t.Errorf("Validate() = %q, want one containing %q", errs, tt.want)
 			}
 		})
+	}
+}
+
+// TestQemuImageArgsAsTheRunSeesThem checks that a later deploy of a label
+// replaces an earlier one (LAVA's sample qemu-download-postprocess: a
+// downloads deploy, then tmpfs with the image_arg), and that an image
+// left without image_arg is a warning.
+func TestQemuImageArgsAsTheRunSeesThem(t *testing.T) {
+	t.Parallel()
+	job := `context: {arch: amd64}
+actions:
+- deploy: {to: downloads, images: {rootfs: {url: "http://e/r.img"}, extra: {url: "http://e/x"}}}
+- deploy: {to: tmpfs, images: {rootfs: {url: "downloads://r.img", image_arg: "-drive file={rootfs}"}}}
+- boot: {method: qemu, media: tmpfs, prompts: ['#']}
+`
+	j, err := pipeline.Build(decode(t, job), decode(t, qemuDevice))
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	if errs := j.Validate(); len(errs) > 0 {
+		t.Errorf("Validate() = %q, want none", errs)
+	}
+	if !slices.ContainsFunc(j.Warnings, func(w string) bool {
+		return strings.HasSuffix(w, "missing image arg for extra: the image is not given to QEMU")
+	}) {
+		t.Errorf("warnings %q, want one for the extra image without image_arg", j.Warnings)
+	}
+	if slices.ContainsFunc(j.Warnings, func(w string) bool { return strings.Contains(w, "for rootfs") }) {
+		t.Errorf("warnings %q: the tmpfs deploy gave rootfs an image_arg", j.Warnings)
 	}
 }
 
@@ -139,6 +168,38 @@ func TestQemuShellActions(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("boot-image-retry children = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBootStrategyReasons checks the reasons given by the strategies whose
+// wording or checks changed between LAVA 2023.01 and current LAVA.
+func TestBootStrategyReasons(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ strategy, block, want string }{
+		{"BootKExec", `{method: qemu}`, `"method" was not "kexec"`},
+		{"BootIsoInstaller", `{method: qemu}`, `"method" was not "qemu-iso"`},
+		{"BootIsoInstaller", `{method: qemu-iso}`, `"media" was not in parameters`},
+		{"BootIsoInstaller", `{method: qemu-iso, media: usb}`, `"media" was not "img"`},
+		{"BootIsoInstaller", `{method: qemu-iso, media: img}`, "accepted"},
+		{"SecondaryShell", `{method: qemu}`, "new_connection not in method"},
+		{"SecondaryShell", `{method: new_connection}`, "accepted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.strategy+" "+tt.block, func(t *testing.T) {
+			t.Parallel()
+			var s pipeline.Strategy
+			for _, c := range pipeline.Strategies("boot") {
+				if c.Name() == tt.strategy {
+					s = c
+				}
+			}
+			if s == nil {
+				t.Fatalf("no boot strategy %s", tt.strategy)
+			}
+			if _, why := s.Accepts(decode(t, qemuDevice), decode(t, tt.block)); why != tt.want {
+				t.Errorf("%s.Accepts(%s) reason %q, want %q", tt.strategy, tt.block, why, tt.want)
 			}
 		})
 	}

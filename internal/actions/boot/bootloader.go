@@ -10,16 +10,16 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "BootBootloader",
 		accepts: func(device, params *value.Map) (bool, string) {
-			if params.String("method") != "bootloader" {
-				return false, "'method' was not 'bootloader'"
+			check := pipeline.MethodCheck{Section: "boot", Method: "bootloader", NotNamed: "'method' was not 'bootloader'"}
+			if ok, why := check.Named(params); !ok {
+				return false, why
 			}
 			if !params.Has("bootloader") {
 				return false, "'bootloader' is undefined"
 			}
-			if bl := params.String("bootloader"); !hasMethod(device, bl) {
-				return false, "boot method '" + bl + "' not in the device configuration"
-			}
-			return true, "accepted"
+			bl := params.String("bootloader")
+			return pipeline.MethodCheck{Section: "boot", Method: bl,
+				NotListed: "boot method '" + bl + "' not in the device configuration"}.Listed(device)
 		},
 		action: func(*value.Map) pipeline.Action { return NewBootBootloaderRetry() },
 	})

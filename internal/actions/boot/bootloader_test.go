@@ -1,6 +1,7 @@
 package boot_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -179,6 +180,9 @@ func TestBootloaderPipelines(t *testing.T) {
 			"uuu-boot-retry[uuu[disconnect-device reset-device[pdu-reboot] check-serial-availability " +
 				"boot-corrupt-boot-media[power-off connect-device bootloader-overlay boot-bootloader[reset-connection[disconnect-device connect-device] reset-device[pdu-reboot] bootloader-interrupt bootloader-commands] disconnect-device] " +
 				"reset-device[pdu-reboot] connect-device uuu-boot disconnect-device]]"},
+		{"uuu skipped when the bootloader is valid", nil, `- boot: {method: uuu, commands: [{bcu: reset  usb}, {uuu: '-b sd {boot}'}], skip_uuu_if_bootloader_valid: true}`,
+			"uuu-boot-retry[check-bootloader-valid[connect-device bootloader-overlay boot-bootloader[reset-connection[disconnect-device connect-device] reset-device[pdu-reboot] bootloader-interrupt bootloader-commands] disconnect-device] " +
+				"uuu[disconnect-device reset-device[pdu-reboot] connect-device uuu-boot disconnect-device]]"},
 		{"uuu with bcu reset usb first", nil, `- boot: {method: uuu, commands: [{bcu: reset  usb}, {uuu: '-b sd {boot}'}]}`,
 			"uuu-boot-retry[uuu[disconnect-device reset-device[pdu-reboot] connect-device uuu-boot disconnect-device]]"},
 		{"uuu with bcu only", nil, `- boot: {method: uuu, commands: [{bcu: set_boot_mode sd}]}`,
@@ -283,5 +287,73 @@ func TestBootloaderValidation(t *testing.T) {
 				t.Errorf("Validate(%s) = %q, want one containing %q", tt.actions, errs, tt.want)
 			}
 		})
+	}
+}
+
+// TestGrubMenuSelectorUsesUefiMenu checks grub-efi-menu-selector as LAVA
+// validates it: the uefi-menu method's menu_options names one of its
+// sequences (it is not the sequence itself, nor in grub-efi).
+func TestGrubMenuSelectorUsesUefiMenu(t *testing.T) {
+	t.Parallel()
+	const uefiMenu = `{menu_options: pxe-grub, pxe-grub: [{select: {items: ['pxe boot'], wait: 'PXE'}}],
+		parameters: {bootloader_prompt: 'Start:', interrupt_prompt: 'boot selection', interrupt_string: ' ', item_class: 0-9, item_markup: ['[', ']'], separator: ' '}}`
+	tests := []struct {
+		name string
+		edit func(d *value.Map)
+		want []string
+	}{
+		{"menu_options names a uefi-menu sequence", func(d *value.Map) { methodsOf(d).Set("uefi-menu", decodeMap(uefiMenu)) }, nil},
+		{"no uefi-menu method", nil, []string{"no uefi-menu in device boot methods"}},
+		{"no menu_options", func(d *value.Map) {
+			m := decodeMap(uefiMenu)
+			m.Delete("menu_options")
+			methodsOf(d).Set("uefi-menu", m)
+		}, []string{"missing entry for menu item to use for uefi-menu"}},
+		{"menu_options names nothing", func(d *value.Map) {
+			m := decodeMap(uefiMenu)
+			m.Set("menu_options", "pxe-linux")
+			methodsOf(d).Set("uefi-menu", m)
+		}, []string{"no boot configuration called 'pxe-linux' for boot method 'uefi-menu'"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d := deviceWith(t, tt.edit)
+			methodsOf(d).Set("grub-efi", decodeMap("{reset_device: false, parameters: {bootloader_prompt: grub>}, x: {commands: [boot]}}"))
+			j := buildJob(t, d, `- boot: {method: grub-efi, commands: x}`)
+			var got []string
+			for _, e := range j.Validate() {
+				if _, msg, ok := strings.Cut(e, "grub-efi-menu-selector: "); ok {
+					got = append(got, msg)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("grub-efi-menu-selector errors = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckBootloaderValidInterruptTimeout checks the 15 s LAVA gives
+// check-bootloader-valid's interrupt unless the block sets one.
+func TestCheckBootloaderValidInterruptTimeout(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		block string
+		want  int
+	}{
+		{`- boot: {method: uuu, commands: [{bcu: reset  usb}, {uuu: '-b sd {boot}'}], skip_uuu_if_bootloader_valid: true}`, 15},
+		{`- boot: {method: uuu, commands: [{bcu: reset  usb}, {uuu: '-b sd {boot}'}], skip_uuu_if_bootloader_valid: true, timeouts: {bootloader-interrupt: {seconds: 40}}}`, 40},
+	} {
+		j := buildJob(t, deviceWith(t, nil), tt.block)
+		var got []int
+		j.Pipeline.Walk(func(a pipeline.Action) {
+			if b := a.ActionBase(); b.Name == "bootloader-interrupt" {
+				got = append(got, b.Timeout.Seconds)
+			}
+		})
+		if len(got) != 1 || got[0] != tt.want {
+			t.Errorf("%s: bootloader-interrupt timeouts %v, want [%d]", tt.block, got, tt.want)
+		}
 	}
 }

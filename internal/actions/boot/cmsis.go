@@ -10,14 +10,13 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "CMSIS",
 		accepts: func(device, params *value.Map) (bool, string) {
+			check := pipeline.MethodCheck{Section: "boot", Method: "cmsis-dap",
+				NotListed: `"cmsis-dap" is not in the device configuration boot methods`}
+			if ok, why := check.Accepts(device, params); !ok {
+				return false, why
+			}
 			m := pipeline.DeviceMethods(device, "boot").Map("cmsis-dap")
 			switch {
-			case !hasMethod(device, "cmsis-dap"):
-				return false, `"cmsis-dap" is not in the device configuration boot methods`
-			case !params.Has("method"):
-				return false, `"method" not in parameters`
-			case params.String("method") != "cmsis-dap":
-				return false, `"method" was not "cmsis-dap"`
 			case !device.Has("board_id"):
 				return false, `device has no "board_id" configured`
 			case !m.Has("parameters"):

@@ -10,16 +10,15 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "Depthcharge",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case params.String("method") != "depthcharge":
-				return false, `"method" was not "depthcharge"`
-			case !params.Has("commands"):
+			check := pipeline.MethodCheck{Section: "boot", Method: "depthcharge"}
+			if ok, why := check.Named(params); !ok {
+				return false, why
+			}
+			if !params.Has("commands") {
 				// A ConfigurationError in LAVA; see UBoot.
 				return false, "commands not specified in boot parameters"
-			case !hasMethod(device, "depthcharge"):
-				return false, `"depthcharge" was not in the device configuration boot methods`
 			}
-			return true, "accepted"
+			return check.Listed(device)
 		},
 		action: func(*value.Map) pipeline.Action { return NewDepthchargeAction() },
 	})

@@ -10,14 +10,10 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "DFU",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "dfu"):
-				return false, `"dfu" was not in the device configuration boot methods`
-			case !params.Has("method"):
-				return false, `"method" was not in the parameters`
-			case params.String("method") != "dfu":
-				return false, `"method" was not "dfu"`
-			case !device.Has("board_id"):
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "dfu"}).Accepts(device, params); !ok {
+				return false, why
+			}
+			if !device.Has("board_id") {
 				return false, `"board_id" is not in the device configuration`
 			}
 			return true, "accepted"

@@ -9,12 +9,10 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "BootDocker",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "docker"):
-				return false, `"docker" was not in the device configuration boot methods`
-			case params.String("method") != "docker":
-				return false, `"method" was not "docker"`
-			case !params.Has("command"):
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "docker"}).Accepts(device, params); !ok {
+				return false, why
+			}
+			if !params.Has("command") {
 				return false, `"command" was not in boot parameters`
 			}
 			return true, "accepted"

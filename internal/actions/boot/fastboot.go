@@ -14,10 +14,7 @@ func init() {
 		// LAVA checks only the method: the device's fastboot boot
 		// sequence may be empty, and fastboot-boot validates the rest.
 		accepts: func(_, params *value.Map) (bool, string) {
-			if params.String("method") != "fastboot" {
-				return false, `boot "method" was not "fastboot"`
-			}
-			return true, "accepted"
+			return pipeline.MethodCheck{Section: "boot", Method: "fastboot", NotNamed: `boot "method" was not "fastboot"`}.Named(params)
 		},
 		action: func(*value.Map) pipeline.Action { return NewBootFastboot() },
 	})
@@ -73,9 +70,11 @@ func (a *BootFastboot) Populate(params *value.Map) {
 	case pipeline.Truthy(dev.Value("fastboot_via_uboot")):
 		p.Add(power.NewConnectDevice(), nil)
 		p.Add(NewUBootEnterFastboot(), nil)
+		AddDetectFastbootDevice(p, &a.Base)
 	case hasHardReset(dev):
 		p.Add(power.NewConnectDevice(), nil)
 		p.Add(power.NewResetDevice(), nil)
+		AddDetectFastbootDevice(p, &a.Base)
 	default:
 		p.Add(NewWaitDeviceBoardID(serial), nil)
 		p.Add(NewEnterFastboot(), nil)
@@ -141,6 +140,18 @@ func (a *BootFastboot) Validate() {
 // from the device: a real fastboot serial number and a list of options.
 // withADB adds the adb serial number, for actions that also run adb.
 func ValidateFastbootDevice(b *pipeline.Base, withADB bool) {
+	validateFastbootDevice(b, withADB, false)
+}
+
+// ValidateFastbootDeviceDetected is ValidateFastbootDevice for the
+// actions that run after detect-fastboot-device: on a device with
+// fastboot_auto_detection the serial number may be left unset, since the
+// detection finds it (current LAVA).
+func ValidateFastbootDeviceDetected(b *pipeline.Base) {
+	validateFastbootDevice(b, false, pipeline.Truthy(b.Device().Value("fastboot_auto_detection")))
+}
+
+func validateFastbootDevice(b *pipeline.Base, withADB, detected bool) {
 	dev := b.Device()
 	if withADB {
 		switch v, ok := dev.Get("adb_serial_number"); {
@@ -151,6 +162,7 @@ func ValidateFastbootDevice(b *pipeline.Base, withADB bool) {
 		}
 	}
 	switch v, ok := dev.Get("fastboot_serial_number"); {
+	case detected:
 	case !ok:
 		b.Errorf("device fastboot serial number missing")
 	case v == unsetBoardID:
@@ -186,7 +198,7 @@ func (a *FastbootBootCommands) Validate() {
 			a.Errorf("commands[%d] must be a non-empty string", i)
 		}
 	}
-	ValidateFastbootDevice(&a.Base, false)
+	ValidateFastbootDeviceDetected(&a.Base)
 	ValidateContainer(&a.Base, a.Params, "fastboot")
 }
 
@@ -203,7 +215,7 @@ func NewFastbootBoot() *FastbootBoot {
 // Validate checks the device's fastboot settings.
 func (a *FastbootBoot) Validate() {
 	a.leaf.Validate()
-	ValidateFastbootDevice(&a.Base, false)
+	ValidateFastbootDeviceDetected(&a.Base)
 	ValidateContainer(&a.Base, a.Params, "fastboot")
 }
 
@@ -220,7 +232,7 @@ func NewFastbootReboot() *FastbootReboot {
 // Validate checks the device's fastboot settings.
 func (a *FastbootReboot) Validate() {
 	a.leaf.Validate()
-	ValidateFastbootDevice(&a.Base, false)
+	ValidateFastbootDeviceDetected(&a.Base)
 	ValidateContainer(&a.Base, a.Params, "fastboot")
 }
 
@@ -340,4 +352,44 @@ func sequenceNames() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// DetectFastbootDevice is LAVA's DetectFastbootDevice
+// (detect-fastboot-device): on a device with fastboot_auto_detection and
+// no serial number (0000000000), once the device has been put into
+// fastboot mode, finds the one device `fastboot devices` lists and uses
+// its serial number as the fastboot, adb and board id.
+type DetectFastbootDevice struct{ leaf }
+
+// NewDetectFastbootDevice returns detect-fastboot-device.
+func NewDetectFastbootDevice() *DetectFastbootDevice {
+	return &DetectFastbootDevice{leaf{pipeline.NewBase("DetectFastbootDevice", "detect-fastboot-device",
+		"Detect fastboot device serial number.", "Set fastboot SN if only one device found.")}}
+}
+
+// Validate needs the fastboot tool, on the dispatcher or in the container.
+func (a *DetectFastbootDevice) Validate() {
+	a.leaf.Validate()
+	ValidateContainer(&a.Base, a.Params, "fastboot")
+}
+
+// detectFastbootAdded is the namespace data that says the detection is
+// already in the namespace's pipeline: LAVA adds it once per namespace,
+// in the first of the fastboot deploy and boot that puts the device into
+// fastboot mode.
+const detectFastbootAdded = "detect-fastboot-device/detect-fastboot-device/added"
+
+// AddDetectFastbootDevice adds detect-fastboot-device to p when the
+// device asks for auto detection, has no serial number, and the
+// namespace does not have the detection yet.
+func AddDetectFastbootDevice(p *pipeline.Pipeline, b *pipeline.Base) {
+	dev := b.Device()
+	if dev.Value("fastboot_serial_number") != unsetBoardID || !pipeline.Truthy(dev.Value("fastboot_auto_detection")) {
+		return
+	}
+	if b.Job == nil || b.Data(detectFastbootAdded) != nil {
+		return
+	}
+	p.Add(NewDetectFastbootDevice(), nil)
+	b.SetData(detectFastbootAdded, true)
 }

@@ -10,12 +10,10 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "BootFVP",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "fvp"):
-				return false, `"fvp" was not in the device configuration boot methods`
-			case params.String("method") != "fvp":
-				return false, `"method" was not "fvp"`
-			case !params.Has("image"):
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "fvp"}).Accepts(device, params); !ok {
+				return false, why
+			}
+			if !params.Has("image") {
 				return false, `"image" was not in boot parameters`
 			}
 			return true, "accepted"
@@ -38,7 +36,9 @@ func NewBootFVP() *BootFVP {
 }
 
 // Populate adds boot-fvp-main, then, with prompts, the other consoles'
-// feedback, login and the shell.
+// feedback, login and the shell; then, as current LAVA does, the eRPC
+// app and the shell commands the block names, each run in the model's
+// container.
 func (a *BootFVP) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
 	p.Add(NewBootFVPMain(), nil)
@@ -51,6 +51,49 @@ func (a *BootFVP) Populate(params *value.Map) {
 				p.Add(NewOverlayUnpack(), nil)
 			}
 		}
+	}
+	if pipeline.Truthy(params.Value("erpc_app")) {
+		p.Add(NewRunFVPeRPCApp(), nil)
+	}
+	if pipeline.Truthy(params.Value("commands")) {
+		p.Add(NewRunFVPShellCommands(), nil)
+	}
+}
+
+// RunFVPeRPCApp is LAVA's RunFVPeRPCApp (run-fvp-erpc-app): runs the
+// deployed eRPC app (erpc_app names its download) inside the model's
+// container; its output becomes the job's connection.
+type RunFVPeRPCApp struct{ leaf }
+
+// NewRunFVPeRPCApp returns run-fvp-erpc-app.
+func NewRunFVPeRPCApp() *RunFVPeRPCApp {
+	return &RunFVPeRPCApp{leaf{pipeline.NewBase("RunFVPeRPCApp", "run-fvp-erpc-app",
+		"run FVP eRPC app", "run FVP eRPC app")}}
+}
+
+// RunFVPShellCommands is LAVA's RunFVPShellCommands
+// (run-fvp-shell-commands): runs the block's commands, joined by &&, in
+// the model's container; their output becomes the job's connection.
+type RunFVPShellCommands struct{ leaf }
+
+// NewRunFVPShellCommands returns run-fvp-shell-commands.
+func NewRunFVPShellCommands() *RunFVPShellCommands {
+	return &RunFVPShellCommands{leaf{pipeline.NewBase("RunFVPShellCommands", "run-fvp-shell-commands",
+		"run shell commands in FVP docker container", "run shell commands in FVP docker container")}}
+}
+
+// Validate needs a non-empty list of commands.
+func (a *RunFVPShellCommands) Validate() {
+	a.leaf.Validate()
+	switch c := a.Params.Value("commands").(type) {
+	case []any:
+		for i, v := range c {
+			if s, ok := v.(string); !ok || s == "" {
+				a.Errorf("commands[%d] must be a non-empty string", i)
+			}
+		}
+	default:
+		a.Errorf("'commands' must be a list")
 	}
 }
 

@@ -10,17 +10,15 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "GDB",
 		accepts: func(device, params *value.Map) (bool, string) {
-			methods := pipeline.DeviceMethods(device, "boot")
+			check := pipeline.MethodCheck{Section: "boot", Method: "gdb",
+				NotListed: `"gdb" is not in the device configuration boot methods`}
+			if ok, why := check.Accepts(device, params); !ok {
+				return false, why
+			}
 			switch {
-			case !methods.Has("gdb"):
-				return false, `"gdb" is not in the device configuration boot methods`
-			case !params.Has("method"):
-				return false, `"method" not in parameters`
-			case params.String("method") != "gdb":
-				return false, `"method" was not "gdb"`
 			case !params.Has("commands"):
 				return false, `"commands" not in parameters`
-			case !methods.Map("gdb").Has(params.String("commands")):
+			case !pipeline.DeviceMethods(device, "boot").Map("gdb").Has(params.String("commands")):
 				return false, `commands "` + params.String("commands") + `" undefined for the device`
 			}
 			return true, "accepted"

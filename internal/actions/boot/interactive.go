@@ -15,18 +15,16 @@ func init() {
 		pipeline.Register(&strategy{
 			name: m.class,
 			accepts: func(device, params *value.Map) (bool, string) {
-				if params.String("method") != m.method {
-					return false, `"method" was not "` + m.method + `"`
+				check := pipeline.MethodCheck{Section: "boot", Method: m.method}
+				if ok, why := check.Named(params); !ok {
+					return false, why
 				}
 				// LAVA's barebox raises ConfigurationError without
 				// commands; iPXE leaves it to the command overlay.
 				if m.method == "barebox" && !params.Has("commands") {
 					return false, "commands not specified in boot parameters"
 				}
-				if !hasMethod(device, m.method) {
-					return false, `"` + m.method + `" was not in the device configuration boot methods`
-				}
-				return true, "accepted"
+				return check.Listed(device)
 			},
 			action: func(*value.Map) pipeline.Action { return NewInteractiveBootloader(m.method) },
 		})

@@ -9,10 +9,16 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "BootIsoInstaller",
 		accepts: func(_, params *value.Map) (bool, string) {
-			if params.String("media") == "img" && params.String("method") == "qemu-iso" {
-				return true, "accepted"
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "qemu-iso"}).Named(params); !ok {
+				return false, why
 			}
-			return false, `"media" was not in parameters or "media" was not "img"`
+			if !params.Has("media") {
+				return false, `"media" was not in parameters`
+			}
+			if params.String("media") != "img" {
+				return false, `"media" was not "img"`
+			}
+			return true, "accepted"
 		},
 		action: func(*value.Map) pipeline.Action { return NewBootIso() },
 	})

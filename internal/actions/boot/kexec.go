@@ -10,20 +10,14 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "BootKExec",
 		accepts: func(_, params *value.Map) (bool, string) {
-			if params.String("method") == "kexec" {
-				return true, "accepted"
-			}
-			return false, `"method" was not in parameters, or "method" was not "kexec"`
+			return pipeline.MethodCheck{Section: "boot", Method: "kexec"}.Named(params)
 		},
 		action: func(*value.Map) pipeline.Action { return NewBootKexec() },
 	})
 	pipeline.Register(&strategy{
 		name: "RecoveryBoot",
 		accepts: func(_, params *value.Map) (bool, string) {
-			if params.String("method") == "recovery" {
-				return true, "accepted"
-			}
-			return false, `boot "method" was not "recovery"`
+			return pipeline.MethodCheck{Section: "boot", Method: "recovery", NotNamed: `boot "method" was not "recovery"`}.Named(params)
 		},
 		action: func(*value.Map) pipeline.Action { return NewRecoveryBoot() },
 	})

@@ -17,14 +17,10 @@ func mcuStrategy(name, method string, action func() pipeline.Action) *strategy {
 	return &strategy{
 		name: name,
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, method):
-				return false, `"` + method + `" was not in the device configuration boot methods`
-			case !params.Has("method"):
-				return false, `"method" was not in parameters`
-			case params.String("method") != method:
-				return false, `"method" was not "` + method + `"`
-			case !device.Has("board_id"):
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: method}).Accepts(device, params); !ok {
+				return false, why
+			}
+			if !device.Has("board_id") {
 				return false, `"board_id" is not in the device configuration`
 			}
 			return true, "accepted"

@@ -133,6 +133,8 @@ func TestMCUBootValidation(t *testing.T) {
 		{"qdl missing rawprogram", "", "{method: qdl, firehose_program: p.elf, patch: p.xml}", "", "'rawprogram' must be a non-empty string"},
 		{"qdl placeholder id", "", "{method: qdl, firehose_program: p.elf, rawprogram: r.xml, patch: p.xml}", "board_qdl_id: '00000000'\n",
 			"[FLASH_QDL] board_qdl_id unset"},
+		{"qdl placeholder board id", "", "{method: qdl, firehose_program: p.elf, rawprogram: r.xml, patch: p.xml}",
+			"board_id: 'QUSB_BULK_CID:0420_SN:00000000'\n", "wait-qdl-device: [QDL] board_id unset"},
 		{"gdb container without docker", zephyrDeploy, "{method: gdb, commands: openocd, container: img}", "",
 			"requesting a docker container while docker is not used"},
 		{"usb serial placeholder vendor", zephyrDeploy, "{method: musca}", "usb_vendor_id: '0000'\n", "usb_vendor_id unset"},

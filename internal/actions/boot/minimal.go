@@ -9,17 +9,8 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "Minimal",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "minimal"):
-				return false, `"minimal" was not in device configuration boot methods`
-			case !params.Has("method"):
-				return false, `"method" was not in parameters`
-			case params.String("method") != "minimal":
-				return false, `"method" was not "minimal"`
-			}
-			return true, "accepted"
-		},
+		accepts: pipeline.MethodCheck{Section: "boot", Method: "minimal",
+			NotListed: `"minimal" was not in device configuration boot methods`}.Accepts,
 		action: func(*value.Map) pipeline.Action { return NewMinimal() },
 	})
 }

@@ -10,14 +10,12 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "Musca",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "musca"):
-				return false, `"musca" was not in device configuration boot methods`
-			case !params.Has("method"):
-				return false, `"method" was not in parameters`
-			case params.String("method") != "musca":
-				return false, `"method" was not "musca"`
-			case !device.Has("board_id"):
+			check := pipeline.MethodCheck{Section: "boot", Method: "musca",
+				NotListed: `"musca" was not in device configuration boot methods`}
+			if ok, why := check.Accepts(device, params); !ok {
+				return false, why
+			}
+			if !device.Has("board_id") {
 				return false, `"board_id" is not in the device configuration`
 			}
 			return true, "accepted"

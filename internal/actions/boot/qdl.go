@@ -10,12 +10,10 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "QDL",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "qdl"):
-				return false, `"qdl" was not in the device configuration boot methods`
-			case params.String("method") != "qdl":
-				return false, `"method" was not "qdl"`
-			case !device.Has("board_qdl_id"):
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "qdl"}).Accepts(device, params); !ok {
+				return false, why
+			}
+			if !device.Has("board_qdl_id") {
 				return false, `"board_qdl_id" is not in the device configuration`
 			}
 			return true, "accepted"
@@ -88,10 +86,24 @@ func NewWaitQDLDevice() *WaitQDLDevice {
 		"wait for QDL device", "wait for QDL device")}}
 }
 
-// Validate needs the IDs that identify the EDL device.
+// unsetQDLBoardID is the board_id placeholder of LAVA's qdl device
+// templates.
+const unsetQDLBoardID = "QUSB_BULK_CID:0420_SN:00000000"
+
+// Validate checks what the wait matches, as LAVA's WaitQDLDeviceAction
+// does: the board_id (the USB product string of the EDL device) and the
+// vendor and product IDs, none left at its template placeholder.
 func (a *WaitQDLDevice) Validate() {
 	a.leaf.Validate()
-	validateQDLIDs(&a.Base)
+	dev := a.Device()
+	if dev.Value("board_id") == unsetQDLBoardID {
+		a.Errorf("[QDL] board_id unset")
+	}
+	for _, k := range []string{"usb_vendor_id", "usb_product_id"} {
+		if dev.Value(k) == "0000" {
+			a.Errorf("%s unset", k)
+		}
+	}
 }
 
 func validateQDLIDs(b *pipeline.Base) {

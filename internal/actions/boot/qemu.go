@@ -136,13 +136,16 @@ func (a *CallQemu) Validate() {
 }
 
 // validateImageArgs checks the images deployed in this namespace before
-// this boot: each needs an image_arg (LAVA: "Missing image_arg"), and an
-// image_arg may only name labels that were downloaded, since an unknown
-// {label} would reach QEMU literally.
+// this boot, as the run will see them (a later deploy of a label replaces
+// an earlier one, as LAVA's namespace data does): one without an
+// image_arg is left off the QEMU command line, which LAVA only warns
+// about; an image_arg may only name labels that were downloaded, since an
+// unknown {label} would reach QEMU literally.
 func (a *CallQemu) validateImageArgs() {
 	ns := pipeline.Namespace(a.Params)
 	labels := map[string]bool{}
-	var args [][2]string
+	var order []string
+	argOf := map[string]string{}
 	for _, item := range a.Job.Params.List("actions") {
 		blk, _ := item.(*value.Map)
 		if blk.Map("boot") == a.Params {
@@ -153,19 +156,25 @@ func (a *CallQemu) validateImageArgs() {
 			continue
 		}
 		dp.Map("images").Range(func(label string, v any) bool {
+			if !labels[label] {
+				order = append(order, label)
+			}
 			labels[label] = true
-			if slices.Contains(noImageArg, label) {
-				return true
-			}
 			img, _ := v.(*value.Map)
-			arg, _ := img.Value("image_arg").(string)
-			if arg == "" {
-				a.Errorf("missing image_arg for %s", label)
-				return true
-			}
-			args = append(args, [2]string{label, arg})
+			argOf[label], _ = img.Value("image_arg").(string)
 			return true
 		})
+	}
+	var args [][2]string
+	for _, label := range order {
+		if slices.Contains(noImageArg, label) {
+			continue
+		}
+		if argOf[label] == "" {
+			a.Warnf("missing image arg for %s: the image is not given to QEMU", label)
+			continue
+		}
+		args = append(args, [2]string{label, argOf[label]})
 	}
 	for _, la := range args {
 		for _, m := range placeholder.FindAllStringSubmatch(la[1], -1) {

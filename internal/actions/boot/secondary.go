@@ -9,14 +9,8 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "SecondaryShell",
-		accepts: func(device, params *value.Map) (bool, string) {
-			if params.String("method") != "new_connection" {
-				return false, "new_connection not in method"
-			}
-			if pipeline.DeviceMethods(device, "boot") == nil {
-				return false, "boot not in device actions"
-			}
-			return true, "accepted"
+		accepts: func(_, params *value.Map) (bool, string) {
+			return pipeline.MethodCheck{Section: "boot", Method: "new_connection", NotNamed: "new_connection not in method"}.Named(params)
 		},
 		action: func(*value.Map) pipeline.Action { return NewSecondaryShell() },
 	})

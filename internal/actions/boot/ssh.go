@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -10,9 +11,12 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "SshLogin",
+		// The block's method need only contain "ssh", as in LAVA.
 		accepts: func(device, params *value.Map) (bool, string) {
-			if !hasMethod(device, "ssh") {
-				return false, `"ssh" not in device configuration boot methods`
+			check := pipeline.MethodCheck{Section: "boot", Method: "ssh",
+				NotListed: `"ssh" not in device configuration boot methods`}
+			if ok, why := check.Listed(device); !ok {
+				return false, why
 			}
 			if !strings.Contains(params.String("method"), "ssh") {
 				return false, `"ssh" not in "method"`
@@ -21,6 +25,52 @@ func init() {
 		},
 		action: func(*value.Map) pipeline.Action { return NewSshLogin() },
 	})
+	pipeline.Register(&strategy{
+		name: "Schroot",
+		// Like ssh, the block's method need only contain "schroot".
+		accepts: func(device, params *value.Map) (bool, string) {
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "schroot"}).Listed(device); !ok {
+				return false, why
+			}
+			if !strings.Contains(params.String("method"), "schroot") {
+				return false, `"method" was not "schroot"`
+			}
+			return true, "accepted"
+		},
+		action: func(*value.Map) pipeline.Action { return NewSchrootLogin() },
+	})
+}
+
+// SchrootLogin is LAVA's SchrootAction (schroot-login, boot method
+// schroot): enters a schroot session over the connection already open
+// (an ssh login before it).
+type SchrootLogin struct{ leaf }
+
+// NewSchrootLogin returns schroot-login.
+func NewSchrootLogin() *SchrootLogin {
+	return &SchrootLogin{leaf{pipeline.NewBase("SchrootAction", "schroot-login",
+		"enter schroot using existing connection", "enter specified schroot")}}
+}
+
+// Validate needs, when the block names a schroot, the device's schroot
+// method with its command and name, and the schroot tool.
+func (a *SchrootLogin) Validate() {
+	a.leaf.Validate()
+	if !a.Params.Has("schroot") {
+		return
+	}
+	methods := pipeline.DeviceMethods(a.Device(), "boot")
+	if !methods.Has("schroot") {
+		a.Errorf("no schroot support in device boot methods")
+		return
+	}
+	warnMissingTool(&a.Base, "schroot")
+	switch sc := methods.Map("schroot"); {
+	case !sc.Has("command"):
+		a.Errorf("missing schroot command in device configuration")
+	case !sc.Has("name"):
+		a.Errorf("missing schroot name in device configuration")
+	}
 }
 
 // SshLogin is LAVA's SshAction (login-ssh): copies the overlay over scp,
@@ -29,10 +79,14 @@ type SshLogin struct{ pipeline.Base }
 
 var _ pipeline.Action = (*SshLogin)(nil)
 
-// NewSshLogin returns login-ssh.
+// NewSshLogin returns login-ssh, a retry action as in LAVA: failure_retry
+// (or the device's failure_retry constant) repeats the whole login, and
+// the attempts share its timeout.
 func NewSshLogin() *SshLogin {
-	return &SshLogin{pipeline.NewBase("SshAction", "login-ssh",
+	a := &SshLogin{pipeline.NewBase("SshAction", "login-ssh",
 		"connect over ssh and ensure a shell is found", "login over ssh")}
+	a.Retry = true
+	return a
 }
 
 // Populate adds LAVA's fixed sequence; auto-login does not wait for a
@@ -63,11 +117,58 @@ func NewScp(key string) *Scp {
 		"copy a file to a known device using scp", "scp over the ssh connection")}, Key: key}
 }
 
-// Validate needs the device's ssh parameters and the scp tool.
+// ScpHostKeys is the namespace data where prepare-scp-overlay leaves the
+// MultiNode message ids that will carry the address of the device to
+// copy to (a secondary connection); none means the device's own ssh
+// host (the primary connection).
+const ScpHostKeys = "prepare-scp-overlay/prepare-scp-overlay/overlay"
+
+// Validate checks, as LAVA's Scp does after ConnectSsh's checks: ssh deploy
+// and boot methods on the device; for a primary connection the device's
+// ssh host, for a secondary one exactly one MultiNode message carrying
+// the address; a numeric port.
 func (a *Scp) Validate() {
 	a.leaf.Validate()
 	validateSshParams(&a.Base)
 	warnMissingTool(&a.Base, "scp")
+	dev := a.Device()
+	if !pipeline.DeviceHasMethod(dev, "deploy", "ssh") {
+		a.Errorf("unable to use %s without ssh deployment", a.Name)
+	}
+	if !pipeline.DeviceHasMethod(dev, "boot", "ssh") {
+		a.Errorf("unable to use %s without ssh boot", a.Name)
+	}
+	ssh := pipeline.DeviceMethods(dev, "deploy").Map("ssh")
+	keys, _ := a.Data(ScpHostKeys).([]string)
+	primary := ssh.Has("host")
+	if len(keys) > 0 {
+		primary = false
+	} else if !ssh.Has("host") {
+		a.Errorf("invalid device or job configuration, missing host")
+	}
+	if !primary && len(keys) != 1 {
+		a.Errorf("invalid number of host_keys")
+	}
+	if primary && !pipeline.Truthy(ssh.Value("host")) {
+		a.Errorf("unable to retrieve ssh_host address for primary connection")
+	}
+	if port, ok := ssh.Get("port"); ok && !isDigits(fmt.Sprint(port)) {
+		a.Errorf("port was set but was not a digit")
+	}
+}
+
+// isDigits is Python's str.isdigit for ASCII: at least one digit, nothing
+// else.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // ConnectSsh is LAVA's ConnectSsh (ssh-connection).
@@ -87,8 +188,13 @@ func (a *ConnectSsh) Validate() {
 }
 
 // validateSshParams checks the device's ssh block: an identity file and
-// options as a list, as LAVA's ConnectSsh does.
+// options as a list, and a serial boot connection, as LAVA's ConnectSsh
+// does.
 func validateSshParams(b *pipeline.Base) {
+	c, _ := b.Device().Lookup("actions", "boot", "connections")
+	if conns, _ := c.(*value.Map); !conns.Has("serial") {
+		b.Errorf("device not configured to support serial connection")
+	}
 	v, _ := b.Device().Lookup("actions", "deploy", "methods", "ssh")
 	ssh, ok := v.(*value.Map)
 	if !ok {

@@ -10,18 +10,16 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "UBoot",
 		accepts: func(device, params *value.Map) (bool, string) {
-			if params.String("method") != "u-boot" {
-				return false, `"method" was not "u-boot"`
+			check := pipeline.MethodCheck{Section: "boot", Method: "u-boot"}
+			if ok, why := check.Named(params); !ok {
+				return false, why
 			}
 			// LAVA raises a ConfigurationError here; declining with the
 			// reason reports it the same way, as a job that cannot build.
 			if !params.Has("commands") {
 				return false, "commands not specified in boot parameters"
 			}
-			if !hasMethod(device, "u-boot") {
-				return false, `"u-boot" was not in the device configuration boot methods`
-			}
-			return true, "accepted"
+			return check.Listed(device)
 		},
 		action: func(*value.Map) pipeline.Action { return NewUBootAction() },
 	})

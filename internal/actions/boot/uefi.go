@@ -10,10 +10,11 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "UefiShell",
 		accepts: func(device, params *value.Map) (bool, string) {
-			if params.String("method") != "uefi" {
-				return false, `"method" was not "uefi"`
+			check := pipeline.MethodCheck{Section: "boot", Method: "uefi"}
+			if ok, why := check.Named(params); !ok {
+				return false, why
 			}
-			if hasMethod(device, "uefi") {
+			if ok, _ := check.Listed(device); ok {
 				p := bootMethodParams(device, "uefi")
 				if p.Len() == 0 {
 					return false, `there were no parameters in the "uefi" device configuration boot method`

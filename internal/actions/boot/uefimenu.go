@@ -16,11 +16,8 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "UefiMenu",
 		accepts: func(device, params *value.Map) (bool, string) {
-			if params.String("method") != "uefi-menu" {
-				return false, `"method" was not "uefi-menu"`
-			}
-			if !hasMethod(device, "uefi-menu") {
-				return false, `"uefi-menu" was not in the device configuration boot methods`
+			if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "uefi-menu"}).AcceptsBlockFirst(device, params); !ok {
+				return false, why
 			}
 			p := bootMethodParams(device, "uefi-menu")
 			if !p.Has("interrupt_prompt") || !p.Has("interrupt_string") {
@@ -169,30 +166,36 @@ func NewUefiMenuSelector() *UefiMenuSelector {
 	return &UefiMenuSelector{leaf: leaf{pipeline.NewBase("UefiMenuSelector", "uefi-menu-selector",
 		"select specified uefi menu items", "select options in the uefi menu")},
 		validate: func(a *UefiMenuSelector) {
-			params := bootMethodParams(a.Device(), "uefi-menu")
-			if !params.Has("item_markup") || !params.Has("item_class") || !params.Has("separator") {
-				a.Errorf("missing device parameters for UEFI menu operations")
-				return
-			}
-			name, ok := a.Params.Value("commands").(string)
-			if !ok {
-				a.Errorf("missing commands in action parameters")
-				return
-			}
-			items, has := bootMethod(a.Device(), "uefi-menu").Get(name)
-			if !has {
-				a.Errorf("no boot configuration called '%s' for boot method 'uefi-menu'", name)
-				return
-			}
-			sep := bootMethod(a.Device(), "uefi-menu").String("line_separator")
-			if s, ok := a.Params.Value("line_separator").(string); ok {
-				sep = s
-			}
-			if sep != "" && sep != "dos" && sep != "unix" {
-				a.Errorf("unrecognised line separator configuration")
-			}
-			validateMenuItems(&a.Base, items)
+			name, _ := a.Params.Value("commands").(string)
+			validateUefiMenuSequence(a, name)
 		}}
+}
+
+// validateUefiMenuSequence checks the sequence name names in the device's
+// uefi-menu method, and the menu parameters walking it needs.
+func validateUefiMenuSequence(a *UefiMenuSelector, name string) {
+	params := bootMethodParams(a.Device(), "uefi-menu")
+	if !params.Has("item_markup") || !params.Has("item_class") || !params.Has("separator") {
+		a.Errorf("missing device parameters for UEFI menu operations")
+		return
+	}
+	if name == "" {
+		a.Errorf("missing commands in action parameters")
+		return
+	}
+	items, has := bootMethod(a.Device(), "uefi-menu").Get(name)
+	if !has {
+		a.Errorf("no boot configuration called '%s' for boot method 'uefi-menu'", name)
+		return
+	}
+	sep := bootMethod(a.Device(), "uefi-menu").String("line_separator")
+	if s, ok := a.Params.Value("line_separator").(string); ok {
+		sep = s
+	}
+	if sep != "" && sep != "dos" && sep != "unix" {
+		a.Errorf("unrecognised line separator configuration")
+	}
+	validateMenuItems(&a.Base, items)
 }
 
 // NewUefiShellMenuSelector returns uefi-shell-menu-selector: the device's
@@ -215,23 +218,29 @@ func NewUefiShellMenuSelector() *UefiMenuSelector {
 		}}
 }
 
-// NewGrubMenuSelector returns grub-efi-menu-selector: the device's
-// grub-efi menu_options, selected in the EFI menu before grub starts.
+// NewGrubMenuSelector returns grub-efi-menu-selector, which selects in
+// the EFI menu, before grub starts, the sequence the device's uefi-menu
+// method names in its menu_options (as LAVA's GrubMenuSelector, which
+// looks in uefi-menu, not grub-efi).
 func NewGrubMenuSelector() *UefiMenuSelector {
 	return &UefiMenuSelector{leaf: leaf{pipeline.NewBase("GrubMenuSelector", "grub-efi-menu-selector",
 		"select specified grub-efi menu items", "select grub options in the efi menu")},
 		validate: func(a *UefiMenuSelector) {
-			m := bootMethod(a.Device(), "grub-efi")
+			m := bootMethod(a.Device(), "uefi-menu")
 			if m == nil {
-				a.Errorf("no grub-efi in device boot methods")
+				a.Errorf("no uefi-menu in device boot methods")
 				return
 			}
-			items, ok := m.Get("menu_options")
+			opt, ok := m.Get("menu_options")
 			if !ok {
-				a.Errorf("missing entry for menu item to use for grub-efi")
+				a.Errorf("missing entry for menu item to use for uefi-menu")
 				return
 			}
-			validateMenuItems(&a.Base, items)
+			name, _ := opt.(string)
+			if name == "" {
+				name, _ = a.Params.Value("commands").(string)
+			}
+			validateUefiMenuSequence(a, name)
 		}}
 }
 

@@ -21,8 +21,8 @@ func init() {
 // for a device without an OTG path or boot-media erase commands; here the
 // strategy declines with that reason, which ends the build the same way.
 func acceptsUUU(device, params *value.Map) (bool, string) {
-	if params.String("method") != "uuu" {
-		return false, `"method" was not "uuu"`
+	if ok, why := (pipeline.MethodCheck{Section: "boot", Method: "uuu"}).Named(params); !ok {
+		return false, why
 	}
 	if !params.Has("commands") {
 		return false, "commands not specified in boot parameters"
@@ -37,10 +37,8 @@ func acceptsUUU(device, params *value.Map) (bool, string) {
 	if opts.Value("corrupt_boot_media_command") == nil {
 		return false, "uuu_corrupt_boot_media_command not defined in device definition"
 	}
-	if !hasMethod(device, "u-boot") {
-		return false, `"u-boot" was not in the device configuration boot methods`
-	}
-	return true, "accepted"
+	// LAVA says "uuu" here, though u-boot is what is missing.
+	return pipeline.MethodCheck{Section: "boot", Method: "u-boot"}.Listed(device)
 }
 
 // uuuOptions returns the device's actions.boot.methods.uuu.options.
@@ -103,7 +101,50 @@ func NewUUUBootRetry() *UUUBootRetry {
 
 // Populate adds the uuu sequence.
 func (a *UUUBootRetry) Populate(params *value.Map) {
-	a.NewPipeline(params).Add(NewUUUSequence(), nil)
+	p := a.NewPipeline(params)
+	if pipeline.Truthy(params.Value("skip_uuu_if_bootloader_valid")) {
+		p.Add(NewCheckBootloaderValid(), nil)
+	}
+	p.Add(NewUUUSequence(), nil)
+}
+
+// CheckBootloaderValid is LAVA's CheckBootloaderValidAction
+// (check-bootloader-valid, when the block sets
+// skip_uuu_if_bootloader_valid): boots to the U-Boot prompt without
+// commands; reaching it means the bootloader on the boot media is good
+// and flashing can be skipped, an infrastructure error means it is not.
+type CheckBootloaderValid struct{ pipeline.Base }
+
+// NewCheckBootloaderValid returns check-bootloader-valid.
+func NewCheckBootloaderValid() *CheckBootloaderValid {
+	return &CheckBootloaderValid{pipeline.NewBase("CheckBootloaderValidAction", "check-bootloader-valid",
+		"Store in 'board_valid_check' namespace_data", "Store in 'board_valid_check' namespace_data")}
+}
+
+// Populate boots U-Boot with the block's parameters turned into a
+// bootloader boot with no commands, waiting for the device's prompt; the
+// interrupt gets 15 s unless the block says otherwise. As in LAVA the
+// block's own timeouts map, when it has one, receives that default too
+// (LAVA merges the maps shallowly and then sets the default in place).
+func (a *CheckBootloaderValid) Populate(params *value.Map) {
+	ub := params.Copy()
+	ub.Set("method", "bootloader")
+	ub.Set("bootloader", "u-boot")
+	ub.Set("commands", []any{})
+	ub.Set("prompts", []any{bootMethodParams(a.Device(), "u-boot").Value("bootloader_prompt")})
+	timeouts, ok := ub.Value("timeouts").(*value.Map)
+	if !ok {
+		timeouts = value.NewMap()
+		ub.Set("timeouts", timeouts)
+	}
+	if !timeouts.Has("bootloader-interrupt") {
+		timeouts.Set("bootloader-interrupt", value.MapOf("seconds", 15))
+	}
+	p := a.NewPipeline(ub)
+	p.Add(power.NewConnectDevice(), nil)
+	p.Add(NewBootloaderCommandOverlay("u-boot", []any{}), nil)
+	p.Add(NewBootBootloader(), nil)
+	p.Add(power.NewDisconnectDevice(), nil)
 }
 
 var (
@@ -244,11 +285,15 @@ func (a *BootCorruptBootMedia) Populate(params *value.Map) {
 		erase = []any{s}
 	}
 	cmds, _ := erase.([]any)
+	// The device's U-Boot prompt, which the erase must have returned to
+	// before the device is disconnected and power cycled.
+	prompt := bootMethodParams(a.Device(), "u-boot").Value("bootloader_prompt")
 	ub := params.Copy()
 	ub.Set("method", "bootloader")
 	ub.Set("bootloader", "u-boot")
 	ub.Set("commands", cmds)
-	ub.Set("prompts", []any{"=>"})
+	ub.Set("prompts", []any{prompt})
+	ub.Set("parameters", value.MapOf("bootloader-final-message", prompt))
 	p := a.NewPipeline(ub)
 	if pipeline.Truthy(opts.Value("power_off_before_corrupt_boot_media")) {
 		p.Add(power.NewPowerOff(), nil)

@@ -83,9 +83,13 @@ func TestBoardDeployPipelines(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, actions, want string }{
 		{"tftp without tests", `- deploy: {to: tftp, kernel: {url: http://x/zImage}, ramdisk: {url: http://x/rd.gz, compression: gz}}`,
-			"tftp-deploy[download-retry[http-download] download-retry[http-download] prepare-tftp-overlay[extract-nfsrootfs lava-overlay extract-overlay-ramdisk extract-modules apply-overlay-tftp configure-preseed-file compress-ramdisk]]"},
+			"tftp-deploy[download-retry[http-download] download-retry[http-download] prepare-tftp-overlay[extract-nfsrootfs parse-persistent-nfs extract-overlay-ramdisk extract-modules configure-preseed-file compress-ramdisk]]"},
+		{"tftp with tests: the overlay first, applied after the extractions", `- deploy: {to: tftp, kernel: {url: http://x/zImage}, ramdisk: {url: http://x/rd.gz, compression: gz}}` + shellTest,
+			"tftp-deploy[lava-overlay[lava-multinode-overlay test-definition[inline-repo-action test-overlay test-install-overlay test-runscript-overlay] compress-overlay] download-retry[http-download] download-retry[http-download] prepare-tftp-overlay[extract-nfsrootfs parse-persistent-nfs extract-overlay-ramdisk extract-modules apply-overlay-tftp configure-preseed-file compress-ramdisk] deploy-device-env]"},
+		{"tftp dtbo list and extra files", `- deploy: {to: tftp, kernel: {url: http://x/k}, dtbo: [{url: http://x/o1}, {url: http://x/o2}], extra_files: {fw: {url: http://x/fw}}}`,
+			"tftp-deploy[download-retry[http-download] download-retry[http-download] download-retry[http-download] download-retry[http-download] prepare-tftp-overlay[extract-nfsrootfs parse-persistent-nfs extract-overlay-ramdisk extract-modules configure-preseed-file compress-ramdisk]]"},
 		{"tftp converting the kernel", `- deploy: {to: tftp, kernel: {url: http://x/Image, type: image}}`,
-			"tftp-deploy[download-retry[http-download] prepare-tftp-overlay[extract-nfsrootfs lava-overlay extract-overlay-ramdisk extract-modules apply-overlay-tftp prepare-kernel[uboot-prepare-kernel] configure-preseed-file compress-ramdisk]]"},
+			"tftp-deploy[download-retry[http-download] prepare-tftp-overlay[extract-nfsrootfs parse-persistent-nfs extract-overlay-ramdisk extract-modules prepare-kernel[uboot-prepare-kernel] configure-preseed-file compress-ramdisk]]"},
 		{"nbd", `- deploy: {to: nbd, kernel: {url: http://x/k}, initrd: {url: http://x/i}, nbdroot: {url: http://x/r}}`,
 			"nbd-deploy[download-retry[http-download] download-retry[http-download] download-retry[http-download] lava-overlay xnbd-server-deploy]"},
 		{"uuu with an overlay", `- deploy: {to: uuu, images: {boot: {url: http://x/b}, rootfs: {url: http://x/r, apply-overlay: true, sparse: true}}}` + shellTest,
@@ -94,7 +98,7 @@ func TestBoardDeployPipelines(t *testing.T) {
 			"uuu-deploy[download-retry[http-download] download-retry[http-download]]"},
 		{"vemsd", `- deploy: {to: vemsd, recovery_image: {url: http://x/r.zip, compression: zip}}`,
 			"vexpress-fw-deploy-retry[vexpress-fw-deploy[download-retry[http-download] connect-device reset-device[pdu-reboot] extract-vexpress-recovery-image enter-vexpress-mcc enable-vexpress-usbmsd wait-usb-mass-storage-device mount-vexpress-usbmsd deploy-vexpress-recovery-image unmount-vexpress-usbmsd]]"},
-		{"usb images in label order", `- deploy: {to: usb, device: sda, images: {z: {url: http://x/z}, a: {url: http://x/a}}}`,
+		{"usb images in the job's order", `- deploy: {to: usb, device: sda, images: {z: {url: http://x/z}, a: {url: http://x/a}}}`,
 			"storage-deploy[download-retry[http-download] download-retry[http-download] dd-image]"},
 		{"recovery with a serial console", `- deploy: {to: recovery, images: {fw: {url: http://x/fw}}}`,
 			"deploy-recovery-mode[download-retry[http-download] connect-device]"},
@@ -114,12 +118,12 @@ func TestBoardDeployOrderAndRetries(t *testing.T) {
 	t.Parallel()
 	j := build(t, "actions:\n- deploy: {to: usb, device: sda, images: {z: {url: http://x/z}, a: {url: http://x/a}}}", boardDevice)
 	first := j.Pipeline.Actions[0].ActionBase().Pipeline.Actions[0].ActionBase().Pipeline.Actions[0].ActionBase()
-	if first.URL != "http://x/a" {
-		t.Errorf("first usb download is %s, want http://x/a (LAVA sorts image labels)", first.URL)
+	if first.URL != "http://x/z" {
+		t.Errorf("first usb download is %s, want http://x/z (current LAVA keeps the job's order)", first.URL)
 	}
 	j = build(t, "actions:\n- deploy: {to: nbd, kernel: {url: http://x/k}, initrd: {url: http://x/i}, nbdroot: {url: http://x/r}}", boardDevice)
-	if n := j.Pipeline.Actions[0].ActionBase().Pipeline.Actions[0].ActionBase().MaxRetries; n != 3 {
-		t.Errorf("nbd download max_retries = %d, want 3", n)
+	if n := j.Pipeline.Actions[0].ActionBase().Pipeline.Actions[0].ActionBase().MaxRetries; n != 1 {
+		t.Errorf("nbd download max_retries = %d, want 1 (current LAVA; 2023.01 had 3)", n)
 	}
 }
 
@@ -127,9 +131,12 @@ func TestBoardDeployValidation(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, actions, want string }{
 		{"valid tftp", `- deploy: {to: tftp, kernel: {url: http://x/zImage, type: zimage}}`, ""},
-		{"tftp without kernel", `- deploy: {to: tftp, ramdisk: {url: http://x/rd}}`, "tftp-deploy needs a kernel to deploy"},
+		{"usb drive already written", `- deploy: {to: usb, device: sda}`, ""},
+		{"nbd without kernel", `- deploy: {to: nbd, initrd: {url: http://x/rd}, nbdroot: {url: http://x/root}}`, "nbd-deploy needs a kernel to deploy"},
 		{"deprecated kernel type", `- deploy: {to: tftp, kernel: {url: http://x/k, type: bootz}}`, "booti, bootm and bootz are deprecated"},
 		{"kernel type the device cannot boot", `- deploy: {to: tftp, kernel: {url: http://x/k, type: image}}`, "requested kernel boot type 'bootm' is not supported"},
+		{"persistent nfs without an address", `- deploy: {to: tftp, kernel: {url: http://x/k}, persistent_nfs: {install_overlay: false}}`, "parse-persistent-nfs: missing address for persistent NFS"},
+		{"persistent nfs address without a server", `- deploy: {to: tftp, kernel: {url: http://x/k}, persistent_nfs: {address: /srv/root}}`, "unrecognised NFS URL"},
 		{"nfs with two roots", `- deploy: {to: nfs, nfsrootfs: {url: http://x/r.tgz}, persistent_nfs: {address: 'h:/r'}}`, "only one of nfsrootfs or persistent_nfs"},
 		{"absolute nfs prefix", `- deploy: {to: nfs, nfsrootfs: {url: http://x/r.tgz, prefix: /root/}}`, "prefix must not be an absolute path"},
 		{"nbd with a ramdisk", `- deploy: {to: nbd, kernel: {url: http://x/k}, initrd: {url: http://x/i}, nbdroot: {url: http://x/r}, ramdisk: {url: http://x/rd}}`, "ramdisk cannot be used with NBD"},

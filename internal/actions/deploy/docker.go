@@ -11,12 +11,12 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "Docker",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "docker"):
-				return false, "'docker' not in the device configuration deploy methods"
-			case params.String("to") != "docker":
-				return false, `"to" parameter is not "docker"`
-			case !params.Has("image"):
+			check := pipeline.MethodCheck{Section: "deploy", Method: "docker",
+				NotListed: "'docker' not in the device configuration deploy methods"}
+			if ok, why := check.Accepts(device, params); !ok {
+				return false, why
+			}
+			if !params.Has("image") {
 				return false, `"image" is not in the deployment parameters`
 			}
 			return true, "accepted"

@@ -16,13 +16,7 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "Downloads",
 		accepts: func(_, params *value.Map) (bool, string) {
-			switch {
-			case !params.Has("to"):
-				return false, `"to" is not in deploy parameters`
-			case params.String("to") != "downloads":
-				return false, `"to" parameter is not "downloads"`
-			}
-			return true, "accepted"
+			return pipeline.MethodCheck{Section: "deploy", Method: "downloads"}.Named(params)
 		},
 		action: func(*value.Map) pipeline.Action { return NewDownloads() },
 	})

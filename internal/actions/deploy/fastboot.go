@@ -11,13 +11,9 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "Fastboot",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !params.Has("to"):
-				return false, `"to" is not in deploy parameters`
-			case params.String("to") != "fastboot":
-				return false, `"to" parameter is not "fastboot"`
-			case !device.Map("actions").Has("deploy"):
-				return false, `"deploy" is not in the device configuration actions`
+			check := pipeline.MethodCheck{Section: "deploy", Method: "fastboot"}
+			if ok, why := check.Named(params); !ok {
+				return false, why
 			}
 			// Devices that find their fastboot serial at run time need no
 			// serial numbers in their configuration.
@@ -32,10 +28,7 @@ func init() {
 			if !device.Has("fastboot_options") {
 				return false, `"fastboot_options" is not in the device configuration`
 			}
-			if !hasMethod(device, "fastboot") {
-				return false, `"fastboot" was not in the device configuration deploy methods`
-			}
-			return true, "accepted"
+			return check.Listed(device)
 		},
 		action: func(*value.Map) pipeline.Action { return NewFastbootDeploy() },
 	})
@@ -95,12 +88,14 @@ func AddEnterFastboot(p *pipeline.Pipeline, b *pipeline.Base, prePower bool) {
 	case pipeline.Truthy(dev.Value("fastboot_via_uboot")):
 		p.Add(power.NewConnectDevice(), nil)
 		p.Add(boot.NewUBootEnterFastboot(), nil)
+		boot.AddDetectFastbootDevice(p, b)
 	case pipeline.Truthy(dev.Map("commands").Value("hard_reset")):
 		p.Add(power.NewConnectDevice(), nil)
 		if prePower && !boot.LXCRequested(b) {
 			p.Add(power.NewPrePower(), nil)
 		}
 		p.Add(power.NewResetDevice(), nil)
+		boot.AddDetectFastbootDevice(p, b)
 	default:
 		p.Add(boot.NewEnterFastboot(), nil)
 	}
@@ -230,7 +225,7 @@ func (a *FastbootFlashOrder) Validate() {
 	} else if _, ok := dev.Value("flash_cmds_order").([]any); !ok {
 		a.Errorf("device flash commands order is not a list")
 	}
-	boot.ValidateFastbootDevice(&a.Base, false)
+	boot.ValidateFastbootDeviceDetected(&a.Base)
 }
 
 // FastbootFlash is LAVA's FastbootFlashAction (fastboot-flash-action):
@@ -269,7 +264,7 @@ func newFastbootRebootBetween(class, name, description, summary string) *fastboo
 func (a *fastbootRebootBetween) Validate() {
 	a.leaf.Validate()
 	boot.ValidateFastbootConnection(&a.Base)
-	boot.ValidateFastbootDevice(&a.Base, false)
+	boot.ValidateFastbootDeviceDetected(&a.Base)
 	boot.ValidateContainer(&a.Base, a.Params, "fastboot")
 }
 

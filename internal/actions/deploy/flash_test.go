@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -66,7 +67,6 @@ func TestFlashFamilyDeployValidation(t *testing.T) {
 		{"musca without test_binary", "{to: musca, images: {firmware: {url: 'http://e/f'}}}", "", "missing 'test_binary'"},
 		{"musca without id_serial", "{to: musca, images: {test_binary: {url: 'http://e/t'}}}",
 			"actions: {deploy: {methods: {musca: {}}}, boot: {methods: {}}}\n", `"id_serial" not set`},
-		{"qdl without qcomflash", "{to: qdl}", "", "can't work without qcomflash file"},
 		{"usbg-ms without image", "{to: usbg-ms}", "", "missing 'image'"},
 	}
 	for _, tt := range tests {
@@ -78,6 +78,35 @@ func TestFlashFamilyDeployValidation(t *testing.T) {
 				t.Errorf("Validate() = %q, want one containing %q", errs, tt.want)
 			}
 		})
+	}
+}
+
+// TestFlasherSkipsDownloadFalse checks that an image with download:
+// false is not downloaded (its URL goes to the flasher command), as in
+// current LAVA.
+func TestFlasherSkipsDownloadFalse(t *testing.T) {
+	t.Parallel()
+	j := buildWith(t, "actions:\n- deploy: {to: flasher, images: {kernel: {url: 'http://e/k'}, direct: {url: 'http://e/d', download: false}}}\n",
+		fastbootDevice, "actions: {deploy: {methods: {flasher: {commands: ['flash {KERNEL} {DIRECT}']}}}, boot: {methods: {}}}\n")
+	const want = "deploy-flasher-retry[deploy-flasher[download-retry[http-download]]]"
+	if got := tree(j.Pipeline.Actions[0]); got != want {
+		t.Errorf("flasher pipeline\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestQDLNeedsQcomflash checks current LAVA's QDL strategy: it declines
+// a block without the qcomflash tarball, and does not ask the device to
+// list qdl among its deploy methods.
+func TestQDLNeedsQcomflash(t *testing.T) {
+	t.Parallel()
+	dev := decode(t, fastbootDevice)
+	_, err := pipeline.Build(decode(t, "actions:\n- deploy: {to: qdl}\n"), dev)
+	if err == nil || !strings.Contains(err.Error(), "QDL: 'qcomflash' not in deploy parameters") {
+		t.Errorf("Build(to: qdl without qcomflash) = %v, want the QDL strategy to decline for qcomflash", err)
+	}
+	pipeline.DeviceMethods(dev, "deploy").Delete("qdl")
+	if _, err := pipeline.Build(decode(t, "actions:\n- deploy: {to: qdl, qcomflash: {url: 'http://e/q.tar.gz'}}\n"), dev); err != nil {
+		t.Errorf("Build(to: qdl) on a device without the qdl deploy method: %v", err)
 	}
 }
 

@@ -8,15 +8,8 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "Flasher",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "flasher"):
-				return false, "'flasher' not in the device configuration deploy methods"
-			case params.String("to") != "flasher":
-				return false, `"to" parameter is not "flasher"`
-			}
-			return true, "accepted"
-		},
+		accepts: pipeline.MethodCheck{Section: "deploy", Method: "flasher",
+			NotListed: "'flasher' not in the device configuration deploy methods"}.Accepts,
 		action: func(*value.Map) pipeline.Action { return NewFlasherRetry() },
 	})
 }
@@ -58,6 +51,10 @@ func (a *Flasher) Populate(params *value.Map) {
 	}
 	params.Map("images").Range(func(label string, v any) bool {
 		img, _ := v.(*value.Map)
+		// download: false leaves the URL for the flasher command.
+		if d, ok := img.Get("download"); ok && !pipeline.Truthy(d) {
+			return true
+		}
 		p.Add(NewDownloader(label, img), nil)
 		return true
 	})

@@ -9,10 +9,7 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "FVP",
 		accepts: func(_, params *value.Map) (bool, string) {
-			if params.String("to") != "fvp" {
-				return false, "'to' was not fvp"
-			}
-			return true, "accepted"
+			return pipeline.MethodCheck{Section: "deploy", Method: "fvp", NotNamed: "'to' was not fvp"}.Named(params)
 		},
 		action: func(*value.Map) pipeline.Action { return NewFVPDeploy() },
 	})
@@ -32,17 +29,17 @@ func NewFVPDeploy() *FVPDeploy {
 }
 
 // Populate adds the overlay when a test needs it and the downloads in
-// sorted label order, as LAVA does for fvp.
+// the job's order (current LAVA; 2023.01 sorted the labels).
 func (a *FVPDeploy) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
 	if a.TestNeedsOverlay(params) {
 		p.Add(NewOverlay(), nil)
 	}
-	images := params.Map("images")
-	for _, label := range sortedLabels(images) {
-		img, _ := images.Value(label).(*value.Map)
+	params.Map("images").Range(func(label string, v any) bool {
+		img, _ := v.(*value.Map)
 		p.Add(NewDownloader(label, img), nil)
-	}
+		return true
+	})
 }
 
 // Validate needs images; a disk image that takes overlays needs the

@@ -9,11 +9,11 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "DeployIso",
 		accepts: func(device, params *value.Map) (bool, string) {
-			if !hasMethod(device, "image") {
-				return false, `"image" is not in the device configuration deploy methods`
-			}
-			if params.String("to") != "iso-installer" {
-				return false, `"to" was not in parameters, or "to" was not "iso-installer"`
+			check := pipeline.MethodCheck{Section: "deploy", Method: "image", Name: "iso-installer",
+				NotListed: `"image" is not in the device configuration deploy methods`,
+				NotNamed:  `"to" was not in parameters, or "to" was not "iso-installer"`}
+			if ok, why := check.Accepts(device, params); !ok {
+				return false, why
 			}
 			iso := params.Map("iso")
 			if iso == nil {

@@ -14,14 +14,11 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "Mps",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "mps"):
-				return false, `"mps" was not in the device configuration deploy methods`
-			case !params.Has("to"):
-				return false, `"to" was not in parameters`
-			case params.String("to") != "mps":
-				return false, `"to" was not "mps"`
-			case !device.Has("usb_filesystem_label"):
+			check := pipeline.MethodCheck{Section: "deploy", Method: "mps", NotNamed: `"to" was not "mps"`}
+			if ok, why := check.Accepts(device, params); !ok {
+				return false, why
+			}
+			if !device.Has("usb_filesystem_label") {
 				return false, `"usb_filesystem_label" is not in the device configuration`
 			}
 			return true, "accepted"

@@ -10,14 +10,11 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "Musca",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "musca"):
-				return false, `"musca" was not in the device configuration deploy methods`
-			case !params.Has("to"):
-				return false, `"to" was not in parameters`
-			case params.String("to") != "musca":
-				return false, `"to" was not "musca"`
-			case !device.Has("board_id"):
+			check := pipeline.MethodCheck{Section: "deploy", Method: "musca", NotNamed: `"to" was not "musca"`}
+			if ok, why := check.Accepts(device, params); !ok {
+				return false, why
+			}
+			if !device.Has("board_id") {
 				return false, `"board_id" is not in the device configuration`
 			}
 			return true, "accepted"

@@ -7,19 +7,9 @@ import (
 
 func init() {
 	pipeline.Register(&strategy{
-		name: "Nbd",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !params.Has("to"):
-				return false, `"to" is not in deploy parameters`
-			case params.String("to") != "nbd":
-				return false, `"to" parameter is not "nbd"`
-			case !hasMethod(device, "nbd"):
-				return false, `"nbd" was not in the device configuration deploy methods`
-			}
-			return true, "accepted"
-		},
-		action: func(*value.Map) pipeline.Action { return NewNbdAction() },
+		name:    "Nbd",
+		accepts: pipeline.MethodCheck{Section: "deploy", Method: "nbd"}.AcceptsBlockFirst,
+		action:  func(*value.Map) pipeline.Action { return NewNbdAction() },
 	})
 }
 
@@ -36,17 +26,16 @@ func NewNbdAction() *NbdAction {
 		"download files and deploy for using tftp+initrd+nbd", "nbd deployment")}
 }
 
-// Populate downloads with three attempts each (LAVA's default for nbd,
-// which failure_retry overrides), then the overlay, the kernel
+// Populate downloads (one attempt each unless failure_retry says
+// otherwise: current LAVA; 2023.01 gave nbd downloads three), then the
+// overlay, the kernel
 // conversion and the NBD server. The block gets LAVA's lava-xnbd key so
 // that the boot's command overlay substitutes the server's address.
 func (a *NbdAction) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
 	for _, key := range []string{"initrd", "kernel", "dtb", "nbdroot"} {
 		if img, ok := params.Value(key).(*value.Map); ok {
-			d := NewDownloader(key, img)
-			d.MaxRetries = 3
-			p.Add(d, nil)
+			p.Add(NewDownloader(key, img), nil)
 		}
 	}
 	p.Add(NewOverlay(), nil)

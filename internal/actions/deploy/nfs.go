@@ -9,17 +9,14 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "Nfs",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !params.Has("to"):
-				return false, `"to" is not in deploy parameters`
-			case params.String("to") != "nfs":
-				return false, `"to" parameter is not "nfs"`
-			case hasMethod(device, "image"):
-				return false, `"image" was in the device configuration deploy methods`
-			case !hasMethod(device, "nfs"):
-				return false, `"nfs" was not in the device configuration deploy methods`
+			check := pipeline.MethodCheck{Section: "deploy", Method: "nfs"}
+			if ok, why := check.Named(params); !ok {
+				return false, why
 			}
-			return true, "accepted"
+			if hasMethod(device, "image") {
+				return false, `"image" was in the device configuration deploy methods`
+			}
+			return check.Listed(device)
 		},
 		action: func(*value.Map) pipeline.Action { return NewNfsAction() },
 	})

@@ -136,17 +136,20 @@ func (a *SshAuthorize) Validate() {
 	}
 }
 
-// PersistentNFSOverlay unpacks the overlay into a persistent NFS root.
-type PersistentNFSOverlay struct{ leaf }
+// ParsePersistentNFS is LAVA's ParsePersistentNFS (parse-persistent-nfs):
+// instead of unpacking a root, it reads the server and directory of the
+// block's persistent_nfs address for the boot commands and the overlay;
+// nothing when the block has no persistent_nfs.
+type ParsePersistentNFS struct{ leaf }
 
-// NewPersistentNFSOverlay returns persistent-nfs-overlay.
-func NewPersistentNFSOverlay() *PersistentNFSOverlay {
-	return &PersistentNFSOverlay{leaf{pipeline.NewBase("PersistentNFSOverlay", "persistent-nfs-overlay",
-		"unpack overlay into persistent NFS", "add test overlay to NFS")}}
+// NewParsePersistentNFS returns parse-persistent-nfs.
+func NewParsePersistentNFS() *ParsePersistentNFS {
+	return &ParsePersistentNFS{leaf{pipeline.NewBase("ParsePersistentNFS", "parse-persistent-nfs",
+		"parse persistent nfs", "parse persistent nfs")}}
 }
 
-// Validate checks the persistent_nfs block of the deploy, when present.
-func (a *PersistentNFSOverlay) Validate() {
+// Validate checks the persistent_nfs address: SERVER:DIRECTORY.
+func (a *ParsePersistentNFS) Validate() {
 	a.leaf.Validate()
 	pn := a.Params.Map("persistent_nfs")
 	if pn == nil {

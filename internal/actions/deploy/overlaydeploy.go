@@ -10,15 +10,8 @@ func init() {
 	// is already in place.
 	pipeline.Register(&strategy{
 		name: "Overlay",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "overlay"):
-				return false, "'overlay' not in the device configuration deploy methods"
-			case params.String("to") != "overlay":
-				return false, `"to" parameter is not "overlay"`
-			}
-			return true, "accepted"
-		},
+		accepts: pipeline.MethodCheck{Section: "deploy", Method: "overlay",
+			NotListed: "'overlay' not in the device configuration deploy methods"}.Accepts,
 		action: func(*value.Map) pipeline.Action { return NewOverlay() },
 	})
 }

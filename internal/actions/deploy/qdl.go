@@ -8,12 +8,14 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "QDL",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "qdl"):
-				return false, `"qdl" was not in the device configuration deploy methods`
-			case params.String("to") != "qdl":
-				return false, `"to" parameter is not "qdl"`
+		// Current LAVA does not ask the device to list qdl among its deploy
+		// methods; it needs the qcomflash tarball.
+		accepts: func(_, params *value.Map) (bool, string) {
+			if ok, why := (pipeline.MethodCheck{Section: "deploy", Method: "qdl"}).Named(params); !ok {
+				return false, why
+			}
+			if !params.Has("qcomflash") {
+				return false, "'qcomflash' not in deploy parameters"
 			}
 			return true, "accepted"
 		},

@@ -11,14 +11,18 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "DeployQemuNfs",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "nfs"):
-				return false, `"nfs" is not in the device configuration deploy methods`
-			case params.String("to") != "nfs":
-				return false, `"to" is not "nfs"`
-			case !pipeline.DeviceHasMethod(device, "boot", "qemu-nfs"):
-				return false, `"qemu-nfs" is not in the device configuration boot methods`
-			case params.Has("type") && params.Value("type") != "monitor":
+			check := pipeline.MethodCheck{Section: "deploy", Method: "nfs",
+				NotListed: `"nfs" is not in the device configuration deploy methods`,
+				NotNamed:  `"to" is not "nfs"`}
+			if ok, why := check.Accepts(device, params); !ok {
+				return false, why
+			}
+			boot := pipeline.MethodCheck{Section: "boot", Method: "qemu-nfs",
+				NotListed: `"qemu-nfs" is not in the device configuration boot methods`}
+			if ok, why := boot.Listed(device); !ok {
+				return false, why
+			}
+			if params.Has("type") && params.Value("type") != "monitor" {
 				return false, `"type" was set, but it was not "monitor"`
 			}
 			return true, "accepted"

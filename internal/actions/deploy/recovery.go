@@ -12,12 +12,12 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "RecoveryMode",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "recovery"):
-				return false, "'recovery' not in the device configuration deploy methods"
-			case params.String("to") != "recovery":
-				return false, `"to" parameter is not "recovery"`
-			case !params.Has("images"):
+			check := pipeline.MethodCheck{Section: "deploy", Method: "recovery",
+				NotListed: "'recovery' not in the device configuration deploy methods"}
+			if ok, why := check.Accepts(device, params); !ok {
+				return false, why
+			}
+			if !params.Has("images") {
 				return false, `"images" is not in the deployment parameters`
 			}
 			return true, "accepted"
@@ -41,15 +41,15 @@ func NewRecoveryModeDeploy() *RecoveryModeDeploy {
 		"deploy firmware by switching to recovery mode", "deploy firmware in recovery mode")}
 }
 
-// Populate downloads the images in label order, as LAVA sorts them.
+// Populate downloads the images in the job's order (current LAVA;
+// 2023.01 sorted the labels).
 func (a *RecoveryModeDeploy) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
-	images := params.Map("images")
-	keys := images.Keys()
-	slices.Sort(keys)
-	for _, k := range keys {
-		p.Add(NewDownloader(k, images.Map(k)), nil)
-	}
+	params.Map("images").Range(func(k string, v any) bool {
+		img, _ := v.(*value.Map)
+		p.Add(NewDownloader(k, img), nil)
+		return true
+	})
 	rec := pipeline.DeviceMethods(a.Device(), "deploy").Map("recovery")
 	var tags []any
 	if rec != nil {

@@ -1,8 +1,6 @@
 package deploy
 
 import (
-	"slices"
-
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -33,19 +31,14 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "UBootUMS",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !params.Has("to"):
-				return false, `"to" is not in deploy parameters`
-			case params.String("to") != "u-boot-ums":
-				return false, `"to" parameter is not "u-boot-ums"`
-			case pipeline.DeviceMethods(device, "deploy") == nil:
-				return false, `"deploy" is not in the device configuration actions`
-			case !params.Has("image"):
-				return false, `"image" was not in the deploy parameters`
-			case !hasMethod(device, "u-boot-ums"):
-				return false, `"u-boot-ums" was not in the device configuration deploy methods`
+			check := pipeline.MethodCheck{Section: "deploy", Method: "u-boot-ums"}
+			if ok, why := check.Named(params); !ok {
+				return false, why
 			}
-			return true, "accepted"
+			if !params.Has("image") {
+				return false, `"image" was not in the deploy parameters`
+			}
+			return check.Listed(device)
 		},
 		action: func(*value.Map) pipeline.Action { return NewUBootUMSDeploy() },
 	})
@@ -65,8 +58,8 @@ func NewMassStorage() *MassStorage {
 		"Deploy image to mass storage", "write image to storage")}
 }
 
-// Populate downloads the image (or images, in label order as LAVA sorts
-// them), applies the overlay where asked, then writes the drive.
+// Populate downloads the image (or images, in the job's order: current
+// LAVA; 2023.01 sorted the labels), applies the overlay where asked, then writes the drive.
 func (a *MassStorage) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
 	overlay := a.TestNeedsOverlay(params)
@@ -74,15 +67,14 @@ func (a *MassStorage) Populate(params *value.Map) {
 		p.Add(NewOverlay(), nil)
 	}
 	if images := params.Map("images"); images != nil {
-		keys := images.Keys()
-		slices.Sort(keys)
-		for _, k := range keys {
-			img := images.Map(k)
+		images.Range(func(k string, v any) bool {
+			img, _ := v.(*value.Map)
 			p.Add(NewDownloader(k, img), nil)
 			if overlay && pipeline.Truthy(img.Value("apply-overlay")) {
 				p.Add(NewApplyOverlayImage(k, true), nil)
 			}
-		}
+			return true
+		})
 		p.Add(NewDD(), nil)
 	} else if img := params.Map("image"); img != nil {
 		p.Add(NewDownloader("image", img), nil)
@@ -96,14 +88,12 @@ func (a *MassStorage) Populate(params *value.Map) {
 	}
 }
 
-// Validate needs the drive's device and an image to write.
+// Validate needs the drive's device. Nothing to write is allowed, as in
+// LAVA: the drive may hold the image already, for a later boot from it.
 func (a *MassStorage) Validate() {
 	a.Base.Validate()
 	if !a.Params.Has("device") {
 		a.Errorf("no device specified for mass storage deployment")
-	}
-	if !a.Params.Has("image") && !a.Params.Has("images") {
-		a.Errorf("no image or images specified for mass storage deployment")
 	}
 }
 

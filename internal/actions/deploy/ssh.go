@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"github.com/basalt-lava/basalt/internal/actions/boot"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -8,15 +9,8 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "Ssh",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "ssh"):
-				return false, `"ssh" is not in the device configuration deploy methods`
-			case params.String("to") != "ssh":
-				return false, `"to" parameter is not "ssh"`
-			}
-			return true, "accepted"
-		},
+		accepts: pipeline.MethodCheck{Section: "deploy", Method: "ssh",
+			NotListed: `"ssh" is not in the device configuration deploy methods`}.Accepts,
 		action: func(*value.Map) pipeline.Action { return NewScpOverlay() },
 	})
 }
@@ -74,4 +68,38 @@ func (a *PrepareOverlayScp) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
 	p.Add(NewExtractRootfs(), nil)
 	p.Add(NewExtractModules(), nil)
+}
+
+// Validate reads, as LAVA does, the block's lava-multinode protocol
+// actions addressed to prepare-scp-overlay: each names the message whose
+// data holds the address of the device to copy to.
+func (a *PrepareOverlayScp) Validate() {
+	a.Base.Validate()
+	keys := []string{}
+	defer func() { a.SetData(boot.ScpHostKeys, keys) }()
+	v, ok := a.Params.Map("protocols").Get("lava-multinode")
+	if !ok {
+		return
+	}
+	list, _ := v.([]any)
+	for _, x := range list {
+		m, isMap := x.(*value.Map)
+		if !isMap {
+			a.Errorf("invalid protocol action setting - needs to be a list")
+			continue
+		}
+		if m.String("action") != a.Name {
+			continue
+		}
+		id, ok := m.Value("messageID").(string)
+		if !ok {
+			a.Errorf("invalid protocol block: %s", value.GoString(m))
+			return
+		}
+		if _, isMap := m.Value("message").(*value.Map); !isMap {
+			a.Errorf("missing message block for scp deployment")
+			return
+		}
+		keys = append(keys, id)
+	}
 }

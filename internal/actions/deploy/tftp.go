@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"fmt"
+
 	"github.com/basalt-lava/basalt/internal/actions/boot"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -8,24 +10,15 @@ import (
 
 func init() {
 	pipeline.Register(&strategy{
-		name: "Tftp",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !params.Has("to"):
-				return false, `"to" is not in deploy parameters`
-			case params.String("to") != "tftp":
-				return false, `"to" parameter is not "tftp"`
-			case !hasMethod(device, "tftp"):
-				return false, `"tftp" was not in the device configuration deploy methods`
-			}
-			return true, "accepted"
-		},
-		action: func(*value.Map) pipeline.Action { return NewTftpAction() },
+		name:    "Tftp",
+		accepts: pipeline.MethodCheck{Section: "deploy", Method: "tftp"}.AcceptsBlockFirst,
+		action:  func(*value.Map) pipeline.Action { return NewTftpAction() },
 	})
 }
 
-// tftpKeys are the downloads a tftp deploy may have, in LAVA's order.
-var tftpKeys = []string{"ramdisk", "kernel", "dtb", "nfsrootfs", "modules", "preseed", "tee"}
+// tftpKeys are the downloads a tftp deploy may have, in LAVA's order;
+// dtbo is a list of overlays, downloaded as dtbo0, dtbo1, ….
+var tftpKeys = []string{"ramdisk", "kernel", "dtb", "nfsrootfs", "modules", "preseed", "tee", "dtbo"}
 
 // TftpAction is LAVA's TftpAction (tftp-deploy, `to: tftp`): downloads the
 // kernel, dtb, ramdisk, NFS root, modules, preseed and TEE into the TFTP
@@ -41,22 +34,42 @@ func NewTftpAction() *TftpAction {
 		"download files and deploy using tftp", "tftp deployment")}
 }
 
-// Populate downloads each file the block gives, then prepares the overlay.
+// Populate builds the overlay first when a test needs it (current LAVA;
+// 2023.01 built it inside prepare-tftp-overlay), then downloads each file
+// the block gives and the extra files, then prepares the ramdisk or NFS
+// root.
 func (a *TftpAction) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
+	if a.TestNeedsOverlay(params) {
+		p.Add(NewOverlay(), nil)
+	}
 	for _, key := range tftpKeys {
+		if key == "dtbo" {
+			for i, v := range params.List("dtbo") {
+				img, _ := v.(*value.Map)
+				p.Add(NewDownloader(fmt.Sprintf("dtbo%d", i), img), nil)
+			}
+			continue
+		}
 		if img, ok := params.Value(key).(*value.Map); ok {
 			p.Add(NewDownloader(key, img), nil)
 		}
 	}
+	params.Map("extra_files").Range(func(name string, v any) bool {
+		img, _ := v.(*value.Map)
+		p.Add(NewDownloader(name, img), nil)
+		return true
+	})
 	p.Add(NewPrepareOverlayTftp(), nil)
 	if a.TestNeedsDeployment(params) {
 		p.Add(NewDeployDeviceEnv(), nil)
 	}
 }
 
-// Validate checks what LAVA checks: a kernel, a known kernel type, one
-// root at most, and the TFTP server (a warning when missing).
+// Validate checks what LAVA checks: a known kernel type, one root at
+// most, and the TFTP server (a warning when missing). Current LAVA no
+// longer needs a kernel here (a tftp deploy may carry only a ramdisk or
+// extra files); nbd still does.
 func (a *TftpAction) Validate() {
 	a.Base.Validate()
 	validateBootFiles(&a.Base, a.Params)
@@ -66,13 +79,13 @@ func (a *TftpAction) Validate() {
 // validateBootFiles checks the kernel, ramdisk and root downloads of a
 // tftp or nbd deploy.
 func validateBootFiles(b *pipeline.Base, params *value.Map) {
-	if !params.Has("kernel") {
-		b.Errorf("%s needs a kernel to deploy", b.Name)
-	}
 	if params.Has("nfsrootfs") && params.Has("persistent_nfs") {
 		b.Errorf("only one of nfsrootfs or persistent_nfs can be specified")
 	}
 	for _, key := range tftpKeys {
+		if key == "dtbo" {
+			continue // a list; each download checks its own url
+		}
 		if v, ok := params.Get(key); ok {
 			m, isMap := v.(*value.Map)
 			if !isMap || !m.Has("url") {
@@ -106,15 +119,19 @@ func NewPrepareOverlayTftp() *PrepareOverlayTftp {
 		"extract ramdisk or nfsrootfs in preparation for lava overlay", "extract ramdisk or nfsrootfs")}
 }
 
-// Populate follows LAVA, which adds prepare-kernel a second time for
-// depthcharge devices (to build the FIT image after the ramdisk).
+// Populate follows current LAVA: the persistent NFS root is parsed where
+// 2023.01 built the overlay, the overlay is applied only when a test
+// needs it, and prepare-kernel comes a second time for depthcharge
+// devices (to build the FIT image after the ramdisk).
 func (a *PrepareOverlayTftp) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
 	p.Add(NewExtractNfsRootfs(), nil)
-	p.Add(NewOverlay(), nil)
+	p.Add(NewParsePersistentNFS(), nil)
 	p.Add(NewExtractRamdisk(), nil)
 	p.Add(NewExtractModules(), nil)
-	p.Add(NewApplyOverlayTftp(), nil)
+	if a.TestNeedsOverlay(params) {
+		p.Add(NewApplyOverlayTftp(), nil)
+	}
 	if params.Map("kernel").Has("type") {
 		p.Add(NewPrepareKernel(), nil)
 	}

@@ -9,14 +9,15 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "DeployImages",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !hasMethod(device, "image"):
-				return false, `"image" is not in the device configuration deploy methods`
-			case params.String("to") != "tmpfs":
-				return false, `"to" parameter is not "tmpfs"`
-			case !params.Has("images"):
+			check := pipeline.MethodCheck{Section: "deploy", Method: "image", Name: "tmpfs",
+				NotListed: `"image" is not in the device configuration deploy methods`}
+			if ok, why := check.Accepts(device, params); !ok {
+				return false, why
+			}
+			if !params.Has("images") {
 				return false, `"images" was not in the deployment parameters`
-			case params.Has("type") && params.Value("type") != "monitor":
+			}
+			if params.Has("type") && params.Value("type") != "monitor" {
 				return false, `"type" parameter was set but it was not "monitor"`
 			}
 			return true, "accepted"

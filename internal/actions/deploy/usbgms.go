@@ -12,11 +12,10 @@ func init() {
 	pipeline.Register(&strategy{
 		name: "USBGMS",
 		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case params.String("to") != "usbg-ms":
-				return false, `"to" parameter is not "usbg-ms"`
-			case !hasMethod(device, "usbg-ms"):
-				return false, "'usbg-ms' not in the device configuration deploy methods"
+			check := pipeline.MethodCheck{Section: "deploy", Method: "usbg-ms",
+				NotListed: "'usbg-ms' not in the device configuration deploy methods"}
+			if ok, why := check.AcceptsBlockFirst(device, params); !ok {
+				return false, why
 			}
 			// LAVA raises a ConfigurationError here; declining with the
 			// reason puts the same message in the job's error.

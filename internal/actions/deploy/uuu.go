@@ -8,15 +8,14 @@ import (
 func init() {
 	pipeline.Register(&strategy{
 		name: "UUU",
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case params.String("to") != "uuu":
-				return false, `"to" parameter is not "uuu"`
-			case pipeline.DeviceMethods(device, "deploy") == nil:
-				return false, `"deploy" is not in the device configuration actions`
-			case !params.Has("images"):
+		accepts: func(_, params *value.Map) (bool, string) {
+			if ok, why := (pipeline.MethodCheck{Section: "deploy", Method: "uuu"}).Named(params); !ok {
+				return false, why
+			}
+			if !params.Has("images") {
 				return false, "'images' not in deploy parameters"
-			case !params.Map("images").Has("boot"):
+			}
+			if !params.Map("images").Has("boot") {
 				return false, "'boot' image is required, not found in 'images' parameter"
 			}
 			return true, "accepted"

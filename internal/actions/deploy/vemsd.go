@@ -11,18 +11,8 @@ func init() {
 	pipeline.Register(&strategy{
 		name:             "VExpressMsd",
 		noDeploymentData: true,
-		accepts: func(device, params *value.Map) (bool, string) {
-			switch {
-			case !params.Has("to"):
-				return false, `"to" is not in deploy parameters`
-			case params.String("to") != "vemsd":
-				return false, `"to" parameter is not "vemsd"`
-			case !hasMethod(device, "vemsd"):
-				return false, `"vemsd" was not in the device configuration deploy methods`
-			}
-			return true, "accepted"
-		},
-		action: func(*value.Map) pipeline.Action { return NewVExpressMsdRetry() },
+		accepts:          pipeline.MethodCheck{Section: "deploy", Method: "vemsd"}.AcceptsBlockFirst,
+		action:           func(*value.Map) pipeline.Action { return NewVExpressMsdRetry() },
 	})
 }
 

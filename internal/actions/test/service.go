@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"regexp"
 
 	"github.com/basalt-lava/basalt/internal/actions/deploy"
@@ -11,10 +12,19 @@ import (
 var service = &strategy{
 	name: "TestService",
 	accepts: func(_, params *value.Map) (bool, string) {
-		if params.Has("services") {
-			return true, "accepted"
+		svcs, ok := params.Get("services")
+		if !ok {
+			return false, `"services" not in parameters`
 		}
-		return false, `"services" not in parameters`
+		// Current LAVA declines a service without its four keys.
+		list, _ := svcs.([]any)
+		for _, x := range list {
+			m, _ := x.(*value.Map)
+			if missing := missingKeys(m, "name", "from", "repository", "path"); len(missing) > 0 {
+				return false, fmt.Sprintf("missing required parameters %v", missing)
+			}
+		}
+		return true, "accepted"
 	},
 	action: func(*value.Map) pipeline.Action { return NewServices() },
 }

@@ -31,7 +31,9 @@ func TestSelect(t *testing.T) {
 		{"role without protocol", `{definitions: [], role: host}`, "TestShell", nil},
 		{"interactive", `{interactive: [{name: a, prompts: ['#'], script: []}]}`, "TestInteractive", nil},
 		{"monitors", `{monitors: [{name: a, start: s, end: e, pattern: p}]}`, "TestMonitor", nil},
-		{"services", `{services: [{name: a}]}`, "TestService", nil},
+		{"services", `{services: [{name: a, from: git, repository: 'https://g/r.git', path: compose.yaml}]}`, "TestService", nil},
+		{"incomplete service", `{services: [{name: a}]}`, "", []string{
+			"TestService: missing required parameters [from path repository]"}},
 		{"nothing", `{timeout: {minutes: 1}}`, "", []string{
 			`TestShell: "definitions" not in parameters`,
 			`TestInteractive: "interactive" not in parameters`,
