@@ -1,0 +1,1 @@
+arm_api = None

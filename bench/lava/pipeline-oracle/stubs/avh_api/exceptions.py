@@ -1,0 +1,2 @@
+class ForbiddenException(Exception): pass
+class NotFoundException(Exception): pass
