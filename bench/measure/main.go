@@ -29,10 +29,11 @@
 //     its children's. Exact.
 //   - the guest's QEMU is the process whose argv[0] matches -guest and
 //     whose command line does not match -not-guest (libguestfs' appliance
-//     is a QEMU too); its CPU and memory are sampled every -interval from
-//     /proc, so its CPU may miss up to one interval of its last moments
-//     (which then counts as helpers'): helpers_cpu_s is tree_cpu_s minus
-//     the dispatcher's and the guest's.
+//     is a QEMU too); once found (within -interval of its start), its CPU
+//     is read from /proc every -guest-interval, so it may miss up to
+//     that much of its last moments (which then counts as helpers'; a
+//     read that catches it as a zombie is exact): helpers_cpu_s is
+//     tree_cpu_s minus the dispatcher's and the guest's.
 //   - the side's peak memory (side_peak_pss_kb) is the largest sum, over
 //     samples taken every -pss-every intervals, of the proportional set
 //     size (Pss, /proc/PID/smaps_rollup) of every process of the tree but
@@ -110,6 +111,7 @@ func main() {
 	notGuest := flag.String("not-guest", `guestfs| --?(version|help)( |$)`,
 		"regexp on the whole command line of a -guest match that makes it a helper (libguestfs' appliance, a version probe)")
 	interval := flag.Duration("interval", 20*time.Millisecond, "sampling interval of the process tree")
+	guestInterval := flag.Duration("guest-interval", 2*time.Millisecond, "sampling interval of the guest's QEMU's CPU")
 	pssEvery := flag.Int("pss-every", 5, "read every process's Pss every this many intervals (it costs a walk of its page tables)")
 	linger := flag.Duration("linger", 60*time.Second, "how long descendants may outlive the dispatcher before they are killed")
 	flag.Usage = func() {
@@ -123,7 +125,7 @@ func main() {
 		os.Exit(2)
 	}
 	m := &measurer{guest: regexp.MustCompile(*guest), notGuest: regexp.MustCompile(*notGuest),
-		interval: *interval, pssEvery: max(1, *pssEvery), linger: *linger, procs: map[procKey]*procState{}}
+		interval: *interval, guestInterval: min(*guestInterval, *interval), pssEvery: max(1, *pssEvery), linger: *linger, procs: map[procKey]*procState{}}
 	res, err := m.run(args[2:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "measure:", err)
@@ -161,6 +163,9 @@ type procState struct {
 type measurer struct {
 	guest, notGuest  *regexp.Regexp
 	interval, linger time.Duration
+	guestInterval    time.Duration
+	guests           map[procKey]*procState
+	ticks            int
 	root             int
 	procs            map[procKey]*procState
 	pssEvery         int
@@ -198,14 +203,16 @@ func (m *measurer) run(argv []string) (*Result, error) {
 		}
 		close(exited)
 	}()
-	tick := time.NewTicker(m.interval)
+	m.guests = map[procKey]*procState{}
+	tick := time.NewTicker(m.guestInterval)
 	defer tick.Stop()
 	hwm := 0
 loop:
 	for {
-		m.sample()
-		if v := statusKiB(m.root, "VmHWM:", "status"); v > hwm {
-			hwm = v
+		if m.tick() {
+			if v := statusKiB(m.root, "VmHWM:", "status"); v > hwm {
+				hwm = v
+			}
 		}
 		select {
 		case <-exited:
@@ -296,9 +303,55 @@ func (m *measurer) reapRest(tick <-chan time.Time) int {
 			}
 			deadline = time.Now().Add(time.Hour)
 		}
-		m.sample()
+		m.tick()
 		<-tick
 	}
+}
+
+// tick samples the guests' CPU, and every -interval the whole tree
+// (then it returns true).
+func (m *measurer) tick() bool {
+	m.ticks++
+	if n := int(m.interval / m.guestInterval); n > 1 && m.ticks%n != 1 {
+		for k, p := range m.guests {
+			f := procStat(k.pid)
+			if f == nil || f[fieldStart] != k.start {
+				delete(m.guests, k) // reaped: its last reading stands
+				continue
+			}
+			p.cpu = cpuOf(f)
+		}
+		return false
+	}
+	m.sample()
+	return true
+}
+
+// procStat returns the fields of /proc/PID/stat after the command name
+// (f[0] is the state), nil when unreadable.
+func procStat(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 > len(b) {
+		return nil
+	}
+	f := strings.Fields(string(b[i+2:]))
+	if len(f) <= fieldRSS {
+		return nil
+	}
+	return f
+}
+
+// cpuOf returns utime+stime of stat fields, in seconds. A zombie (exited,
+// not yet reaped) still shows its final CPU: the exact figure, when a
+// reading catches it.
+func cpuOf(f []string) float64 {
+	ut, _ := strconv.ParseFloat(f[fieldUtime], 64)
+	st, _ := strconv.ParseFloat(f[fieldUtime+1], 64)
+	return (ut + st) / clockTicks
 }
 
 // sample reads every process of the tree once.
@@ -331,15 +384,12 @@ func (m *measurer) sample() {
 			p.comm = comm
 			p.program, p.role = m.classify(pid, comm)
 		}
-		// A zombie (exited, not yet reaped) still shows its final CPU:
-		// the exact figure, when a sample catches it.
-		ut, _ := strconv.ParseFloat(f[fieldUtime], 64)
-		st, _ := strconv.ParseFloat(f[fieldUtime+1], 64)
-		p.cpu = (ut + st) / clockTicks
+		p.cpu = cpuOf(f)
 		rss, _ := strconv.Atoi(f[fieldRSS])
 		rss *= m.pageKiB
 		p.rss = max(p.rss, rss)
 		if p.role == "guest" {
+			m.guests[key] = p
 			m.guestHWM = max(m.guestHWM, statusKiB(pid, "VmHWM:", "status"))
 		} else {
 			side += rss
