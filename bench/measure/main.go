@@ -381,8 +381,13 @@ func (m *measurer) sample() {
 				p = &procState{}
 				m.procs[key] = p
 			}
-			p.comm = comm
-			p.program, p.role = m.classify(pid, comm)
+			var known bool
+			p.program, p.role, known = m.classify(pid, comm)
+			if known {
+				p.comm = comm
+			} else {
+				p.comm = "" // classified again at the next sample
+			}
 		}
 		p.cpu = cpuOf(f)
 		rss, _ := strconv.Atoi(f[fieldRSS])
@@ -402,24 +407,27 @@ func (m *measurer) sample() {
 	m.sidePeakPSS = max(m.sidePeakPSS, pss)
 }
 
-// classify names a process's program and role from its command line.
-func (m *measurer) classify(pid int, comm string) (program, role string) {
+// classify names a process's program and role from its command line;
+// known is false when the command line could not be read: in the middle
+// of an exec the new program's name is set before its arguments are, and
+// a guest read then would pass for a helper until the next sample.
+func (m *measurer) classify(pid int, comm string) (program, role string, known bool) {
 	if pid == m.root {
-		return comm, "dispatcher"
+		return comm, "dispatcher", true
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil || len(b) == 0 {
-		return comm, "helper"
+		return comm, "helper", false
 	}
 	argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
 	program = filepath.Base(argv[0])
 	if m.guest.MatchString(argv[0]) && !m.notGuest.MatchString(strings.Join(argv, " ")) {
-		return program, "guest"
+		return program, "guest", true
 	}
 	if m.guest.MatchString(argv[0]) {
 		program += " (not the guest)"
 	}
-	return program, "helper"
+	return program, "helper", true
 }
 
 // descendants lists every process under measure: its children (the
