@@ -6,7 +6,7 @@ STATICCHECK_VERSION := v0.8.2
 
 FIXTURES := build/fixtures/x86_64
 
-.PHONY: all build deps lava-peers check test lint fuzz bench example example-multinode example-tuxrun fixtures fixtures-check clean
+.PHONY: all build deps lava-peers check test test-fast lint fuzz bench example example-multinode example-tuxrun fixtures fixtures-check clean
 
 all: build
 
@@ -85,6 +85,12 @@ lint:
 test: fixtures
 	BASALT_E2E=1 BASALT_LAVA_PYTHONPATH=$(if $(wildcard $(LAVA_PEERS)/usr/lib/python3/dist-packages),$(CURDIR)/$(LAVA_PEERS)/usr/lib/python3/dist-packages) \
 		$(GO) test -count=1 -timeout 30m ./...
+
+# test-fast is the inner loop: every test that needs neither QEMU nor the
+# fixtures (those skip under -short: the boot tests and internal/e2e).
+# CI runs them all (make check).
+test-fast:
+	$(GO) test -short -count=1 ./...
 
 # check is what CI runs: lint, then every test (the LAVA corpus tests run
 # when ../shared/lava-corpus is present and skip otherwise).

@@ -1,12 +1,21 @@
 #!/bin/bash
 # Run the same jobs on the same fixtures with Debian's lava-run and with
-# basalt run, several times each, and report median ratios:
-#   - dispatcher overhead: job wall time minus the guest's own boot and
-#     test time (its uptime when the test ends, printed by the job);
+# basalt run, several times each, and report medians over the runs that
+# succeeded (failed runs are left out, counted and named) and ratios:
+#   - wall time, and the dispatcher's overhead: wall time minus the boot
+#     and test blocks as the dispatcher's own log times them (from the
+#     start of the boot block to the end of the test block), i.e. its
+#     time outside them: starting, downloads, building the overlay,
+#     finishing. The guest's uptime at the end of its test is shown
+#     beside it for reference, not subtracted;
 #   - console throughput: 50 MB printed by a test, against QEMU alone
 #     writing the same console to a file (bench/serialalone);
-#   - the dispatcher process's own peak memory and CPU time (bench/measure:
-#     QEMU's CPU is counted apart).
+#   - the cost of each side (bench/measure): the dispatcher process, its
+#     helpers (every other process it starts: lava-run's libguestfs
+#     appliance QEMU, basalt's mkfs.ext2...) and the two together (CPU,
+#     and peak memory: the largest sum of their proportional set sizes at
+#     one moment); the guest's QEMU is reported apart.
+# The machine's load average is recorded around every run and printed.
 #
 #   bench/run-vs-lava.sh [RUNS] [smoke|throughput|serial|all]      (default: 3 smoke)
 # (serial: only QEMU alone printing the 50 MB; BENCH_OUT=DIR adds to an
@@ -14,7 +23,8 @@
 #
 # Needs root (lava-run refuses otherwise) and Debian's lava-dispatcher:
 #   apt-get install lava-dispatcher python3-jinja2 python3-yaml
-# Results go to build/bench/<time>/ (one JSON per run, summary.txt).
+# Results go to build/bench/<time>/ (one folder per run with measure.json
+# and the logs, summary.txt).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${1:-3}
@@ -50,23 +60,47 @@ for j in smoke throughput; do
   sed "s|127.0.0.1:8000|127.0.0.1:$PORT|" "$ROOT/bench/jobs/$j.yaml" >"$OUT/$j.yaml"
 done
 
-# One run of one job by one dispatcher: measure.json and the log.
+# Every run gets a job id of its own that no other lava-run on the
+# machine uses: lava-run keeps a job's files in
+# /var/lib/lava/dispatcher/tmp/<id> and removes them when the job ends,
+# so two jobs with one id break each other. The id is this script's pid
+# (unique among the live processes) and a run counter: PID0001, PID0002...
+JOBS=0
+next_id() {
+  local id
+  while :; do
+    JOBS=$((JOBS + 1))
+    id=$$$(printf %04d "$JOBS")
+    [ -e "/var/lib/lava/dispatcher/tmp/$id" ] || break
+  done
+  JOB_ID=$id
+}
+
+# One run of one job by one dispatcher: measure.json and the log. A run
+# that fails is kept (summarize.py leaves it out of the medians and says
+# why).
 run_one() { # tool job run
   local tool=$1 job=$2 i=$3 name
   name=$(basename "$job" .yaml)-$tool-$i
   rm -rf "$OUT/$name"; mkdir -p "$OUT/$name"
+  next_id
   case $tool in
   basalt)
     "$OUT/measure" "$OUT/$name/measure.json" -- "$BASALT" run "$job" --device "$DEVICE" \
-      --output-dir "$OUT/$name" --job-id "$i" --quiet >"$OUT/$name/stdout" 2>&1 || true
+      --output-dir "$OUT/$name" --job-id "$JOB_ID" --quiet >"$OUT/$name/stdout" 2>&1 || true
     ;;
   lava)
     /usr/bin/python3 "$ROOT/bench/lava/render-device.py" "$DEVICE" "$OUT/lava-device.yaml" --job "$job" >/dev/null
-    "$OUT/measure" "$OUT/$name/measure.json" -- lava-run --job-id "$i" --output-dir "$OUT/$name" \
+    "$OUT/measure" "$OUT/$name/measure.json" -- lava-run --job-id "$JOB_ID" --output-dir "$OUT/$name" \
       --device "$OUT/lava-device.yaml" "$job" >"$OUT/$name/stdout" 2>"$OUT/$name/stderr" || true
     ;;
   esac
-  echo "$name: $(tr -d '\n ' <"$OUT/$name/measure.json" | head -c 300)" >&2
+  if [ -f "$OUT/$name/measure.json" ]; then
+    /usr/bin/python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print("%s: job id %s, rc %d, wall %.1f s, side CPU %.2f s (dispatcher %.2f), side peak %.0f MB (Pss), guest CPU %.1f s, load %s" % (sys.argv[2], sys.argv[3], m["rc"], m["wall_s"], m["side_cpu_s"], m["dispatcher_cpu_s"], m["side_peak_pss_kb"]/1024, m["guest_qemu_cpu_s"], m["loadavg_start"]))' \
+      "$OUT/$name/measure.json" "$name" "$JOB_ID" >&2
+  else
+    echo "$name: job id $JOB_ID: no measure.json" >&2
+  fi
 }
 
 serial_alone() { # run
@@ -85,6 +119,7 @@ serial_alone() { # run
   echo "serial-alone-$i: $(cat "$OUT/serial-$i.json")" >&2
 }
 
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)" | tee -a "$OUT/load.txt" >&2
 for i in $(seq "$RUNS"); do
   if [ "$WHAT" = smoke ] || [ "$WHAT" = all ]; then
     run_one basalt "$OUT/smoke.yaml" "$i"
@@ -99,4 +134,5 @@ for i in $(seq "$RUNS"); do
     serial_alone "$i"
   fi
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt" >&2
 /usr/bin/python3 "$ROOT/bench/summarize.py" "$OUT" | tee "$OUT/summary.txt"

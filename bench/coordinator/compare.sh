@@ -14,7 +14,12 @@
 # ROUNDS (sync rounds, default 5), BENCH_OUT (output folder).
 # Needs lava-coordinator (apt-get install lava-coordinator) and Go.
 # Results: build/bench/coordinator/<time>/results.jsonl (one JSON line per
-# load run, with the server's CPU and peak RSS), summary.txt, server logs.
+# load run, with the server's CPU and peak RSS and the machine's load
+# average before and after), summary.txt, server logs. Each server is one
+# process with no children, so its own CPU and memory are the whole of
+# its cost. A run whose load tool fails or whose server dies is recorded
+# as failed: counted, named, and left out of the medians; a run cut off
+# by LIMIT is not a failure but a finding (the "done" column shows it).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RUNS=${1:-1}
@@ -145,16 +150,27 @@ for run in $(seq "$RUNS"); do
       start_server "$kind" "$dir"
       echo "run $run: $sc against $kind ($ADDR)" >&2
       read -r ovf0 ckf0 < <(tcp_counters)
+      load0=$(cut -d' ' -f1-3 /proc/loadavg)
+      # A run whose load tool fails is recorded as failed (summarize.py
+      # counts it and leaves it out of the medians) and the rest go on.
       # shellcheck disable=SC2086 # args is a list of flags
-      "$OUT/load" -addr "$ADDR" -label "$kind" -poll "$POLL" -limit "$LIMIT" $args >"$dir/load.json" 2>"$dir/load.err" || {
-        echo "load tool failed on $sc against $kind:" >&2; cat "$dir/load.err" >&2; exit 1; }
+      if ! "$OUT/load" -addr "$ADDR" -label "$kind" -poll "$POLL" -limit "$LIMIT" $args >"$dir/load.json" 2>"$dir/load.err"; then
+        echo "load tool failed on $sc against $kind (run left out of the medians):" >&2; tail -n 5 "$dir/load.err" >&2
+        stop_server
+        jq -nc --arg sc "$sc" --arg kind "$kind" --argjson run "$run" --arg load "$load0" \
+          --arg why "$(tail -n 1 "$dir/load.err")" \
+          '{bench: $sc, label: $kind, run: $run, failed: ("load tool failed: " + $why), loadavg_start: $load}' >>"$RESULTS"
+        continue
+      fi
       read -r cpu rss < <(server_usage)
       read -r ovf1 ckf1 < <(tcp_counters)
       stop_server
       jq -c --arg sc "$sc" --argjson run "$run" --argjson cpu "$cpu" --argjson rss "$rss" \
         --argjson ovf $((ovf1 - ovf0)) --argjson ckf $((ckf1 - ckf0)) \
+        --arg load0 "$load0" --arg load1 "$(cut -d' ' -f1-3 /proc/loadavg)" \
         '. + {bench: $sc, run: $run, server_cpu_s: $cpu, server_peak_rss_kb: $rss,
-              listen_overflows: $ovf, syncookies_failed: $ckf}' "$dir/load.json" >>"$RESULTS"
+              listen_overflows: $ovf, syncookies_failed: $ckf, loadavg_start: $load0, loadavg_end: $load1}
+         + (if $cpu == null then {failed: "the server died during the run"} else {} end)' "$dir/load.json" >>"$RESULTS"
       jq -r '"  \(.requests) requests, \(.rounds_completed)/\(.rounds_expected) rounds, \(.conn_errors_total) connection errors, \(.wall_s) s"' "$dir/load.json" >&2
     done
   done

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Summarise bench/coordinator/compare.sh results (results.jsonl): one row
-per scenario and server with the median over runs, then Basalt/LAVA
-ratios of requests per second and completed rounds per second.
+per scenario and server with the median over the runs that did not fail
+(failed runs are counted in "failed" and listed), then Basalt/LAVA ratios
+of requests per second and completed rounds per second, and the machine's
+load average during the runs.
 
     summarize.py results.jsonl
 """
@@ -34,26 +36,36 @@ def main(path):
     rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
     by = {}
     order = []
+    failed = {}
+    loads = [float(r[k].split()[0]) for r in rows for k in ("loadavg_start", "loadavg_end") if r.get(k)]
     for r in rows:
+        if r.get("failed"):
+            if r["bench"] not in order:
+                order.append(r["bench"])
+            failed.setdefault((r["bench"], r["label"]), []).append(r)
+            continue
         k = (r["bench"], r["label"])
         if r["bench"] not in order:
             order.append(r["bench"])
         by.setdefault(k, []).append(r)
 
-    cols = ["scenario", "server", "runs", "req/s", "rounds/s", "round med s",
+    cols = ["scenario", "server", "runs", "failed", "req/s", "rounds/s", "round med s",
             "round max s", "group_data s", "done", "conn err", "resets", "SYN drops", "wall s",
             "srv cpu s", "srv rss MB", "load cpu s"]
     table = []
     for bench in order:
         for server in ("basalt", "lava"):
             rs = by.get((bench, server))
+            nfail = str(len(failed.get((bench, server), [])))
             if not rs:
+                if nfail != "0":
+                    table.append([bench, server, "0", nfail] + ["-"] * (len(cols) - 4))
                 continue
             # every run's count: a run cut off by the time limit must show
             done = "%s/%s" % (",".join(str(r["rounds_completed"]) for r in rs), fmt(med(rs, "rounds_expected")))
             resets = [r.get("conn_errors", {}).get("reset", 0) for r in rs]
             rss = med(rs, "server_peak_rss_kb")
-            table.append([bench, server, str(len(rs)), fmt(med(rs, "requests_per_s"), 0),
+            table.append([bench, server, str(len(rs)), nfail, fmt(med(rs, "requests_per_s"), 0),
                           fmt(med(rs, "rounds_per_s"), 3), fmt(med(rs, "round_s", "median"), 3),
                           fmt(med(rs, "round_s", "max"), 3), fmt(med(rs, "group_data_s", "median"), 3),
                           done, fmt(med(rs, "conn_errors_total")),
@@ -65,9 +77,16 @@ def main(path):
     print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
-    print("(medians over runs; round = first node entering a round to the last leaving it;"
+    print("(medians over the runs that did not fail; round = first node entering a round to the last leaving it;"
           " done = completed rounds of each run/expected; resets are counted in conn err;"
           " SYN drops = the kernel's listen-queue overflows during the run)")
+
+    for (bench, server), fs in failed.items():
+        for r in fs:
+            print(f"  left out: {bench} {server} run {r['run']}: {r['failed']}")
+    if loads:
+        print(f"machine load average (1 min) before and after each run: {min(loads):.2f} to {max(loads):.2f}"
+              f" (median {statistics.median(loads):.2f})")
 
     print()
     print("Basalt / LAVA (ratio of the medians):")

@@ -3,7 +3,7 @@
 # `basalt coordinator`. The sub-jobs are examples/multinode/job.yaml split
 # by `basalt multinode split`, the device is our dictionary rendered with
 # LAVA's templates (render-device.py), the images are the fixtures served
-# on 127.0.0.1:8000. LAVA's dispatcher reads the coordinator's address
+# on 127.0.0.1 (port BENCH_PORT). LAVA's dispatcher reads the coordinator's address
 # from /etc/lava-coordinator/lava-coordinator.conf (localhost:3079 as
 # Debian ships it), so basalt's coordinator listens there: stop any
 # lava-coordinator service first.
@@ -22,7 +22,18 @@ for f in build/basalt build/fixtures/x86_64/vmlinuz build/fixtures/x86_64/rootfs
 done
 rm -rf "$OUT"
 mkdir -p "$OUT"
-build/basalt multinode split examples/multinode/job.yaml --job-id 10 --output-dir "$OUT"
+# Job ids no other lava-run on the machine uses (lava-run keeps a job's
+# files in /var/lib/lava/dispatcher/tmp/<id> and removes them at its
+# end): this script's pid followed by 0001 and 0002, the numbering the
+# other bench scripts use too (their own pid, a 4-digit counter).
+SERVER_ID=$$0001
+CLIENT_ID=$$0002
+build/basalt multinode split examples/multinode/job.yaml --job-id "$SERVER_ID" --output-dir "$OUT"
+# The images are served on a port of this script's own (BENCH_PORT, 8644
+# by default), not the 8000 the example's job names, where another
+# server may come and go under the run.
+PORT=${BENCH_PORT:-8644}
+sed -i "s|127.0.0.1:8000|127.0.0.1:$PORT|" "$OUT"/*-[0-9]*.yaml
 /usr/bin/python3 bench/lava/render-device.py examples/multinode/device.jinja2 "$OUT/device.yaml" --job "$OUT/server-0.yaml" >/dev/null
 
 pids=
@@ -30,17 +41,17 @@ stop() { for p in $pids; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null
 trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-python3 -m http.server 8000 --bind 127.0.0.1 --directory build/fixtures/x86_64 >"$OUT/httpd.log" 2>&1 &
+python3 -m http.server "$PORT" --bind 127.0.0.1 --directory build/fixtures/x86_64 >"$OUT/httpd.log" 2>&1 &
 pids="$pids $!"
 build/basalt coordinator --listen 127.0.0.1:3079 >"$OUT/coordinator.log" 2>&1 &
 pids="$pids $!"
 sleep 1
 
-lava-run --job-id 10 --output-dir "$OUT/server" --device "$OUT/device.yaml" "$OUT/server-0.yaml" >"$OUT/server.log" 2>&1 &
+lava-run --job-id "$SERVER_ID" --output-dir "$OUT/server" --device "$OUT/device.yaml" "$OUT/server-0.yaml" >"$OUT/server.log" 2>&1 &
 server=$!
 pids="$server $pids" # stopped first on a signal, before what it talks to
 status=0
-lava-run --job-id 11 --output-dir "$OUT/client" --device "$OUT/device.yaml" "$OUT/client-0.yaml" >"$OUT/client.log" 2>&1 || status=1
+lava-run --job-id "$CLIENT_ID" --output-dir "$OUT/client" --device "$OUT/device.yaml" "$OUT/client-0.yaml" >"$OUT/client.log" 2>&1 || status=1
 wait "$server" || status=1
 for r in server client; do
 	printf '%s: ' "$r"

@@ -9,6 +9,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -30,6 +31,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// Every test here boots QEMU and skips under -short (make
+		// test-fast): no binary to build for them.
+		os.Exit(m.Run())
+	}
 	root, _ := filepath.Abs("../..")
 	fixtures = filepath.Join(root, "build", "fixtures", "x86_64")
 	dir, err := os.MkdirTemp("", "basalt-e2e-bin-")
@@ -50,10 +57,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// needFixtures skips without the fixtures, unless BASALT_E2E=1 (make
-// check sets it after building them), when their absence is a failure.
+// needFixtures skips under -short (the inner loop's `make test-fast`:
+// every test here boots QEMU), and without the fixtures, unless
+// BASALT_E2E=1 (make check sets it after building them), when their
+// absence is a failure.
 func needFixtures(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("boots QEMU: skipped under -short")
+	}
 	for _, f := range []string{"vmlinuz", "rootfs.cpio.gz"} {
 		if _, err := os.Stat(filepath.Join(fixtures, f)); err != nil {
 			if os.Getenv("BASALT_E2E") == "1" {

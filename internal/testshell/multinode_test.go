@@ -35,6 +35,14 @@ func TestSplitSendArgs(t *testing.T) {
 // guestScript plays a test run that makes MultiNode calls the way the
 // helper scripts do: print the call, then read the console until the
 // reply, and report what it read as a test case.
+//
+// After the runner's EXIT line it goes on reading its console until the
+// session closes it, as a device's console outlives the test runner: the
+// dispatcher follows each reply with an empty line (LAVA's
+// sendline("\n")), which may still be on its way when the script has
+// read the reply and printed EXIT. A script that exited there would
+// close the pipe under that write, and Follow would fail with "write:
+// broken pipe" (or "file already closed" once Wait had reaped it).
 const guestScript = `
 echo "<LAVA_SIGNAL_STARTRUN 0_mn 1_1.1>"
 echo "<LAVA_MULTI_NODE> <LAVA_SEND hello who=server>"
@@ -54,6 +62,7 @@ while read line; do
 done
 echo "<LAVA_SIGNAL_ENDRUN 0_mn 1_1.1>"
 echo "<LAVA_TEST_RUNNER EXIT>"
+cat >/dev/null
 `
 
 type call struct {
