@@ -102,9 +102,6 @@ func (d *mnDevice) run(t *testing.T, env []string, replies []string, name string
 	// A guard only: a helper that waits for something never typed.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(d.bin, name), args...)
-	cmd.Dir = d.dir
-	cmd.Env = append([]string{"PATH=" + d.path, "HOME=" + d.dir}, env...)
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -114,8 +111,14 @@ func (d *mnDevice) run(t *testing.T, env []string, replies []string, name string
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, stdoutW, &stderr
-	if err := cmd.Start(); err != nil {
+	cmd, err := retryBusy(func() *exec.Cmd {
+		cmd := exec.CommandContext(ctx, filepath.Join(d.bin, name), args...)
+		cmd.Dir = d.dir
+		cmd.Env = append([]string{"PATH=" + d.path, "HOME=" + d.dir}, env...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, stdoutW, &stderr
+		return cmd
+	}, (*exec.Cmd).Start)
+	if err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
 	stdinR.Close()

@@ -128,11 +128,15 @@ func runRunner(t *testing.T, sh shell, dir, stage string, env ...string) (string
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(dir, "bin", "lava-test-runner"), stage)
-	cmd.Env = append(os.Environ(), append([]string{"SHELL=" + sh.path}, env...)...)
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	_, err := retryBusy(func() *exec.Cmd {
+		stdout.Reset()
+		stderr.Reset()
+		cmd := exec.CommandContext(ctx, filepath.Join(dir, "bin", "lava-test-runner"), stage)
+		cmd.Env = append(os.Environ(), append([]string{"SHELL=" + sh.path}, env...)...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		return cmd
+	}, (*exec.Cmd).Run)
 	t.Logf("%s: lava-test-runner stderr:\n%s", sh.name, stderr.String())
 	if err != nil {
 		if _, isExit := err.(*exec.ExitError); !isExit {
@@ -382,9 +386,15 @@ func TestHelpers(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, tt := range tests {
-				cmd := exec.Command(filepath.Join(bin, tt.args[0]), tt.args[1:]...)
-				cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "LAVA_RESULT_DIR=")
-				out, err := cmd.Output()
+				var out []byte
+				_, err := retryBusy(func() *exec.Cmd {
+					cmd := exec.Command(filepath.Join(bin, tt.args[0]), tt.args[1:]...)
+					cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "LAVA_RESULT_DIR=")
+					return cmd
+				}, func(cmd *exec.Cmd) (err error) {
+					out, err = cmd.Output()
+					return err
+				})
 				code := 0
 				if ee, ok := err.(*exec.ExitError); ok {
 					code = ee.ExitCode()
@@ -423,9 +433,11 @@ func TestBackgroundProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer out.Close()
-			start := exec.Command(filepath.Join(bin, "lava-background-process-start"), "ticker", "--cmd", "echo tick >> "+marker+"; sleep 60")
-			start.Env, start.Stdout, start.Stderr = env, out, out
-			if err := start.Run(); err != nil {
+			if _, err := retryBusy(func() *exec.Cmd {
+				start := exec.Command(filepath.Join(bin, "lava-background-process-start"), "ticker", "--cmd", "echo tick >> "+marker+"; sleep 60")
+				start.Env, start.Stdout, start.Stderr = env, out, out
+				return start
+			}, (*exec.Cmd).Run); err != nil {
 				t.Fatalf("lava-background-process-start: %v", err)
 			}
 			pidData, err := os.ReadFile(filepath.Join(res, "results", "ticker", "pid"))
