@@ -184,14 +184,21 @@ func (a *RepoAction) writeInline(dest, rel string) error {
 	if err != nil {
 		return pipeline.JobError("inline definition %s: %v", a.TestName, err)
 	}
-	file := filepath.Join(dest, clean)
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		return pipeline.InfrastructureError("creating %s: %w", filepath.Dir(file), err)
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return pipeline.InfrastructureError("creating %s: %w", dest, err)
 	}
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		return pipeline.InfrastructureError("writing %s: %w", file, err)
+	_, err = overlay.WriteInTree(dest, a.repoLabel(), clean, data, 0o644)
+	return err
+}
+
+// repoLabel names the definition's repository in messages: its URL, or
+// the test for the kinds held in the job itself.
+func (a *RepoAction) repoLabel() string {
+	switch a.from {
+	case "git", "url":
+		return str(a.Def.Value("repository"))
 	}
-	return nil
+	return a.from + " repository of " + a.TestName
 }
 
 // unpackDownload unpacks the tarball the child download-retry fetched
@@ -297,7 +304,7 @@ func (a *TestOverlay) writeMetadata(td *overlay.TestDef, repo *RepoAction, dir s
 		"uuid":             []byte(repo.uuid()),
 		"testdef_metadata": meta,
 	} {
-		if err := writeFile(filepath.Join(dir, name), content); err != nil {
+		if err := a.writeInTree(repo, dir, name, content); err != nil {
 			return err
 		}
 	}
@@ -319,7 +326,7 @@ func (a *TestOverlay) writeInstall(ctx context.Context, td *overlay.TestDef, rep
 		skip = append(skip, str(s))
 	}
 	script, _ := td.InstallScript(params, skip, distro(&a.Base), onDevice)
-	if err := writeFile(filepath.Join(dir, "install.sh"), []byte(script)); err != nil {
+	if err := a.writeInTree(repo, dir, "install.sh", []byte(script)); err != nil {
 		return err
 	}
 	skipRepos := false
@@ -367,7 +374,7 @@ func (a *TestOverlay) writeRun(td *overlay.TestDef, repo *RepoAction, dir, onDev
 		}
 	}
 	file := filepath.Join(dir, "run.sh")
-	if err := writeFile(file, []byte(rs.Script())); err != nil {
+	if err := a.writeInTree(repo, dir, "run.sh", []byte(rs.Script())); err != nil {
 		return err
 	}
 	a.setCommonResults(repo)
@@ -375,9 +382,16 @@ func (a *TestOverlay) writeRun(td *overlay.TestDef, repo *RepoAction, dir, onDev
 	return nil
 }
 
-func writeFile(name string, data []byte) error {
-	if err := os.WriteFile(name, data, 0o644); err != nil {
-		return pipeline.InfrastructureError("writing %s: %w", name, err)
+// writeInTree writes one of the test's files into the folder of its
+// fetched repository, replacing (never writing through) a link of the
+// repository at that name: see overlay.WriteInTree.
+func (a *TestOverlay) writeInTree(repo *RepoAction, dir, name string, data []byte) error {
+	link, err := overlay.WriteInTree(dir, repo.repoLabel(), name, data, 0o644)
+	if err != nil {
+		return err
+	}
+	if link != "" {
+		a.Log().Warnf("repository %s: %s was a symlink to %s: replaced by the file Basalt writes, not written through", repo.repoLabel(), name, link)
 	}
 	return nil
 }
