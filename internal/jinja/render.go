@@ -3,6 +3,7 @@ package jinja
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/value"
@@ -127,9 +128,40 @@ func (f *frame) store(name string, v any) {
 }
 
 // output collects rendered text, refusing to grow past max bytes.
+// prints, when not nil, collects where each printed value went (only
+// the root output tracks them: text rendered into a buffer reaches the
+// root through another print).
 type output struct {
 	strings.Builder
-	max int
+	max    int
+	prints *[]Span
+}
+
+// print writes s, the printed value of e (nil for a filter block).
+func (o *output) print(s string, e expr) error {
+	start := o.Len()
+	if err := o.write(s); err != nil {
+		return err
+	}
+	if o.prints != nil && len(s) > 0 {
+		*o.prints = append(*o.prints, Span{Start: start, End: o.Len(), Names: exprNames(e)})
+	}
+	return nil
+}
+
+// exprNames returns the variable names e reads, sorted.
+func exprNames(e expr) []string {
+	if e == nil {
+		return nil
+	}
+	sym := newSymbols(nil)
+	(&frameVisitor{sym: sym}).expr(e)
+	names := make([]string, 0, len(sym.refs))
+	for n := range sym.refs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func (o *output) write(s string) error {
@@ -226,7 +258,7 @@ func (r *renderer) execNode(n node, f *frame, w *output) error {
 		if f.root.parent != nil {
 			return nil
 		}
-		return w.write(pyStr(v))
+		return w.print(pyStr(v), t.expr)
 	case *setNode:
 		v, err := r.eval(t.value, f)
 		if err != nil {
@@ -288,7 +320,10 @@ func (r *renderer) execNode(n node, f *frame, w *output) error {
 		if err != nil {
 			return err
 		}
-		return r.emit(f, w, pyStr(v))
+		if f.root.parent != nil {
+			return nil
+		}
+		return w.print(pyStr(v), nil)
 	case *withNode:
 		inner := f.child(t.frame)
 		for i, tg := range t.targets {
