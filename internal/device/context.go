@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/basalt-lava/basalt/internal/jinja"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -83,7 +84,16 @@ const placeholder = "x"
 type mark struct {
 	start, end int
 	repl       string
+	// level says how the print was tied to the variable, for naming
+	// the culprit: markWhole, markContent or markName.
+	level int
 }
+
+const (
+	markWhole   = iota // the print is the value, or a piece of it
+	markContent        // the print holds the value
+	markName           // the print's expression reads the variable
+)
 
 // neutralValue is v with every string replaced by the placeholder: a
 // list stays a list of as many items, so a template that prints a whole
@@ -143,17 +153,28 @@ func checkContextPrints(file, out string, prints []jinja.Span, ctx *value.Map) e
 		return nil
 	}
 	// Something differs: name the first variable that alone makes a
-	// difference, in the order the job gives them.
-	for _, k := range keys {
-		if len(marks[k]) == 0 {
-			continue
-		}
-		alone, aloneErr := value.DecodeYAML([]byte(neutralise(out, marks[k])))
-		if aloneErr != nil {
-			return &ContextError{Key: k, File: file, What: "the text parses only because of the value"}
-		}
-		if path, what, same := sameShape(real, alone, ""); !same {
-			return &ContextError{Key: k, File: file, Path: path, What: what}
+	// difference, in the order the job gives them, first by the prints
+	// that hold its value, then also by those that read its name (a
+	// print such as {{ arch | qemu_guest_fs_interface(guestfs_interface) }}
+	// reads two).
+	for level := markWhole; level <= markName; level++ {
+		for _, k := range keys {
+			var ms []mark
+			for _, m := range marks[k] {
+				if m.level <= level {
+					ms = append(ms, m)
+				}
+			}
+			if len(ms) == 0 {
+				continue
+			}
+			alone, aloneErr := value.DecodeYAML([]byte(neutralise(out, ms)))
+			if aloneErr != nil {
+				return &ContextError{Key: k, File: file, What: "the text parses only because of the value"}
+			}
+			if path, what, same := sameShape(real, alone, ""); !same {
+				return &ContextError{Key: k, File: file, Path: path, What: what}
+			}
 		}
 	}
 	// Only several variables together make the difference.
@@ -181,7 +202,7 @@ func contextMarks(out string, prints []jinja.Span, key string, v any) []mark {
 	collectStrings(v, &strs)
 	var needles []string
 	for _, s := range strs {
-		if strings.TrimSpace(s) == "" {
+		if !hasWord(s) {
 			continue
 		}
 		needles = append(needles, s, jinja.Repr(s))
@@ -197,12 +218,17 @@ func contextMarks(out string, prints []jinja.Span, key string, v any) []mark {
 	var marks []mark
 	for _, p := range prints {
 		text := out[p.Start:p.End]
-		if text == whole {
-			marks = append(marks, mark{p.Start, p.End, shape})
+		byName := containsString(p.Names, key)
+		if text == whole && (byName || hasWord(text)) {
+			marks = append(marks, mark{p.Start, p.End, shape, markWhole})
 			continue
 		}
-		if containsString(p.Names, key) || partOfAny(text, strs) {
-			marks = append(marks, mark{p.Start, p.End, placeholder})
+		if partOfAny(text, strs) {
+			marks = append(marks, mark{p.Start, p.End, placeholder, markWhole})
+			continue
+		}
+		if byName {
+			marks = append(marks, mark{p.Start, p.End, placeholder, markName})
 			continue
 		}
 		for _, n := range needles {
@@ -211,7 +237,7 @@ func contextMarks(out string, prints []jinja.Span, key string, v any) []mark {
 				if i < 0 {
 					break
 				}
-				marks = append(marks, mark{p.Start + off + i, p.Start + off + i + len(n), placeholder})
+				marks = append(marks, mark{p.Start + off + i, p.Start + off + i + len(n), placeholder, markContent})
 				off += i + len(n)
 			}
 		}
@@ -228,9 +254,18 @@ func containsString(l []string, s string) bool {
 	return false
 }
 
-// partOfAny reports whether text, not only blanks, is part of one of strs.
+// hasWord reports whether s holds a letter or a digit. Content that
+// holds neither (blanks, a lone comma or dash) is not matched by content:
+// it would match the template's own punctuation everywhere; a print
+// that reads the variable by name is still marked.
+func hasWord(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0
+}
+
+// partOfAny reports whether text (holding a letter or digit) is part of
+// one of strs: a piece of a value the template split.
 func partOfAny(text string, strs []string) bool {
-	if strings.TrimSpace(text) == "" {
+	if !hasWord(text) {
 		return false
 	}
 	for _, s := range strs {
@@ -276,8 +311,11 @@ func neutralise(out string, marks []mark) string {
 	for i := 0; i < len(ms); {
 		start, end, repl := ms[i].start, ms[i].end, ms[i].repl
 		for i++; i < len(ms) && ms[i].start < end; i++ {
-			if ms[i].end > end {
+			switch {
+			case ms[i].end > end:
 				end, repl = ms[i].end, placeholder
+			case ms[i].start == start && ms[i].end == end && ms[i].repl != placeholder:
+				repl = ms[i].repl // a whole list printed keeps its shape
 			}
 		}
 		b.WriteString(out[pos:start])

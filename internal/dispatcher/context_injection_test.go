@@ -9,31 +9,47 @@ import (
 )
 
 // TestPrepareRefusesContextInjection is the attack of issue 10 through
-// the path "basalt validate --device" takes: a job whose context value,
-// printed by the shipped qemu template, would add a "commands:" key to
-// the rendered device that its command block then runs on the worker.
-// The job must be invalid, with an error naming the context variable
-// at its place in the job file, and no device command may exist.
+// the path "basalt validate --device" takes: jobs whose context value,
+// printed by the shipped qemu template, changes the rendered device; the
+// first adds a "commands:" key that its command block would run on the
+// worker (strict validate called it valid). Each job must be invalid,
+// with an error naming the context variable at its place in the job
+// file (the job checker's for a line break, the rendered structure
+// check's for a one-line value), and no device command may exist.
 func TestPrepareRefusesContextInjection(t *testing.T) {
-	jobPath := filepath.Join("testdata", "context-injection", "job.yaml")
 	devPath := filepath.Join("..", "..", "examples", "qemu", "device.jinja2")
-	p, err := Prepare(jobPath, devPath, Options{Job: job.Options{Strict: true}})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		file string
+		line int    // of the context value
+		want string // in the error
+	}{
+		{"job.yaml", 14, `context variable "guestfs_driveid" holds a line break`},
+		{"one-line.yaml", 15, `context variable "guestfs_driveid": its value, printed by the device template`},
 	}
-	if p.Valid() {
-		t.Fatalf("Prepare(%s, %s) is valid, want the context injection refused", jobPath, devPath)
-	}
-	if p.Device != nil && p.Device.Data.Map("commands") != nil {
-		t.Errorf("rendered device has commands: %v", p.Device.Data.Map("commands"))
-	}
-	found := false
-	for _, d := range p.Diagnostics {
-		if d.Severity == job.Error && d.File == jobPath && strings.Contains(d.Msg, "guestfs_driveid") && d.Pos.Line == 14 {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("no error at %s:14 naming guestfs_driveid; diagnostics: %v", jobPath, p.Diagnostics)
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			jobPath := filepath.Join("testdata", "context-injection", tt.file)
+			for _, strict := range []bool{false, true} {
+				p, err := Prepare(jobPath, devPath, Options{Job: job.Options{Strict: strict}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Valid() {
+					t.Fatalf("Prepare(%s, %s) strict=%v is valid, want the context injection refused", jobPath, devPath, strict)
+				}
+				if p.Device != nil && p.Device.Data.Map("commands") != nil {
+					t.Errorf("rendered device has commands: %v", p.Device.Data.Map("commands"))
+				}
+				found := false
+				for _, d := range p.Diagnostics {
+					if d.Severity == job.Error && d.File == jobPath && d.Pos.Line == tt.line && d.Path == "context.guestfs_driveid" && strings.Contains(d.Msg, tt.want) {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("strict=%v: no error at %s:%d containing %q; diagnostics: %v", strict, jobPath, tt.line, tt.want, p.Diagnostics)
+				}
+			}
+		})
 	}
 }

@@ -1,0 +1,197 @@
+package device
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/basalt-lava/basalt/internal/jinja"
+	"github.com/basalt-lava/basalt/internal/job"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// contextPayloads are hostile values for one context variable: line
+// breaks that start a key, flow collections, closing quotes and brackets,
+// YAML indicators, and lists carrying the same. Each tries to add a
+// "commands:" key (or any key) to the rendered device.
+var contextPayloads = []any{
+	"x\ncommands:\n  users:\n    pwn:\n      do: touch /tmp/pwned",
+	"x\n  commands:\n    users:\n      pwn:\n        do: id",
+	"x\n            commands: {users: {pwn: {do: id}}}",
+	"x\r\ncommands: {users: {pwn: {do: id}}}",
+	"{commands: {users: {pwn: {do: id}}}}",
+	"[commands, users]",
+	"x, commands: {users: {pwn: {do: id}}}",
+	"x}, commands: {users: {pwn: {do: id}}}, y: {z",
+	"x'], commands: {users: {pwn: {do: id}}}, y: ['",
+	`x", commands: {users: {pwn: {do: id}}}, y: "`,
+	`x', "commands": 1, "y": '`,
+	"!!map {commands: 1}",
+	"&a x",
+	"*a",
+	"|",
+	"- x",
+	"? commands",
+	"commands: id",
+	"# comment",
+	[]any{"a", "b\ncommands: {users: {pwn: {do: id}}}"},
+	[]any{"x'], commands: {users: {pwn: {do: id}}}, y: ['"},
+	[]any{`x", "commands": {"users": 1}, "y": "`},
+	[]any{"-smp", 2},
+}
+
+// contextTemplates are the dictionaries tried: our shipped qemu and
+// qemu-aarch64 templates (and base.jinja2 under them), and the corpus's
+// LAVA qemu.jinja2 and base.jinja2 through its qemu01 dictionary.
+func contextTemplates(t *testing.T) []struct {
+	name, path string
+	dirs       []string
+} {
+	dir := t.TempDir()
+	var out []struct {
+		name, path string
+		dirs       []string
+	}
+	for _, tmpl := range []string{"qemu.jinja2", "qemu-aarch64.jinja2"} {
+		p := filepath.Join(dir, "basalt-"+tmpl)
+		if err := os.WriteFile(p, []byte("{% extends '"+tmpl+"' %}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, struct {
+			name, path string
+			dirs       []string
+		}{"basalt/" + tmpl, p, nil})
+	}
+	if c := corpusDir(t); c != "" {
+		out = append(out, struct {
+			name, path string
+			dirs       []string
+		}{"lava/qemu01", filepath.Join(c, "devices", "qemu01.jinja2"), []string{filepath.Join(c, "device-types")}})
+	} else {
+		t.Log("LAVA corpus absent: only Basalt's templates tried")
+	}
+	return out
+}
+
+// TestContextValuesAreData tries every context variable LAVA allows,
+// with every payload, against each template: a render either is refused
+// (a *ContextError, or a template error) or gives a device with exactly
+// the structure that a harmless value ("x") gives. It also counts the
+// inputs that changed the structure before the check (the raw Jinja2
+// render), the figure of issue 10.
+func TestContextValuesAreData(t *testing.T) {
+	var mu sync.Mutex
+	var tried, injectedBefore, refused, injectedAfter int
+	t.Cleanup(func() {
+		t.Logf("%d inputs tried: %d changed the device's structure before the check, %d refused with a ContextError, %d got through", tried, injectedBefore, refused, injectedAfter)
+	})
+	for _, tc := range contextTemplates(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var read1, tried1, before1, refused1, after1 int
+			defer func() {
+				mu.Lock()
+				tried, injectedBefore, refused, injectedAfter = tried+tried1, injectedBefore+before1, refused+refused1, injectedAfter+after1
+				mu.Unlock()
+				t.Logf("%d context variables printed", read1)
+			}()
+			for _, name := range job.ContextVariables {
+				baseCtx := value.MapOf("arch", "x")
+				// benign renders the variable with a harmless value of the
+				// payload's shape: "x", or a list of as many "x" (a list
+				// printed whole is a sequence in LAVA too).
+				benignFor := map[string]any{}
+				benign := func(payload any) any {
+					harmless := neutralValue(payload)
+					key := jinja.Repr(harmless)
+					if doc, ok := benignFor[key]; ok {
+						return doc
+					}
+					ctx := value.Clone(baseCtx).(*value.Map)
+					ctx.Set(name, harmless)
+					var doc any // nil: this shape does not render to YAML
+					if text, err := Render(tc.path, ctx, tc.dirs); err == nil {
+						doc, _ = value.DecodeYAML([]byte(text))
+					}
+					benignFor[key] = doc
+					return doc
+				}
+				// A variable the template never prints cannot inject (it
+				// may still pick a branch, as any value may): skip it.
+				probe := value.Clone(baseCtx).(*value.Map)
+				probe.Set(name, "zq9probe")
+				if text, err := Render(tc.path, probe, tc.dirs); err == nil && !strings.Contains(text, "zq9probe") {
+					continue
+				}
+				read1++
+				for _, payload := range contextPayloads {
+					tried1++
+					benign := benign(payload)
+					ctx := value.Clone(baseCtx).(*value.Map)
+					ctx.Set(name, value.Clone(payload))
+					raw, rawErr := jinja.NewEnvironment(Loader(tc.path, tc.dirs)).Render(filepath.Base(tc.path), ctx)
+					if rawErr == nil {
+						if doc, err := value.DecodeYAML([]byte(raw)); err == nil {
+							if _, _, same := sameShape(doc, benign, ""); !same || (benign == nil && hasKey(doc, "commands")) {
+								before1++
+							}
+						}
+					}
+					text, err := Render(tc.path, ctx, tc.dirs)
+					var ce *ContextError
+					if errors.As(err, &ce) {
+						refused1++
+						if ce.Key != name {
+							t.Errorf("%s=%q: error names %q, want %q: %v", name, payload, ce.Key, name, err)
+						}
+						continue
+					}
+					if err != nil {
+						continue // a template error: nothing rendered
+					}
+					doc, err := value.DecodeYAML([]byte(text))
+					if err != nil {
+						continue // not YAML: no device, nothing runs
+					}
+					if benign == nil {
+						// The template cannot take a value of this shape
+						// (a list where it writes a flow mapping): at
+						// least no command may appear.
+						if hasKey(doc, "commands") {
+							after1++
+							t.Errorf("%s=%q: accepted with a commands key", name, payload)
+						}
+						continue
+					}
+					if path, what, same := sameShape(doc, benign, ""); !same {
+						after1++
+						t.Errorf("%s=%q: accepted, but the device's structure changed at %s (%s)", name, payload, path, what)
+					}
+				}
+			}
+		})
+	}
+}
+
+// hasKey reports whether key is a key of any mapping in v.
+func hasKey(v any, key string) bool {
+	switch t := v.(type) {
+	case *value.Map:
+		found := false
+		t.Range(func(k string, x any) bool {
+			found = k == key || hasKey(x, key)
+			return !found
+		})
+		return found
+	case []any:
+		for _, it := range t {
+			if hasKey(it, key) {
+				return true
+			}
+		}
+	}
+	return false
+}
