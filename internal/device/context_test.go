@@ -195,3 +195,61 @@ func hasKey(v any, key string) bool {
 	}
 	return false
 }
+
+// FuzzContextValue renders the shipped qemu template with one context
+// variable set to arbitrary text: Render never panics, and a render it
+// accepts has the structure a harmless value gives (no key added,
+// removed or renamed, no scalar turned into a collection). The empty
+// string and arch are left out: they take other branches.
+func FuzzContextValue(f *testing.F) {
+	for _, p := range contextPayloads {
+		if s, ok := p.(string); ok {
+			f.Add(uint8(0), s)
+		}
+	}
+	f.Add(uint8(3), "console=ttyS0,115200 root=/dev/vda rw")
+	dir := f.TempDir()
+	path := filepath.Join(dir, "dict.jinja2")
+	if err := os.WriteFile(path, []byte("{% extends 'qemu.jinja2' %}\n"), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	// The variables the shipped qemu template prints, but arch: its
+	// value picks branches, so a harmless value is no yardstick.
+	var names []string
+	for _, name := range job.ContextVariables {
+		if name == "arch" {
+			continue
+		}
+		text, err := Render(path, value.MapOf("arch", "x", name, "zq9probe"), nil)
+		if err == nil && strings.Contains(text, "zq9probe") {
+			names = append(names, name)
+		}
+	}
+	benign := map[string]any{}
+	for _, name := range names {
+		text, err := Render(path, value.MapOf("arch", "x", name, placeholder), nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if benign[name], err = value.DecodeYAML([]byte(text)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, which uint8, s string) {
+		name := names[int(which)%len(names)]
+		if s == "" {
+			return // false where "x" is true: another branch, not an injection
+		}
+		text, err := Render(path, value.MapOf("arch", "x", name, s), nil)
+		if err != nil {
+			return
+		}
+		doc, err := value.DecodeYAML([]byte(text))
+		if err != nil {
+			return
+		}
+		if p, what, same := sameShape(doc, benign[name], ""); !same {
+			t.Fatalf("%s=%q accepted, but the structure changed at %s (%s)", name, s, p, what)
+		}
+	})
+}
