@@ -37,12 +37,15 @@ package device
 //
 // A print counts as coming from the context variable K when its
 // expression reads K by name, when the printed text contains one of K's
-// strings (as it is or as Python's repr prints it inside a list), or
-// when the printed text (not only blanks) is part of one of K's strings
-// (a template that splits a value). A template that rewrites a value
-// before printing it (replace, upper) and stores it under another name
-// is not followed; the job checker's refusal of line breaks and control
-// characters still holds there.
+// strings (as it is or as Python's repr prints it inside a list; a
+// string shorter than 8 bytes only as a whole word), or when the printed
+// text, holding more than a plain word, is part of one of K's strings (a
+// template that splits a value). A template that rewrites a value
+// before printing it (replace, upper) and stores it under another name,
+// or prints a plain-word piece of a split value as a key, is not
+// followed; the job checker's refusal of line breaks and control
+// characters still holds there. Matching by content errs towards
+// marking too much, which tends to refuse rather than let a change by.
 
 import (
 	"fmt"
@@ -237,12 +240,32 @@ func contextMarks(out string, prints []jinja.Span, key string, v any) []mark {
 				if i < 0 {
 					break
 				}
-				marks = append(marks, mark{p.Start + off + i, p.Start + off + i + len(n), placeholder, markContent})
-				off += i + len(n)
+				start, end := off+i, off+i+len(n)
+				off = end
+				if len(n) < minEmbedded && (wordByte(text, start-1) || wordByte(text, end)) {
+					continue // "a" in "extra": a chance match
+				}
+				marks = append(marks, mark{p.Start + start, p.Start + end, placeholder, markContent})
 			}
 		}
 	}
 	return marks
+}
+
+// minEmbedded is the length from which a value found inside a word of a
+// print still counts as the value: a shorter one ("a", "virt") counts
+// only as a whole word, so that a chance match does not neutralise a
+// template's own key ("extra"); the print that reads the variable by
+// name is marked regardless.
+const minEmbedded = 8
+
+// wordByte reports whether text[i] exists and is an ASCII letter or digit.
+func wordByte(text string, i int) bool {
+	if i < 0 || i >= len(text) {
+		return false
+	}
+	c := text[i]
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 func containsString(l []string, s string) bool {
@@ -262,10 +285,13 @@ func hasWord(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0
 }
 
-// partOfAny reports whether text (holding a letter or digit) is part of
-// one of strs: a piece of a value the template split.
+// partOfAny reports whether text is part of one of strs (a piece of a
+// value the template split) and holds YAML syntax: a letter or digit
+// and something else than letters, digits and "-_./". A plain word that
+// happens to be part of a value ("root" in "root=/dev/vda") may be a
+// key the dictionary prints, and cannot carry syntax of its own.
 func partOfAny(text string, strs []string) bool {
-	if !hasWord(text) {
+	if !hasWord(text) || strings.Trim(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./") == "" {
 		return false
 	}
 	for _, s := range strs {

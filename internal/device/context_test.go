@@ -133,10 +133,12 @@ func TestContextValuesAreData(t *testing.T) {
 					ctx := value.Clone(baseCtx).(*value.Map)
 					ctx.Set(name, value.Clone(payload))
 					raw, rawErr := jinja.NewEnvironment(Loader(tc.path, tc.dirs)).Render(filepath.Base(tc.path), ctx)
+					changedBefore := false
 					if rawErr == nil {
 						if doc, err := value.DecodeYAML([]byte(raw)); err == nil {
 							if _, _, same := sameShape(doc, benign, ""); !same || (benign == nil && hasKey(doc, "commands")) {
 								before1++
+								changedBefore = true
 							}
 						}
 					}
@@ -144,6 +146,9 @@ func TestContextValuesAreData(t *testing.T) {
 					var ce *ContextError
 					if errors.As(err, &ce) {
 						refused1++
+						if !changedBefore && rawErr == nil {
+							t.Errorf("%s=%q refused, but the structure is unchanged (a wrong refusal): %v", name, payload, err)
+						}
 						if ce.Key != name {
 							t.Errorf("%s=%q: error names %q, want %q: %v", name, payload, ce.Key, name, err)
 						}
@@ -194,6 +199,39 @@ func hasKey(v any, key string) bool {
 		}
 	}
 	return false
+}
+
+// TestContextOrdinaryValuesAccepted: values LAVA users set, with commas,
+// colons, equals signs, quotes, URLs and lists, render without a
+// ContextError through every template tried.
+func TestContextOrdinaryValuesAccepted(t *testing.T) {
+	ctx := value.MapOf(
+		"arch", "arm64",
+		"boot_console", "ttyAMA0,115200",
+		"boot_root", "/dev/vda1",
+		"extra_options", []any{"-smp", 2, "-device virtio-rng-pci", "-append 'console=ttyAMA0 root=/dev/vda rw'"},
+		"extra_kernel_args", `console=ttyS0 root=/dev/nfs rw dyndbg="file dd.c +p"`,
+		"extra_nfsroot_args", ",nolock,nfsvers=3",
+		"guestfs_interface", "virtio",
+		"guestfs_size", 1024,
+		"guestfs_driveid", "lavatest",
+		"machine", "virt,gic-version=3",
+		"cpu", "cortex-a57",
+		"memory", 2048,
+		"model", "model=virtio-net-pci",
+		"netdevice", "user",
+		"monitor", "none",
+		"lava_test_results_dir", "/lava-%s",
+		"kernel_start_message", "Linux version [0-9]",
+		"bootloader_prompt", "=> ",
+		"uboot_extra_error_message", "Error: can't find",
+		"no_kvm", true,
+	)
+	for _, tc := range contextTemplates(t) {
+		if _, err := Render(tc.path, ctx, tc.dirs); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
 }
 
 // FuzzContextValue renders the shipped qemu template with one context
