@@ -35,8 +35,11 @@ package device
 //     refused with a *ContextError naming the variable, whatever the
 //     template and whichever variable.
 //
-// A print counts as coming from the context variable K when its
-// expression reads K by name, when the printed text contains one of K's
+// Only variables holding strings are followed: numbers and booleans
+// print as digits and words. A print counts as coming from the context
+// variable K when its expression reads K by name (or a variable the
+// templates computed from K, when the text holds more than a plain
+// word), when the printed text contains one of K's
 // strings (as it is or as Python's repr prints it inside a list; a
 // string shorter than 8 bytes only as a whole word), or when the printed
 // text, holding more than a plain word, is part of one of K's strings (a
@@ -203,6 +206,9 @@ func checkContextPrints(file, out string, prints []jinja.Span, ctx *value.Map) e
 func contextMarks(out string, prints []jinja.Span, key string, v any) []mark {
 	var strs []string
 	collectStrings(v, &strs)
+	if len(strs) == 0 {
+		return nil // numbers and booleans print as digits and words
+	}
 	var needles []string
 	for _, s := range strs {
 		if !hasWord(s) {
@@ -221,7 +227,11 @@ func contextMarks(out string, prints []jinja.Span, key string, v any) []mark {
 	var marks []mark
 	for _, p := range prints {
 		text := out[p.Start:p.End]
-		byName := containsString(p.Names, key)
+		// A print computed from the variable through the templates' own
+		// assignments counts by name only when it holds syntax: the
+		// keys of a loop over pairs ({{ section }}: {{ delay }}) come
+		// from the same assignment as the values.
+		byName := containsString(p.Names, key) || containsString(p.From, key) && hasSyntax(text)
 		if text == whole && (byName || hasWord(text)) {
 			marks = append(marks, mark{p.Start, p.End, shape, markWhole})
 			continue
@@ -285,13 +295,18 @@ func hasWord(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0
 }
 
+// hasSyntax reports whether text holds something else than letters,
+// digits and "-_./": a plain word cannot carry YAML syntax of its own.
+func hasSyntax(text string) bool {
+	return strings.Trim(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./") != ""
+}
+
 // partOfAny reports whether text is part of one of strs (a piece of a
-// value the template split) and holds YAML syntax: a letter or digit
-// and something else than letters, digits and "-_./". A plain word that
-// happens to be part of a value ("root" in "root=/dev/vda") may be a
-// key the dictionary prints, and cannot carry syntax of its own.
+// value the template split) and holds a letter or digit and YAML
+// syntax. A plain word that happens to be part of a value ("root" in
+// "root=/dev/vda") may be a key the dictionary prints.
 func partOfAny(text string, strs []string) bool {
-	if !hasWord(text) || strings.Trim(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./") == "" {
+	if !hasWord(text) || !hasSyntax(text) {
 		return false
 	}
 	for _, s := range strs {

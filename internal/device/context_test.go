@@ -113,7 +113,12 @@ func TestContextValuesAreData(t *testing.T) {
 					ctx := value.Clone(baseCtx).(*value.Map)
 					ctx.Set(name, harmless)
 					var doc any // nil: this shape does not render to YAML
-					if text, err := Render(tc.path, ctx, tc.dirs); err == nil {
+					text, err := Render(tc.path, ctx, tc.dirs)
+					var ce *ContextError
+					if errors.As(err, &ce) {
+						t.Errorf("%s=%s (harmless) refused: %v", name, key, err)
+					}
+					if err == nil {
 						doc, _ = value.DecodeYAML([]byte(text))
 					}
 					benignFor[key] = doc
@@ -201,6 +206,64 @@ func hasKey(v any, key string) bool {
 	return false
 }
 
+// TestContextThroughTemplateConstructs: a context value reaching the
+// output through the template's own constructs (a filter, a filter
+// block, a variable set from it even transformed, a loop, a block printed again, a value
+// spliced into a word, flow and quoted contexts) is still refused when
+// it changes the structure.
+func TestContextThroughTemplateConstructs(t *testing.T) {
+	tests := []struct{ name, tmpl string }{
+		{"filter", "a:\n  b: {{ v | upper }}\n"},
+		{"filter block", "a:\n  b: {% filter upper %}{{ v }}{% endfilter %}\n"},
+		{"set", "{% set w = v %}a:\n  b: {{ w }}\n"},
+		{"set then lower", "{% set w = 'p' ~ v %}a:\n  b: {{ w | lower }}\n"},
+		{"set upper", "{% set w = v | upper %}a:\n  b: {{ w }}\n"},
+		{"loop", "a:\n{% for i in [v] %}  b: {{ i }}\n{% endfor %}"},
+		{"block again", "a:\n  b: {% block x %}{{ v }}{% endblock %}\n\n  c: {{ self.x() }}\n"},
+		{"spliced", "a:\n  b: pre{{ v }}post\n"},
+		{"flow", "a: {b: {{ v }}}\n"},
+		{"quoted", "a:\n  b: '{{ v }}'\n"},
+	}
+	payloads := []string{
+		"x', commands: {users: {pwn: {do: id}}}, y: 'z",
+		"x}, commands: {users: 1}, y: {z",
+		"{commands: {users: {pwn: {do: id}}}}",
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "t.jinja2")
+			if err := os.WriteFile(path, []byte(tt.tmpl), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			harmlessText, err := Render(path, value.MapOf("v", "lavatest"), nil)
+			if err != nil {
+				t.Fatalf("harmless value: %v", err)
+			}
+			harmless, err := value.DecodeYAML([]byte(harmlessText))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, payload := range payloads {
+				text, err := Render(path, value.MapOf("v", payload), nil)
+				var ce *ContextError
+				if errors.As(err, &ce) {
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%q: %v", payload, err)
+				}
+				doc, err := value.DecodeYAML([]byte(text))
+				if err != nil {
+					continue // not YAML: nothing runs
+				}
+				if p, what, same := sameShape(doc, harmless, ""); !same {
+					t.Errorf("%q accepted, but the structure changed at %s (%s):\n%s", payload, p, what, text)
+				}
+			}
+		})
+	}
+}
+
 // TestContextOrdinaryValuesAccepted: values LAVA users set, with commas,
 // colons, equals signs, quotes, URLs and lists, render without a
 // ContextError through every template tried.
@@ -226,6 +289,9 @@ func TestContextOrdinaryValuesAccepted(t *testing.T) {
 		"bootloader_prompt", "=> ",
 		"uboot_extra_error_message", "Error: can't find",
 		"no_kvm", true,
+		"deploy_character_delay", 150,
+		"boot_character_delay", "30",
+		"failure_retry", 3,
 	)
 	for _, tc := range contextTemplates(t) {
 		if _, err := Render(tc.path, ctx, tc.dirs); err != nil {

@@ -83,11 +83,15 @@ func (e *Environment) Render(name string, vars *value.Map) (out string, err erro
 }
 
 // Span is a range of bytes [Start, End) of rendered output that one
-// print wrote; Names are the variables its expression reads directly,
-// sorted (none for a filter block).
+// print wrote. Names are the variables its expression reads; From are
+// the variables those were computed from by {% set %}, {% for %} or
+// {% with %} in the templates (names are not scoped: a name assigned in
+// two scopes keeps both origins). Both sorted; a filter block's are
+// what its filters and the prints of its body read.
 type Span struct {
 	Start, End int
 	Names      []string
+	From       []string
 }
 
 // RenderPrints is Render that also returns where each printed value
@@ -133,6 +137,7 @@ func (e *Environment) render(name string, vars *value.Map, track bool) (out stri
 	w.max = r.limits.MaxOutput
 	if track {
 		w.prints = &prints
+		r.derived = map[string][]string{}
 	}
 	if err := r.renderRoot(t, ctx, &w); err != nil {
 		return "", nil, err
