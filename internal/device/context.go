@@ -37,18 +37,25 @@ package device
 //
 // Only variables holding strings are followed: numbers and booleans
 // print as digits and words. A print counts as coming from the context
-// variable K when its expression reads K by name (or a variable the
-// templates computed from K, when the text holds more than a plain
-// word), when the printed text contains one of K's
-// strings (as it is or as Python's repr prints it inside a list; a
-// string shorter than 8 bytes only as a whole word), or when the printed
-// text, holding more than a plain word, is part of one of K's strings (a
-// template that splits a value). A template that rewrites a value
-// before printing it (replace, upper) and stores it under another name,
-// or prints a plain-word piece of a split value as a key, is not
-// followed; the job checker's refusal of line breaks and control
-// characters still holds there. Matching by content errs towards
-// marking too much, which tends to refuse rather than let a change by.
+// variable K when its expression reads K by name; when it reads a
+// variable the templates computed from K (set, for, with, set and
+// filter blocks; jinja.Span.From) and its text holds more than a plain
+// word; when its text contains one of K's strings (as it is, or as
+// Python's repr prints it inside a list; a string shorter than 8 bytes
+// only as a whole word); or when its text, holding more than a plain
+// word, is part of one of K's strings (a template that splits a value).
+// What is not followed: a plain word computed from K and printed as a
+// key (a loop over (name, value) pairs prints its keys from the same
+// assignment as its values, so these are not refused), and a value
+// passed through a construct the engine does not track (a macro, were
+// one supported). The job checker's refusal of line breaks and control
+// characters holds there too. The marking errs towards too much, which
+// tends to refuse rather than let a change by; TestContextValuesAreData
+// holds it to no wrong refusal on the payloads it tries.
+//
+// A value that makes the rendered text unparsable is left to the YAML
+// parser: nothing runs from a device that does not parse, and "basalt
+// device render" still prints LAVA's bytes (the corpus's bbb-01-badquote).
 
 import (
 	"fmt"

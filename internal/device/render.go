@@ -2,7 +2,9 @@
 // dictionary (a Jinja2 child template of a device-type template) into
 // device YAML, parsing that YAML into a Config, and checking it against
 // LAVA's device schema. It does not run anything on the device; actions
-// read the Config.
+// read the Config. A job's context values are data: Render refuses one
+// that changes the structure of the rendered YAML (context.go says how
+// and why).
 package device
 
 import (
