@@ -2,7 +2,9 @@
 // dictionary (a Jinja2 child template of a device-type template) into
 // device YAML, parsing that YAML into a Config, and checking it against
 // LAVA's device schema. It does not run anything on the device; actions
-// read the Config.
+// read the Config. A job's context values are data: Render refuses one
+// that changes the structure of the rendered YAML (context.go says how
+// and why).
 package device
 
 import (
@@ -54,10 +56,22 @@ func Loader(path string, deviceTypeDirs []string) jinja.Loader {
 // that wants them sets them in ctx). A {% set %} in the dictionary wins
 // over a ctx value of the same name, as in LAVA.
 //
-// Errors name the template file and line (a *jinja.Error).
+// ctx's values are data: a value that, where the templates print it,
+// changes the structure of the rendered YAML (adds, removes or renames a
+// key, turns a scalar into a collection) is refused with a
+// *ContextError naming the variable, whatever the template (context.go).
+//
+// Template errors name the template file and line (a *jinja.Error).
 func Render(path string, ctx *value.Map, deviceTypeDirs []string) (string, error) {
 	env := jinja.NewEnvironment(Loader(path, deviceTypeDirs))
-	return env.Render(filepath.Base(path), ctx)
+	out, prints, err := env.RenderPrints(filepath.Base(path), ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := checkContextPrints(path, out, prints, ctx); err != nil {
+		return "", err
+	}
+	return out, nil
 }
 
 // IsDictionary reports whether path names a device dictionary (a

@@ -106,7 +106,14 @@ func prepare(in sources, opts Options) (*Prepared, error) {
 func (p *Prepared) addDeviceError(path string, err error) {
 	d := job.Diagnostic{File: path, Msg: err.Error(), Severity: job.Error}
 	var te *jinja.Error
-	if errors.As(err, &te) && te.File != "" {
+	var ce *device.ContextError
+	if errors.As(err, &ce) {
+		// The job's value is at fault: point at it in the job file.
+		d.File, d.Path = p.Job.File, "context."+ce.Key
+		if n := p.Job.Doc.Root.Get("context").Get(ce.Key); n != nil {
+			d.Pos = n.Pos
+		}
+	} else if errors.As(err, &te) && te.File != "" {
 		// Template errors know their own file and line.
 		d.File, d.Pos.Line, d.Msg = te.File, te.Line, te.Msg
 		if te.Line > 0 {

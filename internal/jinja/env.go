@@ -78,10 +78,40 @@ func NewEnvironment(loader Loader) *Environment {
 // (vars may be nil). The caller's values are not modified, even by
 // templates that call mutating methods such as list.append.
 func (e *Environment) Render(name string, vars *value.Map) (out string, err error) {
+	out, _, err = e.render(name, vars, false)
+	return out, err
+}
+
+// Span is a range of bytes [Start, End) of rendered output that one
+// print wrote. Names are the variables its expression reads; From are
+// the variables those were computed from by {% set %}, {% for %} or
+// {% with %} in the templates (names are not scoped: a name assigned in
+// two scopes keeps both origins). Both sorted; a filter block's are
+// what its filters and the prints of its body read.
+type Span struct {
+	Start, End int
+	Names      []string
+	From       []string
+}
+
+// RenderPrints is Render that also returns where each printed value
+// went in the output, in order: one Span per {{ expression }} and per
+// {% filter %} block that printed something, with everything the
+// expression computed (a variable, a filter's result, a block rendered
+// through self.name() or super()). Text written literally by the
+// templates is outside every span. A caller that knows which values
+// came from an untrusted source uses the spans to find where they may
+// have landed (internal/device does, for the job's context).
+func (e *Environment) RenderPrints(name string, vars *value.Map) (string, []Span, error) {
+	return e.render(name, vars, true)
+}
+
+func (e *Environment) render(name string, vars *value.Map, track bool) (out string, prints []Span, err error) {
 	defer func() {
 		// The engine returns errors rather than panicking; this is the
 		// last line of defence for an engine bug on hostile input.
 		if r := recover(); r != nil {
+			prints = nil
 			if _, ok := r.(tooLarge); ok {
 				out, err = "", &Error{File: name, Msg: fmt.Sprintf("a value is too large to print (more than %d bytes)", maxPrinted)}
 				return
@@ -93,9 +123,9 @@ func (e *Environment) Render(name string, vars *value.Map) (out string, err erro
 	if err != nil {
 		var te *Error
 		if errors.As(err, &te) {
-			return "", err
+			return "", nil, err
 		}
-		return "", &Error{File: name, Msg: err.Error(), Err: err}
+		return "", nil, &Error{File: name, Msg: err.Error(), Err: err}
 	}
 	r := &renderer{env: e, limits: e.Limits}
 	if r.limits == (Limits{}) {
@@ -105,11 +135,19 @@ func (e *Environment) Render(name string, vars *value.Map) (out string, err erro
 	ctx.addBlocks(t, false)
 	var w output
 	w.max = r.limits.MaxOutput
-	if err := r.renderRoot(t, ctx, &w); err != nil {
-		return "", err
+	if track {
+		w.prints = &prints
+		r.derived = map[string][]string{}
 	}
-	return w.String(), nil
+	if err := r.renderRoot(t, ctx, &w); err != nil {
+		return "", nil, err
+	}
+	return w.String(), prints, nil
 }
+
+// Repr is Python's repr() of v as the engine prints it: how a string
+// inside a printed list or mapping appears in the output.
+func Repr(v any) string { return pyRepr(v) }
 
 // load returns the parsed template, from the cache when possible.
 func (e *Environment) load(name string) (*template, error) {

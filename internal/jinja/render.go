@@ -3,6 +3,8 @@ package jinja
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/value"
@@ -127,9 +129,48 @@ func (f *frame) store(name string, v any) {
 }
 
 // output collects rendered text, refusing to grow past max bytes.
+// prints, when not nil, collects where each printed value went (only
+// the root output tracks them: text rendered into a buffer reaches the
+// root through another print).
 type output struct {
 	strings.Builder
-	max int
+	max    int
+	prints *[]Span
+}
+
+// print writes s, the printed value of an expression that read names,
+// computed from the variables in from.
+func (o *output) print(s string, names, from []string) error {
+	start := o.Len()
+	if err := o.write(s); err != nil {
+		return err
+	}
+	if o.prints != nil && len(s) > 0 {
+		*o.prints = append(*o.prints, Span{Start: start, End: o.Len(), Names: names, From: from})
+	}
+	return nil
+}
+
+// exprNames returns the variable names e reads, sorted.
+func exprNames(e expr) []string {
+	if e == nil {
+		return nil
+	}
+	if f, ok := e.(*filterExpr); ok && f == nil {
+		return nil
+	}
+	sym := newSymbols(nil)
+	(&frameVisitor{sym: sym}).expr(e)
+	return sortedRefs(sym)
+}
+
+func sortedRefs(sym *symbols) []string {
+	names := make([]string, 0, len(sym.refs))
+	for n := range sym.refs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func (o *output) write(s string) error {
@@ -145,6 +186,58 @@ type renderer struct {
 	limits Limits
 	depth  int
 	steps  int64
+	// derived maps a variable assigned by the templates (set, for,
+	// with) to every name its value was computed from, when prints are
+	// tracked (nil otherwise). Names are not scoped: a name assigned in
+	// two scopes keeps both origins, erring towards more.
+	derived map[string][]string
+}
+
+// readNames returns, when prints are tracked, the names e reads and
+// every name those were computed from (the origins), each sorted.
+func (r *renderer) readNames(e expr) (names, from []string) {
+	if r.derived == nil {
+		return nil, nil
+	}
+	names = exprNames(e)
+	for _, n := range names {
+		from = append(from, r.derived[n]...)
+	}
+	sort.Strings(from)
+	return names, slices.Compact(from)
+}
+
+// origins is names and from together, for derive.
+func origins(names, from []string) []string {
+	return append(append([]string(nil), names...), from...)
+}
+
+// derive records that the names target assigns were computed from names.
+func (r *renderer) derive(target expr, names []string) {
+	if r.derived == nil || len(names) == 0 {
+		return
+	}
+	for _, t := range targetNames(target) {
+		r.derived[t] = append(r.derived[t], names...)
+	}
+}
+
+// targetNames returns the variables an assignment target binds (for
+// ns.attr, the namespace).
+func targetNames(e expr) []string {
+	switch t := e.(type) {
+	case *nameExpr:
+		return []string{t.name}
+	case *tupleExpr:
+		var out []string
+		for _, it := range t.items {
+			out = append(out, targetNames(it)...)
+		}
+		return out
+	case *attrExpr:
+		return targetNames(t.x)
+	}
+	return nil
 }
 
 func (r *renderer) step() error {
@@ -226,19 +319,35 @@ func (r *renderer) execNode(n node, f *frame, w *output) error {
 		if f.root.parent != nil {
 			return nil
 		}
-		return w.write(pyStr(v))
+		if w.prints == nil {
+			return w.write(pyStr(v))
+		}
+		names, from := r.readNames(t.expr)
+		return w.print(pyStr(v), names, from)
 	case *setNode:
 		v, err := r.eval(t.value, f)
 		if err != nil {
 			return err
 		}
+		r.derive(t.target, origins(r.readNames(t.value)))
 		return r.assign(t.target, v, f, f)
 	case *setBlockNode:
 		inner := f.child(t.frame)
 		var buf output
 		buf.max = r.limits.MaxOutput
+		var inPrints []Span
+		if r.derived != nil {
+			buf.prints = &inPrints
+		}
 		if err := r.exec(t.body, inner, &buf); err != nil {
 			return err
+		}
+		if r.derived != nil {
+			all := origins(r.readNames(t.filter))
+			for _, p := range inPrints {
+				all = append(all, origins(p.Names, p.From)...)
+			}
+			r.derive(t.target, all)
 		}
 		var v any = buf.String()
 		if t.filter != nil {
@@ -281,6 +390,10 @@ func (r *renderer) execNode(n node, f *frame, w *output) error {
 		inner := f.child(t.frame)
 		var buf output
 		buf.max = r.limits.MaxOutput
+		var inPrints []Span
+		if w.prints != nil {
+			buf.prints = &inPrints
+		}
 		if err := r.exec(t.body, inner, &buf); err != nil {
 			return err
 		}
@@ -288,7 +401,19 @@ func (r *renderer) execNode(n node, f *frame, w *output) error {
 		if err != nil {
 			return err
 		}
-		return r.emit(f, w, pyStr(v))
+		if f.root.parent != nil {
+			return nil
+		}
+		// The filtered text is one print that read what the body's
+		// prints and the filter's arguments read.
+		names, from := r.readNames(t.filter)
+		for _, p := range inPrints {
+			names = append(names, p.Names...)
+			from = append(from, p.From...)
+		}
+		sort.Strings(names)
+		sort.Strings(from)
+		return w.print(pyStr(v), slices.Compact(names), slices.Compact(from))
 	case *withNode:
 		inner := f.child(t.frame)
 		for i, tg := range t.targets {
@@ -296,6 +421,7 @@ func (r *renderer) execNode(n node, f *frame, w *output) error {
 			if err != nil {
 				return err
 			}
+			r.derive(tg, origins(r.readNames(t.values[i])))
 			if err := r.assign(tg, v, inner, f); err != nil {
 				return err
 			}
@@ -330,6 +456,7 @@ func (r *renderer) execFor(t *forNode, f *frame, w *output) error {
 	if err != nil {
 		return err
 	}
+	r.derive(t.target, origins(r.readNames(t.iter)))
 	items, err := iterate(it)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -274,11 +275,43 @@ func (c *checker) checkContext(n *value.Node, path string) {
 			for j, it := range v.Items {
 				if !contextScalar(it) {
 					c.errorf(it, indexPath(kp, j), "expected a string or an integer, got %s", describe(it))
+				} else {
+					c.checkContextLine(it, indexPath(kp, j), name)
 				}
 			}
 		} else if !contextScalar(v) {
 			c.errorf(v, kp, "expected a string, an integer or a list of them, got %s", describe(v))
+		} else {
+			c.checkContextLine(v, kp, name)
 		}
+	}
+}
+
+// checkContextLine refuses a context string holding a line break or
+// another control character (a tab is allowed, and the line breaks that
+// end a YAML block scalar such as "extra_kernel_args: >"). LAVA's schema accepts
+// any string, but device-type templates print context values into YAML
+// unquoted, where a line break starts a new key (a "commands:" entry a
+// command block would run on the worker): no context value has a use
+// for one, and refusing it here covers every template, even one that
+// transforms the value before printing it. internal/device checks the
+// rendered structure as well (device.ContextError).
+func (c *checker) checkContextLine(n *value.Node, path, name string) {
+	s, ok := n.Scalar.(string)
+	if !ok {
+		return
+	}
+	s = strings.TrimRight(s, "\n")
+	for i, r := range s {
+		if r == '\t' || !(unicode.IsControl(r) || r == '\u2028' || r == '\u2029') {
+			continue
+		}
+		what := fmt.Sprintf("control character %U", r)
+		if r == '\n' || r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029' {
+			what = fmt.Sprintf("line break %U", r)
+		}
+		c.errorf(n, path, "context variable %q holds a %s at byte %d: context values are printed into the device configuration and must be one line of text", name, what, i)
+		return
 	}
 }
 
