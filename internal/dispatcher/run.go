@@ -108,14 +108,23 @@ const humanFlushInterval = time.Second
 // saying how it ended are logged. Then the sink gets the results and is
 // closed (sink must not be nil). Canceling ctx cancels the job, which
 // still cleans up (its processes stopped and reaped) before Run returns.
+//
+// Everything Run hands out goes through one joblog.Masker, which hides
+// the job's secrets and every URL's password: the log records, the files
+// given to sink.File (description.yaml included), the outcome given to
+// sink.Results and the one returned (its message, job name and results),
+// so that a front end printing the outcome prints it masked.
 func Run(ctx context.Context, cfg RunConfig, sink Sink) Outcome {
 	start := time.Now()
 	var collected results.Collector
-	log := joblog.New(nil, joblog.Options{OnResult: collected.Add, Human: cfg.Human, Records: sink.Log})
+	masker := &joblog.Masker{}
+	sink = maskedSink{Sink: sink, m: masker}
+	log := joblog.New(nil, joblog.Options{OnResult: collected.Add, Human: cfg.Human, Records: sink.Log, Masker: masker})
 	stopFlush := flushEvery(log, humanFlushInterval)
 
 	jobName := ""
 	end := run(ctx, cfg, sink, log, &jobName)
+	end.Message = masker.String(end.Message)
 	rec := value.MapOf("definition", "lava", "case", "job", "result", end.Result)
 	if end.Result != "pass" {
 		rec.Set("error_msg", end.Message)
@@ -130,7 +139,7 @@ func Run(ctx context.Context, cfg RunConfig, sink Sink) Outcome {
 	stopFlush()
 	log.Flush()
 
-	o := Outcome{Outcome: end, JobName: jobName, Cases: collected.Cases(), Duration: time.Since(start)}
+	o := Outcome{Outcome: end, JobName: masker.String(jobName), Cases: collected.Cases(), Duration: time.Since(start)}
 	rerr := sink.Results(o)
 	cerr := sink.Close()
 	o.SinkErr = errors.Join(rerr, cerr)
@@ -183,7 +192,7 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 		}
 	}
 	if p.Pipeline != nil {
-		if err := publishDescription(sink, p.Pipeline); err != nil {
+		if err := publishDescription(sink, log, p.Pipeline); err != nil {
 			log.Errorf("%v", err)
 		}
 	}
@@ -263,8 +272,10 @@ func DescriptionYAML(j *pipeline.Job) ([]byte, error) {
 	return value.EncodeYAML(value.MapOf("pipeline", j.Describe()))
 }
 
-func publishDescription(sink Sink, j *pipeline.Job) error {
-	b, err := DescriptionYAML(j)
+// publishDescription publishes description.yaml, masked as a value
+// (masking the encoded text could break its YAML).
+func publishDescription(sink Sink, log *joblog.Logger, j *pipeline.Job) error {
+	b, err := value.EncodeYAML(log.Masker().Value(value.MapOf("pipeline", j.Describe())))
 	if err != nil {
 		return err
 	}

@@ -309,6 +309,34 @@ func TestRunSinkErrors(t *testing.T) {
 	}
 }
 
+// Everything Run hands the sink goes through the job's masker: a file an
+// action publishes, the results and the outcome (the job's secret and a
+// URL's password show as [MASKED]).
+func TestRunMasksSink(t *testing.T) {
+	cfg := runConfigFor(t, commandJob("pass"))
+	cfg.Configure = func(j *pipeline.Job) {
+		if err := j.Runtime.Publish("notes.txt", []byte("token s3cret-value, from https://bob:pa55@host/x\n")); err != nil {
+			t.Error(err)
+		}
+		j.Runtime.Log.Result(value.MapOf("definition", "0_t", "case", "s3cret-value", "result", "pass", "reference", "http://u:pa55@h/"))
+	}
+	sink := newMemSink(t)
+	o := Run(context.Background(), cfg, sink)
+	sink.checkEnded(o)
+	if got, want := string(sink.files["notes.txt"]), "token [MASKED], from https://bob:[MASKED]@host/x\n"; got != want {
+		t.Errorf("published %q, want %q", got, want)
+	}
+	c := findCase(sink.outcomes[0].Cases, "0_t", joblog.Masked)
+	if c == nil || c.Extra.String("reference") != "http://u:"+joblog.Masked+"@h/" {
+		t.Errorf("the sink's results: %+v", sink.outcomes[0].Cases)
+	}
+	for _, l := range sink.lines {
+		if strings.Contains(l, "s3cret-value") || strings.Contains(l, "pa55") {
+			t.Errorf("log line in clear: %s", l)
+		}
+	}
+}
+
 // A MultiNode sub-job needs a coordinator: without one, or when the
 // front end cannot say where it is, the job ends before anything runs.
 func TestRunSubJobCoordinator(t *testing.T) {
