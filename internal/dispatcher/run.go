@@ -73,8 +73,11 @@ type Outcome struct {
 	Cases    []results.Case
 	Duration time.Duration
 	// SinkErr says what the sink failed to keep (Results' and Close's
-	// errors); nil when it kept everything. It does not change how the
-	// job ended.
+	// errors); nil when it kept everything. A job that completed but
+	// whose results the sink could not keep is reported incomplete, with
+	// an Infrastructure error saying so (its log, written before, says
+	// how the job itself ended); a lost log alone does not change how
+	// the job ended.
 	SinkErr error
 }
 
@@ -143,6 +146,10 @@ func Run(ctx context.Context, cfg RunConfig, sink Sink) Outcome {
 	rerr := sink.Results(o)
 	cerr := sink.Close()
 	o.SinkErr = errors.Join(rerr, cerr)
+	if rerr != nil && o.Completed() {
+		// Results that were not kept are a job that did not deliver.
+		o.Outcome = pipeline.OutcomeOf(pipeline.InfrastructureError("the job completed, but its results were not kept: %s", masker.String(rerr.Error())))
+	}
 	return o
 }
 

@@ -295,17 +295,34 @@ func TestRunUnreadableJob(t *testing.T) {
 	}
 }
 
-// What the sink fails to keep is reported apart; the job's own ending
-// does not change.
+// What the sink fails to keep is reported apart. A lost log alone does
+// not change how the job ended; results that were not kept make a
+// completed job incomplete (Infrastructure), so that no front end calls
+// it complete.
 func TestRunSinkErrors(t *testing.T) {
 	cfg := runConfigFor(t, commandJob("pass"))
 	sink := newMemSink(t)
-	errResults, errClose := errors.New("results lost"), errors.New("log lost")
-	sink.results, sink.close = errResults, errClose
+	errClose := errors.New("log lost")
+	sink.close = errClose
 	o := Run(context.Background(), cfg, sink)
 	sink.checkEnded(o)
-	if !o.Completed() || !errors.Is(o.SinkErr, errResults) || !errors.Is(o.SinkErr, errClose) {
-		t.Fatalf("outcome %+v, SinkErr %v; want completed, with both sink errors", o.Outcome, o.SinkErr)
+	if !o.Completed() || !errors.Is(o.SinkErr, errClose) {
+		t.Fatalf("outcome %+v, SinkErr %v; want completed, with the sink's error", o.Outcome, o.SinkErr)
+	}
+
+	cfg = runConfigFor(t, commandJob("pass"))
+	sink = newMemSink(t)
+	errResults := errors.New("results lost at s3cret-value")
+	sink.results, sink.close = errResults, errClose
+	o = Run(context.Background(), cfg, sink)
+	if o.Completed() || o.Class != pipeline.ClassInfrastructure || !errors.Is(o.SinkErr, errResults) || !errors.Is(o.SinkErr, errClose) {
+		t.Fatalf("outcome %+v, SinkErr %v; want incomplete (Infrastructure), with both sink errors", o.Outcome, o.SinkErr)
+	}
+	if want := "the job completed, but its results were not kept: results lost at " + joblog.Masked; o.Message != want {
+		t.Errorf("message %q, want %q", o.Message, want)
+	}
+	if len(sink.outcomes) != 1 || !sink.outcomes[0].Completed() {
+		t.Errorf("the sink got %+v: want the job's own ending, completed", sink.outcomes)
 	}
 }
 

@@ -3,7 +3,9 @@
 // flow mappings with every scalar double-quoted, so that logs.yaml reads
 // back with any YAML parser and LAVA's own tools. It also echoes records
 // in a human form (to a terminal, say), masks secrets (see Masker), and
-// hands every `results` record to whoever collects them.
+// hands every `results` record to whoever collects them, made safe first
+// as package results says (results.CleanText): a record that had to be
+// altered is followed by a warning saying so.
 //
 // A Logger is safe for concurrent use: the console reader and the action
 // running the job write to it at the same time.
@@ -19,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/results"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -135,9 +138,22 @@ func (l *Logger) Log(lvl Level, msg any) {
 		return
 	}
 	msg = l.masker.Value(msg)
+	var note string
+	if lvl == Results {
+		if m, ok := msg.(*value.Map); ok {
+			if c, changed := results.CleanValue(m); changed {
+				msg = c
+				note = fmt.Sprintf("results record %s/%s: a value held bytes that results cannot carry (not UTF-8, or a control character): written escaped (\\xNN, \\uFFFE)",
+					c.(*value.Map).String("definition"), c.(*value.Map).String("case"))
+			}
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.write(lvl, msg)
+	if note != "" {
+		l.write(Warning, note)
+	}
 	if lvl == Results && l.opts.OnResult != nil {
 		if m, ok := msg.(*value.Map); ok {
 			l.mu.Unlock()
@@ -147,7 +163,7 @@ func (l *Logger) Log(lvl Level, msg any) {
 	}
 }
 
-// write writes one record, masked, with the lock held.
+// write writes one record, masked and cleaned, with the lock held.
 func (l *Logger) write(lvl Level, msg any) {
 	now := l.opts.Now().UTC()
 	if l.yaml != nil || l.opts.Records != nil {
