@@ -70,3 +70,65 @@ func TestRunMasksEveryOutput(t *testing.T) {
 		t.Errorf("description.yaml does not list the kernel's URL masked:\n%s", outputs["description.yaml"])
 	}
 }
+
+// `basalt validate --output-dir` writes description.yaml masked too, and
+// its diagnostics show no secret.
+func TestValidateMasksDescription(t *testing.T) {
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.yaml")
+	if err := os.WriteFile(job, []byte(strings.Replace(secretJob, "http://127.0.0.1:1/rootfs.cpio.gz", "file:///nonexistent/rootfs", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	Main([]string{"validate", job, "--device", "../../examples/qemu/device.jinja2", "--output-dir", out}, &stdout, &stderr)
+	desc, err := os.ReadFile(filepath.Join(out, "description.yaml"))
+	if err != nil {
+		t.Fatalf("%v; stderr %s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "/nonexistent/rootfs") {
+		t.Errorf("stderr does not report the missing file: %s", stderr.String())
+	}
+	for name, text := range map[string]string{"stdout": stdout.String(), "stderr": stderr.String(), "description.yaml": string(desc)} {
+		for _, secret := range []string{"tok3n-XYZ-123", "pa55word"} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s shows %q:\n%s", name, secret, text)
+			}
+		}
+	}
+}
+
+// A diagnostic that quotes the job (here an unknown deploy method that is
+// the job's secret) is printed masked: by basalt validate, and by basalt
+// run of a MultiNode submission, which checks it before splitting.
+func TestDiagnosticsMasked(t *testing.T) {
+	dir := t.TempDir()
+	single, err := os.ReadFile("testdata/jobs/missing-image.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, err := os.ReadFile("testdata/multinode/group.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSecret := func(b []byte) []byte {
+		s := strings.Replace(string(b), "visibility: public\n", "visibility: public\nsecrets: {token: tok3n-XYZ-123}\n", 1)
+		return []byte(strings.Replace(s, "    to: tmpfs\n", "    to: tok3n-XYZ-123\n", 1))
+	}
+	jobPath, groupPath := filepath.Join(dir, "job.yaml"), filepath.Join(dir, "group.yaml")
+	os.WriteFile(jobPath, withSecret(single), 0o644)
+	os.WriteFile(groupPath, withSecret(group), 0o644)
+	for name, args := range map[string][]string{
+		"validate":  {"validate", jobPath, "--device", "../../examples/qemu/device.jinja2"},
+		"run group": {"run", groupPath, "--device", "server=../../examples/multinode/device.jinja2", "--device", "client=../../examples/multinode/device.jinja2", "--output-dir", filepath.Join(dir, "out"), "--quiet"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := Main(args, &stdout, &stderr); code != exitFailed {
+			t.Errorf("%s: exit %d, want %d", name, code, exitFailed)
+		}
+		all := stdout.String() + stderr.String()
+		if strings.Contains(all, "tok3n-XYZ-123") || !strings.Contains(all, `unknown deploy method "`+joblog.Masked+`"`) {
+			t.Errorf("%s: want the diagnostic masked:\n%s", name, all)
+		}
+	}
+}

@@ -189,7 +189,7 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 	}
 	if p.Job != nil {
 		*jobName = p.Job.Data.String("job_name")
-		maskSecrets(log, p.Job.Data)
+		MaskSecrets(log.Masker(), p.Job.Data)
 	}
 	for _, d := range p.Diagnostics {
 		if d.Severity == job.Error {
@@ -199,7 +199,7 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 		}
 	}
 	if p.Pipeline != nil {
-		if err := publishDescription(sink, log, p.Pipeline); err != nil {
+		if err := publishDescription(sink, p.Pipeline); err != nil {
 			log.Errorf("%v", err)
 		}
 	}
@@ -274,15 +274,16 @@ func multinodeProtocol(cfg RunConfig, pj *pipeline.Job) (*protocol.Multinode, pr
 }
 
 // DescriptionYAML is the pipeline in LAVA's describe form, the content of
-// description.yaml.
+// description.yaml, masked as a value (masking the encoded text could
+// break its YAML) with the job's secrets and every URL's password.
 func DescriptionYAML(j *pipeline.Job) ([]byte, error) {
-	return value.EncodeYAML(value.MapOf("pipeline", j.Describe()))
+	m := &joblog.Masker{}
+	MaskSecrets(m, j.Params)
+	return value.EncodeYAML(m.Value(value.MapOf("pipeline", j.Describe())))
 }
 
-// publishDescription publishes description.yaml, masked as a value
-// (masking the encoded text could break its YAML).
-func publishDescription(sink Sink, log *joblog.Logger, j *pipeline.Job) error {
-	b, err := value.EncodeYAML(log.Masker().Value(value.MapOf("pipeline", j.Describe())))
+func publishDescription(sink Sink, j *pipeline.Job) error {
+	b, err := DescriptionYAML(j)
 	if err != nil {
 		return err
 	}
@@ -298,13 +299,14 @@ func firstError(diags []job.Diagnostic) string {
 	return ""
 }
 
-// maskSecrets makes the job's secrets show as [MASKED] in the log.
-func maskSecrets(log *joblog.Logger, data *value.Map) {
+// MaskSecrets adds the secrets a job declares (its secrets: mapping) to
+// m.
+func MaskSecrets(m *joblog.Masker, data *value.Map) {
 	data.Map("secrets").Range(func(_ string, v any) bool {
 		if s, ok := v.(string); ok {
-			log.Mask(s)
+			m.Add(s)
 		} else if v != nil {
-			log.Mask(fmt.Sprint(v))
+			m.Add(fmt.Sprint(v))
 		}
 		return true
 	})
