@@ -76,8 +76,10 @@ func (m *Masker) Value(v any) any {
 func (m *Masker) value(v any) (any, bool) {
 	switch t := v.(type) {
 	case string:
-		s := m.String(t)
-		return s, s != t
+		if s := m.String(t); s != t {
+			return s, true
+		}
+		return v, false // v itself: boxing s again would allocate
 	case *value.Map:
 		changed := false
 		t.Range(func(k string, e any) bool {
