@@ -17,6 +17,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/coordinator"
 	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/job"
+	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/multinode"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/protocol"
@@ -33,8 +34,10 @@ func loadGroup(o runOptions, stderr io.Writer) (*dispatcher.Group, int) {
 		return nil, exitOK // run reports unreadable or invalid jobs itself
 	}
 	if job.HasErrors(diags) {
+		masker := &joblog.Masker{}
+		dispatcher.MaskSecrets(masker, j.Data)
 		for _, d := range job.Errors(diags) {
-			fmt.Fprintf(stderr, "basalt: %s\n", d)
+			fmt.Fprintf(stderr, "basalt: %s\n", masker.String(d.String()))
 		}
 		return nil, exitFailed
 	}
@@ -216,11 +219,14 @@ func runGroup(ctx context.Context, o runOptions, g *dispatcher.Group, stdout, st
 func printProblems(problems []dispatcher.MemberProblem, stderr io.Writer) {
 	for _, p := range problems {
 		m := p.Member
+		// Masked as the sub-job's log would be.
+		masker := &joblog.Masker{}
+		dispatcher.MaskSecrets(masker, m.Definition)
 		if p.Err != nil {
-			fmt.Fprintf(stderr, "basalt: %s: %v\n", m.Name(), p.Err)
+			fmt.Fprintf(stderr, "basalt: %s: %s\n", m.Name(), masker.String(p.Err.Error()))
 		}
 		for _, d := range p.Errors {
-			fmt.Fprintf(stderr, "basalt: %s (role %s, device %s): %s\n", m.Name(), m.Role, m.Config.Device.Path, d)
+			fmt.Fprintf(stderr, "basalt: %s (role %s, device %s): %s\n", m.Name(), m.Role, m.Config.Device.Path, masker.String(d.String()))
 		}
 	}
 	fmt.Fprintln(stderr, "basalt: the group was not started: every sub-job must be valid")

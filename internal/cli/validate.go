@@ -9,6 +9,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/job"
+	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 )
 
@@ -49,8 +50,13 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "basalt: %v\n", err)
 		return exitFailed
 	}
+	// The diagnostics quote the job: masked as `basalt run` masks its log.
+	masker := &joblog.Masker{}
+	if p.Job != nil {
+		dispatcher.MaskSecrets(masker, p.Job.Data)
+	}
 	for _, d := range p.Diagnostics {
-		fmt.Fprintln(stderr, d)
+		fmt.Fprintln(stderr, masker.String(d.String()))
 	}
 	if p.Pipeline != nil && *outDir != "" {
 		// As lava-run does, the description is written even when
@@ -61,7 +67,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if p.Pipeline != nil && !*quiet {
-		printTree(stdout, p.Pipeline)
+		printTree(stdout, p.Pipeline, masker)
 	}
 	nerr := len(job.Errors(p.Diagnostics))
 	if n := job.StrictOnlyCount(p.Diagnostics); n > 0 {
@@ -105,8 +111,8 @@ func writeDescription(dir string, j *pipeline.Job) error {
 
 // printTree prints the pipeline, one action a line, with its effective
 // timeout and what set it, so a user sees why an action gets the time it
-// does.
-func printTree(w io.Writer, j *pipeline.Job) {
+// does. URLs are masked by m.
+func printTree(w io.Writer, j *pipeline.Job, m *joblog.Masker) {
 	width := 0
 	j.Pipeline.Walk(func(a pipeline.Action) {
 		b := a.ActionBase()
@@ -123,7 +129,7 @@ func printTree(w io.Writer, j *pipeline.Job) {
 			line += fmt.Sprintf("; %d attempts", b.MaxRetries)
 		}
 		if b.URL != "" {
-			line += "; " + b.URL
+			line += "; " + m.String(b.URL)
 		}
 		fmt.Fprintln(w, line)
 	})

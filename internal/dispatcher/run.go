@@ -73,8 +73,11 @@ type Outcome struct {
 	Cases    []results.Case
 	Duration time.Duration
 	// SinkErr says what the sink failed to keep (Results' and Close's
-	// errors); nil when it kept everything. It does not change how the
-	// job ended.
+	// errors); nil when it kept everything. A job that completed but
+	// whose results the sink could not keep is reported incomplete, with
+	// an Infrastructure error saying so (its log, written before, says
+	// how the job itself ended); a lost log alone does not change how
+	// the job ended.
 	SinkErr error
 }
 
@@ -108,14 +111,23 @@ const humanFlushInterval = time.Second
 // saying how it ended are logged. Then the sink gets the results and is
 // closed (sink must not be nil). Canceling ctx cancels the job, which
 // still cleans up (its processes stopped and reaped) before Run returns.
+//
+// Everything Run hands out goes through one joblog.Masker, which hides
+// the job's secrets and every URL's password: the log records, the files
+// given to sink.File (description.yaml included), the outcome given to
+// sink.Results and the one returned (its message, job name and results),
+// so that a front end printing the outcome prints it masked.
 func Run(ctx context.Context, cfg RunConfig, sink Sink) Outcome {
 	start := time.Now()
 	var collected results.Collector
-	log := joblog.New(nil, joblog.Options{OnResult: collected.Add, Human: cfg.Human, Records: sink.Log})
+	masker := &joblog.Masker{}
+	sink = maskedSink{Sink: sink, m: masker}
+	log := joblog.New(nil, joblog.Options{OnResult: collected.Add, Human: cfg.Human, Records: sink.Log, Masker: masker})
 	stopFlush := flushEvery(log, humanFlushInterval)
 
 	jobName := ""
 	end := run(ctx, cfg, sink, log, &jobName)
+	end.Message = masker.String(end.Message)
 	rec := value.MapOf("definition", "lava", "case", "job", "result", end.Result)
 	if end.Result != "pass" {
 		rec.Set("error_msg", end.Message)
@@ -130,10 +142,14 @@ func Run(ctx context.Context, cfg RunConfig, sink Sink) Outcome {
 	stopFlush()
 	log.Flush()
 
-	o := Outcome{Outcome: end, JobName: jobName, Cases: collected.Cases(), Duration: time.Since(start)}
+	o := Outcome{Outcome: end, JobName: masker.String(jobName), Cases: collected.Cases(), Duration: time.Since(start)}
 	rerr := sink.Results(o)
 	cerr := sink.Close()
 	o.SinkErr = errors.Join(rerr, cerr)
+	if rerr != nil && o.Completed() {
+		// Results that were not kept are a job that did not deliver.
+		o.Outcome = pipeline.OutcomeOf(pipeline.InfrastructureError("the job completed, but its results were not kept: %s", masker.String(rerr.Error())))
+	}
 	return o
 }
 
@@ -173,7 +189,7 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 	}
 	if p.Job != nil {
 		*jobName = p.Job.Data.String("job_name")
-		maskSecrets(log, p.Job.Data)
+		MaskSecrets(log.Masker(), p.Job.Data)
 	}
 	for _, d := range p.Diagnostics {
 		if d.Severity == job.Error {
@@ -258,9 +274,12 @@ func multinodeProtocol(cfg RunConfig, pj *pipeline.Job) (*protocol.Multinode, pr
 }
 
 // DescriptionYAML is the pipeline in LAVA's describe form, the content of
-// description.yaml.
+// description.yaml, masked as a value (masking the encoded text could
+// break its YAML) with the job's secrets and every URL's password.
 func DescriptionYAML(j *pipeline.Job) ([]byte, error) {
-	return value.EncodeYAML(value.MapOf("pipeline", j.Describe()))
+	m := &joblog.Masker{}
+	MaskSecrets(m, j.Params)
+	return value.EncodeYAML(m.Value(value.MapOf("pipeline", j.Describe())))
 }
 
 func publishDescription(sink Sink, j *pipeline.Job) error {
@@ -280,13 +299,14 @@ func firstError(diags []job.Diagnostic) string {
 	return ""
 }
 
-// maskSecrets makes the job's secrets show as [MASKED] in the log.
-func maskSecrets(log *joblog.Logger, data *value.Map) {
+// MaskSecrets adds the secrets a job declares (its secrets: mapping) to
+// m.
+func MaskSecrets(m *joblog.Masker, data *value.Map) {
 	data.Map("secrets").Range(func(_ string, v any) bool {
 		if s, ok := v.(string); ok {
-			log.Mask(s)
+			m.Add(s)
 		} else if v != nil {
-			log.Mask(fmt.Sprint(v))
+			m.Add(fmt.Sprint(v))
 		}
 		return true
 	})

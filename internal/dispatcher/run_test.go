@@ -295,17 +295,62 @@ func TestRunUnreadableJob(t *testing.T) {
 	}
 }
 
-// What the sink fails to keep is reported apart; the job's own ending
-// does not change.
+// What the sink fails to keep is reported apart. A lost log alone does
+// not change how the job ended; results that were not kept make a
+// completed job incomplete (Infrastructure), so that no front end calls
+// it complete.
 func TestRunSinkErrors(t *testing.T) {
 	cfg := runConfigFor(t, commandJob("pass"))
 	sink := newMemSink(t)
-	errResults, errClose := errors.New("results lost"), errors.New("log lost")
-	sink.results, sink.close = errResults, errClose
+	errClose := errors.New("log lost")
+	sink.close = errClose
 	o := Run(context.Background(), cfg, sink)
 	sink.checkEnded(o)
-	if !o.Completed() || !errors.Is(o.SinkErr, errResults) || !errors.Is(o.SinkErr, errClose) {
-		t.Fatalf("outcome %+v, SinkErr %v; want completed, with both sink errors", o.Outcome, o.SinkErr)
+	if !o.Completed() || !errors.Is(o.SinkErr, errClose) {
+		t.Fatalf("outcome %+v, SinkErr %v; want completed, with the sink's error", o.Outcome, o.SinkErr)
+	}
+
+	cfg = runConfigFor(t, commandJob("pass"))
+	sink = newMemSink(t)
+	errResults := errors.New("results lost at s3cret-value")
+	sink.results, sink.close = errResults, errClose
+	o = Run(context.Background(), cfg, sink)
+	if o.Completed() || o.Class != pipeline.ClassInfrastructure || !errors.Is(o.SinkErr, errResults) || !errors.Is(o.SinkErr, errClose) {
+		t.Fatalf("outcome %+v, SinkErr %v; want incomplete (Infrastructure), with both sink errors", o.Outcome, o.SinkErr)
+	}
+	if want := "the job completed, but its results were not kept: results lost at " + joblog.Masked; o.Message != want {
+		t.Errorf("message %q, want %q", o.Message, want)
+	}
+	if len(sink.outcomes) != 1 || !sink.outcomes[0].Completed() {
+		t.Errorf("the sink got %+v: want the job's own ending, completed", sink.outcomes)
+	}
+}
+
+// Everything Run hands the sink goes through the job's masker: a file an
+// action publishes, the results and the outcome (the job's secret and a
+// URL's password show as [MASKED]).
+func TestRunMasksSink(t *testing.T) {
+	cfg := runConfigFor(t, commandJob("pass"))
+	cfg.Configure = func(j *pipeline.Job) {
+		if err := j.Runtime.Publish("notes.txt", []byte("token s3cret-value, from https://bob:pa55@host/x\n")); err != nil {
+			t.Error(err)
+		}
+		j.Runtime.Log.Result(value.MapOf("definition", "0_t", "case", "s3cret-value", "result", "pass", "reference", "http://u:pa55@h/"))
+	}
+	sink := newMemSink(t)
+	o := Run(context.Background(), cfg, sink)
+	sink.checkEnded(o)
+	if got, want := string(sink.files["notes.txt"]), "token [MASKED], from https://bob:[MASKED]@host/x\n"; got != want {
+		t.Errorf("published %q, want %q", got, want)
+	}
+	c := findCase(sink.outcomes[0].Cases, "0_t", joblog.Masked)
+	if c == nil || c.Extra.String("reference") != "http://u:"+joblog.Masked+"@h/" {
+		t.Errorf("the sink's results: %+v", sink.outcomes[0].Cases)
+	}
+	for _, l := range sink.lines {
+		if strings.Contains(l, "s3cret-value") || strings.Contains(l, "pa55") {
+			t.Errorf("log line in clear: %s", l)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/results"
+	"github.com/basalt-lava/basalt/internal/value"
 )
 
 // Sink receives what a running job produces: its log records, the files
@@ -289,3 +290,32 @@ func (e *LostError) Error() string {
 }
 
 func (e *LostError) Unwrap() error { return e.Err }
+
+// maskedSink is the sink Run gives the job: the files it publishes and
+// the results it ends with go through the job's Masker before they reach
+// the front end's sink (the log's records are masked by the Logger).
+type maskedSink struct {
+	Sink
+	m *joblog.Masker
+}
+
+func (s maskedSink) File(name string, data []byte) error {
+	return s.Sink.File(name, s.m.Bytes(data))
+}
+
+func (s maskedSink) Results(o Outcome) error {
+	o.Message = s.m.String(o.Message)
+	o.JobName = s.m.String(o.JobName)
+	cases := make([]results.Case, len(o.Cases))
+	for i, k := range o.Cases {
+		for _, f := range []*string{&k.Suite, &k.Name, &k.Result, &k.Units, &k.Set, &k.Level, &k.Duration} {
+			*f = s.m.String(*f)
+		}
+		if k.Extra != nil {
+			k.Extra = s.m.Value(k.Extra).(*value.Map)
+		}
+		cases[i] = k
+	}
+	o.Cases = cases
+	return s.Sink.Results(o)
+}

@@ -183,3 +183,41 @@ func TestDirSinkWriteError(t *testing.T) {
 		t.Errorf("%d writes after the first failed, want none", w.n-1)
 	}
 }
+
+// Results hold whatever a guest printed: cases whose texts are not UTF-8
+// or hold controls still give results.yaml (which reads back) and
+// results.xml.
+func TestDirSinkResultsAnyBytes(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewDirSink(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := "n\xff\x00\x01\ufffe"
+	k := results.Case{Suite: "0_" + bad, Name: bad, Result: "pass", Measurement: 1.0, Units: bad, Set: bad,
+		Extra: value.MapOf("reference", bad, bad, bad)}
+	if err := s.Results(Outcome{JobName: bad, Cases: []results.Case{k}}); err != nil {
+		t.Fatalf("Results: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(filepath.Join(dir, ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := value.DecodeYAML(y)
+	if err != nil {
+		t.Fatalf("results.yaml does not read back: %v\n%s", err, y)
+	}
+	if got := v.([]any)[0].(*value.Map).List("cases")[0].(*value.Map).String("name"); got != `n\xFF\x00\x01\uFFFE` {
+		t.Errorf("results.yaml: name %q", got)
+	}
+	x, err := os.ReadFile(filepath.Join(dir, JUnitFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(x, []byte(`name="n\xFF\x00\x01\uFFFE"`)) {
+		t.Errorf("results.xml:\n%s", x)
+	}
+}

@@ -301,7 +301,10 @@ func closedPort(t *testing.T) string {
 func TestCompleteJob(t *testing.T) {
 	needFixtures(t)
 	url := server(t, nil)
-	o := runJob(t, jobSpec{steps: []string{"lava-test-case uname --shell uname -a"}}.render(t, "complete", url), nil)
+	// The guest also prints a case name that is not UTF-8 and holds a
+	// control character: the results keep it, escaped.
+	o := runJob(t, jobSpec{steps: []string{"lava-test-case uname --shell uname -a",
+		`lava-test-case "$(printf 'bad\377\001name')" --result pass`}}.render(t, "complete", url), nil)
 	if o.code != 0 {
 		t.Fatalf("exit %d, job %v", o.code, value.GoString(o.job))
 	}
@@ -323,8 +326,18 @@ func TestCompleteJob(t *testing.T) {
 		}
 	}
 	xml, _ := os.ReadFile(filepath.Join(o.dir, "results.xml"))
-	if !bytes.Contains(xml, []byte(`name="always-fail"`)) {
-		t.Errorf("results.xml lacks always-fail:\n%s", xml)
+	if !bytes.Contains(xml, []byte(`name="always-fail"`)) || !bytes.Contains(xml, []byte(`name="bad\xFF\x01name"`)) {
+		t.Errorf("results.xml lacks always-fail or bad\\xFF\\x01name:\n%s", xml)
+	}
+	if r := o.result("0_e2e-smoke", `bad\xFF\x01name`); r == nil || r.String("result") != "pass" {
+		t.Errorf(`bad\xFF\x01name: got %v, want pass`, value.GoString(r))
+	}
+	y, err := os.ReadFile(filepath.Join(o.dir, "results.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := value.DecodeYAML(y); err != nil || !bytes.Contains(y, []byte(`bad\xFF\x01name`)) {
+		t.Errorf("results.yaml (%v) lacks bad\\xFF\\x01name:\n%s", err, y)
 	}
 }
 

@@ -2,8 +2,10 @@
 // record per line, `- {"dt": ..., "lvl": ..., "msg": ...}`, a YAML list of
 // flow mappings with every scalar double-quoted, so that logs.yaml reads
 // back with any YAML parser and LAVA's own tools. It also echoes records
-// in a human form (to a terminal, say), masks secrets, and hands every
-// `results` record to whoever collects them.
+// in a human form (to a terminal, say), masks secrets (see Masker), and
+// hands every `results` record to whoever collects them, made safe first
+// as package results says (results.CleanText): a record that had to be
+// altered is followed by a warning saying so.
 //
 // A Logger is safe for concurrent use: the console reader and the action
 // running the job write to it at the same time.
@@ -19,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/results"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -57,6 +60,10 @@ type Options struct {
 	OnResult func(*value.Map)
 	// Now gives the time stamps; nil means time.Now.
 	Now func() time.Time
+	// Masker masks the records; nil means a new one, which Mask fills.
+	// A front end shares one Masker between the log and its other
+	// outputs.
+	Masker *Masker
 	// Records, when set, receives every record as written, in order
 	// (a front end streams them); it is called with the Logger's lock
 	// held, so it must return quickly and must not log.
@@ -78,19 +85,22 @@ type Record struct {
 
 // Logger writes job log records.
 type Logger struct {
-	mu      sync.Mutex
-	yaml    *bufio.Writer
-	human   *bufio.Writer
-	opts    Options
-	secrets []string
-	buf     []byte
-	err     error
-	index   int // of the next record
+	mu     sync.Mutex
+	yaml   *bufio.Writer
+	human  *bufio.Writer
+	opts   Options
+	masker *Masker
+	buf    []byte
+	err    error
+	index  int // of the next record
 }
 
 // New returns a Logger writing LAVA log lines to w (nil: no YAML log).
 func New(w io.Writer, opts Options) *Logger {
-	l := &Logger{opts: opts}
+	l := &Logger{opts: opts, masker: opts.Masker}
+	if l.masker == nil {
+		l.masker = &Masker{}
+	}
 	if w != nil {
 		l.yaml = bufio.NewWriterSize(w, 64<<10)
 	}
@@ -106,24 +116,20 @@ func New(w io.Writer, opts Options) *Logger {
 // Discard is a Logger that writes nothing, for actions run outside a job.
 func Discard() *Logger { return New(nil, Options{}) }
 
-// Mask makes every later record show s as [MASKED]. Empty strings and
-// very short ones are ignored: masking "1" would garble every number.
+// Mask makes every later record show s as [MASKED] (Masker.Add).
 func (l *Logger) Mask(s string) {
-	if l == nil || len(s) < 3 {
+	if l == nil {
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.secrets = append(l.secrets, s)
+	l.masker.Add(s)
 }
 
-func (l *Logger) mask(s string) string {
-	for _, sec := range l.secrets {
-		if strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, Masked)
-		}
+// Masker is the Masker of the log's records.
+func (l *Logger) Masker() *Masker {
+	if l == nil {
+		return nil
 	}
-	return s
+	return l.masker
 }
 
 // Log writes one record; msg is a string or a *value.Map (results).
@@ -131,11 +137,34 @@ func (l *Logger) Log(lvl Level, msg any) {
 	if l == nil {
 		return
 	}
+	msg = l.masker.Value(msg)
+	var note string
+	if lvl == Results {
+		if m, ok := msg.(*value.Map); ok {
+			if c, changed := results.CleanValue(m); changed {
+				msg = c
+				note = fmt.Sprintf("results record %s/%s: a value held bytes that results cannot carry (not UTF-8, or a control character): written escaped (\\xNN, \\uFFFE)",
+					c.(*value.Map).String("definition"), c.(*value.Map).String("case"))
+			}
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.secrets) > 0 {
-		msg = l.maskValue(msg)
+	l.write(lvl, msg)
+	if note != "" {
+		l.write(Warning, note)
 	}
+	if lvl == Results && l.opts.OnResult != nil {
+		if m, ok := msg.(*value.Map); ok {
+			l.mu.Unlock()
+			l.opts.OnResult(m)
+			l.mu.Lock()
+		}
+	}
+}
+
+// write writes one record, masked and cleaned, with the lock held.
+func (l *Logger) write(lvl Level, msg any) {
 	now := l.opts.Now().UTC()
 	if l.yaml != nil || l.opts.Records != nil {
 		b := l.buf[:0]
@@ -167,13 +196,6 @@ func (l *Logger) Log(lvl Level, msg any) {
 	if l.human != nil && (l.opts.HumanLevels == nil || l.opts.HumanLevels[lvl]) {
 		l.writeHuman(lvl, msg)
 	}
-	if lvl == Results && l.opts.OnResult != nil {
-		if m, ok := msg.(*value.Map); ok {
-			l.mu.Unlock()
-			l.opts.OnResult(m)
-			l.mu.Lock()
-		}
-	}
 }
 
 func (l *Logger) writeHuman(lvl Level, msg any) {
@@ -193,24 +215,6 @@ func (l *Logger) writeHuman(lvl Level, msg any) {
 	default:
 		fmt.Fprintf(l.human, "%s: %v\n", lvl, m)
 	}
-}
-
-func (l *Logger) maskValue(v any) any {
-	switch t := v.(type) {
-	case string:
-		return l.mask(t)
-	case *value.Map:
-		c := value.NewMap()
-		t.Range(func(k string, v any) bool { c.Set(k, l.maskValue(v)); return true })
-		return c
-	case []any:
-		c := make([]any, len(t))
-		for i, e := range t {
-			c[i] = l.maskValue(e)
-		}
-		return c
-	}
-	return v
 }
 
 // Debugf writes a debug record.

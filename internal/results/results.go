@@ -2,6 +2,20 @@
 // lines of its log) and writes them as results.yaml, in the shape of
 // LAVA's results export (one entry per test case, grouped by suite), and
 // as JUnit XML for CI systems.
+//
+// Results hold whatever a guest printed, so every text in them (suite and
+// case names, result, units, set, level, duration, measurement, every
+// extra key and value) is made safe before it is kept or written: a
+// string is kept as it is unless it holds bytes that are not UTF-8 or
+// characters that XML 1.0 cannot carry (C0 controls other than tab,
+// line feed and carriage return; U+FFFE and U+FFFF). Those are written
+// as Go-style escapes: an invalid byte or a control character as \xNN
+// (\x00 for NUL), U+FFFE and U+FFFF as \uFFFE and \uFFFF. Backslashes
+// already in the string are left alone: the escape is for reading, not a
+// lossless encoding. The job log (package joblog) applies the same rule
+// to each results record before writing it, and says in a warning which
+// record was altered, so that logs.yaml, results.yaml, results.xml and
+// the summary show the same value. CleanText is the rule.
 package results
 
 import (
@@ -48,14 +62,16 @@ func (c *Collector) Add(rec *value.Map) {
 	if suite == "" || name == "" {
 		return
 	}
-	k := Case{Suite: suite, Name: name, Result: str(rec.Value("result")), Measurement: rec.Value("measurement"),
+	k := cleanCase(Case{Suite: suite, Name: name, Result: str(rec.Value("result")), Measurement: rec.Value("measurement"),
 		Units: str(rec.Value("units")), Set: str(rec.Value("set")), Level: str(rec.Value("level")),
-		Duration: str(rec.Value("duration"))}
+		Duration: str(rec.Value("duration"))})
 	rec.Range(func(key string, v any) bool {
 		if !known[key] {
 			if k.Extra == nil {
 				k.Extra = value.NewMap()
 			}
+			key, _ = CleanText(key)
+			v, _ = CleanValue(v)
 			k.Extra.Set(key, v)
 		}
 		return true
@@ -121,6 +137,7 @@ func Suites(cases []Case) []Suite {
 // {suite, name, result, measurement, unit, set, level, duration,
 // metadata}: the field names of LAVA's results export.
 func YAML(cases []Case) ([]byte, error) {
+	cases = cleanCases(cases)
 	var suites []any
 	for _, s := range Suites(cases) {
 		var list []any
@@ -152,6 +169,16 @@ func YAML(cases []Case) ([]byte, error) {
 		suites = []any{}
 	}
 	return value.EncodeYAML(suites)
+}
+
+// cleanCases returns the cases as CleanText makes them: the writers
+// apply the rule themselves, whoever built the cases.
+func cleanCases(cases []Case) []Case {
+	out := make([]Case, len(cases))
+	for i, k := range cases {
+		out[i] = cleanCase(k)
+	}
+	return out
 }
 
 type junitSuites struct {
@@ -201,6 +228,8 @@ type junitFailure struct {
 // a failure for fail and unknown results, skipped for skip, measurements
 // as properties.
 func WriteJUnit(w io.Writer, jobName string, cases []Case) error {
+	cases = cleanCases(cases)
+	jobName, _ = CleanText(jobName)
 	doc := junitSuites{Name: jobName}
 	for _, s := range Suites(cases) {
 		js := junitSuite{Name: s.Name, Tests: len(s.Cases), Failures: s.Fail + s.Unknown, Skipped: s.Skip}

@@ -153,6 +153,9 @@ func ParseYAML(data []byte) (d *Document, err error) {
 		if r := recover(); r != nil {
 			d, err = nil, &SyntaxError{Pos: Pos{1, 1}, Msg: fmt.Sprintf("malformed YAML (%v)", r)}
 		}
+		if se, ok := err.(*SyntaxError); ok {
+			placeBadByte(data, se)
+		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
