@@ -26,9 +26,13 @@ type Options struct {
 	ConnTimeout time.Duration // per connection; 0 means DefaultConnTimeout
 	// GroupTTL removes a group nobody has sent a request for in this
 	// long, so that a group whose jobs crashed before clear_group does
-	// not stay forever. 0 keeps groups until cleared.
+	// not stay forever. 0 means DefaultGroupTTL; negative keeps groups
+	// until cleared, as LAVA does.
 	GroupTTL time.Duration
-	Logger   *slog.Logger // nil: discard
+	// Limits bound the groups, clients, messages and bytes peers can
+	// make the server keep; a request over one gets a nack naming it.
+	Limits Limits
+	Logger *slog.Logger // nil: discard
 }
 
 // Server is a coordinator. Each connection is served on its own
@@ -40,6 +44,7 @@ type Server struct {
 
 	mu     sync.Mutex // guards groups; never held while taking a group's lock
 	groups map[string]*group
+	budget *budget
 
 	lmu       sync.Mutex // guards the fields below
 	closed    bool
@@ -58,6 +63,10 @@ func NewServer(opts Options) *Server {
 	if opts.ConnTimeout <= 0 {
 		opts.ConnTimeout = DefaultConnTimeout
 	}
+	if opts.GroupTTL == 0 {
+		opts.GroupTTL = DefaultGroupTTL
+	}
+	opts.Limits = opts.Limits.withDefaults()
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -67,6 +76,7 @@ func NewServer(opts Options) *Server {
 		log:       log,
 		now:       time.Now,
 		groups:    map[string]*group{},
+		budget:    &budget{Limits: opts.Limits},
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
 		done:      make(chan struct{}),
@@ -290,7 +300,16 @@ func (s *Server) join(r *request, log *slog.Logger) (*group, error) {
 				s.mu.Unlock()
 				return nil, fmt.Errorf("client %q creating group %q has no \"role\"", truncate(r.client), truncate(r.group))
 			}
-			g = newGroup(r.group, r.groupSize, s.now())
+			lim := s.budget.Limits
+			if lim.MaxGroupSize >= 0 && r.groupSize > lim.MaxGroupSize {
+				s.mu.Unlock()
+				return nil, limitError("group_size", "group %q of group_size %d has more than %d clients", truncate(r.group), r.groupSize, lim.MaxGroupSize)
+			}
+			if lim.MaxGroups >= 0 && len(s.groups) >= lim.MaxGroups {
+				s.mu.Unlock()
+				return nil, limitError("groups", "group %q would be one more than %d groups", truncate(r.group), lim.MaxGroups)
+			}
+			g = newGroup(r.group, r.groupSize, s.now(), s.budget)
 			s.groups[r.group] = g
 			log.Info("group created", "size", r.groupSize)
 		}
@@ -302,7 +321,14 @@ func (s *Server) join(r *request, log *slog.Logger) (*group, error) {
 			continue
 		}
 		if err := g.register(r); err != nil {
+			// A group its creator could not join (over a byte limit)
+			// must not stay, empty, until it expires.
+			empty := len(g.clients) == 0
+			g.gone = g.gone || empty
 			g.mu.Unlock()
+			if empty {
+				s.remove(g)
+			}
 			return nil, err
 		}
 		g.lastUsed = s.now()
@@ -317,6 +343,7 @@ func (s *Server) remove(g *group) {
 		delete(s.groups, g.name)
 	}
 	s.mu.Unlock()
+	g.release()
 }
 
 // sweep expires idle groups until Close.
