@@ -303,3 +303,43 @@ func TestExtractTarLimits(t *testing.T) {
 		})
 	}
 }
+
+// bombTar is a zstd tar whose one member says it holds 2 GiB and carries
+// 4 MiB of zeros before the stream ends: some KB to send.
+func bombTar(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "big", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2 << 30}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(make([]byte, 4<<20)); err != nil {
+		t.Fatal(err)
+	}
+	return compressBytes(t, "zstd", buf.Bytes())
+}
+
+// TestArchiveBombs: a test archive (url, tar) and an overlay appended to
+// an image (append-overlays) that would unpack to more than MaxExtract
+// are refused at the member's header, before anything is written.
+func TestArchiveBombs(t *testing.T) {
+	data := bombTar(t)
+	dest := t.TempDir()
+	err := ExtractTar(bytes.NewReader(data), dest)
+	if pipeline.ClassOf(err) != pipeline.ClassJob || !strings.Contains(err.Error(), "more than 1024 MB") {
+		t.Errorf("ExtractTar = %v, want a Job error naming the limit", err)
+	}
+	if st, err := os.Stat(filepath.Join(dest, "big")); err == nil {
+		t.Errorf("wrote %d bytes of the bomb", st.Size())
+	}
+	f := filepath.Join(t.TempDir(), "bomb.tar.zst")
+	writeTestFile(t, f, string(data))
+	scratch := t.TempDir()
+	_, err = stage([]Addition{{Name: "rootfs.bomb", File: f, Tar: true, Path: "/"}}, scratch)
+	if pipeline.ClassOf(err) != pipeline.ClassJob || !strings.Contains(err.Error(), "more than 1024 MB") {
+		t.Errorf("stage = %v, want a Job error naming the limit", err)
+	}
+	if left, _ := os.ReadDir(scratch); len(left) != 0 {
+		t.Errorf("staged %d files of the bomb", len(left))
+	}
+}
