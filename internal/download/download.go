@@ -11,6 +11,11 @@
 // times inside Fetch, from the start, before it gives up; the
 // download-retry action around it decides whether the whole download is
 // tried again.
+//
+// The URL and the bytes behind it are the job's: Limits (limits.go) bound
+// per image the bytes received, the bytes written once decompressed or
+// unpacked, and the entries of a tar archive; passing one is a Job error
+// that names the image, the bound and the basalt run flag.
 package download
 
 import (
