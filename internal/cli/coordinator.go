@@ -18,7 +18,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/coordinator"
 )
 
-const coordinatorSynopsis = "basalt coordinator [--listen ADDR] [--config FILE] [--log FILE|-] [--loglevel DEBUG|INFO|WARN|ERROR] [--group-ttl DURATION] [--max-groups N] [--max-group-size N] [--max-messages N] [--max-group-bytes SIZE] [--max-bytes SIZE]"
+const coordinatorSynopsis = "basalt coordinator [--listen ADDR] [--config FILE] [--log FILE|-] [--loglevel DEBUG|INFO|WARN|ERROR] [--group-ttl DURATION] [--max-groups N] [--max-group-size N] [--max-messages N] [--max-group-bytes SIZE] [--max-bytes SIZE] [--max-conns N]"
 
 // runCoordinator serves LAVA's MultiNode coordinator protocol until
 // SIGINT or SIGTERM.
@@ -62,7 +62,7 @@ func coordinatorMain(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "basalt coordinator: %v\n", err)
 		return exitFailed
 	}
-	for _, name := range []string{"max-groups", "max-group-size", "max-messages"} {
+	for _, name := range []string{"max-groups", "max-group-size", "max-messages", "max-conns"} {
 		if v := fs.Lookup(name).Value.String(); strings.HasPrefix(v, "-") {
 			fmt.Fprintf(stderr, "basalt coordinator: --%s %s is negative (0: no limit)\n", name, v)
 			return exitUsage
@@ -104,7 +104,7 @@ func coordinatorMain(ctx context.Context, args []string, stdout, stderr io.Write
 	fmt.Fprintf(stdout, "basalt coordinator: listening on %s (config: %s)\n", l.Addr(), cfgName)
 	log.Info("coordinator started", "listen", l.Addr().String(), "config", cfgName, "group_ttl", opts.GroupTTL.String(),
 		"max_groups", opts.Limits.MaxGroups, "max_group_size", opts.Limits.MaxGroupSize, "max_messages", opts.Limits.MaxMessages,
-		"max_group_bytes", opts.Limits.MaxGroupBytes, "max_bytes", opts.Limits.MaxBytes)
+		"max_group_bytes", opts.Limits.MaxGroupBytes, "max_bytes", opts.Limits.MaxBytes, "max_conns", opts.Limits.MaxConns)
 	if ready != nil {
 		ready(l.Addr())
 	}
@@ -165,6 +165,7 @@ func coordinatorLimitFlags(fs *flag.FlagSet) func(file coordinator.Limits, set m
 	fs.Var(groupBytes, "max-group-bytes", "most bytes of messages and client names one group keeps, e.g. 128M (0: no limit; config \"max_group_bytes\")")
 	total := &sizeFlag{n: coordinator.DefaultMaxBytes}
 	fs.Var(total, "max-bytes", "most bytes of messages and client names all groups keep, e.g. 512M (0: no limit; config \"max_bytes\")")
+	conns := fs.Int("max-conns", coordinator.DefaultMaxConns, "most connections served at once; more wait their turn (0: no limit; config \"max_conns\")")
 	return func(file coordinator.Limits, set map[string]bool) coordinator.Limits {
 		pick := func(name string, flagValue, fileValue int64) int64 {
 			switch {
@@ -183,6 +184,7 @@ func coordinatorLimitFlags(fs *flag.FlagSet) func(file coordinator.Limits, set m
 			MaxMessages:   int(pick("max-messages", int64(*messages), int64(file.MaxMessages))),
 			MaxGroupBytes: pick("max-group-bytes", groupBytes.n, file.MaxGroupBytes),
 			MaxBytes:      pick("max-bytes", total.n, file.MaxBytes),
+			MaxConns:      int(pick("max-conns", int64(*conns), int64(file.MaxConns))),
 		}
 	}
 }

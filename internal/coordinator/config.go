@@ -22,7 +22,7 @@ const DefaultPort = 3079
 // optional. The coordinator uses port; dispatchers use all four to reach it.
 // Basalt's coordinator also reads its limits there (LAVA's ignores
 // them): "max_groups", "max_group_size", "max_messages",
-// "max_group_bytes", "max_bytes" (integers, 0 for no limit) and
+// "max_group_bytes", "max_bytes", "max_conns" (integers, 0 for no limit) and
 // "group_ttl" (seconds, 0 to keep groups until cleared).
 type Config struct {
 	Port                int
@@ -107,7 +107,7 @@ func ParseConfig(b []byte, name string) (Config, error) {
 		dst *int64
 	}{
 		{"max_groups", nil}, {"max_group_size", nil}, {"max_messages", nil},
-		{"max_group_bytes", &cfg.Limits.MaxGroupBytes}, {"max_bytes", &cfg.Limits.MaxBytes},
+		{"max_group_bytes", &cfg.Limits.MaxGroupBytes}, {"max_bytes", &cfg.Limits.MaxBytes}, {"max_conns", nil},
 	} {
 		v, ok := raw[l.key]
 		if !ok {
@@ -127,6 +127,8 @@ func ParseConfig(b []byte, name string) (Config, error) {
 			cfg.Limits.MaxGroupSize = int(n)
 		case "max_messages":
 			cfg.Limits.MaxMessages = int(n)
+		case "max_conns":
+			cfg.Limits.MaxConns = int(n)
 		default:
 			*l.dst = n
 		}

@@ -27,6 +27,11 @@ type Limits struct {
 	MaxGroupBytes int64
 	// MaxBytes bounds the same bytes over all groups.
 	MaxBytes int64
+	// MaxConns bounds the connections served at once, each of which may
+	// hold a request body of up to Options.MaxBody for ConnTimeout:
+	// past it, new connections wait in the listener's queue until one
+	// ends (nothing is refused; polls are short).
+	MaxConns int
 }
 
 // Default limits: far above a lab's MultiNode use (a few groups of tens
@@ -38,6 +43,7 @@ const (
 	DefaultMaxMessages   = 10000
 	DefaultMaxGroupBytes = 128 << 20
 	DefaultMaxBytes      = 512 << 20
+	DefaultMaxConns      = 256
 	// DefaultGroupTTL forgets a group a day after its last request: a
 	// group whose jobs crashed before clear_group goes, and a MultiNode
 	// job's lava-wait polls keep a live group in use.
@@ -71,6 +77,7 @@ func (l Limits) withDefaults() Limits {
 		MaxMessages:   int(pick(int64(l.MaxMessages), DefaultMaxMessages)),
 		MaxGroupBytes: pick(l.MaxGroupBytes, DefaultMaxGroupBytes),
 		MaxBytes:      pick(l.MaxBytes, DefaultMaxBytes),
+		MaxConns:      int(pick(int64(l.MaxConns), DefaultMaxConns)),
 	}
 }
 

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +149,42 @@ func TestDefaultGroupTTL(t *testing.T) {
 	keep.lmu.Unlock()
 	if sweeping {
 		t.Fatal("a server with a negative GroupTTL expires groups")
+	}
+}
+
+// TestMaxConns: peers holding connections open (each may hold a body of
+// up to MaxBody) take at most MaxConns of them; the others' requests
+// wait and are answered once those time out.
+func TestMaxConns(t *testing.T) {
+	s, addr := startServer(t, Options{ConnTimeout: 300 * time.Millisecond, Limits: Limits{MaxConns: 2}})
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	for {
+		s.lmu.Lock()
+		n := len(s.conns)
+		s.lmu.Unlock()
+		if n == 2 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	nodes := make([]*Client, 5)
+	for i := range nodes {
+		nodes[i] = node(addr, "g", fmt.Sprint(i), "r", 5)
+	}
+	parallel(t, nodes, func(c *Client) error {
+		_, err := c.Poll(testCtx(t), map[string]any{"request": "group_data"}, time.Minute)
+		return err
+	})
+	s.lmu.Lock()
+	peak := s.peakConns
+	s.lmu.Unlock()
+	if peak > 2 {
+		t.Fatalf("%d connections served at once, want at most 2", peak)
 	}
 }

@@ -53,6 +53,10 @@ type Server struct {
 	wg        sync.WaitGroup
 	sweeping  bool
 	done      chan struct{}
+	// connSlots holds a token per connection served (Limits.MaxConns);
+	// nil for no limit. peakConns is the most served at once.
+	connSlots chan struct{}
+	peakConns int
 }
 
 // NewServer returns a server with no groups.
@@ -77,6 +81,7 @@ func NewServer(opts Options) *Server {
 		now:       time.Now,
 		groups:    map[string]*group{},
 		budget:    &budget{Limits: opts.Limits},
+		connSlots: connSlots(opts.Limits.MaxConns),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
 		done:      make(chan struct{}),
@@ -105,8 +110,16 @@ func (s *Server) Serve(l net.Listener) error {
 	}()
 	var backoff time.Duration
 	for {
+		if s.connSlots != nil {
+			select {
+			case s.connSlots <- struct{}{}:
+			case <-s.done:
+				return ErrServerClosed
+			}
+		}
 		c, err := l.Accept()
 		if err != nil {
+			s.releaseSlot()
 			if s.isClosed() {
 				return ErrServerClosed
 			}
@@ -125,10 +138,25 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		backoff = 0
 		if !s.track(c) {
+			s.releaseSlot()
 			c.Close()
 			return ErrServerClosed
 		}
 		go s.serveConn(c)
+	}
+}
+
+func connSlots(n int) chan struct{} {
+	if n < 0 {
+		return nil
+	}
+	return make(chan struct{}, n)
+}
+
+// releaseSlot gives back the token of a connection that ended.
+func (s *Server) releaseSlot() {
+	if s.connSlots != nil {
+		<-s.connSlots
 	}
 }
 
@@ -146,6 +174,7 @@ func (s *Server) track(c net.Conn) bool {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	s.peakConns = max(s.peakConns, len(s.conns))
 	s.wg.Add(1)
 	return true
 }
@@ -179,6 +208,7 @@ func (s *Server) serveConn(c net.Conn) {
 		s.lmu.Lock()
 		delete(s.conns, c)
 		s.lmu.Unlock()
+		s.releaseSlot()
 		s.wg.Done()
 	}()
 	defer c.Close()
