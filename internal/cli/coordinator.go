@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,7 +18,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/coordinator"
 )
 
-const coordinatorSynopsis = "basalt coordinator [--listen ADDR] [--config FILE] [--log FILE|-] [--loglevel DEBUG|INFO|WARN|ERROR] [--group-ttl DURATION]"
+const coordinatorSynopsis = "basalt coordinator [--listen ADDR] [--config FILE] [--log FILE|-] [--loglevel DEBUG|INFO|WARN|ERROR] [--group-ttl DURATION] [--max-groups N] [--max-group-size N] [--max-messages N] [--max-group-bytes SIZE] [--max-bytes SIZE] [--max-conns N]"
 
 // runCoordinator serves LAVA's MultiNode coordinator protocol until
 // SIGINT or SIGTERM.
@@ -35,7 +36,8 @@ func coordinatorMain(ctx context.Context, args []string, stdout, stderr io.Write
 	configPath := fs.String("config", "", "LAVA coordinator config (JSON; default "+coordinator.DefaultConfigPath+" when it exists)")
 	logPath := fs.String("log", "-", "log file, appended to; \"-\" is standard error")
 	level := fs.String("loglevel", "INFO", "DEBUG, INFO, WARN or ERROR")
-	groupTTL := fs.Duration("group-ttl", 0, "forget a group after this long without any request from it, e.g. 72h (0: keep until cleared, as LAVA does)")
+	groupTTL := fs.Duration("group-ttl", coordinator.DefaultGroupTTL, "forget a group after this long without any request from it, e.g. 72h (0: keep until cleared, as LAVA does; config \"group_ttl\", seconds)")
+	limits := coordinatorLimitFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagStatus(err)
@@ -60,6 +62,21 @@ func coordinatorMain(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "basalt coordinator: %v\n", err)
 		return exitFailed
 	}
+	for _, name := range []string{"max-groups", "max-group-size", "max-messages", "max-conns"} {
+		if v := fs.Lookup(name).Value.String(); strings.HasPrefix(v, "-") {
+			fmt.Fprintf(stderr, "basalt coordinator: --%s %s is negative (0: no limit)\n", name, v)
+			return exitUsage
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	opts := coordinator.Options{GroupTTL: cfg.GroupTTL, Limits: limits(cfg.Limits, set)}
+	if set["group-ttl"] || opts.GroupTTL == 0 {
+		opts.GroupTTL = *groupTTL
+		if opts.GroupTTL == 0 {
+			opts.GroupTTL = -1
+		}
+	}
 	addr := *listen
 	if addr == "" {
 		addr = ":" + strconv.Itoa(cfg.Port)
@@ -82,9 +99,12 @@ func coordinatorMain(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "basalt coordinator: %v\n", err)
 		return exitFailed
 	}
-	srv := coordinator.NewServer(coordinator.Options{GroupTTL: *groupTTL, Logger: log})
+	opts.Logger = log
+	srv := coordinator.NewServer(opts)
 	fmt.Fprintf(stdout, "basalt coordinator: listening on %s (config: %s)\n", l.Addr(), cfgName)
-	log.Info("coordinator started", "listen", l.Addr().String(), "config", cfgName, "group_ttl", groupTTL.String())
+	log.Info("coordinator started", "listen", l.Addr().String(), "config", cfgName, "group_ttl", opts.GroupTTL.String(),
+		"max_groups", opts.Limits.MaxGroups, "max_group_size", opts.Limits.MaxGroupSize, "max_messages", opts.Limits.MaxMessages,
+		"max_group_bytes", opts.Limits.MaxGroupBytes, "max_bytes", opts.Limits.MaxBytes, "max_conns", opts.Limits.MaxConns)
 	if ready != nil {
 		ready(l.Addr())
 	}
@@ -131,4 +151,40 @@ func parseLogLevel(s string) (slog.Level, error) {
 		return slog.LevelError, nil
 	}
 	return 0, fmt.Errorf("--loglevel %q: want DEBUG, INFO, WARN or ERROR", s)
+}
+
+// coordinatorLimitFlags adds basalt coordinator's limits to fs. The
+// function it returns gives, once fs is parsed, the limits: a flag given
+// on the command line (set names it) wins over the config file's key,
+// which wins over the default. On the command line 0 means no limit.
+func coordinatorLimitFlags(fs *flag.FlagSet) func(file coordinator.Limits, set map[string]bool) coordinator.Limits {
+	groups := fs.Int("max-groups", coordinator.DefaultMaxGroups, "most groups kept at once; a request creating one more gets a nack (0: no limit; config \"max_groups\")")
+	size := fs.Int("max-group-size", coordinator.DefaultMaxGroupSize, "largest group_size, so most clients in a group (0: no limit; config \"max_group_size\")")
+	messages := fs.Int("max-messages", coordinator.DefaultMaxMessages, "most messages (lava_send and lava_sync IDs, result bundle) one client keeps in its group (0: no limit; config \"max_messages\")")
+	groupBytes := &sizeFlag{n: coordinator.DefaultMaxGroupBytes}
+	fs.Var(groupBytes, "max-group-bytes", "most bytes of messages and client names one group keeps, e.g. 128M (0: no limit; config \"max_group_bytes\")")
+	total := &sizeFlag{n: coordinator.DefaultMaxBytes}
+	fs.Var(total, "max-bytes", "most bytes of messages and client names all groups keep, e.g. 512M (0: no limit; config \"max_bytes\")")
+	conns := fs.Int("max-conns", coordinator.DefaultMaxConns, "most connections served at once; more wait their turn (0: no limit; config \"max_conns\")")
+	return func(file coordinator.Limits, set map[string]bool) coordinator.Limits {
+		pick := func(name string, flagValue, fileValue int64) int64 {
+			switch {
+			case set[name] && flagValue == 0:
+				return -1
+			case set[name]:
+				return flagValue
+			case fileValue != 0:
+				return fileValue
+			}
+			return flagValue
+		}
+		return coordinator.Limits{
+			MaxGroups:     int(pick("max-groups", int64(*groups), int64(file.MaxGroups))),
+			MaxGroupSize:  int(pick("max-group-size", int64(*size), int64(file.MaxGroupSize))),
+			MaxMessages:   int(pick("max-messages", int64(*messages), int64(file.MaxMessages))),
+			MaxGroupBytes: pick("max-group-bytes", groupBytes.n, file.MaxGroupBytes),
+			MaxBytes:      pick("max-bytes", total.n, file.MaxBytes),
+			MaxConns:      int(pick("max-conns", int64(*conns), int64(file.MaxConns))),
+		}
+	}
 }

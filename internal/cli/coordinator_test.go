@@ -152,3 +152,59 @@ func TestCoordinatorSignal(t *testing.T) {
 		t.Errorf("stderr %q does not log the stop", stderr.String())
 	}
 }
+
+// TestCoordinatorLimits: the limits come from the flags, else from the
+// config file, else the defaults; a request over one gets a nack naming
+// the flag and the key.
+func TestCoordinatorLimits(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		config string
+		args   []string
+		groups int // accepted before the nack; 0: no nack in 5
+	}{
+		{"flag", `{}`, []string{"--max-groups", "2"}, 2},
+		{"config", `{"max_groups": 3}`, nil, 3},
+		{"flag over config", `{"max_groups": 1}`, []string{"--max-groups", "2"}, 2},
+		{"flag 0 lifts config", `{"max_groups": 1}`, []string{"--max-groups", "0"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			addrc := make(chan net.Addr, 1)
+			code := make(chan int, 1)
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"--listen", "127.0.0.1:0", "--config", writeCoordinatorConfig(t, tt.config), "--log", filepath.Join(t.TempDir(), "log")}, tt.args...)
+			go func() { code <- coordinatorMain(ctx, args, &stdout, &stderr, func(a net.Addr) { addrc <- a }) }()
+			var addr net.Addr
+			select {
+			case addr = <-addrc:
+			case c := <-code:
+				t.Fatalf("exit %d before listening: %s", c, stderr.String())
+			}
+			for i := range 5 {
+				c := &coordinator.Client{Addr: addr.String(), Base: map[string]any{"client_name": "1", "group_name": "g" + string(rune('a'+i)), "role": "r", "group_size": 2}}
+				r, err := c.Exchange(ctx, map[string]any{"request": "group_data"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i < tt.groups || tt.groups == 0 {
+					if r.Response != coordinator.RespWait {
+						t.Fatalf("group %d: %v", i, r.Raw)
+					}
+					continue
+				}
+				if msg, _ := r.Raw["error"].(string); r.Response != coordinator.RespNack || !strings.Contains(msg, "--max-groups") || !strings.Contains(msg, `"max_groups"`) {
+					t.Fatalf("group %d: %v, want a nack naming the limit", i, r.Raw)
+				}
+				break
+			}
+			cancel()
+			<-code
+		})
+	}
+	var stdout, stderr bytes.Buffer
+	if code := coordinatorMain(context.Background(), []string{"--max-groups", "-1"}, &stdout, &stderr, nil); code != exitUsage || !strings.Contains(stderr.String(), "--max-groups -1 is negative") {
+		t.Fatalf("--max-groups -1: exit %d, stderr %q", code, stderr.String())
+	}
+}

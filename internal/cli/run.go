@@ -13,6 +13,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/coordinator"
 	"github.com/basalt-lava/basalt/internal/dispatcher"
+	"github.com/basalt-lava/basalt/internal/download"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/process"
@@ -57,6 +58,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the summary, not the job log")
 	fs.StringVar(&o.coordinator, "coordinator", "", "MultiNode coordinator HOST:PORT (default: a MultiNode group starts its own; a sub-job uses "+coordinator.DefaultConfigPath+", else localhost:3079)")
 	fs.DurationVar(&o.pollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator (default: the coordinator configuration's poll_delay; 250ms for a group's own coordinator)")
+	limits := downloadLimitFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagStatus(err)
@@ -78,7 +80,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	// The first SIGINT or SIGTERM cancels the job, which then cleans up
 	// (QEMU stopped, logs and results written); a second one is noted
 	// and the cleanup goes on, since leaving now would orphan QEMU.
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(download.WithLimits(context.Background(), limits()))
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)

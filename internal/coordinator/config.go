@@ -20,11 +20,19 @@ const DefaultPort = 3079
 // Config is LAVA's lava-coordinator.conf: JSON
 // {"port", "blocksize", "poll_delay", "coordinator_hostname"}, every key
 // optional. The coordinator uses port; dispatchers use all four to reach it.
+// Basalt's coordinator also reads its limits there (LAVA's ignores
+// them): "max_groups", "max_group_size", "max_messages",
+// "max_group_bytes", "max_bytes", "max_conns" (integers, 0 for no limit) and
+// "group_ttl" (seconds, 0 to keep groups until cleared).
 type Config struct {
 	Port                int
 	Blocksize           int
 	PollDelay           time.Duration // the file gives seconds
 	CoordinatorHostname string
+	// Limits and GroupTTL are as Options takes them: zero where the file
+	// does not give the key, negative for the file's 0 (no limit).
+	Limits   Limits
+	GroupTTL time.Duration
 }
 
 // DefaultConfig is what LAVA assumes for keys the file leaves out.
@@ -93,6 +101,49 @@ func ParseConfig(b []byte, name string) (Config, error) {
 			return Config{}, bad("coordinator_hostname", v, "a non-empty string")
 		}
 		cfg.CoordinatorHostname = s
+	}
+	for _, l := range []struct {
+		key string
+		dst *int64
+	}{
+		{"max_groups", nil}, {"max_group_size", nil}, {"max_messages", nil},
+		{"max_group_bytes", &cfg.Limits.MaxGroupBytes}, {"max_bytes", &cfg.Limits.MaxBytes}, {"max_conns", nil},
+	} {
+		v, ok := raw[l.key]
+		if !ok {
+			continue
+		}
+		n, ok := jsonInt(v)
+		if !ok || n < 0 || (l.dst == nil && n > math.MaxInt32) {
+			return Config{}, bad(l.key, v, "an integer, 0 or more (0: no limit)")
+		}
+		if n == 0 {
+			n = -1
+		}
+		switch l.key {
+		case "max_groups":
+			cfg.Limits.MaxGroups = int(n)
+		case "max_group_size":
+			cfg.Limits.MaxGroupSize = int(n)
+		case "max_messages":
+			cfg.Limits.MaxMessages = int(n)
+		case "max_conns":
+			cfg.Limits.MaxConns = int(n)
+		default:
+			*l.dst = n
+		}
+	}
+	if v, ok := raw["group_ttl"]; ok {
+		num, isNum := v.(json.Number)
+		f, err := num.Float64()
+		// A hundred years keeps the Duration from overflowing.
+		if !isNum || err != nil || !(f >= 0) || f > 100*365*86400 {
+			return Config{}, bad("group_ttl", v, "a number of seconds, 0 or more (0: keep groups until cleared)")
+		}
+		cfg.GroupTTL = time.Duration(f * float64(time.Second))
+		if cfg.GroupTTL == 0 {
+			cfg.GroupTTL = -1
+		}
 	}
 	return cfg, nil
 }

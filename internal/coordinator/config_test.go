@@ -38,6 +38,17 @@ func TestLoadConfig(t *testing.T) {
 		{name: "poll delay string", text: `{"poll_delay": "1"}`, wantErr: `"poll_delay" must be a number`},
 		{name: "poll delay huge", text: `{"poll_delay": 1e300}`, wantErr: `"poll_delay" must be a number`},
 		{name: "hostname number", text: `{"coordinator_hostname": 12}`, wantErr: `"coordinator_hostname" must be a non-empty string, not 12`},
+		{name: "limits", text: `{"max_groups": 10, "max_group_size": 0, "max_messages": 5, "max_group_bytes": 1048576, "max_bytes": 0, "max_conns": 64, "group_ttl": 3600}`,
+			want: Config{Port: 3079, Blocksize: 4096, PollDelay: time.Second, CoordinatorHostname: "localhost",
+				Limits:   Limits{MaxGroups: 10, MaxGroupSize: -1, MaxMessages: 5, MaxGroupBytes: 1 << 20, MaxBytes: -1, MaxConns: 64},
+				GroupTTL: time.Hour}},
+		{name: "group ttl zero keeps", text: `{"group_ttl": 0}`,
+			want: Config{Port: 3079, Blocksize: 4096, PollDelay: time.Second, CoordinatorHostname: "localhost", GroupTTL: -1}},
+		{name: "limit negative", text: `{"max_groups": -1}`, wantErr: `"max_groups" must be an integer, 0 or more`},
+		{name: "limit string", text: `{"max_bytes": "1G"}`, wantErr: `"max_bytes" must be an integer, 0 or more`},
+		{name: "limit too large", text: `{"max_messages": 1e20}`, wantErr: `"max_messages" must be an integer`},
+		{name: "group ttl negative", text: `{"group_ttl": -5}`, wantErr: `"group_ttl" must be a number of seconds, 0 or more`},
+		{name: "group ttl huge", text: `{"group_ttl": 1e300}`, wantErr: `"group_ttl" must be a number of seconds`},
 	}
 	dir := t.TempDir()
 	for _, tt := range tests {

@@ -68,6 +68,12 @@
 //   - The server serves connections concurrently, bounds each with a
 //     deadline and each body with a size cap, and never stops on bad
 //     input; LAVA's serves one connection at a time and dies on some
-//     malformed requests. Optionally (Options.GroupTTL) it forgets groups
-//     idle for too long, so that crashed groups do not accumulate.
+//     malformed requests. It forgets groups idle for a day
+//     (Options.GroupTTL; LAVA's keeps them forever), so that crashed
+//     groups do not accumulate.
+//   - Peers are not authenticated, so what they can make the server keep
+//     is bounded (Limits: groups, group_size, messages per client, bytes
+//     per group and in all); a request over a limit gets a nack naming
+//     it and the flag and config key that change it. LAVA's keeps
+//     everything.
 package coordinator

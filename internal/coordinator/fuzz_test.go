@@ -36,7 +36,9 @@ func FuzzServer(f *testing.F) {
 	f.Add([]byte("0000"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := NewServer(Options{MaxBody: 4096})
+		// Small limits, so that inputs reach them.
+		s := NewServer(Options{MaxBody: 4096, Limits: Limits{MaxGroups: 3, MaxMessages: 4, MaxGroupBytes: 8192, MaxBytes: 12000}})
+		defer checkBudget(t, s)
 		r := bytes.NewReader(data)
 		for range 16 {
 			if r.Len() == 0 {
@@ -77,5 +79,35 @@ func checkReply(t *testing.T, body []byte) {
 		}
 	default:
 		t.Fatalf("unknown response %q", r.Response)
+	}
+}
+
+// checkBudget checks that the bytes counted for the server are those its
+// groups keep, within the limits.
+func checkBudget(t *testing.T, s *Server) {
+	t.Helper()
+	var sum int64
+	s.mu.Lock()
+	groups := len(s.groups)
+	for _, g := range s.groups {
+		g.mu.Lock()
+		var slots int64
+		for _, n := range g.slots {
+			slots += n
+		}
+		if slots != g.bytes || g.bytes > s.budget.MaxGroupBytes {
+			t.Errorf("group %q: %d bytes counted, its slots hold %d (limit %d)", g.name, g.bytes, slots, s.budget.MaxGroupBytes)
+		}
+		for c, n := range g.messageCount {
+			if n > s.budget.MaxMessages {
+				t.Errorf("client %q keeps %d messages", c, n)
+			}
+		}
+		sum += g.bytes
+		g.mu.Unlock()
+	}
+	s.mu.Unlock()
+	if total := s.budget.total.Load(); total != sum || total > s.budget.MaxBytes || groups > s.budget.MaxGroups {
+		t.Errorf("server counts %d bytes, its %d groups hold %d", total, groups, sum)
 	}
 }

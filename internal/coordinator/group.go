@@ -42,9 +42,17 @@ type group struct {
 
 	lastUsed time.Time
 	gone     bool // removed from the server; holders must look it up again
+
+	// What the group keeps, against the server's limits (charge):
+	// slots[slot] the bytes of one stored message or registration,
+	// bytes their sum, messageCount[client] the client's messages.
+	budget       *budget
+	slots        map[string]int64
+	bytes        int64
+	messageCount map[string]int
 }
 
-func newGroup(name string, size int, now time.Time) *group {
+func newGroup(name string, size int, now time.Time, b *budget) *group {
 	return &group{
 		name:     name,
 		size:     size,
@@ -59,6 +67,10 @@ func newGroup(name string, size int, now time.Time) *group {
 		rpcDelay: rpcDelay,
 		cleared:  map[string]bool{},
 		lastUsed: now,
+
+		budget:       b,
+		slots:        map[string]int64{},
+		messageCount: map[string]int{},
 	}
 }
 
@@ -74,6 +86,9 @@ func (g *group) register(r *request) error {
 	}
 	if !r.hasRole {
 		return fmt.Errorf("client %q joining group %q has no \"role\"", truncate(r.client), truncate(g.name))
+	}
+	if err := g.charge(r.client, "c\x00"+r.client, int64(len(r.client)+len(r.hostname)+len(r.role)+perRecipient), false); err != nil {
+		return err
 	}
 	g.clients[r.client] = r.hostname
 	g.order = append(g.order, r.client)
@@ -117,6 +132,9 @@ func (g *group) send(r *request) map[string]any {
 		return nack("%v", err)
 	}
 	msg := r.message()
+	if err := g.charge(r.client, "s\x00"+id+"\x00"+r.client, int64(r.size+perRecipient*len(g.order)), true); err != nil {
+		return nack("%v", err)
+	}
 	for _, c := range g.order {
 		byID := g.messages[c]
 		if byID == nil {
@@ -203,6 +221,9 @@ func (g *group) sync(r *request) map[string]any {
 	if falsy(msg) {
 		msg = id
 	}
+	if err := g.charge(r.client, "y\x00"+id+"\x00"+r.client, int64(r.size+perRecipient), true); err != nil {
+		return nack("%v", err)
+	}
 	entered := g.syncs[id]
 	if entered == nil {
 		entered = map[string]bool{}
@@ -239,6 +260,9 @@ func (g *group) aggregate(r *request) map[string]any {
 	subID, ok := r.raw["sub_id"].(string)
 	if !ok {
 		return nack("aggregate request needs a string \"sub_id\"")
+	}
+	if err := g.charge(r.client, "b\x00"+r.client, int64(r.size+perRecipient), true); err != nil {
+		return nack("%v", err)
 	}
 	g.bundles[r.client] = bundle
 	if !strings.HasSuffix(subID, ".0") {

@@ -38,6 +38,7 @@ type request struct {
 	hostname  string
 	groupSize int // 0 when absent
 	raw       map[string]any
+	size      int // of the body: what storing its message costs
 }
 
 func parseRequest(body []byte) (*request, error) {
@@ -48,7 +49,7 @@ func parseRequest(body []byte) (*request, error) {
 	if err != nil {
 		return nil, fmt.Errorf("request %w", err)
 	}
-	r := &request{raw: raw}
+	r := &request{raw: raw, size: len(body)}
 	kind, present, err := stringField(raw, requestKeyName)
 	switch {
 	case !present:

@@ -26,9 +26,13 @@ type Options struct {
 	ConnTimeout time.Duration // per connection; 0 means DefaultConnTimeout
 	// GroupTTL removes a group nobody has sent a request for in this
 	// long, so that a group whose jobs crashed before clear_group does
-	// not stay forever. 0 keeps groups until cleared.
+	// not stay forever. 0 means DefaultGroupTTL; negative keeps groups
+	// until cleared, as LAVA does.
 	GroupTTL time.Duration
-	Logger   *slog.Logger // nil: discard
+	// Limits bound the groups, clients, messages and bytes peers can
+	// make the server keep; a request over one gets a nack naming it.
+	Limits Limits
+	Logger *slog.Logger // nil: discard
 }
 
 // Server is a coordinator. Each connection is served on its own
@@ -40,6 +44,7 @@ type Server struct {
 
 	mu     sync.Mutex // guards groups; never held while taking a group's lock
 	groups map[string]*group
+	budget *budget
 
 	lmu       sync.Mutex // guards the fields below
 	closed    bool
@@ -48,6 +53,10 @@ type Server struct {
 	wg        sync.WaitGroup
 	sweeping  bool
 	done      chan struct{}
+	// connSlots holds a token per connection served (Limits.MaxConns);
+	// nil for no limit. peakConns is the most served at once.
+	connSlots chan struct{}
+	peakConns int
 }
 
 // NewServer returns a server with no groups.
@@ -58,6 +67,10 @@ func NewServer(opts Options) *Server {
 	if opts.ConnTimeout <= 0 {
 		opts.ConnTimeout = DefaultConnTimeout
 	}
+	if opts.GroupTTL == 0 {
+		opts.GroupTTL = DefaultGroupTTL
+	}
+	opts.Limits = opts.Limits.withDefaults()
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -67,6 +80,8 @@ func NewServer(opts Options) *Server {
 		log:       log,
 		now:       time.Now,
 		groups:    map[string]*group{},
+		budget:    &budget{Limits: opts.Limits},
+		connSlots: connSlots(opts.Limits.MaxConns),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
 		done:      make(chan struct{}),
@@ -95,8 +110,16 @@ func (s *Server) Serve(l net.Listener) error {
 	}()
 	var backoff time.Duration
 	for {
+		if s.connSlots != nil {
+			select {
+			case s.connSlots <- struct{}{}:
+			case <-s.done:
+				return ErrServerClosed
+			}
+		}
 		c, err := l.Accept()
 		if err != nil {
+			s.releaseSlot()
 			if s.isClosed() {
 				return ErrServerClosed
 			}
@@ -115,10 +138,25 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		backoff = 0
 		if !s.track(c) {
+			s.releaseSlot()
 			c.Close()
 			return ErrServerClosed
 		}
 		go s.serveConn(c)
+	}
+}
+
+func connSlots(n int) chan struct{} {
+	if n < 0 {
+		return nil
+	}
+	return make(chan struct{}, n)
+}
+
+// releaseSlot gives back the token of a connection that ended.
+func (s *Server) releaseSlot() {
+	if s.connSlots != nil {
+		<-s.connSlots
 	}
 }
 
@@ -136,6 +174,7 @@ func (s *Server) track(c net.Conn) bool {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	s.peakConns = max(s.peakConns, len(s.conns))
 	s.wg.Add(1)
 	return true
 }
@@ -169,6 +208,7 @@ func (s *Server) serveConn(c net.Conn) {
 		s.lmu.Lock()
 		delete(s.conns, c)
 		s.lmu.Unlock()
+		s.releaseSlot()
 		s.wg.Done()
 	}()
 	defer c.Close()
@@ -290,7 +330,16 @@ func (s *Server) join(r *request, log *slog.Logger) (*group, error) {
 				s.mu.Unlock()
 				return nil, fmt.Errorf("client %q creating group %q has no \"role\"", truncate(r.client), truncate(r.group))
 			}
-			g = newGroup(r.group, r.groupSize, s.now())
+			lim := s.budget.Limits
+			if lim.MaxGroupSize >= 0 && r.groupSize > lim.MaxGroupSize {
+				s.mu.Unlock()
+				return nil, limitError("group_size", "group %q of group_size %d has more than %d clients", truncate(r.group), r.groupSize, lim.MaxGroupSize)
+			}
+			if lim.MaxGroups >= 0 && len(s.groups) >= lim.MaxGroups {
+				s.mu.Unlock()
+				return nil, limitError("groups", "group %q would be one more than %d groups", truncate(r.group), lim.MaxGroups)
+			}
+			g = newGroup(r.group, r.groupSize, s.now(), s.budget)
 			s.groups[r.group] = g
 			log.Info("group created", "size", r.groupSize)
 		}
@@ -302,7 +351,14 @@ func (s *Server) join(r *request, log *slog.Logger) (*group, error) {
 			continue
 		}
 		if err := g.register(r); err != nil {
+			// A group its creator could not join (over a byte limit)
+			// must not stay, empty, until it expires.
+			empty := len(g.clients) == 0
+			g.gone = g.gone || empty
 			g.mu.Unlock()
+			if empty {
+				s.remove(g)
+			}
 			return nil, err
 		}
 		g.lastUsed = s.now()
@@ -317,6 +373,7 @@ func (s *Server) remove(g *group) {
 		delete(s.groups, g.name)
 	}
 	s.mu.Unlock()
+	g.release()
 }
 
 // sweep expires idle groups until Close.

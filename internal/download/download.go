@@ -11,6 +11,11 @@
 // times inside Fetch, from the start, before it gives up; the
 // download-retry action around it decides whether the whole download is
 // tried again.
+//
+// The URL and the bytes behind it are the job's: Limits (limits.go) bound
+// per image the bytes received, the bytes written once decompressed or
+// unpacked, and the entries of a tar archive; passing one is a Job error
+// that names the image, the bound and the basalt run flag.
 package download
 
 import (
@@ -65,6 +70,13 @@ type Request struct {
 	// IdleTimeout ends an HTTP download that receives nothing for that
 	// long; 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// Name is the image's key in the job (kernel, rootfs), for the
+	// errors of the limits.
+	Name string
+	// Limits bound the bytes received, decompressed and unpacked; a
+	// field left at zero takes the context's (WithLimits), else the
+	// default.
+	Limits Limits
 
 	// pureGo makes tests use the Go decoders even where a host tool is
 	// installed.
@@ -182,9 +194,14 @@ func Fetch(ctx context.Context, req Request) (*Result, error) {
 	if backoff == 0 {
 		backoff = DefaultBackoff
 	}
+	lim := req.Limits.Or(LimitsFrom(ctx))
+	image := shown
+	if req.Name != "" {
+		image = fmt.Sprintf("image %s (%s)", req.Name, shown)
+	}
 	var res *Result
 	for try := 1; ; try++ {
-		res, err = fetchOnce(ctx, req, u, dest, log)
+		res, err = fetchOnce(ctx, req, u, dest, log, lim, image)
 		if err == nil {
 			break
 		}
@@ -247,7 +264,7 @@ func Fetch(ctx context.Context, req Request) (*Result, error) {
 			dir = dest + ".d"
 		}
 		log.Debugf("extracting tar archive in %s", dir)
-		if err := UntarFile(dest, dir, log); err != nil {
+		if err := untar(dest, dir, log, lim, image); err != nil {
 			return res, err
 		}
 		res.Path = dir
@@ -257,7 +274,7 @@ func Fetch(ctx context.Context, req Request) (*Result, error) {
 
 // fetchOnce makes one attempt. Its error is a *transientError when
 // trying again from the start may help.
-func fetchOnce(ctx context.Context, req Request, u *url.URL, dest string, log *joblog.Logger) (*Result, error) {
+func fetchOnce(ctx context.Context, req Request, u *url.URL, dest string, log *joblog.Logger, lim Limits, image string) (*Result, error) {
 	shown := u.Redacted()
 	var s *source
 	var err error
@@ -274,6 +291,9 @@ func fetchOnce(ctx context.Context, req Request, u *url.URL, dest string, log *j
 		log.Debugf("total size: %d (%dMB)", s.size, s.size>>20)
 	} else {
 		log.Debugf("total size: unknown")
+	}
+	if lim.MaxDownload >= 0 && s.size > lim.MaxDownload {
+		return nil, limitError(image, "downloaded", lim.MaxDownload, FlagMaxDownload)
 	}
 
 	// O_NOFOLLOW: the name is ours, but a link left in the folder must
@@ -295,8 +315,17 @@ func fetchOnce(ctx context.Context, req Request, u *url.URL, dest string, log *j
 		sha5 = sha512.New()
 		hashes = append(hashes, sha5)
 	}
-	in := &reader{r: s.r, hashes: hashes, progress: newProgress(log, s.size)}
-	out := &writer{w: f}
+	in := &reader{r: s.r, hashes: hashes, progress: newProgress(log, s.size), max: lim.MaxDownload}
+	out := &writer{w: f, max: -1}
+	if Decompresses(req.Compression) {
+		out.max, out.flag = lim.imageLimit(s.size)
+	}
+	if in.max >= 0 {
+		in.over = limitError(image, "downloaded", in.max, FlagMaxDownload)
+	}
+	if out.max >= 0 {
+		out.over = limitError(image, "decompressed", out.max, out.flag)
+	}
 
 	// The 0% line says the transfer started, as LAVA's first one does.
 	in.progress.update(0)
@@ -333,6 +362,10 @@ func classify(ctx context.Context, err error, in *reader, out *writer, s *source
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case in.passed:
+		return in.over
+	case out.passed:
+		return out.over
 	case in.err != nil:
 		return s.readError(in.err, in.n)
 	case out.err != nil:
@@ -362,10 +395,24 @@ type reader struct {
 	progress *progress
 	n        int64
 	err      error
+	// max bounds n (negative: no bound); passing it ends the copy with
+	// over, and passed says so.
+	max    int64
+	over   error
+	passed bool
 }
 
 func (r *reader) Read(p []byte) (int, error) {
+	if r.max >= 0 && r.n >= r.max {
+		// One byte more tells a body of exactly max bytes from a longer
+		// one.
+		p = p[:min(len(p), 1)]
+	}
 	n, err := r.r.Read(p)
+	if r.max >= 0 && r.n+int64(n) > r.max {
+		r.passed = true
+		return 0, r.over
+	}
 	if n > 0 {
 		for _, h := range r.hashes {
 			h.Write(p[:n])
@@ -385,9 +432,19 @@ type writer struct {
 	w   io.Writer
 	n   int64
 	err error
+	// max bounds n (negative: no bound) as reader's does; flag is the
+	// option that sets it.
+	max    int64
+	flag   string
+	over   error
+	passed bool
 }
 
 func (w *writer) Write(p []byte) (int, error) {
+	if w.max >= 0 && w.n+int64(len(p)) > w.max {
+		w.passed = true
+		return 0, w.over
+	}
 	n, err := w.w.Write(p)
 	w.n += int64(n)
 	if err != nil {

@@ -28,8 +28,14 @@ import (
 // absolute or climbs out, and entries below a symbolic link are refused
 // with a Job error. Every write also goes through an os.Root on dir, so
 // a case missed here still cannot escape. Device nodes and fifos are
-// skipped; permissions keep their rwx bits only.
+// skipped; permissions keep their rwx bits only. The default Limits
+// bound its entries and the bytes of its files.
 func UntarFile(file, dir string, log *joblog.Logger) error {
+	return untar(file, dir, log, DefaultLimits(), file)
+}
+
+// untar is UntarFile within lim; image names the archive in errors.
+func untar(file, dir string, log *joblog.Logger, lim Limits, image string) error {
 	if log == nil {
 		log = joblog.Discard()
 	}
@@ -52,7 +58,7 @@ func UntarFile(file, dir string, log *joblog.Logger) error {
 		return pipeline.JobError("unable to unpack %s: %v", file, err)
 	}
 	defer closeFn()
-	x := &extractor{root: root, file: file, log: log, realDirs: map[string]bool{".": true}, buf: make([]byte, bufSize)}
+	x := &extractor{root: root, file: file, log: log, realDirs: map[string]bool{".": true}, buf: make([]byte, bufSize), lim: lim, image: image}
 	return x.extract(tar.NewReader(r))
 }
 
@@ -97,6 +103,11 @@ type extractor struct {
 	// may only be created below those.
 	realDirs map[string]bool
 	buf      []byte
+	// lim bounds the entries (MaxEntries) and the bytes of the files
+	// (MaxImage); bytes counts those written so far.
+	lim   Limits
+	image string
+	bytes int64
 }
 
 func (x *extractor) extract(tr *tar.Reader) error {
@@ -116,10 +127,13 @@ func (x *extractor) extract(tr *tar.Reader) error {
 		if name == "." {
 			continue
 		}
+		entries++
+		if x.lim.MaxEntries >= 0 && int64(entries) > x.lim.MaxEntries {
+			return limitError(x.image, "entries in its tar archive", x.lim.MaxEntries, FlagMaxEntries)
+		}
 		if err := x.entry(tr, hdr, name); err != nil {
 			return err
 		}
-		entries++
 	}
 	x.log.Debugf("unpacked %d entries from %s", entries, x.file)
 	return nil
@@ -164,6 +178,9 @@ func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header, name string) error {
 			return err
 		}
 		x.remove(name)
+		if x.bytes += hdr.Size; x.lim.MaxImage >= 0 && x.bytes > x.lim.MaxImage {
+			return limitError(x.image, "unpacked from its tar archive", x.lim.MaxImage, FlagMaxImage)
+		}
 		f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fs.FileMode(hdr.Mode)&0o777)
 		if err != nil {
 			return x.fsError(name, err)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/basalt-lava/basalt/internal/download"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -32,7 +33,16 @@ var errEscape = errors.New("path escapes the destination")
 // members leaving dest (absolute names, "..", writing through a symlink)
 // are refused, and so are device files; permission bits are kept but not
 // set-uid, set-gid or sticky. Problems with the archive are the job's.
+// The default download.Limits bound its entries and bytes (ExtractTarWithin).
 func ExtractTar(r io.Reader, dest string) error {
+	return ExtractTarWithin(r, dest, download.DefaultLimits())
+}
+
+// ExtractTarWithin is ExtractTar bounded by lim, as the images of the
+// job are: at most lim.MaxEntries members, and files of at most
+// lim.MaxImage bytes in all (never more than MaxExtract).
+func ExtractTarWithin(r io.Reader, dest string, lim download.Limits) error {
+	lim = lim.Or(download.DefaultLimits())
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return pipeline.InfrastructureError("creating %s: %w", dest, err)
 	}
@@ -47,7 +57,7 @@ func ExtractTar(r io.Reader, dest string) error {
 	}
 	defer done()
 	tr := tar.NewReader(in)
-	var total int64
+	var total, entries int64
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -63,6 +73,12 @@ func ExtractTar(r io.Reader, dest string) error {
 		if name == "." {
 			continue
 		}
+		if entries++; lim.MaxEntries >= 0 && entries > lim.MaxEntries {
+			return archiveLimit("entries in the test archive", lim.MaxEntries, download.FlagMaxEntries)
+		}
+		if lim.MaxImage >= 0 && lim.MaxImage < MaxExtract && h.Typeflag == tar.TypeReg && total+h.Size > lim.MaxImage {
+			return archiveLimit("unpacked from the test archive", lim.MaxImage, download.FlagMaxImage)
+		}
 		if err := extractMember(root, tr, h, name, &total); err != nil {
 			if errors.Is(err, errEscape) || strings.Contains(err.Error(), "escapes from parent") {
 				return pipeline.JobError("attempted path traversal in tar file at %q: %v", h.Name, err)
@@ -74,6 +90,10 @@ func ExtractTar(r io.Reader, dest string) error {
 			return pipeline.JobError("unable to unpack %q from the test archive: %v", h.Name, err)
 		}
 	}
+}
+
+func archiveLimit(what string, limit int64, flag string) error {
+	return &pipeline.Error{Class: pipeline.ClassJob, Err: &download.LimitError{Image: "test archive", What: what, Limit: limit, Flag: flag}}
 }
 
 // memberName returns the cleaned relative name of a member, refusing any

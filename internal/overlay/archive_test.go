@@ -4,13 +4,17 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/basalt-lava/basalt/internal/download"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/google/go-cmp/cmp"
 )
@@ -254,4 +258,88 @@ func TestCompress(t *testing.T) {
 		t.Fatalf("ExtractTar of our own overlay: %v", err)
 	}
 	checkFile(t, filepath.Join(again, "lava-42", "environment"), "export A=1\n")
+}
+
+// TestExtractTarLimits: a test archive of many empty files (zstd makes
+// 2,000 of them some KB) or of large files stops at the job's limits
+// with a Job error naming the flag, before writing past them.
+func TestExtractTarLimits(t *testing.T) {
+	var many []member
+	for i := range 2000 {
+		many = append(many, member{name: "d/f" + strconv.Itoa(i)})
+	}
+	big := makeTar(t, false, member{name: "a", body: strings.Repeat("x", 4096)}, member{name: "b", body: strings.Repeat("y", 4096)})
+	for _, c := range []struct {
+		name string
+		data []byte
+		lim  download.Limits
+		flag string
+		max  int
+	}{
+		{"entries", compressBytes(t, "zstd", makeTar(t, false, many...)), download.Limits{MaxEntries: 1000}, download.FlagMaxEntries, 1000},
+		{"bytes", big, download.Limits{MaxImage: 6000}, download.FlagMaxImage, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dest := t.TempDir()
+			err := ExtractTarWithin(bytes.NewReader(c.data), dest, c.lim)
+			var le *download.LimitError
+			if pipeline.ClassOf(err) != pipeline.ClassJob || !errors.As(err, &le) || !strings.Contains(err.Error(), c.flag) {
+				t.Fatalf("ExtractTarWithin = %v (class %s), want a Job error naming %s", err, pipeline.ClassOf(err), c.flag)
+			}
+			n := 0
+			_ = filepath.WalkDir(dest, func(_ string, d fs.DirEntry, _ error) error {
+				if d != nil && d.Type().IsRegular() {
+					n++
+				}
+				return nil
+			})
+			if n > c.max {
+				t.Errorf("unpacked %d files, want at most %d", n, c.max)
+			}
+			// The defaults take the same archive.
+			if err := ExtractTar(bytes.NewReader(c.data), t.TempDir()); err != nil {
+				t.Errorf("ExtractTar with the default limits: %v", err)
+			}
+		})
+	}
+}
+
+// bombTar is a zstd tar whose one member says it holds 2 GiB and carries
+// 4 MiB of zeros before the stream ends: some KB to send.
+func bombTar(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "big", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2 << 30}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(make([]byte, 4<<20)); err != nil {
+		t.Fatal(err)
+	}
+	return compressBytes(t, "zstd", buf.Bytes())
+}
+
+// TestArchiveBombs: a test archive (url, tar) and an overlay appended to
+// an image (append-overlays) that would unpack to more than MaxExtract
+// are refused at the member's header, before anything is written.
+func TestArchiveBombs(t *testing.T) {
+	data := bombTar(t)
+	dest := t.TempDir()
+	err := ExtractTar(bytes.NewReader(data), dest)
+	if pipeline.ClassOf(err) != pipeline.ClassJob || !strings.Contains(err.Error(), "more than 1024 MB") {
+		t.Errorf("ExtractTar = %v, want a Job error naming the limit", err)
+	}
+	if st, err := os.Stat(filepath.Join(dest, "big")); err == nil {
+		t.Errorf("wrote %d bytes of the bomb", st.Size())
+	}
+	f := filepath.Join(t.TempDir(), "bomb.tar.zst")
+	writeTestFile(t, f, string(data))
+	scratch := t.TempDir()
+	_, err = stage([]Addition{{Name: "rootfs.bomb", File: f, Tar: true, Path: "/"}}, scratch)
+	if pipeline.ClassOf(err) != pipeline.ClassJob || !strings.Contains(err.Error(), "more than 1024 MB") {
+		t.Errorf("stage = %v, want a Job error naming the limit", err)
+	}
+	if left, _ := os.ReadDir(scratch); len(left) != 0 {
+		t.Errorf("staged %d files of the bomb", len(left))
+	}
 }

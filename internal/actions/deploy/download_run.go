@@ -59,6 +59,7 @@ func (a *DownloadHandler) Run(ctx context.Context, conn pipeline.Connection) (pi
 		SHA256:      checksum(a.Image, "sha256sum"),
 		SHA512:      checksum(a.Image, "sha512sum"),
 		Log:         log,
+		Name:        a.Key,
 	}
 	if h := a.Image.Map("headers"); h != nil {
 		req.Headers = map[string]string{}

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/basalt-lava/basalt/internal/actions/deploy"
+	"github.com/basalt-lava/basalt/internal/download"
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -291,5 +292,27 @@ func TestDownloadHandlerTimeoutIsInfrastructure(t *testing.T) {
 	(&pipeline.Pipeline{}).Add(d, value.NewMap())
 	if c := d.Pipeline.Actions[0].ActionBase().TimeoutClass; c != pipeline.ClassInfrastructure {
 		t.Errorf("http-download times out as %q, want Infrastructure as LAVA", c)
+	}
+}
+
+// TestDownloadHandlerLimits: a gz image of 16 MiB of zeros (16 KB sent)
+// under a 1 MiB --max-image-size ends the job with a Job error naming
+// the image and the flag, tried once (download-retry does not try the
+// job's own error again).
+func TestDownloadHandlerLimits(t *testing.T) {
+	t.Parallel()
+	body := gzipped(t, make([]byte, 16<<20))
+	srv := &imageServer{files: map[string][]byte{"/rootfs.img.gz": body}}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	dj := newDownloadJob(t, `{namespace: target}`, "rootfs", decode(t, `{url: "`+hs.URL+`/rootfs.img.gz", compression: gz}`))
+	ctx := download.WithLimits(context.Background(), download.Limits{MaxImage: 1 << 20})
+	_, err := dj.job.Pipeline.Run(ctx, nil)
+	_ = dj.logger.Flush()
+	if err == nil || pipeline.ClassOf(err) != pipeline.ClassJob || !strings.Contains(err.Error(), "image rootfs") || !strings.Contains(err.Error(), download.FlagMaxImage) {
+		t.Fatalf("run = %v (class %s), want a Job error naming rootfs and %s\n%s", err, pipeline.ClassOf(err), download.FlagMaxImage, dj.log)
+	}
+	if n := srv.hits.Load(); n != 1 {
+		t.Errorf("the image was requested %d times, want once", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/basalt-lava/basalt/internal/download"
 	"github.com/basalt-lava/basalt/internal/overlay"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -106,9 +107,9 @@ func (a *RepoAction) Run(ctx context.Context, conn pipeline.Connection) (pipelin
 	case "inline":
 		err = a.writeInline(dest, rel)
 	case "url":
-		err = a.unpackDownload(dest)
+		err = a.unpackDownload(ctx, dest)
 	case "tar":
-		err = a.unpackEmbedded(dest)
+		err = a.unpackEmbedded(ctx, dest)
 	default:
 		err = pipeline.JobError("no testdef_repo handler is available for the given repository type '%s'", a.from)
 	}
@@ -203,7 +204,7 @@ func (a *RepoAction) repoLabel() string {
 
 // unpackDownload unpacks the tarball the child download-retry fetched
 // (LAVA's url definitions are archives of a test repository).
-func (a *RepoAction) unpackDownload(dest string) error {
+func (a *RepoAction) unpackDownload(ctx context.Context, dest string) error {
 	file := a.DataString(pipeline.DataDownload("url_repo", pipeline.DownloadFile))
 	if file == "" {
 		return pipeline.Bug("%s: the download of %s recorded no file", a.Name, str(a.Def.Value("repository")))
@@ -214,18 +215,18 @@ func (a *RepoAction) unpackDownload(dest string) error {
 	}
 	defer f.Close()
 	a.Log().Infof("Untar tests from file %s to directory %s", file, dest)
-	return overlay.ExtractTar(f, dest)
+	return overlay.ExtractTarWithin(f, dest, download.LimitsFrom(ctx))
 }
 
 // unpackEmbedded unpacks a tarball given in the job itself, base64
 // encoded, as LAVA's tar repositories were.
-func (a *RepoAction) unpackEmbedded(dest string) error {
+func (a *RepoAction) unpackEmbedded(ctx context.Context, dest string) error {
 	enc := strings.Join(strings.Fields(str(a.Def.Value("repository"))), "")
 	data, err := base64.StdEncoding.DecodeString(enc)
 	if err != nil {
 		return pipeline.JobError("tar repository of %s is not base64: %v", a.TestName, err)
 	}
-	return overlay.ExtractTar(strings.NewReader(string(data)), dest)
+	return overlay.ExtractTarWithin(strings.NewReader(string(data)), dest, download.LimitsFrom(ctx))
 }
 
 // repoAction finds the repository action of a test in the same
