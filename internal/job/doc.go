@@ -57,7 +57,10 @@
 //   - secrets values must be scalars (they become environment variables);
 //   - LAVA stops at its first error and runs its extra checks (timeouts
 //     within the job timeout, MultiNode roles, namespaces) only on a
-//     schema-valid job; here every check runs on whatever is well-formed.
+//     schema-valid job; here every check runs on whatever is well-formed;
+//   - a timeout's total must lie between 0 and MaxTimeoutSeconds in every
+//     mode (a LAVA server accepts any integer, and lava-run then fails or
+//     never times out); the arithmetic never wraps.
 //
 // What a server checks against its database (that the device type, the
 // users, groups and tags exist, that a notify query exists, e-mail address

@@ -85,7 +85,9 @@ func (c *checker) serverMetadata(n *value.Node, path string) {
 
 // serverTimeout: at most one of days, hours, minutes or seconds (an
 // integer), and skip. The server accepts an empty block and any integer;
-// lava_common's schema is what asks for exactly one unit ≥ 1.
+// lava_common's schema is what asks for exactly one unit ≥ 1. Basalt
+// also refuses a total that is negative or longer than
+// MaxTimeoutSeconds (TimeoutSeconds).
 func (c *checker) serverTimeout(n *value.Node, path string) {
 	f := c.mapAt(n, path)
 	if f == nil {
@@ -100,6 +102,11 @@ func (c *checker) serverTimeout(n *value.Node, path string) {
 	}
 	if len(units) > 1 {
 		c.errorf(n.KeyNode(units[1]), f.sub(units[1]), "a timeout takes at most one of days, hours, minutes or seconds; got %s", strings.Join(units, " and "))
+	}
+	// Basalt's own rule, not the server's: a total that is negative or
+	// beyond MaxTimeoutSeconds could only wrap or fire at once.
+	if _, _, err := TimeoutSeconds(n.Value()); err != nil {
+		c.errorf(n, path, "%v", err)
 	}
 	c.boolean(f.opt("skip"), f.sub("skip"))
 	f.finish()

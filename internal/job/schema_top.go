@@ -130,8 +130,9 @@ func (c *checker) checkCommand(f *fields) {
 var timeoutUnitNames = []string{"days", "hours", "minutes", "seconds"}
 
 // checkTimeout checks one timeout block: exactly one of days, hours,
-// minutes or seconds (an integer ≥ 1) and optionally skip. It returns the
-// duration in seconds when the block is well-formed.
+// minutes or seconds (an integer ≥ 1) and optionally skip, in total at
+// most MaxTimeoutSeconds. It returns the duration in seconds when the
+// block is well-formed.
 func (c *checker) checkTimeout(n *value.Node, path string) (int, bool) {
 	f := c.mapAt(n, path)
 	if f == nil {
@@ -162,7 +163,10 @@ func (c *checker) checkTimeout(n *value.Node, path string) (int, bool) {
 	case good == 0:
 		return 0, false
 	}
-	s, ok := TimeoutSeconds(n.Value())
+	s, ok, err := TimeoutSeconds(n.Value())
+	if err != nil {
+		c.errorf(n, path, "%v", err)
+	}
 	return s, ok
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -37,8 +39,14 @@ func Clone(ctx context.Context, c GitClone) (string, error) {
 	if c.URL == "" {
 		return "", pipeline.JobError("git repository not specified")
 	}
-	if strings.HasPrefix(c.Revision, "-") {
+	if err := CheckGitURL(c.URL); err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(c.Revision, "-") || hasControl(c.Revision) {
 		return "", pipeline.JobError("invalid git revision %q", c.Revision)
+	}
+	if strings.HasPrefix(c.Branch, "-") || hasControl(c.Branch) {
+		return "", pipeline.JobError("invalid git branch %q", c.Branch)
 	}
 	args := []string{"clone", "--quiet"}
 	if c.Branch != "" {
@@ -72,31 +80,127 @@ func Clone(ctx context.Context, c GitClone) (string, error) {
 	return commit, nil
 }
 
-// gitEnv keeps git from waiting for a password nobody will type and from
-// running commands named by the URL (the ext:: transport).
-// The dispatcher's own GIT_SSH_COMMAND, if any, is kept.
-var gitEnv = []string{
-	"GIT_TERMINAL_PROMPT=0",
-	"GIT_ASKPASS=true",
-	"GIT_CONFIG_COUNT=1",
-	"GIT_CONFIG_KEY_0=protocol.ext.allow",
-	"GIT_CONFIG_VALUE_0=never",
-	"LC_ALL=C",
+// gitProtocols are the transports a job's repository may use, as git
+// names them (protocol.<name>.allow, GIT_ALLOW_PROTOCOL): "ssh" covers
+// ssh://, git+ssh:// and user@host:path; "file" covers file:// and local
+// paths, which LAVA allows too (a repository on the dispatcher host).
+var gitProtocols = []string{"file", "git", "http", "https", "ssh"}
+
+// gitSchemes are the URL schemes CheckGitURL lets through.
+var gitSchemes = map[string]bool{"file": true, "git": true, "http": true, "https": true, "ssh": true, "git+ssh": true, "ssh+git": true}
+
+var (
+	// helperRe is git's <transport>::<address> syntax, which runs
+	// git-remote-<transport>: ext:: runs a command, fd:: talks over
+	// a file descriptor of Basalt's and waits on it forever.
+	helperRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+.-]*::`)
+	schemeRe = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://([^/]*)`)
+)
+
+// CheckGitURL refuses, with a Job error naming the URL, a repository URL
+// that could make git do anything but fetch over gitProtocols: one that
+// starts with "-" (an option), holds a control character, uses a
+// remote-helper transport (ext::, fd::, any <name>::) or a scheme outside
+// gitProtocols (git would run git-remote-<scheme>), or names an ssh host
+// starting with "-" (an ssh option). git's own protocol policy (gitEnv)
+// refuses the same transports again.
+func CheckGitURL(url string) error {
+	refuse := func(why string) error {
+		return pipeline.JobError("git repository URL %q refused: %s", url, why)
+	}
+	switch {
+	case strings.HasPrefix(url, "-"):
+		return refuse("it starts with '-', which git would read as an option")
+	case hasControl(url):
+		return refuse("it contains a control character")
+	case helperRe.MatchString(url):
+		return refuse(fmt.Sprintf("the %s:: transport is not allowed (allowed: %s, and local paths)", url[:strings.Index(url, "::")], strings.Join(gitProtocols, ", ")))
+	}
+	if m := schemeRe.FindStringSubmatch(url); m != nil {
+		if !gitSchemes[m[1]] { // git matches schemes case-sensitively
+			return refuse(fmt.Sprintf("the %s:// scheme is not allowed (allowed: %s, and local paths)", m[1], strings.Join(gitProtocols, ", ")))
+		}
+		if host := m[2][strings.LastIndex(m[2], "@")+1:]; strings.HasPrefix(host, "-") {
+			return refuse("its host starts with '-', which ssh would read as an option")
+		}
+	} else if i := strings.IndexByte(url, ':'); i > 0 && !strings.Contains(url[:i], "/") {
+		// user@host:path, git's scp-like ssh address.
+		if host := url[strings.LastIndex(url[:i], "@")+1 : i]; strings.HasPrefix(host, "-") {
+			return refuse("its host starts with '-', which ssh would read as an option")
+		}
+	}
+	return nil
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0
+}
+
+// gitEnv keeps git from waiting for a password nobody will type (no
+// terminal prompt, no askpass program, not even the host's SSH_ASKPASS),
+// from handing the host's stored credentials to a job's server (no
+// credential helper), and from using any transport but gitProtocols
+// (GIT_ALLOW_PROTOCOL, and protocol.allow for a git that would ignore
+// it). Its time limit is the context's: the action's timeout. The
+// dispatcher's own GIT_SSH_COMMAND, if any, is kept.
+var gitEnv = func() []string {
+	config := [][2]string{
+		{"protocol.allow", "never"},
+		{"credential.helper", ""},
+		{"core.askPass", ""},
+	}
+	for _, p := range gitProtocols {
+		config = append(config, [2]string{"protocol." + p + ".allow", "always"})
+	}
+	env := []string{
+		"GIT_TERMINAL_PROMPT=0",
+		// Empty, not unset: git then asks no program, where unset it
+		// would fall back to core.askPass and SSH_ASKPASS.
+		"GIT_ASKPASS=",
+		"SSH_ASKPASS_REQUIRE=never",
+		"GIT_ALLOW_PROTOCOL=" + strings.Join(gitProtocols, ":"),
+		"GIT_CONFIG_COUNT=" + strconv.Itoa(len(config)),
+		"LC_ALL=C",
+	}
+	for i, kv := range config {
+		env = append(env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
+	}
+	return env
+}()
+
+// gitHostEnv is Basalt's environment without what would point git at
+// another repository or add configuration behind gitEnv's back.
+func gitHostEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+			"GIT_CONFIG_PARAMETERS", "GIT_CONFIG", "GIT_NAMESPACE", "SSH_ASKPASS":
+			continue
+		}
+		if strings.HasPrefix(name, "GIT_CONFIG_KEY_") || strings.HasPrefix(name, "GIT_CONFIG_VALUE_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 // runGit runs git as a child process (internal/process): in its own
 // process group, so that a timeout stops its helpers (git-remote-https,
-// ssh) too, and always reaped.
+// ssh) too, always reaped, and contained (Spec.Contain), so that the
+// helpers end with git when Basalt is killed outright.
 func runGit(ctx context.Context, dir string, args ...string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	env := append(os.Environ(), gitEnv...)
+	env := append(gitHostEnv(), gitEnv...)
 	if os.Getenv("GIT_SSH_COMMAND") == "" {
 		env = append(env, "GIT_SSH_COMMAND=ssh -o BatchMode=yes")
 	}
 	var stdout, stderr bytes.Buffer
-	err := process.Run(ctx, process.Spec{Argv: append([]string{"git"}, args...), Dir: dir, Env: env, Stdout: &stdout, Stderr: &stderr})
+	err := process.Run(ctx, process.Spec{Argv: append([]string{"git"}, args...), Dir: dir, Env: env, Stdout: &stdout, Stderr: &stderr, Contain: true})
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return "", ctxErr
 	}

@@ -73,7 +73,11 @@ func Build(params, device *value.Map) (*Job, error) { return BuildJob("1", param
 func BuildJob(id string, params, device *value.Map) (*Job, error) {
 	j := &Job{ID: id, Params: params, Device: device, TestInfo: map[string][]TestInfo{}}
 	j.Timeout = Timeout{job.DefaultActionTimeout, "default"}
-	if s, ok := job.TimeoutSeconds(params.Map("timeouts").Value("job")); ok {
+	s, ok, err := job.TimeoutSeconds(params.Map("timeouts").Value("job"))
+	if err != nil {
+		return nil, JobError("timeouts.job: %v", err)
+	}
+	if ok {
 		j.Timeout = Timeout{s, "job timeouts.job"}
 	}
 	actions := params.List("actions")

@@ -76,7 +76,11 @@ func (b *Base) setRetries() {
 		}
 	}
 	if n, ok := b.Params.Value("failure_retry_interval").(int); ok {
-		b.RetryInterval = n
+		if n > job.MaxTimeoutSeconds {
+			b.Errorf("failure_retry_interval: %d seconds is longer than the maximum, %d seconds", n, job.MaxTimeoutSeconds)
+		} else {
+			b.RetryInterval = n
+		}
 	}
 	if n, ok := b.Params.Value("repeat").(int); ok {
 		b.MaxRetries = n
@@ -104,7 +108,13 @@ func (b *Base) setTimeouts() {
 		devT = b.Job.Device.Map("timeouts")
 	}
 	set := func(t *Timeout, v any, source string) {
-		if s, ok := job.TimeoutSeconds(v); ok {
+		s, ok, err := job.TimeoutSeconds(v)
+		switch {
+		case err != nil:
+			// The job checker reports the job's; the device's are
+			// only seen here. The value is not used: never a wrap.
+			b.Errorf("%s: %v", source, err)
+		case ok:
 			*t = Timeout{s, source}
 		}
 	}

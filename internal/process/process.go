@@ -29,7 +29,8 @@
 // Not covered: a process that leaves the group (setsid, a daemon) is out
 // of reach, and the parent-death signal reaches the child only, not the
 // processes it started: those end when the pipes they share with Basalt
-// close, or run on.
+// close, or run on; unless Spec.Contain makes the child a PID
+// namespace's init, whose death ends them all.
 package process
 
 import (
@@ -85,6 +86,15 @@ type Spec struct {
 	// UserNS, when set, runs the child in a new user namespace where it
 	// is root, mapped to the host ids given.
 	UserNS *UserNS
+	// Contain runs the child as the init of a new PID namespace: when it
+	// dies, of its parent-death signal included, the kernel kills every
+	// process it started, which no group signal can do once Basalt is
+	// gone (git's remote helpers, ssh). Such an init gets SIGTERM only if
+	// it handles it (git does), so Stop may need its SIGKILL. It takes
+	// root, or else a user namespace that maps Basalt's user to itself;
+	// where the kernel refuses both, the child starts without it
+	// (Process.Contained says which).
+	Contain bool
 }
 
 // UserNS maps root inside a new user namespace to one host user.
@@ -98,6 +108,8 @@ type Process struct {
 	pid   int
 	grace time.Duration
 	keep  bool
+	// contained: the child is the init of its own PID namespace.
+	contained bool
 
 	mu       sync.Mutex
 	exited   bool // the child is a zombie or reaped: no more group signals
@@ -116,6 +128,34 @@ func Start(s Spec) (*Process, error) {
 	if len(s.Argv) == 0 || s.Argv[0] == "" {
 		return nil, ErrEmpty
 	}
+	cmd, err := command(s, s.Contain)
+	if err != nil {
+		return nil, err
+	}
+	contained := s.Contain
+	err = startOnForker(cmd)
+	if err != nil && contained && nsRefused(err) {
+		// No namespace for this user here: the child runs as it
+		// would without Contain.
+		contained = false
+		if cmd, err = command(s, false); err == nil {
+			err = startOnForker(cmd)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	grace := s.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	p := &Process{cmd: cmd, pid: cmd.Process.Pid, grace: grace, keep: s.KeepGroup, contained: contained, done: make(chan struct{})}
+	go p.reap()
+	return p, nil
+}
+
+// command prepares s to be started, in a new PID namespace if contain.
+func command(s Spec, contain bool) (*exec.Cmd, error) {
 	cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
 	if cmd.Err != nil {
 		return nil, cmd.Err
@@ -132,17 +172,27 @@ func Start(s Spec) (*Process, error) {
 		// names, and what makes root acting for that user that user.
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
+	if contain {
+		attr.Cloneflags |= syscall.CLONE_NEWPID
+		if s.UserNS == nil && os.Geteuid() != 0 {
+			// A PID namespace takes CAP_SYS_ADMIN, which a new user
+			// namespace gives; the user stays itself in it.
+			uid, gid := os.Geteuid(), os.Getegid()
+			attr.Cloneflags |= syscall.CLONE_NEWUSER
+			attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
+			attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
+		}
+	}
 	cmd.SysProcAttr = attr
-	grace := s.Grace
-	if grace <= 0 {
-		grace = DefaultGrace
-	}
-	if err := startOnForker(cmd); err != nil {
-		return nil, err
-	}
-	p := &Process{cmd: cmd, pid: cmd.Process.Pid, grace: grace, keep: s.KeepGroup, done: make(chan struct{})}
-	go p.reap()
-	return p, nil
+	return cmd, nil
+}
+
+// nsRefused reports whether Start failed because the kernel would not
+// create a namespace for this user (unprivileged user namespaces off,
+// a limit reached).
+func nsRefused(err error) bool {
+	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) ||
+		errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EUSERS)
 }
 
 // startOnForker starts cmd from the forker thread.
@@ -212,6 +262,10 @@ func waitExited(pid int) {
 		}
 	}
 }
+
+// Contained reports whether the child runs as the init of its own PID
+// namespace (Spec.Contain, where the kernel allowed it).
+func (p *Process) Contained() bool { return p.contained }
 
 // Pid returns the child's pid (also its process group id).
 func (p *Process) Pid() int { return p.pid }

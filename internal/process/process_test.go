@@ -23,10 +23,27 @@ import (
 const helperEnv = "BASALT_PROCESS_TEST_PARENT"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "1" {
+	switch os.Getenv(helperEnv) {
+	case "1":
 		p, err := Start(Spec{Argv: []string{"sleep", "300"}})
 		if err != nil {
 			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println(p.Pid())
+		select {}
+	case "contain":
+		// A child that starts a grandchild in a group of its own
+		// (setsid), out of reach of every group signal; it prints its
+		// pid once the grandchild runs.
+		p, err := Start(Spec{Argv: []string{"sh", "-c", "setsid sleep 300 & while [ -z \"$(cat /proc/$!/stat 2>/dev/null)\" ]; do :; done; echo ready; wait"},
+			Stdout: os.Stdout, Contain: true})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		if !p.Contained() {
+			fmt.Println("error: not contained")
 			os.Exit(1)
 		}
 		fmt.Println(p.Pid())
@@ -262,6 +279,91 @@ func TestStopAfterExit(t *testing.T) {
 	if err := p.Stop(); err != nil {
 		t.Fatalf("Stop() after a clean exit = %v", err)
 	}
+}
+
+// With Contain, the child is the init of its own PID namespace: when the
+// parent is killed outright, the grandchild goes too, even in a session
+// of its own.
+func TestContainedTreeDiesWithParent(t *testing.T) {
+	if os.Geteuid() != 0 {
+		probe, err := Start(Spec{Argv: []string{"true"}, Contain: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe.Wait()
+		if !probe.Contained() {
+			t.Skip("no PID namespace for this user here")
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	parent := exec.Command(exe, "-test.run=^$")
+	parent.Env = append(os.Environ(), helperEnv+"=contain")
+	parent.Stdout = w
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	br := bufio.NewReader(r)
+	// The pid, and "ready" from the child, in either order.
+	line, err := br.ReadString('\n')
+	ready, _ := br.ReadString('\n')
+	if line == "ready\n" {
+		line, ready = ready, line
+	}
+	child, cerr := strconv.Atoi(strings.TrimSpace(line))
+	if ready != "ready\n" || err != nil || cerr != nil {
+		parent.Process.Kill()
+		parent.Wait()
+		t.Fatalf("helper printed %q %q (%v)", ready, line, err)
+	}
+	var grandchild int
+	for _, pid := range allPids() {
+		if ppidOf(pid) == child {
+			grandchild = pid
+		}
+	}
+	if grandchild == 0 || !alive(grandchild) {
+		parent.Process.Kill()
+		parent.Wait()
+		t.Fatalf("no grandchild under the child %d", child)
+	}
+	parent.Process.Kill()
+	parent.Wait()
+	waitGone(t, child, "child of a killed parent")
+	waitGone(t, grandchild, "grandchild, in a session of its own, of a killed parent")
+}
+
+func allPids() []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func ppidOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[1])
+	return n
 }
 
 // The test binary, started as a helper, starts a child and is killed

@@ -180,13 +180,27 @@ func (m *Multinode) timeoutOf(c *value.Map) (time.Duration, error) {
 	if !c.Has("timeout") {
 		return m.callTimeout, nil
 	}
+	// A bare number of seconds is bounded as a timeout block is: the
+	// conversion to a Duration must not wrap.
+	outOfRange := func() error {
+		return pipeline.JobError("protocols.%s: timeout %s is not between 0 and the maximum, %d seconds", MultinodeName, value.GoString(c.Value("timeout")), job.MaxTimeoutSeconds)
+	}
 	switch t := c.Value("timeout").(type) {
 	case int:
+		if t < 0 || t > job.MaxTimeoutSeconds {
+			return 0, outOfRange()
+		}
 		return time.Duration(t) * time.Second, nil
 	case float64:
+		if !(t >= 0 && t <= job.MaxTimeoutSeconds) { // NaN too
+			return 0, outOfRange()
+		}
 		return time.Duration(t * float64(time.Second)), nil
 	}
-	secs, ok := job.TimeoutSeconds(c.Value("timeout"))
+	secs, ok, err := job.TimeoutSeconds(c.Value("timeout"))
+	if err != nil {
+		return 0, pipeline.JobError("protocols.%s: timeout: %v", MultinodeName, err)
+	}
 	if !ok {
 		return 0, pipeline.JobError("protocols.%s: invalid timeout %s", MultinodeName, value.GoString(c.Value("timeout")))
 	}

@@ -97,10 +97,13 @@ func NewMultinode(j *pipeline.Job, s Settings) (*Multinode, error) {
 		problems = append(problems, fmt.Sprintf("group_size must be at least 1, not %d", m.groupSize))
 	}
 	if p.Has("timeout") {
-		secs, ok := job.TimeoutSeconds(p.Value("timeout"))
-		if !ok {
+		secs, ok, err := job.TimeoutSeconds(p.Value("timeout"))
+		switch {
+		case err != nil:
+			problems = append(problems, "timeout: "+err.Error())
+		case !ok:
 			problems = append(problems, "timeout is not a valid timeout")
-		} else {
+		default:
 			m.callTimeout = time.Duration(secs) * time.Second
 		}
 	}

@@ -3,13 +3,16 @@ package protocol
 import (
 	"context"
 	"errors"
+	"math"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/coordinator"
+	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -239,9 +242,45 @@ func TestNewMultinodeRejects(t *testing.T) {
 		{"no role", subJob("1", "g", "", 2)},
 		{"zero group", subJob("1", "g", "a", 0)},
 		{"bad timeout", subJob("1", "g", "a", 2, "timeout", "soon")},
+		{"timeout that wrapped to 44 s", subJob("1", "g", "a", 2, "timeout", value.MapOf("minutes", 307445734561825861))},
+		{"timeout beyond Duration", subJob("1", "g", "a", 2, "timeout", value.MapOf("days", 200000))},
+		{"negative timeout", subJob("1", "g", "a", 2, "timeout", value.MapOf("seconds", -5))},
 	} {
 		if _, err := NewMultinode(tc.job, s); pipeline.ClassOf(err) != pipeline.ClassJob {
 			t.Errorf("%s: err = %v, want a Job error", tc.name, err)
+		}
+	}
+}
+
+// TestCallTimeoutRange: a call's timeout, a bare number of seconds or a
+// block, is refused out of range rather than wrapped into a Duration.
+func TestCallTimeoutRange(t *testing.T) {
+	m := &Multinode{callTimeout: DefaultCallTimeout}
+	for _, tc := range []struct {
+		name    string
+		timeout any
+		want    time.Duration // 0: refused
+	}{
+		{"seconds", 90, 90 * time.Second},
+		{"fraction", 1.5, 1500 * time.Millisecond},
+		{"block", value.MapOf("minutes", 2), 2 * time.Minute},
+		{"largest", job.MaxTimeoutSeconds, job.MaxTimeoutSeconds * time.Second},
+		{"int64 seconds", math.MaxInt64, 0},
+		{"wrapping seconds", 9223372037, 0},
+		{"negative", -1, 0},
+		{"huge float", 1e300, 0},
+		{"NaN", math.NaN(), 0},
+		{"wrapping block", value.MapOf("minutes", 307445734561825861), 0},
+	} {
+		got, err := m.timeoutOf(value.MapOf("timeout", tc.timeout))
+		if tc.want == 0 {
+			if err == nil || pipeline.ClassOf(err) != pipeline.ClassJob || !strings.Contains(err.Error(), "maximum") {
+				t.Errorf("%s: timeoutOf = %v, %v; want a Job error naming the maximum", tc.name, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: timeoutOf = %v, %v; want %v", tc.name, got, err, tc.want)
 		}
 	}
 }

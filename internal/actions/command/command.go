@@ -50,7 +50,11 @@ func (a *Action) Populate(*value.Map) {
 	}
 	t := pipeline.Timeout{Seconds: job.DefaultActionTimeout, Source: "default"}
 	set := func(v any, source string) {
-		if s, ok := job.TimeoutSeconds(v); ok {
+		s, ok, err := job.TimeoutSeconds(v)
+		switch {
+		case err != nil:
+			a.Errorf("%s: %v", source, err)
+		case ok:
 			t = pipeline.Timeout{Seconds: s, Source: source}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 
+	"github.com/basalt-lava/basalt/internal/overlay"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -160,8 +161,10 @@ func (a *RepoAction) Validate() {
 	case "git":
 		if !hasRepo {
 			a.Errorf("git repository not specified in job definition")
-		} else if _, ok := repo.(string); !ok {
+		} else if url, ok := repo.(string); !ok {
 			a.Errorf("git repository must be a string, not %s", value.GoString(repo))
+		} else if err := overlay.CheckGitURL(url); err != nil {
+			a.Errorf("%v", err)
 		}
 		if !a.Def.Has("path") {
 			a.Errorf("path to YAML file not specified in the job definition")
