@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -129,15 +128,21 @@ func check(file string, root *value.Node, opts Options, subJob bool) []Diagnosti
 }
 
 // uncovered returns the diagnostics of ds that are about no place an
-// error of errs is about (its key path, or a path inside it).
+// error of errs is about (its key path, or a path inside it). Each
+// diagnostic's path is cut before each "." and "[" and the pieces looked
+// up, so the cost grows with the diagnostics, not with their product (a
+// job can hold many thousands of findings).
 func uncovered(ds, errs []Diagnostic) []Diagnostic {
+	paths := make(map[string]bool, len(errs))
+	for _, e := range errs {
+		paths[e.Path] = true
+	}
 	var out []Diagnostic
 	for _, d := range ds {
-		covered := false
-		for _, e := range errs {
-			if d.Path == e.Path || strings.HasPrefix(d.Path, e.Path+".") || strings.HasPrefix(d.Path, e.Path+"[") {
-				covered = true
-				break
+		covered := paths[d.Path]
+		for i := 0; i < len(d.Path) && !covered; i++ {
+			if c := d.Path[i]; c == '.' || c == '[' {
+				covered = paths[d.Path[:i]]
 			}
 		}
 		if !covered {

@@ -46,7 +46,18 @@ type Node struct {
 	Values []*Node
 	// Items are a list node's entries.
 	Items []*Node
+
+	// index maps each key's text to its last place in Keys, so that Get
+	// and KeyNode cost the same however large the mapping is. ParseYAML
+	// builds it for large mappings; it covers Keys[:indexed], and a node
+	// whose Keys grew since (or was built by hand) is searched in full.
+	index   map[string]int
+	indexed int
 }
+
+// indexFrom is the number of keys from which a mapping gets an index: a
+// scan of a few keys is cheaper than a map, and most mappings are small.
+const indexFrom = 16
 
 // Duplicate records a map key that appears twice in one mapping.
 type Duplicate struct {
@@ -77,30 +88,56 @@ func (n *Node) KeyString() string {
 // Get returns the value node under key in a map node (the last one when
 // the key is duplicated, as PyYAML keeps the last), or nil.
 func (n *Node) Get(key string) *Node {
-	if n == nil || n.Kind != MapNode {
-		return nil
+	if i := n.find(key); i >= 0 {
+		return n.Values[i]
 	}
-	var found *Node
-	for i, k := range n.Keys {
-		if k.KeyString() == key {
-			found = n.Values[i]
-		}
-	}
-	return found
+	return nil
 }
 
-// KeyNode returns the key node for key in a map node, or nil.
+// KeyNode returns the key node for key in a map node (the last one when
+// the key is duplicated), or nil.
 func (n *Node) KeyNode(key string) *Node {
-	if n == nil || n.Kind != MapNode {
-		return nil
+	if i := n.find(key); i >= 0 {
+		return n.Keys[i]
 	}
-	var found *Node
-	for _, k := range n.Keys {
-		if k.KeyString() == key {
-			found = k
+	return nil
+}
+
+// find returns the place in Keys of key's last occurrence, or -1.
+func (n *Node) find(key string) int {
+	if n == nil || n.Kind != MapNode {
+		return -1
+	}
+	if n.index != nil && n.indexed == len(n.Keys) {
+		if i, ok := n.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := len(n.Keys) - 1; i >= 0; i-- {
+		if n.Keys[i].KeyString() == key {
+			return i
 		}
 	}
-	return found
+	return -1
+}
+
+// addKey appends an entry to a map node being built, keeping its index
+// (from indexFrom keys on) up to date.
+func (n *Node) addKey(k, v *Node, key string) {
+	n.Keys = append(n.Keys, k)
+	n.Values = append(n.Values, v)
+	switch {
+	case n.index != nil && n.indexed == len(n.Keys)-1:
+		n.index[key] = len(n.Keys) - 1
+		n.indexed = len(n.Keys)
+	case n.index == nil && len(n.Keys) >= indexFrom:
+		n.index = make(map[string]int, 2*len(n.Keys))
+		for i, k := range n.Keys {
+			n.index[k.KeyString()] = i
+		}
+		n.indexed = len(n.Keys)
+	}
 }
 
 // Value converts the node to a plain value: *Map, []any or a scalar.
@@ -289,9 +326,8 @@ func (c *converter) addPair(out *Node, kn, vn *yaml.Node, depth int) error {
 				return &SyntaxError{Pos: v.Pos, Msg: "a merge key needs a mapping or a list of mappings"}
 			}
 			for i, k := range s.Keys {
-				if out.KeyNode(k.KeyString()) == nil {
-					out.Keys = append(out.Keys, k)
-					out.Values = append(out.Values, s.Values[i])
+				if key := k.KeyString(); out.find(key) < 0 {
+					out.addKey(k, s.Values[i], key)
 				}
 			}
 		}
@@ -305,11 +341,11 @@ func (c *converter) addPair(out *Node, kn, vn *yaml.Node, depth int) error {
 	if err != nil {
 		return err
 	}
-	if prev := out.KeyNode(k.KeyString()); prev != nil {
-		c.doc.Duplicates = append(c.doc.Duplicates, Duplicate{Key: k.KeyString(), First: prev.Pos, Then: k.Pos})
+	key := k.KeyString()
+	if prev := out.KeyNode(key); prev != nil {
+		c.doc.Duplicates = append(c.doc.Duplicates, Duplicate{Key: key, First: prev.Pos, Then: k.Pos})
 	}
-	out.Keys = append(out.Keys, k)
-	out.Values = append(out.Values, v)
+	out.addKey(k, v, key)
 	return nil
 }
 
