@@ -1,10 +1,13 @@
 package value
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/basalt-lava/basalt/internal/limits"
 )
 
 // mappingYAML is a document whose root is a mapping of n distinct keys,
@@ -86,5 +89,72 @@ func BenchmarkParseYAMLMapping(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// billionLaughs is ten anchors, each a list of ten aliases of the one
+// before: 10^10 nodes once expanded, from 500 bytes.
+func billionLaughs() []byte {
+	var b strings.Builder
+	b.WriteString(`a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]` + "\n")
+	for i := 1; i < 10; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [", i, i)
+		for j := range 10 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	return []byte(b.String())
+}
+
+func TestParseYAMLLimits(t *testing.T) {
+	t.Parallel()
+	deep := strings.Repeat("[", 300) + strings.Repeat("]", 300)
+	for _, tt := range []struct {
+		name, src string
+		maxNodes  int
+		want      string // the error's message
+		limit     bool   // a *limits.Error
+	}{
+		{"keys", "a: 1\nb: 2\nc: 3\n", 6, "3:4: the YAML document (aliases expanded) is over the limit of 6 nodes (--max-yaml-nodes changes it)", true},
+		{"keys at the limit", "a: 1\nb: 2\nc: 3\n", 7, "", false},
+		{"items", "[1, 2, 3, 4]", 4, "1:11: the YAML document (aliases expanded) is over the limit of 4 nodes (--max-yaml-nodes changes it)", true},
+		{"alias", "a: &x [1, 2, 3]\nb: *x\n", 8, "2:4: the YAML document (aliases expanded) is over the limit of 8 nodes (--max-yaml-nodes changes it)", true},
+		{"alias within", "a: &x [1, 2, 3]\nb: *x\n", 12, "", false},
+		{"billion laughs", string(billionLaughs()), 0, "6:45: the YAML document (aliases expanded) is over the limit of 1048576 nodes (--max-yaml-nodes changes it)", true},
+		{"merge of laughs", string(billionLaughs()) + "b:\n  <<: {x: *a9}\n", 0, "6:45: the YAML document (aliases expanded) is over the limit of 1048576 nodes (--max-yaml-nodes changes it)", true},
+		{"alias inside its anchor", "a: &x [1, *x]\n", 0, "1:4: an alias is used inside the anchor it names: the document would be infinite", false},
+		{"nesting", deep, 0, "1:258: the YAML document's nesting is over the limit of 256 levels (a fixed limit)", true},
+	} {
+		_, err := ParseYAMLLimit([]byte(tt.src), tt.maxNodes)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("%s: ParseYAMLLimit(%d) error = %q, want %q", tt.name, tt.maxNodes, got, tt.want)
+		}
+		var le *limits.Error
+		if errors.As(err, &le) != tt.limit {
+			t.Errorf("%s: %v is a *limits.Error: %v, want %v", tt.name, err, !tt.limit, tt.limit)
+		}
+	}
+}
+
+// An alias is refused before it is expanded: a document of 10^10 nodes
+// costs what its 500 bytes do, not the million nodes a count as they
+// are built would allow.
+func TestParseYAMLRefusesBillionLaughsUpFront(t *testing.T) {
+	src := billionLaughs()
+	allocs := testing.AllocsPerRun(3, func() {
+		if _, err := ParseYAML(src); err == nil {
+			t.Fatal("billion laughs parsed")
+		}
+	})
+	if allocs > 20_000 {
+		t.Errorf("refusing billion laughs took %.0f allocations, want the document's size (a few thousand)", allocs)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/basalt-lava/basalt/internal/limits"
 )
 
 // Pos is a 1-based line and column in a source file.
@@ -174,17 +176,38 @@ type Document struct {
 type SyntaxError struct {
 	Pos Pos
 	Msg string
+	// Err is the cause when there is one: a *limits.Error for a
+	// document over a limit.
+	Err error
 }
 
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Msg) }
 
-// ParseYAML parses one YAML document. An empty document has a nil Root.
+// Unwrap returns the cause, if any.
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
+// ParseYAML parses one YAML document with the default node limit
+// (limits.DefaultYAMLNodes); see ParseYAMLLimit.
+func ParseYAML(data []byte) (*Document, error) {
+	return ParseYAMLLimit(data, limits.DefaultYAMLNodes)
+}
+
+// ParseYAMLLimit parses one YAML document. An empty document has a nil
+// Root.
+//
+// The document may hold at most maxNodes nodes (keys, values and list
+// items) once its aliases are expanded, and nest at most limits.YAMLDepth
+// deep; past either the error is a *SyntaxError whose Err is a
+// *limits.Error. An alias whose expansion would go past the node limit
+// is refused before it is expanded, so "billion laughs" costs nothing.
+// yaml.v3's own alias checks do not apply to its node API, which this
+// uses; the text itself is bounded by the caller (limits.File).
 //
 // The parser is yaml.v3's node API: it keeps positions and duplicate keys,
 // and parses LAVA's rendered device files correctly (go-yaml/goccy v1.19
 // folds a mapping into a preceding empty "- " entry). Scalars are then
 // resolved here with PyYAML's YAML 1.1 rules.
-func ParseYAML(data []byte) (d *Document, err error) {
+func ParseYAMLLimit(data []byte, maxNodes int) (d *Document, err error) {
 	defer func() {
 		// yaml.v3 panics on a few malformed inputs; a job file is untrusted.
 		if r := recover(); r != nil {
@@ -207,7 +230,10 @@ func ParseYAML(data []byte) (d *Document, err error) {
 		return nil, &SyntaxError{Pos: Pos{extra.Line, extra.Column}, Msg: "expected a single document in the stream"}
 	}
 	d = &Document{}
-	c := &converter{doc: d}
+	if maxNodes <= 0 {
+		maxNodes = limits.DefaultYAMLNodes
+	}
+	c := &converter{doc: d, maxNodes: maxNodes}
 	body := &root
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {
@@ -215,6 +241,10 @@ func ParseYAML(data []byte) (d *Document, err error) {
 		}
 		body = root.Content[0]
 	}
+	if err := c.count(body); err != nil {
+		return nil, err
+	}
+	c.nodes = 0 // convert counts again, as a backstop
 	n, err := c.convert(body, 0)
 	if err != nil {
 		return nil, err
@@ -223,9 +253,16 @@ func ParseYAML(data []byte) (d *Document, err error) {
 	return d, nil
 }
 
-// DecodeYAML parses a YAML document into a plain value.
+// DecodeYAML parses a YAML document into a plain value, with the
+// default node limit.
 func DecodeYAML(data []byte) (any, error) {
-	d, err := ParseYAML(data)
+	return DecodeYAMLLimit(data, limits.DefaultYAMLNodes)
+}
+
+// DecodeYAMLLimit is DecodeYAML with at most maxNodes nodes, as
+// ParseYAMLLimit.
+func DecodeYAMLLimit(data []byte, maxNodes int) (any, error) {
+	d, err := ParseYAMLLimit(data, maxNodes)
 	if err != nil {
 		return nil, err
 	}
@@ -248,24 +285,99 @@ func convertSyntaxError(err error) error {
 }
 
 type converter struct {
-	doc   *Document
-	nodes int
+	doc      *Document
+	nodes    int
+	maxNodes int
+	// sizes memoises expandedSize for anchored nodes (those aliases
+	// lead to).
+	sizes map[*yaml.Node]int
 }
 
-const (
-	maxDepth = 256
-	// maxNodes bounds alias expansion ("billion laughs").
-	maxNodes = 1 << 20
-)
+// limitError is the *SyntaxError for a document over a limit.
+func limitError(pos Pos, le *limits.Error) error {
+	return &SyntaxError{Pos: pos, Msg: le.Error(), Err: le}
+}
+
+func (c *converter) tooManyNodes(pos Pos) error {
+	return limitError(pos, &limits.Error{What: "YAML document (aliases expanded)", Limit: fmt.Sprintf("%d nodes", c.maxNodes), Flag: limits.YAMLNodesFlag})
+}
+
+// inProgress marks an anchored node whose size is being counted:
+// meeting it again means an alias inside its own anchor.
+const inProgress = -1
+
+// count walks the document in the order convert builds it, adding one
+// for each node and, for an alias, the nodes it repeats, and fails at the
+// first node past the limit, so that nothing is built for a document
+// that is over it. Each anchor's size is counted once.
+func (c *converter) count(n *yaml.Node) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		s, err := c.expandedSize(n.Alias)
+		if err != nil {
+			return err
+		}
+		c.nodes += 1 + s
+	} else {
+		c.nodes++
+	}
+	if c.nodes > c.maxNodes {
+		return c.tooManyNodes(Pos{n.Line, n.Column})
+	}
+	if n.Kind != yaml.AliasNode {
+		for _, ch := range n.Content {
+			if err := c.count(ch); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// expandedSize returns how many nodes n stands for once its aliases are
+// expanded, or maxNodes+1 when that is more. An alias used inside the
+// anchor it names is an error: it would expand without end.
+func (c *converter) expandedSize(n *yaml.Node) (int, error) {
+	if n.Anchor != "" {
+		if s, ok := c.sizes[n]; ok {
+			if s == inProgress {
+				return 0, &SyntaxError{Pos: Pos{n.Line, n.Column}, Msg: "an alias is used inside the anchor it names: the document would be infinite"}
+			}
+			return s, nil
+		}
+		if c.sizes == nil {
+			c.sizes = map[*yaml.Node]int{}
+		}
+		c.sizes[n] = inProgress
+	}
+	size := 1
+	children := n.Content
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		children = []*yaml.Node{n.Alias}
+	}
+	for _, ch := range children {
+		s, err := c.expandedSize(ch)
+		if err != nil {
+			return 0, err
+		}
+		if size += s; size > c.maxNodes {
+			size = c.maxNodes + 1
+			break
+		}
+	}
+	if n.Anchor != "" {
+		c.sizes[n] = size
+	}
+	return size, nil
+}
 
 func (c *converter) convert(n *yaml.Node, depth int) (*Node, error) {
 	pos := Pos{n.Line, n.Column}
-	if depth > maxDepth {
-		return nil, &SyntaxError{Pos: pos, Msg: "document nested too deeply"}
+	if depth > limits.YAMLDepth {
+		return nil, limitError(pos, &limits.Error{What: "YAML document's nesting", Limit: fmt.Sprintf("%d levels", limits.YAMLDepth)})
 	}
 	c.nodes++
-	if c.nodes > maxNodes {
-		return nil, &SyntaxError{Pos: pos, Msg: "document too large after alias expansion"}
+	if c.nodes > c.maxNodes {
+		return nil, c.tooManyNodes(pos)
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
