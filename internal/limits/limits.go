@@ -113,10 +113,10 @@ func (l Limits) Nodes() int { return l.OrDefaults().YAMLNodes }
 // values (or the defaults) as theirs.
 func (l *Limits) AddFlags(fs *flag.FlagSet) {
 	*l = l.OrDefaults()
-	fs.Var((*sizeFlag)(&l.JobSize), JobSizeFlag, "largest job definition (and --context-file) read, in bytes; K, M and G multiply by 1024")
-	fs.Var((*sizeFlag)(&l.DeviceSize), DeviceSizeFlag, "largest device dictionary or device configuration file read, in bytes (K, M, G)")
-	fs.Var((*sizeFlag)(&l.TemplateSize), TemplateSizeFlag, "largest device-type template read, in bytes (K, M, G)")
-	fs.Var((*countFlag)(&l.YAMLNodes), YAMLNodesFlag, "most nodes (keys, values, list items; an alias counts the nodes it repeats) in a YAML document: job, device or test definition")
+	fs.Var((*sizeFlag)(&l.JobSize), JobSizeFlag, "largest job definition (and --context-file) read, a `size` in bytes; K, M and G multiply by 1024")
+	fs.Var((*sizeFlag)(&l.DeviceSize), DeviceSizeFlag, "largest device dictionary or device configuration file read, a `size` in bytes (K, M, G)")
+	fs.Var((*sizeFlag)(&l.TemplateSize), TemplateSizeFlag, "largest device-type template read, a `size` in bytes (K, M, G)")
+	fs.Var((*countFlag)(&l.YAMLNodes), YAMLNodesFlag, "most `nodes` (keys, values, list items; an alias counts the nodes it repeats) in the job's or the device's YAML document")
 }
 
 // FormatSize writes a byte count the way the flags take it: "1M",
