@@ -198,10 +198,11 @@ func ParseYAML(data []byte) (*Document, error) {
 // The document may hold at most maxNodes nodes (keys, values and list
 // items) once its aliases are expanded, and nest at most limits.YAMLDepth
 // deep; past either the error is a *SyntaxError whose Err is a
-// *limits.Error. An alias whose expansion would go past the node limit
-// is refused before it is expanded, so "billion laughs" costs nothing.
-// yaml.v3's own alias checks do not apply to its node API, which this
-// uses; the text itself is bounded by the caller (limits.File).
+// *limits.Error. The nodes are counted before anything is built, each
+// anchor sized once, so "billion laughs" is refused at the alias that
+// goes past the limit for the cost of its text. yaml.v3's own alias
+// checks do not apply to its node API, which this uses; the text itself
+// is bounded by the caller (limits.File).
 //
 // The parser is yaml.v3's node API: it keeps positions and duplicate keys,
 // and parses LAVA's rendered device files correctly (go-yaml/goccy v1.19
