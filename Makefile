@@ -117,6 +117,7 @@ example-tuxrun: fixtures build
 
 fuzz:
 	$(GO) test ./internal/job -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}
+	$(GO) test ./internal/value -run '^$$' -fuzz FuzzParseYAML -fuzztime $${FUZZTIME:-60s}
 	$(GO) test ./internal/jinja -run '^$$' -fuzz FuzzRender -fuzztime $${FUZZTIME:-60s}
 	$(GO) test ./internal/dispatcher -run '^$$' -fuzz FuzzDescribe -fuzztime $${FUZZTIME:-60s}
 

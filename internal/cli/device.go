@@ -3,10 +3,10 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/device"
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -23,6 +23,8 @@ func runDevice(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&ctxPairs, "context", "job context variable KEY=VALUE (repeatable; VALUE is read as YAML, so 512 is a number and true a bool)")
 	ctxFile := fs.String("context-file", "", "YAML file holding a job context map, or a job whose context: is used")
 	check := fs.Bool("check", false, "also check the rendered configuration against LAVA's device schema")
+	var lim limits.Limits
+	lim.AddFlags(fs)
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return flagStatus(err)
@@ -31,12 +33,12 @@ func runDevice(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	ctx, err := renderContext(*ctxFile, ctxPairs)
+	ctx, err := renderContext(*ctxFile, ctxPairs, lim)
 	if err != nil {
 		fmt.Fprintf(stderr, "basalt: %v\n", err)
 		return exitUsage
 	}
-	out, err := device.Render(pos[0], ctx, dtDirs)
+	out, err := device.RenderLimited(pos[0], ctx, dtDirs, lim)
 	if err != nil {
 		fmt.Fprintf(stderr, "basalt: %v\n", err)
 		return exitFailed
@@ -49,7 +51,7 @@ func runDevice(args []string, stdout, stderr io.Writer) int {
 	if !*check {
 		return exitOK
 	}
-	cfg, err := device.Parse([]byte(out))
+	cfg, err := device.ParseLimit([]byte(out), lim.Nodes())
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: rendered YAML: %v\n", pos[0], err)
 		return exitFailed
@@ -65,15 +67,16 @@ func runDevice(args []string, stdout, stderr io.Writer) int {
 }
 
 // renderContext builds the render variables from a context file and
-// KEY=VALUE pairs; pairs win over the file.
-func renderContext(file string, pairs []string) (*value.Map, error) {
+// KEY=VALUE pairs; pairs win over the file. The file is bounded as a job
+// is (lim).
+func renderContext(file string, pairs []string, lim limits.Limits) (*value.Map, error) {
 	ctx := value.NewMap()
 	if file != "" {
-		b, err := os.ReadFile(file)
+		b, err := limits.File{What: "context file", Max: lim.Job().Max, Flag: limits.JobSizeFlag}.Read(file)
 		if err != nil {
 			return nil, err
 		}
-		v, err := value.DecodeYAML(b)
+		v, err := value.DecodeYAMLLimit(b, lim.Nodes())
 		if err != nil {
 			return nil, fmt.Errorf("%s:%v", file, err)
 		}

@@ -29,7 +29,7 @@ import (
 // its output folder (Config.OutputDir). It returns nil for any other job
 // (which `run` then runs alone).
 func loadGroup(o runOptions, stderr io.Writer) (*dispatcher.Group, int) {
-	j, diags, err := job.Load(o.jobPath, job.Options{Lax: true})
+	j, diags, err := job.Load(o.jobPath, job.Options{Lax: true, Limits: o.limits})
 	if err != nil || j == nil || !multinode.IsSubmission(j.Data) {
 		return nil, exitOK // run reports unreadable or invalid jobs itself
 	}
@@ -150,6 +150,7 @@ func runGroup(ctx context.Context, o runOptions, g *dispatcher.Group, stdout, st
 		}
 		m.Config.Job.Name = path
 		m.Config.Options.DeviceTypeDirs = o.dtDirs
+		m.Config.Options.Limits = o.limits
 		m.Config.Intro = fmt.Sprintf("basalt run: job %s on device %s (%s)", path, m.Config.Device.Path, versionText)
 		if o.tmpDir != "" {
 			m.Config.TmpDir = filepath.Join(o.tmpDir, m.Name())

@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/basalt-lava/basalt/internal/job"
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/multinode"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -83,7 +84,7 @@ options:
 		firstID = n
 	}
 
-	data, err := os.ReadFile(file)
+	data, err := limits.Limits{}.Job().Read(file)
 	if err != nil {
 		fmt.Fprintf(stderr, "basalt: reading job definition: %v\n", err)
 		return exitFailed

@@ -15,6 +15,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/download"
 	"github.com/basalt-lava/basalt/internal/job"
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/protocol"
@@ -37,6 +38,8 @@ type runOptions struct {
 	// instead of the configured one (or, for a group, the in-process one).
 	coordinator string
 	pollDelay   time.Duration
+	// limits bound the job, device and template files and their YAML.
+	limits limits.Limits
 	// human receives the human-readable log (stdout); nil with --quiet.
 	human io.Writer
 	// cancelReason says why ctx was canceled (the signal).
@@ -58,7 +61,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the summary, not the job log")
 	fs.StringVar(&o.coordinator, "coordinator", "", "MultiNode coordinator HOST:PORT (default: a MultiNode group starts its own; a sub-job uses "+coordinator.DefaultConfigPath+", else localhost:3079)")
 	fs.DurationVar(&o.pollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator (default: the coordinator configuration's poll_delay; 250ms for a group's own coordinator)")
-	limits := downloadLimitFlags(fs)
+	dlLimits := downloadLimitFlags(fs)
+	o.limits.AddFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagStatus(err)
@@ -80,7 +84,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	// The first SIGINT or SIGTERM cancels the job, which then cleans up
 	// (QEMU stopped, logs and results written); a second one is noted
 	// and the cleanup goes on, since leaving now would orphan QEMU.
-	ctx, cancel := context.WithCancel(download.WithLimits(context.Background(), limits()))
+	ctx, cancel := context.WithCancel(download.WithLimits(context.Background(), dlLimits()))
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -130,7 +134,7 @@ func runConfig(o runOptions) dispatcher.RunConfig {
 		Device: dispatcher.Source{Path: o.devicePath},
 		// lava-run's checks: unknown keys allowed, a MultiNode sub-job
 		// is a job like any other.
-		Options:      dispatcher.Options{DeviceTypeDirs: o.dtDirs, JobID: o.jobID, Job: job.Options{Lax: true, SubJob: true}},
+		Options:      dispatcher.Options{DeviceTypeDirs: o.dtDirs, JobID: o.jobID, Job: job.Options{Lax: true, SubJob: true}, Limits: o.limits},
 		Intro:        fmt.Sprintf("basalt run: job %s on device %s (%s)", o.jobPath, o.devicePath, versionText),
 		TmpDir:       o.tmpDir,
 		KeepTmp:      o.keepTmp,

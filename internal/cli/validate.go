@@ -10,6 +10,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/joblog"
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 )
 
@@ -26,6 +27,8 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	dupErrors := fs.Bool("duplicate-keys-are-errors", false, "treat a key given twice in one map as an error (LAVA keeps the last value)")
 	fs.Var(&extraContext, "context-variable", "also allow this job context variable (repeatable), like a server's EXTRA_CONTEXT_VARIABLES")
 	quiet := fs.Bool("quiet", false, "print only problems, not the pipeline")
+	var lim limits.Limits
+	lim.AddFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagStatus(err)
@@ -44,6 +47,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		// MultiNode sub-job is then a job like any other.
 		Job: job.Options{Lax: *lax, Strict: *strict, Dispatch: *devicePath != "", DuplicatesAreErrors: *dupErrors,
 			ExtraContext: extraContext, SubJob: *devicePath != ""},
+		Limits: lim,
 	}
 	p, err := dispatcher.Prepare(pos[0], *devicePath, opts)
 	if err != nil {

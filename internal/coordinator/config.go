@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"os"
 	"strconv"
 	"time"
+
+	"github.com/basalt-lava/basalt/internal/limits"
 )
 
 // DefaultConfigPath is where LAVA's coordinator and dispatchers read the
@@ -53,7 +54,7 @@ func (c Config) Addr() string {
 // LoadConfig reads a coordinator config file. Keys it does not know are
 // ignored, as LAVA does.
 func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := limits.File{What: "coordinator configuration", Max: limits.ConfigSize}.Read(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("coordinator config: %w", err)
 	}

@@ -25,10 +25,24 @@ type Config struct {
 // Parse parses rendered device YAML. The document must be a mapping.
 func Parse(data []byte) (*Config, error) { return parseNamed("device configuration", data) }
 
+// ParseLimit is Parse with at most maxNodes YAML nodes (0: the default).
+func ParseLimit(data []byte, maxNodes int) (*Config, error) {
+	return parseLimited("device configuration", data, maxNodes)
+}
+
 func parseNamed(name string, data []byte) (*Config, error) {
-	doc, err := value.ParseYAML(data)
+	return parseLimited(name, data, 0)
+}
+
+// parseLimited is parseNamed with at most maxNodes YAML nodes (0: the
+// default).
+func parseLimited(name string, data []byte, maxNodes int) (*Config, error) {
+	doc, err := value.ParseYAMLLimit(data, maxNodes)
 	if err != nil {
 		var se *value.SyntaxError
+		if errors.As(err, &se) && se.Err != nil {
+			return nil, fmt.Errorf("%s:%d:%d: %w", name, se.Pos.Line, se.Pos.Col, se.Err)
+		}
 		if errors.As(err, &se) {
 			return nil, fmt.Errorf("%s:%d:%d: %s", name, se.Pos.Line, se.Pos.Col, se.Msg)
 		}

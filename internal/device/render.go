@@ -11,11 +11,11 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/jinja"
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -40,9 +40,14 @@ func ShippedTemplates() fs.FS {
 // order, then the shipped templates. The first folder holding a name
 // wins, and no name may reach outside these folders.
 func Loader(path string, deviceTypeDirs []string) jinja.Loader {
+	return limitedLoader(path, deviceTypeDirs, limits.Limits{})
+}
+
+// limitedLoader is Loader with each template bounded by lim.
+func limitedLoader(path string, deviceTypeDirs []string, lim limits.Limits) jinja.Loader {
 	dirs := append([]string{filepath.Dir(path)}, deviceTypeDirs...)
 	return jinja.ChainLoader{
-		jinja.NewDirLoader(dirs...),
+		&jinja.DirLoader{Dirs: dirs, MaxSize: lim.Template().Max},
 		&jinja.FSLoader{FS: ShippedTemplates(), Prefix: "(basalt)/"},
 	}
 }
@@ -63,8 +68,24 @@ func Loader(path string, deviceTypeDirs []string) jinja.Loader {
 //
 // Template errors name the template file and line (a *jinja.Error).
 func Render(path string, ctx *value.Map, deviceTypeDirs []string) (string, error) {
-	env := jinja.NewEnvironment(Loader(path, deviceTypeDirs))
-	out, prints, err := env.RenderPrints(filepath.Base(path), ctx)
+	return RenderLimited(path, ctx, deviceTypeDirs, limits.Limits{})
+}
+
+// RenderLimited is Render within lim: the dictionary is a regular file
+// of at most lim.DeviceSize bytes, each template it extends or includes
+// one of at most lim.TemplateSize (errors name the limit and its flag).
+func RenderLimited(path string, ctx *value.Map, deviceTypeDirs []string, lim limits.Limits) (string, error) {
+	src, err := lim.Device().Read(path)
+	if err != nil {
+		return "", err
+	}
+	name := filepath.Base(path)
+	loader := jinja.ChainLoader{
+		// The dictionary as read above, under the device size limit.
+		dictionary{name: name, file: filepath.Join(filepath.Dir(path), name), src: string(src)},
+		limitedLoader(path, deviceTypeDirs, lim),
+	}
+	out, prints, err := jinja.NewEnvironment(loader).RenderPrints(name, ctx)
 	if err != nil {
 		return "", err
 	}
@@ -72,6 +93,16 @@ func Render(path string, ctx *value.Map, deviceTypeDirs []string) (string, error
 		return "", err
 	}
 	return out, nil
+}
+
+// dictionary serves a device dictionary already read, under its name.
+type dictionary struct{ name, file, src string }
+
+func (d dictionary) Load(name string) (string, string, error) {
+	if name != d.name {
+		return "", "", &jinja.NotFoundError{Name: name}
+	}
+	return d.src, d.file, nil
 }
 
 // IsDictionary reports whether path names a device dictionary (a
@@ -83,18 +114,25 @@ func IsDictionary(path string) bool { return strings.HasSuffix(path, ".jinja2") 
 // device dictionary is first rendered with ctx and deviceTypeDirs, as
 // Render does. The result is not checked; call Config.Check.
 func LoadDevice(path string, ctx *value.Map, deviceTypeDirs []string) (*Config, error) {
+	return LoadDeviceLimited(path, ctx, deviceTypeDirs, limits.Limits{})
+}
+
+// LoadDeviceLimited is LoadDevice within lim: the file is a regular file
+// of at most lim.DeviceSize bytes, each template one of at most
+// lim.TemplateSize, and the YAML has at most lim.YAMLNodes nodes.
+func LoadDeviceLimited(path string, ctx *value.Map, deviceTypeDirs []string, lim limits.Limits) (*Config, error) {
 	if !IsDictionary(path) {
-		data, err := os.ReadFile(path)
+		data, err := lim.Device().Read(path)
 		if err != nil {
 			return nil, err
 		}
-		return parseNamed(path, data)
+		return parseLimited(path, data, lim.Nodes())
 	}
-	out, err := Render(path, ctx, deviceTypeDirs)
+	out, err := RenderLimited(path, ctx, deviceTypeDirs, lim)
 	if err != nil {
 		return nil, err
 	}
-	c, err := parseNamed(path, []byte(out))
+	c, err := parseLimited(path, []byte(out), lim.Nodes())
 	if err != nil {
 		return nil, fmt.Errorf("rendered device configuration: %w", err)
 	}

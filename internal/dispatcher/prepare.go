@@ -10,6 +10,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/device"
 	"github.com/basalt-lava/basalt/internal/jinja"
 	"github.com/basalt-lava/basalt/internal/job"
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -25,6 +26,10 @@ type Options struct {
 	// JobID is the id the job runs as (LAVA's --job-id); it names the
 	// test results folder on the device.
 	JobID string
+	// Limits bound the job, device and template files read and their
+	// YAML (the zero value is the defaults); they are the job's when
+	// Job.Limits is zero.
+	Limits limits.Limits
 }
 
 // Prepared is a job made ready to run: checked, its device loaded and its
@@ -57,6 +62,9 @@ func Prepare(jobPath, devicePath string, opts Options) (*Prepared, error) {
 // job and the device come from (devicePath is the device's label).
 func prepare(in sources, opts Options) (*Prepared, error) {
 	devicePath := in.deviceName()
+	if opts.Job.Limits == (limits.Limits{}) {
+		opts.Job.Limits = opts.Limits
+	}
 	j, diags, err := in.loadJob(opts.Job)
 	if err != nil {
 		return nil, err
@@ -66,7 +74,7 @@ func prepare(in sources, opts Options) (*Prepared, error) {
 		return p, nil
 	}
 	ctx, _ := value.Clone(j.Data.Map("context")).(*value.Map)
-	cfg, err := in.loadDevice(ctx, opts.DeviceTypeDirs)
+	cfg, err := in.loadDevice(ctx, opts.DeviceTypeDirs, opts.Limits)
 	if err != nil {
 		p.addDeviceError(devicePath, err)
 		return p, nil
@@ -105,6 +113,11 @@ func prepare(in sources, opts Options) (*Prepared, error) {
 
 func (p *Prepared) addDeviceError(path string, err error) {
 	d := job.Diagnostic{File: path, Msg: err.Error(), Severity: job.Error}
+	var nr *limits.NotRegularError
+	var le *limits.Error
+	if errors.As(err, &nr) && nr.Path == path || errors.As(err, &le) && le.Path == path {
+		d.Msg = strings.TrimPrefix(d.Msg, path+": ") // the diagnostic names the file
+	}
 	var te *jinja.Error
 	var ce *device.ContextError
 	if errors.As(err, &ce) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/device"
 	"github.com/basalt-lava/basalt/internal/job"
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -93,18 +94,18 @@ func (s sources) loadJob(opts job.Options) (*job.Job, []job.Diagnostic, error) {
 
 // loadDevice returns the device configuration, rendering a dictionary
 // with ctx (the job's context).
-func (s sources) loadDevice(ctx *value.Map, deviceTypeDirs []string) (*device.Config, error) {
+func (s sources) loadDevice(ctx *value.Map, deviceTypeDirs []string, lim limits.Limits) (*device.Config, error) {
 	if s.device.Text == nil {
-		return device.LoadDevice(s.device.Path, ctx, deviceTypeDirs)
+		return device.LoadDeviceLimited(s.device.Path, ctx, deviceTypeDirs, lim)
 	}
-	return parseDevice(s.deviceName(), s.device.Text)
+	return parseDevice(s.deviceName(), s.device.Text, lim.Nodes())
 }
 
 // parseDevice parses rendered device YAML given as text; errors name the
 // label, and the line and column of a syntax error, as device.LoadDevice
 // does for a file.
-func parseDevice(label string, text []byte) (*device.Config, error) {
-	doc, err := value.ParseYAML(text)
+func parseDevice(label string, text []byte, maxNodes int) (*device.Config, error) {
+	doc, err := value.ParseYAMLLimit(text, maxNodes)
 	if err != nil {
 		var se *value.SyntaxError
 		if errors.As(err, &se) {

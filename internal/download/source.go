@@ -8,11 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 )
 
@@ -38,21 +38,16 @@ func openFile(u *url.URL) (*source, error) {
 	if !filepath.IsAbs(p) {
 		return nil, pipeline.JobError("file url '%s' has no absolute path", u.Redacted())
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, pipeline.JobError("image file '%s' does not exist or is not readable: %v", p, errors.Unwrap(err))
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, pipeline.InfrastructureError("unable to read from %s: %v", p, err)
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		if st.IsDir() {
-			return nil, pipeline.JobError("image file '%s' is a directory, not a file", p)
-		}
+	// Checked before the open, which would block on a named pipe.
+	f, st, err := limits.OpenRegular(p, "image file")
+	var nr *limits.NotRegularError
+	switch {
+	case errors.As(err, &nr) && nr.Mode.IsDir():
+		return nil, pipeline.JobError("image file '%s' is a directory, not a file", p)
+	case errors.As(err, &nr):
 		return nil, pipeline.JobError("image file '%s' is not a regular file", p)
+	case err != nil:
+		return nil, pipeline.JobError("image file '%s' does not exist or is not readable: %v", p, errors.Unwrap(err))
 	}
 	return &source{
 		r:     f,

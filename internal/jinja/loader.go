@@ -2,12 +2,13 @@ package jinja
 
 import (
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/basalt-lava/basalt/internal/limits"
 )
 
 // Loader finds template sources by name. Names are slash-separated and
@@ -47,9 +48,13 @@ func cleanName(name string) (string, bool) {
 // DirLoader loads templates from folders searched in order; the first
 // folder holding the name wins. It is the sandbox's file boundary: names
 // with "..", absolute names, and symbolic links that point outside a
-// folder are refused (os.Root enforces the last).
+// folder are refused (os.Root enforces the last). A template must be a
+// regular file of at most MaxSize bytes: a named pipe or a device is
+// refused without blocking on it or reading it (limits.File.ReadIn).
 type DirLoader struct {
 	Dirs []string
+	// MaxSize bounds each template; 0 is limits.DefaultTemplateSize.
+	MaxSize int64
 }
 
 var _ Loader = (*DirLoader)(nil)
@@ -64,7 +69,7 @@ func (l *DirLoader) Load(name string) (string, string, error) {
 		return "", "", &NotFoundError{Name: name}
 	}
 	for _, dir := range l.Dirs {
-		src, err := readInRoot(dir, clean)
+		src, err := readInRoot(dir, clean, limits.Limits{TemplateSize: l.MaxSize}.Template())
 		if err == nil {
 			return src, filepath.Join(dir, filepath.FromSlash(clean)), nil
 		}
@@ -76,7 +81,7 @@ func (l *DirLoader) Load(name string) (string, string, error) {
 	return "", "", &NotFoundError{Name: name}
 }
 
-func readInRoot(dir, name string) (string, error) {
+func readInRoot(dir, name string, bound limits.File) (string, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -85,19 +90,17 @@ func readInRoot(dir, name string) (string, error) {
 		return "", err
 	}
 	defer root.Close()
-	f, err := root.Open(name)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if st.IsDir() {
+	b, err := bound.ReadIn(root, name)
+	var nr *limits.NotRegularError
+	var le *limits.Error
+	switch {
+	case errors.As(err, &nr) && nr.Mode.IsDir():
 		return "", fs.ErrNotExist
+	case errors.As(err, &nr):
+		nr.Path = filepath.Join(dir, name)
+	case errors.As(err, &le):
+		le.Path = filepath.Join(dir, name)
 	}
-	b, err := io.ReadAll(f)
 	if err != nil {
 		return "", err
 	}

@@ -166,9 +166,13 @@ func (f *fields) finish() {
 		return
 	}
 	ks, _ := f.keys()
+	allowed := "" // built once: a map can hold thousands of unknown keys
 	for _, k := range ks {
 		if !f.allowed[k.KeyString()] {
-			f.c.errorf(k, f.sub(k.KeyString()), "unknown key %q (allowed: %s)", k.KeyString(), f.allowedList())
+			if allowed == "" {
+				allowed = f.allowedList()
+			}
+			f.c.errorf(k, f.sub(k.KeyString()), "unknown key %q (allowed: %s)", k.KeyString(), allowed)
 		}
 	}
 }

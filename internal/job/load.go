@@ -3,9 +3,8 @@ package job
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -39,6 +38,9 @@ type Options struct {
 	// dispatcher's check decides. Without SubJob such a job gets LAVA's
 	// submission verdict: invalid.
 	SubJob bool
+	// Limits bound the job file Load reads and the nodes of the YAML
+	// document; the zero value is the defaults.
+	Limits limits.Limits
 }
 
 // Job is a loaded job definition.
@@ -57,7 +59,7 @@ type Job struct {
 // otherwise it is returned even when diagnostics hold errors, so callers
 // decide with HasErrors. Diagnostics are in source order.
 func Parse(file string, data []byte, opts Options) (*Job, []Diagnostic) {
-	doc, err := value.ParseYAML(data)
+	doc, err := value.ParseYAMLLimit(data, opts.Limits.Nodes())
 	if err != nil {
 		d := Diagnostic{File: file, Pos: value.Pos{Line: 1, Col: 1}, Msg: "invalid YAML: " + err.Error(), Severity: Error}
 		var se *value.SyntaxError
@@ -129,15 +131,21 @@ func check(file string, root *value.Node, opts Options, subJob bool) []Diagnosti
 }
 
 // uncovered returns the diagnostics of ds that are about no place an
-// error of errs is about (its key path, or a path inside it).
+// error of errs is about (its key path, or a path inside it). Each
+// diagnostic's path is cut before each "." and "[" and the pieces looked
+// up, so the cost grows with the diagnostics, not with their product (a
+// job can hold many thousands of findings).
 func uncovered(ds, errs []Diagnostic) []Diagnostic {
+	paths := make(map[string]bool, len(errs))
+	for _, e := range errs {
+		paths[e.Path] = true
+	}
 	var out []Diagnostic
 	for _, d := range ds {
-		covered := false
-		for _, e := range errs {
-			if d.Path == e.Path || strings.HasPrefix(d.Path, e.Path+".") || strings.HasPrefix(d.Path, e.Path+"[") {
-				covered = true
-				break
+		covered := paths[d.Path]
+		for i := 0; i < len(d.Path) && !covered; i++ {
+			if c := d.Path[i]; c == '.' || c == '[' {
+				covered = paths[d.Path[:i]]
 			}
 		}
 		if !covered {
@@ -148,9 +156,11 @@ func uncovered(ds, errs []Diagnostic) []Diagnostic {
 }
 
 // Load reads and checks the job definition at path. The error is only for
-// failing to read the file; problems in the job are diagnostics.
+// failing to read the file, which must be a regular file within
+// opts.Limits (a *limits.Error, a *limits.NotRegularError); problems in
+// the job are diagnostics.
 func Load(path string, opts Options) (*Job, []Diagnostic, error) {
-	data, err := os.ReadFile(path)
+	data, err := opts.Limits.Job().Read(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading job definition: %w", err)
 	}

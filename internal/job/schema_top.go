@@ -267,11 +267,15 @@ func (c *checker) checkContext(n *value.Node, path string) {
 		return
 	}
 	ks, vs := f.keys()
+	allowed := "" // built once: a context can hold thousands of unknown names
 	for i, k := range ks {
 		name := k.KeyString()
 		kp := keyPath(path, name)
 		if !slices.Contains(ContextVariables, name) && !slices.Contains(c.opts.ExtraContext, name) {
-			c.errorf(k, kp, "unknown context variable %q (allowed: %s)", name, strings.Join(c.contextNames(), ", "))
+			if allowed == "" {
+				allowed = strings.Join(c.contextNames(), ", ")
+			}
+			c.errorf(k, kp, "unknown context variable %q (allowed: %s)", name, allowed)
 			continue
 		}
 		v := vs[i]

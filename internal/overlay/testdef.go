@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -37,6 +38,9 @@ func RelPath(p string) (string, error) {
 	return c, nil
 }
 
+// testDefFile bounds a test definition read from its repository.
+var testDefFile = limits.File{What: "test definition", Max: limits.TestDefSize}
+
 // LoadTestDef reads the test definition at rel inside dir. Problems are
 // the job's: the definition is its input.
 func LoadTestDef(dir, rel string) (*TestDef, error) {
@@ -50,8 +54,9 @@ func LoadTestDef(dir, rel string) (*TestDef, error) {
 	}
 	defer root.Close()
 	// Through the root: a repository's symlink must not make us read a
-	// file of the dispatcher.
-	data, err := root.ReadFile(clean)
+	// file of the dispatcher. A regular file of bounded size only: an
+	// archive can hold a named pipe, and a repository a huge file.
+	data, err := testDefFile.ReadIn(root, clean)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, pipeline.JobError("unable to open test definition '%s': no such file in the repository", rel)

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/basalt-lava/basalt/internal/limits"
 )
 
 // Pos is a 1-based line and column in a source file.
@@ -46,7 +48,18 @@ type Node struct {
 	Values []*Node
 	// Items are a list node's entries.
 	Items []*Node
+
+	// index maps each key's text to its last place in Keys, so that Get
+	// and KeyNode cost the same however large the mapping is. ParseYAML
+	// builds it for large mappings; it covers Keys[:indexed], and a node
+	// whose Keys grew since (or was built by hand) is searched in full.
+	index   map[string]int
+	indexed int
 }
+
+// indexFrom is the number of keys from which a mapping gets an index: a
+// scan of a few keys is cheaper than a map, and most mappings are small.
+const indexFrom = 16
 
 // Duplicate records a map key that appears twice in one mapping.
 type Duplicate struct {
@@ -77,30 +90,56 @@ func (n *Node) KeyString() string {
 // Get returns the value node under key in a map node (the last one when
 // the key is duplicated, as PyYAML keeps the last), or nil.
 func (n *Node) Get(key string) *Node {
-	if n == nil || n.Kind != MapNode {
-		return nil
+	if i := n.find(key); i >= 0 {
+		return n.Values[i]
 	}
-	var found *Node
-	for i, k := range n.Keys {
-		if k.KeyString() == key {
-			found = n.Values[i]
-		}
-	}
-	return found
+	return nil
 }
 
-// KeyNode returns the key node for key in a map node, or nil.
+// KeyNode returns the key node for key in a map node (the last one when
+// the key is duplicated), or nil.
 func (n *Node) KeyNode(key string) *Node {
-	if n == nil || n.Kind != MapNode {
-		return nil
+	if i := n.find(key); i >= 0 {
+		return n.Keys[i]
 	}
-	var found *Node
-	for _, k := range n.Keys {
-		if k.KeyString() == key {
-			found = k
+	return nil
+}
+
+// find returns the place in Keys of key's last occurrence, or -1.
+func (n *Node) find(key string) int {
+	if n == nil || n.Kind != MapNode {
+		return -1
+	}
+	if n.index != nil && n.indexed == len(n.Keys) {
+		if i, ok := n.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := len(n.Keys) - 1; i >= 0; i-- {
+		if n.Keys[i].KeyString() == key {
+			return i
 		}
 	}
-	return found
+	return -1
+}
+
+// addKey appends an entry to a map node being built, keeping its index
+// (from indexFrom keys on) up to date.
+func (n *Node) addKey(k, v *Node, key string) {
+	n.Keys = append(n.Keys, k)
+	n.Values = append(n.Values, v)
+	switch {
+	case n.index != nil && n.indexed == len(n.Keys)-1:
+		n.index[key] = len(n.Keys) - 1
+		n.indexed = len(n.Keys)
+	case n.index == nil && len(n.Keys) >= indexFrom:
+		n.index = make(map[string]int, 2*len(n.Keys))
+		for i, k := range n.Keys {
+			n.index[k.KeyString()] = i
+		}
+		n.indexed = len(n.Keys)
+	}
 }
 
 // Value converts the node to a plain value: *Map, []any or a scalar.
@@ -137,17 +176,39 @@ type Document struct {
 type SyntaxError struct {
 	Pos Pos
 	Msg string
+	// Err is the cause when there is one: a *limits.Error for a
+	// document over a limit.
+	Err error
 }
 
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Msg) }
 
-// ParseYAML parses one YAML document. An empty document has a nil Root.
+// Unwrap returns the cause, if any.
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
+// ParseYAML parses one YAML document with the default node limit
+// (limits.DefaultYAMLNodes); see ParseYAMLLimit.
+func ParseYAML(data []byte) (*Document, error) {
+	return ParseYAMLLimit(data, limits.DefaultYAMLNodes)
+}
+
+// ParseYAMLLimit parses one YAML document. An empty document has a nil
+// Root.
+//
+// The document may hold at most maxNodes nodes (keys, values and list
+// items) once its aliases are expanded, and nest at most limits.YAMLDepth
+// deep; past either the error is a *SyntaxError whose Err is a
+// *limits.Error. The nodes are counted before anything is built, each
+// anchor sized once, so "billion laughs" is refused at the alias that
+// goes past the limit for the cost of its text. yaml.v3's own alias
+// checks do not apply to its node API, which this uses; the text itself
+// is bounded by the caller (limits.File).
 //
 // The parser is yaml.v3's node API: it keeps positions and duplicate keys,
 // and parses LAVA's rendered device files correctly (go-yaml/goccy v1.19
 // folds a mapping into a preceding empty "- " entry). Scalars are then
 // resolved here with PyYAML's YAML 1.1 rules.
-func ParseYAML(data []byte) (d *Document, err error) {
+func ParseYAMLLimit(data []byte, maxNodes int) (d *Document, err error) {
 	defer func() {
 		// yaml.v3 panics on a few malformed inputs; a job file is untrusted.
 		if r := recover(); r != nil {
@@ -173,7 +234,10 @@ func ParseYAML(data []byte) (d *Document, err error) {
 		return nil, &SyntaxError{Pos: Pos{extra.Line, extra.Column}, Msg: "expected a single document in the stream"}
 	}
 	d = &Document{}
-	c := &converter{doc: d}
+	if maxNodes <= 0 {
+		maxNodes = limits.DefaultYAMLNodes
+	}
+	c := &converter{doc: d, maxNodes: maxNodes}
 	body := &root
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {
@@ -181,6 +245,10 @@ func ParseYAML(data []byte) (d *Document, err error) {
 		}
 		body = root.Content[0]
 	}
+	if err := c.count(body); err != nil {
+		return nil, err
+	}
+	c.nodes = 0 // convert counts again, as a backstop
 	n, err := c.convert(body, 0)
 	if err != nil {
 		return nil, err
@@ -189,9 +257,16 @@ func ParseYAML(data []byte) (d *Document, err error) {
 	return d, nil
 }
 
-// DecodeYAML parses a YAML document into a plain value.
+// DecodeYAML parses a YAML document into a plain value, with the
+// default node limit.
 func DecodeYAML(data []byte) (any, error) {
-	d, err := ParseYAML(data)
+	return DecodeYAMLLimit(data, limits.DefaultYAMLNodes)
+}
+
+// DecodeYAMLLimit is DecodeYAML with at most maxNodes nodes, as
+// ParseYAMLLimit.
+func DecodeYAMLLimit(data []byte, maxNodes int) (any, error) {
+	d, err := ParseYAMLLimit(data, maxNodes)
 	if err != nil {
 		return nil, err
 	}
@@ -214,24 +289,99 @@ func convertSyntaxError(err error) error {
 }
 
 type converter struct {
-	doc   *Document
-	nodes int
+	doc      *Document
+	nodes    int
+	maxNodes int
+	// sizes memoises expandedSize for anchored nodes (those aliases
+	// lead to).
+	sizes map[*yaml.Node]int
 }
 
-const (
-	maxDepth = 256
-	// maxNodes bounds alias expansion ("billion laughs").
-	maxNodes = 1 << 20
-)
+// limitError is the *SyntaxError for a document over a limit.
+func limitError(pos Pos, le *limits.Error) error {
+	return &SyntaxError{Pos: pos, Msg: le.Error(), Err: le}
+}
+
+func (c *converter) tooManyNodes(pos Pos) error {
+	return limitError(pos, &limits.Error{What: "YAML document (aliases expanded)", Limit: fmt.Sprintf("%d nodes", c.maxNodes), Flag: limits.YAMLNodesFlag})
+}
+
+// inProgress marks an anchored node whose size is being counted:
+// meeting it again means an alias inside its own anchor.
+const inProgress = -1
+
+// count walks the document in the order convert builds it, adding one
+// for each node and, for an alias, the nodes it repeats, and fails at the
+// first node past the limit, so that nothing is built for a document
+// that is over it. Each anchor's size is counted once.
+func (c *converter) count(n *yaml.Node) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		s, err := c.expandedSize(n.Alias)
+		if err != nil {
+			return err
+		}
+		c.nodes += 1 + s
+	} else {
+		c.nodes++
+	}
+	if c.nodes > c.maxNodes {
+		return c.tooManyNodes(Pos{n.Line, n.Column})
+	}
+	if n.Kind != yaml.AliasNode {
+		for _, ch := range n.Content {
+			if err := c.count(ch); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// expandedSize returns how many nodes n stands for once its aliases are
+// expanded, or maxNodes+1 when that is more. An alias used inside the
+// anchor it names is an error: it would expand without end.
+func (c *converter) expandedSize(n *yaml.Node) (int, error) {
+	if n.Anchor != "" {
+		if s, ok := c.sizes[n]; ok {
+			if s == inProgress {
+				return 0, &SyntaxError{Pos: Pos{n.Line, n.Column}, Msg: "an alias is used inside the anchor it names: the document would be infinite"}
+			}
+			return s, nil
+		}
+		if c.sizes == nil {
+			c.sizes = map[*yaml.Node]int{}
+		}
+		c.sizes[n] = inProgress
+	}
+	size := 1
+	children := n.Content
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		children = []*yaml.Node{n.Alias}
+	}
+	for _, ch := range children {
+		s, err := c.expandedSize(ch)
+		if err != nil {
+			return 0, err
+		}
+		if size += s; size > c.maxNodes {
+			size = c.maxNodes + 1
+			break
+		}
+	}
+	if n.Anchor != "" {
+		c.sizes[n] = size
+	}
+	return size, nil
+}
 
 func (c *converter) convert(n *yaml.Node, depth int) (*Node, error) {
 	pos := Pos{n.Line, n.Column}
-	if depth > maxDepth {
-		return nil, &SyntaxError{Pos: pos, Msg: "document nested too deeply"}
+	if depth > limits.YAMLDepth {
+		return nil, limitError(pos, &limits.Error{What: "YAML document's nesting", Limit: fmt.Sprintf("%d levels", limits.YAMLDepth)})
 	}
 	c.nodes++
-	if c.nodes > maxNodes {
-		return nil, &SyntaxError{Pos: pos, Msg: "document too large after alias expansion"}
+	if c.nodes > c.maxNodes {
+		return nil, c.tooManyNodes(pos)
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -292,9 +442,8 @@ func (c *converter) addPair(out *Node, kn, vn *yaml.Node, depth int) error {
 				return &SyntaxError{Pos: v.Pos, Msg: "a merge key needs a mapping or a list of mappings"}
 			}
 			for i, k := range s.Keys {
-				if out.KeyNode(k.KeyString()) == nil {
-					out.Keys = append(out.Keys, k)
-					out.Values = append(out.Values, s.Values[i])
+				if key := k.KeyString(); out.find(key) < 0 {
+					out.addKey(k, s.Values[i], key)
 				}
 			}
 		}
@@ -308,11 +457,11 @@ func (c *converter) addPair(out *Node, kn, vn *yaml.Node, depth int) error {
 	if err != nil {
 		return err
 	}
-	if prev := out.KeyNode(k.KeyString()); prev != nil {
-		c.doc.Duplicates = append(c.doc.Duplicates, Duplicate{Key: k.KeyString(), First: prev.Pos, Then: k.Pos})
+	key := k.KeyString()
+	if prev := out.KeyNode(key); prev != nil {
+		c.doc.Duplicates = append(c.doc.Duplicates, Duplicate{Key: key, First: prev.Pos, Then: k.Pos})
 	}
-	out.Keys = append(out.Keys, k)
-	out.Values = append(out.Values, v)
+	out.addKey(k, v, key)
 	return nil
 }
 

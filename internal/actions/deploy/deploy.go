@@ -8,8 +8,8 @@ package deploy
 
 import (
 	"context"
-	"os"
 
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -55,13 +55,13 @@ func hasMethod(device *value.Map, method string) bool {
 // warnMissingTool records a job warning when a host tool is missing.
 func warnMissingTool(b *pipeline.Base, tool string) { b.WarnMissingTool(tool) }
 
-// fileReadable reports whether path names a regular file we can open.
+// fileReadable reports whether path names a regular file we can open;
+// anything else is not opened (a named pipe's open would block).
 func fileReadable(path string) bool {
-	f, err := os.Open(path)
+	f, _, err := limits.OpenRegular(path, "file")
 	if err != nil {
 		return false
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	return err == nil && st.Mode().IsRegular()
+	f.Close()
+	return true
 }
