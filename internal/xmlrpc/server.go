@@ -1,0 +1,288 @@
+package xmlrpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+)
+
+// Func is a registered method. params are the decoded positional
+// parameters (see the package doc for their Go types). Returning a *Fault
+// (or an error wrapping one) sends that fault; any other error sends
+// CodeInternalError with LAVA's "Internal Server Error" text.
+type Func func(ctx context.Context, params []any) (any, error)
+
+// Method is a registered method with its introspection data.
+type Method struct {
+	Func Func
+	// Help is what system.methodHelp returns ("" when unset).
+	Help string
+	// Signature is what system.methodSignature returns: each entry is
+	// [return type, param types...]; nil gives "undef", as LAVA answers
+	// for a method without a declared signature.
+	Signature [][]string
+}
+
+// Server dispatches XML-RPC calls to registered methods. It is an
+// http.Handler: POST bodies are decoded within Limits and every answer is
+// HTTP 200 with a <methodResponse>, as LAVA answers. Register methods before
+// serving; registering while serving is safe but racy for callers.
+type Server struct {
+	Limits Limits
+
+	mu      sync.RWMutex
+	methods map[string]Method
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// NewServer returns a Server answering system.listMethods,
+// system.methodHelp, system.methodSignature and system.multicall.
+func NewServer() *Server {
+	s := &Server{methods: map[string]Method{}}
+	s.RegisterMethod("system.listMethods", Method{Func: s.listMethods,
+		Help: "Return the names of the methods this server answers.", Signature: [][]string{{"array"}}})
+	s.RegisterMethod("system.methodHelp", Method{Func: s.methodHelp,
+		Help: "Return the documentation of a method, or an empty string.", Signature: [][]string{{"string", "string"}}})
+	s.RegisterMethod("system.methodSignature", Method{Func: s.methodSignature,
+		Help:      `Return the signatures of a method, "undef" when unknown, or an empty string for no such method.`,
+		Signature: [][]string{{"array", "string"}}})
+	s.RegisterMethod("system.multicall", Method{Func: s.multicall,
+		Help:      "Call several methods in one request: an array of {methodName, params}; each result is [value] or a fault struct.",
+		Signature: [][]string{{"array", "array"}}})
+	return s
+}
+
+// Register registers fn under name without help or signature.
+func (s *Server) Register(name string, fn Func) { s.RegisterMethod(name, Method{Func: fn}) }
+
+// RegisterMethod registers m under name, replacing any method of that name.
+// It panics on an invalid name or a nil Func: both are programming errors.
+func (s *Server) RegisterMethod(name string, m Method) {
+	if err := checkMethodName(name); err != nil {
+		panic("xmlrpc: Register: " + err.Error())
+	}
+	if m.Func == nil {
+		panic("xmlrpc: Register " + name + ": nil Func")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.methods[name] = m
+}
+
+func (s *Server) lookup(name string) (Method, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m, ok := s.methods[name]
+	return m, ok
+}
+
+// Credentials are the user and token of the request's Basic authorization
+// (lavacli sends https://user:token@host/RPC2 as Basic "user:token").
+type Credentials struct {
+	User, Token string
+}
+
+type ctxKey int
+
+const (
+	credentialsKey ctxKey = iota
+	requestKey
+)
+
+// CredentialsFrom returns the Basic-auth credentials of the call, and false
+// when the request had none (or a header that is not valid Basic). Deciding
+// whether they are right is the method's business.
+func CredentialsFrom(ctx context.Context) (Credentials, bool) {
+	c, ok := ctx.Value(credentialsKey).(Credentials)
+	return c, ok
+}
+
+// RequestFrom returns the HTTP request of the call (for its remote address
+// or headers), or nil outside a Server.
+func RequestFrom(ctx context.Context) *http.Request {
+	r, _ := ctx.Value(requestKey).(*http.Request)
+	return r
+}
+
+// ServeHTTP answers one XML-RPC POST.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "XML-RPC needs a POST", http.StatusMethodNotAllowed)
+		return
+	}
+	ctx := context.WithValue(r.Context(), requestKey, r)
+	if user, token, ok := r.BasicAuth(); ok {
+		ctx = context.WithValue(ctx, credentialsKey, Credentials{User: user, Token: token})
+	}
+	var reply []byte
+	call, err := DecodeCall(r.Body, s.Limits)
+	if err != nil {
+		reply = MarshalFault(&Fault{Code: CodeInvalidRequest, String: "Unable to decode request: " + err.Error()})
+	} else {
+		reply = s.reply(s.Dispatch(ctx, call.Method, call.Params))
+	}
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	_, _ = w.Write(reply)
+}
+
+func (s *Server) reply(v any, err error) []byte {
+	if err != nil {
+		return MarshalFault(asFault(err))
+	}
+	b, err := MarshalResponse(v)
+	if err != nil {
+		return MarshalFault(asFault(fmt.Errorf("encoding the reply: %w", err)))
+	}
+	return b
+}
+
+// Dispatch calls the method name with params, as ServeHTTP does after
+// decoding. The error is a *Fault for an unknown method and otherwise what
+// the method returned.
+func (s *Server) Dispatch(ctx context.Context, name string, params []any) (v any, err error) {
+	m, ok := s.lookup(name)
+	if !ok {
+		return nil, Faultf(CodeMethodNotFound, "No such method: '%s'", name)
+	}
+	defer func() {
+		// A method's panic becomes an internal-error fault rather than
+		// ending the connection with no answer.
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("panic in %s: %v", name, p)
+		}
+	}()
+	return m.Func(ctx, params)
+}
+
+// asFault turns an error into the fault sent for it.
+func asFault(err error) *Fault {
+	var f *Fault
+	if errors.As(err, &f) {
+		return f
+	}
+	return &Fault{Code: CodeInternalError, String: "Internal Server Error (contact server administrator for details): " + err.Error()}
+}
+
+func (s *Server) listMethods(_ context.Context, params []any) (any, error) {
+	if len(params) != 0 {
+		return nil, Faultf(CodeInvalidParams, "system.listMethods takes no parameters (%d given)", len(params))
+	}
+	s.mu.RLock()
+	names := make([]string, 0, len(s.methods))
+	for n := range s.methods {
+		names = append(names, n)
+	}
+	s.mu.RUnlock()
+	sort.Strings(names)
+	return names, nil
+}
+
+func (s *Server) oneName(method string, params []any) (string, error) {
+	if len(params) != 1 {
+		return "", Faultf(CodeInvalidParams, "%s takes 1 parameter (%d given)", method, len(params))
+	}
+	name, ok := params[0].(string)
+	if !ok {
+		return "", Faultf(CodeInvalidParams, "%s takes a method name string", method)
+	}
+	return name, nil
+}
+
+func (s *Server) methodHelp(_ context.Context, params []any) (any, error) {
+	name, err := s.oneName("system.methodHelp", params)
+	if err != nil {
+		return nil, err
+	}
+	m, _ := s.lookup(name)
+	return m.Help, nil
+}
+
+func (s *Server) methodSignature(_ context.Context, params []any) (any, error) {
+	name, err := s.oneName("system.methodSignature", params)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := s.lookup(name)
+	switch {
+	case !ok:
+		return "", nil
+	case m.Signature == nil:
+		return "undef", nil
+	}
+	sigs := make([]any, len(m.Signature))
+	for i, sig := range m.Signature {
+		sigs[i] = sig
+	}
+	return sigs, nil
+}
+
+// multicall runs each call in order; a failing call does not stop the
+// others. Its checks and messages are LAVA's (linaro_django_xmlrpc).
+func (s *Server) multicall(ctx context.Context, params []any) (any, error) {
+	if len(params) != 1 {
+		return nil, Faultf(CodeInvalidParams, "system.multicall takes 1 parameter (%d given)", len(params))
+	}
+	calls, ok := params[0].([]any)
+	if !ok {
+		return nil, Faultf(CodeInvalidParams, "system.multicall expected a list of methods to call")
+	}
+	results := make([]any, 0, len(calls))
+	for _, c := range calls {
+		v, err := s.multicallOne(ctx, c)
+		if err != nil {
+			f := asFault(err)
+			results = append(results, Struct{{"faultCode", f.Code}, {"faultString", f.String}})
+			continue
+		}
+		results = append(results, []any{v})
+	}
+	return results, nil
+}
+
+func (s *Server) multicallOne(ctx context.Context, c any) (any, error) {
+	call, ok := c.(map[string]any)
+	if !ok {
+		return nil, Faultf(CodeInvalidParams, "system.multicall expected struct")
+	}
+	nameV, ok := call["methodName"]
+	if !ok {
+		return nil, Faultf(CodeInvalidParams, "system.multicall methodName not specified")
+	}
+	name, ok := nameV.(string)
+	if !ok {
+		return nil, Faultf(CodeInvalidParams, "system.multicall methodName must be a string")
+	}
+	paramsV, ok := call["params"]
+	if !ok {
+		return nil, Faultf(CodeInvalidParams, "system.multicall params not specified")
+	}
+	params, ok := paramsV.([]any)
+	if !ok {
+		return nil, Faultf(CodeInvalidParams, "system.multicall params must be an array")
+	}
+	if len(call) != 2 {
+		return nil, Faultf(CodeInvalidParams, "system.multicall specified additional arguments")
+	}
+	if name == "system.multicall" {
+		// Python's SimpleXMLRPCServer does not forbid it, but nesting
+		// multiplies work without bound; LAVA's clients never do it.
+		return nil, Faultf(CodeInvalidParams, "system.multicall cannot call system.multicall")
+	}
+	v, err := s.Dispatch(ctx, name, params)
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := v.(*Fault); ok {
+		return nil, f
+	}
+	// Encode now so that an unencodable value fails this call only.
+	if _, err := MarshalResponse(v); err != nil {
+		return nil, fmt.Errorf("encoding the reply: %w", err)
+	}
+	return v, nil
+}
