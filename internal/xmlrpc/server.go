@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -266,7 +267,14 @@ func (s *Server) multicallOne(ctx context.Context, c any) (any, error) {
 		return nil, Faultf(CodeInvalidParams, "system.multicall params must be an array")
 	}
 	if len(call) != 2 {
-		return nil, Faultf(CodeInvalidParams, "system.multicall specified additional arguments")
+		var extra []string
+		for k := range call {
+			if k != "methodName" && k != "params" {
+				extra = append(extra, "'"+k+"'")
+			}
+		}
+		sort.Strings(extra)
+		return nil, Faultf(CodeInvalidParams, "system.multicall specified additional arguments [%s]", strings.Join(extra, ", "))
 	}
 	if name == "system.multicall" {
 		// Python's SimpleXMLRPCServer does not forbid it, but nesting

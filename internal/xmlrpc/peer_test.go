@@ -1,0 +1,127 @@
+package xmlrpc
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// peerServer registers the methods peer.py calls.
+func peerServer() *Server {
+	s := NewServer()
+	s.Register("echo", func(_ context.Context, params []any) (any, error) { return params, nil })
+	s.Register("sample", func(context.Context, []any) (any, error) {
+		return Struct{
+			{"id", 12},
+			{"big", int64(1) << 40},
+			{"health_check", false},
+			{"description", "café ☕ 𝄞 & <b>"},
+			{"ratio", 0.5},
+			{"submit_time", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+			{"end_time", nil},
+			{"log", []byte("- {lvl: info}\n")},
+			{"tags", []string{"qemu", "x86"}},
+			{"nested", map[string]any{"b": []any{1, "two", nil}, "a": Struct{}}},
+		}, nil
+	})
+	s.Register("crlf", func(context.Context, []any) (any, error) { return "a\r\nb", nil })
+	s.Register("big", func(context.Context, []any) (any, error) {
+		return []int64{1 << 31, 1 << 40, -1 << 63}, nil
+	})
+	s.Register("whoami", func(ctx context.Context, _ []any) (any, error) {
+		c, ok := CredentialsFrom(ctx)
+		if !ok {
+			return nil, nil
+		}
+		return c.User + ":" + c.Token, nil
+	})
+	s.RegisterMethod("fault", Method{
+		Func: func(context.Context, []any) (any, error) {
+			return nil, Faultf(CodeNotFound, "Job '%d' was not found.", 999)
+		},
+		Help:      "Always fails with a 404 fault.",
+		Signature: [][]string{{"nil"}},
+	})
+	s.Register("boom", func(context.Context, []any) (any, error) { return nil, errors.New("disk full") })
+	s.Register("panic", func(context.Context, []any) (any, error) { panic("index out of range") })
+	return s
+}
+
+// TestPythonPeer runs Python's own xmlrpc.client (standard library) against
+// the Server over HTTP on 127.0.0.1: the client every LAVA tool is built on.
+func TestPythonPeer(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		t.Skipf("skipping the Python xmlrpc.client peer: %s is absent (%v)", python, err)
+	}
+	srv := httptest.NewServer(peerServer())
+	defer srv.Close()
+	// A token with characters lavacli users have: the URL escapes them and
+	// Python unescapes before building the Basic header.
+	url := strings.Replace(srv.URL, "http://", "http://alice:s3cr%40t%3Ax@", 1) + "/RPC2"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "testdata/peer.py", url)
+	cmd.Env = append(os.Environ(), "PYTHONIOENCODING=utf-8", "PYTHONPATH=")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	got, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s testdata/peer.py %s: %v\nstdout:\n%s\nstderr:\n%s", python, url, err, got, stderr.String())
+	}
+	golden(t, "testdata/python-peer.golden", got)
+}
+
+func TestServeHTTP(t *testing.T) {
+	s := peerServer()
+	s.Register("nul", func(context.Context, []any) (any, error) { return "a\x00b", nil })
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	post := func(body string) (int, string, string) {
+		t.Helper()
+		resp, err := http.Post(srv.URL+"/RPC2", "text/xml", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := resp.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return resp.StatusCode, resp.Header.Get("Content-Type"), b.String()
+	}
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"malformed", "<methodCall>", "<int>-32600</int></value>\n</member>\n<member>\n<name>faultString</name>\n<value><string>Unable to decode request: at byte 12: XML syntax error on line 1: unexpected EOF"},
+		{"too big", call("<string>" + strings.Repeat("x", DefaultMaxBodyBytes) + "</string>"), "larger than MaxBodyBytes (16777216 bytes)"},
+		{"base64 echo", "<methodCall><methodName>echo</methodName><params><param><value><base64>AA==</base64></value></param></params></methodCall>", "<base64>AA==</base64>"},
+		{"unencodable reply", "<methodCall><methodName>nul</methodName></methodCall>", "<int>-32603</int></value>\n</member>\n<member>\n<name>faultString</name>\n<value><string>Internal Server Error (contact server administrator for details): encoding the reply: string holds U+0000 at byte 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, ctype, body := post(tc.body)
+			if code != http.StatusOK || ctype != "application/xml; charset=utf-8" || !strings.Contains(body, tc.want) {
+				t.Errorf("POST %.60q = %d %q\n%s\nwant 200 application/xml; charset=utf-8 with %q", tc.body, code, ctype, body, tc.want)
+			}
+		})
+	}
+	resp, err := http.Get(srv.URL + "/RPC2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /RPC2 = %d, want 405", resp.StatusCode)
+	}
+}
