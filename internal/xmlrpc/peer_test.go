@@ -3,6 +3,7 @@ package xmlrpc
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -91,13 +92,8 @@ func TestServeHTTP(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		var b strings.Builder
-		buf := make([]byte, 4096)
-		for {
-			n, err := resp.Body.Read(buf)
-			b.Write(buf[:n])
-			if err != nil {
-				break
-			}
+		if _, err := io.Copy(&b, resp.Body); err != nil {
+			t.Fatal(err)
 		}
 		return resp.StatusCode, resp.Header.Get("Content-Type"), b.String()
 	}
@@ -123,5 +119,45 @@ func TestServeHTTP(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /RPC2 = %d, want 405", resp.StatusCode)
+	}
+}
+
+// TestCredentials pins what methods see of the Authorization header: a
+// valid Basic pair, or nothing (a malformed header is not judged here; LAVA
+// answers it with HTTP 400 and a server wrapping this Handler decides).
+func TestCredentials(t *testing.T) {
+	s := NewServer()
+	s.Register("who", func(ctx context.Context, _ []any) (any, error) {
+		c, ok := CredentialsFrom(ctx)
+		r := RequestFrom(ctx)
+		return []any{ok, c.User, c.Token, r != nil && r.URL.Path == "/RPC2"}, nil
+	})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for _, tc := range []struct {
+		name, header, want string
+	}{
+		{"none", "", "<boolean>0</boolean></value>\n<value><string></string></value>\n<value><string></string></value>\n<value><boolean>1</boolean>"},
+		{"basic", "Basic YWxpY2U6czNjcjpldA==", "<boolean>1</boolean></value>\n<value><string>alice</string></value>\n<value><string>s3cr:et</string></value>\n<value><boolean>1</boolean>"},
+		{"bad base64", "Basic !!!", "<boolean>0</boolean>"},
+		{"bearer", "Bearer abc", "<boolean>0</boolean>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body, _ := MarshalCall("who")
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/RPC2", strings.NewReader(string(body)))
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var b strings.Builder
+			_, _ = io.Copy(&b, resp.Body)
+			if !strings.Contains(b.String(), tc.want) {
+				t.Errorf("Authorization %q: reply\n%s\nwant it to contain %q", tc.header, b.String(), tc.want)
+			}
+		})
 	}
 }
