@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -88,6 +89,24 @@ func TestPass(t *testing.T) {
 			want:    Plan{Assignments: []Assignment{a(1, "d1")}},
 		},
 		{
+			name:    "a device listed twice is used once",
+			jobs:    []JobSnapshot{job(1), job(2)},
+			devices: []DeviceSnapshot{dev("d1"), dev("d1")},
+			want:    Plan{Assignments: []Assignment{a(1, "d1")}},
+		},
+		{
+			name: "health checks go by device type then device name",
+			devices: []DeviceSnapshot{
+				dev("b", func(d *DeviceSnapshot) { d.Health = HealthUnknown }),
+				dev("a", func(d *DeviceSnapshot) { d.Health = HealthUnknown; d.Type = "zz" }),
+				dev("c", func(d *DeviceSnapshot) { d.Health = HealthUnknown }),
+			},
+			want: Plan{HealthChecks: []HealthCheck{
+				hc("b", "health Unknown"), hc("c", "health Unknown"),
+				{Device: "a", DeviceType: "zz", Worker: "w1", Reason: "health Unknown"},
+			}},
+		},
+		{
 			name:    "device type must match",
 			jobs:    []JobSnapshot{job(1, func(j *JobSnapshot) { j.DeviceType = "bbb" })},
 			devices: []DeviceSnapshot{dev("d1")},
@@ -105,10 +124,13 @@ func TestPass(t *testing.T) {
 			want:    Plan{Assignments: []Assignment{a(2, "d1")}},
 		},
 		{
-			name:    "same priority: earlier submit time first",
-			jobs:    []JobSnapshot{job(3, prio(0)), job(2, prio(0))},
+			name: "same priority: earlier submit time first, whatever the id",
+			jobs: []JobSnapshot{
+				job(2, prio(0)),
+				job(3, prio(0), func(j *JobSnapshot) { j.SubmitTime = t0 }),
+			},
 			devices: []DeviceSnapshot{dev("d1")},
-			want:    Plan{Assignments: []Assignment{a(2, "d1")}},
+			want:    Plan{Assignments: []Assignment{a(3, "d1")}},
 		},
 		{
 			name: "same priority and submit time: lower id first",
@@ -273,6 +295,18 @@ func TestPass(t *testing.T) {
 			want:    Plan{HealthChecks: []HealthCheck{hc("d1", "health Unknown")}},
 		},
 		{
+			name:    "worker job limit holds back health checks too",
+			devices: []DeviceSnapshot{dev("d1", state(StateRunning)), dev("d2", health(HealthUnknown))},
+			opts:    Options{WorkerJobLimit: map[string]int{"w1": 1}},
+		},
+		{
+			name:    "job limits are per worker",
+			jobs:    []JobSnapshot{job(1), job(2)},
+			devices: []DeviceSnapshot{dev("d1"), dev("d2", func(d *DeviceSnapshot) { d.Worker = "w2" })},
+			opts:    Options{WorkerJobLimit: map[string]int{"w1": 1}},
+			want:    Plan{Assignments: []Assignment{a(1, "d1"), {JobID: 2, Device: "d2", Worker: "w2"}}},
+		},
+		{
 			name: "queue timeout expires the job instead of scheduling it",
 			jobs: []JobSnapshot{
 				job(1, func(j *JobSnapshot) { j.SubmitTime, j.QueueTimeout = t0.Add(-time.Minute), time.Second }),
@@ -346,15 +380,59 @@ func TestPass(t *testing.T) {
 
 func TestMatch(t *testing.T) {
 	t.Parallel()
-	j := job(1, func(j *JobSnapshot) { j.Tags = []string{"usb"} })
-	d := dev("d1", func(d *DeviceSnapshot) { d.Tags = []string{"usb", "hdmi", "gpu"} })
-	ok, score := Match(&j, &d)
-	if !ok || score != -2 {
-		t.Errorf("Match(job tags [usb], device tags [usb hdmi gpu]) = %v, %d; want true, -2", ok, score)
+	tests := []struct {
+		name      string
+		job       func(*JobSnapshot)
+		device    func(*DeviceSnapshot)
+		ok        bool
+		wantScore int
+	}{
+		{name: "plain job, plain device", ok: true},
+		{name: "other device type", job: func(j *JobSnapshot) { j.DeviceType = "bbb" }},
+		{name: "reserved device", device: func(d *DeviceSnapshot) { d.State = StateReserved }},
+		{name: "running device", device: func(d *DeviceSnapshot) { d.State = StateRunning }},
+		{name: "offline worker", device: func(d *DeviceSnapshot) { d.WorkerOnline = false }},
+		{name: "unknown health", device: func(d *DeviceSnapshot) { d.Health = HealthUnknown }, ok: true},
+		{name: "looping health", device: func(d *DeviceSnapshot) { d.Health = HealthLooping }},
+		{name: "bad health", device: func(d *DeviceSnapshot) { d.Health = HealthBad }},
+		{name: "maintenance", device: func(d *DeviceSnapshot) { d.Health = HealthMaintenance }},
+		{name: "retired", device: func(d *DeviceSnapshot) { d.Health = HealthRetired }},
+		{name: "requested device is this one", job: func(j *JobSnapshot) { j.RequestedDevice = "d1" }, ok: true},
+		{name: "requested device is another", job: func(j *JobSnapshot) { j.RequestedDevice = "d2" }},
+		{name: "requested worker is this one", job: func(j *JobSnapshot) { j.RequestedWorker = "w1" }, ok: true},
+		{name: "requested worker is another", job: func(j *JobSnapshot) { j.RequestedWorker = "w2" }},
+		{
+			name:   "job tags all on the device, one extra",
+			job:    func(j *JobSnapshot) { j.Tags = []string{"usb"} },
+			device: func(d *DeviceSnapshot) { d.Tags = []string{"hdmi", "usb"} },
+			ok:     true, wantScore: -1,
+		},
+		{
+			name:   "a job tag missing on the device",
+			job:    func(j *JobSnapshot) { j.Tags = []string{"usb", "gpu"} },
+			device: func(d *DeviceSnapshot) { d.Tags = []string{"hdmi", "usb"} },
+		},
+		{
+			name:   "untagged job on a device with two tags",
+			device: func(d *DeviceSnapshot) { d.Tags = []string{"hdmi", "usb"} },
+			ok:     true, wantScore: -2,
+		},
 	}
-	plain := dev("d2", func(d *DeviceSnapshot) { d.Tags = []string{"usb"} })
-	if _, s2 := Match(&j, &plain); s2 <= score {
-		t.Errorf("Match score for an exact tag fit %d, want above %d", s2, score)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			j, d := job(1), dev("d1")
+			if tt.job != nil {
+				tt.job(&j)
+			}
+			if tt.device != nil {
+				tt.device(&d)
+			}
+			ok, score := Match(&j, &d)
+			if ok != tt.ok || score != tt.wantScore {
+				t.Errorf("Match(%+v, %+v) = %v, %d; want %v, %d", j, d, ok, score, tt.ok, tt.wantScore)
+			}
+		})
 	}
 }
 
@@ -370,6 +448,13 @@ func TestPassProperties(t *testing.T) {
 		again := Pass(t0, jobs, devices, Options{WorkerJobLimit: map[string]int{"w0": 2}})
 		if diff := cmp.Diff(plan, again); diff != "" {
 			t.Fatalf("iteration %d: two passes over the same input differ (-first +second):\n%s", iter, diff)
+		}
+		// The order of the snapshots does not matter either.
+		js, ds := slices.Clone(jobs), slices.Clone(devices)
+		rng.Shuffle(len(js), func(i, k int) { js[i], js[k] = js[k], js[i] })
+		rng.Shuffle(len(ds), func(i, k int) { ds[i], ds[k] = ds[k], ds[i] })
+		if diff := cmp.Diff(plan, Pass(t0, js, ds, Options{WorkerJobLimit: map[string]int{"w0": 2}})); diff != "" {
+			t.Fatalf("iteration %d: shuffled input gives another plan (-sorted +shuffled):\n%s", iter, diff)
 		}
 		checkPlan(t, iter, plan, jobs, devices)
 	}
