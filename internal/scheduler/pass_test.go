@@ -628,3 +628,30 @@ func benchLab(rng *rand.Rand) ([]JobSnapshot, []DeviceSnapshot) {
 	}
 	return jobs, devices
 }
+
+// BenchmarkPassUnplaceable is the slow end of the same size: one device type, 1,000 free
+// devices, and 10,000 jobs each pinned to a different worker that does not exist, so no
+// refusal is shared and every job is matched against every device (10 million Match calls).
+func BenchmarkPassUnplaceable(b *testing.B) {
+	devices := make([]DeviceSnapshot, 1000)
+	for i := range devices {
+		devices[i] = dev(fmt.Sprintf("dev-%04d", i), func(d *DeviceSnapshot) {
+			d.Worker = fmt.Sprintf("worker-%02d", i%50)
+			d.Tags = []string{"usb", "hdmi"}
+		})
+	}
+	jobs := make([]JobSnapshot, 10000)
+	for i := range jobs {
+		jobs[i] = job(int64(i+1), func(j *JobSnapshot) {
+			j.RequestedWorker = fmt.Sprintf("gone-%d", i)
+			j.Tags = []string{"usb"}
+		})
+	}
+	var plan Plan
+	for b.Loop() {
+		plan = Pass(t0, jobs, devices, Options{})
+	}
+	if len(plan.Assignments) != 0 {
+		b.Fatalf("Pass placed %d jobs pinned to workers that do not exist", len(plan.Assignments))
+	}
+}

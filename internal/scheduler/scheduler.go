@@ -64,6 +64,7 @@ type JobSnapshot struct {
 	// Group is the MultiNode target_group shared by the sub-jobs of one submission, "" for a
 	// single-node job. GroupSize is the number of its sub-jobs that need a device (dynamic
 	// connections excluded); a group with fewer of them in the snapshot is not scheduled.
+	// Zero means the snapshot holds the whole group.
 	Group     string
 	GroupSize int
 
