@@ -21,7 +21,8 @@ import (
 //     id); each job takes the best device that Match accepts, that is still free in this pass
 //     and whose worker is under its job limit (a worker's Reserved and Running devices count,
 //     plus what this pass gave it). Best is the highest Match score, then the worker with the
-//     fewest busy devices, then the device name. One job per device per pass.
+//     fewest busy devices, then the device name. Options.CanSubmit, when set, may refuse a
+//     submitter a device. One job per device per pass.
 //
 // MultiNode differs from LAVA on purpose: LAVA reserves each sub-job's device as it finds one and
 // leaves the group waiting, devices Reserved, until the rest are found (transition_multinode_jobs).
@@ -215,7 +216,7 @@ func (p *pass) assign(queue []*JobSnapshot) []Assignment {
 func requestKey(j *JobSnapshot) string {
 	tags := slices.Clone(j.Tags)
 	slices.Sort(tags)
-	return j.DeviceType + "\x00" + j.RequestedDevice + "\x00" + j.RequestedWorker + "\x00" + strings.Join(tags, "\x00")
+	return j.Submitter + "\x00" + j.DeviceType + "\x00" + j.RequestedDevice + "\x00" + j.RequestedWorker + "\x00" + strings.Join(tags, "\x00")
 }
 
 func (p *pass) take(j *JobSnapshot) (Assignment, bool) {
@@ -232,7 +233,7 @@ func (p *pass) take(j *JobSnapshot) (Assignment, bool) {
 			continue
 		}
 		ok, score := Match(j, d)
-		if !ok {
+		if !ok || (p.opts.CanSubmit != nil && !p.opts.CanSubmit(j.Submitter, d)) {
 			continue
 		}
 		busy := p.busy[d.Worker]

@@ -107,6 +107,19 @@ func TestPass(t *testing.T) {
 			}},
 		},
 		{
+			name: "a device the submitter may not use is left to the next job",
+			jobs: []JobSnapshot{
+				job(1, func(j *JobSnapshot) { j.Submitter = "guest" }),
+				job(2, func(j *JobSnapshot) { j.Submitter = "guest" }),
+				job(3, func(j *JobSnapshot) { j.Submitter = "staff" }),
+			},
+			devices: []DeviceSnapshot{dev("d1"), dev("private")},
+			opts: Options{CanSubmit: func(submitter string, d *DeviceSnapshot) bool {
+				return d.Name != "private" || submitter == "staff"
+			}},
+			want: Plan{Assignments: []Assignment{a(1, "d1"), a(3, "private")}},
+		},
+		{
 			name:    "device type must match",
 			jobs:    []JobSnapshot{job(1, func(j *JobSnapshot) { j.DeviceType = "bbb" })},
 			devices: []DeviceSnapshot{dev("d1")},

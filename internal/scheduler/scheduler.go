@@ -73,6 +73,9 @@ type JobSnapshot struct {
 	RequestedWorker string   // requested_worker: pins the job to one worker, "" for any
 	Tags            []string // every one must be on the device
 
+	// Submitter is the user who submitted the job, handed to Options.CanSubmit.
+	Submitter string
+
 	Priority   int // 0..100, higher first
 	SubmitTime time.Time
 	// QueueTimeout is timeouts.queue; zero means the job waits for ever (LAVA's default,
@@ -122,6 +125,11 @@ type Options struct {
 	// WorkerJobLimit holds a worker's job_limit: the most of its devices that may be Reserved
 	// or Running at once. Zero or absent means no limit.
 	WorkerJobLimit map[string]int
+	// CanSubmit says whether submitter may use device (LAVA: Device.can_submit, device then
+	// device-type permissions); a device it refuses is skipped for that job, as in
+	// schedule_jobs_for_device. It must be pure: the pass calls it any number of times and
+	// remembers its answers by submitter. Nil lets everyone use every device.
+	CanSubmit func(submitter string, device *DeviceSnapshot) bool
 }
 
 // Assignment gives a queued job a device.
