@@ -1,6 +1,7 @@
 package workerapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -123,7 +124,7 @@ func endpoint[T workerNamed](s Server, maxBytes int64, what string, call func(co
 			return
 		}
 		var req T
-		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			reply(w, http.StatusBadRequest, errorReply{Error: fmt.Sprintf("the %s is not valid: %v", what, err)})

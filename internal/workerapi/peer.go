@@ -113,6 +113,29 @@ func (p *Peer) Log(ctx context.Context, job JobID, index int64, lines []string) 
 	return resp.Acked, err
 }
 
+// logEnvelope is room kept in a Log request for everything but the lines
+// (field names, the worker's name, the job and index).
+const logEnvelope = 4096
+
+// LogBatch returns how many of lines, from the first, fit in one Log
+// request (MaxLogLines, and MaxLogRequestBytes once encoded). It returns 0
+// when lines[0] alone is too large: the worker must replace that record by
+// a shorter one, as LAVA's sender does.
+func LogBatch(lines []string) int {
+	size := int64(logEnvelope)
+	for i, l := range lines {
+		if i == MaxLogLines {
+			return i
+		}
+		b, _ := json.Marshal(l) // a string always encodes
+		size += int64(len(b)) + 1
+		if size > MaxLogRequestBytes {
+			return i
+		}
+	}
+	return len(lines)
+}
+
 // Finish ends a job; the worker's name is filled in. Calling it again is
 // harmless.
 func (p *Peer) Finish(ctx context.Context, req FinishRequest) error {

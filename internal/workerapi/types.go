@@ -50,7 +50,7 @@ const WorkerHeader = "Basalt-Worker"
 // Limits on what the handler reads and the Peer sends. They are fixed: a
 // worker splits a log into batches under them, and the other messages are
 // small (a job definition and its rendered device configuration are
-// bounded at submission well under MaxStartBytes).
+// bounded at submission well under MaxResponseBytes).
 const (
 	// MaxRequestBytes bounds a Poll or Finish request body.
 	MaxRequestBytes = 1 << 20

@@ -515,3 +515,54 @@ func TestNewPeerChecksItsConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestLogBatchFitsOneRequest(t *testing.T) {
+	t.Parallel()
+	m := newMemServer()
+	m.owner[1] = "w1"
+	p := newPeer(t, serve(t, m, "").URL, nil)
+	mib := strings.Repeat("x", 1<<20)
+	quoted := strings.Repeat("\"", 1<<20) // each byte encodes as two
+	cases := []struct {
+		name  string
+		lines []string
+		want  int
+	}{
+		{"none", nil, 0},
+		{"small lines stop at the line limit", make([]string, MaxLogLines+5), MaxLogLines},
+		{"1 MiB lines stop at the byte limit", []string{mib, mib, mib, mib, mib, mib, mib, mib, mib}, 7},
+		{"escaping counts", []string{quoted, quoted, quoted, quoted, quoted}, 3},
+		{"one line too large alone", []string{strings.Repeat("x", MaxLogRequestBytes)}, 0},
+	}
+	var sent int64
+	for _, c := range cases {
+		n := LogBatch(c.lines)
+		if n != c.want {
+			t.Errorf("%s: LogBatch = %d, want %d", c.name, n, c.want)
+			continue
+		}
+		if n == 0 {
+			continue
+		}
+		// The batch it chose is one the server takes.
+		acked, err := p.Log(context.Background(), 1, sent, c.lines[:n])
+		if err != nil {
+			t.Fatalf("%s: sending the batch of %d: %v", c.name, n, err)
+		}
+		sent = acked
+	}
+}
+
+// A 404 that is not the protocol's (a proxy, a server without the
+// endpoint) is not taken for a deleted job.
+func TestForeign404IsNotUnknownJob(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	p := newPeer(t, srv.URL, nil)
+	_, err := p.Log(context.Background(), 1, 0, lines(0, 1))
+	var se *StatusError
+	if errors.Is(err, ErrUnknownJob) || !errors.As(err, &se) || se.Code != 404 {
+		t.Errorf("Log against a plain 404 = %v, want a *StatusError 404 that is not ErrUnknownJob", err)
+	}
+}
