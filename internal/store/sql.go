@@ -26,6 +26,10 @@ type Dialect struct {
 	Numbered bool
 	// Migrations holds NNNN_name.sql files applied in order.
 	Migrations fs.FS
+	// MigrationLock, when set, runs first in each migration transaction to
+	// serialise processes migrating at once (SQLite's BEGIN IMMEDIATE does
+	// that by itself; PostgreSQL takes an advisory lock).
+	MigrationLock string
 	// IsUnique reports a unique-constraint violation.
 	IsUnique func(error) bool
 }
@@ -87,8 +91,15 @@ func (s *SQL) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 // schema_migrations, each in its own transaction that re-checks the version
 // so two processes opening the same database at once apply it once.
 func (s *SQL) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)`); err != nil {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("store: migrations table: %w", err)
 	}
 	names, err := fs.Glob(s.d.Migrations, "*.sql")
@@ -106,6 +117,9 @@ func (s *SQL) migrate(ctx context.Context) error {
 			return err
 		}
 		err = s.tx(ctx, func(tx *sql.Tx) error {
+			if err := s.lockMigrations(ctx, tx); err != nil {
+				return err
+			}
 			var n int
 			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v).Scan(&n); err != nil {
 				return err
@@ -125,6 +139,14 @@ func (s *SQL) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func (s *SQL) lockMigrations(ctx context.Context, tx *sql.Tx) error {
+	if s.d.MigrationLock == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, s.d.MigrationLock)
+	return err
 }
 
 // Secrets. Passwords: bcrypt (slow on purpose, salted). Tokens: a random
