@@ -520,6 +520,70 @@ func (s *SQL) SetDeviceHealth(ctx context.Context, device string, health DeviceH
 	return s.updateOne(ctx, "device "+device, `UPDATE devices SET health = ? WHERE name = ?`, health, device)
 }
 
+// UpdateDevice changes a device's type, worker or tags in one transaction.
+func (s *SQL) UpdateDevice(ctx context.Context, device string, u DeviceUpdate) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM devices WHERE name = ?`), device).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("store: device %s: %w", device, ErrNotFound)
+		}
+		if u.DeviceType != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET device_type = ? WHERE name = ?`), *u.DeviceType, device); err != nil {
+				return fmt.Errorf("store: device %s: type %s: %w", device, *u.DeviceType, err)
+			}
+		}
+		if u.Worker != nil {
+			var w sql.NullString
+			if *u.Worker != "" {
+				w = sql.NullString{String: *u.Worker, Valid: true}
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET worker = ? WHERE name = ?`), w, device); err != nil {
+				return fmt.Errorf("store: device %s: worker %s: %w", device, *u.Worker, err)
+			}
+		}
+		if u.Tags != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET tags = ? WHERE name = ?`), joinTags(*u.Tags), device); err != nil {
+				return fmt.Errorf("store: device %s: %w", device, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *SQL) deleteOne(ctx context.Context, table, what, name string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE name = ?`), name)
+	if err != nil {
+		return fmt.Errorf("store: remove %s %s (still in use?): %w", what, name, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("store: %s %s: %w", what, name, ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteUser removes a user and its tokens.
+func (s *SQL) DeleteUser(ctx context.Context, name string) error {
+	return s.deleteOne(ctx, "users", "user", name)
+}
+
+// DeleteDeviceType removes a device type no device uses.
+func (s *SQL) DeleteDeviceType(ctx context.Context, name string) error {
+	return s.deleteOne(ctx, "device_types", "device type", name)
+}
+
+// DeleteWorker removes a worker no device is attached to.
+func (s *SQL) DeleteWorker(ctx context.Context, name string) error {
+	return s.deleteOne(ctx, "workers", "worker", name)
+}
+
+// DeleteDevice removes a device no job refers to.
+func (s *SQL) DeleteDevice(ctx context.Context, name string) error {
+	return s.deleteOne(ctx, "devices", "device", name)
+}
+
 // Jobs.
 
 // Submit stores jobs in one transaction.

@@ -126,6 +126,13 @@ type Device struct {
 	Health     DeviceHealth
 }
 
+// DeviceUpdate names the device fields to change; nil leaves one as is.
+type DeviceUpdate struct {
+	DeviceType *string
+	Worker     *string // "" detaches the device
+	Tags       *[]string
+}
+
 // Worker is one dispatcher host.
 type Worker struct {
 	Name     string
@@ -234,6 +241,15 @@ type Store interface {
 	Devices(ctx context.Context) ([]Device, error)
 	SetDictionary(ctx context.Context, device, dictionary string) error
 	SetDeviceHealth(ctx context.Context, device string, health DeviceHealth) error
+	// UpdateDevice changes the fields set in u.
+	UpdateDevice(ctx context.Context, device string, u DeviceUpdate) error
+
+	// Removal, for administration: a row still referenced (a device type
+	// with devices, a device or user with jobs) is refused.
+	DeleteUser(ctx context.Context, name string) error
+	DeleteDeviceType(ctx context.Context, name string) error
+	DeleteWorker(ctx context.Context, name string) error
+	DeleteDevice(ctx context.Context, name string) error
 
 	// Jobs. Submit stores all jobs (one MultiNode group) in one transaction,
 	// state Submitted.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -28,6 +29,10 @@ const BusyTimeoutMS = 10000
 // Open opens (creating when missing) the database file at path and applies
 // the migrations.
 func Open(ctx context.Context, path string) (*store.SQL, error) {
+	if strings.ContainsAny(path, "?#") {
+		// The driver reads everything after ? as its own options.
+		return nil, fmt.Errorf("store: database path %q: must not contain ? or #", path)
+	}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeoutMS))
 	q.Add("_pragma", "journal_mode(WAL)")

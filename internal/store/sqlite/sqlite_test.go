@@ -100,3 +100,10 @@ func TestSecretsHashed(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenRefusesQueryInPath(t *testing.T) {
+	_, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "x.db?mode=ro"))
+	if err == nil {
+		t.Fatal("Open with ? in the path succeeded")
+	}
+}

@@ -167,6 +167,38 @@ func testInventory(t *testing.T, s store.Store) {
 	if len(ws) != 2 || ws[1].State != store.WorkerOffline {
 		t.Errorf("Workers = %+v", ws)
 	}
+
+	// Updates and removals, refused while referenced.
+	w2, tags := "w2", []string{"x"}
+	must(t, s.UpdateDevice(ctx, "d1", store.DeviceUpdate{Worker: &w2, Tags: &tags}))
+	if d, _ := s.Device(ctx, "d1"); d.Worker != "w2" || len(d.Tags) != 1 || d.Dictionary != "dict2" {
+		t.Errorf("Device(d1) after UpdateDevice = %+v", d)
+	}
+	bad := "no-such-worker"
+	if err := s.UpdateDevice(ctx, "d1", store.DeviceUpdate{Worker: &bad}); err == nil {
+		t.Errorf("UpdateDevice to an unknown worker succeeded")
+	}
+	if err := s.UpdateDevice(ctx, "nope", store.DeviceUpdate{}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateDevice(nope) = %v", err)
+	}
+	if err := s.DeleteDeviceType(ctx, "qemu"); err == nil {
+		t.Errorf("DeleteDeviceType(qemu) with a device succeeded")
+	}
+	if err := s.DeleteWorker(ctx, "w2"); err == nil {
+		t.Errorf("DeleteWorker(w2) with a device succeeded")
+	}
+	must(t, s.DeleteDevice(ctx, "d1"))
+	must(t, s.DeleteWorker(ctx, "w2"))
+	must(t, s.DeleteDeviceType(ctx, "qemu"))
+	if err := s.DeleteDevice(ctx, "d1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteDevice(d1) twice = %v", err)
+	}
+	tok, err = s.CreateToken(ctx, "alice", "", "")
+	must(t, err)
+	must(t, s.DeleteUser(ctx, "alice"))
+	if _, err := s.Authenticate(ctx, "alice", tok); !errors.Is(err, store.ErrAuth) {
+		t.Errorf("Authenticate after DeleteUser = %v, want ErrAuth", err)
+	}
 }
 
 // reach drives a fresh job on d1 to state st through the Store's own
