@@ -313,6 +313,53 @@ func (s *SQL) Authenticate(ctx context.Context, user, secret string) (User, erro
 	return s.User(ctx, user)
 }
 
+// Groups.
+
+// CreateGroup makes a group; an existing one is left as is.
+func (s *SQL) CreateGroup(ctx context.Context, name string) error {
+	if name == "" {
+		return errors.New("store: group name is empty")
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM groups WHERE name = ?`), name).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO groups (name) VALUES (?)`), name)
+		return s.exists(err, "group "+name)
+	})
+}
+
+// AddGroupMember adds user to group; both must exist.
+func (s *SQL) AddGroupMember(ctx context.Context, group, user string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO group_members (group_name, username) VALUES (?, ?)`), group, user)
+	if err != nil && s.d.IsUnique != nil && s.d.IsUnique(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: add %s to group %s (both must exist): %w", user, group, err)
+	}
+	return nil
+}
+
+// UserGroups lists the groups of user by name.
+func (s *SQL) UserGroups(ctx context.Context, user string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT group_name FROM group_members WHERE username = ? ORDER BY group_name`), user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
 // Device types.
 
 // PutDeviceType creates or replaces a device type.
@@ -596,12 +643,20 @@ func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
 			if j.Group != "" {
 				group = sql.NullString{String: j.Group, Valid: true}
 			}
+			vis := j.Visibility
+			switch vis {
+			case "":
+				vis = VisibilityPublic
+			case VisibilityPublic, VisibilityPersonal, VisibilityGroup:
+			default:
+				return fmt.Errorf("store: submit: unknown visibility %q", vis)
+			}
 			var id int64
 			err := tx.QueryRowContext(ctx, s.q(`INSERT INTO jobs (definition, state, health, priority, submitter, device_type,
-				tags, health_check, target_group, sub_id, error_class, error_msg, submitted)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?) RETURNING id`),
+				tags, health_check, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?) RETURNING id`),
 				j.Definition, JobSubmitted, JobUnknown, j.Priority, j.Submitter, j.DeviceType,
-				joinTags(j.Tags), j.HealthCheck, group, j.SubID, now).Scan(&id)
+				joinTags(j.Tags), j.HealthCheck, group, j.SubID, vis, joinTags(j.VisibleGroups), now).Scan(&id)
 			if err != nil {
 				return fmt.Errorf("store: submit: %w", err)
 			}
@@ -616,17 +671,18 @@ func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
 }
 
 const jobCols = `id, definition, state, health, priority, submitter, device_type, tags, health_check,
-	device, target_group, sub_id, error_class, error_msg, submitted, started, ended`
+	device, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted, started, ended`
 
 func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	var j Job
-	var tags string
+	var tags, groups string
 	var device, group sql.NullString
 	var submitted int64
 	var started, ended sql.NullInt64
 	err := sc.Scan(&j.ID, &j.Definition, &j.State, &j.Health, &j.Priority, &j.Submitter, &j.DeviceType, &tags,
-		&j.HealthCheck, &device, &group, &j.SubID, &j.ErrorClass, &j.ErrorMsg, &submitted, &started, &ended)
+		&j.HealthCheck, &device, &group, &j.SubID, &j.Visibility, &groups, &j.ErrorClass, &j.ErrorMsg, &submitted, &started, &ended)
 	j.Tags = splitTags(tags)
+	j.VisibleGroups = splitTags(groups)
 	j.Device = device.String
 	j.Group = group.String
 	j.Submitted = time.Unix(0, submitted).UTC()

@@ -151,27 +151,42 @@ type NewJob struct {
 	HealthCheck bool
 	Group       string // MultiNode target_group, empty otherwise
 	SubID       int
+	Visibility  Visibility // "" is public
+	// VisibleGroups: with VisibilityGroup, the groups whose members see it.
+	VisibleGroups []string
 }
+
+// Visibility is LAVA's job visibility.
+type Visibility string
+
+// Visibilities.
+const (
+	VisibilityPublic   Visibility = "public"
+	VisibilityPersonal Visibility = "personal" // the submitter (and superusers)
+	VisibilityGroup    Visibility = "group"    // members of VisibleGroups (and superusers)
+)
 
 // Job is a stored job.
 type Job struct {
-	ID          int64
-	Definition  string
-	State       JobState
-	Health      JobHealth
-	Priority    int
-	Submitter   string
-	DeviceType  string
-	Tags        []string
-	HealthCheck bool
-	Device      string // empty until scheduled
-	Group       string
-	SubID       int
-	ErrorClass  string
-	ErrorMsg    string
-	Submitted   time.Time
-	Started     time.Time // zero until running
-	Ended       time.Time // zero until finished
+	ID            int64
+	Definition    string
+	State         JobState
+	Health        JobHealth
+	Priority      int
+	Submitter     string
+	DeviceType    string
+	Tags          []string
+	HealthCheck   bool
+	Device        string // empty until scheduled
+	Group         string
+	SubID         int
+	Visibility    Visibility
+	VisibleGroups []string
+	ErrorClass    string
+	ErrorMsg      string
+	Submitted     time.Time
+	Started       time.Time // zero until running
+	Ended         time.Time // zero until finished
 }
 
 // Assignment places one job on one device.
@@ -219,6 +234,11 @@ type Store interface {
 	CheckPassword(ctx context.Context, name, password string) (User, error)
 	CreateToken(ctx context.Context, user, secret, description string) (string, error)
 	Authenticate(ctx context.Context, user, secret string) (User, error)
+
+	// Groups: CreateGroup is idempotent; UserGroups lists a user's groups.
+	CreateGroup(ctx context.Context, name string) error
+	AddGroupMember(ctx context.Context, group, user string) error
+	UserGroups(ctx context.Context, user string) ([]string, error)
 
 	// Device types: PutDeviceType creates or replaces.
 	PutDeviceType(ctx context.Context, dt DeviceType) error

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"sync"
@@ -53,6 +54,19 @@ func TestMigrationsIdempotent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n, max int
+	if err := db.QueryRow(`SELECT COUNT(*), MAX(version) FROM schema_migrations`).Scan(&n, &max); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("migrations/*.sql")
+	if n != len(files) || max != len(files) {
+		t.Errorf("schema_migrations holds %d rows up to version %d after three opens, want %d", n, max, len(files))
+	}
 }
 
 // TestSecretsHashed writes a password, a user token and a worker token and

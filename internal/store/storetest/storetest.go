@@ -27,6 +27,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("ScheduleAllOrNone", func(t *testing.T) { testScheduleAllOrNone(t, open(t)) })
 	t.Run("ClaimConcurrent", func(t *testing.T) { testClaimConcurrent(t, open(t)) })
 	t.Run("Results", func(t *testing.T) { testResults(t, open(t)) })
+	t.Run("Visibility", func(t *testing.T) { testVisibility(t, open(t)) })
 }
 
 var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
@@ -454,5 +455,43 @@ func testResults(t *testing.T, s store.Store) {
 	}
 	if err := s.AddResults(ctx, 999, rs); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("AddResults(999) = %v, want ErrNotFound", err)
+	}
+}
+
+func testVisibility(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 0)
+	_, err := s.CreateUser(ctx, "bob", "", false)
+	must(t, err)
+	must(t, s.CreateGroup(ctx, "lab"))
+	must(t, s.CreateGroup(ctx, "lab"))
+	must(t, s.AddGroupMember(ctx, "lab", "bob"))
+	must(t, s.AddGroupMember(ctx, "lab", "bob"))
+	if err := s.AddGroupMember(ctx, "nope", "bob"); err == nil {
+		t.Errorf("AddGroupMember(nope, bob) succeeded")
+	}
+	gs, err := s.UserGroups(ctx, "bob")
+	must(t, err)
+	if diff := cmp.Diff(gs, []string{"lab"}); diff != "" {
+		t.Errorf("UserGroups(bob) (-got +want):\n%s", diff)
+	}
+	ids, err := s.Submit(ctx, []store.NewJob{
+		{Submitter: "alice", DeviceType: "qemu"},
+		{Submitter: "alice", DeviceType: "qemu", Visibility: store.VisibilityGroup, VisibleGroups: []string{"lab", "ci"}},
+	})
+	must(t, err)
+	j0, err := s.Job(ctx, ids[0])
+	must(t, err)
+	j1, err := s.Job(ctx, ids[1])
+	must(t, err)
+	if j0.Visibility != store.VisibilityPublic || j1.Visibility != store.VisibilityGroup || len(j1.VisibleGroups) != 2 {
+		t.Errorf("visibility stored as %q and %q %v", j0.Visibility, j1.Visibility, j1.VisibleGroups)
+	}
+	if _, err := s.Submit(ctx, []store.NewJob{{Submitter: "alice", DeviceType: "qemu"}, {Submitter: "alice", Visibility: "secret"}}); err == nil {
+		t.Errorf("Submit with visibility secret succeeded")
+	}
+	if js, _ := s.Jobs(ctx, store.JobFilter{}); len(js) != 2 {
+		t.Errorf("a refused Submit left %d jobs, want the 2 before it (all or none)", len(js))
 	}
 }
