@@ -1,0 +1,948 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Dialect is what differs between the SQL backends; the queries themselves
+// are shared and written with ? placeholders.
+type Dialect struct {
+	Name string
+	// Numbered rewrites ? as $1, $2… (PostgreSQL).
+	Numbered bool
+	// Migrations holds NNNN_name.sql files applied in order.
+	Migrations fs.FS
+	// MigrationLock, when set, runs first in each migration transaction to
+	// serialise processes migrating at once (SQLite's BEGIN IMMEDIATE does
+	// that by itself; PostgreSQL takes an advisory lock).
+	MigrationLock string
+	// IsUnique reports a unique-constraint violation.
+	IsUnique func(error) bool
+}
+
+// SQL is the Store over database/sql shared by the backends.
+type SQL struct {
+	db *sql.DB
+	d  Dialect
+}
+
+var _ Store = (*SQL)(nil)
+
+// NewSQL applies the migrations and returns the store. It owns db.
+func NewSQL(ctx context.Context, db *sql.DB, d Dialect) (*SQL, error) {
+	s := &SQL{db: db, d: d}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *SQL) Close() error { return s.db.Close() }
+
+func (s *SQL) q(query string) string {
+	if !s.d.Numbered {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// tx runs fn in one transaction, committed when fn returns nil.
+func (s *SQL) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// migrate applies each embedded migration not yet recorded in
+// schema_migrations, each in its own transaction that re-checks the version
+// so two processes opening the same database at once apply it once.
+func (s *SQL) migrate(ctx context.Context) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: migrations table: %w", err)
+	}
+	names, err := fs.Glob(s.d.Migrations, "*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("store: migration %s: name must start with a number", name)
+		}
+		body, err := fs.ReadFile(s.d.Migrations, name)
+		if err != nil {
+			return err
+		}
+		err = s.tx(ctx, func(tx *sql.Tx) error {
+			if err := s.lockMigrations(ctx, tx); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`),
+				v, name, time.Now().UnixNano())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (s *SQL) lockMigrations(ctx context.Context, tx *sql.Tx) error {
+	if s.d.MigrationLock == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, s.d.MigrationLock)
+	return err
+}
+
+// Secrets. Passwords: bcrypt (slow on purpose, salted). Tokens: a random
+// 32-byte secret has enough entropy that SHA-256 suffices and allows the
+// lookup by hash an API call needs.
+
+func hashToken(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+func newSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+func (s *SQL) exists(err error, what string) error {
+	if err != nil && s.d.IsUnique != nil && s.d.IsUnique(err) {
+		return fmt.Errorf("store: %s: %w", what, ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	return nil
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: %s: %w", what, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	return nil
+}
+
+func fromNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+func joinTags(tags []string) string {
+	t := append([]string(nil), tags...)
+	sort.Strings(t)
+	return strings.Join(t, "\n")
+}
+
+func splitTags(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// Users and tokens.
+
+// CreateUser stores a user with a bcrypt hash of password (an empty password
+// stores no hash: the user can only use tokens).
+func (s *SQL) CreateUser(ctx context.Context, name, password string, superuser bool) (User, error) {
+	if name == "" {
+		return User{}, errors.New("store: user name is empty")
+	}
+	hash := ""
+	if password != "" {
+		h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+		if err != nil {
+			return User{}, fmt.Errorf("store: user %s: %w", name, err)
+		}
+		hash = string(h)
+	}
+	now := time.Now().UTC()
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO users (name, password_hash, superuser, created) VALUES (?, ?, ?, ?)`),
+		name, hash, superuser, now.UnixNano())
+	if err := s.exists(err, "user "+name); err != nil {
+		return User{}, err
+	}
+	return User{Name: name, Superuser: superuser, Created: time.Unix(0, now.UnixNano()).UTC()}, nil
+}
+
+const userCols = `name, superuser, created`
+
+func scanUser(sc interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var created int64
+	err := sc.Scan(&u.Name, &u.Superuser, &created)
+	u.Created = time.Unix(0, created).UTC()
+	return u, err
+}
+
+// User returns one user.
+func (s *SQL) User(ctx context.Context, name string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE name = ?`), name))
+	return u, notFound(err, "user "+name)
+}
+
+// Users lists users by name.
+func (s *SQL) Users(ctx context.Context) ([]User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// CheckPassword returns the user when password matches its hash.
+func (s *SQL) CheckPassword(ctx context.Context, name, password string) (User, error) {
+	var hash string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT password_hash FROM users WHERE name = ?`), name).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && (hash == "" || bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil)) {
+		return User{}, fmt.Errorf("store: user %s: %w", name, ErrAuth)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: user %s: %w", name, err)
+	}
+	return s.User(ctx, name)
+}
+
+// CreateToken stores SHA-256 of secret (random when empty) for user and
+// returns the secret.
+func (s *SQL) CreateToken(ctx context.Context, user, secret, description string) (string, error) {
+	if secret == "" {
+		var err error
+		if secret, err = newSecret(); err != nil {
+			return "", err
+		}
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO tokens (username, hash, description, created) VALUES (?, ?, ?, ?)`),
+		user, hashToken(secret), description, time.Now().UnixNano())
+	if err != nil && s.d.IsUnique != nil && !s.d.IsUnique(err) {
+		if _, uerr := s.User(ctx, user); errors.Is(uerr, ErrNotFound) {
+			return "", uerr
+		}
+	}
+	if err := s.exists(err, "token for "+user); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// Authenticate returns user when secret is one of its tokens.
+func (s *SQL) Authenticate(ctx context.Context, user, secret string) (User, error) {
+	var owner string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT username FROM tokens WHERE hash = ?`), hashToken(secret)).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare([]byte(owner), []byte(user)) != 1) {
+		return User{}, fmt.Errorf("store: token for %s: %w", user, ErrAuth)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: token for %s: %w", user, err)
+	}
+	return s.User(ctx, user)
+}
+
+// Groups.
+
+// CreateGroup makes a group; an existing one is left as is.
+func (s *SQL) CreateGroup(ctx context.Context, name string) error {
+	if name == "" {
+		return errors.New("store: group name is empty")
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM groups WHERE name = ?`), name).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO groups (name) VALUES (?)`), name)
+		return s.exists(err, "group "+name)
+	})
+}
+
+// AddGroupMember adds user to group; both must exist.
+func (s *SQL) AddGroupMember(ctx context.Context, group, user string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO group_members (group_name, username) VALUES (?, ?)`), group, user)
+	if err != nil && s.d.IsUnique != nil && s.d.IsUnique(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: add %s to group %s (both must exist): %w", user, group, err)
+	}
+	return nil
+}
+
+// UserGroups lists the groups of user by name.
+func (s *SQL) UserGroups(ctx context.Context, user string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT group_name FROM group_members WHERE username = ? ORDER BY group_name`), user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// Device types.
+
+// PutDeviceType creates or replaces a device type.
+func (s *SQL) PutDeviceType(ctx context.Context, dt DeviceType) error {
+	if dt.Name == "" {
+		return errors.New("store: device type name is empty")
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE device_types SET template = ?, health_check = ? WHERE name = ?`),
+			dt.Template, dt.HealthCheck, dt.Name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO device_types (name, template, health_check) VALUES (?, ?, ?)`),
+			dt.Name, dt.Template, dt.HealthCheck)
+		return s.exists(err, "device type "+dt.Name)
+	})
+}
+
+// DeviceType returns one device type.
+func (s *SQL) DeviceType(ctx context.Context, name string) (DeviceType, error) {
+	dt := DeviceType{Name: name}
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT template, health_check FROM device_types WHERE name = ?`), name).
+		Scan(&dt.Template, &dt.HealthCheck)
+	return dt, notFound(err, "device type "+name)
+}
+
+// DeviceTypes lists device types by name.
+func (s *SQL) DeviceTypes(ctx context.Context) ([]DeviceType, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, template, health_check FROM device_types ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DeviceType
+	for rows.Next() {
+		var dt DeviceType
+		if err := rows.Scan(&dt.Name, &dt.Template, &dt.HealthCheck); err != nil {
+			return nil, err
+		}
+		out = append(out, dt)
+	}
+	return out, rows.Err()
+}
+
+// Workers.
+
+// CreateWorker stores a worker, Offline, with the hash of its token.
+func (s *SQL) CreateWorker(ctx context.Context, name, secret string) (string, error) {
+	if name == "" {
+		return "", errors.New("store: worker name is empty")
+	}
+	if secret == "" {
+		var err error
+		if secret, err = newSecret(); err != nil {
+			return "", err
+		}
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO workers (name, token_hash, state) VALUES (?, ?, ?)`),
+		name, hashToken(secret), WorkerOffline)
+	if err := s.exists(err, "worker "+name); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// AuthenticateWorker returns the worker when secret is its token.
+func (s *SQL) AuthenticateWorker(ctx context.Context, name, secret string) (Worker, error) {
+	var hash string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT token_hash FROM workers WHERE name = ?`), name).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare([]byte(hash), []byte(hashToken(secret))) != 1) {
+		return Worker{}, fmt.Errorf("store: worker %s: %w", name, ErrAuth)
+	}
+	if err != nil {
+		return Worker{}, fmt.Errorf("store: worker %s: %w", name, err)
+	}
+	return s.Worker(ctx, name)
+}
+
+func scanWorker(sc interface{ Scan(...any) error }) (Worker, error) {
+	var w Worker
+	var ping sql.NullInt64
+	err := sc.Scan(&w.Name, &w.State, &ping)
+	w.LastPing = fromNanos(ping)
+	return w, err
+}
+
+// Worker returns one worker.
+func (s *SQL) Worker(ctx context.Context, name string) (Worker, error) {
+	w, err := scanWorker(s.db.QueryRowContext(ctx, s.q(`SELECT name, state, last_ping FROM workers WHERE name = ?`), name))
+	return w, notFound(err, "worker "+name)
+}
+
+// Workers lists workers by name.
+func (s *SQL) Workers(ctx context.Context) ([]Worker, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, state, last_ping FROM workers ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Worker
+	for rows.Next() {
+		w, err := scanWorker(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQL) updateOne(ctx context.Context, what, query string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, s.q(query), args...)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("store: %s: %w", what, ErrNotFound)
+	}
+	return nil
+}
+
+// PingWorker records a heartbeat and sets the worker Online.
+func (s *SQL) PingWorker(ctx context.Context, name string, at time.Time) error {
+	return s.updateOne(ctx, "worker "+name, `UPDATE workers SET last_ping = ?, state = ? WHERE name = ?`,
+		at.UnixNano(), WorkerOnline, name)
+}
+
+// SetWorkerState sets a worker's state.
+func (s *SQL) SetWorkerState(ctx context.Context, name string, state WorkerState) error {
+	if state != WorkerOnline && state != WorkerOffline {
+		return fmt.Errorf("store: worker %s: unknown state %q", name, state)
+	}
+	return s.updateOne(ctx, "worker "+name, `UPDATE workers SET state = ? WHERE name = ?`, state, name)
+}
+
+// Devices.
+
+// CreateDevice stores a device, Idle with health Unknown.
+func (s *SQL) CreateDevice(ctx context.Context, d Device) error {
+	if d.Name == "" {
+		return errors.New("store: device name is empty")
+	}
+	var worker sql.NullString
+	if d.Worker != "" {
+		worker = sql.NullString{String: d.Worker, Valid: true}
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO devices (name, device_type, worker, dictionary, tags, state, health) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		d.Name, d.DeviceType, worker, d.Dictionary, joinTags(d.Tags), DeviceIdle, HealthUnknown)
+	return s.exists(err, "device "+d.Name)
+}
+
+const deviceCols = `name, device_type, worker, dictionary, tags, state, health`
+
+func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
+	var d Device
+	var worker sql.NullString
+	var tags string
+	err := sc.Scan(&d.Name, &d.DeviceType, &worker, &d.Dictionary, &tags, &d.State, &d.Health)
+	d.Worker = worker.String
+	d.Tags = splitTags(tags)
+	return d, err
+}
+
+// Device returns one device.
+func (s *SQL) Device(ctx context.Context, name string) (Device, error) {
+	d, err := scanDevice(s.db.QueryRowContext(ctx, s.q(`SELECT `+deviceCols+` FROM devices WHERE name = ?`), name))
+	return d, notFound(err, "device "+name)
+}
+
+// Devices lists devices by name.
+func (s *SQL) Devices(ctx context.Context) ([]Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// SetDictionary replaces a device's dictionary.
+func (s *SQL) SetDictionary(ctx context.Context, device, dictionary string) error {
+	return s.updateOne(ctx, "device "+device, `UPDATE devices SET dictionary = ? WHERE name = ?`, dictionary, device)
+}
+
+// SetDeviceHealth sets a device's health (an administrator's or the
+// scheduler's decision; any health may follow any other).
+func (s *SQL) SetDeviceHealth(ctx context.Context, device string, health DeviceHealth) error {
+	switch health {
+	case HealthUnknown, HealthGood, HealthBad, HealthMaintenance, HealthLooping, HealthRetired:
+	default:
+		return fmt.Errorf("store: device %s: unknown health %q", device, health)
+	}
+	return s.updateOne(ctx, "device "+device, `UPDATE devices SET health = ? WHERE name = ?`, health, device)
+}
+
+// UpdateDevice changes a device's type, worker or tags in one transaction.
+func (s *SQL) UpdateDevice(ctx context.Context, device string, u DeviceUpdate) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM devices WHERE name = ?`), device).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("store: device %s: %w", device, ErrNotFound)
+		}
+		if u.DeviceType != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET device_type = ? WHERE name = ?`), *u.DeviceType, device); err != nil {
+				return fmt.Errorf("store: device %s: type %s: %w", device, *u.DeviceType, err)
+			}
+		}
+		if u.Worker != nil {
+			var w sql.NullString
+			if *u.Worker != "" {
+				w = sql.NullString{String: *u.Worker, Valid: true}
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET worker = ? WHERE name = ?`), w, device); err != nil {
+				return fmt.Errorf("store: device %s: worker %s: %w", device, *u.Worker, err)
+			}
+		}
+		if u.Tags != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET tags = ? WHERE name = ?`), joinTags(*u.Tags), device); err != nil {
+				return fmt.Errorf("store: device %s: %w", device, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *SQL) deleteOne(ctx context.Context, table, what, name string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE name = ?`), name)
+	if err != nil {
+		return fmt.Errorf("store: remove %s %s (still in use?): %w", what, name, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("store: %s %s: %w", what, name, ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteUser removes a user and its tokens.
+func (s *SQL) DeleteUser(ctx context.Context, name string) error {
+	return s.deleteOne(ctx, "users", "user", name)
+}
+
+// DeleteDeviceType removes a device type no device uses.
+func (s *SQL) DeleteDeviceType(ctx context.Context, name string) error {
+	return s.deleteOne(ctx, "device_types", "device type", name)
+}
+
+// DeleteWorker removes a worker no device is attached to.
+func (s *SQL) DeleteWorker(ctx context.Context, name string) error {
+	return s.deleteOne(ctx, "workers", "worker", name)
+}
+
+// DeleteDevice removes a device no job refers to.
+func (s *SQL) DeleteDevice(ctx context.Context, name string) error {
+	return s.deleteOne(ctx, "devices", "device", name)
+}
+
+// Jobs.
+
+// Submit stores jobs in one transaction.
+func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
+	ids := make([]int64, 0, len(jobs))
+	now := time.Now().UnixNano()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, j := range jobs {
+			var group sql.NullString
+			if j.Group != "" {
+				group = sql.NullString{String: j.Group, Valid: true}
+			}
+			vis := j.Visibility
+			switch vis {
+			case "":
+				vis = VisibilityPublic
+			case VisibilityPublic, VisibilityPersonal, VisibilityGroup:
+			default:
+				return fmt.Errorf("store: submit: unknown visibility %q", vis)
+			}
+			var id int64
+			err := tx.QueryRowContext(ctx, s.q(`INSERT INTO jobs (definition, state, health, priority, submitter, device_type,
+				tags, health_check, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?) RETURNING id`),
+				j.Definition, JobSubmitted, JobUnknown, j.Priority, j.Submitter, j.DeviceType,
+				joinTags(j.Tags), j.HealthCheck, group, j.SubID, vis, joinTags(j.VisibleGroups), now).Scan(&id)
+			if err != nil {
+				return fmt.Errorf("store: submit: %w", err)
+			}
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+const jobCols = `id, definition, state, health, priority, submitter, device_type, tags, health_check,
+	device, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted, started, ended`
+
+func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
+	var j Job
+	var tags, groups string
+	var device, group sql.NullString
+	var submitted int64
+	var started, ended sql.NullInt64
+	err := sc.Scan(&j.ID, &j.Definition, &j.State, &j.Health, &j.Priority, &j.Submitter, &j.DeviceType, &tags,
+		&j.HealthCheck, &device, &group, &j.SubID, &j.Visibility, &groups, &j.ErrorClass, &j.ErrorMsg, &submitted, &started, &ended)
+	j.Tags = splitTags(tags)
+	j.VisibleGroups = splitTags(groups)
+	j.Device = device.String
+	j.Group = group.String
+	j.Submitted = time.Unix(0, submitted).UTC()
+	j.Started = fromNanos(started)
+	j.Ended = fromNanos(ended)
+	return j, err
+}
+
+// Job returns one job.
+func (s *SQL) Job(ctx context.Context, id int64) (Job, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, s.q(`SELECT `+jobCols+` FROM jobs WHERE id = ?`), id))
+	return j, notFound(err, "job "+strconv.FormatInt(id, 10))
+}
+
+// Jobs lists jobs by id.
+func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
+	var where []string
+	var args []any
+	if len(f.States) > 0 {
+		ph := make([]string, len(f.States))
+		for i, st := range f.States {
+			ph[i] = "?"
+			args = append(args, st)
+		}
+		where = append(where, "state IN ("+strings.Join(ph, ", ")+")")
+	}
+	if f.Worker != "" {
+		where = append(where, "device IN (SELECT name FROM devices WHERE worker = ?)")
+		args = append(args, f.Worker)
+	}
+	query := `SELECT ` + jobCols + ` FROM jobs`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id"
+	if f.Limit > 0 {
+		query += " LIMIT " + strconv.Itoa(f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// refused builds the TransitionError for a row whose guarded UPDATE touched
+// nothing, reading the state it is really in (within the same transaction).
+func (s *SQL) refused(ctx context.Context, tx *sql.Tx, kind, id string, want string) error {
+	var cur string
+	var err error
+	if kind == "job" {
+		err = tx.QueryRowContext(ctx, s.q(`SELECT state FROM jobs WHERE id = ?`), id).Scan(&cur)
+	} else {
+		err = tx.QueryRowContext(ctx, s.q(`SELECT state FROM devices WHERE name = ?`), id).Scan(&cur)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: %s %s: %w", kind, id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store: %s %s: %w", kind, id, err)
+	}
+	return &TransitionError{Kind: kind, ID: id, Current: cur, Want: want}
+}
+
+// guarded runs an UPDATE whose WHERE names the allowed current states and
+// turns "no row changed" into the TransitionError.
+func (s *SQL) guarded(ctx context.Context, tx *sql.Tx, kind, id, want, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, s.q(query), args...)
+	if err != nil {
+		return fmt.Errorf("store: %s %s: %w", kind, id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return s.refused(ctx, tx, kind, id, want)
+	}
+	return nil
+}
+
+func jobID(id int64) string { return strconv.FormatInt(id, 10) }
+
+// Schedule reserves devices and schedules jobs, all or none.
+func (s *SQL) Schedule(ctx context.Context, as []Assignment) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, a := range as {
+			if err := s.guarded(ctx, tx, "device", a.Device, string(DeviceReserved),
+				`UPDATE devices SET state = ? WHERE name = ? AND state = ?`, DeviceReserved, a.Device, DeviceIdle); err != nil {
+				return err
+			}
+			if err := s.guarded(ctx, tx, "job", jobID(a.Job), string(JobScheduled),
+				`UPDATE jobs SET state = ?, device = ? WHERE id = ? AND state IN (?, ?)`,
+				JobScheduled, a.Device, a.Job, JobSubmitted, JobScheduling); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ClaimJob takes the oldest Scheduled job on a device of worker. Candidates
+// are read first, then each is taken by an UPDATE guarded on state
+// Scheduled: when another claimer won the row, the next candidate is tried.
+func (s *SQL) ClaimJob(ctx context.Context, worker string, now time.Time) (Job, bool, error) {
+	var claimed int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id, device FROM jobs WHERE state = ?
+			AND device IN (SELECT name FROM devices WHERE worker = ?) ORDER BY id`), JobScheduled, worker)
+		if err != nil {
+			return err
+		}
+		type cand struct {
+			id     int64
+			device string
+		}
+		var cands []cand
+		for rows.Next() {
+			var c cand
+			if err := rows.Scan(&c.id, &c.device); err != nil {
+				rows.Close()
+				return err
+			}
+			cands = append(cands, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, c := range cands {
+			res, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET state = ?, started = ? WHERE id = ? AND state = ?`),
+				JobRunning, now.UnixNano(), c.id, JobScheduled)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				continue
+			}
+			if err := s.guarded(ctx, tx, "device", c.device, string(DeviceRunning),
+				`UPDATE devices SET state = ? WHERE name = ? AND state = ?`, DeviceRunning, c.device, DeviceReserved); err != nil {
+				return err
+			}
+			claimed = c.id
+			return nil
+		}
+		return nil
+	})
+	if err != nil || claimed == 0 {
+		return Job{}, false, err
+	}
+	j, err := s.Job(ctx, claimed)
+	return j, err == nil, err
+}
+
+// CancelJob cancels a job by its state (see Store).
+func (s *SQL) CancelJob(ctx context.Context, id int64, now time.Time) (JobState, error) {
+	var to JobState
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var device sql.NullString
+		err := tx.QueryRowContext(ctx, s.q(`UPDATE jobs SET state = ?, health = ?, ended = ? WHERE id = ? AND state IN (?, ?, ?) RETURNING device`),
+			JobFinished, JobCanceled, now.UnixNano(), id, JobSubmitted, JobScheduling, JobScheduled).Scan(&device)
+		if err == nil {
+			to = JobFinished
+			if device.Valid {
+				return s.guarded(ctx, tx, "device", device.String, string(DeviceIdle),
+					`UPDATE devices SET state = ? WHERE name = ? AND state = ?`, DeviceIdle, device.String, DeviceReserved)
+			}
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		to = JobCanceling
+		return s.guarded(ctx, tx, "job", jobID(id), string(JobCanceling),
+			`UPDATE jobs SET state = ? WHERE id = ? AND state = ?`, JobCanceling, id, JobRunning)
+	})
+	return to, err
+}
+
+// FinishJob ends a job and frees its device.
+func (s *SQL) FinishJob(ctx context.Context, id int64, f Finish, now time.Time) error {
+	switch f.Health {
+	case JobComplete, JobIncomplete, JobCanceled:
+	default:
+		return fmt.Errorf("store: job %d: finish with health %q", id, f.Health)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var device sql.NullString
+		err := tx.QueryRowContext(ctx, s.q(`UPDATE jobs SET state = ?, health = ?, error_class = ?, error_msg = ?, ended = ?
+			WHERE id = ? AND state IN (?, ?, ?) RETURNING device`),
+			JobFinished, f.Health, f.ErrorClass, f.ErrorMsg, now.UnixNano(), id, JobScheduled, JobRunning, JobCanceling).Scan(&device)
+		if errors.Is(err, sql.ErrNoRows) {
+			return s.refused(ctx, tx, "job", jobID(id), string(JobFinished))
+		}
+		if err != nil {
+			return err
+		}
+		if !device.Valid {
+			return nil
+		}
+		if f.DeviceHealth != "" {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET health = ? WHERE name = ?`), f.DeviceHealth, device.String); err != nil {
+				return err
+			}
+		}
+		return s.guarded(ctx, tx, "device", device.String, string(DeviceIdle),
+			`UPDATE devices SET state = ? WHERE name = ? AND state IN (?, ?)`, DeviceIdle, device.String, DeviceReserved, DeviceRunning)
+	})
+}
+
+// Results.
+
+// AddResults appends results to a job, in one transaction.
+func (s *SQL) AddResults(ctx context.Context, job int64, rs []Result) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, r := range rs {
+			var m sql.NullFloat64
+			if r.Measurement != nil {
+				m = sql.NullFloat64{Float64: *r.Measurement, Valid: true}
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO results (job, suite, test_case, result, measurement, units, metadata)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`), job, r.Suite, r.Case, r.Result, m, r.Units, r.Metadata); err != nil {
+				if _, jerr := s.Job(ctx, job); errors.Is(jerr, ErrNotFound) {
+					return jerr
+				}
+				return fmt.Errorf("store: results of job %d: %w", job, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Results returns a job's results in the order they were added.
+func (s *SQL) Results(ctx context.Context, job int64) ([]Result, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT suite, test_case, result, measurement, units, metadata FROM results WHERE job = ? ORDER BY id`), job)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Result
+	for rows.Next() {
+		var r Result
+		var m sql.NullFloat64
+		if err := rows.Scan(&r.Suite, &r.Case, &r.Result, &m, &r.Units, &r.Metadata); err != nil {
+			return nil, err
+		}
+		if m.Valid {
+			v := m.Float64
+			r.Measurement = &v
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,296 @@
+// Package store is the lab's database: users and API tokens, device types,
+// devices, workers, jobs and their results, behind one Store interface that
+// the SQLite (store/sqlite) and PostgreSQL backends implement with the same
+// schema and the same SQL where the dialects allow.
+//
+// Contract shared by every implementation:
+//   - every state change runs in one transaction;
+//   - a transition from a state the row is not in returns a *TransitionError
+//     (errors.Is(err, ErrTransition)), never silent success: the state is
+//     checked in the UPDATE's WHERE clause of the same transaction, so two
+//     callers racing for the same row cannot both win;
+//   - claiming work (ClaimJob) is atomic: N workers claiming at once get each
+//     job at most once;
+//   - secrets (passwords, API and worker tokens) are stored hashed only.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors the Store methods return, to be checked with errors.Is.
+var (
+	ErrNotFound   = errors.New("not found")
+	ErrExists     = errors.New("already exists")
+	ErrTransition = errors.New("invalid state transition")
+	ErrAuth       = errors.New("authentication failed")
+)
+
+// TransitionError says which row refused which transition and the state it
+// was really in.
+type TransitionError struct {
+	Kind    string // "job" or "device"
+	ID      string // job id or device name
+	Current string // the state the row was in
+	Want    string // what the caller asked for, e.g. "Running"
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("%s %s: cannot go to %s from %s", e.Kind, e.ID, e.Want, e.Current)
+}
+
+// Is makes errors.Is(err, ErrTransition) true.
+func (e *TransitionError) Is(target error) bool { return target == ErrTransition }
+
+// JobState is LAVA's TestJob.state.
+type JobState string
+
+// Job states.
+const (
+	JobSubmitted  JobState = "Submitted"
+	JobScheduling JobState = "Scheduling"
+	JobScheduled  JobState = "Scheduled"
+	JobRunning    JobState = "Running"
+	JobCanceling  JobState = "Canceling"
+	JobFinished   JobState = "Finished"
+)
+
+// JobHealth is LAVA's TestJob.health.
+type JobHealth string
+
+// Job healths.
+const (
+	JobUnknown    JobHealth = "Unknown"
+	JobComplete   JobHealth = "Complete"
+	JobIncomplete JobHealth = "Incomplete"
+	JobCanceled   JobHealth = "Canceled"
+)
+
+// DeviceState is LAVA's Device.state.
+type DeviceState string
+
+// Device states.
+const (
+	DeviceIdle     DeviceState = "Idle"
+	DeviceReserved DeviceState = "Reserved"
+	DeviceRunning  DeviceState = "Running"
+)
+
+// DeviceHealth is LAVA's Device.health.
+type DeviceHealth string
+
+// Device healths.
+const (
+	HealthUnknown     DeviceHealth = "Unknown"
+	HealthGood        DeviceHealth = "Good"
+	HealthBad         DeviceHealth = "Bad"
+	HealthMaintenance DeviceHealth = "Maintenance"
+	HealthLooping     DeviceHealth = "Looping"
+	HealthRetired     DeviceHealth = "Retired"
+)
+
+// WorkerState is LAVA's Worker.state.
+type WorkerState string
+
+// Worker states.
+const (
+	WorkerOnline  WorkerState = "Online"
+	WorkerOffline WorkerState = "Offline"
+)
+
+// User is an account. The password hash never leaves the store.
+type User struct {
+	Name      string
+	Superuser bool
+	Created   time.Time
+}
+
+// DeviceType holds a type's Jinja2 template and health-check job.
+type DeviceType struct {
+	Name        string
+	Template    string
+	HealthCheck string // job definition YAML, empty for none
+}
+
+// Device is one board.
+type Device struct {
+	Name       string
+	DeviceType string
+	Worker     string // empty: not attached
+	Dictionary string // Jinja2 text
+	Tags       []string
+	State      DeviceState
+	Health     DeviceHealth
+}
+
+// DeviceUpdate names the device fields to change; nil leaves one as is.
+type DeviceUpdate struct {
+	DeviceType *string
+	Worker     *string // "" detaches the device
+	Tags       *[]string
+}
+
+// Worker is one dispatcher host.
+type Worker struct {
+	Name     string
+	State    WorkerState
+	LastPing time.Time // zero: never pinged
+}
+
+// NewJob is what Submit stores; a MultiNode group is several NewJobs with
+// the same Group and distinct SubIDs, submitted in one call.
+type NewJob struct {
+	Definition  string
+	Submitter   string
+	Priority    int
+	DeviceType  string // requested type
+	Tags        []string
+	HealthCheck bool
+	Group       string // MultiNode target_group, empty otherwise
+	SubID       int
+	Visibility  Visibility // "" is public
+	// VisibleGroups: with VisibilityGroup, the groups whose members see it.
+	VisibleGroups []string
+}
+
+// Visibility is LAVA's job visibility.
+type Visibility string
+
+// Visibilities.
+const (
+	VisibilityPublic   Visibility = "public"
+	VisibilityPersonal Visibility = "personal" // the submitter (and superusers)
+	VisibilityGroup    Visibility = "group"    // members of VisibleGroups (and superusers)
+)
+
+// Job is a stored job.
+type Job struct {
+	ID            int64
+	Definition    string
+	State         JobState
+	Health        JobHealth
+	Priority      int
+	Submitter     string
+	DeviceType    string
+	Tags          []string
+	HealthCheck   bool
+	Device        string // empty until scheduled
+	Group         string
+	SubID         int
+	Visibility    Visibility
+	VisibleGroups []string
+	ErrorClass    string
+	ErrorMsg      string
+	Submitted     time.Time
+	Started       time.Time // zero until running
+	Ended         time.Time // zero until finished
+}
+
+// Assignment places one job on one device.
+type Assignment struct {
+	Job    int64
+	Device string
+}
+
+// Finish is how a job ended.
+type Finish struct {
+	Health     JobHealth // Complete, Incomplete or Canceled
+	ErrorClass string
+	ErrorMsg   string
+	// DeviceHealth, when set, is the device's health afterwards (e.g.
+	// Unknown after an infrastructure error, so a health check runs first).
+	DeviceHealth DeviceHealth
+}
+
+// Result is one test case result.
+type Result struct {
+	Suite       string
+	Case        string
+	Result      string // pass, fail, skip, unknown
+	Measurement *float64
+	Units       string
+	Metadata    string // YAML or JSON text, as sent
+}
+
+// JobFilter selects jobs; zero fields match everything.
+type JobFilter struct {
+	States []JobState
+	Worker string // jobs on devices of this worker
+	Limit  int
+}
+
+// Store is the lab's database. Methods are safe for concurrent use.
+type Store interface {
+	Close() error
+
+	// Users and API tokens. CreateToken stores SHA-256 of the secret: an
+	// empty secret makes a random one, returned once.
+	CreateUser(ctx context.Context, name, password string, superuser bool) (User, error)
+	User(ctx context.Context, name string) (User, error)
+	Users(ctx context.Context) ([]User, error)
+	CheckPassword(ctx context.Context, name, password string) (User, error)
+	CreateToken(ctx context.Context, user, secret, description string) (string, error)
+	Authenticate(ctx context.Context, user, secret string) (User, error)
+
+	// Groups: CreateGroup is idempotent; UserGroups lists a user's groups.
+	CreateGroup(ctx context.Context, name string) error
+	AddGroupMember(ctx context.Context, group, user string) error
+	UserGroups(ctx context.Context, user string) ([]string, error)
+
+	// Device types: PutDeviceType creates or replaces.
+	PutDeviceType(ctx context.Context, dt DeviceType) error
+	DeviceType(ctx context.Context, name string) (DeviceType, error)
+	DeviceTypes(ctx context.Context) ([]DeviceType, error)
+
+	// Workers: CreateWorker returns the worker's token (random when
+	// secret is empty), stored hashed.
+	CreateWorker(ctx context.Context, name, secret string) (string, error)
+	AuthenticateWorker(ctx context.Context, name, secret string) (Worker, error)
+	Worker(ctx context.Context, name string) (Worker, error)
+	Workers(ctx context.Context) ([]Worker, error)
+	// PingWorker records a heartbeat and sets the worker Online.
+	PingWorker(ctx context.Context, name string, at time.Time) error
+	SetWorkerState(ctx context.Context, name string, state WorkerState) error
+
+	// Devices: new devices are Idle with health Unknown.
+	CreateDevice(ctx context.Context, d Device) error
+	Device(ctx context.Context, name string) (Device, error)
+	Devices(ctx context.Context) ([]Device, error)
+	SetDictionary(ctx context.Context, device, dictionary string) error
+	SetDeviceHealth(ctx context.Context, device string, health DeviceHealth) error
+	// UpdateDevice changes the fields set in u.
+	UpdateDevice(ctx context.Context, device string, u DeviceUpdate) error
+
+	// Removal, for administration: a row still referenced (a device type
+	// with devices, a device or user with jobs) is refused.
+	DeleteUser(ctx context.Context, name string) error
+	DeleteDeviceType(ctx context.Context, name string) error
+	DeleteWorker(ctx context.Context, name string) error
+	DeleteDevice(ctx context.Context, name string) error
+
+	// Jobs. Submit stores all jobs (one MultiNode group) in one transaction,
+	// state Submitted.
+	Submit(ctx context.Context, jobs []NewJob) ([]int64, error)
+	Job(ctx context.Context, id int64) (Job, error)
+	Jobs(ctx context.Context, f JobFilter) ([]Job, error)
+	// Schedule moves every job Submitted/Scheduling → Scheduled and every
+	// device Idle → Reserved, all or none (a MultiNode group is placed
+	// whole or not at all).
+	Schedule(ctx context.Context, as []Assignment) error
+	// ClaimJob atomically takes one Scheduled job on a device of worker and
+	// moves it to Running (device Reserved → Running). ok is false when
+	// there is nothing to claim.
+	ClaimJob(ctx context.Context, worker string, now time.Time) (job Job, ok bool, err error)
+	// CancelJob: Submitted/Scheduling/Scheduled → Finished Canceled (a
+	// reserved device back to Idle); Running → Canceling. Others refuse.
+	CancelJob(ctx context.Context, id int64, now time.Time) (JobState, error)
+	// FinishJob: Scheduled/Running/Canceling → Finished, device → Idle.
+	FinishJob(ctx context.Context, id int64, f Finish, now time.Time) error
+
+	// Results.
+	AddResults(ctx context.Context, job int64, rs []Result) error
+	Results(ctx context.Context, job int64) ([]Result, error)
+}

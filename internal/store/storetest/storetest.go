@@ -1,0 +1,497 @@
+// Package storetest is the conformance suite every store backend runs: Run
+// takes a factory that returns a fresh, empty Store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/basalt-lava/basalt/internal/store"
+)
+
+// Factory returns a new empty store; the suite closes it.
+type Factory func(t *testing.T) store.Store
+
+// Run runs the whole suite against the backend.
+func Run(t *testing.T, open Factory) {
+	t.Run("Users", func(t *testing.T) { testUsers(t, open(t)) })
+	t.Run("Inventory", func(t *testing.T) { testInventory(t, open(t)) })
+	t.Run("Transitions", func(t *testing.T) { testTransitions(t, open) })
+	t.Run("ScheduleAllOrNone", func(t *testing.T) { testScheduleAllOrNone(t, open(t)) })
+	t.Run("ClaimConcurrent", func(t *testing.T) { testClaimConcurrent(t, open(t)) })
+	t.Run("Results", func(t *testing.T) { testResults(t, open(t)) })
+	t.Run("Visibility", func(t *testing.T) { testVisibility(t, open(t)) })
+}
+
+var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testUsers(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	_, err := s.CreateUser(ctx, "alice", "s3cret-pw", true)
+	must(t, err)
+	if _, err := s.CreateUser(ctx, "alice", "x", false); !errors.Is(err, store.ErrExists) {
+		t.Errorf("CreateUser(alice) twice = %v, want ErrExists", err)
+	}
+	if u, err := s.CheckPassword(ctx, "alice", "s3cret-pw"); err != nil || !u.Superuser {
+		t.Errorf("CheckPassword(alice, right) = %+v, %v", u, err)
+	}
+	for _, c := range [][2]string{{"alice", "wrong"}, {"bob", "s3cret-pw"}, {"alice", ""}} {
+		if _, err := s.CheckPassword(ctx, c[0], c[1]); !errors.Is(err, store.ErrAuth) {
+			t.Errorf("CheckPassword(%q, %q) = %v, want ErrAuth", c[0], c[1], err)
+		}
+	}
+	tok, err := s.CreateToken(ctx, "alice", "", "lavacli")
+	must(t, err)
+	if len(tok) != 64 {
+		t.Errorf("CreateToken random secret = %q, want 64 hex digits", tok)
+	}
+	given, err := s.CreateToken(ctx, "alice", "given-token-value", "")
+	must(t, err)
+	if given != "given-token-value" {
+		t.Errorf("CreateToken(secret) = %q", given)
+	}
+	if _, err := s.CreateToken(ctx, "nobody", "", ""); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("CreateToken(nobody) = %v, want ErrNotFound", err)
+	}
+	_, err = s.CreateUser(ctx, "bob", "", false)
+	must(t, err)
+	for _, c := range []struct {
+		user, secret string
+		ok           bool
+	}{{"alice", tok, true}, {"alice", "given-token-value", true}, {"bob", tok, false}, {"alice", "nope", false}, {"bob", "", false}} {
+		_, err := s.Authenticate(ctx, c.user, c.secret)
+		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, store.ErrAuth)) {
+			t.Errorf("Authenticate(%q, %q) = %v, want ok=%v", c.user, c.secret, err, c.ok)
+		}
+	}
+	us, err := s.Users(ctx)
+	must(t, err)
+	if len(us) != 2 || us[0].Name != "alice" || us[1].Name != "bob" {
+		t.Errorf("Users = %+v", us)
+	}
+}
+
+// lab makes a user, a device type, worker w1 with devices d1..dn.
+func lab(t *testing.T, s store.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := s.CreateUser(ctx, "alice", "pw", false)
+	must(t, err)
+	must(t, s.PutDeviceType(ctx, store.DeviceType{Name: "qemu", Template: "{% extends 'base.jinja2' %}"}))
+	_, err = s.CreateWorker(ctx, "w1", "")
+	must(t, err)
+	for i := 1; i <= n; i++ {
+		must(t, s.CreateDevice(ctx, store.Device{Name: fmt.Sprintf("d%d", i), DeviceType: "qemu", Worker: "w1"}))
+	}
+}
+
+func submit(t *testing.T, s store.Store, n int) []int64 {
+	t.Helper()
+	var js []store.NewJob
+	for i := 0; i < n; i++ {
+		js = append(js, store.NewJob{Definition: "job_name: x\n", Submitter: "alice", DeviceType: "qemu", Priority: 50})
+	}
+	ids, err := s.Submit(context.Background(), js)
+	must(t, err)
+	return ids
+}
+
+func testInventory(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 0)
+	must(t, s.PutDeviceType(ctx, store.DeviceType{Name: "qemu", Template: "v2", HealthCheck: "hc"}))
+	dt, err := s.DeviceType(ctx, "qemu")
+	must(t, err)
+	if diff := cmp.Diff(dt, store.DeviceType{Name: "qemu", Template: "v2", HealthCheck: "hc"}); diff != "" {
+		t.Errorf("DeviceType after replace (-got +want):\n%s", diff)
+	}
+	if _, err := s.DeviceType(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeviceType(nope) = %v", err)
+	}
+	must(t, s.CreateDevice(ctx, store.Device{Name: "d1", DeviceType: "qemu", Worker: "w1", Dictionary: "dict", Tags: []string{"usb", "big"}}))
+	if err := s.CreateDevice(ctx, store.Device{Name: "d1", DeviceType: "qemu"}); !errors.Is(err, store.ErrExists) {
+		t.Errorf("CreateDevice(d1) twice = %v", err)
+	}
+	if err := s.CreateDevice(ctx, store.Device{Name: "d2", DeviceType: "no-such-type"}); err == nil {
+		t.Errorf("CreateDevice with unknown type succeeded (foreign keys off?)")
+	}
+	must(t, s.SetDictionary(ctx, "d1", "dict2"))
+	must(t, s.SetDeviceHealth(ctx, "d1", store.HealthGood))
+	if err := s.SetDeviceHealth(ctx, "d1", "Shiny"); err == nil {
+		t.Errorf("SetDeviceHealth(Shiny) succeeded")
+	}
+	if err := s.SetDictionary(ctx, "nope", ""); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetDictionary(nope) = %v", err)
+	}
+	d, err := s.Device(ctx, "d1")
+	must(t, err)
+	want := store.Device{Name: "d1", DeviceType: "qemu", Worker: "w1", Dictionary: "dict2", Tags: []string{"big", "usb"}, State: store.DeviceIdle, Health: store.HealthGood}
+	if diff := cmp.Diff(d, want); diff != "" {
+		t.Errorf("Device(d1) (-got +want):\n%s", diff)
+	}
+	tok, err := s.CreateWorker(ctx, "w2", "worker-secret")
+	must(t, err)
+	if _, err := s.AuthenticateWorker(ctx, "w2", tok); err != nil {
+		t.Errorf("AuthenticateWorker(w2, right) = %v", err)
+	}
+	if _, err := s.AuthenticateWorker(ctx, "w1", tok); !errors.Is(err, store.ErrAuth) {
+		t.Errorf("AuthenticateWorker(w1, w2's token) = %v", err)
+	}
+	must(t, s.PingWorker(ctx, "w2", now))
+	w, err := s.Worker(ctx, "w2")
+	must(t, err)
+	if diff := cmp.Diff(w, store.Worker{Name: "w2", State: store.WorkerOnline, LastPing: now}); diff != "" {
+		t.Errorf("Worker(w2) after ping (-got +want):\n%s", diff)
+	}
+	must(t, s.SetWorkerState(ctx, "w2", store.WorkerOffline))
+	if err := s.PingWorker(ctx, "nope", now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("PingWorker(nope) = %v", err)
+	}
+	ws, err := s.Workers(ctx)
+	must(t, err)
+	if len(ws) != 2 || ws[1].State != store.WorkerOffline {
+		t.Errorf("Workers = %+v", ws)
+	}
+
+	// Updates and removals, refused while referenced.
+	w2, tags := "w2", []string{"x"}
+	must(t, s.UpdateDevice(ctx, "d1", store.DeviceUpdate{Worker: &w2, Tags: &tags}))
+	if d, _ := s.Device(ctx, "d1"); d.Worker != "w2" || len(d.Tags) != 1 || d.Dictionary != "dict2" {
+		t.Errorf("Device(d1) after UpdateDevice = %+v", d)
+	}
+	bad := "no-such-worker"
+	if err := s.UpdateDevice(ctx, "d1", store.DeviceUpdate{Worker: &bad}); err == nil {
+		t.Errorf("UpdateDevice to an unknown worker succeeded")
+	}
+	if err := s.UpdateDevice(ctx, "nope", store.DeviceUpdate{}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateDevice(nope) = %v", err)
+	}
+	if err := s.DeleteDeviceType(ctx, "qemu"); err == nil {
+		t.Errorf("DeleteDeviceType(qemu) with a device succeeded")
+	}
+	if err := s.DeleteWorker(ctx, "w2"); err == nil {
+		t.Errorf("DeleteWorker(w2) with a device succeeded")
+	}
+	must(t, s.DeleteDevice(ctx, "d1"))
+	must(t, s.DeleteWorker(ctx, "w2"))
+	must(t, s.DeleteDeviceType(ctx, "qemu"))
+	if err := s.DeleteDevice(ctx, "d1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteDevice(d1) twice = %v", err)
+	}
+	tok, err = s.CreateToken(ctx, "alice", "", "")
+	must(t, err)
+	must(t, s.DeleteUser(ctx, "alice"))
+	if _, err := s.Authenticate(ctx, "alice", tok); !errors.Is(err, store.ErrAuth) {
+		t.Errorf("Authenticate after DeleteUser = %v, want ErrAuth", err)
+	}
+}
+
+// reach drives a fresh job on d1 to state st through the Store's own
+// methods.
+func reach(t *testing.T, s store.Store, st store.JobState) int64 {
+	t.Helper()
+	ctx := context.Background()
+	id := submit(t, s, 1)[0]
+	if st == store.JobSubmitted {
+		return id
+	}
+	if st == store.JobFinished {
+		_, err := s.CancelJob(ctx, id, now)
+		must(t, err)
+		return id
+	}
+	must(t, s.Schedule(ctx, []store.Assignment{{Job: id, Device: "d1"}}))
+	if st == store.JobScheduled {
+		return id
+	}
+	_, ok, err := s.ClaimJob(ctx, "w1", now)
+	if err != nil || !ok {
+		t.Fatalf("ClaimJob = %v, %v", ok, err)
+	}
+	if st == store.JobCanceling {
+		_, err := s.CancelJob(ctx, id, now)
+		must(t, err)
+	}
+	return id
+}
+
+func testTransitions(t *testing.T, open Factory) {
+	ctx := context.Background()
+	ops := map[string]func(s store.Store, id int64) error{
+		"Schedule": func(s store.Store, id int64) error {
+			return s.Schedule(ctx, []store.Assignment{{Job: id, Device: "d2"}})
+		},
+		"Claim": func(s store.Store, id int64) error {
+			j, ok, err := s.ClaimJob(ctx, "w1", now)
+			if err == nil && (!ok || j.ID != id) {
+				return store.ErrTransition
+			}
+			return err
+		},
+		"Cancel": func(s store.Store, id int64) error { _, err := s.CancelJob(ctx, id, now); return err },
+		"Finish": func(s store.Store, id int64) error {
+			return s.FinishJob(ctx, id, store.Finish{Health: store.JobComplete}, now)
+		},
+	}
+	// want: the state after the op, or "" when refused.
+	cases := []struct {
+		from store.JobState
+		op   string
+		want store.JobState
+	}{
+		{store.JobSubmitted, "Schedule", store.JobScheduled},
+		{store.JobSubmitted, "Claim", ""},
+		{store.JobSubmitted, "Cancel", store.JobFinished},
+		{store.JobSubmitted, "Finish", ""},
+		{store.JobScheduled, "Schedule", ""},
+		{store.JobScheduled, "Claim", store.JobRunning},
+		{store.JobScheduled, "Cancel", store.JobFinished},
+		{store.JobScheduled, "Finish", store.JobFinished},
+		{store.JobRunning, "Schedule", ""},
+		{store.JobRunning, "Claim", ""},
+		{store.JobRunning, "Cancel", store.JobCanceling},
+		{store.JobRunning, "Finish", store.JobFinished},
+		{store.JobCanceling, "Schedule", ""},
+		{store.JobCanceling, "Claim", ""},
+		{store.JobCanceling, "Cancel", ""},
+		{store.JobCanceling, "Finish", store.JobFinished},
+		{store.JobFinished, "Schedule", ""},
+		{store.JobFinished, "Claim", ""},
+		{store.JobFinished, "Cancel", ""},
+		{store.JobFinished, "Finish", ""},
+	}
+	for _, c := range cases {
+		t.Run(string(c.from)+"/"+c.op, func(t *testing.T) {
+			s := open(t)
+			defer s.Close()
+			lab(t, s, 2)
+			id := reach(t, s, c.from)
+			before, err := s.Job(ctx, id)
+			must(t, err)
+			if before.State != c.from {
+				t.Fatalf("setup reached %s, want %s", before.State, c.from)
+			}
+			err = ops[c.op](s, id)
+			after, gerr := s.Job(ctx, id)
+			must(t, gerr)
+			if c.want == "" {
+				if !errors.Is(err, store.ErrTransition) {
+					t.Errorf("%s from %s = %v, want ErrTransition", c.op, c.from, err)
+				}
+				if diff := cmp.Diff(after, before); diff != "" {
+					t.Errorf("%s from %s was refused but changed the job (-got +want):\n%s", c.op, c.from, diff)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%s from %s = %v", c.op, c.from, err)
+			}
+			if after.State != c.want {
+				t.Errorf("%s from %s: state %s, want %s", c.op, c.from, after.State, c.want)
+			}
+			// The device follows the job: a finished job frees it.
+			if after.Device != "" {
+				d, err := s.Device(ctx, after.Device)
+				must(t, err)
+				wantDev := map[store.JobState]store.DeviceState{store.JobScheduled: store.DeviceReserved,
+					store.JobRunning: store.DeviceRunning, store.JobCanceling: store.DeviceRunning, store.JobFinished: store.DeviceIdle}[after.State]
+				if d.State != wantDev {
+					t.Errorf("device %s is %s with its job %s, want %s", d.Name, d.State, after.State, wantDev)
+				}
+			}
+		})
+	}
+	t.Run("DeviceBusy", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		lab(t, s, 1)
+		ids := submit(t, s, 2)
+		must(t, s.Schedule(ctx, []store.Assignment{{Job: ids[0], Device: "d1"}}))
+		err := s.Schedule(ctx, []store.Assignment{{Job: ids[1], Device: "d1"}})
+		var te *store.TransitionError
+		if !errors.As(err, &te) || te.Kind != "device" || te.Current != string(store.DeviceReserved) {
+			t.Errorf("Schedule on a reserved device = %v, want a device TransitionError from Reserved", err)
+		}
+	})
+	t.Run("FinishSetsDeviceHealth", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		lab(t, s, 1)
+		id := reach(t, s, store.JobRunning)
+		must(t, s.SetDeviceHealth(ctx, "d1", store.HealthGood))
+		must(t, s.FinishJob(ctx, id, store.Finish{Health: store.JobIncomplete, ErrorClass: "Infrastructure", ErrorMsg: "worker lost", DeviceHealth: store.HealthUnknown}, now))
+		j, err := s.Job(ctx, id)
+		must(t, err)
+		d, err := s.Device(ctx, "d1")
+		must(t, err)
+		if j.Health != store.JobIncomplete || j.ErrorClass != "Infrastructure" || j.ErrorMsg != "worker lost" || !j.Ended.Equal(now) || !j.Started.Equal(now) {
+			t.Errorf("job after FinishJob = %+v", j)
+		}
+		if d.State != store.DeviceIdle || d.Health != store.HealthUnknown {
+			t.Errorf("device after FinishJob = %s/%s, want Idle/Unknown", d.State, d.Health)
+		}
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		lab(t, s, 1)
+		if _, err := s.CancelJob(ctx, 999, now); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("CancelJob(999) = %v, want ErrNotFound", err)
+		}
+		if err := s.FinishJob(ctx, 999, store.Finish{Health: store.JobComplete}, now); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("FinishJob(999) = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func testScheduleAllOrNone(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 3)
+	ids := submit(t, s, 3)
+	must(t, s.Schedule(ctx, []store.Assignment{{Job: ids[2], Device: "d3"}}))
+	// A group of three where the last device is taken: nothing moves.
+	err := s.Schedule(ctx, []store.Assignment{{Job: ids[0], Device: "d1"}, {Job: ids[1], Device: "d2"}, {Job: ids[1], Device: "d3"}})
+	if !errors.Is(err, store.ErrTransition) {
+		t.Fatalf("Schedule with a reserved device = %v, want ErrTransition", err)
+	}
+	for _, name := range []string{"d1", "d2"} {
+		d, err := s.Device(ctx, name)
+		must(t, err)
+		if d.State != store.DeviceIdle {
+			t.Errorf("device %s is %s after a refused Schedule, want Idle", name, d.State)
+		}
+	}
+	for _, id := range ids[:2] {
+		j, err := s.Job(ctx, id)
+		must(t, err)
+		if j.State != store.JobSubmitted || j.Device != "" {
+			t.Errorf("job %d is %s on %q after a refused Schedule", id, j.State, j.Device)
+		}
+	}
+}
+
+func testClaimConcurrent(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	const jobs, claimers = 20, 8
+	lab(t, s, jobs)
+	ids := submit(t, s, jobs)
+	var as []store.Assignment
+	for i, id := range ids {
+		as = append(as, store.Assignment{Job: id, Device: fmt.Sprintf("d%d", i+1)})
+	}
+	must(t, s.Schedule(ctx, as))
+	var mu sync.Mutex
+	var got []int64
+	var wg sync.WaitGroup
+	errs := make(chan error, claimers)
+	for g := 0; g < claimers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				j, ok, err := s.ClaimJob(ctx, "w1", now)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !ok {
+					return
+				}
+				mu.Lock()
+				got = append(got, j.ID)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("ClaimJob: %v", err)
+	}
+	sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
+	if diff := cmp.Diff(got, ids); diff != "" {
+		t.Errorf("claimed jobs (-got +want): each job exactly once\n%s", diff)
+	}
+	running, err := s.Jobs(ctx, store.JobFilter{States: []store.JobState{store.JobRunning}, Worker: "w1"})
+	must(t, err)
+	if len(running) != jobs {
+		t.Errorf("Jobs(Running, w1) = %d jobs, want %d", len(running), jobs)
+	}
+}
+
+func testResults(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 1)
+	id := submit(t, s, 1)[0]
+	m := 12.5
+	rs := []store.Result{
+		{Suite: "lava", Case: "job", Result: "pass", Metadata: "{}"},
+		{Suite: "0_smoke", Case: "speed", Result: "pass", Measurement: &m, Units: "MB/s", Metadata: `{"level": "1.1"}`},
+	}
+	must(t, s.AddResults(ctx, id, rs))
+	got, err := s.Results(ctx, id)
+	must(t, err)
+	if diff := cmp.Diff(got, rs); diff != "" {
+		t.Errorf("Results (-got +want):\n%s", diff)
+	}
+	if err := s.AddResults(ctx, 999, rs); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AddResults(999) = %v, want ErrNotFound", err)
+	}
+}
+
+func testVisibility(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 0)
+	_, err := s.CreateUser(ctx, "bob", "", false)
+	must(t, err)
+	must(t, s.CreateGroup(ctx, "lab"))
+	must(t, s.CreateGroup(ctx, "lab"))
+	must(t, s.AddGroupMember(ctx, "lab", "bob"))
+	must(t, s.AddGroupMember(ctx, "lab", "bob"))
+	if err := s.AddGroupMember(ctx, "nope", "bob"); err == nil {
+		t.Errorf("AddGroupMember(nope, bob) succeeded")
+	}
+	gs, err := s.UserGroups(ctx, "bob")
+	must(t, err)
+	if diff := cmp.Diff(gs, []string{"lab"}); diff != "" {
+		t.Errorf("UserGroups(bob) (-got +want):\n%s", diff)
+	}
+	ids, err := s.Submit(ctx, []store.NewJob{
+		{Submitter: "alice", DeviceType: "qemu"},
+		{Submitter: "alice", DeviceType: "qemu", Visibility: store.VisibilityGroup, VisibleGroups: []string{"lab", "ci"}},
+	})
+	must(t, err)
+	j0, err := s.Job(ctx, ids[0])
+	must(t, err)
+	j1, err := s.Job(ctx, ids[1])
+	must(t, err)
+	if j0.Visibility != store.VisibilityPublic || j1.Visibility != store.VisibilityGroup || len(j1.VisibleGroups) != 2 {
+		t.Errorf("visibility stored as %q and %q %v", j0.Visibility, j1.Visibility, j1.VisibleGroups)
+	}
+	if _, err := s.Submit(ctx, []store.NewJob{{Submitter: "alice", DeviceType: "qemu"}, {Submitter: "alice", Visibility: "secret"}}); err == nil {
+		t.Errorf("Submit with visibility secret succeeded")
+	}
+	if js, _ := s.Jobs(ctx, store.JobFilter{}); len(js) != 2 {
+		t.Errorf("a refused Submit left %d jobs, want the 2 before it (all or none)", len(js))
+	}
+}
