@@ -17,9 +17,10 @@ build:
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	if ! command -v git >/dev/null || ! command -v qemu-system-x86_64 >/dev/null || ! PATH=$$PATH:/usr/sbin:/sbin command -v mkfs.ext2 >/dev/null \
-		|| ! command -v xz >/dev/null || ! command -v bzip2 >/dev/null || ! command -v zstd >/dev/null || ! command -v curl >/dev/null; then \
+		|| ! command -v xz >/dev/null || ! command -v bzip2 >/dev/null || ! command -v zstd >/dev/null || ! command -v curl >/dev/null \
+		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-			git ca-certificates curl make e2fsprogs qemu-system-x86 xz-utils bzip2 zstd >/dev/null; \
+			git ca-certificates curl make e2fsprogs qemu-system-x86 xz-utils bzip2 zstd postgresql >/dev/null; \
 	fi
 	$(GO) mod download
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -82,9 +83,11 @@ lint:
 
 # test builds the fixtures first: the end-to-end tests boot them under
 # QEMU, and with BASALT_E2E=1 a missing fixture fails instead of skipping.
+# A private PostgreSQL server runs for the duration (scripts/with-postgres.sh)
+# so that the store's tests run on PostgreSQL as well as SQLite.
 test: fixtures
 	BASALT_E2E=1 BASALT_LAVA_PYTHONPATH=$(if $(wildcard $(LAVA_PEERS)/usr/lib/python3/dist-packages),$(CURDIR)/$(LAVA_PEERS)/usr/lib/python3/dist-packages) \
-		$(GO) test -count=1 -timeout 30m ./...
+		scripts/with-postgres.sh $(GO) test -count=1 -timeout 30m ./...
 
 # test-fast is the inner loop: every test that needs neither QEMU nor the
 # fixtures (those skip under -short: the boot tests and internal/e2e).
