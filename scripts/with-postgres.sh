@@ -31,7 +31,7 @@ $as "$bindir/initdb" -D "$dir/data" -A trust -U basalt -E UTF8 >"$dir/initdb.log
 $as "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
 	-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off" start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 export BASALT_POSTGRES_DSN="postgres://basalt@127.0.0.1:$port/postgres?sslmode=disable"
-echo "with-postgres: PostgreSQL $("$bindir/postgres" --version | awk '{print $NF}') on 127.0.0.1:$port for the store tests" >&2
+echo "with-postgres: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port for the store tests" >&2
 status=0
 "$@" || status=$?
 exit $status
