@@ -1,0 +1,335 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/basalt-lava/basalt/internal/limits"
+	"github.com/basalt-lava/basalt/internal/store"
+	"github.com/basalt-lava/basalt/internal/store/postgres"
+	"github.com/basalt-lava/basalt/internal/store/sqlite"
+)
+
+const manageSynopsis = `basalt manage [--db DSN] OBJECT ACTION [arguments]
+
+objects and actions:
+  users add NAME [--superuser] [--passwd P] | users list | users remove NAME
+  tokens add --user NAME [--secret S]        (prints the token)
+  workers add NAME [--secret S]              (prints the worker's token)
+  workers list | workers remove NAME
+  device-types add NAME [--template FILE] | device-types list | device-types remove NAME
+  devices add NAME --device-type T [--worker W] [--dictionary FILE] [--tags a,b]
+  devices update NAME [--device-type T] [--worker W] [--dictionary FILE] [--tags a,b]
+  devices list | devices remove NAME
+
+--db is a SQLite file (default basalt.db, created when missing) or a
+postgres:// URL; it may also come after ACTION.`
+
+// manageAction is one `basalt manage OBJECT ACTION`: flags declares its
+// options on fs, and the returned function runs it on the opened store.
+type manageAction struct {
+	synopsis string
+	nargs    int // positional arguments it takes (0 or 1: NAME)
+	flags    func(fs *flag.FlagSet, lim *limits.Limits) func(ctx context.Context, st store.Store, pos []string, stdout io.Writer) error
+}
+
+// usageError is a mistake on the command line (exit 2), not a store refusal.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// runManage administers the database directly, like `lava-server manage`:
+// it opens the store itself, so it also works while a server runs on it
+// (each change is one transaction of the store).
+func runManage(args []string, stdout, stderr io.Writer) int {
+	top := newFlagSet("manage", manageSynopsis, stderr)
+	db := top.String("db", "basalt.db", "database: a SQLite file path or a postgres:// URL")
+	if err := top.Parse(args); err != nil {
+		return flagStatus(err)
+	}
+	rest := top.Args()
+	if len(rest) < 2 {
+		top.Usage()
+		return exitUsage
+	}
+	key := rest[0] + " " + rest[1]
+	a, ok := manageActions()[key]
+	if !ok {
+		fmt.Fprintf(stderr, "basalt: manage: unknown object or action %q\n", key)
+		top.Usage()
+		return exitUsage
+	}
+	fs := newFlagSet("manage "+key, "basalt manage "+a.synopsis, stderr)
+	fs.StringVar(db, "db", *db, "database: a SQLite file path or a postgres:// URL")
+	var lim limits.Limits
+	run := a.flags(fs, &lim)
+	pos, err := parseInterspersed(fs, rest[2:])
+	if err != nil {
+		return flagStatus(err)
+	}
+	if len(pos) != a.nargs {
+		fmt.Fprintf(stderr, "basalt: manage %s: want %d argument(s), got %d\n", key, a.nargs, len(pos))
+		fs.Usage()
+		return exitUsage
+	}
+	ctx := context.Background()
+	st, err := openStore(ctx, *db)
+	if err != nil {
+		fmt.Fprintf(stderr, "basalt: %v\n", err)
+		return exitFailed
+	}
+	defer st.Close()
+	if err := run(ctx, st, pos, stdout); err != nil {
+		fmt.Fprintf(stderr, "basalt: manage %s: %v\n", key, err)
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	return exitOK
+}
+
+// openStore opens PostgreSQL for a postgres:// (or postgresql://) URL and a
+// SQLite file otherwise.
+func openStore(ctx context.Context, dsn string) (store.Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return postgres.Open(ctx, dsn)
+	}
+	if dsn == "" {
+		return nil, errors.New("--db is empty")
+	}
+	return sqlite.Open(ctx, dsn)
+}
+
+func manageActions() map[string]manageAction {
+	return map[string]manageAction{
+		"users add": {"users add NAME [--superuser] [--passwd P]", 1, func(fs *flag.FlagSet, _ *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+			super := fs.Bool("superuser", false, "make the user a superuser")
+			passwd := fs.String("passwd", "", "password (none: the user authenticates with tokens only)")
+			return func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
+				_, err := st.CreateUser(ctx, pos[0], *passwd, *super)
+				return err
+			}
+		}},
+		"users list": {"users list", 0, noFlags(func(ctx context.Context, st store.Store, _ []string, w io.Writer) error {
+			us, err := st.Users(ctx)
+			if err != nil {
+				return err
+			}
+			return table(w, "NAME\tSUPERUSER", len(us), func(i int) string {
+				return fmt.Sprintf("%s\t%t", us[i].Name, us[i].Superuser)
+			})
+		})},
+		"users remove": {"users remove NAME", 1, noFlags(func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
+			return st.DeleteUser(ctx, pos[0])
+		})},
+		"tokens add": {"tokens add --user NAME [--secret S] [--description D]", 0, func(fs *flag.FlagSet, _ *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+			user := fs.String("user", "", "the token's owner (required)")
+			secret := fs.String("secret", "", "the token (default: a random one)")
+			desc := fs.String("description", "", "what the token is for")
+			return func(ctx context.Context, st store.Store, _ []string, w io.Writer) error {
+				if *user == "" {
+					return &usageError{"--user is required"}
+				}
+				if _, err := st.User(ctx, *user); err != nil {
+					return err
+				}
+				tok, err := st.CreateToken(ctx, *user, *secret, *desc)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(w, tok)
+				return nil
+			}
+		}},
+		"workers add": {"workers add NAME [--secret S]", 1, func(fs *flag.FlagSet, _ *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+			secret := fs.String("secret", "", "the worker's token (default: a random one)")
+			return func(ctx context.Context, st store.Store, pos []string, w io.Writer) error {
+				tok, err := st.CreateWorker(ctx, pos[0], *secret)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(w, tok)
+				return nil
+			}
+		}},
+		"workers list": {"workers list", 0, noFlags(func(ctx context.Context, st store.Store, _ []string, w io.Writer) error {
+			ws, err := st.Workers(ctx)
+			if err != nil {
+				return err
+			}
+			return table(w, "NAME\tSTATE\tLAST PING", len(ws), func(i int) string {
+				ping := "never"
+				if !ws[i].LastPing.IsZero() {
+					ping = ws[i].LastPing.UTC().Format(time.RFC3339)
+				}
+				return fmt.Sprintf("%s\t%s\t%s", ws[i].Name, ws[i].State, ping)
+			})
+		})},
+		"workers remove": {"workers remove NAME", 1, noFlags(func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
+			return st.DeleteWorker(ctx, pos[0])
+		})},
+		"device-types add": {"device-types add NAME [--template FILE]", 1, func(fs *flag.FlagSet, lim *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+			tmpl := fs.String("template", "", "the type's Jinja2 template (default: none stored; Basalt's shipped template of that name is used)")
+			lim.AddFlags(fs)
+			return func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
+				if _, err := st.DeviceType(ctx, pos[0]); err == nil {
+					return fmt.Errorf("device type %s: %w", pos[0], store.ErrExists)
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				dt := store.DeviceType{Name: pos[0]}
+				if *tmpl != "" {
+					b, err := lim.Template().Read(*tmpl)
+					if err != nil {
+						return err
+					}
+					dt.Template = string(b)
+				}
+				return st.PutDeviceType(ctx, dt)
+			}
+		}},
+		"device-types list": {"device-types list", 0, noFlags(func(ctx context.Context, st store.Store, _ []string, w io.Writer) error {
+			ds, err := st.DeviceTypes(ctx)
+			if err != nil {
+				return err
+			}
+			return table(w, "NAME\tTEMPLATE\tHEALTH CHECK", len(ds), func(i int) string {
+				return fmt.Sprintf("%s\t%s\t%t", ds[i].Name, sizeOrNone(ds[i].Template), ds[i].HealthCheck != "")
+			})
+		})},
+		"device-types remove": {"device-types remove NAME", 1, noFlags(func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
+			return st.DeleteDeviceType(ctx, pos[0])
+		})},
+		"devices add":    {"devices add NAME --device-type T [--worker W] [--dictionary FILE] [--tags a,b]", 1, deviceFlags(true)},
+		"devices update": {"devices update NAME [--device-type T] [--worker W] [--dictionary FILE] [--tags a,b]", 1, deviceFlags(false)},
+		"devices list": {"devices list", 0, noFlags(func(ctx context.Context, st store.Store, _ []string, w io.Writer) error {
+			ds, err := st.Devices(ctx)
+			if err != nil {
+				return err
+			}
+			return table(w, "NAME\tDEVICE TYPE\tWORKER\tSTATE\tHEALTH\tTAGS", len(ds), func(i int) string {
+				d := ds[i]
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", d.Name, d.DeviceType, orDash(d.Worker), d.State, d.Health, orDash(strings.Join(d.Tags, ",")))
+			})
+		})},
+		"devices remove": {"devices remove NAME", 1, noFlags(func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
+			return st.DeleteDevice(ctx, pos[0])
+		})},
+	}
+}
+
+// deviceFlags is `devices add` (create) and `devices update`: the device
+// type and the worker named must exist, and the dictionary is read as a
+// bounded regular file.
+func deviceFlags(create bool) func(fs *flag.FlagSet, lim *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+	return func(fs *flag.FlagSet, lim *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+		dtype := fs.String("device-type", "", "the device's type (must exist: basalt manage device-types add)")
+		worker := fs.String("worker", "", "the worker the device is attached to (must exist: basalt manage workers add)")
+		dict := fs.String("dictionary", "", "the device dictionary (Jinja2) file")
+		tags := fs.String("tags", "", "comma-separated device tags")
+		lim.AddFlags(fs)
+		return func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
+			set := map[string]bool{}
+			fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			if create && *dtype == "" {
+				return &usageError{"--device-type is required"}
+			}
+			if set["device-type"] {
+				if _, err := st.DeviceType(ctx, *dtype); errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("device type %q does not exist (add it with: basalt manage device-types add %s)", *dtype, *dtype)
+				} else if err != nil {
+					return err
+				}
+			}
+			if *worker != "" {
+				if _, err := st.Worker(ctx, *worker); errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("worker %q does not exist (add it with: basalt manage workers add %s)", *worker, *worker)
+				} else if err != nil {
+					return err
+				}
+			}
+			var dictionary string
+			if *dict != "" {
+				b, err := lim.Device().Read(*dict)
+				if err != nil {
+					return err
+				}
+				dictionary = string(b)
+			}
+			tagList := splitList(*tags)
+			if create {
+				return st.CreateDevice(ctx, store.Device{Name: pos[0], DeviceType: *dtype, Worker: *worker, Dictionary: dictionary, Tags: tagList})
+			}
+			if _, err := st.Device(ctx, pos[0]); err != nil {
+				return err
+			}
+			var u store.DeviceUpdate
+			if set["device-type"] {
+				u.DeviceType = dtype
+			}
+			if set["worker"] {
+				u.Worker = worker
+			}
+			if set["tags"] {
+				u.Tags = &tagList
+			}
+			if u != (store.DeviceUpdate{}) {
+				if err := st.UpdateDevice(ctx, pos[0], u); err != nil {
+					return err
+				}
+			}
+			if set["dictionary"] {
+				return st.SetDictionary(ctx, pos[0], dictionary)
+			}
+			return nil
+		}
+	}
+}
+
+func noFlags(run func(context.Context, store.Store, []string, io.Writer) error) func(*flag.FlagSet, *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+	return func(*flag.FlagSet, *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+		return run
+	}
+}
+
+// table prints a header and n rows aligned in columns.
+func table(w io.Writer, header string, n int, row func(int) string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for i := 0; i < n; i++ {
+		fmt.Fprintln(tw, row(i))
+	}
+	return tw.Flush()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func sizeOrNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return fmt.Sprintf("%d bytes", len(s))
+}

@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// manage runs `basalt manage --db db args...` through Main.
+func manage(t *testing.T, db string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Main(append([]string{"manage", "--db", db}, args...), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// mustManage runs a command that must succeed and returns its stdout.
+func mustManage(t *testing.T, db string, args ...string) string {
+	t.Helper()
+	code, out, errOut := manage(t, db, args...)
+	if code != exitOK {
+		t.Fatalf("basalt manage %s: exit %d, stderr:\n%s", strings.Join(args, " "), code, errOut)
+	}
+	return out
+}
+
+// TestManageSQLite runs every command on a fresh SQLite file.
+func TestManageSQLite(t *testing.T) {
+	testManage(t, filepath.Join(t.TempDir(), "lab.db"))
+}
+
+// TestManagePostgres runs the same commands on PostgreSQL, in a schema of
+// its own, when BASALT_POSTGRES_DSN names a server
+// (scripts/with-postgres.sh go test ./internal/cli -run Manage).
+func TestManagePostgres(t *testing.T) {
+	base := os.Getenv("BASALT_POSTGRES_DSN")
+	if base == "" {
+		t.Skip("BASALT_POSTGRES_DSN is not set")
+	}
+	if !strings.HasPrefix(base, "postgres://") && !strings.HasPrefix(base, "postgresql://") {
+		t.Skip("BASALT_POSTGRES_DSN is not a postgres:// URL, which is what --db takes")
+	}
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	schema := "basalt_cli_" + hex.EncodeToString(b)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		admin.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+		admin.Close()
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	testManage(t, base+sep+"search_path="+schema)
+}
+
+func testManage(t *testing.T, db string) {
+	dir := t.TempDir()
+	dict := filepath.Join(dir, "board-01.jinja2")
+	dictText := "{% extends 'qemu.jinja2' %}\n{% set netdevice = 'user' %}\n"
+	if err := os.WriteFile(dict, []byte(dictText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := filepath.Join(dir, "qemu.jinja2")
+	if err := os.WriteFile(tmpl, []byte("device_type: qemu\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Users and tokens.
+	mustManage(t, db, "users", "add", "admin", "--superuser", "--passwd", "pw")
+	mustManage(t, db, "users", "add", "bob")
+	if got, want := mustManage(t, db, "users", "list"), "NAME   SUPERUSER\nadmin  true\nbob    false\n"; got != want {
+		t.Errorf("users list:\n%s\nwant:\n%s", got, want)
+	}
+	if got := mustManage(t, db, "tokens", "add", "--user", "bob", "--secret", "s3cret"); got != "s3cret\n" {
+		t.Errorf("tokens add --secret printed %q, want the secret", got)
+	}
+	tok := strings.TrimSpace(mustManage(t, db, "tokens", "add", "--user", "bob"))
+	if len(tok) < 32 {
+		t.Errorf("tokens add printed %q, want a random token", tok)
+	}
+
+	// Workers: the printed token authenticates the worker.
+	wtok := strings.TrimSpace(mustManage(t, db, "workers", "add", "worker-1"))
+	mustManage(t, db, "workers", "add", "worker-2", "--secret", "w2")
+	if got, want := mustManage(t, db, "workers", "list"), "NAME      STATE    LAST PING\nworker-1  Offline  never\nworker-2  Offline  never\n"; got != want {
+		t.Errorf("workers list:\n%s\nwant:\n%s", got, want)
+	}
+
+	// Device types and devices.
+	mustManage(t, db, "device-types", "add", "qemu", "--template", tmpl)
+	mustManage(t, db, "device-types", "add", "bbb")
+	if got, want := mustManage(t, db, "device-types", "list"), "NAME  TEMPLATE  HEALTH CHECK\nbbb   -         false\nqemu  18 bytes  false\n"; got != want {
+		t.Errorf("device-types list:\n%s\nwant:\n%s", got, want)
+	}
+	mustManage(t, db, "devices", "add", "qemu-01", "--device-type", "qemu", "--worker", "worker-1", "--dictionary", dict, "--tags", "kvm, big")
+	mustManage(t, db, "devices", "add", "bbb-01", "--device-type", "bbb")
+	if got, want := mustManage(t, db, "devices", "list"), "NAME     DEVICE TYPE  WORKER    STATE  HEALTH   TAGS\nbbb-01   bbb          -         Idle   Unknown  -\nqemu-01  qemu         worker-1  Idle   Unknown  big,kvm\n"; got != want {
+		t.Errorf("devices list:\n%s\nwant:\n%s", got, want)
+	}
+	mustManage(t, db, "devices", "update", "bbb-01", "--worker", "worker-2", "--tags", "usb", "--dictionary", dict)
+	mustManage(t, db, "devices", "update", "qemu-01", "--worker", "")
+
+	// The effects, read back from the store the server would use.
+	st, err := openStore(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Authenticate(t.Context(), "bob", tok); err != nil {
+		t.Errorf("the printed token does not authenticate bob: %v", err)
+	}
+	if _, err := st.AuthenticateWorker(t.Context(), "worker-1", wtok); err != nil {
+		t.Errorf("the printed worker token does not authenticate worker-1: %v", err)
+	}
+	if _, err := st.CheckPassword(t.Context(), "admin", "pw"); err != nil {
+		t.Errorf("admin's --passwd: %v", err)
+	}
+	d, err := st.Device(t.Context(), "bbb-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Dictionary != dictText || d.Worker != "worker-2" || strings.Join(d.Tags, ",") != "usb" {
+		t.Errorf("bbb-01 after update = %+v", d)
+	}
+	if d, err := st.Device(t.Context(), "qemu-01"); err != nil || d.Worker != "" || d.Dictionary != dictText {
+		t.Errorf("qemu-01 after detaching = %+v, %v", d, err)
+	}
+	if dt, err := st.DeviceType(t.Context(), "qemu"); err != nil || dt.Template != "device_type: qemu\n" {
+		t.Errorf("device type qemu = %+v, %v", dt, err)
+	}
+
+	// Refusals: a clear message and a non-zero exit, nothing changed.
+	refusals := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"users", "add", "bob"}, exitFailed, "user bob: already exists"},
+		{[]string{"users", "add"}, exitUsage, "want 1 argument(s), got 0"},
+		{[]string{"tokens", "add"}, exitUsage, "--user is required"},
+		{[]string{"tokens", "add", "--user", "nobody"}, exitFailed, "user nobody: not found"},
+		{[]string{"workers", "add", "worker-1"}, exitFailed, "worker worker-1: already exists"},
+		{[]string{"device-types", "add", "qemu"}, exitFailed, "device type qemu: already exists"},
+		{[]string{"device-types", "add", "x", "--template", filepath.Join(dir, "absent")}, exitFailed, "absent"},
+		{[]string{"devices", "add", "qemu-02", "--worker", "worker-1"}, exitUsage, "--device-type is required"},
+		{[]string{"devices", "add", "qemu-02", "--device-type", "nosuch"}, exitFailed, `device type "nosuch" does not exist`},
+		{[]string{"devices", "add", "qemu-02", "--device-type", "qemu", "--worker", "nosuch"}, exitFailed, `worker "nosuch" does not exist`},
+		{[]string{"devices", "add", "qemu-02", "--device-type", "qemu", "--dictionary", dir}, exitFailed, "not a regular file"},
+		{[]string{"devices", "add", "qemu-01", "--device-type", "qemu"}, exitFailed, "device qemu-01: already exists"},
+		{[]string{"devices", "update", "nosuch", "--tags", "a"}, exitFailed, "device nosuch: not found"},
+		{[]string{"devices", "update", "qemu-01", "--device-type", "nosuch"}, exitFailed, `device type "nosuch" does not exist`},
+		{[]string{"device-types", "remove", "qemu"}, exitFailed, "device type qemu"},
+		{[]string{"users", "remove", "nobody"}, exitFailed, "nobody"},
+		{[]string{"devices", "frob"}, exitUsage, `unknown object or action "devices frob"`},
+		{[]string{"users"}, exitUsage, "usage: basalt manage"},
+	}
+	for _, r := range refusals {
+		code, out, errOut := manage(t, db, r.args...)
+		if code != r.code || !strings.Contains(errOut, r.msg) || (r.code == exitFailed && !strings.HasPrefix(errOut, "basalt: ")) {
+			t.Errorf("basalt manage %s: exit %d, stderr %q; want exit %d and %q", strings.Join(r.args, " "), code, errOut, r.code, r.msg)
+		}
+		if out != "" {
+			t.Errorf("basalt manage %s: printed %q on stdout", strings.Join(r.args, " "), out)
+		}
+	}
+	if got := mustManage(t, db, "devices", "list"); strings.Count(got, "\n") != 3 {
+		t.Errorf("the refusals changed the devices:\n%s", got)
+	}
+
+	// Removal, in dependency order.
+	mustManage(t, db, "devices", "remove", "qemu-01")
+	mustManage(t, db, "devices", "remove", "bbb-01")
+	mustManage(t, db, "device-types", "remove", "qemu")
+	mustManage(t, db, "workers", "remove", "worker-1")
+	mustManage(t, db, "users", "remove", "bob")
+	if got := mustManage(t, db, "devices", "list"); got != "NAME  DEVICE TYPE  WORKER  STATE  HEALTH  TAGS\n" {
+		t.Errorf("devices list after removal:\n%s", got)
+	}
+	if got := mustManage(t, db, "users", "list"); got != "NAME   SUPERUSER\nadmin  true\n" {
+		t.Errorf("users list after removal:\n%s", got)
+	}
+}
