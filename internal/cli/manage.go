@@ -23,9 +23,12 @@ objects and actions:
   tokens add --user NAME [--secret S]        (prints the token)
   workers add NAME [--secret S]              (prints the worker's token)
   workers list | workers remove NAME
-  device-types add NAME [--template FILE] | device-types list | device-types remove NAME
+  device-types add NAME [--template FILE] [--health-check JOB]
+  device-types update NAME [--template FILE] [--health-check JOB]
+  device-types list | device-types remove NAME
   devices add NAME --device-type T [--worker W] [--dictionary FILE] [--tags a,b]
   devices update NAME [--device-type T] [--worker W] [--dictionary FILE] [--tags a,b]
+                      [--health Unknown|Good|Bad|Maintenance|Looping|Retired]
   devices list | devices remove NAME
 
 --db is a SQLite file (default basalt.db, created when missing) or a
@@ -176,26 +179,8 @@ func manageActions() map[string]manageAction {
 		"workers remove": {"workers remove NAME", 1, noFlags(func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
 			return st.DeleteWorker(ctx, pos[0])
 		})},
-		"device-types add": {"device-types add NAME [--template FILE]", 1, func(fs *flag.FlagSet, lim *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
-			tmpl := fs.String("template", "", "the type's Jinja2 template (default: none stored; Basalt's shipped template of that name is used)")
-			lim.AddFlags(fs)
-			return func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
-				if _, err := st.DeviceType(ctx, pos[0]); err == nil {
-					return fmt.Errorf("device type %s: %w", pos[0], store.ErrExists)
-				} else if !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-				dt := store.DeviceType{Name: pos[0]}
-				if *tmpl != "" {
-					b, err := lim.Template().Read(*tmpl)
-					if err != nil {
-						return err
-					}
-					dt.Template = string(b)
-				}
-				return st.PutDeviceType(ctx, dt)
-			}
-		}},
+		"device-types add":    {"device-types add NAME [--template FILE] [--health-check JOB]", 1, deviceTypeFlags(true)},
+		"device-types update": {"device-types update NAME [--template FILE] [--health-check JOB]", 1, deviceTypeFlags(false)},
 		"device-types list": {"device-types list", 0, noFlags(func(ctx context.Context, st store.Store, _ []string, w io.Writer) error {
 			ds, err := st.DeviceTypes(ctx)
 			if err != nil {
@@ -209,7 +194,7 @@ func manageActions() map[string]manageAction {
 			return st.DeleteDeviceType(ctx, pos[0])
 		})},
 		"devices add":    {"devices add NAME --device-type T [--worker W] [--dictionary FILE] [--tags a,b]", 1, deviceFlags(true)},
-		"devices update": {"devices update NAME [--device-type T] [--worker W] [--dictionary FILE] [--tags a,b]", 1, deviceFlags(false)},
+		"devices update": {"devices update NAME [--device-type T] [--worker W] [--dictionary FILE] [--tags a,b] [--health H]", 1, deviceFlags(false)},
 		"devices list": {"devices list", 0, noFlags(func(ctx context.Context, st store.Store, _ []string, w io.Writer) error {
 			ds, err := st.Devices(ctx)
 			if err != nil {
@@ -226,6 +211,43 @@ func manageActions() map[string]manageAction {
 	}
 }
 
+// deviceTypeFlags is `device-types add` (create) and `device-types update`:
+// the template and the health-check job are read as bounded regular files;
+// update keeps what is not named.
+func deviceTypeFlags(create bool) func(fs *flag.FlagSet, lim *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+	return func(fs *flag.FlagSet, lim *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+		tmpl := fs.String("template", "", "the type's Jinja2 template (none stored: Basalt's shipped template of that name is used)")
+		hc := fs.String("health-check", "", "the type's health-check job definition (YAML)")
+		lim.AddFlags(fs)
+		return func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
+			dt, err := st.DeviceType(ctx, pos[0])
+			switch {
+			case create && err == nil:
+				return fmt.Errorf("device type %s: %w", pos[0], store.ErrExists)
+			case create && errors.Is(err, store.ErrNotFound):
+				dt = store.DeviceType{Name: pos[0]}
+			case err != nil:
+				return err
+			}
+			if *tmpl != "" {
+				b, err := lim.Template().Read(*tmpl)
+				if err != nil {
+					return err
+				}
+				dt.Template = string(b)
+			}
+			if *hc != "" {
+				b, err := lim.Job().Read(*hc)
+				if err != nil {
+					return err
+				}
+				dt.HealthCheck = string(b)
+			}
+			return st.PutDeviceType(ctx, dt)
+		}
+	}
+}
+
 // deviceFlags is `devices add` (create) and `devices update`: the device
 // type and the worker named must exist, and the dictionary is read as a
 // bounded regular file.
@@ -235,6 +257,10 @@ func deviceFlags(create bool) func(fs *flag.FlagSet, lim *limits.Limits) func(co
 		worker := fs.String("worker", "", "the worker the device is attached to (must exist: basalt manage workers add)")
 		dict := fs.String("dictionary", "", "the device dictionary (Jinja2) file")
 		tags := fs.String("tags", "", "comma-separated device tags")
+		var health *string
+		if !create {
+			health = fs.String("health", "", "the device's health: Unknown, Good, Bad, Maintenance, Looping or Retired")
+		}
 		lim.AddFlags(fs)
 		return func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
 			set := map[string]bool{}
@@ -254,6 +280,12 @@ func deviceFlags(create bool) func(fs *flag.FlagSet, lim *limits.Limits) func(co
 					return fmt.Errorf("worker %q does not exist (add it with: basalt manage workers add %s)", *worker, *worker)
 				} else if err != nil {
 					return err
+				}
+			}
+			var newHealth store.DeviceHealth
+			if set["health"] {
+				if newHealth = parseHealth(*health); newHealth == "" {
+					return &usageError{fmt.Sprintf("--health %q: want Unknown, Good, Bad, Maintenance, Looping or Retired", *health)}
 				}
 			}
 			var dictionary string
@@ -287,11 +319,27 @@ func deviceFlags(create bool) func(fs *flag.FlagSet, lim *limits.Limits) func(co
 				}
 			}
 			if set["dictionary"] {
-				return st.SetDictionary(ctx, pos[0], dictionary)
+				if err := st.SetDictionary(ctx, pos[0], dictionary); err != nil {
+					return err
+				}
+			}
+			if set["health"] {
+				return st.SetDeviceHealth(ctx, pos[0], newHealth)
 			}
 			return nil
 		}
 	}
+}
+
+// parseHealth returns LAVA's device health named by s in any case, or ""
+// when s names none.
+func parseHealth(s string) store.DeviceHealth {
+	for _, h := range []store.DeviceHealth{store.HealthUnknown, store.HealthGood, store.HealthBad, store.HealthMaintenance, store.HealthLooping, store.HealthRetired} {
+		if strings.EqualFold(s, string(h)) {
+			return h
+		}
+	}
+	return ""
 }
 
 func noFlags(run func(context.Context, store.Store, []string, io.Writer) error) func(*flag.FlagSet, *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {

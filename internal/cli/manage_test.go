@@ -116,7 +116,12 @@ func testManage(t *testing.T, db string) {
 		t.Errorf("devices list:\n%s\nwant:\n%s", got, want)
 	}
 	mustManage(t, db, "devices", "update", "bbb-01", "--worker", "worker-2", "--tags", "usb", "--dictionary", dict)
-	mustManage(t, db, "devices", "update", "qemu-01", "--worker", "")
+	mustManage(t, db, "devices", "update", "qemu-01", "--worker", "", "--health", "maintenance")
+	hc := filepath.Join(dir, "health.yaml")
+	if err := os.WriteFile(hc, []byte("job_name: health\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustManage(t, db, "device-types", "update", "qemu", "--health-check", hc)
 
 	// The effects, read back from the store the server would use.
 	st, err := openStore(t.Context(), db)
@@ -140,10 +145,11 @@ func testManage(t *testing.T, db string) {
 	if d.Dictionary != dictText || d.Worker != "worker-2" || strings.Join(d.Tags, ",") != "usb" {
 		t.Errorf("bbb-01 after update = %+v", d)
 	}
-	if d, err := st.Device(t.Context(), "qemu-01"); err != nil || d.Worker != "" || d.Dictionary != dictText {
+	if d, err := st.Device(t.Context(), "qemu-01"); err != nil || d.Worker != "" || d.Dictionary != dictText || d.Health != "Maintenance" {
 		t.Errorf("qemu-01 after detaching = %+v, %v", d, err)
 	}
-	if dt, err := st.DeviceType(t.Context(), "qemu"); err != nil || dt.Template != "device_type: qemu\n" {
+	// update keeps the template it was not given.
+	if dt, err := st.DeviceType(t.Context(), "qemu"); err != nil || dt.Template != "device_type: qemu\n" || dt.HealthCheck != "job_name: health\n" {
 		t.Errorf("device type qemu = %+v, %v", dt, err)
 	}
 
@@ -167,6 +173,9 @@ func testManage(t *testing.T, db string) {
 		{[]string{"devices", "add", "qemu-01", "--device-type", "qemu"}, exitFailed, "device qemu-01: already exists"},
 		{[]string{"devices", "update", "nosuch", "--tags", "a"}, exitFailed, "device nosuch: not found"},
 		{[]string{"devices", "update", "qemu-01", "--device-type", "nosuch"}, exitFailed, `device type "nosuch" does not exist`},
+		{[]string{"device-types", "update", "nosuch", "--template", tmpl}, exitFailed, "device type nosuch: not found"},
+		{[]string{"devices", "update", "qemu-01", "--health", "Fine"}, exitUsage, `--health "Fine": want Unknown, Good`},
+		{[]string{"devices", "add", "qemu-02", "--device-type", "qemu", "--health", "Good"}, exitUsage, "flag provided but not defined: -health"},
 		{[]string{"device-types", "remove", "qemu"}, exitFailed, "device type qemu"},
 		{[]string{"users", "remove", "nobody"}, exitFailed, "nobody"},
 		{[]string{"devices", "frob"}, exitUsage, `unknown object or action "devices frob"`},
