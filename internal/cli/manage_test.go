@@ -2,13 +2,12 @@ package cli
 
 import (
 	"bytes"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/basalt-lava/basalt/internal/store/storetest"
 )
 
 // manage runs `basalt manage --db db args...` through Main.
@@ -38,37 +37,7 @@ func TestManageSQLite(t *testing.T) {
 // its own, when BASALT_POSTGRES_DSN names a server
 // (scripts/with-postgres.sh go test ./internal/cli -run Manage).
 func TestManagePostgres(t *testing.T) {
-	base := os.Getenv("BASALT_POSTGRES_DSN")
-	if base == "" {
-		t.Skip("BASALT_POSTGRES_DSN is not set")
-	}
-	if !strings.HasPrefix(base, "postgres://") && !strings.HasPrefix(base, "postgresql://") {
-		t.Skip("BASALT_POSTGRES_DSN is not a postgres:// URL, which is what --db takes")
-	}
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	schema := "basalt_cli_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		admin.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	testManage(t, base+sep+"search_path="+schema)
+	testManage(t, storetest.PostgresDSN(t, true))
 }
 
 func testManage(t *testing.T, db string) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os/exec"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -23,5 +24,35 @@ func retryBusy(mk func() *exec.Cmd, do func(*exec.Cmd) error) (*exec.Cmd, error)
 			return cmd, err
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRetryBusy(t *testing.T) {
+	busy := &exec.Error{Name: "lava-send", Err: syscall.ETXTBSY}
+	other := errors.New("no such file")
+	tests := []struct {
+		name      string
+		errs      []error // what each try returns; nil after the list
+		wantTries int
+		wantErr   error
+	}{
+		{"busy twice, then started", []error{busy, busy}, 3, nil},
+		{"another error is not retried", []error{other, busy}, 1, other},
+		{"started at once", nil, 1, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tries, made := 0, 0
+			_, err := retryBusy(func() *exec.Cmd { made++; return exec.Command("true") }, func(*exec.Cmd) error {
+				tries++
+				if tries <= len(tc.errs) {
+					return tc.errs[tries-1]
+				}
+				return nil
+			})
+			if tries != tc.wantTries || made != tries || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Errorf("tries %d (commands made %d), err %v; want %d tries, err %v", tries, made, err, tc.wantTries, tc.wantErr)
+			}
+		})
 	}
 }

@@ -2,11 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 
@@ -15,41 +10,8 @@ import (
 	"github.com/basalt-lava/basalt/internal/store/storetest"
 )
 
-// dsn returns BASALT_POSTGRES_DSN and a fresh schema in it, dropped when the
-// test ends, so every store starts empty.
-func dsn(t *testing.T) string {
-	base := os.Getenv("BASALT_POSTGRES_DSN")
-	if base == "" {
-		t.Skip("BASALT_POSTGRES_DSN is not set: the PostgreSQL store tests need a server (e.g. postgres://user:pw@127.0.0.1/db)")
-	}
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	schema := "basalt_test_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		admin.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	if strings.Contains(base, "://") {
-		sep := "?"
-		if strings.Contains(base, "?") {
-			sep = "&"
-		}
-		return base + sep + "search_path=" + schema
-	}
-	return base + " search_path=" + schema
-}
+// dsn is a fresh, empty schema on BASALT_POSTGRES_DSN, or skips.
+func dsn(t *testing.T) string { return storetest.PostgresDSN(t, false) }
 
 func open(t *testing.T) store.Store {
 	s, err := postgres.Open(context.Background(), dsn(t))
