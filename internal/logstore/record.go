@@ -3,6 +3,7 @@ package logstore
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Levels are the values of `lvl` that LAVA's clients know (lavacli's
@@ -32,8 +33,8 @@ var levels = map[string]bool{
 // it does guarantee is the property lavacli's paging depends on: the
 // record is exactly one line, and a line count is a record count.
 func normalise(line string) (string, error) {
-	if i := strings.IndexAny(line, "\n\r"); i >= 0 {
-		return "", fmt.Errorf("holds a line break at byte %d: a record must be one line", i)
+	if err := printable(line); err != nil {
+		return "", err
 	}
 	if !strings.HasPrefix(line, "- {") {
 		return "", fmt.Errorf("does not start with %q: not a LAVA log record", "- {")
@@ -60,7 +61,7 @@ func normalise(line string) (string, error) {
 			return "", fmt.Errorf("key at byte %d has no ':'", 3+key.start)
 		}
 		pos = skipSpace(body, pos+1)
-		val, next, err := value(body, pos)
+		val, next, err := flowValue(body, pos)
 		if err != nil {
 			return "", fmt.Errorf("value at byte %d: %v", 3+pos, err)
 		}
@@ -133,6 +134,37 @@ func normalise(line string) (string, error) {
 	return out, nil
 }
 
+// printable checks that s is one line of valid UTF-8 made of characters
+// YAML allows: a line break would split the record, and a control
+// character or invalid UTF-8 makes PyYAML (lavacli) refuse every range of
+// the log that holds it.
+func printable(s string) error {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '\n' || c == '\r':
+				return fmt.Errorf("holds a line break at byte %d: a record must be one line", i)
+			case c < 0x20 && c != '\t' || c == 0x7f:
+				return fmt.Errorf("holds the control character %#02x at byte %d, which YAML does not allow", c, i)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			return fmt.Errorf("holds invalid UTF-8 at byte %d", i)
+		case r == 0x85 || r == 0x2028 || r == 0x2029:
+			return fmt.Errorf("holds the line break U+%04X at byte %d: a record must be one line", r, i)
+		case r < 0xa0 || r == 0xfffe || r == 0xffff:
+			return fmt.Errorf("holds the control character U+%04X at byte %d, which YAML does not allow", r, i)
+		}
+		i += size
+	}
+	return nil
+}
+
 // span is a scalar or a collection in the body of a record: its bytes
 // [start,end) and its kind: the quote of a quoted scalar, 0 for a plain
 // one, '{' for a collection ({...} or [...]), '!' for a tagged value.
@@ -176,9 +208,9 @@ func skipSpace(s string, i int) int {
 	return i
 }
 
-// value reads the value starting at i: a scalar, a nested flow collection
+// flowValue reads the value starting at i: a scalar, a nested flow collection
 // or a tagged value (`!!binary "..."`).
-func value(s string, i int) (span, int, error) {
+func flowValue(s string, i int) (span, int, error) {
 	if i == len(s) {
 		return span{}, i, fmt.Errorf("missing")
 	}
@@ -192,7 +224,7 @@ func value(s string, i int) (span, int, error) {
 			j++
 		}
 		j = skipSpace(s, j)
-		v, end, err := value(s, j)
+		v, end, err := flowValue(s, j)
 		if err != nil {
 			return span{}, end, err
 		}

@@ -51,6 +51,12 @@ func TestNormalise(t *testing.T) {
 
 		{name: "newline", in: "- {\"dt\": \"x\", \"lvl\": \"info\",\n \"msg\": \"m\"}", err: "line break at byte 28"},
 		{name: "carriage return", in: "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"m\r\"}", err: "line break"},
+		{name: "NUL", in: "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"a\x00b\"}", err: "control character 0x00 at byte 38"},
+		{name: "escape", in: "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"\x1b[0m\"}", err: "control character 0x1b"},
+		{name: "C1 control", in: "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"\u0090\"}", err: "control character U+0090"},
+		{name: "line separator", in: "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"\u2028\"}", err: "line break U+2028"},
+		{name: "invalid UTF-8", in: "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"\xff\"}", err: "invalid UTF-8 at byte 37"},
+		{name: "tab and unicode allowed", in: "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"a\tb ✓ é 😀\"}", want: "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"a\tb ✓ é 😀\"}"},
 		{name: "not a list item", in: `{"dt": "x", "lvl": "info", "msg": "m"}`, err: `does not start with "- {"`},
 		{name: "block mapping", in: `- dt: x`, err: `does not start with "- {"`},
 		{name: "unclosed", in: `- {"dt": "x", "lvl": "info", "msg": "m"`, err: `does not end with "}"`},
