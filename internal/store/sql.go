@@ -32,6 +32,11 @@ type Dialect struct {
 	MigrationLock string
 	// IsUnique reports a unique-constraint violation.
 	IsUnique func(error) bool
+	// InsertLock, when set, runs first in a transaction that inserts jobs,
+	// so that the jobs of one Submit get consecutive ids (SQLite's write
+	// transactions are serial already; PostgreSQL's sequences interleave
+	// concurrent inserts, so it takes an advisory lock).
+	InsertLock string
 }
 
 // SQL is the Store over database/sql shared by the backends.
@@ -637,6 +642,9 @@ func (s *SQL) DeleteDevice(ctx context.Context, name string) error {
 func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
 	ids := make([]int64, 0, len(jobs))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockInserts(ctx, tx); err != nil {
+			return err
+		}
 		for _, j := range jobs {
 			id, err := s.insertJob(ctx, tx, j, JobSubmitted, "", time.Now())
 			if err != nil {
@@ -650,6 +658,16 @@ func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
 		return nil, err
 	}
 	return ids, nil
+}
+
+func (s *SQL) lockInserts(ctx context.Context, tx *sql.Tx) error {
+	if s.d.InsertLock == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.d.InsertLock); err != nil {
+		return fmt.Errorf("store: submit: %w", err)
+	}
+	return nil
 }
 
 // insertJob stores one job in state, on device when not empty.
@@ -693,6 +711,9 @@ func (s *SQL) ScheduleHealthCheck(ctx context.Context, j NewJob, device string) 
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.guarded(ctx, tx, "device", device, string(DeviceReserved),
 			`UPDATE devices SET state = ? WHERE name = ? AND state = ?`, DeviceReserved, device, DeviceIdle); err != nil {
+			return err
+		}
+		if err := s.lockInserts(ctx, tx); err != nil {
 			return err
 		}
 		j.HealthCheck = true

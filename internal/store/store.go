@@ -303,7 +303,8 @@ type Store interface {
 	DeleteDevice(ctx context.Context, name string) error
 
 	// Jobs. Submit stores all jobs (one MultiNode group) in one transaction,
-	// state Submitted.
+	// state Submitted, with consecutive ids in the order given (so a
+	// sub-job's id is the group's first id plus its place).
 	Submit(ctx context.Context, jobs []NewJob) ([]int64, error)
 	Job(ctx context.Context, id int64) (Job, error)
 	Jobs(ctx context.Context, f JobFilter) ([]Job, error)

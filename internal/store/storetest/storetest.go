@@ -31,6 +31,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("LabFields", func(t *testing.T) { testLabFields(t, open(t)) })
 	t.Run("HealthChecks", func(t *testing.T) { testHealthChecks(t, open(t)) })
 	t.Run("FinishWithResults", func(t *testing.T) { testFinishWithResults(t, open(t)) })
+	t.Run("SubmitConsecutive", func(t *testing.T) { testSubmitConsecutive(t, open(t)) })
 }
 
 var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
@@ -601,5 +602,35 @@ func testFinishWithResults(t *testing.T, s store.Store) {
 	must(t, err)
 	if d.Health != store.HealthMaintenance || d.State != store.DeviceIdle {
 		t.Errorf("device = %s/%s, want Idle/Maintenance (not a health the finish may change)", d.State, d.Health)
+	}
+}
+
+// testSubmitConsecutive: concurrent Submits each get consecutive ids.
+func testSubmitConsecutive(t *testing.T, s store.Store) {
+	defer s.Close()
+	lab(t, s, 1)
+	var wg sync.WaitGroup
+	got := make([][]int64, 6)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var js []store.NewJob
+			for k := 0; k < 3; k++ {
+				js = append(js, store.NewJob{Definition: "x", Submitter: "alice", DeviceType: "qemu", Group: fmt.Sprint("g", i), SubID: k})
+			}
+			ids, err := s.Submit(context.Background(), js)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[i] = ids
+		}()
+	}
+	wg.Wait()
+	for i, ids := range got {
+		if len(ids) == 3 && (ids[1] != ids[0]+1 || ids[2] != ids[0]+2) {
+			t.Errorf("Submit %d got ids %v, want consecutive", i, ids)
+		}
 	}
 }
