@@ -98,14 +98,11 @@ type Lab struct {
 	// missing counts the polls in a row that did not list a job the store
 	// says the worker runs.
 	missing map[int64]int
-	// valid caches a device's configuration check by device and the text
-	// checked.
-	valid map[string]validity
-}
-
-type validity struct {
-	key string
-	err error
+	// valid caches the configuration check of a dictionary by its text
+	// and its template's.
+	valid map[string]error
+	// checks remembers the submission checks of a job on a dictionary.
+	checks map[[32]byte]checked
 }
 
 // New checks cfg and returns the Lab. It creates HealthUser when missing.
@@ -140,7 +137,7 @@ func New(cfg Config) (*Lab, error) {
 		cfg: cfg, st: cfg.Store, logs: cfg.Logs, log: cfg.Logger, lease: cfg.Lease, start: cfg.Now(),
 		kick: make(chan struct{}, 1), stopping: make(chan struct{}),
 		waiters: map[string]chan struct{}{}, lastPoll: map[string]time.Time{}, polling: map[string]int{},
-		missing: map[int64]int{}, valid: map[string]validity{},
+		missing: map[int64]int{}, valid: map[string]error{}, checks: map[[32]byte]checked{},
 	}
 	return l, nil
 }

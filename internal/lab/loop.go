@@ -261,26 +261,28 @@ func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt stor
 }
 
 // deviceValid renders a device's dictionary without a job context and
-// parses it, remembering the answer until the dictionary or its type's
-// template changes.
+// parses it, remembering the answer by the dictionary's and its type
+// template's text (devices often share a dictionary; the name is not
+// rendered).
 func (l *Lab) deviceValid(d store.Device, dt store.DeviceType, loader jinja.Loader) error {
 	h := sha256.New()
-	h.Write([]byte(d.Dictionary))
-	h.Write([]byte{0})
-	h.Write([]byte(dt.Template))
+	fmt.Fprintf(h, "%d:%s%d:%s", len(d.Dictionary), d.Dictionary, len(dt.Template), dt.Template)
 	key := hex.EncodeToString(h.Sum(nil))
 	l.mu.Lock()
-	v, ok := l.valid[d.Name]
+	v, ok := l.valid[key]
 	l.mu.Unlock()
-	if ok && v.key == key {
-		return v.err
+	if ok {
+		return v
 	}
 	out, err := renderDevice(d, nil, loader)
 	if err == nil {
 		_, err = device.ParseLimit([]byte(out), limits.Defaults().YAMLNodes)
 	}
 	l.mu.Lock()
-	l.valid[d.Name] = validity{key: key, err: err}
+	if len(l.valid) >= maxChecks {
+		clear(l.valid)
+	}
+	l.valid[key] = err
 	l.mu.Unlock()
 	return err
 }

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
@@ -310,7 +311,7 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 			return &SubmitError{Code: 400, Problems: []string{msg}}
 		}
 	}
-	loader := l.templates(types)
+	loader, tkey := l.templates(types), templatesKey(types)
 	var problems []string
 	seen := map[string]bool{}
 	add := func(p string) {
@@ -322,7 +323,7 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 	for _, e := range entries {
 		usable := 0
 		for _, d := range candidates[requestKey(e)] {
-			ps, deviceFault := checkOnDevice(e, d, loader)
+			ps, deviceFault := l.checkOnDeviceCached(e, d, loader, tkey)
 			if deviceFault {
 				continue // the device is broken whatever the job: the scheduler sets it Bad
 			}
@@ -361,6 +362,50 @@ func hasTags(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// maxChecks bounds the remembered results of checkOnDevice.
+const maxChecks = 4096
+
+// checkOnDeviceCached is checkOnDevice, remembered by what decides its
+// answer: the job's text, the dictionary's text and the templates set in
+// the store (the folders' are read once per server). Devices of a type
+// often share a dictionary, and clients submit the same job many times.
+func (l *Lab) checkOnDeviceCached(e entry, d store.Device, loader jinja.Loader, tkey string) ([]string, bool) {
+	h := sha256.New()
+	for _, s := range []string{e.label, e.definition, d.Dictionary, tkey} {
+		fmt.Fprintf(h, "%d:%s", len(s), s)
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	l.mu.Lock()
+	c, ok := l.checks[key]
+	l.mu.Unlock()
+	if ok {
+		return c.problems, c.deviceFault
+	}
+	ps, fault := checkOnDevice(e, d, loader)
+	l.mu.Lock()
+	if len(l.checks) >= maxChecks {
+		clear(l.checks)
+	}
+	l.checks[key] = checked{problems: ps, deviceFault: fault}
+	l.mu.Unlock()
+	return ps, fault
+}
+
+type checked struct {
+	problems    []string
+	deviceFault bool
+}
+
+// templatesKey identifies the templates set in the store.
+func templatesKey(types []store.DeviceType) string {
+	h := sha256.New()
+	for _, dt := range types {
+		fmt.Fprintf(h, "%d:%s%d:%s", len(dt.Name), dt.Name, len(dt.Template), dt.Template)
+	}
+	return string(h.Sum(nil))
 }
 
 // checkOnDevice renders d's dictionary with the entry's context and
