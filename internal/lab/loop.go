@@ -331,6 +331,9 @@ func (l *Lab) expireLeases(ctx context.Context) error {
 			if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {
 				return err
 			}
+			l.mu.Lock()
+			delete(l.missing, j.ID)
+			l.mu.Unlock()
 			l.log.Warn("job incomplete: worker lost", "job", j.ID, "worker", w.Name)
 		}
 		l.Kick()
