@@ -756,3 +756,42 @@ func golden(t *testing.T, path string, got []byte) {
 		t.Errorf("%s (-got +want):\n%s", path, diff)
 	}
 }
+
+// TestHostileArguments calls every method with every argument count up to
+// ten and arguments of every XML-RPC type, anonymous and as a superuser:
+// each call answers a value that encodes or a fault, never a panic.
+func TestHostileArguments(t *testing.T) {
+	e := newEnv(t)
+	e.submit("job_name: x\ndevice_type: qemu\n")
+	e.logs.add(1, `- {dt: '2026-12-07T02:00:00.000000', lvl: info, msg: x}`)
+	names, err := e.api.rpc.Dispatch(context.Background(), "system.listMethods", nil)
+	must(t, err)
+	values := []any{nil, int64(-1), int64(1), "1", "", "qemu01", "../x", []any{}, []any{"qemu"}, map[string]any{"a": int64(1)}, []byte("1"), true, 1.5, time.Unix(0, 0)}
+	admin, err := e.st.User(context.Background(), "admin")
+	must(t, err)
+	for _, ctx := range []context.Context{context.Background(), context.WithValue(context.Background(), userKey, admin)} {
+		for _, name := range names.([]string) {
+			if name == "system.multicall" {
+				continue
+			}
+			for n := 0; n <= 10; n++ {
+				for _, v := range values {
+					args := make([]any, n)
+					for i := range args {
+						args[i] = v
+					}
+					got, err := e.api.rpc.Dispatch(ctx, name, args)
+					if err != nil {
+						if strings.Contains(err.Error(), "panic") {
+							t.Errorf("%s%v: %v", name, args, err)
+						}
+						continue
+					}
+					if _, err := xmlrpc.MarshalResponse(got); err != nil {
+						t.Errorf("%s%v: the reply does not encode: %v", name, args, err)
+					}
+				}
+			}
+		}
+	}
+}
