@@ -105,20 +105,15 @@ func (a *api) deviceList(ctx context.Context, p params) (any, error) {
 		if d.Health == store.HealthRetired && !all {
 			continue
 		}
-		e := st(
+		// offline_info (p[1]) is documented by LAVA but adds nothing.
+		out = append(out, st(
 			"hostname", d.Name,
 			"type", d.DeviceType,
 			"health", string(d.Health),
 			"state", string(d.State),
 			"current_job", jobOrNil(cur, d.Name),
 			"pipeline", true,
-		)
-		if p.bool(1, false) {
-			// LAVA adds the date the device went offline; Basalt keeps no
-			// health history: nil.
-			e = append(e, st("offline_since", nil, "offline_by", nil)...)
-		}
-		out = append(out, e)
+		))
 	}
 	return out, nil
 }

@@ -559,6 +559,11 @@ func TestDeviceTypes(t *testing.T) {
 			map[string]any{"hostname": "old01", "health": "Retired", "state": "Idle"},
 		}},
 		{name: "devices bad health", method: "scheduler.device_types.devices", args: []any{"bbb", "great"}, fault: 400},
+		{name: "devices empty health", method: "scheduler.device_types.devices", args: []any{"bbb", ""}, check: func(t *testing.T, v any) {
+			if len(v.([]any)) != 1 {
+				t.Errorf("devices(bbb, \"\") = %v, want every device of bbb", v)
+			}
+		}},
 		{name: "aliases.list", method: "scheduler.device_types.aliases.list", args: []any{"qemu"}, want: []any{}},
 		{name: "aliases.list unknown", method: "scheduler.device_types.aliases.list", args: []any{"nope"}, fault: 404},
 	})
@@ -594,6 +599,9 @@ func TestWorkers(t *testing.T) {
 		{name: "add", user: "admin", method: "scheduler.workers.add", args: []any{"w3", "third", false}, isNil: true},
 		{name: "add exists", user: "admin", method: "scheduler.workers.add", args: []any{"w3"}, fault: 400, msg: "worker already exists?"},
 		{name: "list added", method: "scheduler.workers.list", want: []any{"w1", "w2", "w3"}},
+		{name: "get_config", method: "scheduler.workers.get_config", args: []any{"w1"}, fault: 404, msg: "Worker 'w1' does not have a dispatcher configuration"},
+		{name: "get_env unknown", method: "scheduler.workers.get_env", args: []any{"w9"}, fault: 404, msg: "Worker 'w9' was not found."},
+		{name: "get_env_dut bad name", method: "scheduler.workers.get_env_dut", args: []any{"../w1"}, fault: 400, msg: "Invalid worker name"},
 	})
 }
 

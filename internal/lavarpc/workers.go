@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/store"
@@ -13,6 +14,21 @@ func (a *api) registerWorkers() {
 	a.reg("scheduler.workers.list", 0, 1, "list(show_all=False): worker hostnames.", a.workerList)
 	a.reg("scheduler.workers.show", 1, 1, "show(hostname): a worker's details.", a.workerShow)
 	a.reg("scheduler.workers.update", 1, 4, "update(hostname, description=None, health=None, job_limit=None): change a worker (health ACTIVE, MAINTENANCE or RETIRED). [admin]", a.workerUpdate)
+	for _, f := range []struct{ name, what string }{
+		{"get_config", "a dispatcher configuration"}, {"get_env", "an env file"}, {"get_env_dut", "an env-dut file"},
+	} {
+		a.reg("scheduler.workers."+f.name, 1, 1, f.name+"(hostname): the worker's file on the server; Basalt keeps none (Fault 404, which lavacli reads as absent).",
+			func(ctx context.Context, p params) (any, error) {
+				name := p.str(0)
+				if strings.ContainsAny(name, "/") || name == "." || name == ".." || name == "" {
+					return nil, badRequest("Invalid worker name")
+				}
+				if _, err := a.worker(ctx, p, 0); err != nil {
+					return nil, err
+				}
+				return nil, notFound("Worker '%s' does not have %s", name, f.what)
+			})
+	}
 	a.reg("scheduler.workers.add", 1, 3, "add(hostname, description=None, disabled=False): add a worker (its token: basalt manage workers add). [admin]", a.workerAdd)
 }
 
