@@ -91,7 +91,7 @@ at() { # FRACTION: RSS at the first fill sample past that fraction of the bytes
   echo "fill: $(tail -1 "$OUT/fill.jsonl")"
   echo "read: $(cat "$OUT/read.json")"
   printf '%-34s %s\n' "RSS idle (MiB)" "$(stat idle)"
-  printf '%-34s %s\n' "RSS at 10% / 50% / 100% of the fill" "$(at 0.1) / $(at 0.5) / $(at 1)"
+  printf '%-34s %s\n' "RSS at 10% / 50% / 95% of the fill" "$(at 0.1) / $(at 0.5) / $(at 0.95)"
   printf '%-34s %s\n' "RSS max while filling" "$(stat fill)"
   printf '%-34s %s\n' "RSS max holding (finished)" "$(stat hold)"
   printf '%-34s %s\n' "RSS max while a client reads" "$(stat read)"
