@@ -143,3 +143,8 @@ pg_pids() {
   echo "$pm"
   ps -o pid= --ppid "$pm"
 }
+
+# cpu_s PID: the process's CPU time so far (user + system), in seconds.
+cpu_s() {
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
+}
