@@ -16,7 +16,7 @@ import (
 func logLines(from, to int) []string {
 	var out []string
 	for i := from; i < to; i++ {
-		out = append(out, fmt.Sprintf(`- {dt: 2026-12-07T02:00:%02d.000000, lvl: info, msg: line %d}`, i%60, i))
+		out = append(out, fmt.Sprintf(`- {"dt": "2026-12-07T02:00:%02d.000000", "lvl": "info", "msg": "line %d"}`, i%60, i))
 	}
 	return out
 }
@@ -89,7 +89,7 @@ func TestJobLifecycle(t *testing.T) {
 		if len(rs) != 2 || rs[1].Measurement == nil || *rs[1].Measurement != 1.5 || rs[1].Metadata != `{"level":"3.1"}` {
 			t.Errorf("results = %+v", rs)
 		}
-		if diff := cmp.Diff(f.logs.get(id), spool); diff != "" {
+		if diff := cmp.Diff(f.logs.get(t, id), spool); diff != "" {
 			t.Errorf("stored log (-got +want):\n%s", diff)
 		}
 		d, err := f.st.Device(ctx, "qemu-01")
@@ -242,7 +242,7 @@ func TestServerRestart(t *testing.T) {
 			t.Errorf("acked %d, want 40", acked)
 		}
 		must(t, p.Finish(ctx, workerapi.FinishRequest{Job: id, Health: workerapi.Complete, LogLines: 40}))
-		if diff := cmp.Diff(f.logs.get(int64(id)), spool); diff != "" {
+		if diff := cmp.Diff(f.logs.get(t, int64(id)), spool); diff != "" {
 			t.Errorf("stored log (-got +want):\n%s", diff)
 		}
 		j, err := f.st.Job(ctx, int64(id))
@@ -361,6 +361,32 @@ func TestMultiNodeGroup(t *testing.T) {
 			if j.State != store.JobCanceling {
 				t.Errorf("sub-job %v after canceling the group: %s, want Canceling", DisplayID(j), j.State)
 			}
+		}
+	})
+}
+
+// TestRefusedLogRecord: a line the log store refuses is replaced by a
+// warning that names it, at the same index, and the batch is acked.
+func TestRefusedLogRecord(t *testing.T) {
+	backends(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		f := newFixture(t, open(t), 1)
+		r := f.start(t, nil)
+		p := r.peer(t, "w1", f.token)
+		_, err := r.lab.Submit(ctx, f.alice, readFile(t, "job.yaml"))
+		must(t, err)
+		id := pollFor(t, p, nil, hasStart).Start[0].Job
+		lines := logLines(0, 3)
+		lines[1] = "printed by the guest, not a record"
+		acked, err := p.Log(ctx, id, 0, lines)
+		must(t, err)
+		if acked != 3 {
+			t.Fatalf("acked %d, want 3", acked)
+		}
+		got := f.logs.get(t, int64(id))
+		if len(got) != 3 || got[0] != lines[0] || got[2] != lines[2] ||
+			!strings.Contains(got[1], `"lvl": "warning"`) || !strings.Contains(got[1], "log line 1 was refused") {
+			t.Errorf("stored log:\n%s", strings.Join(got, "\n"))
 		}
 	})
 }

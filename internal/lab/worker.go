@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/value"
 	"github.com/basalt-lava/basalt/internal/workerapi"
@@ -253,7 +255,7 @@ func (s workerServer) Log(ctx context.Context, worker string, req workerapi.LogR
 	if req.Index > held {
 		return workerapi.LogResponse{}, &workerapi.GapError{Job: req.Job, Expected: held, Got: req.Index}
 	}
-	held, err = s.l.logs.Append(j.ID, req.Index, req.Lines)
+	held, err = s.appendLog(j.ID, req.Index, req.Lines)
 	if err != nil {
 		// A racing append may have moved the end: say where it is.
 		if n, lerr := s.l.logs.Len(j.ID); lerr == nil && req.Index > n {
@@ -262,6 +264,45 @@ func (s workerServer) Log(ctx context.Context, worker string, req workerapi.LogR
 		return workerapi.LogResponse{}, err
 	}
 	return workerapi.LogResponse{Acked: held}, nil
+}
+
+// maxRefused bounds the records of one batch replaced by a notice.
+const maxRefused = 100
+
+// appendLog appends lines, replacing a record the log store refuses (not
+// a LAVA log record, over the line limit) by a warning record that says
+// so: the worker cannot mend what the job printed, and refusing the batch
+// would have it resend the same lines for ever. The line keeps its index,
+// so the worker's count and the server's stay the same.
+func (s workerServer) appendLog(job, index int64, lines []string) (int64, error) {
+	held, err := s.l.logs.Append(job, index, lines)
+	copied := false
+	for n := 0; n < maxRefused; n++ {
+		var le *logstore.LineError
+		if !errors.As(err, &le) {
+			break
+		}
+		i := le.Index - index
+		if i < 0 || i >= int64(len(lines)) {
+			break
+		}
+		if !copied {
+			lines, copied = slices.Clone(lines), true
+		}
+		lines[i] = refusedRecord(s.l.now(), le)
+		s.l.log.Warn("log record refused: replaced by a notice", "job", job, "line", le.Index, "err", le.Err)
+		held, err = s.l.logs.Append(job, index, lines)
+	}
+	return held, err
+}
+
+// refusedRecord is the warning that stands for a refused log record.
+func refusedRecord(now time.Time, le *logstore.LineError) string {
+	msg := fmt.Sprintf("basalt server: log line %d was refused and is left out: %v", le.Index, le.Err)
+	if len(msg) > 1000 {
+		msg = msg[:1000] + "..."
+	}
+	return fmt.Sprintf(`- {"dt": "%s", "lvl": "warning", "msg": %s}`, now.UTC().Format("2006-01-02T15:04:05.000000"), strconv.QuoteToASCII(msg))
 }
 
 // Finish ends a job with its results, applying the device health rules;
