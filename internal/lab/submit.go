@@ -30,6 +30,15 @@ type SubmitError struct {
 
 func (e *SubmitError) Error() string { return strings.Join(e.Problems, "\n") }
 
+// Unwrap makes errors.Is(err, store.ErrNotFound) true for a 404 (a device
+// type that does not exist), for callers that map errors by kind.
+func (e *SubmitError) Unwrap() error {
+	if e.Code == 404 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
 // Problem is one finding of Validate: the key path it is about ("" for
 // the whole job) and the message as `basalt validate` prints it.
 type Problem struct {

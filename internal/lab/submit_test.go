@@ -74,6 +74,9 @@ func testSubmit(t *testing.T, open func(t *testing.T) store.Store) {
 			if se.Code != c.code {
 				t.Errorf("code %d, want %d (%v)", se.Code, c.code, se)
 			}
+			if errors.Is(err, store.ErrNotFound) != (c.code == 404) {
+				t.Errorf("errors.Is(err, store.ErrNotFound) = %v with code %d", !(c.code == 404), c.code)
+			}
 			text := strings.Join(se.Problems, "\n")
 			at := 0
 			for _, w := range c.want {
