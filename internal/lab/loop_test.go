@@ -2,8 +2,10 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -387,6 +389,51 @@ func TestRefusedLogRecord(t *testing.T) {
 		if len(got) != 3 || got[0] != lines[0] || got[2] != lines[2] ||
 			!strings.Contains(got[1], `"lvl": "warning"`) || !strings.Contains(got[1], "log line 1 was refused") {
 			t.Errorf("stored log:\n%s", strings.Join(got, "\n"))
+		}
+	})
+}
+
+// flakyStore fails its first Queue calls, as a database restarting does.
+type flakyStore struct {
+	store.Store
+	mu    sync.Mutex
+	fails int
+}
+
+func (s *flakyStore) Queue(ctx context.Context) ([]store.Job, error) {
+	s.mu.Lock()
+	fail := s.fails > 0
+	if fail {
+		s.fails--
+	}
+	s.mu.Unlock()
+	if fail {
+		return nil, errors.New("the database is restarting")
+	}
+	return s.Store.Queue(ctx)
+}
+
+// TestPassRetried: a pass that fails is retried without an event, and
+// the job is scheduled once the store answers again.
+func TestPassRetried(t *testing.T) {
+	backends(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		st := open(t)
+		f := newFixture(t, st, 1)
+		must(t, st.PingWorker(ctx, "w1", time.Now()))
+		flaky := &flakyStore{Store: st, fails: 2}
+		f.st = flaky
+		r := f.start(t, nil)
+		jobs, err := r.lab.Submit(ctx, f.alice, readFile(t, "job.yaml"))
+		must(t, err)
+		waitFor(t, "the job is scheduled", func() (bool, error) {
+			j, err := st.Job(ctx, jobs[0].ID)
+			return j.State == store.JobScheduled, err
+		})
+		flaky.mu.Lock()
+		defer flaky.mu.Unlock()
+		if flaky.fails != 0 {
+			t.Errorf("%d failures left: the loop did not retry", flaky.fails)
 		}
 	})
 }
