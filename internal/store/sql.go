@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -777,13 +778,58 @@ func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
 		where = append(where, "device IN (SELECT name FROM devices WHERE worker = ?)")
 		args = append(args, f.Worker)
 	}
+	in := func(col string, vals []any) {
+		ph := make([]string, len(vals))
+		for i := range vals {
+			ph[i] = "?"
+		}
+		where = append(where, col+" IN ("+strings.Join(ph, ", ")+")")
+		args = append(args, vals...)
+	}
+	if len(f.Healths) > 0 {
+		vals := make([]any, len(f.Healths))
+		for i, h := range f.Healths {
+			vals[i] = h
+		}
+		in("health", vals)
+	}
+	if len(f.DeviceTypes) > 0 {
+		vals := make([]any, len(f.DeviceTypes))
+		for i, dt := range f.DeviceTypes {
+			vals[i] = dt
+		}
+		in("device_type", vals)
+	}
+	if f.Device != "" {
+		where = append(where, "device = ?")
+		args = append(args, f.Device)
+	}
+	if f.Group != "" {
+		where = append(where, "target_group = ?")
+		args = append(args, f.Group)
+	}
+	if !f.EndedAfter.IsZero() {
+		where = append(where, "ended >= ?")
+		args = append(args, f.EndedAfter.UnixNano())
+	}
 	query := `SELECT ` + jobCols + ` FROM jobs`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY id"
-	if f.Limit > 0 {
+	if f.NewestFirst {
+		query += " ORDER BY id DESC"
+	} else {
+		query += " ORDER BY id"
+	}
+	switch {
+	case f.Limit > 0:
 		query += " LIMIT " + strconv.Itoa(f.Limit)
+	case f.Offset > 0:
+		// OFFSET needs a LIMIT in SQLite; PostgreSQL takes ALL.
+		query += " LIMIT " + strconv.FormatInt(math.MaxInt64, 10)
+	}
+	if f.Offset > 0 {
+		query += " OFFSET " + strconv.Itoa(f.Offset)
 	}
 	return s.queryJobs(ctx, query, args...)
 }

@@ -251,6 +251,15 @@ type JobFilter struct {
 	States []JobState
 	Worker string // jobs on devices of this worker
 	Limit  int
+
+	// The selections of LAVA's job lists (scheduler.jobs.list/queue).
+	Healths     []JobHealth
+	DeviceTypes []string  // requested device type among these
+	Device      string    // jobs placed on this device
+	Group       string    // the sub-jobs of this MultiNode group
+	EndedAfter  time.Time // non-zero: ended at or after this time
+	Offset      int       // skip this many matching jobs (with the order below)
+	NewestFirst bool      // order by id descending (LAVA's "-id"); default ascending
 }
 
 // Store is the lab's database. Methods are safe for concurrent use.

@@ -32,6 +32,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("HealthChecks", func(t *testing.T) { testHealthChecks(t, open(t)) })
 	t.Run("FinishWithResults", func(t *testing.T) { testFinishWithResults(t, open(t)) })
 	t.Run("SubmitConsecutive", func(t *testing.T) { testSubmitConsecutive(t, open(t)) })
+	t.Run("JobFilter", func(t *testing.T) { testJobFilter(t, open(t)) })
 }
 
 var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
@@ -631,6 +632,58 @@ func testSubmitConsecutive(t *testing.T, s store.Store) {
 	for i, ids := range got {
 		if len(ids) == 3 && (ids[1] != ids[0]+1 || ids[2] != ids[0]+2) {
 			t.Errorf("Submit %d got ids %v, want consecutive", i, ids)
+		}
+	}
+}
+
+// testJobFilter: the selections and paging LAVA's job lists need.
+func testJobFilter(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 2)
+	must(t, s.PutDeviceType(ctx, store.DeviceType{Name: "bbb"}))
+	ids, err := s.Submit(ctx, []store.NewJob{
+		{Submitter: "alice", DeviceType: "qemu"},
+		{Submitter: "alice", DeviceType: "bbb"},
+		{Submitter: "alice", DeviceType: "qemu"},
+	})
+	must(t, err)
+	group, err := s.Submit(ctx, []store.NewJob{
+		{Submitter: "alice", DeviceType: "qemu", Group: "g1", SubID: 0},
+		{Submitter: "alice", DeviceType: "qemu", Group: "g1", SubID: 1},
+	})
+	must(t, err)
+	ids = append(ids, group...)
+	// ids[1] canceled an hour ago, ids[2] just now; ids[0] runs on d1.
+	_, err = s.CancelJob(ctx, ids[1], now.Add(-time.Hour))
+	must(t, err)
+	_, err = s.CancelJob(ctx, ids[2], now)
+	must(t, err)
+	must(t, s.Schedule(ctx, []store.Assignment{{Job: ids[0], Device: "d1"}}))
+	for _, c := range []struct {
+		name string
+		f    store.JobFilter
+		want []int64
+	}{
+		{"all", store.JobFilter{}, ids},
+		{"newest first", store.JobFilter{NewestFirst: true}, []int64{ids[4], ids[3], ids[2], ids[1], ids[0]}},
+		{"offset and limit", store.JobFilter{NewestFirst: true, Offset: 1, Limit: 2}, []int64{ids[3], ids[2]}},
+		{"offset alone", store.JobFilter{Offset: 3}, []int64{ids[3], ids[4]}},
+		{"health", store.JobFilter{Healths: []store.JobHealth{store.JobCanceled}}, []int64{ids[1], ids[2]}},
+		{"state and health", store.JobFilter{States: []store.JobState{store.JobSubmitted}, Healths: []store.JobHealth{store.JobUnknown}}, []int64{ids[3], ids[4]}},
+		{"device types", store.JobFilter{DeviceTypes: []string{"bbb", "nope"}}, []int64{ids[1]}},
+		{"device", store.JobFilter{Device: "d1"}, []int64{ids[0]}},
+		{"group", store.JobFilter{Group: "g1"}, []int64{ids[3], ids[4]}},
+		{"ended after", store.JobFilter{EndedAfter: now.Add(-time.Minute)}, []int64{ids[2]}},
+	} {
+		js, err := s.Jobs(ctx, c.f)
+		must(t, err)
+		var got []int64
+		for _, j := range js {
+			got = append(got, j.ID)
+		}
+		if diff := cmp.Diff(got, c.want); diff != "" {
+			t.Errorf("%s: Jobs(%+v) (-got +want):\n%s", c.name, c.f, diff)
 		}
 	}
 }
