@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/basalt-lava/basalt/internal/lab"
+	"github.com/basalt-lava/basalt/internal/lavarpc"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 )
@@ -16,11 +17,6 @@ type apiConfig struct {
 }
 
 // apiHandler serves LAVA's XML-RPC API (/RPC2, /RPC2/, //RPC2 and /).
-//
-// TODO(lab): internal/lavarpc is not on main yet. Once it is, this is
-// lavarpc.New(lavarpc.Config{Store: c.Store, Logs: c.Logs, Lab: c.Lab,
-// Version: versionText}); until then every API path answers 404.
 func apiHandler(c apiConfig) http.Handler {
-	_ = c
-	return http.NotFoundHandler()
+	return lavarpc.New(lavarpc.Config{Store: c.Store, Logs: c.Logs, Lab: c.Lab})
 }

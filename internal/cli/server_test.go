@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -80,6 +82,19 @@ func TestServerServesWorkersAndStops(t *testing.T) {
 	}
 	if resp.Lease() != 5*time.Minute {
 		t.Errorf("lease %s, want 5m", resp.Lease())
+	}
+	// LAVA's API on the same listener, at every path lavacli posts to.
+	for _, path := range []string{"/RPC2", "//RPC2", "/RPC2/"} {
+		body := `<?xml version="1.0"?><methodCall><methodName>system.version</methodName><params></params></methodCall>`
+		res, err := http.Post("http://"+addr.String()+path, "text/xml", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(b), "<string>") || strings.Contains(string(b), "fault") {
+			t.Errorf("POST %s system.version: %d %s", path, res.StatusCode, b)
+		}
 	}
 	bad, _ := workerapi.NewPeer(workerapi.PeerConfig{URL: "http://" + addr.String(), Worker: "w1", Token: "wrong", MaxAttempts: 1})
 	if _, err := bad.Poll(ctx, nil, 0); err == nil {
