@@ -1042,6 +1042,13 @@ func (s *SQL) FinishJob(ctx context.Context, id int64, f Finish, now time.Time) 
 		if err != nil {
 			return err
 		}
+		if len(f.Results) > 0 {
+			// The finish's results are the job's whole set: they replace
+			// those recorded from its log as it streamed.
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM results WHERE job = ?`), id); err != nil {
+				return fmt.Errorf("store: results of job %d: %w", id, err)
+			}
+		}
 		if err := s.insertResults(ctx, tx, id, f.Results); err != nil {
 			return err
 		}
