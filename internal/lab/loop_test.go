@@ -56,6 +56,7 @@ func TestJobLifecycle(t *testing.T) {
 		}
 
 		spool := logLines(0, 25)
+		spool[3] = `- {"dt": "2026-12-07T02:00:03.000000", "lvl": "results", "msg": {"case": "streamed", "definition": "0_smoke", "result": "fail"}}`
 		acked, err := p.Log(ctx, sj.Job, 0, spool[:10])
 		must(t, err)
 		if acked != 10 {
@@ -178,7 +179,13 @@ func TestLeaseExpiry(t *testing.T) {
 		must(t, err)
 		resp := pollFor(t, p, nil, hasStart)
 		id := int64(resp.Start[0].Job)
-		// The worker goes silent.
+		// A result in the log, then the worker goes silent: the result
+		// stays.
+		lines := append(logLines(0, 2),
+			`- {"dt": "2026-12-07T02:00:03.000000", "lvl": "results", "msg": {"case": "boot-time", "definition": "0_smoke", "result": "pass", "measurement": 1.5, "units": "seconds"}}`)
+		if _, err := p.Log(ctx, workerapi.JobID(id), 0, lines); err != nil {
+			t.Fatal(err)
+		}
 		var j store.Job
 		waitFor(t, "the job ends", func() (bool, error) {
 			j, err = f.st.Job(ctx, id)
@@ -193,6 +200,12 @@ func TestLeaseExpiry(t *testing.T) {
 		must(t, err)
 		if d.Health != store.HealthUnknown || d.State != store.DeviceIdle || w.State != store.WorkerOffline {
 			t.Errorf("after the lease: device %s/%s, worker %s; want Idle/Unknown, Offline", d.State, d.Health, w.State)
+		}
+		rs, err := f.st.Results(ctx, id)
+		must(t, err)
+		if len(rs) != 1 || rs[0].Suite != "0_smoke" || rs[0].Case != "boot-time" || rs[0].Result != "pass" ||
+			rs[0].Measurement == nil || *rs[0].Measurement != 1.5 || rs[0].Units != "seconds" || !strings.Contains(rs[0].Metadata, `"measurement":"1.5"`) {
+			t.Errorf("results of the lost job = %+v", rs)
 		}
 		// The worker comes back: the job is not its any more.
 		resp, err = p.Poll(ctx, []workerapi.RunningJob{{Job: workerapi.JobID(id), LogAcked: 0}}, 0)

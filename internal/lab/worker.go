@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/logstore"
@@ -255,7 +256,19 @@ func (s workerServer) Log(ctx context.Context, worker string, req workerapi.LogR
 	if req.Index > held {
 		return workerapi.LogResponse{}, &workerapi.GapError{Job: req.Job, Expected: held, Got: req.Index}
 	}
+	before := held
 	held, err = s.appendLog(j.ID, req.Index, req.Lines)
+	if err == nil && held > before {
+		// The results the new lines hold, kept now so that a job whose
+		// worker is lost keeps what it reported (LAVA records them as
+		// the log arrives); the finish's own set replaces them.
+		from := before - req.Index
+		if rs := logResults(req.Lines[from:]); len(rs) > 0 {
+			if err := s.l.st.AddResults(ctx, j.ID, rs); err != nil {
+				return workerapi.LogResponse{}, err
+			}
+		}
+	}
 	if err != nil {
 		// A racing append may have moved the end: say where it is.
 		if n, lerr := s.l.logs.Len(j.ID); lerr == nil && req.Index > n {
@@ -264,6 +277,71 @@ func (s workerServer) Log(ctx context.Context, worker string, req workerapi.LogR
 		return workerapi.LogResponse{}, err
 	}
 	return workerapi.LogResponse{Acked: held}, nil
+}
+
+// logResults returns the results recorded in log lines: the records of
+// level "results", whose msg maps definition, case, result and, for a
+// measurement, measurement and units (LAVA's TestCase), every key kept as
+// metadata.
+func logResults(lines []string) []store.Result {
+	var out []store.Result
+	for _, line := range lines {
+		if !strings.Contains(line, "results") {
+			continue
+		}
+		v, err := value.DecodeYAMLLimit([]byte(line), 10000)
+		if err != nil {
+			continue
+		}
+		l, _ := v.([]any)
+		if len(l) != 1 {
+			continue
+		}
+		rec, _ := l[0].(*value.Map)
+		msg := rec.Map("msg")
+		if rec.String("lvl") != "results" || msg == nil {
+			continue
+		}
+		r := store.Result{Suite: text(msg.Value("definition")), Case: text(msg.Value("case")), Result: text(msg.Value("result")),
+			Units: text(msg.Value("units"))}
+		if r.Suite == "" || r.Case == "" {
+			continue
+		}
+		if m, err := strconv.ParseFloat(text(msg.Value("measurement")), 64); err == nil {
+			r.Measurement = &m
+		}
+		meta := map[string]string{}
+		msg.Range(func(k string, v any) bool {
+			meta[k] = text(v)
+			return true
+		})
+		if b, err := json.Marshal(meta); err == nil {
+			r.Metadata = string(b)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// text is a result field as text; a list or a map as YAML in flow style.
+func text(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(t)
+	case bool:
+		return strconv.FormatBool(t)
+	}
+	b, err := value.EncodeYAML(v)
+	if err != nil {
+		return value.GoString(v)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // maxRefused bounds the records of one batch replaced by a notice.
