@@ -25,7 +25,7 @@ import (
 // workers w1 and w2; devices qemu01 (dictionary, tag kvm, w1), qemu02 (no
 // dictionary, w2) and old01 (Retired).
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	st   store.Store
 	lab  *lab.Lab
 	logs *logstore.Logs
@@ -36,7 +36,7 @@ type env struct {
 // qemuDict is a QEMU x86_64 guest under TCG.
 const qemuDict = "{% extends 'qemu.jinja2' %}\n{% set arch = 'amd64' %}\n{% set no_kvm = True %}\n{% set netdevice = 'user' %}\n"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "basalt.db"))
@@ -163,7 +163,7 @@ func (e *env) submit(def string) int64 {
 
 // jobDef is testdata/job.yaml with its name and visibility (a YAML
 // value: public, personal, or "{group: [team]}").
-func jobDef(t *testing.T, name, visibility string) string {
+func jobDef(t testing.TB, name, visibility string) string {
 	t.Helper()
 	b, err := os.ReadFile("testdata/job.yaml")
 	if err != nil {
@@ -174,7 +174,7 @@ func jobDef(t *testing.T, name, visibility string) string {
 }
 
 // multinodeDef is testdata/multinode.yaml.
-func multinodeDef(t *testing.T) string {
+func multinodeDef(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile("testdata/multinode.yaml")
 	if err != nil {

@@ -328,7 +328,7 @@ func TestJobs(t *testing.T) {
 // after the MultiNode pair.
 func mn2(team int64) int64 { return team + 3 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
