@@ -245,6 +245,18 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // with a new protocol handler in front of r.
 func serveOn(t *testing.T, r *recorder, addr string, f *faults) *httptest.Server {
 	t.Helper()
+	var h http.Handler = workerapi.NewHandler(r)
+	if f != nil {
+		f.next = h
+		h = f
+	}
+	return serveHandler(t, addr, h)
+}
+
+// serveHandler serves h over HTTP on addr ("" for any port on
+// 127.0.0.1), retrying while a port just closed lingers.
+func serveHandler(t *testing.T, addr string, h http.Handler) *httptest.Server {
+	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -258,11 +270,6 @@ func serveOn(t *testing.T, r *recorder, addr string, f *faults) *httptest.Server
 	}
 	if err != nil {
 		t.Fatalf("listen %s: %v", addr, err)
-	}
-	var h http.Handler = workerapi.NewHandler(r)
-	if f != nil {
-		f.next = h
-		h = f
 	}
 	srv := httptest.NewUnstartedServer(h)
 	srv.Listener.Close()

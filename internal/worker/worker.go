@@ -161,8 +161,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	connected := false
+	wait := w.cfg.PollWait
 	for ctx.Err() == nil {
-		resp, err := w.peer.Poll(ctx, w.running(), w.cfg.PollWait)
+		resp, err := w.peer.Poll(ctx, w.running(), wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -180,6 +181,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			if w.cfg.OnConnected != nil {
 				w.cfg.OnConnected()
 			}
+		}
+		// A poll held for most of the lease would let it run out when
+		// the reply is slow to come back: hold it a third of the lease
+		// at most.
+		wait = w.cfg.PollWait
+		if l := resp.Lease() / 3; l > 0 && l < wait {
+			wait = l
 		}
 		w.apply(resp)
 	}
