@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -109,17 +110,27 @@ func (j *runningJob) run(runs *sync.WaitGroup) {
 	}
 	j.w.logf("job %d: %s%s; delivering its log (%d lines) and results", j.id, req.Health, suffix(req.ErrorMessage), req.LogLines)
 	if j.spool != nil {
+		if err := j.savePending(req); err != nil {
+			j.w.logf("job %d: %v", j.id, err)
+		}
 		if err := <-sendDone; err != nil && !j.gone.Load() {
 			j.w.logf("job %d: %v", j.id, err)
 		}
 	}
+	j.report(deliverCtx, req)
+}
+
+// report sends the job's end, then removes its files; a job the server
+// no longer has is only removed. When the worker gives up (ctx ends at
+// shutdown) the files are kept, for the next worker process to deliver.
+func (j *runningJob) report(ctx context.Context, req workerapi.FinishRequest) {
 	if j.gone.Load() {
 		j.removeFiles()
 		return
 	}
-	if err := j.finish(deliverCtx, req); err != nil {
+	if err := j.finish(ctx, req); err != nil {
 		if !j.gone.Load() {
-			j.w.logf("job %d: not reported: %v; its files are kept in %s", j.id, err, j.dir)
+			j.w.logf("job %d: not reported: %v; its files are kept in %s for the worker's next start", j.id, err, j.dir)
 			if j.spool != nil {
 				j.spool.release()
 			}
@@ -130,6 +141,57 @@ func (j *runningJob) run(runs *sync.WaitGroup) {
 		j.w.logf("job %d: reported %s", j.id, req.Health)
 	}
 	j.removeFiles()
+}
+
+// pendingFile holds, once a job has ended, what the server is still to
+// be told: the Finish and the server's index of the spool's first line.
+// A worker that stops before the server has them (a server away at
+// shutdown, a crash) delivers them when it starts again.
+const pendingFile = "finish.json"
+
+type pending struct {
+	Base   int64                   `json:"base"`
+	Finish workerapi.FinishRequest `json:"finish"`
+}
+
+func (j *runningJob) savePending(req workerapi.FinishRequest) error {
+	b, err := json.Marshal(pending{Base: j.base, Finish: req})
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(j.dir, pendingFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("keeping the job's end for a restart: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(j.dir, pendingFile))
+}
+
+// redeliver delivers the log and end of a job an earlier worker process
+// ran and could not report: from where the server's log ends, then the
+// Finish.
+func (j *runningJob) redeliver(req workerapi.FinishRequest) {
+	defer j.w.forget(j)
+	ctx, stop := mergeCancel(j.w.deliverCtx, j.goneCtx)
+	defer stop()
+	n, _ := j.spool.lines()
+	j.w.logf("job %d: delivering its log (%d lines) and end (%s), left by an earlier run", j.id, j.base+n, req.Health)
+	// An empty batch at the spool's start asks how much the server holds.
+	acked, err := j.w.peer.Log(ctx, j.id, j.base, nil)
+	var gap *workerapi.GapError
+	switch {
+	case err == nil:
+		j.setAcked(acked)
+	case errors.As(err, &gap):
+		j.setAcked(gap.Expected)
+	case errors.Is(err, workerapi.ErrUnknownJob):
+		j.markGone("the server no longer knows the job")
+	}
+	if err == nil || gap != nil {
+		if err := j.send(ctx); err != nil && !j.gone.Load() {
+			j.w.logf("job %d: %v", j.id, err)
+		}
+	}
+	j.report(ctx, req)
 }
 
 func suffix(msg string) string {

@@ -84,6 +84,36 @@ func createSpool(path string, onFailure func(error)) (*spool, error) {
 	return newSpool(path, f, r, r, onFailure, spoolBuffer, spoolChunk, spoolInterval), nil
 }
 
+// openSpool reopens the spool an earlier worker process left at path,
+// closed: its whole lines are there to read again, a last line cut short
+// is not.
+func openSpool(path string) (*spool, error) {
+	r, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reopening the job's log spool: %w", err)
+	}
+	s := &spool{path: path, r: r, rc: r, closed: true, marks: []int64{0},
+		changed: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	close(s.done)
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		n, err := skipLine(br)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("reading the job's log spool %s: %w", path, err)
+		}
+		s.onDisk++
+		s.size += n
+		if s.onDisk%spoolMark == 0 {
+			s.marks = append(s.marks, s.size)
+		}
+	}
+	return s, nil
+}
+
 // newSpool is createSpool over any writer and reader of the same bytes
 // (tests give a writer that fails).
 func newSpool(path string, w io.WriteCloser, r io.ReaderAt, rc io.Closer, onFailure func(error), max, chunk int, every time.Duration) *spool {

@@ -13,7 +13,10 @@
 //     a gap the sender resends from there, so no line is lost or
 //     repeated, and memory stays bounded however long the server is away.
 //   - A job ends with a Finish carrying the whole log's length, sent until
-//     the server accepts it; only then are the job's files removed.
+//     the server accepts it; only then are the job's files removed. A
+//     worker that stops first (its server away at shutdown, a crash)
+//     keeps them, and delivers the rest of the log and the end when it
+//     starts again (jobs/<id>/finish.json).
 //   - The poll is the heartbeat: it lists the running jobs with their
 //     acknowledged counts. A job in the poll's Cancel list is canceled (its
 //     cleanup runs) and reported Canceled; a job the server no longer lists
@@ -31,6 +34,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -195,8 +199,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// prepareWorkDir creates jobs/ and removes what an earlier worker process
-// left there: jobs it ran are the server's to end (their lease ran out).
+// prepareWorkDir creates jobs/ and looks at what an earlier worker
+// process left there: a job that ended but was not reported is delivered
+// again (its log from where the server's ends, then its end); anything
+// else is removed (a job that was still running is the server's to end
+// when the lease runs out).
 func (w *Worker) prepareWorkDir() error {
 	if err := os.MkdirAll(w.jobsDir, 0o755); err != nil {
 		return fmt.Errorf("work folder: %w", err)
@@ -207,11 +214,51 @@ func (w *Worker) prepareWorkDir() error {
 	}
 	for _, e := range entries {
 		p := filepath.Join(w.jobsDir, e.Name())
+		if id, err := strconv.ParseInt(e.Name(), 10, 64); err == nil && e.IsDir() {
+			err := w.recoverJob(workerapi.JobID(id), p)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, os.ErrNotExist) {
+				w.logf("job %d: %v", id, err)
+			}
+		}
 		w.logf("removing %s, left by an earlier run", p)
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("work folder: %w", err)
 		}
 	}
+	return nil
+}
+
+// recoverJob takes up a job an earlier process ran and did not report.
+func (w *Worker) recoverJob(id workerapi.JobID, dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, pendingFile))
+	if err != nil {
+		return err
+	}
+	var p pending
+	if err := json.Unmarshal(b, &p); err != nil || p.Finish.Job != id {
+		return fmt.Errorf("%s: not the end of job %d (%v)", pendingFile, id, err)
+	}
+	sp, err := openSpool(filepath.Join(dir, SpoolFile))
+	if err != nil {
+		return err
+	}
+	goneCtx, setGone := context.WithCancel(context.Background())
+	j := &runningJob{w: w, id: id, dir: dir, ctx: context.Background(), cancel: func() {}, goneCtx: goneCtx, setGone: setGone,
+		spool: sp, base: p.Base}
+	j.ended.Store(true)
+	j.acked.Store(p.Base)
+	w.mu.Lock()
+	w.jobs[id] = j
+	w.mu.Unlock()
+	w.all.Add(1)
+	go func() {
+		defer w.all.Done()
+		defer setGone()
+		j.redeliver(p.Finish)
+	}()
 	return nil
 }
 

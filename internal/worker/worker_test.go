@@ -343,3 +343,45 @@ func checkNoProcess(t *testing.T, cmdline string) {
 		}
 	}
 }
+
+// TestRestartDeliversWhatWasLeft: a worker stopped while its server is
+// away gives up reporting its canceled job after the shutdown grace and
+// keeps the job's files; the next worker process on the same work folder
+// delivers the rest of the log and the end once the server is back.
+func TestRestartDeliversWhatWasLeft(t *testing.T) {
+	rec := newRecorder()
+	srv := serveOn(t, rec, "", nil)
+	addr := srv.Listener.Addr().String()
+	workDir := t.TempDir()
+	first := startWorker(t, srv.URL, func(c *Config) { c.WorkDir, c.ShutdownGrace = workDir, 500*time.Millisecond })
+	rec.start(startJob(10, "slow", "hang"))
+	rec.waitFor(t, "job 10's command to start", func() bool { return rec.logHas(10, "hang-started") })
+	srv.Close()
+	rec.loseTail(10, 3)
+	if err := first.stop(t); err != nil {
+		t.Fatalf("first worker: %v", err)
+	}
+	if _, ok := rec.finishOf(10); ok {
+		t.Fatal("job 10 reported while the server was down")
+	}
+	if _, err := os.Stat(filepath.Join(workDir, "jobs", "10", pendingFile)); err != nil {
+		t.Fatalf("the job's end was not kept: %v", err)
+	}
+
+	serveOn(t, rec, addr, nil)
+	startWorker(t, "http://"+addr, func(c *Config) { c.WorkDir = workDir })
+	rec.waitFor(t, "job 10 to finish", func() bool { _, ok := rec.finished[10]; return ok })
+	fin, _ := rec.finishOf(10)
+	if fin.Health != workerapi.Canceled || !strings.Contains(fin.ErrorMessage, "the worker is shutting down") {
+		t.Fatalf("job 10 ended %s (%s), want Canceled by the shutdown", fin.Health, fin.ErrorMessage)
+	}
+	log := rec.logOf(10)
+	checkLog(t, log, fin, map[string]int{"slow-line-": 40})
+	if !strings.Contains(strings.Join(log, "\n"), "undo-ran") {
+		t.Error("the log after the restart misses the cleanup")
+	}
+	rec.waitFor(t, "job 10's folder to go", func() bool {
+		_, err := os.Stat(filepath.Join(workDir, "jobs", "10"))
+		return os.IsNotExist(err)
+	})
+}
