@@ -165,7 +165,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	connected := false
-	wait := w.cfg.PollWait
+	// The first poll is answered at once, so that the worker knows (and
+	// says) it is connected without waiting for work.
+	var wait time.Duration
 	for ctx.Err() == nil {
 		resp, err := w.peer.Poll(ctx, w.running(), wait)
 		if err != nil {
