@@ -34,6 +34,7 @@ func commands() []command {
 		{"server", "run a lab: LAVA's XML-RPC API, the scheduler and the worker API on one listener", runServer},
 		{"manage", "administer the lab's database: users, tokens, workers, device types, devices", runManage},
 		{"multinode", "MultiNode jobs: `basalt multinode split JOB` writes the sub-jobs as LAVA's server would", runMultinode},
+		{"worker", "run a lab's worker: poll `basalt server` and run its jobs on this host's devices", runWorker},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, versionText)
 			return exitOK
