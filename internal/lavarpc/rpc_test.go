@@ -866,3 +866,35 @@ func shippedQemu(t *testing.T, v any) {
 		t.Errorf("template = %.200q, want the shipped qemu.jinja2", v)
 	}
 }
+
+// TestListVisibility: a list holds the jobs its caller may see, group
+// members included, and pages over those.
+func TestListVisibility(t *testing.T) {
+	e := newEnv(t)
+	pub := e.submit(jobDef(t, "public", "public"))
+	team := e.submit(jobDef(t, "team", "{group: [team]}"))
+	mine := e.submit(jobDef(t, "mine", "personal"))
+	team2 := e.submit(jobDef(t, "team 2", "{group: [team]}"))
+	ids := func(want ...int64) func(*testing.T, any) {
+		return func(t *testing.T, v any) {
+			var got, w []any
+			for _, j := range v.([]any) {
+				got = append(got, j.(map[string]any)["id"])
+			}
+			for _, id := range want {
+				w = append(w, id)
+			}
+			if diff := cmp.Diff(got, w); diff != "" {
+				t.Errorf("ids (-got +want):\n%s", diff)
+			}
+		}
+	}
+	e.run(t, []rpcCase{
+		{name: "anonymous", method: "scheduler.jobs.list", check: ids(pub)},
+		{name: "group member", user: "bob", method: "scheduler.jobs.list", check: ids(team2, team, pub)},
+		{name: "group member paged", user: "bob", method: "scheduler.jobs.list", args: []any{nil, nil, 1, 1}, check: ids(team)},
+		{name: "submitter", user: "alice", method: "scheduler.jobs.list", check: ids(team2, mine, team, pub)},
+		{name: "superuser", user: "admin", method: "scheduler.jobs.list", check: ids(team2, mine, team, pub)},
+		{name: "queue as group member", user: "bob", method: "scheduler.jobs.queue", check: ids(team2, team, pub)},
+	})
+}
