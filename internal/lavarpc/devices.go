@@ -245,6 +245,8 @@ func (a *api) deviceSetDictionary(ctx context.Context, p params) (any, error) {
 	if err := a.store.SetDictionary(ctx, d.Name, text); err != nil {
 		return nil, err
 	}
+	// A device whose dictionary was missing or broken may take jobs now.
+	a.lab.Kick()
 	return true, nil
 }
 
@@ -298,8 +300,10 @@ func (a *api) deviceUpdate(ctx context.Context, p params) (any, error) {
 		if err := a.store.SetDeviceHealth(ctx, d.Name, health); err != nil {
 			return nil, err
 		}
-		a.lab.Kick()
 	}
+	// Back in service, on another worker or of another type: the
+	// scheduler may place jobs differently now.
+	a.lab.Kick()
 	return nil, nil
 }
 
