@@ -374,7 +374,11 @@ func (a *api) deviceTagAdd(ctx context.Context, p params) (any, error) {
 		return nil, nil
 	}
 	tags := append(slices.Clone(d.Tags), tag)
-	return nil, a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags})
+	if err := a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags}); err != nil {
+		return nil, err
+	}
+	a.lab.Kick()
+	return nil, nil
 }
 
 func (a *api) deviceTagDelete(ctx context.Context, p params) (any, error) {
@@ -388,7 +392,11 @@ func (a *api) deviceTagDelete(ctx context.Context, p params) (any, error) {
 		return nil, notFound("Tag '%s' was not found.", tag)
 	}
 	tags := slices.Delete(slices.Clone(d.Tags), i, i+1)
-	return nil, a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags})
+	if err := a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags}); err != nil {
+		return nil, err
+	}
+	a.lab.Kick()
+	return nil, nil
 }
 
 func (a *api) deviceTagList(ctx context.Context, p params) (any, error) {
