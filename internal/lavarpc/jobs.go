@@ -336,6 +336,13 @@ func (w *capWriter) Write(b []byte) (int, error) {
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 		w.lastNL = len(w.buf) + i + 1
 	}
+	if need := len(w.buf) + len(b); need > cap(w.buf) {
+		// Double, as append stops doing for large slices (it grows them
+		// by a quarter, which copies a 4 MB chunk some 20 times over).
+		grown := make([]byte, len(w.buf), max(need, 2*cap(w.buf), 64<<10))
+		copy(grown, w.buf)
+		w.buf = grown
+	}
 	w.buf = append(w.buf, b...)
 	w.full = w.lastNL >= w.max
 	return len(b), nil
