@@ -16,7 +16,9 @@ import (
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
+	"github.com/basalt-lava/basalt/internal/store/postgres"
 	"github.com/basalt-lava/basalt/internal/store/sqlite"
+	"github.com/basalt-lava/basalt/internal/store/storetest"
 	"github.com/basalt-lava/basalt/internal/xmlrpc"
 )
 
@@ -34,13 +36,22 @@ type env struct {
 	srv  *httptest.Server
 }
 
+// onPostgres, set by TestPostgres, makes newEnv store on PostgreSQL.
+var onPostgres bool
+
 // qemuDict is a QEMU x86_64 guest under TCG.
 const qemuDict = "{% extends 'qemu.jinja2' %}\n{% set arch = 'amd64' %}\n{% set no_kvm = True %}\n{% set netdevice = 'user' %}\n"
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "basalt.db"))
+	var st store.Store
+	var err error
+	if onPostgres {
+		st, err = postgres.Open(ctx, storetest.PostgresDSN(t.(*testing.T), false))
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "basalt.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
+	"github.com/basalt-lava/basalt/internal/store/storetest"
 	"github.com/basalt-lava/basalt/internal/xmlrpc"
 )
 
@@ -954,5 +955,22 @@ func TestConcurrentCalls(t *testing.T) {
 	v := e.ok("", "scheduler.jobs.logs", logged, 0, nil).([]any)
 	if got := int64(strings.Count(string(v[1].([]byte)), "\n")); got != n {
 		t.Errorf("log read back: %d lines, the log holds %d", got, n)
+	}
+}
+
+// TestPostgres runs the tests that read and write jobs on PostgreSQL
+// (BASALT_POSTGRES_DSN, set by scripts/with-postgres.sh; skipped without).
+func TestPostgres(t *testing.T) {
+	storetest.PostgresDSN(t, false)
+	onPostgres = true
+	defer func() { onPostgres = false }()
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T)
+	}{
+		{"Jobs", TestJobs}, {"JobLogs", TestJobLogs}, {"JobList", TestJobList}, {"ListVisibility", TestListVisibility},
+		{"Devices", TestDevices}, {"Workers", TestWorkers}, {"Results", TestResults}, {"ConcurrentCalls", TestConcurrentCalls},
+	} {
+		t.Run(tc.name, tc.fn)
 	}
 }
