@@ -254,7 +254,9 @@ actions:
 // sub-job reaches the coordinator the server names and both complete.
 func TestRealLabMultiNode(t *testing.T) {
 	r := newRealLab(t)
-	startWorker(t, r.url(), func(c *Config) { c.Token, c.PollWait, c.CoordinatorPollDelay = r.token, 5*time.Second, 100*time.Millisecond })
+	startWorker(t, r.url(), func(c *Config) {
+		c.Token, c.PollWait, c.CoordinatorPollDelay = r.token, 5*time.Second, 100*time.Millisecond
+	})
 	jobs, err := r.lab.Submit(context.Background(), r.user, multinodeJob)
 	if err != nil {
 		t.Fatal(err)
