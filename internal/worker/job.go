@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -213,10 +214,10 @@ func (j *runningJob) removeFiles() {
 // execute prepares the job's folder and spool, starts the sender and
 // runs the job with the dispatcher. A folder or spool that cannot be made
 // ends the job at once, incomplete with an infrastructure error.
-func (j *runningJob) execute(sendDone chan<- error, deliverCtx context.Context) (out dispatcher.Outcome, timedOut bool, spoolErr error) {
-	fail := func(err error) (dispatcher.Outcome, bool, error) {
+func (j *runningJob) execute(sendDone chan<- error, deliverCtx context.Context) (out dispatcher.Outcome, timedOut time.Duration, spoolErr error) {
+	fail := func(err error) (dispatcher.Outcome, time.Duration, error) {
 		o := dispatcher.Outcome{Outcome: pipeline.OutcomeOf(pipeline.InfrastructureError("%v", err))}
-		return o, false, err
+		return o, 0, err
 	}
 	os.RemoveAll(j.dir) // a folder left by an earlier worker process
 	if err := os.MkdirAll(filepath.Join(j.dir, outputDir), 0o755); err != nil {
@@ -263,9 +264,25 @@ func (j *runningJob) execute(sendDone chan<- error, deliverCtx context.Context) 
 		},
 		Coordinator: j.coordinator,
 	}
-	out = dispatcher.Run(ctx, cfg, jobSink{spool: sp, dir: cfg.OutputDir})
-	timedOut = errors.Is(ctx.Err(), context.DeadlineExceeded) && j.ctx.Err() == nil
+	out = j.runDispatcher(ctx, cfg, sp)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && j.ctx.Err() == nil {
+		timedOut = j.start.Timeout()
+	}
 	return out, timedOut, sp.failure()
+}
+
+// runDispatcher is dispatcher.Run, except that a panic ends this job as
+// a Bug instead of the worker and every other job with it.
+func (j *runningJob) runDispatcher(ctx context.Context, cfg dispatcher.RunConfig, sp *spool) (out dispatcher.Outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			j.w.logf("job %d: the dispatcher panicked: %v\n%s", j.id, p, debug.Stack())
+			sp.close()
+			out = dispatcher.Outcome{Outcome: pipeline.Outcome{Result: "fail", Class: pipeline.ClassBug,
+				Message: fmt.Sprintf("the dispatcher panicked: %v", p)}}
+		}
+	}()
+	return dispatcher.Run(ctx, cfg, jobSink{spool: sp, dir: cfg.OutputDir})
 }
 
 // coordinator gives a MultiNode sub-job the coordinator the server named.

@@ -385,3 +385,24 @@ func TestRestartDeliversWhatWasLeft(t *testing.T) {
 		return os.IsNotExist(err)
 	})
 }
+
+// TestServerTimeout: a job whose timeout the server sets runs out of it:
+// it is stopped, its cleanup runs, and it ends Incomplete as a timeout.
+func TestServerTimeout(t *testing.T) {
+	rec := newRecorder()
+	srv := serveOn(t, rec, "", nil)
+	startWorker(t, srv.URL, nil)
+	s := startJob(11, "hang")
+	s.TimeoutMS = 1500
+	rec.start(s)
+	rec.waitFor(t, "job 11 to finish", func() bool { _, ok := rec.finished[11]; return ok })
+	fin, _ := rec.finishOf(11)
+	if fin.Health != workerapi.Incomplete || fin.ErrorType != "LAVATimeout" || !strings.Contains(fin.ErrorMessage, "the job timeout of 1.5s set by the server ran out") {
+		t.Fatalf("job 11 ended %s (%s: %s), want Incomplete, LAVATimeout, naming the server's timeout", fin.Health, fin.ErrorType, fin.ErrorMessage)
+	}
+	log := rec.logOf(11)
+	checkLog(t, log, fin, nil)
+	if !strings.Contains(strings.Join(log, "\n"), "undo-ran") {
+		t.Error("the command's undo did not run: no cleanup")
+	}
+}
