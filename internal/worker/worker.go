@@ -249,7 +249,8 @@ func (w *Worker) recoverJob(id workerapi.JobID, dir string) error {
 	}
 	goneCtx, setGone := context.WithCancel(context.Background())
 	j := &runningJob{w: w, id: id, dir: dir, ctx: context.Background(), cancel: func() {}, goneCtx: goneCtx, setGone: setGone,
-		spool: sp, base: p.Base}
+		spool: sp}
+	j.base.Store(p.Base)
 	j.ended.Store(true)
 	j.acked.Store(p.Base)
 	w.mu.Lock()
@@ -315,7 +316,8 @@ func (w *Worker) startLocked(s workerapi.StartJob) {
 	ctx, cancel := context.WithCancel(w.jobCtx)
 	goneCtx, setGone := context.WithCancel(context.Background())
 	j := &runningJob{w: w, id: s.Job, start: s, dir: filepath.Join(w.jobsDir, strconv.FormatInt(int64(s.Job), 10)),
-		ctx: ctx, cancel: cancel, goneCtx: goneCtx, setGone: setGone, base: s.LogAcked}
+		ctx: ctx, cancel: cancel, goneCtx: goneCtx, setGone: setGone}
+	j.base.Store(s.LogAcked)
 	j.acked.Store(s.LogAcked)
 	w.jobs[s.Job] = j
 	w.logf("job %d: starting", s.Job)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/value"
 	"github.com/basalt-lava/basalt/internal/workerapi"
+	"github.com/google/go-cmp/cmp"
 )
 
 // testDevice is a device with no hardware: only host commands, which a
@@ -404,5 +405,42 @@ func TestServerTimeout(t *testing.T) {
 	checkLog(t, log, fin, nil)
 	if !strings.Contains(strings.Join(log, "\n"), "undo-ran") {
 		t.Error("the command's undo did not run: no cleanup")
+	}
+}
+
+// TestRestartedJobContinuesTheLog: a job the server starts again with
+// lines already held (StartJob.LogAcked) gets this run's log after them;
+// a server holding fewer than it said gets it after what it holds.
+func TestRestartedJobContinuesTheLog(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		held, said int
+	}{
+		{"held as said", 5, 5},
+		{"fewer held than said", 2, 5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := newRecorder()
+			old := make([]string, c.held)
+			for i := range old {
+				old[i] = fmt.Sprintf(`- {"dt": "2026-01-01T00:00:00.000000+00:00", "lvl": "info", "msg": "earlier run %d"}`, i)
+			}
+			rec.logs[12] = append([]string(nil), old...)
+			srv := serveOn(t, rec, "", nil)
+			startWorker(t, srv.URL, nil)
+			s := startJob(12, "chatty")
+			s.LogAcked = int64(c.said)
+			rec.start(s)
+			rec.waitFor(t, "job 12 to finish", func() bool { _, ok := rec.finished[12]; return ok })
+			fin, _ := rec.finishOf(12)
+			log := rec.logOf(12)
+			if diff := cmp.Diff(log[:c.held], old); diff != "" {
+				t.Fatalf("the earlier run's lines changed (-got +want):\n%s", diff)
+			}
+			checkLog(t, log[c.held:], workerapi.FinishRequest{LogLines: fin.LogLines - int64(c.held)}, map[string]int{"chatty-line-": 500})
+			if fin.Health != workerapi.Complete || fin.LogLines != int64(len(log)) {
+				t.Errorf("finish %s with %d lines, the server holds %d", fin.Health, fin.LogLines, len(log))
+			}
+		})
 	}
 }
