@@ -233,9 +233,11 @@ func TestJobNoLongerListed(t *testing.T) {
 	srv := serveOn(t, rec, "", nil)
 	r := startWorker(t, srv.URL, nil)
 	rec.start(startJob(4, "hang"))
-	rec.waitFor(t, "job 4's command to start", func() bool { return rec.logHas(4, "hang-started") })
+	rec.waitFor(t, "job 4's command to start and a poll listing it", func() bool {
+		return rec.logHas(4, "hang-started") && len(rec.heard) == 1 && rec.heard[0].Job == 4
+	})
 	rec.forget(4)
-	rec.waitFor(t, "a poll without job 4", func() bool { return rec.polls > 0 && len(rec.heard) == 0 })
+	rec.waitFor(t, "a poll without job 4", func() bool { return len(rec.heard) == 0 })
 	if _, err := os.Stat(filepath.Join(r.workDir, "jobs", "4")); !os.IsNotExist(err) {
 		t.Errorf("job 4's folder is still there: %v", err)
 	}
