@@ -291,8 +291,10 @@ func (l *Lab) deviceValid(d store.Device, dt store.DeviceType, loader jinja.Load
 // within Lease (counted from this Lab's start for a worker not heard from
 // since, and never while one of its polls is held): the worker goes
 // Offline, its Running and Canceling jobs end Incomplete with an
-// infrastructure error naming the worker and the lease, and their devices
-// go to health Unknown, so a health check runs before the next job.
+// infrastructure error naming the worker and the lease (a Canceling job
+// too: its cleanup never reported, the device's state is not known), and
+// their devices go to health Unknown, so a health check runs before the
+// next job. LAVA has no lease: its jobs wait for the worker for ever.
 func (l *Lab) expireLeases(ctx context.Context) error {
 	workers, err := l.st.Workers(ctx)
 	if err != nil {
@@ -325,9 +327,6 @@ func (l *Lab) expireLeases(ctx context.Context) error {
 			f := store.Finish{Health: store.JobIncomplete, ErrorClass: "Infrastructure",
 				ErrorMsg:     fmt.Sprintf("worker %s lost its lease: no poll for %s (lease %s)", w.Name, now.Sub(last).Round(time.Millisecond), l.lease),
 				DeviceHealth: store.HealthUnknown, DeviceHealthFrom: []store.DeviceHealth{store.HealthGood, store.HealthUnknown, store.HealthBad}}
-			if j.State == store.JobCanceling {
-				f.Health = store.JobCanceled
-			}
 			if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {
 				return err
 			}

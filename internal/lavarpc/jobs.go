@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/xmlrpc"
 )
@@ -152,38 +152,31 @@ func (a *api) viewJob(ctx context.Context, p params, i int) (store.Job, error) {
 	return j, nil
 }
 
-// displayID is the id LAVA shows for a job: the int id of a single job,
-// "<id of sub-job 0>.<sub_id>" for a MultiNode sub-job.
-func (a *api) displayID(ctx context.Context, j store.Job) (any, error) {
-	if j.Group == "" {
-		return j.ID, nil
+// description is LAVA's TestJob.description: the job_name the lab
+// stored, else read from the definition (a job stored without one).
+func description(j store.Job) string {
+	if j.Description != "" {
+		return j.Description
 	}
-	js, err := a.store.Jobs(ctx, store.JobFilter{Group: j.Group})
-	if err != nil {
-		return nil, err
-	}
-	first := j.ID
-	for _, g := range js {
-		if g.SubID == 0 {
-			first = g.ID
-			break
-		}
-	}
-	return strconv.FormatInt(first, 10) + "." + strconv.Itoa(j.SubID), nil
-}
-
-// description is LAVA's TestJob.description: the definition's job_name.
-func description(definition string) any {
 	var d struct {
 		JobName any `yaml:"job_name"`
 	}
-	if yaml.Unmarshal([]byte(definition), &d) != nil || d.JobName == nil {
+	if yaml.Unmarshal([]byte(j.Definition), &d) != nil || d.JobName == nil {
 		return ""
 	}
 	if s, ok := d.JobName.(string); ok {
 		return s
 	}
 	return fmt.Sprint(d.JobName)
+}
+
+// originalDefinition is what jobs.definition returns: a MultiNode
+// sub-job's whole submission, else the job's definition.
+func originalDefinition(j store.Job) string {
+	if j.MultinodeDefinition != "" {
+		return j.MultinodeDefinition
+	}
+	return j.Definition
 }
 
 // submitted is what submit and resubmit return: the int id of a single job,
@@ -194,10 +187,7 @@ func (a *api) submitted(ctx context.Context, jobs []store.Job) (any, error) {
 	}
 	ids := make([]string, 0, len(jobs))
 	for _, j := range jobs {
-		id, err := a.displayID(ctx, j)
-		if err != nil {
-			return nil, err
-		}
+		id := lab.DisplayID(j)
 		ids = append(ids, fmt.Sprint(id))
 	}
 	return ids, nil
@@ -277,17 +267,14 @@ func (a *api) jobShow(ctx context.Context, p params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := a.displayID(ctx, j)
-	if err != nil {
-		return nil, err
-	}
+	id := lab.DisplayID(j)
 	tags := j.Tags
 	if tags == nil {
 		tags = []string{}
 	}
 	return st(
 		"id", id,
-		"description", description(j.Definition),
+		"description", description(j),
 		"device", orNil(j.Device),
 		"device_type", orNil(j.DeviceType),
 		"health_check", j.HealthCheck,
@@ -311,7 +298,7 @@ func (a *api) jobDefinition(ctx context.Context, p params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return j.Definition, nil
+	return originalDefinition(j), nil
 }
 
 // maxLogReply bounds the log bytes of one jobs.logs reply, so that a
@@ -496,13 +483,10 @@ func (a *api) jobList(ctx context.Context, p params) (any, error) {
 	}
 	out := make([]any, 0, len(jobs))
 	for _, j := range jobs {
-		id, err := a.displayID(ctx, j)
-		if err != nil {
-			return nil, err
-		}
+		id := lab.DisplayID(j)
 		e := st(
 			"id", id,
-			"description", description(j.Definition),
+			"description", description(j),
 			"device_type", orNil(j.DeviceType),
 			"health", string(j.Health),
 			"state", string(j.State),
@@ -546,13 +530,10 @@ func (a *api) jobQueue(ctx context.Context, p params) (any, error) {
 	}
 	out := make([]any, 0, len(jobs))
 	for _, j := range jobs {
-		id, err := a.displayID(ctx, j)
-		if err != nil {
-			return nil, err
-		}
+		id := lab.DisplayID(j)
 		out = append(out, st(
 			"id", id,
-			"description", description(j.Definition),
+			"description", description(j),
 			"requested_device_type", orNil(j.DeviceType),
 			"submitter", j.Submitter,
 		))
