@@ -70,6 +70,12 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.OnConnected = func() { cfg.Logf("connected to %s", cfg.URL) }
 
+	w, err := worker.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "basalt worker: %v\n", err)
+		return exitUsage
+	}
+
 	// The first SIGINT or SIGTERM stops polling and cancels the jobs,
 	// which clean up and are reported; a second one is noted and the
 	// cleanup goes on, since leaving now would orphan QEMU.
@@ -91,11 +97,6 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	w, err := worker.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "basalt worker: %v\n", err)
-		return exitUsage
-	}
 	if err := w.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "basalt worker: %v\n", err)
 		return exitFailed
