@@ -446,3 +446,26 @@ func TestRestartedJobContinuesTheLog(t *testing.T) {
 		})
 	}
 }
+
+// TestJobFolderCannotBeMade: a worker that cannot make a job's folder
+// (the work folder broken under it) reports the job Incomplete with an
+// infrastructure error naming the problem, and goes on.
+func TestJobFolderCannotBeMade(t *testing.T) {
+	rec := newRecorder()
+	srv := serveOn(t, rec, "", nil)
+	r := startWorker(t, srv.URL, nil)
+	rec.waitFor(t, "a first poll", func() bool { return rec.polls > 0 })
+	jobs := filepath.Join(r.workDir, "jobs")
+	if err := os.RemoveAll(jobs); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(jobs, []byte("not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec.start(startJob(13, "chatty"))
+	rec.waitFor(t, "job 13 to finish", func() bool { _, ok := rec.finished[13]; return ok })
+	fin, _ := rec.finishOf(13)
+	if fin.Health != workerapi.Incomplete || fin.ErrorType != "Infrastructure" || !strings.Contains(fin.ErrorMessage, "creating the job's folder") || !strings.Contains(fin.ErrorMessage, "not a directory") {
+		t.Fatalf("job 13 ended %s (%s: %s), want Incomplete with an Infrastructure error naming the folder", fin.Health, fin.ErrorType, fin.ErrorMessage)
+	}
+}
