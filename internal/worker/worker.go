@@ -103,6 +103,7 @@ type Worker struct {
 
 	mu       sync.Mutex
 	jobs     map[workerapi.JobID]*runningJob
+	unknown  map[workerapi.JobID]bool // cancels of unknown jobs being answered
 	stopping bool
 	runs     sync.WaitGroup // jobs' dispatcher runs
 	all      sync.WaitGroup // jobs until reported, and other reports
@@ -128,7 +129,7 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	w := &Worker{cfg: cfg, jobs: map[workerapi.JobID]*runningJob{}, createSpool: createSpool}
+	w := &Worker{cfg: cfg, jobs: map[workerapi.JobID]*runningJob{}, unknown: map[workerapi.JobID]bool{}, createSpool: createSpool}
 	peer, err := workerapi.NewPeer(workerapi.PeerConfig{URL: cfg.URL, Worker: cfg.Name, Token: cfg.Token, Version: cfg.Version,
 		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, OnRetry: w.onRetry})
 	if err != nil {
@@ -298,8 +299,11 @@ func (w *Worker) apply(resp workerapi.PollResponse) {
 			j.stop("canceled on the server", true)
 			continue
 		}
-		w.all.Add(1)
-		go w.finishUnknown(id)
+		if !w.unknown[id] { // once at a time, however often it is asked
+			w.unknown[id] = true
+			w.all.Add(1)
+			go w.finishUnknown(id)
+		}
 	}
 	listed := make(map[workerapi.JobID]bool, len(resp.Running))
 	for _, id := range resp.Running {
@@ -344,6 +348,11 @@ func (w *Worker) forget(j *runningJob) {
 // the protocol asks: reported canceled, so that the server can close it.
 func (w *Worker) finishUnknown(id workerapi.JobID) {
 	defer w.all.Done()
+	defer func() {
+		w.mu.Lock()
+		delete(w.unknown, id)
+		w.mu.Unlock()
+	}()
 	err := w.peer.Finish(w.deliverCtx, workerapi.FinishRequest{Job: id, Health: workerapi.Canceled, ErrorType: "Canceled",
 		ErrorMessage: "canceled on the server; the worker was not running the job"})
 	if err != nil && !errors.Is(err, workerapi.ErrUnknownJob) {
