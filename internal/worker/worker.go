@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/download"
@@ -108,6 +109,9 @@ type Worker struct {
 	runs     sync.WaitGroup // jobs' dispatcher runs
 	all      sync.WaitGroup // jobs until reported, and other reports
 
+	// pollFailed: a poll failed since the last one that went through.
+	pollFailed atomic.Bool
+
 	// createSpool makes a job's spool (tests make one that fails).
 	createSpool func(path string, onFailure func(error)) (*spool, error)
 }
@@ -151,6 +155,9 @@ func (w *Worker) logf(format string, args ...any) { w.cfg.Logf(format, args...) 
 // onRetry logs a transient failure: the first of a run of them, then one
 // in ten, so that a server away for an hour does not flood the log.
 func (w *Worker) onRetry(path string, attempt int, err error) {
+	if path == workerapi.PollPath {
+		w.pollFailed.Store(true)
+	}
 	if attempt == 1 || attempt%10 == 0 {
 		w.logf("%v (attempt %d, retrying)", err, attempt)
 	}
@@ -179,15 +186,19 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.shutdown(ctx)
 				return fmt.Errorf("%s refused the worker %q: %w", w.cfg.URL, w.cfg.Name, err)
 			}
+			w.pollFailed.Store(true)
 			w.logf("polling: %v; retrying in %s", err, w.cfg.RetryDelay)
 			sleep(ctx, w.cfg.RetryDelay)
 			continue
 		}
 		if !connected {
 			connected = true
+			w.pollFailed.Store(false)
 			if w.cfg.OnConnected != nil {
 				w.cfg.OnConnected()
 			}
+		} else if w.pollFailed.Swap(false) {
+			w.logf("connected to %s again", w.cfg.URL)
 		}
 		// A poll held for most of the lease would let it run out when
 		// the reply is slow to come back: hold it a third of the lease

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -184,7 +185,16 @@ func TestServerRestart(t *testing.T) {
 	rec := newRecorder()
 	srv := serveOn(t, rec, "", nil)
 	addr := srv.Listener.Addr().String()
-	r := startWorker(t, srv.URL, nil)
+	var mu sync.Mutex
+	var said []string
+	r := startWorker(t, srv.URL, func(c *Config) {
+		c.Logf = func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			said = append(said, fmt.Sprintf(format, args...))
+			t.Logf("worker: "+format, args...)
+		}
+	})
 	rec.start(startJob(2, "slow", "chatty"))
 	rec.waitFor(t, "job 2's log to reach slow-line-10", func() bool { return rec.logHas(2, "slow-line-10") })
 	srv.Close()
@@ -197,6 +207,11 @@ func TestServerRestart(t *testing.T) {
 		t.Fatalf("job 2 ended %s (%s: %s), want Complete", fin.Health, fin.ErrorType, fin.ErrorMessage)
 	}
 	checkLog(t, rec.logOf(2), fin, map[string]int{"chatty-line-": 500, "slow-line-": 40})
+	mu.Lock()
+	if !slices.Contains(said, "connected to "+srv.URL+" again") {
+		t.Errorf("the worker did not say it reconnected: %q", said)
+	}
+	mu.Unlock()
 	rec.waitFor(t, "job 2's folder to go", func() bool {
 		_, err := os.Stat(filepath.Join(r.workDir, "jobs", "2"))
 		return os.IsNotExist(err)
