@@ -42,6 +42,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/download"
@@ -169,6 +170,11 @@ func (w *Worker) onRetry(path string, attempt int, err error) {
 // The error is for a worker that never reached its server because it was
 // refused (a wrong name or token) or cannot use its work folder.
 func (w *Worker) Run(ctx context.Context) error {
+	unlock, err := w.lockWorkDir()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := w.prepareWorkDir(); err != nil {
 		return err
 	}
@@ -211,6 +217,27 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.shutdown(ctx)
 	return nil
+}
+
+// lockWorkDir takes the work folder for this worker: a second worker on
+// the same folder would remove the first one's jobs as leftovers.
+func (w *Worker) lockWorkDir() (unlock func(), err error) {
+	if err := os.MkdirAll(w.cfg.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("work folder: %w", err)
+	}
+	path := filepath.Join(w.cfg.WorkDir, "lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("work folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("work folder %s is in use by another basalt worker", w.cfg.WorkDir)
+		}
+		return nil, fmt.Errorf("work folder: locking %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // prepareWorkDir creates jobs/ and looks at what an earlier worker
