@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -188,36 +190,24 @@ func restartMidJob(t *testing.T, l *lab, c lavacli, restart func()) {
 	if d := diffLines(skeleton(log), skeleton(ref.log)); d != "" {
 		t.Errorf("the stored log is not basalt run's for the same job: %s", d)
 	}
-	if n, ok := workerRecords(l, "w1", id); ok && n != len(log) {
-		t.Errorf("the worker wrote %d records, the server holds %d", n, len(log))
+	if n, ok := workerRecords(l, "w1", id); !ok {
+		t.Errorf("the worker did not say how many log lines job %s had (\"delivering its log (N lines)\")", id)
+	} else if n != len(log) {
+		t.Errorf("the worker had %d log lines, the server holds %d", n, len(log))
 	}
 }
 
-// workerRecords counts the records of the job's log the worker kept, if
-// it keeps one (a logs.yaml under its work folder).
+// workerRecords is the number of log lines the worker says it had for
+// the job when it ended ("job ID: Complete; delivering its log (N lines)
+// and results" on its output), if it said so.
 func workerRecords(l *lab, worker, id string) (int, bool) {
-	var found string
-	filepath.WalkDir(l.workDir(worker), func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && d.Name() == "logs.yaml" && strings.Contains(path, id) {
-			found = path
-		}
-		return nil
-	})
-	if found == "" {
+	re := regexp.MustCompile(`job ` + regexp.QuoteMeta(id) + `: .*delivering its log \((\d+) lines\)`)
+	m := re.FindAllStringSubmatch(l.workers[worker].output(), -1)
+	if m == nil {
 		return 0, false
 	}
-	b, err := os.ReadFile(found)
-	if err != nil {
-		return 0, false
-	}
-	return strings.Count(string(b), "\n- ") + boolInt(strings.HasPrefix(string(b), "- ")), true
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	n, err := strconv.Atoi(m[len(m)-1][1])
+	return n, err == nil
 }
 
 // cluster is a PostgreSQL cluster of the test's own.
