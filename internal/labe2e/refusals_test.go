@@ -160,7 +160,7 @@ func access(t *testing.T, l *lab, c lavacli) {
 		// For the held device, in Maintenance: it stays queued.
 		def := jobSpec{name: "private", visibility: "personal", deviceType: "qemu-held"}.yaml(t)
 		id := submitted(t, ok(t, l.lavacli(t, c, "bob", "jobs", "submit", file(t, "private.yaml", def))))
-		defer ok(t, l.lavacli(t, c, "bob", "jobs", "cancel", id))
+		defer func() { ok(t, l.lavacli(t, c, "bob", "jobs", "cancel", id)) }()
 		wantFields(t, ok(t, l.lavacli(t, c, "bob", "jobs", "show", id)), map[string]string{"id": id, "submitter": "bob", "visibility": "Personal", "state": "Submitted"})
 		ok(t, l.lavacli(t, c, "admin", "jobs", "show", id)) // a superuser sees every job
 		for _, args := range [][]string{{"jobs", "show", id}, {"jobs", "definition", id}, {"jobs", "logs", id, "--no-follow"}, {"results", id}, {"jobs", "cancel", id}} {
