@@ -95,6 +95,36 @@ func RenderLimited(path string, ctx *value.Map, deviceTypeDirs []string, lim lim
 	return out, nil
 }
 
+// RenderText renders a device dictionary held as text (a lab server keeps
+// dictionaries in its database) under name, with templates loading every
+// template it extends or includes. It checks ctx's values as Render does
+// and bounds the dictionary by lim.DeviceSize; templates must bound what
+// they load themselves.
+func RenderText(name, src string, ctx *value.Map, templates jinja.Loader, lim limits.Limits) (string, error) {
+	if max := lim.Device().Max; int64(len(src)) > max {
+		return "", &limits.Error{What: "device dictionary " + name, Limit: limits.FormatSize(max) + " bytes"}
+	}
+	loader := jinja.ChainLoader{dictionary{name: name, file: name, src: src}, templates}
+	out, prints, err := jinja.NewEnvironment(loader).RenderPrints(name, ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := checkContextPrints(name, out, prints, ctx); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// TemplateLoader returns the loader of device-type templates from the
+// folders deviceTypeDirs, in order, then the shipped templates, each
+// bounded by lim.TemplateSize.
+func TemplateLoader(deviceTypeDirs []string, lim limits.Limits) jinja.Loader {
+	return jinja.ChainLoader{
+		&jinja.DirLoader{Dirs: deviceTypeDirs, MaxSize: lim.Template().Max},
+		&jinja.FSLoader{FS: ShippedTemplates(), Prefix: "(basalt)/"},
+	}
+}
+
 // dictionary serves a device dictionary already read, under its name.
 type dictionary struct{ name, file, src string }
 

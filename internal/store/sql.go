@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +33,11 @@ type Dialect struct {
 	MigrationLock string
 	// IsUnique reports a unique-constraint violation.
 	IsUnique func(error) bool
+	// InsertLock, when set, runs first in a transaction that inserts jobs,
+	// so that the jobs of one Submit get consecutive ids (SQLite's write
+	// transactions are serial already; PostgreSQL's sequences interleave
+	// concurrent inserts, so it takes an advisory lock).
+	InsertLock string
 }
 
 // SQL is the Store over database/sql shared by the backends.
@@ -636,29 +642,14 @@ func (s *SQL) DeleteDevice(ctx context.Context, name string) error {
 // Submit stores jobs in one transaction.
 func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
 	ids := make([]int64, 0, len(jobs))
-	now := time.Now().UnixNano()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockInserts(ctx, tx); err != nil {
+			return err
+		}
 		for _, j := range jobs {
-			var group sql.NullString
-			if j.Group != "" {
-				group = sql.NullString{String: j.Group, Valid: true}
-			}
-			vis := j.Visibility
-			switch vis {
-			case "":
-				vis = VisibilityPublic
-			case VisibilityPublic, VisibilityPersonal, VisibilityGroup:
-			default:
-				return fmt.Errorf("store: submit: unknown visibility %q", vis)
-			}
-			var id int64
-			err := tx.QueryRowContext(ctx, s.q(`INSERT INTO jobs (definition, state, health, priority, submitter, device_type,
-				tags, health_check, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?) RETURNING id`),
-				j.Definition, JobSubmitted, JobUnknown, j.Priority, j.Submitter, j.DeviceType,
-				joinTags(j.Tags), j.HealthCheck, group, j.SubID, vis, joinTags(j.VisibleGroups), now).Scan(&id)
+			id, err := s.insertJob(ctx, tx, j, JobSubmitted, "", time.Now())
 			if err != nil {
-				return fmt.Errorf("store: submit: %w", err)
+				return err
 			}
 			ids = append(ids, id)
 		}
@@ -670,8 +661,79 @@ func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
 	return ids, nil
 }
 
+func (s *SQL) lockInserts(ctx context.Context, tx *sql.Tx) error {
+	if s.d.InsertLock == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.d.InsertLock); err != nil {
+		return fmt.Errorf("store: submit: %w", err)
+	}
+	return nil
+}
+
+// insertJob stores one job in state, on device when not empty.
+func (s *SQL) insertJob(ctx context.Context, tx *sql.Tx, j NewJob, state JobState, device string, now time.Time) (int64, error) {
+	var group, dev sql.NullString
+	if j.Group != "" {
+		group = sql.NullString{String: j.Group, Valid: true}
+	}
+	if device != "" {
+		dev = sql.NullString{String: device, Valid: true}
+	}
+	vis := j.Visibility
+	switch vis {
+	case "":
+		vis = VisibilityPublic
+	case VisibilityPublic, VisibilityPersonal, VisibilityGroup:
+	default:
+		return 0, fmt.Errorf("store: submit: unknown visibility %q", vis)
+	}
+	if j.QueueTimeout < 0 {
+		return 0, fmt.Errorf("store: submit: negative queue timeout %s", j.QueueTimeout)
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, s.q(`INSERT INTO jobs (definition, state, health, priority, submitter, device_type,
+		tags, health_check, device, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted,
+		description, queue_timeout, multinode_definition)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?) RETURNING id`),
+		j.Definition, state, JobUnknown, j.Priority, j.Submitter, j.DeviceType,
+		joinTags(j.Tags), j.HealthCheck, dev, group, j.SubID, vis, joinTags(j.VisibleGroups), now.UnixNano(),
+		j.Description, int64(j.QueueTimeout), j.MultinodeDefinition).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("store: submit: %w", err)
+	}
+	return id, nil
+}
+
+// ScheduleHealthCheck stores a health check Scheduled on device and
+// reserves the device, in one transaction.
+func (s *SQL) ScheduleHealthCheck(ctx context.Context, j NewJob, device string) (int64, error) {
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.guarded(ctx, tx, "device", device, string(DeviceReserved),
+			`UPDATE devices SET state = ? WHERE name = ? AND state = ?`, DeviceReserved, device, DeviceIdle); err != nil {
+			return err
+		}
+		if err := s.lockInserts(ctx, tx); err != nil {
+			return err
+		}
+		j.HealthCheck = true
+		var err error
+		id, err = s.insertJob(ctx, tx, j, JobScheduled, device, time.Now())
+		return err
+	})
+	return id, err
+}
+
 const jobCols = `id, definition, state, health, priority, submitter, device_type, tags, health_check,
-	device, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted, started, ended`
+	device, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted, started, ended,
+	description, queue_timeout, multinode_definition`
+
+// queueCols are jobCols without the definitions, which a scheduling pass
+// does not read.
+const queueCols = `id, '', state, health, priority, submitter, device_type, tags, health_check,
+	device, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted, started, ended,
+	description, queue_timeout, ''`
 
 func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	var j Job
@@ -679,8 +741,11 @@ func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	var device, group sql.NullString
 	var submitted int64
 	var started, ended sql.NullInt64
+	var queueTimeout int64
 	err := sc.Scan(&j.ID, &j.Definition, &j.State, &j.Health, &j.Priority, &j.Submitter, &j.DeviceType, &tags,
-		&j.HealthCheck, &device, &group, &j.SubID, &j.Visibility, &groups, &j.ErrorClass, &j.ErrorMsg, &submitted, &started, &ended)
+		&j.HealthCheck, &device, &group, &j.SubID, &j.Visibility, &groups, &j.ErrorClass, &j.ErrorMsg, &submitted, &started, &ended,
+		&j.Description, &queueTimeout, &j.MultinodeDefinition)
+	j.QueueTimeout = time.Duration(queueTimeout)
 	j.Tags = splitTags(tags)
 	j.VisibleGroups = splitTags(groups)
 	j.Device = device.String
@@ -713,14 +778,63 @@ func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
 		where = append(where, "device IN (SELECT name FROM devices WHERE worker = ?)")
 		args = append(args, f.Worker)
 	}
+	in := func(col string, vals []any) {
+		ph := make([]string, len(vals))
+		for i := range vals {
+			ph[i] = "?"
+		}
+		where = append(where, col+" IN ("+strings.Join(ph, ", ")+")")
+		args = append(args, vals...)
+	}
+	if len(f.Healths) > 0 {
+		vals := make([]any, len(f.Healths))
+		for i, h := range f.Healths {
+			vals[i] = h
+		}
+		in("health", vals)
+	}
+	if len(f.DeviceTypes) > 0 {
+		vals := make([]any, len(f.DeviceTypes))
+		for i, dt := range f.DeviceTypes {
+			vals[i] = dt
+		}
+		in("device_type", vals)
+	}
+	if f.Device != "" {
+		where = append(where, "device = ?")
+		args = append(args, f.Device)
+	}
+	if f.Group != "" {
+		where = append(where, "target_group = ?")
+		args = append(args, f.Group)
+	}
+	if !f.EndedAfter.IsZero() {
+		where = append(where, "ended >= ?")
+		args = append(args, f.EndedAfter.UnixNano())
+	}
 	query := `SELECT ` + jobCols + ` FROM jobs`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY id"
-	if f.Limit > 0 {
-		query += " LIMIT " + strconv.Itoa(f.Limit)
+	if f.NewestFirst {
+		query += " ORDER BY id DESC"
+	} else {
+		query += " ORDER BY id"
 	}
+	switch {
+	case f.Limit > 0:
+		query += " LIMIT " + strconv.Itoa(f.Limit)
+	case f.Offset > 0:
+		// OFFSET needs a LIMIT in SQLite; PostgreSQL takes ALL.
+		query += " LIMIT " + strconv.FormatInt(math.MaxInt64, 10)
+	}
+	if f.Offset > 0 {
+		query += " OFFSET " + strconv.Itoa(f.Offset)
+	}
+	return s.queryJobs(ctx, query, args...)
+}
+
+func (s *SQL) queryJobs(ctx context.Context, query string, args ...any) ([]Job, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
@@ -733,6 +847,59 @@ func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
 			return nil, err
 		}
 		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// Queue returns the Submitted jobs without their definitions.
+func (s *SQL) Queue(ctx context.Context) ([]Job, error) {
+	return s.queryJobs(ctx, `SELECT `+queueCols+` FROM jobs WHERE state = ? ORDER BY id`, JobSubmitted)
+}
+
+// GroupJobs returns a MultiNode group's jobs by sub_id.
+func (s *SQL) GroupJobs(ctx context.Context, group string) ([]Job, error) {
+	return s.queryJobs(ctx, `SELECT `+jobCols+` FROM jobs WHERE target_group = ? ORDER BY sub_id, id`, group)
+}
+
+// HealthCheckStats reads each device's last health check and the jobs
+// started on it since.
+func (s *SQL) HealthCheckStats(ctx context.Context) (map[string]HealthCheckStat, error) {
+	out := map[string]HealthCheckStat{}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT device, MAX(submitted) FROM jobs
+		WHERE health_check = ? AND device IS NOT NULL GROUP BY device`), true)
+	if err != nil {
+		return nil, fmt.Errorf("store: health checks: %w", err)
+	}
+	for rows.Next() {
+		var dev string
+		var last int64
+		if err := rows.Scan(&dev, &last); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[dev] = HealthCheckStat{Last: time.Unix(0, last).UTC()}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT j.device, COUNT(*) FROM jobs j
+		JOIN (SELECT device, MAX(submitted) AS last FROM jobs WHERE health_check = ? AND device IS NOT NULL GROUP BY device) h
+		ON j.device = h.device
+		WHERE j.health_check = ? AND j.started IS NOT NULL AND j.started >= h.last GROUP BY j.device`), true, false)
+	if err != nil {
+		return nil, fmt.Errorf("store: health checks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var dev string
+		var n int
+		if err := rows.Scan(&dev, &n); err != nil {
+			return nil, err
+		}
+		st := out[dev]
+		st.JobsSince = n
+		out[dev] = st
 	}
 	return out, rows.Err()
 }
@@ -787,6 +954,11 @@ func (s *SQL) Schedule(ctx context.Context, as []Assignment) error {
 				`UPDATE jobs SET state = ?, device = ? WHERE id = ? AND state IN (?, ?)`,
 				JobScheduled, a.Device, a.Job, JobSubmitted, JobScheduling); err != nil {
 				return err
+			}
+			if a.Definition != "" {
+				if _, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET definition = ? WHERE id = ?`), a.Definition, a.Job); err != nil {
+					return fmt.Errorf("store: job %d: %w", a.Job, err)
+				}
 			}
 		}
 		return nil
@@ -889,11 +1061,23 @@ func (s *SQL) FinishJob(ctx context.Context, id int64, f Finish, now time.Time) 
 		if err != nil {
 			return err
 		}
+		if err := s.insertResults(ctx, tx, id, f.Results); err != nil {
+			return err
+		}
 		if !device.Valid {
 			return nil
 		}
 		if f.DeviceHealth != "" {
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET health = ? WHERE name = ?`), f.DeviceHealth, device.String); err != nil {
+			query, args := `UPDATE devices SET health = ? WHERE name = ?`, []any{f.DeviceHealth, device.String}
+			if len(f.DeviceHealthFrom) > 0 {
+				ph := make([]string, len(f.DeviceHealthFrom))
+				for i, h := range f.DeviceHealthFrom {
+					ph[i] = "?"
+					args = append(args, h)
+				}
+				query += " AND health IN (" + strings.Join(ph, ", ") + ")"
+			}
+			if _, err := tx.ExecContext(ctx, s.q(query), args...); err != nil {
 				return err
 			}
 		}
@@ -906,22 +1090,27 @@ func (s *SQL) FinishJob(ctx context.Context, id int64, f Finish, now time.Time) 
 
 // AddResults appends results to a job, in one transaction.
 func (s *SQL) AddResults(ctx context.Context, job int64, rs []Result) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, r := range rs {
-			var m sql.NullFloat64
-			if r.Measurement != nil {
-				m = sql.NullFloat64{Float64: *r.Measurement, Valid: true}
-			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO results (job, suite, test_case, result, measurement, units, metadata)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`), job, r.Suite, r.Case, r.Result, m, r.Units, r.Metadata); err != nil {
-				if _, jerr := s.Job(ctx, job); errors.Is(jerr, ErrNotFound) {
-					return jerr
-				}
-				return fmt.Errorf("store: results of job %d: %w", job, err)
-			}
+	err := s.tx(ctx, func(tx *sql.Tx) error { return s.insertResults(ctx, tx, job, rs) })
+	if err != nil {
+		if _, jerr := s.Job(ctx, job); errors.Is(jerr, ErrNotFound) {
+			return jerr
 		}
-		return nil
-	})
+	}
+	return err
+}
+
+func (s *SQL) insertResults(ctx context.Context, tx *sql.Tx, job int64, rs []Result) error {
+	for _, r := range rs {
+		var m sql.NullFloat64
+		if r.Measurement != nil {
+			m = sql.NullFloat64{Float64: *r.Measurement, Valid: true}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO results (job, suite, test_case, result, measurement, units, metadata)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`), job, r.Suite, r.Case, r.Result, m, r.Units, r.Metadata); err != nil {
+			return fmt.Errorf("store: results of job %d: %w", job, err)
+		}
+	}
+	return nil
 }
 
 // Results returns a job's results in the order they were added.

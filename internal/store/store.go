@@ -154,6 +154,13 @@ type NewJob struct {
 	Visibility  Visibility // "" is public
 	// VisibleGroups: with VisibilityGroup, the groups whose members see it.
 	VisibleGroups []string
+	// Description is the job's job_name.
+	Description string
+	// QueueTimeout is timeouts.queue, zero for none.
+	QueueTimeout time.Duration
+	// MultinodeDefinition is, for a MultiNode sub-job, the whole
+	// submission it was split from.
+	MultinodeDefinition string
 }
 
 // Visibility is LAVA's job visibility.
@@ -187,12 +194,20 @@ type Job struct {
 	Submitted     time.Time
 	Started       time.Time // zero until running
 	Ended         time.Time // zero until finished
+	// Description, QueueTimeout and MultinodeDefinition are NewJob's.
+	Description         string
+	QueueTimeout        time.Duration
+	MultinodeDefinition string
 }
 
 // Assignment places one job on one device.
 type Assignment struct {
 	Job    int64
 	Device string
+	// Definition, when not empty, replaces the job's definition as it is
+	// scheduled (a MultiNode sub-job gets the roles map of its group's
+	// job ids, as LAVA's scheduler writes it).
+	Definition string
 }
 
 // Finish is how a job ended.
@@ -203,6 +218,22 @@ type Finish struct {
 	// DeviceHealth, when set, is the device's health afterwards (e.g.
 	// Unknown after an infrastructure error, so a health check runs first).
 	DeviceHealth DeviceHealth
+	// DeviceHealthFrom, when not empty, limits DeviceHealth to a device
+	// whose health is one of these (a health check makes a Good, Unknown
+	// or Bad device Good, and leaves Maintenance set meanwhile alone).
+	DeviceHealthFrom []DeviceHealth
+	// Results are stored with the finish, in the same transaction, so a
+	// finish sent again never stores them twice.
+	Results []Result
+}
+
+// HealthCheckStat is what the scheduler needs of a device's health-check
+// history.
+type HealthCheckStat struct {
+	// Last is the submit time of the device's last health check.
+	Last time.Time
+	// JobsSince counts the other jobs started on the device since Last.
+	JobsSince int
 }
 
 // Result is one test case result.
@@ -220,6 +251,15 @@ type JobFilter struct {
 	States []JobState
 	Worker string // jobs on devices of this worker
 	Limit  int
+
+	// The selections of LAVA's job lists (scheduler.jobs.list/queue).
+	Healths     []JobHealth
+	DeviceTypes []string  // requested device type among these
+	Device      string    // jobs placed on this device
+	Group       string    // the sub-jobs of this MultiNode group
+	EndedAfter  time.Time // non-zero: ended at or after this time
+	Offset      int       // skip this many matching jobs (with the order below)
+	NewestFirst bool      // order by id descending (LAVA's "-id"); default ascending
 }
 
 // Store is the lab's database. Methods are safe for concurrent use.
@@ -272,7 +312,8 @@ type Store interface {
 	DeleteDevice(ctx context.Context, name string) error
 
 	// Jobs. Submit stores all jobs (one MultiNode group) in one transaction,
-	// state Submitted.
+	// state Submitted, with consecutive ids in the order given (so a
+	// sub-job's id is the group's first id plus its place).
 	Submit(ctx context.Context, jobs []NewJob) ([]int64, error)
 	Job(ctx context.Context, id int64) (Job, error)
 	Jobs(ctx context.Context, f JobFilter) ([]Job, error)
@@ -289,6 +330,19 @@ type Store interface {
 	CancelJob(ctx context.Context, id int64, now time.Time) (JobState, error)
 	// FinishJob: Scheduled/Running/Canceling → Finished, device → Idle.
 	FinishJob(ctx context.Context, id int64, f Finish, now time.Time) error
+	// ScheduleHealthCheck stores a health-check job already Scheduled on
+	// device and reserves the device (Idle → Reserved), in one
+	// transaction (LAVA creates health checks scheduled).
+	ScheduleHealthCheck(ctx context.Context, j NewJob, device string) (int64, error)
+	// Queue returns the Submitted jobs by id, without their definitions
+	// (Definition and MultinodeDefinition empty): a scheduling pass's
+	// snapshot.
+	Queue(ctx context.Context) ([]Job, error)
+	// GroupJobs returns the jobs of a MultiNode group by sub_id.
+	GroupJobs(ctx context.Context, group string) ([]Job, error)
+	// HealthCheckStats returns, by device, its health-check history; a
+	// device that never had a health check is absent.
+	HealthCheckStats(ctx context.Context) (map[string]HealthCheckStat, error)
 
 	// Results.
 	AddResults(ctx context.Context, job int64, rs []Result) error

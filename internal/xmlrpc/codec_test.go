@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -267,4 +268,28 @@ func FuzzDecodeCall(f *testing.F) {
 			t.Fatalf("round trip of %q (-first +second):\n%s", in, diff)
 		}
 	})
+}
+
+// TestDecodeResponse reads back what MarshalResponse and MarshalFault write.
+func TestDecodeResponse(t *testing.T) {
+	when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	b, err := MarshalResponse(Struct{{"id", 12}, {"t", when}, {"n", nil}, {"l", []any{"a", []byte("b")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := DecodeResponse(bytes.NewReader(b), Limits{})
+	want := map[string]any{"id": int64(12), "t": when, "n": nil, "l": []any{"a", []byte("b")}}
+	if err != nil || !reflect.DeepEqual(v, want) {
+		t.Errorf("DecodeResponse = %#v, %v; want %#v", v, err, want)
+	}
+	_, err = DecodeResponse(bytes.NewReader(MarshalFault(&Fault{Code: 404, String: "Job '9' was not found."})), Limits{})
+	var f *Fault
+	if !errors.As(err, &f) || f.Code != 404 || f.String != "Job '9' was not found." {
+		t.Errorf("DecodeResponse(fault) = %v", err)
+	}
+	for _, bad := range []string{"<methodResponse></methodResponse>", "<methodResponse><fault><value><int>1</int></value></fault></methodResponse>", "<methodCall/>"} {
+		if v, err := DecodeResponse(strings.NewReader(bad), Limits{}); err == nil || errors.As(err, &f) && f.Code == 404 {
+			t.Errorf("DecodeResponse(%q) = %v, %v; want a decoding error", bad, v, err)
+		}
+	}
 }

@@ -444,3 +444,82 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// DecodeResponse reads one <methodResponse> from r within lim (for Go
+// clients and tests): the value of its one param, or a *Fault as the
+// error when the response is a fault. Other errors say what is malformed.
+func DecodeResponse(r io.Reader, lim Limits) (any, error) {
+	lim = lim.withDefaults()
+	body, err := io.ReadAll(io.LimitReader(r, lim.MaxBodyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the response body: %w", err)
+	}
+	if int64(len(body)) > lim.MaxBodyBytes {
+		return nil, fmt.Errorf("%w: the response body is larger than MaxBodyBytes (%d bytes)", ErrLimit, lim.MaxBodyBytes)
+	}
+	p := &parser{d: xml.NewDecoder(bytes.NewReader(body)), lim: lim}
+	p.d.Strict = true
+	v, fault, err := p.response()
+	if err != nil {
+		return nil, fmt.Errorf("at byte %d: %w", p.d.InputOffset(), err)
+	}
+	if fault != nil {
+		return nil, fault
+	}
+	return v, nil
+}
+
+func (p *parser) response() (any, *Fault, error) {
+	if err := p.expectStart("methodResponse"); err != nil {
+		return nil, nil, err
+	}
+	t, err := p.elem()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, ok := t.(xml.StartElement)
+	if !ok || s.Name.Local != "params" && s.Name.Local != "fault" {
+		return nil, nil, fmt.Errorf("expected <params> or <fault>, found %s", describe(t))
+	}
+	var v any
+	var fault *Fault
+	if s.Name.Local == "params" {
+		if err := p.expectStart("param"); err != nil {
+			return nil, nil, err
+		}
+		if err := p.expectStart("value"); err != nil {
+			return nil, nil, err
+		}
+		if v, err = p.value(); err != nil {
+			return nil, nil, err
+		}
+		if err := p.expectEnd("param"); err != nil {
+			return nil, nil, err
+		}
+		if err := p.expectEnd("params"); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		if err := p.expectStart("value"); err != nil {
+			return nil, nil, err
+		}
+		fv, err := p.value()
+		if err != nil {
+			return nil, nil, err
+		}
+		m, ok := fv.(map[string]any)
+		code, cok := m["faultCode"].(int64)
+		str, sok := m["faultString"].(string)
+		if !ok || !cok || !sok {
+			return nil, nil, fmt.Errorf("a <fault> needs faultCode (int) and faultString (string), found %v", fv)
+		}
+		fault = &Fault{Code: int(code), String: str}
+		if err := p.expectEnd("fault"); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := p.expectEnd("methodResponse"); err != nil {
+		return nil, nil, err
+	}
+	return v, fault, nil
+}

@@ -1,6 +1,8 @@
 package xmlrpc
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -116,9 +118,103 @@ func TestServeHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	help, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(help), "  system.listMethods\n") || !strings.Contains(string(help), "  echo\n") {
+		t.Errorf("GET /RPC2 = %d %q, want 200 and the method list", resp.StatusCode, help)
+	}
+	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/RPC2", nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("GET /RPC2 = %d, want 405", resp.StatusCode)
+		t.Errorf("PUT /RPC2 = %d, want 405", resp.StatusCode)
+	}
+}
+
+// TestGzipAndClose: a large reply is gzipped when the client accepts it (and
+// only then), a gzipped request is inflated, "close" answers nil, and a
+// wrong argument count is LAVA's -32603.
+func TestGzipAndClose(t *testing.T) {
+	s := peerServer()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	big := strings.Repeat("x", 4000)
+	do := func(body []byte, hdr map[string]string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/RPC2", bytes.NewReader(body))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		// A Transport that does not add (and strip) gzip by itself.
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r io.Reader = resp.Body
+		if resp.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = zr
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, string(b)
+	}
+	echo, _ := MarshalCall("echo", big)
+	resp, body := do(echo, map[string]string{"Accept-Encoding": "gzip"})
+	if resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(body, big) {
+		t.Errorf("gzip accepted: Content-Encoding %q, body has the string: %v", resp.Header.Get("Content-Encoding"), strings.Contains(body, big))
+	}
+	resp, body = do(echo, map[string]string{"Accept-Encoding": "gzip;q=0"})
+	if resp.Header.Get("Content-Encoding") != "" || !strings.Contains(body, big) {
+		t.Errorf("gzip;q=0: Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+	}
+	var zbuf bytes.Buffer
+	zw := gzip.NewWriter(&zbuf)
+	_, _ = zw.Write(echo)
+	_ = zw.Close()
+	if _, body = do(zbuf.Bytes(), map[string]string{"Content-Encoding": "gzip"}); !strings.Contains(body, big) {
+		t.Errorf("gzipped request: %.200s", body)
+	}
+	if _, body = do([]byte("<methodCall><methodName>close</methodName></methodCall>"), nil); !strings.Contains(body, "<nil/>") {
+		t.Errorf("close: %s", body)
+	}
+	listArgs, _ := MarshalCall("system.listMethods", "x")
+	if _, body = do(listArgs, nil); !strings.Contains(body, "<int>-32603</int>") || !strings.Contains(body, "system.listMethods() takes 0 positional arguments but 1 was given") {
+		t.Errorf("listMethods with an argument: %s", body)
+	}
+}
+
+func TestCheckArgs(t *testing.T) {
+	for _, tc := range []struct {
+		n, min, max int
+		want        string
+	}{
+		{1, 1, 1, ""},
+		{0, 1, 1, "f() missing 1 required positional argument"},
+		{0, 2, 3, "f() missing 2 required positional arguments"},
+		{2, 1, 1, "f() takes 1 positional argument but 2 were given"},
+		{4, 1, 3, "f() takes from 1 to 3 positional arguments but 4 were given"},
+	} {
+		err := CheckArgs("f", make([]any, tc.n), tc.min, tc.max)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%d in [%d,%d]: %v", tc.n, tc.min, tc.max, err)
+			}
+			continue
+		}
+		var f *Fault
+		if !errors.As(err, &f) || f.Code != CodeInternalError || !strings.HasSuffix(f.String, ": "+tc.want) {
+			t.Errorf("%d in [%d,%d] = %v, want -32603 ending %q", tc.n, tc.min, tc.max, err, tc.want)
+		}
 	}
 }
 

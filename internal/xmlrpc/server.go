@@ -1,11 +1,14 @@
 package xmlrpc
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -109,10 +112,23 @@ func RequestFrom(ctx context.Context) *http.Request {
 	return r
 }
 
-// ServeHTTP answers one XML-RPC POST.
+// gzipMinBytes is the smallest reply worth compressing.
+const gzipMinBytes = 1024
+
+// ServeHTTP answers one XML-RPC POST. A GET or HEAD gets a short plain-text
+// help with the method list (LAVA redirects it to /api/help/, but a
+// redirect is what a POST must never get, so Basalt never sends one). A
+// request body with Content-Encoding gzip is inflated within Limits; the
+// reply is gzipped when the client accepts it (lavacli sends
+// Accept-Encoding: gzip; Python's xmlrpc.client inflates it).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
+	switch r.Method {
+	case http.MethodPost:
+	case http.MethodGet, http.MethodHead:
+		s.help(w, r)
+		return
+	default:
+		w.Header().Set("Allow", "POST, GET, HEAD")
 		http.Error(w, "XML-RPC needs a POST", http.StatusMethodNotAllowed)
 		return
 	}
@@ -121,14 +137,80 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx = context.WithValue(ctx, credentialsKey, Credentials{User: user, Token: token})
 	}
 	var reply []byte
-	call, err := DecodeCall(r.Body, s.Limits)
+	var call *Call
+	body, err := requestBody(r)
+	if err == nil {
+		call, err = DecodeCall(body, s.Limits)
+	}
 	if err != nil {
 		reply = MarshalFault(&Fault{Code: CodeInvalidRequest, String: "Unable to decode request: " + err.Error()})
 	} else {
 		reply = s.reply(s.Dispatch(ctx, call.Method, call.Params))
 	}
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	if len(reply) >= gzipMinBytes && acceptsGzip(r) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Add("Vary", "Accept-Encoding")
+		zw := gzip.NewWriter(w)
+		_, _ = zw.Write(reply)
+		_ = zw.Close()
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(reply)))
 	_, _ = w.Write(reply)
+}
+
+// requestBody is the request's body, inflated when it says gzip (Python's
+// Transport compresses requests above its encode_threshold). The inflated
+// size is bounded by DecodeCall's MaxBodyBytes like a plain body.
+func requestBody(r *http.Request) (io.Reader, error) {
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+		return r.Body, nil
+	case "gzip":
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("gzip request body: %w", err)
+		}
+		return zr, nil
+	default:
+		return nil, fmt.Errorf("unsupported Content-Encoding %q (gzip or none)", enc)
+	}
+}
+
+// acceptsGzip reports whether Accept-Encoding lists gzip with a non-zero q.
+func acceptsGzip(r *http.Request) bool {
+	for _, h := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(h, ",") {
+			name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+				continue
+			}
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			if q == "q=0" || q == "q=0.0" || q == "q=0.00" || q == "q=0.000" {
+				return false
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// help answers a GET: what this endpoint is and the methods it answers.
+func (s *Server) help(w http.ResponseWriter, r *http.Request) {
+	names, _ := s.listMethods(r.Context(), nil)
+	var b strings.Builder
+	b.WriteString("This is an XML-RPC endpoint (LAVA's API): POST a <methodCall> here,\n")
+	b.WriteString("for example with lavacli --uri http://USER:TOKEN@HOST/RPC2 system version.\n\nMethods:\n")
+	for _, n := range names.([]string) {
+		b.WriteString("  " + n + "\n")
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = io.WriteString(w, b.String())
 }
 
 func (s *Server) reply(v any, err error) []byte {
@@ -148,6 +230,11 @@ func (s *Server) reply(v any, err error) []byte {
 func (s *Server) Dispatch(ctx context.Context, name string, params []any) (v any, err error) {
 	m, ok := s.lookup(name)
 	if !ok {
+		if name == "close" {
+			// LAVA's dispatcher answers the name "close" with None (some
+			// clients send it to end a session); so does Basalt.
+			return nil, nil
+		}
 		return nil, Faultf(CodeMethodNotFound, "No such method: '%s'", name)
 	}
 	defer func() {
@@ -170,8 +257,8 @@ func asFault(err error) *Fault {
 }
 
 func (s *Server) listMethods(_ context.Context, params []any) (any, error) {
-	if len(params) != 0 {
-		return nil, Faultf(CodeInvalidParams, "system.listMethods takes no parameters (%d given)", len(params))
+	if err := CheckArgs("system.listMethods", params, 0, 0); err != nil {
+		return nil, err
 	}
 	s.mu.RLock()
 	names := make([]string, 0, len(s.methods))
@@ -184,8 +271,8 @@ func (s *Server) listMethods(_ context.Context, params []any) (any, error) {
 }
 
 func (s *Server) oneName(method string, params []any) (string, error) {
-	if len(params) != 1 {
-		return "", Faultf(CodeInvalidParams, "%s takes 1 parameter (%d given)", method, len(params))
+	if err := CheckArgs(method, params, 1, 1); err != nil {
+		return "", err
 	}
 	name, ok := params[0].(string)
 	if !ok {
@@ -225,8 +312,8 @@ func (s *Server) methodSignature(_ context.Context, params []any) (any, error) {
 // multicall runs each call in order; a failing call does not stop the
 // others. Its checks and messages are LAVA's (linaro_django_xmlrpc).
 func (s *Server) multicall(ctx context.Context, params []any) (any, error) {
-	if len(params) != 1 {
-		return nil, Faultf(CodeInvalidParams, "system.multicall takes 1 parameter (%d given)", len(params))
+	if err := CheckArgs("system.multicall", params, 1, 1); err != nil {
+		return nil, err
 	}
 	calls, ok := params[0].([]any)
 	if !ok {
@@ -293,4 +380,42 @@ func (s *Server) multicallOne(ctx context.Context, c any) (any, error) {
 		return nil, fmt.Errorf("encoding the reply: %w", err)
 	}
 	return v, nil
+}
+
+// CheckArgs returns the fault LAVA sends when a method gets a number of
+// positional parameters outside [min, max]: LAVA's methods are Python
+// functions, so a wrong count is a TypeError, which its dispatcher answers
+// with CodeInternalError (-32603) and the exception's text. The text says
+// what Python would, without counting self. nil when the count is right.
+func CheckArgs(method string, params []any, min, max int) error {
+	n := len(params)
+	if n >= min && n <= max {
+		return nil
+	}
+	var msg string
+	switch {
+	case n < min && min-n == 1:
+		msg = fmt.Sprintf("%s() missing 1 required positional argument", method)
+	case n < min:
+		msg = fmt.Sprintf("%s() missing %d required positional arguments", method, min-n)
+	case min == max:
+		msg = fmt.Sprintf("%s() takes %d positional argument%s but %d %s given", method, max, plural(max), n, was(n))
+	default:
+		msg = fmt.Sprintf("%s() takes from %d to %d positional arguments but %d %s given", method, min, max, n, was(n))
+	}
+	return &Fault{Code: CodeInternalError, String: "Internal Server Error (contact server administrator for details): " + msg}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func was(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
 }

@@ -28,6 +28,11 @@ func Run(t *testing.T, open Factory) {
 	t.Run("ClaimConcurrent", func(t *testing.T) { testClaimConcurrent(t, open(t)) })
 	t.Run("Results", func(t *testing.T) { testResults(t, open(t)) })
 	t.Run("Visibility", func(t *testing.T) { testVisibility(t, open(t)) })
+	t.Run("LabFields", func(t *testing.T) { testLabFields(t, open(t)) })
+	t.Run("HealthChecks", func(t *testing.T) { testHealthChecks(t, open(t)) })
+	t.Run("FinishWithResults", func(t *testing.T) { testFinishWithResults(t, open(t)) })
+	t.Run("SubmitConsecutive", func(t *testing.T) { testSubmitConsecutive(t, open(t)) })
+	t.Run("JobFilter", func(t *testing.T) { testJobFilter(t, open(t)) })
 }
 
 var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
@@ -493,5 +498,192 @@ func testVisibility(t *testing.T, s store.Store) {
 	}
 	if js, _ := s.Jobs(ctx, store.JobFilter{}); len(js) != 2 {
 		t.Errorf("a refused Submit left %d jobs, want the 2 before it (all or none)", len(js))
+	}
+}
+
+// testLabFields: description, queue timeout and MultiNode definition are
+// kept; Queue omits definitions; Schedule may rewrite a definition;
+// GroupJobs lists a group by sub_id.
+func testLabFields(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 2)
+	ids, err := s.Submit(ctx, []store.NewJob{
+		{Definition: "sub 1", Submitter: "alice", DeviceType: "qemu", Group: "g", SubID: 1, Description: "mn", MultinodeDefinition: "whole"},
+		{Definition: "sub 0", Submitter: "alice", DeviceType: "qemu", Group: "g", SubID: 0, Description: "mn", MultinodeDefinition: "whole", QueueTimeout: 90 * time.Second},
+	})
+	must(t, err)
+	q, err := s.Queue(ctx)
+	must(t, err)
+	if len(q) != 2 || q[0].Definition != "" || q[0].MultinodeDefinition != "" || q[1].QueueTimeout != 90*time.Second || q[1].Description != "mn" {
+		t.Errorf("Queue() = %+v, want both jobs without definitions, the queue timeout kept", q)
+	}
+	g, err := s.GroupJobs(ctx, "g")
+	must(t, err)
+	if len(g) != 2 || g[0].ID != ids[1] || g[0].Definition != "sub 0" || g[0].MultinodeDefinition != "whole" {
+		t.Errorf("GroupJobs(g) = %+v, want sub_id 0 first with its definitions", g)
+	}
+	must(t, s.Schedule(ctx, []store.Assignment{{Job: ids[0], Device: "d1", Definition: "sub 1 with roles"}, {Job: ids[1], Device: "d2"}}))
+	j0, err := s.Job(ctx, ids[0])
+	must(t, err)
+	j1, err := s.Job(ctx, ids[1])
+	must(t, err)
+	if j0.Definition != "sub 1 with roles" || j1.Definition != "sub 0" {
+		t.Errorf("definitions after Schedule = %q, %q; want the first rewritten, the second kept", j0.Definition, j1.Definition)
+	}
+	if q, _ := s.Queue(ctx); len(q) != 0 {
+		t.Errorf("Queue() after scheduling = %d jobs, want 0", len(q))
+	}
+}
+
+// testHealthChecks: ScheduleHealthCheck creates the job Scheduled on a
+// reserved device, refuses a busy device, and HealthCheckStats counts the
+// jobs started since.
+func testHealthChecks(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 2)
+	if st, err := s.HealthCheckStats(ctx); err != nil || len(st) != 0 {
+		t.Errorf("HealthCheckStats() on a new lab = %v, %v", st, err)
+	}
+	id, err := s.ScheduleHealthCheck(ctx, store.NewJob{Definition: "hc", Submitter: "alice", DeviceType: "qemu"}, "d1")
+	must(t, err)
+	j, err := s.Job(ctx, id)
+	must(t, err)
+	d, err := s.Device(ctx, "d1")
+	must(t, err)
+	if j.State != store.JobScheduled || !j.HealthCheck || j.Device != "d1" || d.State != store.DeviceReserved {
+		t.Errorf("after ScheduleHealthCheck: job %s hc=%v on %q, device %s", j.State, j.HealthCheck, j.Device, d.State)
+	}
+	if _, err := s.ScheduleHealthCheck(ctx, store.NewJob{Definition: "hc", Submitter: "alice", DeviceType: "qemu"}, "d1"); !errors.Is(err, store.ErrTransition) {
+		t.Errorf("ScheduleHealthCheck on a reserved device = %v, want ErrTransition", err)
+	}
+	if jobs, _ := s.Jobs(ctx, store.JobFilter{}); len(jobs) != 1 {
+		t.Errorf("a refused health check left %d jobs, want 1", len(jobs))
+	}
+	claimed, ok, err := s.ClaimJob(ctx, "w1", now)
+	must(t, err)
+	if !ok || claimed.ID != id {
+		t.Fatalf("ClaimJob = %d, %v; want the health check", claimed.ID, ok)
+	}
+	must(t, s.FinishJob(ctx, id, store.Finish{Health: store.JobComplete, DeviceHealth: store.HealthGood}, now))
+	ids := submit(t, s, 2)
+	must(t, s.Schedule(ctx, []store.Assignment{{Job: ids[0], Device: "d1"}}))
+	if _, _, err := s.ClaimJob(ctx, "w1", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.HealthCheckStats(ctx)
+	must(t, err)
+	if got := st["d1"]; got.Last.IsZero() || got.JobsSince != 1 || len(st) != 1 {
+		t.Errorf("HealthCheckStats() = %+v, want d1 with 1 job since its health check", st)
+	}
+}
+
+// testFinishWithResults: results come with the finish, once; the device
+// health changes only from the healths allowed.
+func testFinishWithResults(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 1)
+	id := reach(t, s, store.JobRunning)
+	must(t, s.SetDeviceHealth(ctx, "d1", store.HealthMaintenance))
+	f := store.Finish{Health: store.JobComplete, DeviceHealth: store.HealthGood,
+		DeviceHealthFrom: []store.DeviceHealth{store.HealthGood, store.HealthUnknown, store.HealthBad},
+		Results:          []store.Result{{Suite: "lava", Case: "job", Result: "pass"}}}
+	must(t, s.FinishJob(ctx, id, f, now))
+	if err := s.FinishJob(ctx, id, f, now); !errors.Is(err, store.ErrTransition) {
+		t.Errorf("FinishJob twice = %v, want ErrTransition", err)
+	}
+	rs, err := s.Results(ctx, id)
+	must(t, err)
+	if len(rs) != 1 || rs[0].Case != "job" {
+		t.Errorf("Results = %+v, want the one result once", rs)
+	}
+	d, err := s.Device(ctx, "d1")
+	must(t, err)
+	if d.Health != store.HealthMaintenance || d.State != store.DeviceIdle {
+		t.Errorf("device = %s/%s, want Idle/Maintenance (not a health the finish may change)", d.State, d.Health)
+	}
+}
+
+// testSubmitConsecutive: concurrent Submits each get consecutive ids.
+func testSubmitConsecutive(t *testing.T, s store.Store) {
+	defer s.Close()
+	lab(t, s, 1)
+	var wg sync.WaitGroup
+	got := make([][]int64, 6)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var js []store.NewJob
+			for k := 0; k < 3; k++ {
+				js = append(js, store.NewJob{Definition: "x", Submitter: "alice", DeviceType: "qemu", Group: fmt.Sprint("g", i), SubID: k})
+			}
+			ids, err := s.Submit(context.Background(), js)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[i] = ids
+		}()
+	}
+	wg.Wait()
+	for i, ids := range got {
+		if len(ids) == 3 && (ids[1] != ids[0]+1 || ids[2] != ids[0]+2) {
+			t.Errorf("Submit %d got ids %v, want consecutive", i, ids)
+		}
+	}
+}
+
+// testJobFilter: the selections and paging LAVA's job lists need.
+func testJobFilter(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 2)
+	must(t, s.PutDeviceType(ctx, store.DeviceType{Name: "bbb"}))
+	ids, err := s.Submit(ctx, []store.NewJob{
+		{Submitter: "alice", DeviceType: "qemu"},
+		{Submitter: "alice", DeviceType: "bbb"},
+		{Submitter: "alice", DeviceType: "qemu"},
+	})
+	must(t, err)
+	group, err := s.Submit(ctx, []store.NewJob{
+		{Submitter: "alice", DeviceType: "qemu", Group: "g1", SubID: 0},
+		{Submitter: "alice", DeviceType: "qemu", Group: "g1", SubID: 1},
+	})
+	must(t, err)
+	ids = append(ids, group...)
+	// ids[1] canceled an hour ago, ids[2] just now; ids[0] runs on d1.
+	_, err = s.CancelJob(ctx, ids[1], now.Add(-time.Hour))
+	must(t, err)
+	_, err = s.CancelJob(ctx, ids[2], now)
+	must(t, err)
+	must(t, s.Schedule(ctx, []store.Assignment{{Job: ids[0], Device: "d1"}}))
+	for _, c := range []struct {
+		name string
+		f    store.JobFilter
+		want []int64
+	}{
+		{"all", store.JobFilter{}, ids},
+		{"newest first", store.JobFilter{NewestFirst: true}, []int64{ids[4], ids[3], ids[2], ids[1], ids[0]}},
+		{"offset and limit", store.JobFilter{NewestFirst: true, Offset: 1, Limit: 2}, []int64{ids[3], ids[2]}},
+		{"offset alone", store.JobFilter{Offset: 3}, []int64{ids[3], ids[4]}},
+		{"health", store.JobFilter{Healths: []store.JobHealth{store.JobCanceled}}, []int64{ids[1], ids[2]}},
+		{"state and health", store.JobFilter{States: []store.JobState{store.JobSubmitted}, Healths: []store.JobHealth{store.JobUnknown}}, []int64{ids[3], ids[4]}},
+		{"device types", store.JobFilter{DeviceTypes: []string{"bbb", "nope"}}, []int64{ids[1]}},
+		{"device", store.JobFilter{Device: "d1"}, []int64{ids[0]}},
+		{"group", store.JobFilter{Group: "g1"}, []int64{ids[3], ids[4]}},
+		{"ended after", store.JobFilter{EndedAfter: now.Add(-time.Minute)}, []int64{ids[2]}},
+	} {
+		js, err := s.Jobs(ctx, c.f)
+		must(t, err)
+		var got []int64
+		for _, j := range js {
+			got = append(got, j.ID)
+		}
+		if diff := cmp.Diff(got, c.want); diff != "" {
+			t.Errorf("%s: Jobs(%+v) (-got +want):\n%s", c.name, c.f, diff)
+		}
 	}
 }

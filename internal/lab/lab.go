@@ -1,0 +1,298 @@
+// Package lab is the brain of `basalt server`: job submission with every
+// check `basalt validate` makes, the scheduling loop (scheduler.Pass over a
+// snapshot of the store, applied in store transactions), the device health
+// rules, worker leases, and the server's side of the worker protocol
+// (workerapi.Server). It holds no job state of its own beyond what a pass
+// or a held poll needs: the store is the truth, so a Lab started on the
+// same store and data folder after a restart carries on where the last one
+// stopped.
+//
+// It does not serve HTTP (internal/cli's server mounts the handlers), and
+// does not store logs itself (Config.Logs, internal/logstore, does).
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/basalt-lava/basalt/internal/device"
+	"github.com/basalt-lava/basalt/internal/jinja"
+	"github.com/basalt-lava/basalt/internal/limits"
+	"github.com/basalt-lava/basalt/internal/store"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// LogStore is what the lab needs of the job logs (internal/logstore's
+// *Logs): lines appended by index, and how many are held.
+type LogStore interface {
+	// Append stores lines index, index+1, ... of job's log, skipping those
+	// already held, and returns how many lines are held.
+	Append(job int64, index int64, lines []string) (held int64, err error)
+	// Len is the number of lines held, 0 for no log.
+	Len(job int64) (int64, error)
+}
+
+// Defaults.
+const (
+	// DefaultLease is how long a worker may stay silent before it loses
+	// its jobs (LAVA's PING_TIMEOUT is 60 s too).
+	DefaultLease = 60 * time.Second
+	// DefaultInterval is the periodic scheduling pass, LAVA's safety poll.
+	DefaultInterval = 20 * time.Second
+	// HealthUser submits health checks, as LAVA's lava-health does. New
+	// creates it (without password or token) when missing.
+	HealthUser = "lava-health"
+)
+
+// Config is what a Lab works with.
+type Config struct {
+	Store store.Store
+	Logs  LogStore
+	// DataDir is the server's data folder.
+	DataDir string
+	// DeviceTypeDirs are searched for device-type templates after the
+	// templates set in the store and before Basalt's shipped ones.
+	DeviceTypeDirs []string
+	// Lease is how long a worker may go without polling before it goes
+	// Offline and its jobs end Incomplete; zero means DefaultLease.
+	Lease time.Duration
+	// CoordinatorAddr is the MultiNode coordinator's address as workers
+	// reach it (host:port), "" for none.
+	CoordinatorAddr string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Interval is the periodic pass; zero means DefaultInterval.
+	Interval time.Duration
+	// Logger receives the lab's log; nil discards it.
+	Logger *slog.Logger
+}
+
+// Lab is the server's brain. Its methods are safe for concurrent use.
+type Lab struct {
+	cfg   Config
+	st    store.Store
+	logs  LogStore
+	log   *slog.Logger
+	lease time.Duration
+	start time.Time
+
+	kick     chan struct{}
+	stopping chan struct{}
+	stopOnce sync.Once
+
+	mu sync.Mutex
+	// waiters holds, per worker, a channel closed when there is news for
+	// its held poll (a job scheduled or canceled).
+	waiters map[string]chan struct{}
+	// lastPoll is when each worker last polled in this server's life;
+	// polling counts the polls being held. A worker not heard from since
+	// the start is timed from the start, so a restart expires no one.
+	lastPoll map[string]time.Time
+	polling  map[string]int
+	// missing counts the polls in a row that did not list a job the store
+	// says the worker runs.
+	missing map[int64]int
+	// valid caches the configuration check of a dictionary by its text
+	// and its template's.
+	valid map[string]error
+	// checks remembers the submission checks of a job on a dictionary.
+	checks map[[32]byte]checked
+}
+
+// New checks cfg and returns the Lab. It creates HealthUser when missing.
+func New(cfg Config) (*Lab, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("lab: no store")
+	}
+	if cfg.Logs == nil {
+		return nil, errors.New("lab: no log store")
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx := context.Background()
+	if _, err := cfg.Store.User(ctx, HealthUser); errors.Is(err, store.ErrNotFound) {
+		if _, err := cfg.Store.CreateUser(ctx, HealthUser, "", false); err != nil && !errors.Is(err, store.ErrExists) {
+			return nil, fmt.Errorf("lab: creating %s: %w", HealthUser, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	l := &Lab{
+		cfg: cfg, st: cfg.Store, logs: cfg.Logs, log: cfg.Logger, lease: cfg.Lease, start: cfg.Now(),
+		kick: make(chan struct{}, 1), stopping: make(chan struct{}),
+		waiters: map[string]chan struct{}{}, lastPoll: map[string]time.Time{}, polling: map[string]int{},
+		missing: map[int64]int{}, valid: map[string]error{}, checks: map[[32]byte]checked{},
+	}
+	return l, nil
+}
+
+// Kick asks for a scheduling pass now; it never blocks.
+func (l *Lab) Kick() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// waiter returns the channel a held poll of worker waits on.
+func (l *Lab) waiter(worker string) chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ch, ok := l.waiters[worker]
+	if !ok {
+		ch = make(chan struct{})
+		l.waiters[worker] = ch
+	}
+	return ch
+}
+
+// wake answers the held polls of worker.
+func (l *Lab) wake(worker string) {
+	if worker == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ch, ok := l.waiters[worker]; ok {
+		close(ch)
+		delete(l.waiters, worker)
+	}
+}
+
+// wakeDevice wakes the worker of device.
+func (l *Lab) wakeDevice(ctx context.Context, name string) {
+	if name == "" {
+		return
+	}
+	if d, err := l.st.Device(ctx, name); err == nil {
+		l.wake(d.Worker)
+	}
+}
+
+// DisplayID is the id LAVA's clients see: the job id for a single job,
+// "<first id>.<sub_id>" for a MultiNode sub-job (a Submit gives a group
+// consecutive ids in sub_id order).
+func DisplayID(j store.Job) any {
+	if j.Group == "" {
+		return j.ID
+	}
+	return strconv.FormatInt(j.ID-int64(j.SubID), 10) + "." + strconv.Itoa(j.SubID)
+}
+
+// FindJob returns the job with the display id id: "123" or, for a
+// MultiNode sub-job, "123.1" (also reachable by its own id). An id that is
+// not one, or names no job, gives an error wrapping store.ErrNotFound.
+func (l *Lab) FindJob(ctx context.Context, id string) (store.Job, error) {
+	first, sub, multi := strings.Cut(strings.TrimSpace(id), ".")
+	n, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || n <= 0 {
+		return store.Job{}, fmt.Errorf("job %q: %w", id, store.ErrNotFound)
+	}
+	if !multi {
+		return l.st.Job(ctx, n)
+	}
+	s, err := strconv.Atoi(sub)
+	if err != nil || s < 0 || n > (1<<62) {
+		return store.Job{}, fmt.Errorf("job %q: %w", id, store.ErrNotFound)
+	}
+	j, err := l.st.Job(ctx, n+int64(s))
+	if err != nil || j.Group == "" || j.SubID != s {
+		return store.Job{}, fmt.Errorf("job %q: %w", id, store.ErrNotFound)
+	}
+	return j, nil
+}
+
+// Template returns a device type's template: the one set in the store
+// (over the API), else <type>.jinja2 from the --device-types folders, else
+// Basalt's shipped one. An unknown type without a template file gives an
+// error wrapping store.ErrNotFound.
+func (l *Lab) Template(ctx context.Context, deviceType string) (string, error) {
+	dt, err := l.st.DeviceType(ctx, deviceType)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	if err == nil && dt.Template != "" {
+		return dt.Template, nil
+	}
+	src, _, lerr := device.TemplateLoader(l.cfg.DeviceTypeDirs, limits.Limits{}).Load(deviceType + ".jinja2")
+	var nf *jinja.NotFoundError
+	if errors.As(lerr, &nf) {
+		return "", fmt.Errorf("device type %s: no template: %w", deviceType, store.ErrNotFound)
+	}
+	return src, lerr
+}
+
+// templates is the loader of device-type templates: those set in the
+// store (by "<type>.jinja2"), then the folders, then the shipped ones.
+func (l *Lab) templates(types []store.DeviceType) jinja.Loader {
+	m := jinja.MapLoader{}
+	for _, dt := range types {
+		if dt.Template != "" {
+			m[dt.Name+".jinja2"] = dt.Template
+		}
+	}
+	return jinja.ChainLoader{m, device.TemplateLoader(l.cfg.DeviceTypeDirs, limits.Limits{})}
+}
+
+func (l *Lab) loader(ctx context.Context) (jinja.Loader, error) {
+	types, err := l.st.DeviceTypes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.templates(types), nil
+}
+
+// RenderDevice renders a device's dictionary through its templates with a
+// job context given as YAML text (a map, or "" for none), as
+// get_dictionary(render=True, context=…) and a worker's job see it.
+func (l *Lab) RenderDevice(ctx context.Context, name string, jobContext string) (string, error) {
+	d, err := l.st.Device(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	var jc *value.Map
+	if strings.TrimSpace(jobContext) != "" {
+		v, err := value.DecodeYAMLLimit([]byte(jobContext), limits.Defaults().YAMLNodes)
+		if err != nil {
+			return "", fmt.Errorf("job context: %w", err)
+		}
+		if v != nil {
+			m, ok := v.(*value.Map)
+			if !ok {
+				return "", errors.New("job context: expected a map of context variables")
+			}
+			jc = m
+		}
+	}
+	loader, err := l.loader(ctx)
+	if err != nil {
+		return "", err
+	}
+	return renderDevice(d, jc, loader)
+}
+
+// renderDevice renders d's dictionary with the job context jc.
+func renderDevice(d store.Device, jc *value.Map, loader jinja.Loader) (string, error) {
+	if strings.TrimSpace(d.Dictionary) == "" {
+		return "", fmt.Errorf("device %s has no dictionary", d.Name)
+	}
+	return device.RenderText("devices/"+d.Name+".jinja2", d.Dictionary, jc, loader, limits.Limits{})
+}
+
+func (l *Lab) now() time.Time { return l.cfg.Now() }

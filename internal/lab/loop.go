@@ -1,0 +1,366 @@
+package lab
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/basalt-lava/basalt/internal/device"
+	"github.com/basalt-lava/basalt/internal/jinja"
+	"github.com/basalt-lava/basalt/internal/job"
+	"github.com/basalt-lava/basalt/internal/limits"
+	"github.com/basalt-lava/basalt/internal/scheduler"
+	"github.com/basalt-lava/basalt/internal/store"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// retryDelay is how long the loop waits after a pass that failed (the
+// database restarting, say) before it tries again.
+const retryDelay = time.Second
+
+// Run schedules until ctx ends: a pass on every Kick (a submission, a
+// finished or canceled job, a worker that came back) and every
+// Config.Interval, and worker leases checked every quarter lease. A pass
+// that fails is logged and retried. When ctx ends, held polls are
+// answered and Run returns nil.
+func (l *Lab) Run(ctx context.Context) error {
+	defer l.stopOnce.Do(func() { close(l.stopping) })
+	periodic := time.NewTicker(l.cfg.Interval)
+	defer periodic.Stop()
+	leases := time.NewTicker(max(l.lease/4, 10*time.Millisecond))
+	defer leases.Stop()
+	retry := time.NewTimer(0) // a first pass at once
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-leases.C:
+			if err := l.expireLeases(ctx); err != nil && ctx.Err() == nil {
+				l.log.Warn("checking worker leases failed", "err", err)
+			}
+			continue
+		case <-l.kick:
+		case <-periodic.C:
+		case <-retry.C:
+		}
+		if err := l.Pass(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			l.log.Warn("scheduling pass failed; retrying", "err", err, "in", retryDelay)
+			retry.Reset(retryDelay)
+		}
+	}
+}
+
+// healthFromStore maps the store's device health to the scheduler's.
+var healthFromStore = map[store.DeviceHealth]scheduler.Health{
+	store.HealthGood: scheduler.HealthGood, store.HealthUnknown: scheduler.HealthUnknown,
+	store.HealthLooping: scheduler.HealthLooping, store.HealthBad: scheduler.HealthBad,
+	store.HealthMaintenance: scheduler.HealthMaintenance, store.HealthRetired: scheduler.HealthRetired,
+}
+
+var stateFromStore = map[store.DeviceState]scheduler.State{
+	store.DeviceIdle: scheduler.StateIdle, store.DeviceReserved: scheduler.StateReserved, store.DeviceRunning: scheduler.StateRunning,
+}
+
+// Pass runs one scheduling pass: it reads a snapshot of the store, sets
+// Bad the devices whose configuration does not render, asks
+// scheduler.Pass for a plan and applies it: expired jobs canceled, health
+// checks created on their reserved devices, jobs scheduled (a MultiNode
+// group in one transaction, with its roles map written into each
+// definition). A job or group whose device was taken meanwhile is left
+// for the next pass.
+func (l *Lab) Pass(ctx context.Context) error {
+	now := l.now()
+	devices, err := l.st.Devices(ctx)
+	if err != nil {
+		return err
+	}
+	workers, err := l.st.Workers(ctx)
+	if err != nil {
+		return err
+	}
+	types, err := l.st.DeviceTypes(ctx)
+	if err != nil {
+		return err
+	}
+	queue, err := l.st.Queue(ctx)
+	if err != nil {
+		return err
+	}
+	stats, err := l.st.HealthCheckStats(ctx)
+	if err != nil {
+		return err
+	}
+	online := map[string]bool{}
+	for _, w := range workers {
+		online[w.Name] = w.State == store.WorkerOnline
+	}
+	typeByName := map[string]store.DeviceType{}
+	for _, dt := range types {
+		typeByName[dt.Name] = dt
+	}
+	loader := l.templates(types)
+	worker := map[string]string{}
+	snaps := make([]scheduler.DeviceSnapshot, 0, len(devices))
+	for _, d := range devices {
+		worker[d.Name] = d.Worker
+		if d.State == store.DeviceIdle && online[d.Worker] && (d.Health == store.HealthGood || d.Health == store.HealthUnknown || d.Health == store.HealthLooping) {
+			if err := l.deviceValid(d, typeByName[d.DeviceType], loader); err != nil {
+				l.log.Warn("device configuration invalid: device set Bad", "device", d.Name, "err", err)
+				if err := l.st.SetDeviceHealth(ctx, d.Name, store.HealthBad); err != nil {
+					return err
+				}
+				d.Health = store.HealthBad
+			}
+		}
+		st := stats[d.Name]
+		snaps = append(snaps, scheduler.DeviceSnapshot{
+			Name: d.Name, Type: d.DeviceType, Tags: d.Tags, State: stateFromStore[d.State], Health: healthFromStore[d.Health],
+			Worker: d.Worker, WorkerOnline: d.Worker != "" && online[d.Worker],
+			HasHealthCheck: typeByName[d.DeviceType].HealthCheck != "", LastHealthCheck: st.Last, JobsSinceHealthCheck: st.JobsSince,
+		})
+	}
+	jobs := make([]scheduler.JobSnapshot, 0, len(queue))
+	for _, j := range queue {
+		js := scheduler.JobSnapshot{ID: j.ID, Group: j.Group, DeviceType: j.DeviceType, Tags: j.Tags,
+			Submitter: j.Submitter, Priority: j.Priority, SubmitTime: j.Submitted, QueueTimeout: j.QueueTimeout}
+		if j.Group != "" {
+			js.SubID = fmt.Sprint(DisplayID(j))
+		}
+		jobs = append(jobs, js)
+	}
+	plan := scheduler.Pass(now, jobs, snaps, scheduler.Options{})
+
+	for _, id := range plan.Expired {
+		if _, err := l.st.CancelJob(ctx, id, now); err != nil && !errors.Is(err, store.ErrTransition) {
+			return err
+		}
+		l.log.Info("job canceled: queue timeout", "job", id)
+	}
+	for _, hc := range plan.HealthChecks {
+		if err := l.healthCheck(ctx, hc, typeByName[hc.DeviceType], devices, loader); err != nil {
+			return err
+		}
+	}
+	// Assignments in plan order; a group's are consecutive.
+	for i := 0; i < len(plan.Assignments); {
+		k := i + 1
+		if g := plan.Assignments[i].Group; g != "" {
+			for k < len(plan.Assignments) && plan.Assignments[k].Group == g {
+				k++
+			}
+		}
+		batch := plan.Assignments[i:k]
+		i = k
+		as, err := l.assignments(ctx, batch)
+		if err != nil {
+			return err
+		}
+		if err := l.st.Schedule(ctx, as); err != nil {
+			if errors.Is(err, store.ErrTransition) {
+				l.log.Info("scheduling left for the next pass", "err", err)
+				continue
+			}
+			return err
+		}
+		for _, a := range batch {
+			l.log.Info("job scheduled", "job", a.JobID, "device", a.Device, "worker", a.Worker)
+			l.wake(worker[a.Device])
+		}
+	}
+	return nil
+}
+
+// assignments turns a plan's assignments into the store's; a MultiNode
+// group's definitions get the roles map of its job ids, as LAVA's
+// scheduler writes it when the group is ready.
+func (l *Lab) assignments(ctx context.Context, batch []scheduler.Assignment) ([]store.Assignment, error) {
+	as := make([]store.Assignment, len(batch))
+	for i, a := range batch {
+		as[i] = store.Assignment{Job: a.JobID, Device: a.Device}
+	}
+	if batch[0].Group == "" {
+		return as, nil
+	}
+	group, err := l.st.GroupJobs(ctx, batch[0].Group)
+	if err != nil {
+		return nil, err
+	}
+	roles := value.NewMap()
+	defs := map[int64]*value.Map{}
+	for _, j := range group {
+		v, err := value.DecodeYAMLLimit([]byte(j.Definition), limits.Defaults().YAMLNodes)
+		m, ok := v.(*value.Map)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("job %d: stored definition does not parse: %v", j.ID, err)
+		}
+		defs[j.ID] = m
+		roles.Set(fmt.Sprint(j.ID), m.Map("protocols").Map("lava-multinode").String("role"))
+	}
+	for i := range as {
+		m := defs[as[i].Job]
+		if m == nil {
+			continue
+		}
+		if mn := m.Map("protocols").Map("lava-multinode"); mn != nil {
+			mn.Set("roles", roles.Copy())
+		}
+		b, err := value.EncodeYAML(m)
+		if err != nil {
+			return nil, fmt.Errorf("job %d: %w", as[i].Job, err)
+		}
+		as[i].Definition = string(b)
+	}
+	return as, nil
+}
+
+// healthCheck creates a device's health-check job, Scheduled on it. A
+// health check that is not valid on the device sets it Bad, as LAVA does
+// ("Invalid health check").
+func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt store.DeviceType, devices []store.Device, loader jinja.Loader) error {
+	var d store.Device
+	for _, x := range devices {
+		if x.Name == hc.Device {
+			d = x
+		}
+	}
+	j, diags := job.Parse(jobLabel, []byte(dt.HealthCheck), job.Options{})
+	problems := diagStrings(job.Errors(diags))
+	if j != nil && len(problems) == 0 {
+		ps, deviceFault := checkOnDevice(entry{label: "health-check/" + jobLabel, definition: dt.HealthCheck, data: j.Data, deviceType: dt.Name}, d, loader)
+		problems = ps
+		if deviceFault {
+			problems = append(problems, "the device configuration does not render")
+		}
+	}
+	if len(problems) > 0 || j == nil {
+		l.log.Warn("health check invalid on the device: device set Bad", "device", d.Name, "problems", problems)
+		return l.st.SetDeviceHealth(ctx, d.Name, store.HealthBad)
+	}
+	nj, err := newJob(store.User{Name: HealthUser}, entry{definition: dt.HealthCheck, data: j.Data, deviceType: dt.Name})
+	if err != nil {
+		return err
+	}
+	nj.HealthCheck = true
+	id, err := l.st.ScheduleHealthCheck(ctx, nj, d.Name)
+	if errors.Is(err, store.ErrTransition) {
+		return nil // the device was taken meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	l.log.Info("health check scheduled", "job", id, "device", d.Name, "reason", hc.Reason)
+	l.wake(d.Worker)
+	return nil
+}
+
+// deviceValid renders a device's dictionary without a job context and
+// parses it, remembering the answer by the dictionary's and its type
+// template's text (devices often share a dictionary; the name is not
+// rendered).
+func (l *Lab) deviceValid(d store.Device, dt store.DeviceType, loader jinja.Loader) error {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:%s%d:%s", len(d.Dictionary), d.Dictionary, len(dt.Template), dt.Template)
+	key := hex.EncodeToString(h.Sum(nil))
+	l.mu.Lock()
+	v, ok := l.valid[key]
+	l.mu.Unlock()
+	if ok {
+		return v
+	}
+	out, err := renderDevice(d, nil, loader)
+	if err == nil {
+		_, err = device.ParseLimit([]byte(out), limits.Defaults().YAMLNodes)
+	}
+	l.mu.Lock()
+	if len(l.valid) >= maxChecks {
+		clear(l.valid)
+	}
+	l.valid[key] = err
+	l.mu.Unlock()
+	return err
+}
+
+// expireLeases ends the lease of every Online worker that has not polled
+// within Lease (counted from this Lab's start for a worker not heard from
+// since, and never while one of its polls is held): the worker goes
+// Offline, its Running and Canceling jobs end Incomplete with an
+// infrastructure error naming the worker and the lease, and their devices
+// go to health Unknown, so a health check runs before the next job.
+func (l *Lab) expireLeases(ctx context.Context) error {
+	workers, err := l.st.Workers(ctx)
+	if err != nil {
+		return err
+	}
+	now := l.now()
+	for _, w := range workers {
+		if w.State != store.WorkerOnline {
+			continue
+		}
+		l.mu.Lock()
+		last, ok := l.lastPoll[w.Name]
+		if !ok {
+			last = l.start
+		}
+		held := l.polling[w.Name] > 0
+		l.mu.Unlock()
+		if held || now.Sub(last) <= l.lease {
+			continue
+		}
+		if err := l.st.SetWorkerState(ctx, w.Name, store.WorkerOffline); err != nil {
+			return err
+		}
+		l.log.Warn("worker lost its lease: offline", "worker", w.Name, "last_poll", last, "lease", l.lease)
+		jobs, err := l.st.Jobs(ctx, store.JobFilter{States: []store.JobState{store.JobRunning, store.JobCanceling}, Worker: w.Name})
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			f := store.Finish{Health: store.JobIncomplete, ErrorClass: "Infrastructure",
+				ErrorMsg:     fmt.Sprintf("worker %s lost its lease: no poll for %s (lease %s)", w.Name, now.Sub(last).Round(time.Millisecond), l.lease),
+				DeviceHealth: store.HealthUnknown, DeviceHealthFrom: []store.DeviceHealth{store.HealthGood, store.HealthUnknown, store.HealthBad}}
+			if j.State == store.JobCanceling {
+				f.Health = store.JobCanceled
+			}
+			if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {
+				return err
+			}
+			l.mu.Lock()
+			delete(l.missing, j.ID)
+			l.mu.Unlock()
+			l.log.Warn("job incomplete: worker lost", "job", j.ID, "worker", w.Name)
+		}
+		l.Kick()
+	}
+	return nil
+}
+
+// finishRules is LAVA's go_state_finished for the device's health: a
+// health check makes a Good, Unknown or Bad device Good when it
+// completes and Bad otherwise (a Looping device stays Looping); a normal
+// job ended by an infrastructure error (Infrastructure, Bug,
+// Configuration) makes a Good device Unknown, so a health check runs
+// before the next job.
+func finishRules(j store.Job, f *store.Finish) {
+	if j.HealthCheck {
+		f.DeviceHealth = store.HealthBad
+		if f.Health == store.JobComplete {
+			f.DeviceHealth = store.HealthGood
+		}
+		f.DeviceHealthFrom = []store.DeviceHealth{store.HealthGood, store.HealthUnknown, store.HealthBad}
+		return
+	}
+	switch f.ErrorClass {
+	case "Infrastructure", "Bug", "Configuration":
+		if f.Health == store.JobIncomplete {
+			f.DeviceHealth = store.HealthUnknown
+			f.DeviceHealthFrom = []store.DeviceHealth{store.HealthGood}
+		}
+	}
+}

@@ -1,0 +1,339 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/basalt-lava/basalt/internal/store"
+	"github.com/basalt-lava/basalt/internal/value"
+	"github.com/basalt-lava/basalt/internal/workerapi"
+)
+
+// missingPolls is how many polls in a row may leave out a job the store
+// says the worker runs before the job is ended as lost by the worker (one
+// poll may cross the job's start or finish).
+const missingPolls = 3
+
+// WorkerServer is the server's side of the worker protocol, to serve with
+// workerapi.NewHandler.
+func (l *Lab) WorkerServer() workerapi.Server { return workerServer{l} }
+
+type workerServer struct{ l *Lab }
+
+var _ workerapi.Server = workerServer{}
+
+// Authenticate checks the worker's token against the store.
+func (s workerServer) Authenticate(ctx context.Context, worker, token string) error {
+	_, err := s.l.st.AuthenticateWorker(ctx, worker, token)
+	if errors.Is(err, store.ErrAuth) {
+		return fmt.Errorf("%w: %v", workerapi.ErrUnauthorized, err)
+	}
+	return err
+}
+
+// Poll records the heartbeat, claims the worker's Scheduled jobs and
+// answers with them, the cancels and the jobs the worker runs; with
+// nothing to start or cancel it holds the poll up to req.Wait(), woken
+// when a job of the worker is scheduled or canceled.
+func (s workerServer) Poll(ctx context.Context, worker string, req workerapi.PollRequest) (workerapi.PollResponse, error) {
+	l := s.l
+	l.mu.Lock()
+	_, heard := l.lastPoll[worker]
+	l.lastPoll[worker] = l.now()
+	l.polling[worker]++
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.polling[worker]--
+		l.lastPoll[worker] = l.now()
+		l.mu.Unlock()
+	}()
+	w, err := l.st.Worker(ctx, worker)
+	if err != nil {
+		return workerapi.PollResponse{}, err
+	}
+	if err := l.st.PingWorker(ctx, worker, l.now()); err != nil {
+		return workerapi.PollResponse{}, err
+	}
+	if !heard || w.State != store.WorkerOnline {
+		l.Kick() // its devices may take work again
+	}
+	deadline := time.NewTimer(req.Wait())
+	defer deadline.Stop()
+	for {
+		news := l.waiter(worker)
+		resp, something, err := s.answer(ctx, worker, req)
+		if err != nil || something || req.Wait() == 0 {
+			return resp, err
+		}
+		select {
+		case <-news:
+		case <-deadline.C:
+			return resp, nil
+		case <-ctx.Done():
+			return resp, nil
+		case <-l.stopping:
+			return resp, nil
+		}
+	}
+}
+
+// answer builds one poll reply; something is true when it starts or
+// cancels a job.
+func (s workerServer) answer(ctx context.Context, worker string, req workerapi.PollRequest) (workerapi.PollResponse, bool, error) {
+	l := s.l
+	now := l.now()
+	resp := workerapi.PollResponse{Start: []workerapi.StartJob{}, Cancel: []workerapi.JobID{}, Running: []workerapi.JobID{},
+		LeaseMS: l.lease.Milliseconds(), LeaseDeadline: now.Add(l.lease)}
+	started := map[int64]bool{}
+	for {
+		j, ok, err := l.st.ClaimJob(ctx, worker, now)
+		if err != nil {
+			return resp, false, err
+		}
+		if !ok {
+			break
+		}
+		sj, err := s.start(ctx, j)
+		if err != nil {
+			// The device's configuration no longer renders for the job
+			// (its dictionary changed since the submission).
+			f := store.Finish{Health: store.JobIncomplete, ErrorClass: "Configuration",
+				ErrorMsg: fmt.Sprintf("device %s: %v", j.Device, err), DeviceHealth: store.HealthBad}
+			if ferr := l.st.FinishJob(ctx, j.ID, f, now); ferr != nil {
+				return resp, false, ferr
+			}
+			l.log.Warn("job incomplete: its device configuration does not render", "job", j.ID, "device", j.Device, "err", err)
+			l.Kick()
+			continue
+		}
+		l.log.Info("job started", "job", j.ID, "device", j.Device, "worker", worker)
+		started[j.ID] = true
+		resp.Start = append(resp.Start, sj)
+	}
+	reported := map[int64]workerapi.RunningJob{}
+	for _, r := range req.Running {
+		reported[int64(r.Job)] = r
+	}
+	jobs, err := l.st.Jobs(ctx, store.JobFilter{States: []store.JobState{store.JobRunning, store.JobCanceling}, Worker: worker})
+	if err != nil {
+		return resp, false, err
+	}
+	for _, j := range jobs {
+		r, listed := reported[j.ID]
+		if j.State == store.JobCanceling {
+			resp.Running = append(resp.Running, workerapi.JobID(j.ID))
+			if !listed || !r.Canceling {
+				resp.Cancel = append(resp.Cancel, workerapi.JobID(j.ID))
+			}
+			continue
+		}
+		if started[j.ID] {
+			resp.Running = append(resp.Running, workerapi.JobID(j.ID))
+			continue
+		}
+		if listed {
+			l.mu.Lock()
+			delete(l.missing, j.ID)
+			l.mu.Unlock()
+			resp.Running = append(resp.Running, workerapi.JobID(j.ID))
+			continue
+		}
+		// The store says the worker runs it; the worker does not list it.
+		held, err := l.logs.Len(j.ID)
+		if err != nil {
+			return resp, false, err
+		}
+		if held == 0 {
+			// The reply that started it was lost: start it again.
+			sj, err := s.start(ctx, j)
+			if err == nil {
+				resp.Start = append(resp.Start, sj)
+				resp.Running = append(resp.Running, workerapi.JobID(j.ID))
+				continue
+			}
+		}
+		l.mu.Lock()
+		l.missing[j.ID]++
+		n := l.missing[j.ID]
+		l.mu.Unlock()
+		if n < missingPolls {
+			resp.Running = append(resp.Running, workerapi.JobID(j.ID))
+			continue
+		}
+		l.mu.Lock()
+		delete(l.missing, j.ID)
+		l.mu.Unlock()
+		f := store.Finish{Health: store.JobIncomplete, ErrorClass: "Infrastructure",
+			ErrorMsg:     fmt.Sprintf("worker %s no longer runs the job (left out of %d polls in a row)", worker, missingPolls),
+			DeviceHealth: store.HealthUnknown, DeviceHealthFrom: []store.DeviceHealth{store.HealthGood, store.HealthUnknown}}
+		if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {
+			return resp, false, err
+		}
+		l.log.Warn("job incomplete: its worker no longer runs it", "job", j.ID, "worker", worker)
+		l.Kick()
+	}
+	return resp, len(resp.Start) > 0 || len(resp.Cancel) > 0, nil
+}
+
+// start is what a worker needs to run j: its definition, its device's
+// configuration rendered with the job's context, the coordinator for a
+// MultiNode sub-job, the log lines already held.
+func (s workerServer) start(ctx context.Context, j store.Job) (workerapi.StartJob, error) {
+	l := s.l
+	sj := workerapi.StartJob{Job: workerapi.JobID(j.ID), Definition: j.Definition}
+	v, err := value.DecodeYAML([]byte(j.Definition))
+	if err != nil {
+		return sj, fmt.Errorf("stored definition: %w", err)
+	}
+	m, _ := v.(*value.Map)
+	var jc *value.Map
+	if c := m.Map("context"); c != nil {
+		jc, _ = value.Clone(c).(*value.Map)
+	}
+	d, err := l.st.Device(ctx, j.Device)
+	if err != nil {
+		return sj, err
+	}
+	loader, err := l.loader(ctx)
+	if err != nil {
+		return sj, err
+	}
+	if sj.Device, err = renderDevice(d, jc, loader); err != nil {
+		return sj, err
+	}
+	if j.Group != "" {
+		sj.Coordinator = l.cfg.CoordinatorAddr
+	}
+	if sj.LogAcked, err = l.logs.Len(j.ID); err != nil {
+		return sj, err
+	}
+	return sj, nil
+}
+
+// ownJob returns job id when it runs on a device of worker.
+func (s workerServer) ownJob(ctx context.Context, worker string, id workerapi.JobID) (store.Job, error) {
+	j, err := s.l.st.Job(ctx, int64(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return j, fmt.Errorf("job %d: %w", id, workerapi.ErrUnknownJob)
+	}
+	if err != nil {
+		return j, err
+	}
+	if j.Device == "" {
+		return j, fmt.Errorf("job %d has no device: %w", id, workerapi.ErrUnknownJob)
+	}
+	d, err := s.l.st.Device(ctx, j.Device)
+	if err != nil {
+		return j, err
+	}
+	if d.Worker != worker {
+		return j, fmt.Errorf("job %d runs on device %s, not a device of worker %s: %w", id, j.Device, worker, workerapi.ErrUnknownJob)
+	}
+	return j, nil
+}
+
+// Log appends lines to a Running or Canceling job's log.
+func (s workerServer) Log(ctx context.Context, worker string, req workerapi.LogRequest) (workerapi.LogResponse, error) {
+	j, err := s.ownJob(ctx, worker, req.Job)
+	if err != nil {
+		return workerapi.LogResponse{}, err
+	}
+	if j.State != store.JobRunning && j.State != store.JobCanceling {
+		return workerapi.LogResponse{}, fmt.Errorf("job %d is %s, not running: %w", req.Job, j.State, workerapi.ErrUnknownJob)
+	}
+	held, err := s.l.logs.Len(j.ID)
+	if err != nil {
+		return workerapi.LogResponse{}, err
+	}
+	if req.Index > held {
+		return workerapi.LogResponse{}, &workerapi.GapError{Job: req.Job, Expected: held, Got: req.Index}
+	}
+	held, err = s.l.logs.Append(j.ID, req.Index, req.Lines)
+	if err != nil {
+		// A racing append may have moved the end: say where it is.
+		if n, lerr := s.l.logs.Len(j.ID); lerr == nil && req.Index > n {
+			return workerapi.LogResponse{}, &workerapi.GapError{Job: req.Job, Expected: n, Got: req.Index}
+		}
+		return workerapi.LogResponse{}, err
+	}
+	return workerapi.LogResponse{Acked: held}, nil
+}
+
+// Finish ends a job with its results, applying the device health rules;
+// a job that was Canceling ends Canceled. Finishing a finished job again
+// succeeds and changes nothing.
+func (s workerServer) Finish(ctx context.Context, worker string, req workerapi.FinishRequest) (workerapi.FinishResponse, error) {
+	l := s.l
+	j, err := s.ownJob(ctx, worker, req.Job)
+	if err != nil {
+		return workerapi.FinishResponse{}, err
+	}
+	if j.State == store.JobFinished {
+		return workerapi.FinishResponse{}, nil
+	}
+	held, err := l.logs.Len(j.ID)
+	if err != nil {
+		return workerapi.FinishResponse{}, err
+	}
+	if held < req.LogLines {
+		return workerapi.FinishResponse{}, &workerapi.GapError{Job: req.Job, Expected: held, Got: req.LogLines}
+	}
+	f := store.Finish{Health: store.JobHealth(req.Health), ErrorClass: req.ErrorType, ErrorMsg: req.ErrorMessage}
+	if j.State == store.JobCanceling {
+		f.Health = store.JobCanceled
+	}
+	for _, r := range req.Results {
+		sr := store.Result{Suite: r.Suite, Case: r.Case, Result: r.Result, Units: r.Units}
+		if r.Measurement != "" {
+			if m, err := strconv.ParseFloat(r.Measurement, 64); err == nil {
+				sr.Measurement = &m
+			}
+		}
+		if len(r.Metadata) > 0 {
+			b, err := json.Marshal(r.Metadata)
+			if err != nil {
+				return workerapi.FinishResponse{}, err
+			}
+			sr.Metadata = string(b)
+		}
+		f.Results = append(f.Results, sr)
+	}
+	finishRules(j, &f)
+	if err := l.st.FinishJob(ctx, j.ID, f, l.now()); err != nil {
+		if errors.Is(err, store.ErrTransition) {
+			return workerapi.FinishResponse{}, nil // finished meanwhile (a lost lease)
+		}
+		return workerapi.FinishResponse{}, err
+	}
+	l.mu.Lock()
+	delete(l.missing, j.ID)
+	l.mu.Unlock()
+	l.log.Info("job finished", "job", j.ID, "health", f.Health, "error_type", f.ErrorClass, "worker", worker)
+	if j.Group != "" && f.Health == store.JobIncomplete && essential(j) {
+		group, err := l.st.GroupJobs(ctx, j.Group)
+		if err == nil {
+			err = l.cancelJobs(ctx, group)
+		}
+		if err != nil {
+			l.log.Warn("canceling the group of an essential sub-job failed", "job", j.ID, "err", err)
+		}
+	}
+	l.Kick()
+	return workerapi.FinishResponse{}, nil
+}
+
+// essential reports whether a MultiNode sub-job's role is essential.
+func essential(j store.Job) bool {
+	v, err := value.DecodeYAML([]byte(j.Definition))
+	if err != nil {
+		return false
+	}
+	m, _ := v.(*value.Map)
+	e, _ := m.Map("protocols").Map("lava-multinode").Value("essential").(bool)
+	return e
+}

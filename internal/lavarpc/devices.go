@@ -1,0 +1,367 @@
+package lavarpc
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/basalt-lava/basalt/internal/store"
+)
+
+// deviceHealths maps the UPPERCASE names devices.update and devices.add
+// take (LAVA's Device.HEALTH_REVERSE keys) to the store's values.
+var deviceHealths = map[string]store.DeviceHealth{
+	"GOOD": store.HealthGood, "UNKNOWN": store.HealthUnknown, "LOOPING": store.HealthLooping,
+	"BAD": store.HealthBad, "MAINTENANCE": store.HealthMaintenance, "RETIRED": store.HealthRetired,
+}
+
+func (a *api) registerDevices() {
+	a.reg("scheduler.devices.list", 0, 2, "list(show_all=False, offline_info=False): devices by hostname (Retired ones only with show_all).", a.deviceList)
+	a.reg("scheduler.devices.show", 1, 1, "show(hostname): a device's details.", a.deviceShow)
+	a.reg("scheduler.devices.get_dictionary", 1, 3, "get_dictionary(hostname, render=False, context=None): the device dictionary (Jinja2), or with render the device configuration rendered with the job context (YAML text).", a.deviceGetDictionary)
+	a.reg("scheduler.devices.set_dictionary", 2, 2, "set_dictionary(hostname, dictionary): replace the device dictionary (\"\" removes it); returns true. [admin]", a.deviceSetDictionary)
+	a.reg("scheduler.devices.update", 1, 9, "update(hostname, worker_hostname=None, user_name=None, group_name=None, public=True, health=None, description=None, device_type=None, reason=None): change a device. [admin]", a.deviceUpdate)
+	a.reg("scheduler.devices.add", 3, 8, "add(hostname, type_name, worker_hostname, user_name=None, group_name=None, public=True, health=None, description=None): add a device (Idle). [admin]", a.deviceAdd)
+	a.reg("scheduler.devices.delete", 1, 1, "delete(hostname): remove a device. [admin]", a.deviceDelete)
+	a.reg("scheduler.devices.tags.add", 2, 2, "tags.add(hostname, name): tag a device. [admin]", a.deviceTagAdd)
+	a.reg("scheduler.devices.tags.delete", 2, 2, "tags.delete(hostname, name): remove a device's tag. [admin]", a.deviceTagDelete)
+	a.reg("scheduler.devices.tags.list", 1, 1, "tags.list(hostname): a device's tags.", a.deviceTagList)
+}
+
+// device looks up the device named by argument i (404 when absent).
+func (a *api) device(ctx context.Context, p params, i int) (store.Device, error) {
+	name := p.str(i)
+	d, err := a.store.Device(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return d, notFound("Device '%s' was not found.", name)
+	}
+	return d, err
+}
+
+// adminDevice is device plus LAVA's can_change check: only superusers
+// administer devices in Basalt (Fault 403, also for anonymous callers).
+func (a *api) adminDevice(ctx context.Context, p params, i int) (store.Device, error) {
+	d, err := a.device(ctx, p, i)
+	if err != nil {
+		return d, err
+	}
+	if !isSuperuser(ctx) {
+		return d, forbidden("User '%s' needs admin permission on device %s.", callerName(ctx), d.Name)
+	}
+	return d, nil
+}
+
+// currentJobs maps each busy device to the id of the job on it (LAVA's
+// Device.current_job: its primary key, not a display id).
+func (a *api) currentJobs(ctx context.Context, device string) (map[string]int64, error) {
+	js, err := a.store.Jobs(ctx, store.JobFilter{
+		States: []store.JobState{store.JobScheduling, store.JobScheduled, store.JobRunning, store.JobCanceling},
+		Device: device,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cur := map[string]int64{}
+	for _, j := range js {
+		if j.Device != "" {
+			cur[j.Device] = j.ID
+		}
+	}
+	return cur, nil
+}
+
+// jobOrNil is a current job id, or nil.
+func jobOrNil(cur map[string]int64, device string) any {
+	if id, ok := cur[device]; ok {
+		return id
+	}
+	return nil
+}
+
+func (a *api) devicesSorted(ctx context.Context) ([]store.Device, error) {
+	ds, err := a.store.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].Name < ds[j].Name })
+	return ds, nil
+}
+
+func (a *api) deviceList(ctx context.Context, p params) (any, error) {
+	all := p.bool(0, false)
+	ds, err := a.devicesSorted(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := a.currentJobs(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(ds))
+	for _, d := range ds {
+		if d.Health == store.HealthRetired && !all {
+			continue
+		}
+		// offline_info (p[1]) is documented by LAVA but adds nothing.
+		out = append(out, st(
+			"hostname", d.Name,
+			"type", d.DeviceType,
+			"health", string(d.Health),
+			"state", string(d.State),
+			"current_job", jobOrNil(cur, d.Name),
+			"pipeline", true,
+		))
+	}
+	return out, nil
+}
+
+func (a *api) deviceShow(ctx context.Context, p params) (any, error) {
+	d, err := a.device(ctx, p, 0)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := a.currentJobs(ctx, d.Name)
+	if err != nil {
+		return nil, err
+	}
+	dt, err := a.store.DeviceType(ctx, d.DeviceType)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	tags := slices.Clone(d.Tags)
+	if tags == nil {
+		tags = []string{}
+	}
+	sort.Strings(tags)
+	return st(
+		"hostname", d.Name,
+		"device_type", d.DeviceType,
+		"health", string(d.Health),
+		"state", string(d.State),
+		"health_job", dt.HealthCheck != "",
+		"description", nil, // not stored
+		"pipeline", true,
+		"has_device_dict", d.Dictionary != "",
+		"worker", orNil(d.Worker),
+		"current_job", jobOrNil(cur, d.Name),
+		"tags", tags,
+		"permissions", []any{},
+	), nil
+}
+
+func (a *api) deviceGetDictionary(ctx context.Context, p params) (any, error) {
+	d, err := a.device(ctx, p, 0)
+	if err != nil {
+		return nil, err
+	}
+	jobCtx, hasCtx := p.optStr(2)
+	if hasCtx {
+		var v any
+		if err := yaml.Unmarshal([]byte(jobCtx), &v); err != nil {
+			return nil, badRequest("Job Context '%s' is not valid: %v", jobCtx, err)
+		}
+	}
+	if d.Dictionary == "" {
+		return nil, notFound("Device '%s' does not have a configuration", d.Name)
+	}
+	if !p.bool(1, false) {
+		return []byte(d.Dictionary), nil
+	}
+	out, err := a.lab.RenderDevice(ctx, d.Name, jobCtx)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, notFound("Device '%s' does not have a configuration", d.Name)
+		}
+		return nil, badRequest("Unable to render the configuration of device %s: %v", d.Name, err)
+	}
+	return []byte(out), nil
+}
+
+func (a *api) deviceSetDictionary(ctx context.Context, p params) (any, error) {
+	d, err := a.adminDevice(ctx, p, 0)
+	if err != nil {
+		return nil, err
+	}
+	text, err := p.text(1)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.store.SetDictionary(ctx, d.Name, text); err != nil {
+		return nil, err
+	}
+	return true, nil
+}
+
+func (a *api) deviceUpdate(ctx context.Context, p params) (any, error) {
+	d, err := a.adminDevice(ctx, p, 0)
+	if err != nil {
+		return nil, err
+	}
+	// Check every argument before changing anything, so a bad one changes
+	// nothing (LAVA runs the whole update in one transaction).
+	var u store.DeviceUpdate
+	if w, ok := p.optStr(1); ok {
+		if _, err := a.store.Worker(ctx, w); errors.Is(err, store.ErrNotFound) {
+			return nil, notFound("Unable to find worker '%s'", w)
+		} else if err != nil {
+			return nil, err
+		}
+		u.Worker = &w
+	}
+	if name, ok := p.optStr(2); ok {
+		// The physical owner is not stored; the user must still exist.
+		if _, err := a.store.User(ctx, name); errors.Is(err, store.ErrNotFound) {
+			return nil, notFound("Unable to find username '%s'", name)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	// group_name (3) and public (4) are accepted and ignored, as by LAVA.
+	var health store.DeviceHealth
+	if h, ok := p.optStr(5); ok {
+		if health, ok = deviceHealths[h]; !ok {
+			return nil, badRequest("Health '%s' is invalid", h)
+		}
+	}
+	// description (6) has no column: accepted and not kept.
+	if t, ok := p.optStr(7); ok {
+		if _, err := a.store.DeviceType(ctx, t); errors.Is(err, store.ErrNotFound) {
+			return nil, notFound("Unable to find device-type '%s'", t)
+		} else if err != nil {
+			return nil, err
+		}
+		u.DeviceType = &t
+	}
+	// reason (8) would go to LAVA's admin log, which Basalt does not keep.
+	if u.Worker != nil || u.DeviceType != nil {
+		if err := a.store.UpdateDevice(ctx, d.Name, u); err != nil {
+			return nil, err
+		}
+	}
+	if health != "" {
+		if err := a.store.SetDeviceHealth(ctx, d.Name, health); err != nil {
+			return nil, err
+		}
+		a.lab.Kick()
+	}
+	return nil, nil
+}
+
+func (a *api) deviceAdd(ctx context.Context, p params) (any, error) {
+	if _, err := needPerm(ctx, "lava_scheduler_app.change_device"); err != nil {
+		return nil, err
+	}
+	name, typeName, workerName := p.str(0), p.str(1), p.str(2)
+	if _, err := a.store.DeviceType(ctx, typeName); errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("DeviceType '%s' was not found.", typeName)
+	} else if err != nil {
+		return nil, err
+	}
+	if _, err := a.store.Worker(ctx, workerName); errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("Worker '%s' was not found.", workerName)
+	} else if err != nil {
+		return nil, err
+	}
+	var health store.DeviceHealth
+	if h, ok := p.optStr(6); ok {
+		if health, ok = deviceHealths[h]; !ok {
+			return nil, badRequest("Invalid health")
+		}
+	}
+	if name == "" {
+		return nil, badRequest("Bad request: device already exists?")
+	}
+	err := a.store.CreateDevice(ctx, store.Device{Name: name, DeviceType: typeName, Worker: workerName})
+	if errors.Is(err, store.ErrExists) {
+		return nil, badRequest("Bad request: device already exists?")
+	} else if err != nil {
+		return nil, err
+	}
+	if health != "" && health != store.HealthUnknown {
+		if err := a.store.SetDeviceHealth(ctx, name, health); err != nil {
+			return nil, err
+		}
+	}
+	a.lab.Kick()
+	return nil, nil
+}
+
+func (a *api) deviceDelete(ctx context.Context, p params) (any, error) {
+	if _, err := needPerm(ctx, "lava_scheduler_app.delete_device"); err != nil {
+		return nil, err
+	}
+	name := p.str(0)
+	err := a.store.DeleteDevice(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("Device '%s' was not found.", name)
+	}
+	if err != nil {
+		return nil, badRequest("Unable to delete device %s: %v", name, err)
+	}
+	return nil, nil
+}
+
+func (a *api) deviceTagAdd(ctx context.Context, p params) (any, error) {
+	d, err := a.adminDevice(ctx, p, 0)
+	if err != nil {
+		return nil, err
+	}
+	tag := p.str(1)
+	if tag == "" {
+		return nil, badRequest("Bad request: the tag name is empty")
+	}
+	if slices.Contains(d.Tags, tag) {
+		return nil, nil
+	}
+	tags := append(slices.Clone(d.Tags), tag)
+	return nil, a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags})
+}
+
+func (a *api) deviceTagDelete(ctx context.Context, p params) (any, error) {
+	d, err := a.adminDevice(ctx, p, 0)
+	if err != nil {
+		return nil, err
+	}
+	tag := p.str(1)
+	i := slices.Index(d.Tags, tag)
+	if i < 0 {
+		return nil, notFound("Tag '%s' was not found.", tag)
+	}
+	tags := slices.Delete(slices.Clone(d.Tags), i, i+1)
+	return nil, a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags})
+}
+
+func (a *api) deviceTagList(ctx context.Context, p params) (any, error) {
+	d, err := a.device(ctx, p, 0)
+	if err != nil {
+		return nil, err
+	}
+	tags := slices.Clone(d.Tags)
+	if tags == nil {
+		tags = []string{}
+	}
+	return tags, nil
+}
+
+// deviceStatus is the legacy status string of scheduler.all_devices
+// (LAVA's build_device_status_display).
+func deviceStatus(d store.Device) string {
+	switch d.State {
+	case store.DeviceIdle:
+		switch d.Health {
+		case store.HealthGood, store.HealthUnknown:
+			return "idle"
+		case store.HealthRetired:
+			return "retired"
+		default:
+			return "offline"
+		}
+	case store.DeviceReserved:
+		return "reserved"
+	default:
+		return "running"
+	}
+}
