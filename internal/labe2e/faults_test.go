@@ -38,6 +38,18 @@ func (l *lab) show(t *testing.T, c lavacli, id string) map[string]string {
 	return fields(ok(t, l.lavacli(t, c, "admin", "jobs", "show", id)).stdout)
 }
 
+// showYAML is `jobs show ID --yaml`: every field of scheduler.jobs.show.
+func (l *lab) showYAML(t *testing.T, c lavacli, id string) *value.Map {
+	t.Helper()
+	r := ok(t, l.lavacli(t, c, "admin", "jobs", "show", id, "--yaml"))
+	v, err := value.DecodeYAML([]byte(r.stdout))
+	m, _ := v.(*value.Map)
+	if err != nil || m == nil {
+		t.Fatalf("jobs show --yaml is not a YAML map (%v): %s", err, r)
+	}
+	return m
+}
+
 // storedLog is the job's log as lavacli reads it.
 func (l *lab) storedLog(t *testing.T, c lavacli, id string) []*value.Map {
 	t.Helper()
@@ -89,7 +101,7 @@ func TestWorkerKilledMidJob(t *testing.T) {
 	l.manage(t, "device-types", "update", "qemu", "--health-check", file(t, "health.yaml", jobSpec{name: "health"}.yaml(t)))
 
 	l.killWorker("w1")
-	if left := processesMentioning(l.workDir("w1")); len(left) > 0 {
+	if left := processesMentioning(l.jobsDir("w1")); len(left) > 0 {
 		// Not the lab's to judge (the host's): noted, and ended so that
 		// the health check boots a guest of its own.
 		t.Logf("the killed worker's job processes outlive it: %v", left)
@@ -102,11 +114,14 @@ func TestWorkerKilledMidJob(t *testing.T) {
 	if f["Health"] != "Incomplete" {
 		t.Errorf("the killed worker's job ended %s, want Incomplete: %v", f["Health"], f)
 	}
-	log := l.storedLog(t, c, id)
-	job := findResult(log, "lava", "job")
-	if job == nil || job.String("error_type") != "Infrastructure" {
-		t.Errorf("lava/job of the killed worker's job: %s, want error_type Infrastructure", value.GoString(job))
+	// The worker never wrote its lava/job result: the error is the
+	// server's, in the job's error_type and error_msg (lavacli 2.9's
+	// "error :" line; jobs show --yaml for both).
+	shown := l.showYAML(t, c, id)
+	if shown.String("error_type") != "Infrastructure" || !strings.Contains(shown.String("error_msg"), "w1") {
+		t.Errorf("the killed worker's job: error_type %q, error_msg %q; want Infrastructure, naming worker w1", shown.String("error_type"), shown.String("error_msg"))
 	}
+	log := l.storedLog(t, c, id)
 	if len(log) < len(before) || diffLines(keys(log[:len(before)]), keys(before)) != "" {
 		t.Errorf("the log delivered before the kill (%d records) is not kept as it was: now %d records", len(before), len(log))
 	}

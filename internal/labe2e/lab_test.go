@@ -163,6 +163,11 @@ func (l *lab) url() string { return "http://" + l.addr }
 
 func (l *lab) workDir(name string) string { return filepath.Join(l.dir, "work-"+name) }
 
+// jobsDir holds a worker's jobs' folders (jobs/ID/ under its work
+// folder): their processes (QEMU) name it on their command line; the
+// worker itself names only its work folder.
+func (l *lab) jobsDir(name string) string { return filepath.Join(l.workDir(name), "jobs") + "/" }
+
 // startWorker starts `basalt worker NAME` and waits until its first poll
 // succeeded.
 func (l *lab) startWorker(t *testing.T, name string) {
@@ -192,7 +197,7 @@ func (l *lab) killWorker(name string) {
 func (l *lab) stopAll() {
 	for name, p := range l.workers {
 		p.kill(syscall.SIGTERM)
-		for _, pid := range processesMentioning(l.workDir(name)) {
+		for _, pid := range processesMentioning(l.jobsDir(name)) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
