@@ -6,7 +6,7 @@ STATICCHECK_VERSION := v0.8.2
 
 FIXTURES := build/fixtures/x86_64
 
-.PHONY: all build deps lava-peers check test test-fast lint fuzz bench example example-multinode example-tuxrun fixtures fixtures-check clean
+.PHONY: all build deps lava-peers lavacli2 check test test-fast lint fuzz bench example example-multinode example-tuxrun fixtures fixtures-check clean
 
 all: build
 
@@ -18,13 +18,21 @@ deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	if ! command -v git >/dev/null || ! command -v qemu-system-x86_64 >/dev/null || ! PATH=$$PATH:/usr/sbin:/sbin command -v mkfs.ext2 >/dev/null \
 		|| ! command -v xz >/dev/null || ! command -v bzip2 >/dev/null || ! command -v zstd >/dev/null || ! command -v curl >/dev/null \
-		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v lavacli >/dev/null; then \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-			git ca-certificates curl make e2fsprogs qemu-system-x86 xz-utils bzip2 zstd postgresql >/dev/null; \
+			git ca-certificates curl make e2fsprogs qemu-system-x86 xz-utils bzip2 zstd postgresql lavacli >/dev/null; \
 	fi
 	$(GO) mod download
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-	@$(MAKE) --no-print-directory lava-peers
+	@$(MAKE) --no-print-directory lava-peers lavacli2
+
+# lavacli2 fetches lavacli 2.x from Debian unstable into $(LAVACLI2) (a
+# private apt sources list: the system's are not touched); the lab
+# end-to-end tests (internal/labe2e) run it and Debian's own lavacli 1.2
+# (installed by deps) against `basalt server`.
+LAVACLI2 := build/lavacli2
+lavacli2:
+	@scripts/get-lavacli2.sh $(LAVACLI2)
 
 # lava-peers installs the LAVA 2023.01 programs the MultiNode interop tests
 # run as real peers: Debian's lava-coordinator (small: Python and YAML),
@@ -87,6 +95,7 @@ lint:
 # so that the store's tests run on PostgreSQL as well as SQLite.
 test: fixtures
 	BASALT_E2E=1 BASALT_LAVA_PYTHONPATH=$(if $(wildcard $(LAVA_PEERS)/usr/lib/python3/dist-packages),$(CURDIR)/$(LAVA_PEERS)/usr/lib/python3/dist-packages) \
+		BASALT_LAVACLI2=$(CURDIR)/$(LAVACLI2)/lavacli \
 		scripts/with-postgres.sh $(GO) test -count=1 -timeout 30m ./...
 
 # test-fast is the inner loop: every test that needs neither QEMU nor the

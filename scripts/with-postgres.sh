@@ -31,6 +31,11 @@ $as "$bindir/initdb" -D "$dir/data" -A trust -U basalt -E UTF8 >"$dir/initdb.log
 $as "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
 	-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off" start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 export BASALT_POSTGRES_DSN="postgres://basalt@127.0.0.1:$port/postgres?sslmode=disable"
+# Where PostgreSQL's server programs are, for a test that needs a cluster
+# of its own to stop and start (internal/labe2e restarts PostgreSQL under
+# a running basalt server: doing that to this shared cluster would break
+# the tests of other packages running at the same time).
+export BASALT_POSTGRES_BINDIR="$bindir"
 echo "with-postgres: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port for the store tests" >&2
 status=0
 "$@" || status=$?

@@ -17,7 +17,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/worker"
 )
 
-const workerSynopsis = "basalt worker --url URL --name NAME (--token T | --token-file F) [--work-dir DIR] [--kill-grace DURATION] [download limits]"
+const workerSynopsis = "basalt worker --url URL --name NAME (--token T | --token-file F) [--work-dir DIR] [--kill-grace DURATION] [--poll-delay DURATION] [--shutdown-grace DURATION] [download limits]"
 
 // runWorker is `basalt worker`: a lab's worker, until SIGINT or SIGTERM.
 func runWorker(args []string, stdout, stderr io.Writer) int {
@@ -29,6 +29,7 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	tokenFile := fs.String("token-file", "", "file holding the worker's token")
 	fs.StringVar(&cfg.WorkDir, "work-dir", "basalt-worker", "folder for the running jobs' files (jobs/ID/: job.yaml, device.yaml, the log spool, downloads)")
 	fs.DurationVar(&cfg.KillGrace, "kill-grace", process.DefaultGrace, "how long a child process (QEMU, a host command, git) gets between SIGTERM and SIGKILL when a job stops it")
+	fs.DurationVar(&cfg.CoordinatorPollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator while it answers \"wait\" (default: LAVA's 1s)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long sending the stopped jobs' logs and ends may take before the worker exits anyway")
 	dlLimits := downloadLimitFlags(fs)
 	pos, err := parseInterspersed(fs, args)
@@ -69,6 +70,12 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.OnConnected = func() { cfg.Logf("connected to %s", cfg.URL) }
 
+	w, err := worker.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "basalt worker: %v\n", err)
+		return exitUsage
+	}
+
 	// The first SIGINT or SIGTERM stops polling and cancels the jobs,
 	// which clean up and are reported; a second one is noted and the
 	// cleanup goes on, since leaving now would orphan QEMU.
@@ -90,11 +97,6 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	w, err := worker.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "basalt worker: %v\n", err)
-		return exitUsage
-	}
 	if err := w.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "basalt worker: %v\n", err)
 		return exitFailed

@@ -201,11 +201,19 @@ func TestLeaseExpiry(t *testing.T) {
 		if d.Health != store.HealthUnknown || d.State != store.DeviceIdle || w.State != store.WorkerOffline {
 			t.Errorf("after the lease: device %s/%s, worker %s; want Idle/Unknown, Offline", d.State, d.Health, w.State)
 		}
+		// The result logged is kept; the end is logged as lava-run would,
+		// with the lava/job result saying why.
 		rs, err := f.st.Results(ctx, id)
 		must(t, err)
-		if len(rs) != 1 || rs[0].Suite != "0_smoke" || rs[0].Case != "boot-time" || rs[0].Result != "pass" ||
-			rs[0].Measurement == nil || *rs[0].Measurement != 1.5 || rs[0].Units != "seconds" || !strings.Contains(rs[0].Metadata, `"measurement":"1.5"`) {
+		if len(rs) != 2 || rs[0].Suite != "0_smoke" || rs[0].Case != "boot-time" || rs[0].Result != "pass" ||
+			rs[0].Measurement == nil || *rs[0].Measurement != 1.5 || rs[0].Units != "seconds" || !strings.Contains(rs[0].Metadata, `"measurement":"1.5"`) ||
+			rs[1].Suite != "lava" || rs[1].Case != "job" || rs[1].Result != "fail" || !strings.Contains(rs[1].Metadata, `"error_type":"Infrastructure"`) {
 			t.Errorf("results of the lost job = %+v", rs)
+		}
+		stored := f.logs.get(t, id)
+		if len(stored) != 5 || !strings.Contains(stored[4], `"lvl": "results"`) || !strings.Contains(stored[4], `"error_type": "Infrastructure"`) ||
+			!strings.Contains(stored[3], "worker w1 lost its lease") {
+			t.Errorf("the lost job's log ends:\n%s", strings.Join(stored, "\n"))
 		}
 		// The worker comes back: the job is not its any more.
 		resp, err = p.Poll(ctx, []workerapi.RunningJob{{Job: workerapi.JobID(id), LogAcked: 0}}, 0)

@@ -107,7 +107,7 @@ func (s workerServer) answer(ctx context.Context, worker string, req workerapi.P
 			// (its dictionary changed since the submission).
 			f := store.Finish{Health: store.JobIncomplete, ErrorClass: "Configuration",
 				ErrorMsg: fmt.Sprintf("device %s: %v", j.Device, err), DeviceHealth: store.HealthBad}
-			if ferr := l.st.FinishJob(ctx, j.ID, f, now); ferr != nil {
+			if ferr := l.endJob(ctx, j, f, now); ferr != nil {
 				return resp, false, ferr
 			}
 			l.log.Warn("job incomplete: its device configuration does not render", "job", j.ID, "device", j.Device, "err", err)
@@ -174,7 +174,7 @@ func (s workerServer) answer(ctx context.Context, worker string, req workerapi.P
 		f := store.Finish{Health: store.JobIncomplete, ErrorClass: "Infrastructure",
 			ErrorMsg:     fmt.Sprintf("worker %s no longer runs the job (left out of %d polls in a row)", worker, missingPolls),
 			DeviceHealth: store.HealthUnknown, DeviceHealthFrom: []store.DeviceHealth{store.HealthGood, store.HealthUnknown}}
-		if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {
+		if err := l.endJob(ctx, j, f, now); err != nil {
 			return resp, false, err
 		}
 		l.log.Warn("job incomplete: its worker no longer runs it", "job", j.ID, "worker", worker)

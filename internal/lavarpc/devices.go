@@ -245,6 +245,8 @@ func (a *api) deviceSetDictionary(ctx context.Context, p params) (any, error) {
 	if err := a.store.SetDictionary(ctx, d.Name, text); err != nil {
 		return nil, err
 	}
+	// A device whose dictionary was missing or broken may take jobs now.
+	a.lab.Kick()
 	return true, nil
 }
 
@@ -298,8 +300,10 @@ func (a *api) deviceUpdate(ctx context.Context, p params) (any, error) {
 		if err := a.store.SetDeviceHealth(ctx, d.Name, health); err != nil {
 			return nil, err
 		}
-		a.lab.Kick()
 	}
+	// Back in service, on another worker or of another type: the
+	// scheduler may place jobs differently now.
+	a.lab.Kick()
 	return nil, nil
 }
 
@@ -370,7 +374,11 @@ func (a *api) deviceTagAdd(ctx context.Context, p params) (any, error) {
 		return nil, nil
 	}
 	tags := append(slices.Clone(d.Tags), tag)
-	return nil, a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags})
+	if err := a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags}); err != nil {
+		return nil, err
+	}
+	a.lab.Kick()
+	return nil, nil
 }
 
 func (a *api) deviceTagDelete(ctx context.Context, p params) (any, error) {
@@ -384,7 +392,11 @@ func (a *api) deviceTagDelete(ctx context.Context, p params) (any, error) {
 		return nil, notFound("Tag '%s' was not found.", tag)
 	}
 	tags := slices.Delete(slices.Clone(d.Tags), i, i+1)
-	return nil, a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags})
+	if err := a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags}); err != nil {
+		return nil, err
+	}
+	a.lab.Kick()
+	return nil, nil
 }
 
 func (a *api) deviceTagList(ctx context.Context, p params) (any, error) {

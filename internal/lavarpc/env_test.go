@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,9 @@ import (
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
+	"github.com/basalt-lava/basalt/internal/store/postgres"
 	"github.com/basalt-lava/basalt/internal/store/sqlite"
+	"github.com/basalt-lava/basalt/internal/store/storetest"
 	"github.com/basalt-lava/basalt/internal/xmlrpc"
 )
 
@@ -33,13 +36,22 @@ type env struct {
 	srv  *httptest.Server
 }
 
+// onPostgres, set by TestPostgres, makes newEnv store on PostgreSQL.
+var onPostgres bool
+
 // qemuDict is a QEMU x86_64 guest under TCG.
 const qemuDict = "{% extends 'qemu.jinja2' %}\n{% set arch = 'amd64' %}\n{% set no_kvm = True %}\n{% set netdevice = 'user' %}\n"
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "basalt.db"))
+	var st store.Store
+	var err error
+	if onPostgres {
+		st, err = postgres.Open(ctx, storetest.PostgresDSN(t.(*testing.T), false))
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "basalt.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,9 +111,18 @@ func (e *env) url(user, path string) string {
 // and body.
 func (e *env) post(user, path string, body []byte) (int, http.Header, []byte) {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(body))
+	status, hdr, reply, err := e.tryPost(user, path, body)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	return status, hdr, reply
+}
+
+// tryPost is post returning its errors (safe off the test's goroutine).
+func (e *env) tryPost(user, path string, body []byte) (int, http.Header, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Content-Type", "text/xml")
 	if user != "" {
@@ -109,33 +130,41 @@ func (e *env) post(user, path string, body []byte) (int, http.Header, []byte) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
+	return resp.StatusCode, resp.Header, b, err
 }
 
 // call calls method as user ("" anonymous) over HTTP and decodes the reply
 // with the project's codec: the value, or a *xmlrpc.Fault.
 func (e *env) call(user, method string, args ...any) (any, error) {
 	e.t.Helper()
-	body, err := xmlrpc.MarshalCall(method, args...)
-	if err != nil {
+	v, err := e.try(user, method, args...)
+	if _, isFault := err.(*xmlrpc.Fault); err != nil && !isFault {
 		e.t.Fatal(err)
 	}
-	status, hdr, reply := e.post(user, "/RPC2", body)
+	return v, err
+}
+
+// try is call returning every error, a *xmlrpc.Fault or another (safe off
+// the test's goroutine).
+func (e *env) try(user, method string, args ...any) (any, error) {
+	body, err := xmlrpc.MarshalCall(method, args...)
+	if err != nil {
+		return nil, err
+	}
+	status, hdr, reply, err := e.tryPost(user, "/RPC2", body)
+	if err != nil {
+		return nil, err
+	}
 	if status != http.StatusOK || hdr.Get("Content-Type") != "application/xml; charset=utf-8" {
-		e.t.Fatalf("%s as %q: HTTP %d %q: %s", method, user, status, hdr.Get("Content-Type"), reply)
+		return nil, fmt.Errorf("%s as %q: HTTP %d %q: %s", method, user, status, hdr.Get("Content-Type"), reply)
 	}
 	v, err := xmlrpc.DecodeResponse(bytes.NewReader(reply), xmlrpc.Limits{})
-	if err != nil {
-		if _, ok := err.(*xmlrpc.Fault); !ok {
-			e.t.Fatalf("%s: decoding the reply: %v\n%s", method, err, reply)
-		}
+	if _, isFault := err.(*xmlrpc.Fault); err != nil && !isFault {
+		return nil, fmt.Errorf("%s: decoding the reply: %w\n%s", method, err, reply)
 	}
 	return v, err
 }

@@ -121,18 +121,25 @@ func (a *api) findJob(ctx context.Context, p params, i int) (store.Job, string, 
 
 // visible reports whether the caller may see j.
 func (a *api) visible(ctx context.Context, j store.Job) (bool, error) {
-	if j.Visibility == store.VisibilityPublic || j.Visibility == "" {
-		return true, nil
-	}
+	return a.viewer(ctx)(j)
+}
+
+// viewer returns visible for one call's caller, reading the caller's
+// groups once (a list of group-visible jobs asks for them per job).
+func (a *api) viewer(ctx context.Context) func(store.Job) (bool, error) {
 	u, _ := caller(ctx)
 	var groups []string
-	if u.Name != "" && !u.Superuser && j.Visibility == store.VisibilityGroup {
-		var err error
-		if groups, err = a.store.UserGroups(ctx, u.Name); err != nil {
-			return false, err
+	loaded := false
+	return func(j store.Job) (bool, error) {
+		if j.Visibility == store.VisibilityGroup && u.Name != "" && !u.Superuser && !loaded {
+			var err error
+			if groups, err = a.store.UserGroups(ctx, u.Name); err != nil {
+				return false, err
+			}
+			loaded = true
 		}
+		return store.Visible(j, u, groups), nil
 	}
-	return store.Visible(j, u, groups), nil
 }
 
 // viewJob finds the job of argument i and checks the caller may see it:
@@ -329,6 +336,13 @@ func (w *capWriter) Write(b []byte) (int, error) {
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 		w.lastNL = len(w.buf) + i + 1
 	}
+	if need := len(w.buf) + len(b); need > cap(w.buf) {
+		// Double, as append stops doing for large slices (it grows them
+		// by a quarter, which copies a 4 MB chunk some 20 times over).
+		grown := make([]byte, len(w.buf), max(need, 2*cap(w.buf), 64<<10))
+		copy(grown, w.buf)
+		w.buf = grown
+	}
 	w.buf = append(w.buf, b...)
 	w.full = w.lastNL >= w.max
 	return len(b), nil
@@ -385,6 +399,7 @@ func (a *api) pageJobs(ctx context.Context, f store.JobFilter, keep func(store.J
 		return a.store.Jobs(ctx, f)
 	}
 	const batch = 500
+	visible := a.viewer(ctx)
 	var out []store.Job
 	skipped := 0
 	for off := 0; ; off += batch {
@@ -394,7 +409,7 @@ func (a *api) pageJobs(ctx context.Context, f store.JobFilter, keep func(store.J
 			return nil, err
 		}
 		for _, j := range js {
-			if ok, err := a.visible(ctx, j); err != nil {
+			if ok, err := visible(j); err != nil {
 				return nil, err
 			} else if !ok || keep != nil && !keep(j) {
 				continue

@@ -18,7 +18,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
+	"github.com/basalt-lava/basalt/internal/store/storetest"
 	"github.com/basalt-lava/basalt/internal/xmlrpc"
 )
 
@@ -864,5 +866,111 @@ func shippedQemu(t *testing.T, v any) {
 	b, ok := v.([]byte)
 	if !ok || !bytes.Contains(b, []byte("{% extends 'base.jinja2' %}")) || !bytes.Contains(b, []byte("qemu.jinja2")) {
 		t.Errorf("template = %.200q, want the shipped qemu.jinja2", v)
+	}
+}
+
+// TestListVisibility: a list holds the jobs its caller may see, group
+// members included, and pages over those.
+func TestListVisibility(t *testing.T) {
+	e := newEnv(t)
+	pub := e.submit(jobDef(t, "public", "public"))
+	team := e.submit(jobDef(t, "team", "{group: [team]}"))
+	mine := e.submit(jobDef(t, "mine", "personal"))
+	team2 := e.submit(jobDef(t, "team 2", "{group: [team]}"))
+	ids := func(want ...int64) func(*testing.T, any) {
+		return func(t *testing.T, v any) {
+			var got, w []any
+			for _, j := range v.([]any) {
+				got = append(got, j.(map[string]any)["id"])
+			}
+			for _, id := range want {
+				w = append(w, id)
+			}
+			if diff := cmp.Diff(got, w); diff != "" {
+				t.Errorf("ids (-got +want):\n%s", diff)
+			}
+		}
+	}
+	e.run(t, []rpcCase{
+		{name: "anonymous", method: "scheduler.jobs.list", check: ids(pub)},
+		{name: "group member", user: "bob", method: "scheduler.jobs.list", check: ids(team2, team, pub)},
+		{name: "group member paged", user: "bob", method: "scheduler.jobs.list", args: []any{nil, nil, 1, 1}, check: ids(team)},
+		{name: "submitter", user: "alice", method: "scheduler.jobs.list", check: ids(team2, mine, team, pub)},
+		{name: "superuser", user: "admin", method: "scheduler.jobs.list", check: ids(team2, mine, team, pub)},
+		{name: "queue as group member", user: "bob", method: "scheduler.jobs.queue", check: ids(team2, team, pub)},
+	})
+}
+
+// TestConcurrentCalls: clients at once submitting, reading, listing,
+// paging a log that grows and canceling, each call answered right (run
+// with -race).
+func TestConcurrentCalls(t *testing.T) {
+	e := newEnv(t)
+	logged := e.submit(jobDef(t, "logged", "public"))
+	def := jobDef(t, "CLIENT", "public") // read here: t.Fatal is for this goroutine only
+	done := make(chan error)
+	const clients, calls = 6, 15
+	for c := 0; c < clients; c++ {
+		go func(c int) {
+			var err error
+			defer func() { done <- err }()
+			for i := 0; i < calls && err == nil; i++ {
+				switch (c + i) % 5 {
+				case 0:
+					var v any
+					if v, err = e.try("alice", "scheduler.jobs.submit", strings.Replace(def, "CLIENT", fmt.Sprintf("c%d-%d", c, i), 1)); err == nil {
+						_, err = e.try("alice", "scheduler.jobs.cancel", v)
+					}
+				case 1:
+					_, err = e.try("", "scheduler.jobs.show", logged)
+				case 2:
+					_, err = e.try("bob", "scheduler.jobs.list", nil, nil, 0, 25, 0, true)
+				case 3:
+					held, lerr := e.logs.Len(logged)
+					if lerr != nil {
+						err = lerr
+						break
+					}
+					if _, err = e.logs.Append(logged, held, []string{fmt.Sprintf("- {dt: '2026-12-07T02:00:00.000000', lvl: info, msg: c%d %d}", c, i)}); err != nil {
+						var gap *logstore.GapError
+						if errors.As(err, &gap) {
+							err = nil // another client appended first
+						}
+						break
+					}
+					_, err = e.try("", "scheduler.jobs.logs", logged, 0, nil)
+				case 4:
+					_, err = e.try("alice", "scheduler.devices.list")
+				}
+			}
+		}(c)
+	}
+	for c := 0; c < clients; c++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	n, err := e.logs.Len(logged)
+	must(t, err)
+	v := e.ok("", "scheduler.jobs.logs", logged, 0, nil).([]any)
+	if got := int64(strings.Count(string(v[1].([]byte)), "\n")); got != n {
+		t.Errorf("log read back: %d lines, the log holds %d", got, n)
+	}
+}
+
+// TestPostgres runs the tests that read and write jobs on PostgreSQL
+// (BASALT_POSTGRES_DSN, set by scripts/with-postgres.sh; skipped without).
+func TestPostgres(t *testing.T) {
+	storetest.PostgresDSN(t, false)
+	onPostgres = true
+	defer func() { onPostgres = false }()
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T)
+	}{
+		{"Jobs", TestJobs}, {"JobLogs", TestJobLogs}, {"JobList", TestJobList}, {"ListVisibility", TestListVisibility},
+		{"Devices", TestDevices}, {"Workers", TestWorkers}, {"Results", TestResults}, {"ConcurrentCalls", TestConcurrentCalls},
+	} {
+		t.Run(tc.name, tc.fn)
 	}
 }

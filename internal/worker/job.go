@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,10 +47,11 @@ type runningJob struct {
 	spool *spool
 	// base is the server's index of the spool's line 0: the lines the
 	// server held for the job before this run (StartJob.LogAcked). Only
-	// the sender touches it, and next.
-	base, next int64
-	acked      atomic.Int64 // lines the server holds (its index)
-	canceling  atomic.Bool
+	// the sender changes it (and next, which only it reads).
+	base      atomic.Int64
+	next      int64
+	acked     atomic.Int64 // lines the server holds (its index)
+	canceling atomic.Bool
 	// gone: the server no longer has the job; nothing more is sent.
 	gone atomic.Bool
 	// ended: the dispatcher's run is over.
@@ -103,10 +105,10 @@ func (j *runningJob) run(runs *sync.WaitGroup) {
 	j.ended.Store(true)
 	runs.Done()
 	req := finishRequest(j.id, out, spoolErr, timedOut)
-	req.LogLines = j.base
+	req.LogLines = j.base.Load()
 	if j.spool != nil {
 		n, _ := j.spool.lines()
-		req.LogLines = j.base + n
+		req.LogLines = j.base.Load() + n
 	}
 	j.w.logf("job %d: %s%s; delivering its log (%d lines) and results", j.id, req.Health, suffix(req.ErrorMessage), req.LogLines)
 	if j.spool != nil {
@@ -155,7 +157,7 @@ type pending struct {
 }
 
 func (j *runningJob) savePending(req workerapi.FinishRequest) error {
-	b, err := json.Marshal(pending{Base: j.base, Finish: req})
+	b, err := json.Marshal(pending{Base: j.base.Load(), Finish: req})
 	if err != nil {
 		return err
 	}
@@ -174,9 +176,9 @@ func (j *runningJob) redeliver(req workerapi.FinishRequest) {
 	ctx, stop := mergeCancel(j.w.deliverCtx, j.goneCtx)
 	defer stop()
 	n, _ := j.spool.lines()
-	j.w.logf("job %d: delivering its log (%d lines) and end (%s), left by an earlier run", j.id, j.base+n, req.Health)
+	j.w.logf("job %d: delivering its log (%d lines) and end (%s), left by an earlier run", j.id, j.base.Load()+n, req.Health)
 	// An empty batch at the spool's start asks how much the server holds.
-	acked, err := j.w.peer.Log(ctx, j.id, j.base, nil)
+	acked, err := j.w.peer.Log(ctx, j.id, j.base.Load(), nil)
 	var gap *workerapi.GapError
 	switch {
 	case err == nil:
@@ -213,10 +215,10 @@ func (j *runningJob) removeFiles() {
 // execute prepares the job's folder and spool, starts the sender and
 // runs the job with the dispatcher. A folder or spool that cannot be made
 // ends the job at once, incomplete with an infrastructure error.
-func (j *runningJob) execute(sendDone chan<- error, deliverCtx context.Context) (out dispatcher.Outcome, timedOut bool, spoolErr error) {
-	fail := func(err error) (dispatcher.Outcome, bool, error) {
+func (j *runningJob) execute(sendDone chan<- error, deliverCtx context.Context) (out dispatcher.Outcome, timedOut time.Duration, spoolErr error) {
+	fail := func(err error) (dispatcher.Outcome, time.Duration, error) {
 		o := dispatcher.Outcome{Outcome: pipeline.OutcomeOf(pipeline.InfrastructureError("%v", err))}
-		return o, false, err
+		return o, 0, err
 	}
 	os.RemoveAll(j.dir) // a folder left by an earlier worker process
 	if err := os.MkdirAll(filepath.Join(j.dir, outputDir), 0o755); err != nil {
@@ -263,9 +265,25 @@ func (j *runningJob) execute(sendDone chan<- error, deliverCtx context.Context) 
 		},
 		Coordinator: j.coordinator,
 	}
-	out = dispatcher.Run(ctx, cfg, jobSink{spool: sp, dir: cfg.OutputDir})
-	timedOut = errors.Is(ctx.Err(), context.DeadlineExceeded) && j.ctx.Err() == nil
+	out = j.runDispatcher(ctx, cfg, sp)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && j.ctx.Err() == nil {
+		timedOut = j.start.Timeout()
+	}
 	return out, timedOut, sp.failure()
+}
+
+// runDispatcher is dispatcher.Run, except that a panic ends this job as
+// a Bug instead of the worker and every other job with it.
+func (j *runningJob) runDispatcher(ctx context.Context, cfg dispatcher.RunConfig, sp *spool) (out dispatcher.Outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			j.w.logf("job %d: the dispatcher panicked: %v\n%s", j.id, p, debug.Stack())
+			sp.close()
+			out = dispatcher.Outcome{Outcome: pipeline.Outcome{Result: "fail", Class: pipeline.ClassBug,
+				Message: fmt.Sprintf("the dispatcher panicked: %v", p)}}
+		}
+	}()
+	return dispatcher.Run(ctx, cfg, jobSink{spool: sp, dir: cfg.OutputDir})
 }
 
 // coordinator gives a MultiNode sub-job the coordinator the server named.
@@ -335,7 +353,7 @@ func (j *runningJob) sendBatch(ctx context.Context) error {
 		lines = lines[:n]
 	}
 	for {
-		acked, err := j.w.peer.Log(ctx, j.id, j.base+j.next, lines)
+		acked, err := j.w.peer.Log(ctx, j.id, j.base.Load()+j.next, lines)
 		var gap *workerapi.GapError
 		switch {
 		case err == nil:
@@ -353,7 +371,7 @@ func (j *runningJob) sendBatch(ctx context.Context) error {
 		}
 		// A refusal the Peer does not retry (a 4xx that is not the
 		// protocol's): try again later rather than lose the log.
-		j.w.logf("job %d: sending log lines from %d: %v; retrying", j.id, j.base+j.next, err)
+		j.w.logf("job %d: sending log lines from %d: %v; retrying", j.id, j.base.Load()+j.next, err)
 		if !sleep(ctx, j.w.cfg.RetryDelay) {
 			return ctx.Err()
 		}
@@ -365,12 +383,12 @@ func (j *runningJob) sendBatch(ctx context.Context) error {
 // them) takes this run's log from where its own ends; one holding more
 // than the spool (it cannot, unless it lost track) gets the spool's end.
 func (j *runningJob) setAcked(acked int64) {
-	if acked < j.base {
-		j.base = acked
+	if acked < j.base.Load() {
+		j.base.Store(acked)
 	}
-	j.next = acked - j.base
+	j.next = acked - j.base.Load()
 	if n, _ := j.spool.lines(); j.next > n {
-		j.w.logf("job %d: the server claims %d log lines, the worker has %d", j.id, acked, j.base+n)
+		j.w.logf("job %d: the server claims %d log lines, the worker has %d", j.id, acked, j.base.Load()+n)
 		j.next = n
 	}
 	j.acked.Store(acked)
@@ -393,7 +411,7 @@ func (j *runningJob) finish(ctx context.Context, req workerapi.FinishRequest) er
 			if err := j.send(ctx); err != nil {
 				return err
 			}
-			req.LogLines = j.base + j.next
+			req.LogLines = j.base.Load() + j.next
 			continue
 		case errors.Is(err, workerapi.ErrUnknownJob):
 			j.markGone("the server no longer knows the job")

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/coordinator"
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
@@ -27,6 +29,7 @@ type realLab struct {
 	dataDir string
 	user    store.User
 	token   string
+	coord   string // the MultiNode coordinator's address
 
 	mu   sync.Mutex
 	lab  *lab.Lab
@@ -70,7 +73,15 @@ func newRealLab(t *testing.T) *realLab {
 			t.Fatal(err)
 		}
 	}
-	r := &realLab{t: t, st: st, logs: logs, dataDir: dataDir, user: user, token: token, addr: "127.0.0.1:0"}
+	// The MultiNode coordinator, as `basalt server` runs it.
+	cl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	coord := coordinator.NewServer(coordinator.Options{})
+	go coord.Serve(cl)
+	t.Cleanup(func() { coord.Close() })
+	r := &realLab{t: t, st: st, logs: logs, dataDir: dataDir, user: user, token: token, addr: "127.0.0.1:0", coord: cl.Addr().String()}
 	r.start()
 	t.Cleanup(r.shutdown)
 	return r
@@ -80,7 +91,7 @@ func newRealLab(t *testing.T) *realLab {
 func (r *realLab) start() {
 	r.t.Helper()
 	logger := slog.New(slog.NewTextHandler(tWriter{r.t}, nil))
-	l, err := lab.New(lab.Config{Store: r.st, Logs: r.logs, DataDir: r.dataDir, Lease: time.Minute, Logger: logger})
+	l, err := lab.New(lab.Config{Store: r.st, Logs: r.logs, DataDir: r.dataDir, Lease: time.Minute, Logger: logger, CoordinatorAddr: r.coord})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -221,4 +232,48 @@ func TestRealLab(t *testing.T) {
 		t.Error("the canceled job's cleanup did not run")
 	}
 	checkNoProcess(t, "sleep\x00613")
+}
+
+// multinodeJob is a MultiNode group of two roles on devices without
+// hardware: each role runs a chatty command; the group's start is the
+// coordinator's barrier, which both sub-jobs must reach.
+const multinodeJob = `job_name: worker-multinode
+visibility: public
+timeouts: {job: {minutes: 15}, action: {minutes: 12}}
+protocols:
+  lava-multinode:
+    roles:
+      left: {device_type: nohw, count: 1}
+      right: {device_type: nohw, count: 1}
+    timeout: {minutes: 5}
+actions:
+- command: {name: chatty, role: [left, right]}
+`
+
+// TestRealLabMultiNode runs a MultiNode group through the real lab: each
+// sub-job reaches the coordinator the server names and both complete.
+func TestRealLabMultiNode(t *testing.T) {
+	r := newRealLab(t)
+	startWorker(t, r.url(), func(c *Config) {
+		c.Token, c.PollWait, c.CoordinatorPollDelay = r.token, 5*time.Second, 100*time.Millisecond
+	})
+	jobs, err := r.lab.Submit(context.Background(), r.user, multinodeJob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 2 {
+		t.Fatalf("%d sub-jobs, want 2", len(jobs))
+	}
+	for _, j := range jobs {
+		got := r.waitJob(j.ID, "to finish", func(j store.Job) bool { return j.State == store.JobFinished })
+		if got.Health != store.JobComplete {
+			t.Errorf("sub-job %d ended %s (%s: %s), want Complete", j.ID, got.Health, got.ErrorClass, got.ErrorMsg)
+		}
+		log := r.log(j.ID)
+		checkLog(t, log, workerapi.FinishRequest{LogLines: int64(len(log))}, map[string]int{"chatty-line-": 500})
+		text := strings.Join(log, "\n")
+		if !strings.Contains(text, "coordinator "+r.coord) || !strings.Contains(text, "lava-multinode protocol initialised") {
+			t.Errorf("sub-job %d's log does not show the group meeting at the coordinator %s", j.ID, r.coord)
+		}
+	}
 }

@@ -126,3 +126,19 @@ func TestRefusedWorker(t *testing.T) {
 		t.Errorf("Run = %v, want the refusal", err)
 	}
 }
+
+// TestWorkDirTakenOnce: a second worker on a work folder in use refuses
+// to start rather than remove the first one's jobs.
+func TestWorkDirTakenOnce(t *testing.T) {
+	rec := newRecorder()
+	srv := serveOn(t, rec, "", nil)
+	first := startWorker(t, srv.URL, nil)
+	rec.waitFor(t, "a first poll", func() bool { return rec.polls > 0 })
+	w, err := New(Config{URL: srv.URL, Name: testWorker, Token: testToken, WorkDir: first.workDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "is in use by another basalt worker") {
+		t.Errorf("a second worker on the same folder: Run = %v, want a refusal", err)
+	}
+}

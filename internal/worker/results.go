@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -75,16 +76,18 @@ func scalarText(v any) string {
 // when set, is a log the worker could not keep: the job is then
 // Incomplete with an infrastructure error naming the disk problem,
 // whatever the job did, since the server cannot show what happened.
-// timedOut says the server's own timeout for the job ran out.
-func finishRequest(id workerapi.JobID, o dispatcher.Outcome, spoolErr error, timedOut bool) workerapi.FinishRequest {
+// timedOut, when not zero, is the server's own timeout for the job, which
+// ran out.
+func finishRequest(id workerapi.JobID, o dispatcher.Outcome, spoolErr error, timedOut time.Duration) workerapi.FinishRequest {
 	req := workerapi.FinishRequest{Job: id, Results: wireResults(o.Cases)}
 	switch {
 	case spoolErr != nil:
 		req.Health, req.ErrorType, req.ErrorMessage = workerapi.Incomplete, dispatcher.ErrorType(pipeline.ClassInfrastructure), spoolErr.Error()
 	case o.Completed():
 		req.Health = workerapi.Complete
-	case timedOut:
-		req.Health, req.ErrorType, req.ErrorMessage = workerapi.Incomplete, "LAVATimeout", o.Message
+	case timedOut > 0:
+		req.Health, req.ErrorType = workerapi.Incomplete, dispatcher.ErrorType(pipeline.ClassTimeout)
+		req.ErrorMessage = fmt.Sprintf("the job timeout of %s set by the server ran out (%s)", timedOut, o.Message)
 	case o.Class == pipeline.ClassCanceled:
 		req.Health, req.ErrorType, req.ErrorMessage = workerapi.Canceled, o.ErrorType(), o.Message
 	default:

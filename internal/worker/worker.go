@@ -41,6 +41,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/download"
@@ -103,9 +105,13 @@ type Worker struct {
 
 	mu       sync.Mutex
 	jobs     map[workerapi.JobID]*runningJob
+	unknown  map[workerapi.JobID]bool // cancels of unknown jobs being answered
 	stopping bool
 	runs     sync.WaitGroup // jobs' dispatcher runs
 	all      sync.WaitGroup // jobs until reported, and other reports
+
+	// pollFailed: a poll failed since the last one that went through.
+	pollFailed atomic.Bool
 
 	// createSpool makes a job's spool (tests make one that fails).
 	createSpool func(path string, onFailure func(error)) (*spool, error)
@@ -128,7 +134,7 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	w := &Worker{cfg: cfg, jobs: map[workerapi.JobID]*runningJob{}, createSpool: createSpool}
+	w := &Worker{cfg: cfg, jobs: map[workerapi.JobID]*runningJob{}, unknown: map[workerapi.JobID]bool{}, createSpool: createSpool}
 	peer, err := workerapi.NewPeer(workerapi.PeerConfig{URL: cfg.URL, Worker: cfg.Name, Token: cfg.Token, Version: cfg.Version,
 		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, OnRetry: w.onRetry})
 	if err != nil {
@@ -150,6 +156,9 @@ func (w *Worker) logf(format string, args ...any) { w.cfg.Logf(format, args...) 
 // onRetry logs a transient failure: the first of a run of them, then one
 // in ten, so that a server away for an hour does not flood the log.
 func (w *Worker) onRetry(path string, attempt int, err error) {
+	if path == workerapi.PollPath {
+		w.pollFailed.Store(true)
+	}
 	if attempt == 1 || attempt%10 == 0 {
 		w.logf("%v (attempt %d, retrying)", err, attempt)
 	}
@@ -161,6 +170,11 @@ func (w *Worker) onRetry(path string, attempt int, err error) {
 // The error is for a worker that never reached its server because it was
 // refused (a wrong name or token) or cannot use its work folder.
 func (w *Worker) Run(ctx context.Context) error {
+	unlock, err := w.lockWorkDir()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := w.prepareWorkDir(); err != nil {
 		return err
 	}
@@ -178,15 +192,19 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.shutdown(ctx)
 				return fmt.Errorf("%s refused the worker %q: %w", w.cfg.URL, w.cfg.Name, err)
 			}
+			w.pollFailed.Store(true)
 			w.logf("polling: %v; retrying in %s", err, w.cfg.RetryDelay)
 			sleep(ctx, w.cfg.RetryDelay)
 			continue
 		}
 		if !connected {
 			connected = true
+			w.pollFailed.Store(false)
 			if w.cfg.OnConnected != nil {
 				w.cfg.OnConnected()
 			}
+		} else if w.pollFailed.Swap(false) {
+			w.logf("connected to %s again", w.cfg.URL)
 		}
 		// A poll held for most of the lease would let it run out when
 		// the reply is slow to come back: hold it a third of the lease
@@ -199,6 +217,27 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.shutdown(ctx)
 	return nil
+}
+
+// lockWorkDir takes the work folder for this worker: a second worker on
+// the same folder would remove the first one's jobs as leftovers.
+func (w *Worker) lockWorkDir() (unlock func(), err error) {
+	if err := os.MkdirAll(w.cfg.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("work folder: %w", err)
+	}
+	path := filepath.Join(w.cfg.WorkDir, "lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("work folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("work folder %s is in use by another basalt worker", w.cfg.WorkDir)
+		}
+		return nil, fmt.Errorf("work folder: locking %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // prepareWorkDir creates jobs/ and looks at what an earlier worker
@@ -249,7 +288,8 @@ func (w *Worker) recoverJob(id workerapi.JobID, dir string) error {
 	}
 	goneCtx, setGone := context.WithCancel(context.Background())
 	j := &runningJob{w: w, id: id, dir: dir, ctx: context.Background(), cancel: func() {}, goneCtx: goneCtx, setGone: setGone,
-		spool: sp, base: p.Base}
+		spool: sp}
+	j.base.Store(p.Base)
 	j.ended.Store(true)
 	j.acked.Store(p.Base)
 	w.mu.Lock()
@@ -297,8 +337,11 @@ func (w *Worker) apply(resp workerapi.PollResponse) {
 			j.stop("canceled on the server", true)
 			continue
 		}
-		w.all.Add(1)
-		go w.finishUnknown(id)
+		if !w.unknown[id] { // once at a time, however often it is asked
+			w.unknown[id] = true
+			w.all.Add(1)
+			go w.finishUnknown(id)
+		}
 	}
 	listed := make(map[workerapi.JobID]bool, len(resp.Running))
 	for _, id := range resp.Running {
@@ -315,7 +358,8 @@ func (w *Worker) startLocked(s workerapi.StartJob) {
 	ctx, cancel := context.WithCancel(w.jobCtx)
 	goneCtx, setGone := context.WithCancel(context.Background())
 	j := &runningJob{w: w, id: s.Job, start: s, dir: filepath.Join(w.jobsDir, strconv.FormatInt(int64(s.Job), 10)),
-		ctx: ctx, cancel: cancel, goneCtx: goneCtx, setGone: setGone, base: s.LogAcked}
+		ctx: ctx, cancel: cancel, goneCtx: goneCtx, setGone: setGone}
+	j.base.Store(s.LogAcked)
 	j.acked.Store(s.LogAcked)
 	w.jobs[s.Job] = j
 	w.logf("job %d: starting", s.Job)
@@ -342,6 +386,11 @@ func (w *Worker) forget(j *runningJob) {
 // the protocol asks: reported canceled, so that the server can close it.
 func (w *Worker) finishUnknown(id workerapi.JobID) {
 	defer w.all.Done()
+	defer func() {
+		w.mu.Lock()
+		delete(w.unknown, id)
+		w.mu.Unlock()
+	}()
 	err := w.peer.Finish(w.deliverCtx, workerapi.FinishRequest{Job: id, Health: workerapi.Canceled, ErrorType: "Canceled",
 		ErrorMessage: "canceled on the server; the worker was not running the job"})
 	if err != nil && !errors.Is(err, workerapi.ErrUnknownJob) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/value"
 	"github.com/basalt-lava/basalt/internal/workerapi"
+	"github.com/google/go-cmp/cmp"
 )
 
 // testDevice is a device with no hardware: only host commands, which a
@@ -183,7 +185,16 @@ func TestServerRestart(t *testing.T) {
 	rec := newRecorder()
 	srv := serveOn(t, rec, "", nil)
 	addr := srv.Listener.Addr().String()
-	r := startWorker(t, srv.URL, nil)
+	var mu sync.Mutex
+	var said []string
+	r := startWorker(t, srv.URL, func(c *Config) {
+		c.Logf = func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			said = append(said, fmt.Sprintf(format, args...))
+			t.Logf("worker: "+format, args...)
+		}
+	})
 	rec.start(startJob(2, "slow", "chatty"))
 	rec.waitFor(t, "job 2's log to reach slow-line-10", func() bool { return rec.logHas(2, "slow-line-10") })
 	srv.Close()
@@ -196,6 +207,11 @@ func TestServerRestart(t *testing.T) {
 		t.Fatalf("job 2 ended %s (%s: %s), want Complete", fin.Health, fin.ErrorType, fin.ErrorMessage)
 	}
 	checkLog(t, rec.logOf(2), fin, map[string]int{"chatty-line-": 500, "slow-line-": 40})
+	mu.Lock()
+	if !slices.Contains(said, "connected to "+srv.URL+" again") {
+		t.Errorf("the worker did not say it reconnected: %q", said)
+	}
+	mu.Unlock()
 	rec.waitFor(t, "job 2's folder to go", func() bool {
 		_, err := os.Stat(filepath.Join(r.workDir, "jobs", "2"))
 		return os.IsNotExist(err)
@@ -232,9 +248,11 @@ func TestJobNoLongerListed(t *testing.T) {
 	srv := serveOn(t, rec, "", nil)
 	r := startWorker(t, srv.URL, nil)
 	rec.start(startJob(4, "hang"))
-	rec.waitFor(t, "job 4's command to start", func() bool { return rec.logHas(4, "hang-started") })
+	rec.waitFor(t, "job 4's command to start and a poll listing it", func() bool {
+		return rec.logHas(4, "hang-started") && len(rec.heard) == 1 && rec.heard[0].Job == 4
+	})
 	rec.forget(4)
-	rec.waitFor(t, "a poll without job 4", func() bool { return rec.polls > 0 && len(rec.heard) == 0 })
+	rec.waitFor(t, "a poll without job 4", func() bool { return len(rec.heard) == 0 })
 	if _, err := os.Stat(filepath.Join(r.workDir, "jobs", "4")); !os.IsNotExist(err) {
 		t.Errorf("job 4's folder is still there: %v", err)
 	}
@@ -384,4 +402,85 @@ func TestRestartDeliversWhatWasLeft(t *testing.T) {
 		_, err := os.Stat(filepath.Join(workDir, "jobs", "10"))
 		return os.IsNotExist(err)
 	})
+}
+
+// TestServerTimeout: a job whose timeout the server sets runs out of it:
+// it is stopped, its cleanup runs, and it ends Incomplete as a timeout.
+func TestServerTimeout(t *testing.T) {
+	rec := newRecorder()
+	srv := serveOn(t, rec, "", nil)
+	startWorker(t, srv.URL, nil)
+	s := startJob(11, "hang")
+	s.TimeoutMS = 1500
+	rec.start(s)
+	rec.waitFor(t, "job 11 to finish", func() bool { _, ok := rec.finished[11]; return ok })
+	fin, _ := rec.finishOf(11)
+	if fin.Health != workerapi.Incomplete || fin.ErrorType != "LAVATimeout" || !strings.Contains(fin.ErrorMessage, "the job timeout of 1.5s set by the server ran out") {
+		t.Fatalf("job 11 ended %s (%s: %s), want Incomplete, LAVATimeout, naming the server's timeout", fin.Health, fin.ErrorType, fin.ErrorMessage)
+	}
+	log := rec.logOf(11)
+	checkLog(t, log, fin, nil)
+	if !strings.Contains(strings.Join(log, "\n"), "undo-ran") {
+		t.Error("the command's undo did not run: no cleanup")
+	}
+}
+
+// TestRestartedJobContinuesTheLog: a job the server starts again with
+// lines already held (StartJob.LogAcked) gets this run's log after them;
+// a server holding fewer than it said gets it after what it holds.
+func TestRestartedJobContinuesTheLog(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		held, said int
+	}{
+		{"held as said", 5, 5},
+		{"fewer held than said", 2, 5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := newRecorder()
+			old := make([]string, c.held)
+			for i := range old {
+				old[i] = fmt.Sprintf(`- {"dt": "2026-01-01T00:00:00.000000+00:00", "lvl": "info", "msg": "earlier run %d"}`, i)
+			}
+			rec.logs[12] = append([]string(nil), old...)
+			srv := serveOn(t, rec, "", nil)
+			startWorker(t, srv.URL, nil)
+			s := startJob(12, "chatty")
+			s.LogAcked = int64(c.said)
+			rec.start(s)
+			rec.waitFor(t, "job 12 to finish", func() bool { _, ok := rec.finished[12]; return ok })
+			fin, _ := rec.finishOf(12)
+			log := rec.logOf(12)
+			if diff := cmp.Diff(log[:c.held], old); diff != "" {
+				t.Fatalf("the earlier run's lines changed (-got +want):\n%s", diff)
+			}
+			checkLog(t, log[c.held:], workerapi.FinishRequest{LogLines: fin.LogLines - int64(c.held)}, map[string]int{"chatty-line-": 500})
+			if fin.Health != workerapi.Complete || fin.LogLines != int64(len(log)) {
+				t.Errorf("finish %s with %d lines, the server holds %d", fin.Health, fin.LogLines, len(log))
+			}
+		})
+	}
+}
+
+// TestJobFolderCannotBeMade: a worker that cannot make a job's folder
+// (the work folder broken under it) reports the job Incomplete with an
+// infrastructure error naming the problem, and goes on.
+func TestJobFolderCannotBeMade(t *testing.T) {
+	rec := newRecorder()
+	srv := serveOn(t, rec, "", nil)
+	r := startWorker(t, srv.URL, nil)
+	rec.waitFor(t, "a first poll", func() bool { return rec.polls > 0 })
+	jobs := filepath.Join(r.workDir, "jobs")
+	if err := os.RemoveAll(jobs); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(jobs, []byte("not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec.start(startJob(13, "chatty"))
+	rec.waitFor(t, "job 13 to finish", func() bool { _, ok := rec.finished[13]; return ok })
+	fin, _ := rec.finishOf(13)
+	if fin.Health != workerapi.Incomplete || fin.ErrorType != "Infrastructure" || !strings.Contains(fin.ErrorMessage, "creating the job's folder") || !strings.Contains(fin.ErrorMessage, "not a directory") {
+		t.Fatalf("job 13 ended %s (%s: %s), want Incomplete with an Infrastructure error naming the folder", fin.Health, fin.ErrorType, fin.ErrorMessage)
+	}
 }
