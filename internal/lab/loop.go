@@ -101,7 +101,7 @@ func (l *Lab) Pass(ctx context.Context) error {
 	}
 	online := map[string]bool{}
 	for _, w := range workers {
-		online[w.Name] = w.State == store.WorkerOnline
+		online[w.Name] = workerTakesJobs(w)
 	}
 	typeByName := map[string]store.DeviceType{}
 	for _, dt := range types {
@@ -137,7 +137,7 @@ func (l *Lab) Pass(ctx context.Context) error {
 		}
 		jobs = append(jobs, js)
 	}
-	plan := scheduler.Pass(now, jobs, snaps, scheduler.Options{})
+	plan := scheduler.Pass(now, jobs, snaps, schedulerOptions(workers, types))
 
 	for _, id := range plan.Expired {
 		if _, err := l.st.CancelJob(ctx, id, now); err != nil && !errors.Is(err, store.ErrTransition) {
