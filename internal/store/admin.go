@@ -20,6 +20,10 @@ type Admin interface {
 	// (from Retired it changes no device). Each device changed is in the
 	// device log with c.
 	UpdateWorker(ctx context.Context, name string, u WorkerUpdate, c Change) error
+	// SetWorkerToken replaces a worker's token (random when secret is
+	// empty) and returns it: the way to a new token, since only its hash
+	// is kept.
+	SetWorkerToken(ctx context.Context, name, secret string) (string, error)
 	// UpdateDeviceType changes the fields set in u.
 	UpdateDeviceType(ctx context.Context, name string, u DeviceTypeUpdate) error
 	// ChangeDeviceHealth sets a device's health and, when it differs from
@@ -185,6 +189,20 @@ func (s *SQL) UpdateWorker(ctx context.Context, name string, u WorkerUpdate, c C
 		}
 		return nil
 	})
+}
+
+// SetWorkerToken replaces a worker's token.
+func (s *SQL) SetWorkerToken(ctx context.Context, name, secret string) (string, error) {
+	if secret == "" {
+		var err error
+		if secret, err = newSecret(); err != nil {
+			return "", err
+		}
+	}
+	if err := s.updateOne(ctx, "worker "+name, `UPDATE workers SET token_hash = ? WHERE name = ?`, hashToken(secret), name); err != nil {
+		return "", err
+	}
+	return secret, nil
 }
 
 // UpdateDeviceType changes what an administrator sets on a device type.

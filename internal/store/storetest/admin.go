@@ -52,6 +52,23 @@ func testAdmin(t *testing.T, open Factory) {
 		if err := s.UpdateWorker(ctx, "nobody", store.WorkerUpdate{Description: &desc}, store.Change{}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("UpdateWorker(nobody) = %v, want ErrNotFound", err)
 		}
+		// A new token replaces the old one.
+		old, err := s.SetWorkerToken(ctx, "w1", "first-token")
+		must(t, err)
+		tok, err := s.SetWorkerToken(ctx, "w1", "")
+		must(t, err)
+		if len(tok) != 64 {
+			t.Errorf("SetWorkerToken random = %q, want 64 hex digits", tok)
+		}
+		if _, err := s.AuthenticateWorker(ctx, "w1", tok); err != nil {
+			t.Errorf("AuthenticateWorker(new token) = %v", err)
+		}
+		if _, err := s.AuthenticateWorker(ctx, "w1", old); !errors.Is(err, store.ErrAuth) {
+			t.Errorf("AuthenticateWorker(replaced token) = %v, want ErrAuth", err)
+		}
+		if _, err := s.SetWorkerToken(ctx, "nobody", ""); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("SetWorkerToken(nobody) = %v, want ErrNotFound", err)
+		}
 	})
 	t.Run("WorkerHealthCascade", func(t *testing.T) {
 		s := open(t)
