@@ -5,6 +5,7 @@
 // scheduler.* names (shared/reference/lava-clients.md §1, §2 and §7).
 //
 // Contract (what clients depend on, kept byte-for-byte where they read it):
+//
 //   - POST at /RPC2, /RPC2/, //RPC2 and / (lavacli 1.2 with a "/" URI),
 //     never a redirect; a GET there answers a short help text.
 //   - Authentication is HTTP Basic user:token checked with
@@ -18,7 +19,6 @@
 //     or the "N.M" string of a sub-job).
 //   - Private jobs are hidden by store.Visible, with LAVA's codes (403 for
 //     a job that exists but is not visible, 401 on results.*).
-//
 //   - What administrators change is stored and shown: a worker's
 //     description, health and job limit, a device's description, physical
 //     owner and group and health (with the reason, in the device log), a
