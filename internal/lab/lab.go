@@ -186,13 +186,17 @@ func (l *Lab) wakeDevice(ctx context.Context, name string) {
 }
 
 // DisplayID is the id LAVA's clients see: the job id for a single job,
-// "<first id>.<sub_id>" for a MultiNode sub-job (a Submit gives a group
-// consecutive ids in sub_id order).
+// "<first id>.<sub_id>" for a MultiNode sub-job, first being the id of its
+// group's sub_id 0.
 func DisplayID(j store.Job) any {
 	if j.Group == "" {
 		return j.ID
 	}
-	return strconv.FormatInt(j.ID-int64(j.SubID), 10) + "." + strconv.Itoa(j.SubID)
+	first := j.GroupFirst
+	if first == 0 {
+		first = j.ID - int64(j.SubID) // a job read without its group's first id
+	}
+	return strconv.FormatInt(first, 10) + "." + strconv.Itoa(j.SubID)
 }
 
 // FindJob returns the job with the display id id: "123" or, for a
@@ -208,14 +212,10 @@ func (l *Lab) FindJob(ctx context.Context, id string) (store.Job, error) {
 		return l.st.Job(ctx, n)
 	}
 	s, err := strconv.Atoi(sub)
-	if err != nil || s < 0 || n > (1<<62) {
+	if err != nil || s < 0 {
 		return store.Job{}, fmt.Errorf("job %q: %w", id, store.ErrNotFound)
 	}
-	j, err := l.st.Job(ctx, n+int64(s))
-	if err != nil || j.Group == "" || j.SubID != s {
-		return store.Job{}, fmt.Errorf("job %q: %w", id, store.ErrNotFound)
-	}
-	return j, nil
+	return l.st.SubJob(ctx, n, s)
 }
 
 // Template returns a device type's template: the one set in the store

@@ -36,6 +36,7 @@ func (l *Lab) Run(ctx context.Context) error {
 	defer leases.Stop()
 	retry := time.NewTimer(0) // a first pass at once
 	defer retry.Stop()
+	full := true
 	for {
 		select {
 		case <-ctx.Done():
@@ -46,10 +47,13 @@ func (l *Lab) Run(ctx context.Context) error {
 			}
 			continue
 		case <-l.kick:
+			full = false
 		case <-periodic.C:
+			full = true
 		case <-retry.C:
+			full = true
 		}
-		if err := l.Pass(ctx); err != nil {
+		if err := l.pass(ctx, full); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -77,7 +81,14 @@ var stateFromStore = map[store.DeviceState]scheduler.State{
 // group in one transaction, with its roles map written into each
 // definition). A job or group whose device was taken meanwhile is left
 // for the next pass.
-func (l *Lab) Pass(ctx context.Context) error {
+func (l *Lab) Pass(ctx context.Context) error { return l.pass(ctx, true) }
+
+// pass is Pass; when full is false (a pass asked for by an event) and no
+// device can take work, it stops before reading the queue: nothing could
+// be scheduled, and queue timeouts wait for the next periodic pass. So a
+// burst of submissions to a busy lab does not read the whole queue for
+// each one.
+func (l *Lab) pass(ctx context.Context, full bool) error {
 	now := l.now()
 	devices, err := l.st.Devices(ctx)
 	if err != nil {
@@ -88,14 +99,6 @@ func (l *Lab) Pass(ctx context.Context) error {
 		return err
 	}
 	types, err := l.st.DeviceTypes(ctx)
-	if err != nil {
-		return err
-	}
-	queue, err := l.st.Queue(ctx)
-	if err != nil {
-		return err
-	}
-	stats, err := l.st.HealthCheckStats(ctx)
 	if err != nil {
 		return err
 	}
@@ -110,6 +113,7 @@ func (l *Lab) Pass(ctx context.Context) error {
 	loader := l.templates(types)
 	worker := map[string]string{}
 	snaps := make([]scheduler.DeviceSnapshot, 0, len(devices))
+	free := 0
 	for _, d := range devices {
 		worker[d.Name] = d.Worker
 		if d.State == store.DeviceIdle && online[d.Worker] && (d.Health == store.HealthGood || d.Health == store.HealthUnknown || d.Health == store.HealthLooping) {
@@ -119,14 +123,30 @@ func (l *Lab) Pass(ctx context.Context) error {
 					return err
 				}
 				d.Health = store.HealthBad
+			} else {
+				free++
 			}
 		}
-		st := stats[d.Name]
 		snaps = append(snaps, scheduler.DeviceSnapshot{
 			Name: d.Name, Type: d.DeviceType, Tags: d.Tags, State: stateFromStore[d.State], Health: healthFromStore[d.Health],
 			Worker: d.Worker, WorkerOnline: d.Worker != "" && online[d.Worker],
-			HasHealthCheck: typeByName[d.DeviceType].HealthCheck != "", LastHealthCheck: st.Last, JobsSinceHealthCheck: st.JobsSince,
+			HasHealthCheck: typeByName[d.DeviceType].HealthCheck != "",
 		})
+	}
+	if free == 0 && !full {
+		return nil
+	}
+	queue, err := l.st.Queue(ctx)
+	if err != nil {
+		return err
+	}
+	stats, err := l.st.HealthCheckStats(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range snaps {
+		st := stats[snaps[i].Name]
+		snaps[i].LastHealthCheck, snaps[i].JobsSinceHealthCheck = st.Last, st.JobsSince
 	}
 	jobs := make([]scheduler.JobSnapshot, 0, len(queue))
 	for _, j := range queue {

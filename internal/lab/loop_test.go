@@ -414,15 +414,18 @@ func TestRefusedLogRecord(t *testing.T) {
 	})
 }
 
-// flakyStore fails its first Queue calls, as a database restarting does.
+// flakyStore fails its first Queue calls, as a database restarting does,
+// and counts them.
 type flakyStore struct {
 	store.Store
-	mu    sync.Mutex
-	fails int
+	mu     sync.Mutex
+	fails  int
+	queued int // Queue calls
 }
 
 func (s *flakyStore) Queue(ctx context.Context) ([]store.Job, error) {
 	s.mu.Lock()
+	s.queued++
 	fail := s.fails > 0
 	if fail {
 		s.fails--
@@ -455,6 +458,27 @@ func TestPassRetried(t *testing.T) {
 		defer flaky.mu.Unlock()
 		if flaky.fails != 0 {
 			t.Errorf("%d failures left: the loop did not retry", flaky.fails)
+		}
+	})
+}
+
+// TestEventPassSkipsQueueWhenNothingIsFree: a pass asked for by an event
+// does not read the queue when no device can take work; a periodic pass
+// does (queue timeouts).
+func TestEventPassSkipsQueueWhenNothingIsFree(t *testing.T) {
+	backends(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		st := open(t)
+		f := newFixture(t, st, 1) // its worker has never polled: Offline
+		counting := &flakyStore{Store: st}
+		l, err := New(Config{Store: counting, Logs: f.logs})
+		must(t, err)
+		_, err = l.Submit(ctx, f.alice, readFile(t, "job.yaml"))
+		must(t, err)
+		must(t, l.pass(ctx, false))
+		must(t, l.pass(ctx, true))
+		if counting.queued != 1 {
+			t.Errorf("the queue was read %d times, want once (by the periodic pass)", counting.queued)
 		}
 	})
 }
