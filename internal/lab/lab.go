@@ -238,19 +238,20 @@ func (l *Lab) Template(ctx context.Context, deviceType string) (string, error) {
 	return src, lerr
 }
 
-// templates is the loader of device-type templates: those set in the
-// store (by "<type>.jinja2"), then the folders, then the shipped ones.
-func (l *Lab) templates(types []store.DeviceType) jinja.Loader {
+// templates is a renderer of dictionaries through the device-type
+// templates: those set in the store (by "<type>.jinja2"), then the
+// folders, then the shipped ones. Make one per batch of renders.
+func (l *Lab) templates(types []store.DeviceType) *device.Renderer {
 	m := jinja.MapLoader{}
 	for _, dt := range types {
 		if dt.Template != "" {
 			m[dt.Name+".jinja2"] = dt.Template
 		}
 	}
-	return jinja.ChainLoader{m, device.TemplateLoader(l.cfg.DeviceTypeDirs, limits.Limits{})}
+	return device.NewRenderer(jinja.ChainLoader{m, device.TemplateLoader(l.cfg.DeviceTypeDirs, limits.Limits{})}, limits.Limits{})
 }
 
-func (l *Lab) loader(ctx context.Context) (jinja.Loader, error) {
+func (l *Lab) loader(ctx context.Context) (*device.Renderer, error) {
 	types, err := l.st.DeviceTypes(ctx)
 	if err != nil {
 		return nil, err
@@ -288,11 +289,11 @@ func (l *Lab) RenderDevice(ctx context.Context, name string, jobContext string) 
 }
 
 // renderDevice renders d's dictionary with the job context jc.
-func renderDevice(d store.Device, jc *value.Map, loader jinja.Loader) (string, error) {
+func renderDevice(d store.Device, jc *value.Map, r *device.Renderer) (string, error) {
 	if strings.TrimSpace(d.Dictionary) == "" {
 		return "", fmt.Errorf("device %s has no dictionary", d.Name)
 	}
-	return device.RenderText("devices/"+d.Name+".jinja2", d.Dictionary, jc, loader, limits.Limits{})
+	return r.Render("devices/"+d.Name+".jinja2", d.Dictionary, jc)
 }
 
 func (l *Lab) now() time.Time { return l.cfg.Now() }

@@ -7,11 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/device"
-	"github.com/basalt-lava/basalt/internal/jinja"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/scheduler"
@@ -111,12 +112,32 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 		typeByName[dt.Name] = dt
 	}
 	loader := l.templates(types)
+	takesWork := func(d store.Device) bool {
+		return d.State == store.DeviceIdle && online[d.Worker] && (d.Health == store.HealthGood || d.Health == store.HealthUnknown || d.Health == store.HealthLooping)
+	}
+	// The devices' configurations are checked on every core first (a new
+	// server renders every one: about 2 ms each), then read from the cache.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for _, d := range devices {
+		if !takesWork(d) {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			_ = l.deviceValid(d, typeByName[d.DeviceType], loader)
+			<-sem
+		}()
+	}
+	wg.Wait()
 	worker := map[string]string{}
 	snaps := make([]scheduler.DeviceSnapshot, 0, len(devices))
 	free := 0
 	for _, d := range devices {
 		worker[d.Name] = d.Worker
-		if d.State == store.DeviceIdle && online[d.Worker] && (d.Health == store.HealthGood || d.Health == store.HealthUnknown || d.Health == store.HealthLooping) {
+		if takesWork(d) {
 			if err := l.deviceValid(d, typeByName[d.DeviceType], loader); err != nil {
 				l.log.Warn("device configuration invalid: device set Bad", "device", d.Name, "err", err)
 				if err := l.st.SetDeviceHealth(ctx, d.Name, store.HealthBad); err != nil {
@@ -245,7 +266,7 @@ func (l *Lab) assignments(ctx context.Context, batch []scheduler.Assignment) ([]
 // healthCheck creates a device's health-check job, Scheduled on it. A
 // health check that is not valid on the device sets it Bad, as LAVA does
 // ("Invalid health check").
-func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt store.DeviceType, devices []store.Device, loader jinja.Loader) error {
+func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt store.DeviceType, devices []store.Device, loader *device.Renderer) error {
 	var d store.Device
 	for _, x := range devices {
 		if x.Name == hc.Device {
@@ -286,7 +307,7 @@ func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt stor
 // parses it, remembering the answer by the dictionary's and its type
 // template's text (devices often share a dictionary; the name is not
 // rendered).
-func (l *Lab) deviceValid(d store.Device, dt store.DeviceType, loader jinja.Loader) error {
+func (l *Lab) deviceValid(d store.Device, dt store.DeviceType, loader *device.Renderer) error {
 	h := sha256.New()
 	fmt.Fprintf(h, "%d:%s%d:%s", len(d.Dictionary), d.Dictionary, len(dt.Template), dt.Template)
 	key := hex.EncodeToString(h.Sum(nil))
