@@ -115,38 +115,15 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 	takesWork := func(d store.Device) bool {
 		return d.State == store.DeviceIdle && online[d.Worker] && (d.Health == store.HealthGood || d.Health == store.HealthUnknown || d.Health == store.HealthLooping)
 	}
-	// The devices' configurations are checked on every core first (a new
-	// server renders every one: about 2 ms each), then read from the cache.
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for _, d := range devices {
-		if !takesWork(d) {
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			_ = l.deviceValid(d, typeByName[d.DeviceType], loader)
-			<-sem
-		}()
-	}
-	wg.Wait()
 	worker := map[string]string{}
+	byName := map[string]store.Device{}
+	index := map[string]int{}
 	snaps := make([]scheduler.DeviceSnapshot, 0, len(devices))
 	free := 0
 	for _, d := range devices {
-		worker[d.Name] = d.Worker
+		worker[d.Name], byName[d.Name], index[d.Name] = d.Worker, d, len(snaps)
 		if takesWork(d) {
-			if err := l.deviceValid(d, typeByName[d.DeviceType], loader); err != nil {
-				l.log.Warn("device configuration invalid: device set Bad", "device", d.Name, "err", err)
-				if err := l.st.SetDeviceHealth(ctx, d.Name, store.HealthBad); err != nil {
-					return err
-				}
-				d.Health = store.HealthBad
-			} else {
-				free++
-			}
+			free++
 		}
 		snaps = append(snaps, scheduler.DeviceSnapshot{
 			Name: d.Name, Type: d.DeviceType, Tags: d.Tags, State: stateFromStore[d.State], Health: healthFromStore[d.Health],
@@ -178,7 +155,33 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 		}
 		jobs = append(jobs, js)
 	}
-	plan := scheduler.Pass(now, jobs, snaps, scheduler.Options{})
+	// The devices the plan gives work must have a configuration that
+	// renders (LAVA's Device.is_valid, checked as the scheduler visits a
+	// device): those that do not are set Bad and the plan made again
+	// without them. Checking only these, on every core, spares a new
+	// server rendering devices that get nothing.
+	var plan scheduler.Plan
+	for {
+		plan = scheduler.Pass(now, jobs, snaps, scheduler.Options{})
+		var used []store.Device
+		for _, hc := range plan.HealthChecks {
+			used = append(used, byName[hc.Device])
+		}
+		for _, a := range plan.Assignments {
+			used = append(used, byName[a.Device])
+		}
+		bad := l.invalidDevices(used, typeByName, loader)
+		if len(bad) == 0 {
+			break
+		}
+		for name, err := range bad {
+			l.log.Warn("device configuration invalid: device set Bad", "device", name, "err", err)
+			if err := l.st.SetDeviceHealth(ctx, name, store.HealthBad); err != nil {
+				return err
+			}
+			snaps[index[name]].Health = scheduler.HealthBad
+		}
+	}
 
 	for _, id := range plan.Expired {
 		if _, err := l.st.CancelJob(ctx, id, now); err != nil && !errors.Is(err, store.ErrTransition) {
@@ -301,6 +304,30 @@ func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt stor
 	l.log.Info("health check scheduled", "job", id, "device", d.Name, "reason", hc.Reason)
 	l.wake(d.Worker)
 	return nil
+}
+
+// invalidDevices checks devices' configurations on every core and
+// returns those that do not render, with why.
+func (l *Lab) invalidDevices(devices []store.Device, types map[string]store.DeviceType, loader *device.Renderer) map[string]error {
+	var mu sync.Mutex
+	bad := map[string]error{}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for _, d := range devices {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := l.deviceValid(d, types[d.DeviceType], loader); err != nil {
+				mu.Lock()
+				bad[d.Name] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return bad
 }
 
 // deviceValid renders a device's dictionary without a job context and

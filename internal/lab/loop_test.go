@@ -325,8 +325,9 @@ func TestHealthCheckFirst(t *testing.T) {
 	})
 }
 
-// TestInvalidDictionaryMakesDeviceBad: a pass sets Bad a device whose
-// dictionary does not render.
+// TestInvalidDictionaryMakesDeviceBad: a pass that would give work to a
+// device whose dictionary does not render sets it Bad and gives the work
+// to another; the submission check leaves such a device out.
 func TestInvalidDictionaryMakesDeviceBad(t *testing.T) {
 	backends(t, func(t *testing.T, open func(t *testing.T) store.Store) {
 		ctx := context.Background()
@@ -335,6 +336,13 @@ func TestInvalidDictionaryMakesDeviceBad(t *testing.T) {
 		must(t, f.st.PingWorker(ctx, "w1", time.Now()))
 		l, err := New(Config{Store: f.st, Logs: f.logs})
 		must(t, err)
+		// Two jobs: the first pass plans one on each device.
+		var ids []int64
+		for i := 0; i < 2; i++ {
+			jobs, err := l.Submit(ctx, f.alice, readFile(t, "job.yaml"))
+			must(t, err)
+			ids = append(ids, jobs[0].ID)
+		}
 		must(t, l.Pass(ctx))
 		for name, want := range map[string]store.DeviceHealth{"qemu-01": store.HealthGood, "qemu-02": store.HealthBad} {
 			d, err := f.st.Device(ctx, name)
@@ -342,6 +350,11 @@ func TestInvalidDictionaryMakesDeviceBad(t *testing.T) {
 			if d.Health != want {
 				t.Errorf("%s health %s, want %s", name, d.Health, want)
 			}
+		}
+		j, err := f.st.Job(ctx, ids[0])
+		must(t, err)
+		if j.State != store.JobScheduled || j.Device != "qemu-01" {
+			t.Errorf("first job %s on %q, want Scheduled on qemu-01", j.State, j.Device)
 		}
 	})
 }
