@@ -105,7 +105,7 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 	}
 	online := map[string]bool{}
 	for _, w := range workers {
-		online[w.Name] = w.State == store.WorkerOnline
+		online[w.Name] = workerTakesJobs(w)
 	}
 	typeByName := map[string]store.DeviceType{}
 	for _, dt := range types {
@@ -161,8 +161,9 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 	// without them. Checking only these, on every core, spares a new
 	// server rendering devices that get nothing.
 	var plan scheduler.Plan
+	opts := schedulerOptions(workers, types)
 	for {
-		plan = scheduler.Pass(now, jobs, snaps, scheduler.Options{})
+		plan = scheduler.Pass(now, jobs, snaps, opts)
 		var used []store.Device
 		for _, hc := range plan.HealthChecks {
 			used = append(used, byName[hc.Device])

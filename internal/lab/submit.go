@@ -284,6 +284,9 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 	for _, dt := range types {
 		known[dt.Name] = true
 	}
+	if err := l.resolveAliases(ctx, entries, known); err != nil {
+		return err
+	}
 	for _, e := range entries {
 		if e.deviceType == "" {
 			return &SubmitError{Code: 400, Problems: []string{e.label + ": device_type: a job needs a device type"}}
