@@ -95,6 +95,15 @@ func None(host, flag string) *Policy {
 // AllowsAll reports whether p is the permissive policy (nil).
 func (p *Policy) AllowsAll() bool { return p == nil }
 
+// Host names the machine the policy protects ("worker", "server"), for
+// messages; "" for the nil policy.
+func (p *Policy) Host() string {
+	if p == nil {
+		return ""
+	}
+	return p.host
+}
+
 // GitSSH reports whether git may use ssh.
 func (p *Policy) GitSSH() bool { return p == nil || p.gitSSH }
 
