@@ -1,13 +1,18 @@
 package dispatcher
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/job"
+	"github.com/basalt-lava/basalt/internal/pipeline"
 )
 
 // localFilesJob is a qemu job whose deploy block gets images and whose
@@ -119,6 +124,58 @@ func TestValidateLocalFiles(t *testing.T) {
 				default:
 					t.Logf("%s", found[0])
 				}
+			}
+		})
+	}
+}
+
+// TestRunQemuArgsPolicy: through the shipped qemu template, a job whose
+// context slips QEMU options into the device (memory) or whose image_arg
+// names a host file gets a Job error under a worker's policy before QEMU
+// starts.
+func TestRunQemuArgsPolicy(t *testing.T) {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 is not installed")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("not a disk")) }))
+	defer srv.Close()
+	dict := filepath.Join(t.TempDir(), "qemu-01.jinja2")
+	if err := os.WriteFile(dict, []byte("{% extends 'qemu.jinja2' %}\n{% set no_kvm = True %}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	none, err := hostfiles.New(hostfiles.Options{Host: "worker", Flag: "the worker's --allow-local-files"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobText := func(memory, imageArg string) []byte {
+		return []byte(`device_type: qemu
+job_name: qemu args
+timeouts: {job: {minutes: 2}}
+visibility: public
+context: {arch: amd64, memory: '` + memory + `'}
+actions:
+- deploy:
+    to: tmpfs
+    timeout: {minutes: 1}
+    images:
+      rootfs: {image_arg: '` + imageArg + `', url: '` + srv.URL + `/rootfs.ext4'}
+- boot: {method: qemu, media: tmpfs, timeout: {minutes: 1}, prompts: ['root@']}
+`)
+	}
+	tests := []struct {
+		name, memory, imageArg, want string
+	}{
+		{"context value", "512 -virtfs local,path=/,mount_tag=h,security_model=none", "-drive format=raw,file={rootfs}",
+			`QEMU argument "-virtfs" refused: the option is not in the list allowed`},
+		{"image_arg", "512", "-drive format=raw,file={rootfs} -drive format=raw,file=/etc/passwd",
+			`QEMU argument "-drive format=raw,file=/etc/passwd" refused: /etc/passwd is outside the job's folder`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := Run(context.Background(), RunConfig{Job: Source{Text: jobText(tt.memory, tt.imageArg)}, Device: Source{Path: dict},
+				Options: Options{Job: job.Options{Lax: true, SubJob: true}, LocalFiles: none}, TmpDir: t.TempDir()}, newMemSink(t))
+			if out.Completed() || out.Class != pipeline.ClassJob || !strings.Contains(out.Message, tt.want) {
+				t.Errorf("ended %s (%s) %q; want a Job error saying %q", out.Result, out.Class, out.Message, tt.want)
 			}
 		})
 	}
