@@ -205,6 +205,16 @@ func restartMidJob(t *testing.T, l *lab, c lavacli, restart func()) {
 	if d := diffLines(skeleton(log), skeleton(ref.log)); d != "" {
 		t.Errorf("the stored log is not basalt run's for the same job: %s", d)
 	}
+	// One run of the job: the worker kept it, nobody started it again.
+	out := l.workers["w1"].output()
+	if n := strings.Count(out, "job "+id+": starting"); n != 1 {
+		t.Errorf("the worker started job %s %d times, want once:\n%s", id, n, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "retry") {
+			t.Logf("worker: %s", line)
+		}
+	}
 	if n, ok := workerRecords(l, "w1", id); !ok {
 		t.Errorf("the worker did not say how many log lines job %s had (\"delivering its log (N lines)\")", id)
 	} else if n != len(log) {
