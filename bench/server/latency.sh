@@ -50,11 +50,11 @@ done
   echo "basalt server + 1 basalt worker, $db, $RUNS run(s) of $(basename "$JOB"); client polls every $POLL s; $(nproc) cores, load at end $(loadavg)"
   s2r=$(jq -r '.submit_to_running_s // empty' "$OUT/runs.jsonl" | median || echo -)
   e2r=$(jq -r '.end_to_recorded_s // empty' "$OUT/runs.jsonl" | median || echo -)
-  printf '%-24s %-10s %-10s %-22s %s\n' "" median "min-max" "anchor (lava-server)" ratio
-  printf '%-24s %-10s %-10s %-22s %s\n' "submit -> Running (s)" "$s2r" \
+  printf '%-24s %-10s %-16s %-26s %s\n' "" median "min-max" "anchor (lava-server)" ratio
+  printf '%-24s %-10s %-16s %-26s %s\n' "submit -> Running (s)" "$s2r" \
     "$(jq -r '.submit_to_running_s // empty' "$OUT/runs.jsonl" | sort -g | sed -n '1p;$p' | paste -sd-)" "1 (1-4; 17-38 no events)" \
     "$(awk -v a="$s2r" 'BEGIN {if (a > 0) printf "x%.0f", 1 / a}')"
-  printf '%-24s %-10s %-10s %-22s %s\n' "end -> recorded (s)" "$e2r" \
+  printf '%-24s %-10s %-16s %-26s %s\n' "end -> recorded (s)" "$e2r" \
     "$(jq -r '.end_to_recorded_s // empty' "$OUT/runs.jsonl" | sort -g | sed -n '1p;$p' | paste -sd-)" "up to 20" \
     "$(awk -v a="$e2r" 'BEGIN {if (a > 0) printf "x%.0f (against 20 s)", 20 / a}')"
   echo "states: $(jq -r '"\(.state)/\(.health)"' "$OUT/runs.jsonl" | sort | uniq -c | paste -sd' ')"

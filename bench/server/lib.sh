@@ -120,3 +120,31 @@ loadavg() {
 median() {
   sort -g | awk '{a[NR]=$1} END {if (NR==0) exit 1; if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
 }
+
+# pss_kib PID...: the sum of the processes' proportional set sizes.
+pss_kib() {
+  local p sum=0 v
+  for p in "$@"; do
+    v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+
+# pg_pids: the PostgreSQL server of BASALT_POSTGRES_DSN (found by its
+# port, so another cluster on the machine is not counted) and its
+# children; nothing without that DSN.
+pg_pids() {
+  [ -n "${BASALT_POSTGRES_DSN:-}" ] || return 0
+  local port pm
+  port=$(sed -E 's#.*@[^:/]+:([0-9]+)/.*#\1#' <<<"$BASALT_POSTGRES_DSN")
+  pm=$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  [ -n "$pm" ] || return 0
+  echo "$pm"
+  ps -o pid= --ppid "$pm"
+}
+
+# cpu_s PID: the process's CPU time so far (user + system), in seconds.
+cpu_s() {
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
+}

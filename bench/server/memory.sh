@@ -77,6 +77,9 @@ $PY "$ROOT/bench/server/read-logs.py" "$RPC" $ids >"$OUT/read.json"
 echo after >"$OUT/phase"
 sleep 2
 read -r rss hwm < <(rss_kib "$SERVER_PID")
+server_pss=$(pss_kib "$SERVER_PID")
+# shellcheck disable=SC2046
+pg_pss=$(pss_kib $(pg_pids))
 stop_all
 
 # The figures, in MiB.
@@ -91,11 +94,12 @@ at() { # FRACTION: RSS at the first fill sample past that fraction of the bytes
   echo "fill: $(tail -1 "$OUT/fill.jsonl")"
   echo "read: $(cat "$OUT/read.json")"
   printf '%-34s %s\n' "RSS idle (MiB)" "$(stat idle)"
-  printf '%-34s %s\n' "RSS at 10% / 50% / 100% of the fill" "$(at 0.1) / $(at 0.5) / $(at 1)"
+  printf '%-34s %s\n' "RSS at 10% / 50% / 95% of the fill" "$(at 0.1) / $(at 0.5) / $(at 0.95)"
   printf '%-34s %s\n' "RSS max while filling" "$(stat fill)"
   printf '%-34s %s\n' "RSS max holding (finished)" "$(stat hold)"
   printf '%-34s %s\n' "RSS max while a client reads" "$(stat read)"
   printf '%-34s %s\n' "peak (VmHWM) over the run" "$((hwm / 1024))"
+  printf '%-34s %s\n' "PSS at the end: server / PostgreSQL" "$((server_pss / 1024)) / $((pg_pss / 1024)) (the anchor's server processes and PostgreSQL: ~600)"
   peak=$((hwm / 1024))
   echo "against the aim (100 MiB): $(awk -v p="$peak" 'BEGIN {printf "%.2f", p / 100}') of it; against the anchor's ~600 MiB: x$(awk -v p="$peak" 'BEGIN {printf "%.1f", 600 / p}') less"
 } | tee "$OUT/summary.txt"

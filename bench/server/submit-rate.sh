@@ -14,7 +14,9 @@
 # run's seconds. JOB is the definition (default examples/qemu/job.yaml:
 # every submission is validated in full, the qemu01 dictionary rendered
 # and the pipeline built, as the issue asks). Results in
-# build/bench/server/submit-rate-<time>/: runs.jsonl (one line per run),
+# build/bench/server/submit-rate-<time>/: runs.jsonl (one line per run,
+# with the server's CPU time over it: the clients share the two cores, so
+# jobs per server CPU second says what the server alone could take),
 # summary.txt.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -38,9 +40,16 @@ grep -q '"errors": 0' "$OUT/warmup.json" || { echo "warm-up submissions failed:"
 
 for run in $(seq "$RUNS"); do
   for c in $CLIENTS; do
-    $PY "$ROOT/bench/server/submit.py" "$RPC" "$JOB" "$TOTAL" "$c" "$LIMIT" |
-      $PY -c 'import json, sys; r = json.load(sys.stdin); r.update(run=int(sys.argv[1]), db=sys.argv[2]); print(json.dumps(r))' "$run" "$db" |
-      tee -a "$OUT/runs.jsonl"
+    cpu0=$(cpu_s "$SERVER_PID")
+    $PY "$ROOT/bench/server/submit.py" "$RPC" "$JOB" "$TOTAL" "$c" "$LIMIT" >"$OUT/run.json"
+    cpu1=$(cpu_s "$SERVER_PID")
+    # The server's own CPU per submission: what the rate would be if the
+    # server had a core to itself (the clients share the machine).
+    $PY -c 'import json, sys; r = json.load(open(sys.argv[1])); cpu = float(sys.argv[5]) - float(sys.argv[4]);
+r.update(run=int(sys.argv[2]), db=sys.argv[3], server_cpu_s=round(cpu, 3),
+         server_cpu_ms_per_job=round(1000 * cpu / r["ok"], 3) if r["ok"] else None,
+         per_server_cpu_s=round(r["ok"] / cpu, 1) if cpu > 0 else None); print(json.dumps(r))' \
+      "$OUT/run.json" "$run" "$db" "$cpu0" "$cpu1" | tee -a "$OUT/runs.jsonl"
   done
 done
 read -r rss hwm < <(rss_kib "$SERVER_PID")
@@ -48,7 +57,7 @@ read -r rss hwm < <(rss_kib "$SERVER_PID")
 {
   echo "basalt server, scheduler.jobs.submit over XML-RPC, $db, job $(basename "$JOB") ($(wc -c <"$JOB") bytes)"
   echo "$RUNS run(s) of $TOTAL submissions per client count; machine: $(nproc) cores, load at end $(loadavg)"
-  printf '%-8s %-12s %-16s %-14s %s\n' clients "jobs/s" "median latency" "anchor jobs/s" ratio
+  printf '%-8s %-10s %-16s %-22s %-14s %s\n' clients "jobs/s" "median latency" "server CPU per job" "anchor jobs/s" ratio
   for c in $CLIENTS; do
     rate=$(jq -r "select(.clients == $c) | .per_s" "$OUT/runs.jsonl" | median)
     lat=$(jq -r "select(.clients == $c) | .lat_ms_median" "$OUT/runs.jsonl" | median)
@@ -57,7 +66,8 @@ read -r rss hwm < <(rss_kib "$SERVER_PID")
     # class, load 3.3-3.5): 9.4 jobs/s with 1 client, 10.9 with 4.
     anchor=10.9
     [ "$c" = 1 ] && anchor=9.4
-    printf '%-8s %-12s %-16s %-14s x%s%s\n' "$c" "$rate" "${lat} ms" "$anchor" \
+    cpu=$(jq -r "select(.clients == $c) | .server_cpu_ms_per_job" "$OUT/runs.jsonl" | median)
+    printf '%-8s %-10s %-16s %-22s %-14s x%s%s\n' "$c" "$rate" "${lat} ms" "${cpu} ms" "$anchor" \
       "$(awk -v a="$rate" -v b="$anchor" 'BEGIN {printf "%.0f", a / b}')" \
       "$([ "$errs" = 0 ] || echo "  ($errs errors)")"
   done

@@ -31,8 +31,10 @@ func commands() []command {
 		{"validate", "check a job, and with --device build and describe its pipeline", runValidate},
 		{"device", "device configuration: `basalt device render DICTIONARY`", runDevice},
 		{"coordinator", "serve LAVA's MultiNode coordinator protocol until SIGINT/SIGTERM", runCoordinator},
+		{"server", "run a lab: LAVA's XML-RPC API, the scheduler and the worker API on one listener", runServer},
 		{"manage", "administer the lab's database: users, tokens, workers, device types, devices", runManage},
 		{"multinode", "MultiNode jobs: `basalt multinode split JOB` writes the sub-jobs as LAVA's server would", runMultinode},
+		{"worker", "run a lab's worker: poll `basalt server` and run its jobs on this host's devices", runWorker},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, versionText)
 			return exitOK

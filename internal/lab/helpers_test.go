@@ -7,10 +7,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/store/postgres"
 	"github.com/basalt-lava/basalt/internal/store/sqlite"
@@ -45,38 +47,28 @@ func backends(t *testing.T, fn func(t *testing.T, open func(t *testing.T) store.
 	})
 }
 
-// memLogs holds logs in memory by index, as the logstore contract says.
-// TODO(lab): replace with internal/logstore once it is on main.
-type memLogs struct {
-	mu    sync.Mutex
-	lines map[int64][]string
-}
+// testLogs is a log store in the test's folder, with a reader for the
+// test.
+type testLogs struct{ *logstore.Logs }
 
-func newMemLogs() *memLogs { return &memLogs{lines: map[int64][]string{}} }
-
-func (m *memLogs) Append(job int64, index int64, lines []string) (int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	have := int64(len(m.lines[job]))
-	if index > have {
-		return have, fmt.Errorf("gap: held %d, got %d", have, index)
+func newTestLogs(t *testing.T) *testLogs {
+	t.Helper()
+	l, err := logstore.Open(t.TempDir(), logstore.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if skip := have - index; skip < int64(len(lines)) {
-		m.lines[job] = append(m.lines[job], lines[skip:]...)
+	t.Cleanup(func() { l.Close() })
+	return &testLogs{l}
+}
+
+// get returns job's log, line by line.
+func (l *testLogs) get(t *testing.T, job int64) []string {
+	t.Helper()
+	var b strings.Builder
+	if _, err := l.Read(job, 0, -1, &b); err != nil {
+		t.Fatal(err)
 	}
-	return int64(len(m.lines[job])), nil
-}
-
-func (m *memLogs) Len(job int64) (int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return int64(len(m.lines[job])), nil
-}
-
-func (m *memLogs) get(job int64) []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]string(nil), m.lines[job]...)
+	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 }
 
 func must(t *testing.T, err error) {
@@ -97,7 +89,7 @@ func readFile(t *testing.T, name string) string {
 // qemu-01 and qemu-02 (health Good unless told).
 type fixture struct {
 	st    store.Store
-	logs  *memLogs
+	logs  *testLogs
 	alice store.User
 	token string // w1's
 }
@@ -116,7 +108,7 @@ func newFixture(t *testing.T, st store.Store, devices int) *fixture {
 		must(t, st.CreateDevice(ctx, store.Device{Name: name, DeviceType: "qemu", Worker: "w1", Dictionary: dict}))
 		must(t, st.SetDeviceHealth(ctx, name, store.HealthGood))
 	}
-	return &fixture{st: st, logs: newMemLogs(), alice: alice, token: tok}
+	return &fixture{st: st, logs: newTestLogs(t), alice: alice, token: tok}
 }
 
 // running is a Lab with its loop and its worker API over HTTP.

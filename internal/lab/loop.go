@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/device"
@@ -291,8 +293,10 @@ func (l *Lab) deviceValid(d store.Device, dt store.DeviceType, loader jinja.Load
 // within Lease (counted from this Lab's start for a worker not heard from
 // since, and never while one of its polls is held): the worker goes
 // Offline, its Running and Canceling jobs end Incomplete with an
-// infrastructure error naming the worker and the lease, and their devices
-// go to health Unknown, so a health check runs before the next job.
+// infrastructure error naming the worker and the lease (a Canceling job
+// too: its cleanup never reported, the device's state is not known), and
+// their devices go to health Unknown, so a health check runs before the
+// next job. LAVA has no lease: its jobs wait for the worker for ever.
 func (l *Lab) expireLeases(ctx context.Context) error {
 	workers, err := l.st.Workers(ctx)
 	if err != nil {
@@ -325,10 +329,7 @@ func (l *Lab) expireLeases(ctx context.Context) error {
 			f := store.Finish{Health: store.JobIncomplete, ErrorClass: "Infrastructure",
 				ErrorMsg:     fmt.Sprintf("worker %s lost its lease: no poll for %s (lease %s)", w.Name, now.Sub(last).Round(time.Millisecond), l.lease),
 				DeviceHealth: store.HealthUnknown, DeviceHealthFrom: []store.DeviceHealth{store.HealthGood, store.HealthUnknown, store.HealthBad}}
-			if j.State == store.JobCanceling {
-				f.Health = store.JobCanceled
-			}
-			if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {
+			if err := l.endJob(ctx, j, f, now); err != nil {
 				return err
 			}
 			l.mu.Lock()
@@ -337,6 +338,34 @@ func (l *Lab) expireLeases(ctx context.Context) error {
 			l.log.Warn("job incomplete: worker lost", "job", j.ID, "worker", w.Name)
 		}
 		l.Kick()
+	}
+	return nil
+}
+
+// endJob ends a job the server ends itself (its worker lost, its device
+// configuration gone bad): the job's log gets the error and the lava/job
+// result lava-run would have written (what lavacli shows as the job's
+// error), then the job is finished with f. A job finished meanwhile is
+// left as it is.
+func (l *Lab) endJob(ctx context.Context, j store.Job, f store.Finish, now time.Time) error {
+	dt := now.UTC().Format("2006-01-02T15:04:05.000000")
+	msg := strconv.QuoteToASCII(f.ErrorMsg)
+	lines := []string{
+		fmt.Sprintf(`- {"dt": "%s", "lvl": "error", "msg": %s}`, dt, msg),
+		fmt.Sprintf(`- {"dt": "%s", "lvl": "results", "msg": {"definition": "lava", "case": "job", "result": "fail", "error_type": %s, "error_msg": %s}}`,
+			dt, strconv.QuoteToASCII(f.ErrorClass), msg),
+	}
+	if held, err := l.logs.Len(j.ID); err != nil {
+		l.log.Warn("the job's log cannot be read: its end is not logged", "job", j.ID, "err", err)
+	} else if _, err := l.logs.Append(j.ID, held, lines); err != nil {
+		l.log.Warn("the job's log cannot be written: its end is not logged", "job", j.ID, "err", err)
+	}
+	meta, _ := json.Marshal(map[string]string{"definition": "lava", "case": "job", "result": "fail", "error_type": f.ErrorClass, "error_msg": f.ErrorMsg})
+	if err := l.st.AddResults(ctx, j.ID, []store.Result{{Suite: "lava", Case: "job", Result: "fail", Metadata: string(meta)}}); err != nil {
+		return err
+	}
+	if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {
+		return err
 	}
 	return nil
 }

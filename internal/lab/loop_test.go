@@ -2,8 +2,10 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +18,7 @@ import (
 func logLines(from, to int) []string {
 	var out []string
 	for i := from; i < to; i++ {
-		out = append(out, fmt.Sprintf(`- {dt: 2026-12-07T02:00:%02d.000000, lvl: info, msg: line %d}`, i%60, i))
+		out = append(out, fmt.Sprintf(`- {"dt": "2026-12-07T02:00:%02d.000000", "lvl": "info", "msg": "line %d"}`, i%60, i))
 	}
 	return out
 }
@@ -54,6 +56,7 @@ func TestJobLifecycle(t *testing.T) {
 		}
 
 		spool := logLines(0, 25)
+		spool[3] = `- {"dt": "2026-12-07T02:00:03.000000", "lvl": "results", "msg": {"case": "streamed", "definition": "0_smoke", "result": "fail"}}`
 		acked, err := p.Log(ctx, sj.Job, 0, spool[:10])
 		must(t, err)
 		if acked != 10 {
@@ -89,7 +92,7 @@ func TestJobLifecycle(t *testing.T) {
 		if len(rs) != 2 || rs[1].Measurement == nil || *rs[1].Measurement != 1.5 || rs[1].Metadata != `{"level":"3.1"}` {
 			t.Errorf("results = %+v", rs)
 		}
-		if diff := cmp.Diff(f.logs.get(id), spool); diff != "" {
+		if diff := cmp.Diff(f.logs.get(t, id), spool); diff != "" {
 			t.Errorf("stored log (-got +want):\n%s", diff)
 		}
 		d, err := f.st.Device(ctx, "qemu-01")
@@ -176,7 +179,13 @@ func TestLeaseExpiry(t *testing.T) {
 		must(t, err)
 		resp := pollFor(t, p, nil, hasStart)
 		id := int64(resp.Start[0].Job)
-		// The worker goes silent.
+		// A result in the log, then the worker goes silent: the result
+		// stays.
+		lines := append(logLines(0, 2),
+			`- {"dt": "2026-12-07T02:00:03.000000", "lvl": "results", "msg": {"case": "boot-time", "definition": "0_smoke", "result": "pass", "measurement": 1.5, "units": "seconds"}}`)
+		if _, err := p.Log(ctx, workerapi.JobID(id), 0, lines); err != nil {
+			t.Fatal(err)
+		}
 		var j store.Job
 		waitFor(t, "the job ends", func() (bool, error) {
 			j, err = f.st.Job(ctx, id)
@@ -191,6 +200,20 @@ func TestLeaseExpiry(t *testing.T) {
 		must(t, err)
 		if d.Health != store.HealthUnknown || d.State != store.DeviceIdle || w.State != store.WorkerOffline {
 			t.Errorf("after the lease: device %s/%s, worker %s; want Idle/Unknown, Offline", d.State, d.Health, w.State)
+		}
+		// The result logged is kept; the end is logged as lava-run would,
+		// with the lava/job result saying why.
+		rs, err := f.st.Results(ctx, id)
+		must(t, err)
+		if len(rs) != 2 || rs[0].Suite != "0_smoke" || rs[0].Case != "boot-time" || rs[0].Result != "pass" ||
+			rs[0].Measurement == nil || *rs[0].Measurement != 1.5 || rs[0].Units != "seconds" || !strings.Contains(rs[0].Metadata, `"measurement":"1.5"`) ||
+			rs[1].Suite != "lava" || rs[1].Case != "job" || rs[1].Result != "fail" || !strings.Contains(rs[1].Metadata, `"error_type":"Infrastructure"`) {
+			t.Errorf("results of the lost job = %+v", rs)
+		}
+		stored := f.logs.get(t, id)
+		if len(stored) != 5 || !strings.Contains(stored[4], `"lvl": "results"`) || !strings.Contains(stored[4], `"error_type": "Infrastructure"`) ||
+			!strings.Contains(stored[3], "worker w1 lost its lease") {
+			t.Errorf("the lost job's log ends:\n%s", strings.Join(stored, "\n"))
 		}
 		// The worker comes back: the job is not its any more.
 		resp, err = p.Poll(ctx, []workerapi.RunningJob{{Job: workerapi.JobID(id), LogAcked: 0}}, 0)
@@ -242,7 +265,7 @@ func TestServerRestart(t *testing.T) {
 			t.Errorf("acked %d, want 40", acked)
 		}
 		must(t, p.Finish(ctx, workerapi.FinishRequest{Job: id, Health: workerapi.Complete, LogLines: 40}))
-		if diff := cmp.Diff(f.logs.get(int64(id)), spool); diff != "" {
+		if diff := cmp.Diff(f.logs.get(t, int64(id)), spool); diff != "" {
 			t.Errorf("stored log (-got +want):\n%s", diff)
 		}
 		j, err := f.st.Job(ctx, int64(id))
@@ -361,6 +384,77 @@ func TestMultiNodeGroup(t *testing.T) {
 			if j.State != store.JobCanceling {
 				t.Errorf("sub-job %v after canceling the group: %s, want Canceling", DisplayID(j), j.State)
 			}
+		}
+	})
+}
+
+// TestRefusedLogRecord: a line the log store refuses is replaced by a
+// warning that names it, at the same index, and the batch is acked.
+func TestRefusedLogRecord(t *testing.T) {
+	backends(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		f := newFixture(t, open(t), 1)
+		r := f.start(t, nil)
+		p := r.peer(t, "w1", f.token)
+		_, err := r.lab.Submit(ctx, f.alice, readFile(t, "job.yaml"))
+		must(t, err)
+		id := pollFor(t, p, nil, hasStart).Start[0].Job
+		lines := logLines(0, 3)
+		lines[1] = "printed by the guest, not a record"
+		acked, err := p.Log(ctx, id, 0, lines)
+		must(t, err)
+		if acked != 3 {
+			t.Fatalf("acked %d, want 3", acked)
+		}
+		got := f.logs.get(t, int64(id))
+		if len(got) != 3 || got[0] != lines[0] || got[2] != lines[2] ||
+			!strings.Contains(got[1], `"lvl": "warning"`) || !strings.Contains(got[1], "log line 1 was refused") {
+			t.Errorf("stored log:\n%s", strings.Join(got, "\n"))
+		}
+	})
+}
+
+// flakyStore fails its first Queue calls, as a database restarting does.
+type flakyStore struct {
+	store.Store
+	mu    sync.Mutex
+	fails int
+}
+
+func (s *flakyStore) Queue(ctx context.Context) ([]store.Job, error) {
+	s.mu.Lock()
+	fail := s.fails > 0
+	if fail {
+		s.fails--
+	}
+	s.mu.Unlock()
+	if fail {
+		return nil, errors.New("the database is restarting")
+	}
+	return s.Store.Queue(ctx)
+}
+
+// TestPassRetried: a pass that fails is retried without an event, and
+// the job is scheduled once the store answers again.
+func TestPassRetried(t *testing.T) {
+	backends(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		st := open(t)
+		f := newFixture(t, st, 1)
+		must(t, st.PingWorker(ctx, "w1", time.Now()))
+		flaky := &flakyStore{Store: st, fails: 2}
+		f.st = flaky
+		r := f.start(t, nil)
+		jobs, err := r.lab.Submit(ctx, f.alice, readFile(t, "job.yaml"))
+		must(t, err)
+		waitFor(t, "the job is scheduled", func() (bool, error) {
+			j, err := st.Job(ctx, jobs[0].ID)
+			return j.State == store.JobScheduled, err
+		})
+		flaky.mu.Lock()
+		defer flaky.mu.Unlock()
+		if flaky.fails != 0 {
+			t.Errorf("%d failures left: the loop did not retry", flaky.fails)
 		}
 	})
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +31,15 @@ type SubmitError struct {
 }
 
 func (e *SubmitError) Error() string { return strings.Join(e.Problems, "\n") }
+
+// Unwrap makes errors.Is(err, store.ErrNotFound) true for a 404 (a device
+// type that does not exist), for callers that map errors by kind.
+func (e *SubmitError) Unwrap() error {
+	if e.Code == 404 {
+		return store.ErrNotFound
+	}
+	return nil
+}
 
 // Problem is one finding of Validate: the key path it is about ("" for
 // the whole job) and the message as `basalt validate` prints it.
@@ -76,6 +87,11 @@ type entry struct {
 	tags       []string
 	group      string
 	subID      int
+	// For a MultiNode sub-job: the submission's parsed document and, for
+	// each of the sub-job's actions, the index of the submission's action
+	// it came from, so that problems point into what the user sent.
+	root    *value.Node
+	actions []int
 }
 
 // Submit checks a job definition and stores it (a MultiNode submission as
@@ -240,7 +256,8 @@ func split(j *job.Job, definition string, diags []job.Diagnostic) ([]entry, []st
 		}
 		out = append(out, entry{label: label, definition: string(text), data: s.Definition,
 			deviceType: s.Definition.String("device_type"), tags: tags,
-			group: s.Definition.Map("protocols").Map("lava-multinode").String("target_group"), subID: s.SubID})
+			group: s.Definition.Map("protocols").Map("lava-multinode").String("target_group"), subID: s.SubID,
+			root: j.Doc.Root, actions: roleActions(j.Data, s.Role)})
 	}
 	return out, problems
 }
@@ -431,7 +448,66 @@ func checkOnDevice(e entry, d store.Device, loader jinja.Loader) (problems []str
 	if err != nil {
 		return []string{fmt.Sprintf("%s: device %s: %v", e.label, d.Name, err)}, false
 	}
-	return diagStrings(job.Errors(p.Diagnostics)), false
+	errs := job.Errors(p.Diagnostics)
+	for i := range errs {
+		e.relocate(&errs[i])
+	}
+	return diagStrings(errs), false
+}
+
+// roleActions returns the index in the submission of each action a
+// role's sub-jobs run, as multinode.Split picks them.
+func roleActions(data *value.Map, role string) []int {
+	var out []int
+	for i, item := range data.List("actions") {
+		m, _ := item.(*value.Map)
+		if m.Len() != 1 {
+			continue
+		}
+		block, _ := m.Value(m.Keys()[0]).(*value.Map)
+		for _, n := range block.List("role") {
+			if n == role {
+				out = append(out, i)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// actionPath matches a diagnostic path inside an action:
+// actions[N] and the rest.
+var (
+	actionPath = regexp.MustCompile(`^actions\[(\d+)\]((?:\.[A-Za-z0-9_-]+|\[\d+\])*)$`)
+	pathPart   = regexp.MustCompile(`\.[A-Za-z0-9_-]+|\[\d+\]`)
+)
+
+// relocate points a sub-job's diagnostic about one of its actions at that
+// action in the MultiNode submission: its path and its line there. Other
+// diagnostics keep the sub-job's name.
+func (e entry) relocate(d *job.Diagnostic) {
+	if e.root == nil || d.File != e.label {
+		return
+	}
+	m := actionPath.FindStringSubmatch(d.Path)
+	if m == nil {
+		return
+	}
+	k, err := strconv.Atoi(m[1])
+	if err != nil || k >= len(e.actions) {
+		return
+	}
+	segs := []any{"actions", e.actions[k]}
+	for _, part := range pathPart.FindAllString(m[2], -1) {
+		if part[0] == '.' {
+			segs = append(segs, part[1:])
+			continue
+		}
+		n, _ := strconv.Atoi(part[1 : len(part)-1])
+		segs = append(segs, n)
+	}
+	d.File, d.Path = jobLabel, fmt.Sprintf("actions[%d]%s", e.actions[k], m[2])
+	d.Pos = multinode.Locate(e.root, segs)
 }
 
 // newJob is the stored form of an entry.

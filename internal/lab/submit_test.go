@@ -59,6 +59,8 @@ func testSubmit(t *testing.T, open func(t *testing.T) store.Store) {
 		{"too large", job + "# " + strings.Repeat("x", 1<<20) + "\n", 400, []string{"the job definition is over the limit of 1M bytes"}},
 		{"MultiNode role on an unknown type", strings.Replace(mn, "client:\n        device_type: qemu", "client:\n        device_type: nope", 1), 404,
 			[]string{`device type "nope"`}},
+		{"MultiNode problem placed in the submission", mn + strings.Replace(monitors, "- test:\n", "- test:\n    role: [client]\n", 1), 400,
+			[]string{"job.yaml:104:3: actions[4].test: 4 lava-test-monitor-retry: test monitors cannot run in Basalt yet"}},
 		{"MultiNode needs more devices than the lab has", strings.Replace(mn, "client:\n        device_type: qemu\n        count: 1", "client:\n        device_type: qemu\n        count: 2", 1), 400,
 			[]string{`Device unavailable: the job needs 3 devices of device type "qemu" that are not Retired, the lab has 2`}},
 	}
@@ -73,6 +75,9 @@ func testSubmit(t *testing.T, open func(t *testing.T) store.Store) {
 			}
 			if se.Code != c.code {
 				t.Errorf("code %d, want %d (%v)", se.Code, c.code, se)
+			}
+			if errors.Is(err, store.ErrNotFound) != (c.code == 404) {
+				t.Errorf("errors.Is(err, store.ErrNotFound) = %v with code %d", !(c.code == 404), c.code)
 			}
 			text := strings.Join(se.Problems, "\n")
 			at := 0

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/value"
 	"github.com/basalt-lava/basalt/internal/workerapi"
@@ -104,7 +107,7 @@ func (s workerServer) answer(ctx context.Context, worker string, req workerapi.P
 			// (its dictionary changed since the submission).
 			f := store.Finish{Health: store.JobIncomplete, ErrorClass: "Configuration",
 				ErrorMsg: fmt.Sprintf("device %s: %v", j.Device, err), DeviceHealth: store.HealthBad}
-			if ferr := l.st.FinishJob(ctx, j.ID, f, now); ferr != nil {
+			if ferr := l.endJob(ctx, j, f, now); ferr != nil {
 				return resp, false, ferr
 			}
 			l.log.Warn("job incomplete: its device configuration does not render", "job", j.ID, "device", j.Device, "err", err)
@@ -171,7 +174,7 @@ func (s workerServer) answer(ctx context.Context, worker string, req workerapi.P
 		f := store.Finish{Health: store.JobIncomplete, ErrorClass: "Infrastructure",
 			ErrorMsg:     fmt.Sprintf("worker %s no longer runs the job (left out of %d polls in a row)", worker, missingPolls),
 			DeviceHealth: store.HealthUnknown, DeviceHealthFrom: []store.DeviceHealth{store.HealthGood, store.HealthUnknown}}
-		if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {
+		if err := l.endJob(ctx, j, f, now); err != nil {
 			return resp, false, err
 		}
 		l.log.Warn("job incomplete: its worker no longer runs it", "job", j.ID, "worker", worker)
@@ -253,7 +256,19 @@ func (s workerServer) Log(ctx context.Context, worker string, req workerapi.LogR
 	if req.Index > held {
 		return workerapi.LogResponse{}, &workerapi.GapError{Job: req.Job, Expected: held, Got: req.Index}
 	}
-	held, err = s.l.logs.Append(j.ID, req.Index, req.Lines)
+	before := held
+	held, err = s.appendLog(j.ID, req.Index, req.Lines)
+	if err == nil && held > before {
+		// The results the new lines hold, kept now so that a job whose
+		// worker is lost keeps what it reported (LAVA records them as
+		// the log arrives); the finish's own set replaces them.
+		from := before - req.Index
+		if rs := logResults(req.Lines[from:]); len(rs) > 0 {
+			if err := s.l.st.AddResults(ctx, j.ID, rs); err != nil {
+				return workerapi.LogResponse{}, err
+			}
+		}
+	}
 	if err != nil {
 		// A racing append may have moved the end: say where it is.
 		if n, lerr := s.l.logs.Len(j.ID); lerr == nil && req.Index > n {
@@ -262,6 +277,110 @@ func (s workerServer) Log(ctx context.Context, worker string, req workerapi.LogR
 		return workerapi.LogResponse{}, err
 	}
 	return workerapi.LogResponse{Acked: held}, nil
+}
+
+// logResults returns the results recorded in log lines: the records of
+// level "results", whose msg maps definition, case, result and, for a
+// measurement, measurement and units (LAVA's TestCase), every key kept as
+// metadata.
+func logResults(lines []string) []store.Result {
+	var out []store.Result
+	for _, line := range lines {
+		if !strings.Contains(line, "results") {
+			continue
+		}
+		v, err := value.DecodeYAMLLimit([]byte(line), 10000)
+		if err != nil {
+			continue
+		}
+		l, _ := v.([]any)
+		if len(l) != 1 {
+			continue
+		}
+		rec, _ := l[0].(*value.Map)
+		msg := rec.Map("msg")
+		if rec.String("lvl") != "results" || msg == nil {
+			continue
+		}
+		r := store.Result{Suite: text(msg.Value("definition")), Case: text(msg.Value("case")), Result: text(msg.Value("result")),
+			Units: text(msg.Value("units"))}
+		if r.Suite == "" || r.Case == "" {
+			continue
+		}
+		if m, err := strconv.ParseFloat(text(msg.Value("measurement")), 64); err == nil {
+			r.Measurement = &m
+		}
+		meta := map[string]string{}
+		msg.Range(func(k string, v any) bool {
+			meta[k] = text(v)
+			return true
+		})
+		if b, err := json.Marshal(meta); err == nil {
+			r.Metadata = string(b)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// text is a result field as text; a list or a map as YAML in flow style.
+func text(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(t)
+	case bool:
+		return strconv.FormatBool(t)
+	}
+	b, err := value.EncodeYAML(v)
+	if err != nil {
+		return value.GoString(v)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// maxRefused bounds the records of one batch replaced by a notice.
+const maxRefused = 100
+
+// appendLog appends lines, replacing a record the log store refuses (not
+// a LAVA log record, over the line limit) by a warning record that says
+// so: the worker cannot mend what the job printed, and refusing the batch
+// would have it resend the same lines for ever. The line keeps its index,
+// so the worker's count and the server's stay the same.
+func (s workerServer) appendLog(job, index int64, lines []string) (int64, error) {
+	held, err := s.l.logs.Append(job, index, lines)
+	copied := false
+	for n := 0; n < maxRefused; n++ {
+		var le *logstore.LineError
+		if !errors.As(err, &le) {
+			break
+		}
+		i := le.Index - index
+		if i < 0 || i >= int64(len(lines)) {
+			break
+		}
+		if !copied {
+			lines, copied = slices.Clone(lines), true
+		}
+		lines[i] = refusedRecord(s.l.now(), le)
+		s.l.log.Warn("log record refused: replaced by a notice", "job", job, "line", le.Index, "err", le.Err)
+		held, err = s.l.logs.Append(job, index, lines)
+	}
+	return held, err
+}
+
+// refusedRecord is the warning that stands for a refused log record.
+func refusedRecord(now time.Time, le *logstore.LineError) string {
+	msg := fmt.Sprintf("basalt server: log line %d was refused and is left out: %v", le.Index, le.Err)
+	if len(msg) > 1000 {
+		msg = msg[:1000] + "..."
+	}
+	return fmt.Sprintf(`- {"dt": "%s", "lvl": "warning", "msg": %s}`, now.UTC().Format("2006-01-02T15:04:05.000000"), strconv.QuoteToASCII(msg))
 }
 
 // Finish ends a job with its results, applying the device health rules;

@@ -29,6 +29,59 @@ func (a *api) registerDevices() {
 	a.reg("scheduler.devices.tags.add", 2, 2, "tags.add(hostname, name): tag a device. [admin]", a.deviceTagAdd)
 	a.reg("scheduler.devices.tags.delete", 2, 2, "tags.delete(hostname, name): remove a device's tag. [admin]", a.deviceTagDelete)
 	a.reg("scheduler.devices.tags.list", 1, 1, "tags.list(hostname): a device's tags.", a.deviceTagList)
+	a.reg("scheduler.tags.list", 0, 0, "tags.list(): the device tags in use, by name (Basalt keeps no tag descriptions).", a.tagList)
+	a.reg("scheduler.tags.show", 1, 1, "tags.show(name): a tag and the devices that have it.", a.tagShow)
+	a.reg("scheduler.aliases.list", 0, 0, "aliases.list(): device-type aliases (Basalt has none).",
+		func(context.Context, params) (any, error) { return []string{}, nil })
+	a.reg("scheduler.aliases.show", 1, 1, "aliases.show(name): an alias (Basalt has none: 404).",
+		func(_ context.Context, p params) (any, error) {
+			return nil, notFound("Alias '%s' was not found.", p.str(0))
+		})
+}
+
+// tagDevices maps each tag on a device to the devices that have it.
+func (a *api) tagDevices(ctx context.Context) (map[string][]string, error) {
+	ds, err := a.devicesSorted(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tags := map[string][]string{}
+	for _, d := range ds {
+		for _, t := range d.Tags {
+			tags[t] = append(tags[t], d.Name)
+		}
+	}
+	return tags, nil
+}
+
+func (a *api) tagList(ctx context.Context, _ params) (any, error) {
+	tags, err := a.tagDevices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(tags))
+	for t := range tags {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	out := make([]any, 0, len(names))
+	for _, n := range names {
+		out = append(out, st("name", n, "description", nil))
+	}
+	return out, nil
+}
+
+func (a *api) tagShow(ctx context.Context, p params) (any, error) {
+	tags, err := a.tagDevices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := p.str(0)
+	devices, ok := tags[name]
+	if !ok {
+		return nil, notFound("Tag '%s' was not found.", name)
+	}
+	return st("name", name, "description", nil, "devices", devices), nil
 }
 
 // device looks up the device named by argument i (404 when absent).
@@ -192,6 +245,8 @@ func (a *api) deviceSetDictionary(ctx context.Context, p params) (any, error) {
 	if err := a.store.SetDictionary(ctx, d.Name, text); err != nil {
 		return nil, err
 	}
+	// A device whose dictionary was missing or broken may take jobs now.
+	a.lab.Kick()
 	return true, nil
 }
 
@@ -245,8 +300,10 @@ func (a *api) deviceUpdate(ctx context.Context, p params) (any, error) {
 		if err := a.store.SetDeviceHealth(ctx, d.Name, health); err != nil {
 			return nil, err
 		}
-		a.lab.Kick()
 	}
+	// Back in service, on another worker or of another type: the
+	// scheduler may place jobs differently now.
+	a.lab.Kick()
 	return nil, nil
 }
 
@@ -317,7 +374,11 @@ func (a *api) deviceTagAdd(ctx context.Context, p params) (any, error) {
 		return nil, nil
 	}
 	tags := append(slices.Clone(d.Tags), tag)
-	return nil, a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags})
+	if err := a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags}); err != nil {
+		return nil, err
+	}
+	a.lab.Kick()
+	return nil, nil
 }
 
 func (a *api) deviceTagDelete(ctx context.Context, p params) (any, error) {
@@ -331,7 +392,11 @@ func (a *api) deviceTagDelete(ctx context.Context, p params) (any, error) {
 		return nil, notFound("Tag '%s' was not found.", tag)
 	}
 	tags := slices.Delete(slices.Clone(d.Tags), i, i+1)
-	return nil, a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags})
+	if err := a.store.UpdateDevice(ctx, d.Name, store.DeviceUpdate{Tags: &tags}); err != nil {
+		return nil, err
+	}
+	a.lab.Kick()
+	return nil, nil
 }
 
 func (a *api) deviceTagList(ctx context.Context, p params) (any, error) {

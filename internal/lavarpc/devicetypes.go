@@ -138,7 +138,11 @@ func (a *api) dtSetTemplate(ctx context.Context, p params) (any, error) {
 		return nil, err
 	}
 	dt.Template = text
-	return nil, a.store.PutDeviceType(ctx, dt)
+	if err := a.store.PutDeviceType(ctx, dt); err != nil {
+		return nil, err
+	}
+	a.lab.Kick()
+	return nil, nil
 }
 
 func (a *api) dtGetHealthCheck(ctx context.Context, p params) (any, error) {

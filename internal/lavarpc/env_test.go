@@ -8,16 +8,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/basalt-lava/basalt/internal/lab"
+	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
+	"github.com/basalt-lava/basalt/internal/store/postgres"
 	"github.com/basalt-lava/basalt/internal/store/sqlite"
+	"github.com/basalt-lava/basalt/internal/store/storetest"
 	"github.com/basalt-lava/basalt/internal/xmlrpc"
 )
 
@@ -27,20 +28,30 @@ import (
 // workers w1 and w2; devices qemu01 (dictionary, tag kvm, w1), qemu02 (no
 // dictionary, w2) and old01 (Retired).
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	st   store.Store
-	lab  *testLab
-	logs *memLogs
+	lab  *lab.Lab
+	logs *logstore.Logs
 	api  *api
 	srv  *httptest.Server
 }
 
-const qemuDict = "{% extends 'qemu.jinja2' %}\n{% set netdevice = 'user' %}\n"
+// onPostgres, set by TestPostgres, makes newEnv store on PostgreSQL.
+var onPostgres bool
 
-func newEnv(t *testing.T) *env {
+// qemuDict is a QEMU x86_64 guest under TCG.
+const qemuDict = "{% extends 'qemu.jinja2' %}\n{% set arch = 'amd64' %}\n{% set no_kvm = True %}\n{% set netdevice = 'user' %}\n"
+
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "basalt.db"))
+	var st store.Store
+	var err error
+	if onPostgres {
+		st, err = postgres.Open(ctx, storetest.PostgresDSN(t.(*testing.T), false))
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "basalt.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +83,16 @@ func newEnv(t *testing.T) *env {
 	must(st.CreateDevice(ctx, store.Device{Name: "qemu02", DeviceType: "qemu", Worker: "w2"}))
 	must(st.CreateDevice(ctx, store.Device{Name: "old01", DeviceType: "bbb", Worker: "w2"}))
 	must(st.SetDeviceHealth(ctx, "old01", store.HealthRetired))
-	e := &env{t: t, st: st, lab: &testLab{st: st}, logs: &memLogs{lines: map[int64][]string{}}}
-	h := New(Config{Store: st, Logs: e.logs, Lab: e.lab})
+	dir := t.TempDir()
+	logs, err := logstore.Open(filepath.Join(dir, "jobs"), logstore.Options{})
+	must(err)
+	t.Cleanup(func() { logs.Close() })
+	// The lab's scheduling loop does not run: jobs stay where the tests
+	// put them.
+	l, err := lab.New(lab.Config{Store: st, Logs: logs, DataDir: dir})
+	must(err)
+	e := &env{t: t, st: st, lab: l, logs: logs}
+	h := New(Config{Store: st, Logs: logs, Lab: l})
 	e.api = h.(*api)
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
@@ -92,9 +111,18 @@ func (e *env) url(user, path string) string {
 // and body.
 func (e *env) post(user, path string, body []byte) (int, http.Header, []byte) {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(body))
+	status, hdr, reply, err := e.tryPost(user, path, body)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	return status, hdr, reply
+}
+
+// tryPost is post returning its errors (safe off the test's goroutine).
+func (e *env) tryPost(user, path string, body []byte) (int, http.Header, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Content-Type", "text/xml")
 	if user != "" {
@@ -102,33 +130,41 @@ func (e *env) post(user, path string, body []byte) (int, http.Header, []byte) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
+	return resp.StatusCode, resp.Header, b, err
 }
 
 // call calls method as user ("" anonymous) over HTTP and decodes the reply
 // with the project's codec: the value, or a *xmlrpc.Fault.
 func (e *env) call(user, method string, args ...any) (any, error) {
 	e.t.Helper()
-	body, err := xmlrpc.MarshalCall(method, args...)
-	if err != nil {
+	v, err := e.try(user, method, args...)
+	if _, isFault := err.(*xmlrpc.Fault); err != nil && !isFault {
 		e.t.Fatal(err)
 	}
-	status, hdr, reply := e.post(user, "/RPC2", body)
+	return v, err
+}
+
+// try is call returning every error, a *xmlrpc.Fault or another (safe off
+// the test's goroutine).
+func (e *env) try(user, method string, args ...any) (any, error) {
+	body, err := xmlrpc.MarshalCall(method, args...)
+	if err != nil {
+		return nil, err
+	}
+	status, hdr, reply, err := e.tryPost(user, "/RPC2", body)
+	if err != nil {
+		return nil, err
+	}
 	if status != http.StatusOK || hdr.Get("Content-Type") != "application/xml; charset=utf-8" {
-		e.t.Fatalf("%s as %q: HTTP %d %q: %s", method, user, status, hdr.Get("Content-Type"), reply)
+		return nil, fmt.Errorf("%s as %q: HTTP %d %q: %s", method, user, status, hdr.Get("Content-Type"), reply)
 	}
 	v, err := xmlrpc.DecodeResponse(bytes.NewReader(reply), xmlrpc.Limits{})
-	if err != nil {
-		if _, ok := err.(*xmlrpc.Fault); !ok {
-			e.t.Fatalf("%s: decoding the reply: %v\n%s", method, err, reply)
-		}
+	if _, isFault := err.(*xmlrpc.Fault); err != nil && !isFault {
+		return nil, fmt.Errorf("%s: decoding the reply: %w\n%s", method, err, reply)
 	}
 	return v, err
 }
@@ -154,166 +190,36 @@ func (e *env) submit(def string) int64 {
 	return id
 }
 
-// testLab stands in for internal/lab until it is on main: the contract's
-// behaviour on the real store, without the job checks.
-type testLab struct {
-	st    store.Store
-	mu    sync.Mutex
-	kicks int
-}
-
-func (l *testLab) Submit(ctx context.Context, u store.User, def string) ([]store.Job, error) {
-	var d struct {
-		DeviceType string `yaml:"device_type"`
-		Visibility any    `yaml:"visibility"`
-		Protocols  struct {
-			MultiNode struct {
-				Roles map[string]struct {
-					Count int `yaml:"count"`
-				} `yaml:"roles"`
-			} `yaml:"lava-multinode"`
-		} `yaml:"protocols"`
-	}
-	if err := yaml.Unmarshal([]byte(def), &d); err != nil {
-		return nil, fmt.Errorf("invalid YAML: %w", err)
-	}
-	if _, err := l.st.DeviceType(ctx, d.DeviceType); err != nil {
-		return nil, err
-	}
-	nj := store.NewJob{Definition: def, Submitter: u.Name, DeviceType: d.DeviceType, Priority: 50}
-	switch v := d.Visibility.(type) {
-	case string:
-		nj.Visibility = store.Visibility(v)
-	case map[string]any:
-		nj.Visibility = store.VisibilityGroup
-		for _, g := range v["group"].([]any) {
-			nj.VisibleGroups = append(nj.VisibleGroups, g.(string))
-		}
-	}
-	njs := []store.NewJob{nj}
-	if roles := d.Protocols.MultiNode.Roles; len(roles) > 0 {
-		njs = nil
-		n := 0
-		for _, r := range roles {
-			for i := 0; i < r.Count; i++ {
-				j := nj
-				j.Group, j.SubID = "g-"+fmt.Sprint(time.Now().UnixNano()), n
-				n++
-				njs = append(njs, j)
-			}
-		}
-		for i := range njs {
-			njs[i].Group = njs[0].Group
-		}
-	}
-	ids, err := l.st.Submit(ctx, njs)
+// jobDef is testdata/job.yaml with its name and visibility (a YAML
+// value: public, personal, or "{group: [team]}").
+func jobDef(t testing.TB, name, visibility string) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/job.yaml")
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	var out []store.Job
-	for _, id := range ids {
-		j, err := l.st.Job(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, nil
+	s := strings.Replace(string(b), "job_name: NAME", "job_name: "+name, 1)
+	return strings.Replace(s, "visibility: VISIBILITY", "visibility: "+visibility, 1)
 }
 
-func (l *testLab) Cancel(ctx context.Context, _ store.User, j store.Job) error {
-	if j.State == store.JobFinished || j.State == store.JobCanceling {
-		return nil
-	}
-	_, err := l.st.CancelJob(ctx, j.ID, time.Now())
-	return err
-}
-
-func (l *testLab) Resubmit(ctx context.Context, u store.User, j store.Job) ([]store.Job, error) {
-	return l.Submit(ctx, u, j.Definition)
-}
-
-func (l *testLab) FindJob(ctx context.Context, id string) (store.Job, error) {
-	whole, sub, multi := strings.Cut(id, ".")
-	var n int64
-	if _, err := fmt.Sscan(whole, &n); err != nil {
-		return store.Job{}, fmt.Errorf("job %s: %w", id, store.ErrNotFound)
-	}
-	j, err := l.st.Job(ctx, n)
-	if err != nil || !multi {
-		return j, err
-	}
-	var s int
-	fmt.Sscan(sub, &s)
-	js, err := l.st.Jobs(ctx, store.JobFilter{Group: j.Group})
+// multinodeDef is testdata/multinode.yaml.
+func multinodeDef(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/multinode.yaml")
 	if err != nil {
-		return j, err
+		t.Fatal(err)
 	}
-	for _, g := range js {
-		if g.SubID == s && j.Group != "" {
-			return g, nil
-		}
-	}
-	return store.Job{}, fmt.Errorf("job %s: %w", id, store.ErrNotFound)
+	return string(b)
 }
 
-func (l *testLab) Template(ctx context.Context, dt string) (string, error) {
-	t, err := l.st.DeviceType(ctx, dt)
+// addLog appends lines to job's log from index 0.
+func (e *env) addLog(job int64, lines ...string) {
+	e.t.Helper()
+	held, err := e.logs.Len(job)
 	if err != nil {
-		return "", err
+		e.t.Fatal(err)
 	}
-	if t.Template != "" {
-		return t.Template, nil
+	if _, err := e.logs.Append(job, held, lines); err != nil {
+		e.t.Fatal(err)
 	}
-	return "{# shipped " + dt + " #}\n", nil
-}
-
-func (l *testLab) RenderDevice(ctx context.Context, device, jobCtx string) (string, error) {
-	d, err := l.st.Device(ctx, device)
-	if err != nil {
-		return "", err
-	}
-	return "rendered: " + d.Name + "\ncontext: " + strings.TrimSpace(jobCtx) + "\n", nil
-}
-
-func (l *testLab) Kick() {
-	l.mu.Lock()
-	l.kicks++
-	l.mu.Unlock()
-}
-
-// memLogs stands in for internal/logstore until it is on main.
-type memLogs struct {
-	mu    sync.Mutex
-	lines map[int64][]string
-}
-
-func (m *memLogs) Exists(job int64) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	_, ok := m.lines[job]
-	return ok
-}
-
-func (m *memLogs) Read(job, start, end int64, w io.Writer) (int64, error) {
-	m.mu.Lock()
-	ls := m.lines[job]
-	m.mu.Unlock()
-	if end < 0 || end > int64(len(ls)) {
-		end = int64(len(ls))
-	}
-	var n int64
-	for i := start; i < end; i++ {
-		if _, err := io.WriteString(w, ls[i]+"\n"); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
-
-func (m *memLogs) add(job int64, lines ...string) {
-	m.mu.Lock()
-	m.lines[job] = append(m.lines[job], lines...)
-	m.mu.Unlock()
 }

@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/xmlrpc"
 )
@@ -121,18 +121,25 @@ func (a *api) findJob(ctx context.Context, p params, i int) (store.Job, string, 
 
 // visible reports whether the caller may see j.
 func (a *api) visible(ctx context.Context, j store.Job) (bool, error) {
-	if j.Visibility == store.VisibilityPublic || j.Visibility == "" {
-		return true, nil
-	}
+	return a.viewer(ctx)(j)
+}
+
+// viewer returns visible for one call's caller, reading the caller's
+// groups once (a list of group-visible jobs asks for them per job).
+func (a *api) viewer(ctx context.Context) func(store.Job) (bool, error) {
 	u, _ := caller(ctx)
 	var groups []string
-	if u.Name != "" && !u.Superuser && j.Visibility == store.VisibilityGroup {
-		var err error
-		if groups, err = a.store.UserGroups(ctx, u.Name); err != nil {
-			return false, err
+	loaded := false
+	return func(j store.Job) (bool, error) {
+		if j.Visibility == store.VisibilityGroup && u.Name != "" && !u.Superuser && !loaded {
+			var err error
+			if groups, err = a.store.UserGroups(ctx, u.Name); err != nil {
+				return false, err
+			}
+			loaded = true
 		}
+		return store.Visible(j, u, groups), nil
 	}
-	return store.Visible(j, u, groups), nil
 }
 
 // viewJob finds the job of argument i and checks the caller may see it:
@@ -152,38 +159,31 @@ func (a *api) viewJob(ctx context.Context, p params, i int) (store.Job, error) {
 	return j, nil
 }
 
-// displayID is the id LAVA shows for a job: the int id of a single job,
-// "<id of sub-job 0>.<sub_id>" for a MultiNode sub-job.
-func (a *api) displayID(ctx context.Context, j store.Job) (any, error) {
-	if j.Group == "" {
-		return j.ID, nil
+// description is LAVA's TestJob.description: the job_name the lab
+// stored, else read from the definition (a job stored without one).
+func description(j store.Job) string {
+	if j.Description != "" {
+		return j.Description
 	}
-	js, err := a.store.Jobs(ctx, store.JobFilter{Group: j.Group})
-	if err != nil {
-		return nil, err
-	}
-	first := j.ID
-	for _, g := range js {
-		if g.SubID == 0 {
-			first = g.ID
-			break
-		}
-	}
-	return strconv.FormatInt(first, 10) + "." + strconv.Itoa(j.SubID), nil
-}
-
-// description is LAVA's TestJob.description: the definition's job_name.
-func description(definition string) any {
 	var d struct {
 		JobName any `yaml:"job_name"`
 	}
-	if yaml.Unmarshal([]byte(definition), &d) != nil || d.JobName == nil {
+	if yaml.Unmarshal([]byte(j.Definition), &d) != nil || d.JobName == nil {
 		return ""
 	}
 	if s, ok := d.JobName.(string); ok {
 		return s
 	}
 	return fmt.Sprint(d.JobName)
+}
+
+// originalDefinition is what jobs.definition returns: a MultiNode
+// sub-job's whole submission, else the job's definition.
+func originalDefinition(j store.Job) string {
+	if j.MultinodeDefinition != "" {
+		return j.MultinodeDefinition
+	}
+	return j.Definition
 }
 
 // submitted is what submit and resubmit return: the int id of a single job,
@@ -194,10 +194,7 @@ func (a *api) submitted(ctx context.Context, jobs []store.Job) (any, error) {
 	}
 	ids := make([]string, 0, len(jobs))
 	for _, j := range jobs {
-		id, err := a.displayID(ctx, j)
-		if err != nil {
-			return nil, err
-		}
+		id := lab.DisplayID(j)
 		ids = append(ids, fmt.Sprint(id))
 	}
 	return ids, nil
@@ -277,17 +274,14 @@ func (a *api) jobShow(ctx context.Context, p params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := a.displayID(ctx, j)
-	if err != nil {
-		return nil, err
-	}
+	id := lab.DisplayID(j)
 	tags := j.Tags
 	if tags == nil {
 		tags = []string{}
 	}
 	return st(
 		"id", id,
-		"description", description(j.Definition),
+		"description", description(j),
 		"device", orNil(j.Device),
 		"device_type", orNil(j.DeviceType),
 		"health_check", j.HealthCheck,
@@ -311,7 +305,7 @@ func (a *api) jobDefinition(ctx context.Context, p params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return j.Definition, nil
+	return originalDefinition(j), nil
 }
 
 // maxLogReply bounds the log bytes of one jobs.logs reply, so that a
@@ -341,6 +335,13 @@ func (w *capWriter) Write(b []byte) (int, error) {
 	}
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 		w.lastNL = len(w.buf) + i + 1
+	}
+	if need := len(w.buf) + len(b); need > cap(w.buf) {
+		// Double, as append stops doing for large slices (it grows them
+		// by a quarter, which copies a 4 MB chunk some 20 times over).
+		grown := make([]byte, len(w.buf), max(need, 2*cap(w.buf), 64<<10))
+		copy(grown, w.buf)
+		w.buf = grown
 	}
 	w.buf = append(w.buf, b...)
 	w.full = w.lastNL >= w.max
@@ -398,6 +399,7 @@ func (a *api) pageJobs(ctx context.Context, f store.JobFilter, keep func(store.J
 		return a.store.Jobs(ctx, f)
 	}
 	const batch = 500
+	visible := a.viewer(ctx)
 	var out []store.Job
 	skipped := 0
 	for off := 0; ; off += batch {
@@ -407,7 +409,7 @@ func (a *api) pageJobs(ctx context.Context, f store.JobFilter, keep func(store.J
 			return nil, err
 		}
 		for _, j := range js {
-			if ok, err := a.visible(ctx, j); err != nil {
+			if ok, err := visible(j); err != nil {
 				return nil, err
 			} else if !ok || keep != nil && !keep(j) {
 				continue
@@ -496,13 +498,10 @@ func (a *api) jobList(ctx context.Context, p params) (any, error) {
 	}
 	out := make([]any, 0, len(jobs))
 	for _, j := range jobs {
-		id, err := a.displayID(ctx, j)
-		if err != nil {
-			return nil, err
-		}
+		id := lab.DisplayID(j)
 		e := st(
 			"id", id,
-			"description", description(j.Definition),
+			"description", description(j),
 			"device_type", orNil(j.DeviceType),
 			"health", string(j.Health),
 			"state", string(j.State),
@@ -546,13 +545,10 @@ func (a *api) jobQueue(ctx context.Context, p params) (any, error) {
 	}
 	out := make([]any, 0, len(jobs))
 	for _, j := range jobs {
-		id, err := a.displayID(ctx, j)
-		if err != nil {
-			return nil, err
-		}
+		id := lab.DisplayID(j)
 		out = append(out, st(
 			"id", id,
-			"description", description(j.Definition),
+			"description", description(j),
 			"requested_device_type", orNil(j.DeviceType),
 			"submitter", j.Submitter,
 		))

@@ -73,7 +73,7 @@ func testLavacli(t *testing.T, bin string) {
 		}
 		return out
 	}
-	job := file("job.yaml", "job_name: lavacli é\ndevice_type: qemu\npriority: medium\n")
+	job := file("job.yaml", jobDef(t, "lavacli é", "public"))
 	expect("alice", []string{"system", "version"}, `^2026\.07$`)
 	expect("alice", []string{"system", "whoami"}, `^alice$`)
 	expect("", []string{"system", "whoami"}, `^<AnonymousUser>$`)
@@ -83,7 +83,7 @@ func testLavacli(t *testing.T, bin string) {
 	expect("alice", []string{"devices", "list"}, `^\* qemu01 \(qemu\): Idle,Unknown$`, `^\* qemu02 \(qemu\): Idle,Unknown$`)
 	expect("alice", []string{"devices", "show", "qemu01"}, `^name\s*: qemu01$`, `^worker\s*: w1$`, `^tags\s*: \['kvm'\]$`)
 	expect("alice", []string{"devices", "dict", "get", "qemu01"}, `^\{% extends 'qemu.jinja2' %\}$`)
-	expect("alice", []string{"devices", "dict", "get", "--render", "qemu01"}, `^rendered: qemu01$`)
+	expect("alice", []string{"devices", "dict", "get", "--render", "qemu01"}, `^actions:$`)
 	expect("alice", []string{"devices", "dict", "get", "qemu01", "netdevice"}, `^user$`)
 	if out, err := run("alice", "devices", "dict", "set", "qemu02", file("d.jinja2", qemuDict)); err == nil {
 		t.Errorf("dict set by a non-admin succeeded:\n%s", out)
@@ -92,9 +92,11 @@ func testLavacli(t *testing.T, bin string) {
 	expect("alice", []string{"devices", "dict", "get", "qemu02"}, `^\{% set netdevice = 'user' %\}$`)
 	expect("alice", []string{"device-types", "list"}, `^\* bbb \(1\)$`, `^\* qemu \(2\)$`)
 	expect("alice", []string{"device-types", "show", "qemu"}, `^name\s*: qemu$`, `^devices\s*: \['qemu01', 'qemu02'\]$`)
-	expect("alice", []string{"device-types", "template", "get", "qemu"}, `^\{# shipped qemu #\}$`)
-	expect("admin", []string{"device-types", "template", "set", "qemu", file("t.jinja2", "{# from lavacli #}\n")})
-	expect("alice", []string{"device-types", "template", "get", "qemu"}, `^\{# from lavacli #\}$`)
+	expect("alice", []string{"device-types", "template", "get", "qemu"}, `^\{% extends .base\.jinja2. %\}$`)
+	// Set on bbb: a qemu template replaced by this would make the job below
+	// unrunnable on every qemu device.
+	expect("admin", []string{"device-types", "template", "set", "bbb", file("t.jinja2", "{# from lavacli #}\n")})
+	expect("alice", []string{"device-types", "template", "get", "bbb"}, `^\{# from lavacli #\}$`)
 	expect("alice", []string{"workers", "list"}, `^\* w1$`, `^\* w2$`)
 	expect("alice", []string{"workers", "show", "w1"}, `^hostname\s*: w1$`, `^devices\s*: qemu01$`)
 
@@ -111,7 +113,7 @@ func testLavacli(t *testing.T, bin string) {
 	if _, ok, err := e.st.ClaimJob(ctx, "w1", time.Now()); !ok || err != nil {
 		t.Fatalf("ClaimJob = %v, %v", ok, err)
 	}
-	e.logs.add(id,
+	e.addLog(id,
 		`- {dt: '2026-12-07T02:00:00.000000', lvl: info, msg: 'start: 1 deploy'}`,
 		`- {dt: '2026-12-07T02:00:01.000000', lvl: target, msg: 'Linux version 6.1'}`,
 		`- {dt: '2026-12-07T02:00:02.000000', lvl: results, msg: {case: pwd, definition: 0_smoke, result: pass}}`)

@@ -35,6 +35,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/lab"
+	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/xmlrpc"
 )
@@ -53,8 +55,11 @@ type Logs interface {
 	Exists(job int64) bool
 }
 
+var _ Logs = (*logstore.Logs)(nil)
+
 // Lab is what lavarpc calls of the lab (internal/lab's *Lab): the
-// operations with rules beyond one store call.
+// operations with rules beyond one store call. Job ids are shown with
+// lab.DisplayID.
 type Lab interface {
 	// Submit checks and stores a job definition (a MultiNode group gives
 	// several jobs).
@@ -72,10 +77,15 @@ type Lab interface {
 	// RenderDevice renders a device's dictionary with a job context (YAML
 	// text, "" for none) into the device configuration YAML.
 	RenderDevice(ctx context.Context, device string, jobContext string) (string, error)
+	// Validate checks a definition against the schema (strict: no
+	// unknown keys) and returns every problem, none when valid.
+	Validate(ctx context.Context, definition string, strict bool) []lab.Problem
 	// Kick asks for a scheduler pass now (after a device goes back to
 	// service, for example).
 	Kick()
 }
+
+var _ Lab = (*lab.Lab)(nil)
 
 // Config is what New needs.
 type Config struct {

@@ -4,27 +4,52 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 
+	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/xmlrpc"
 )
 
 // submitFault turns a refused submission into LAVA's fault: the lab's
-// coded errors keep their code, an unknown device type is 404, anything
-// else 400 with the reasons.
+// *lab.SubmitError keeps its code (400, or 404 for an unknown device
+// type) with every problem, one a line.
 func submitFault(err error) error {
-	var f *xmlrpc.Fault
-	if errors.As(err, &f) {
-		return f
+	var se *lab.SubmitError
+	switch {
+	case errors.As(err, &se):
+		msg := strings.Join(se.Problems, "\n")
+		if se.Code == xmlrpc.CodeBadRequest && !strings.HasPrefix(msg, "Device unavailable:") {
+			msg = "Problem with submitted job data: " + msg
+		}
+		return &xmlrpc.Fault{Code: se.Code, String: msg}
+	case errors.Is(err, lab.ErrPermission):
+		return forbidden("Permission denied.")
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Specified device or device type not found.")
-	}
-	return badRequest("Problem with submitted job data: %v", err)
+	return err
 }
 
 // registerValidate registers scheduler.jobs.validate.
-func (a *api) registerValidate() {}
+func (a *api) registerValidate() {
+	a.reg("scheduler.jobs.validate", 1, 2, "validate(definition, strict=False): check a job definition against the schema; {} when valid, else {path, msg}.",
+		func(ctx context.Context, p params) (any, error) {
+			def, err := p.text(0)
+			if err != nil {
+				return nil, err
+			}
+			problems := a.lab.Validate(ctx, def, p.bool(1, false))
+			if len(problems) == 0 {
+				return xmlrpc.Struct{}, nil
+			}
+			// LAVA answers the first error (voluptuous stops there); the
+			// message carries every one, as basalt validate prints them.
+			msgs := make([]string, len(problems))
+			for i, pr := range problems {
+				msgs[i] = pr.Msg
+			}
+			return st("path", problems[0].Path, "msg", strings.Join(msgs, "\n")), nil
+		})
+}
 
 func (a *api) registerLegacy() {
 	a.reg("scheduler.submit_job", 1, 1, "submit_job(job_data): as scheduler.jobs.submit.", a.jobSubmit)
@@ -67,12 +92,9 @@ func (a *api) jobDetails(ctx context.Context, p params) (any, error) {
 	subID := ""
 	multinode := ""
 	if j.Group != "" {
-		id, err := a.displayID(ctx, j)
-		if err != nil {
-			return nil, err
-		}
+		id := lab.DisplayID(j)
 		subID, _ = id.(string)
-		multinode = j.Definition
+		multinode = j.MultinodeDefinition
 	}
 	return st(
 		"id", j.ID,
@@ -80,7 +102,7 @@ func (a *api) jobDetails(ctx context.Context, p params) (any, error) {
 		"is_public", j.Visibility == store.VisibilityPublic || j.Visibility == "",
 		"target_group", orNil(j.Group),
 		"submitter_id", j.Submitter,
-		"description", description(j.Definition),
+		"description", description(j),
 		"health_check", j.HealthCheck,
 		"requested_device_type_id", orNil(j.DeviceType),
 		"requested_device_id", nil,
@@ -91,7 +113,7 @@ func (a *api) jobDetails(ctx context.Context, p params) (any, error) {
 		"end_time", timeOrNil(j.Ended),
 		"priority", j.Priority,
 		"definition", j.Definition,
-		"original_definition", j.Definition,
+		"original_definition", originalDefinition(j),
 		"multinode_definition", multinode,
 		"pipeline_compatibility", 0,
 		"failure_comment", nil,

@@ -194,20 +194,22 @@ func (a *api) resSuite(ctx context.Context, p params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	offset, err := p.int(3, 0)
+	// LAVA pages only when limit is given (and not 0): offset alone is
+	// ignored (lava_results_app get_testcases_with_limit).
+	limit, err := p.int(2, 0)
 	if err != nil {
 		return nil, err
 	}
-	offset = max(0, min(offset, int64(len(rs))))
-	rs = rs[offset:]
-	if p[2] != nil {
-		limit, err := p.int(2, 0)
+	if limit != 0 {
+		offset, err := p.int(3, 0)
 		if err != nil {
 			return nil, err
 		}
-		if limit >= 0 && limit < int64(len(rs)) {
-			rs = rs[:limit]
+		if offset < 0 || limit < 0 {
+			return "[]\n", nil
 		}
+		rs = rs[min(offset, int64(len(rs))):]
+		rs = rs[:min(limit, int64(len(rs)))]
 	}
 	items := make([]*yaml.Node, 0, len(rs))
 	for _, r := range rs {

@@ -18,7 +18,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
+	"github.com/basalt-lava/basalt/internal/store/storetest"
 	"github.com/basalt-lava/basalt/internal/xmlrpc"
 )
 
@@ -96,15 +98,6 @@ func sortedStrings(s []string) []string {
 	}
 	return out
 }
-
-const multinodeDef = `job_name: mn
-device_type: qemu
-protocols:
-  lava-multinode:
-    roles:
-      server: {count: 1}
-      client: {count: 1}
-`
 
 func TestSystem(t *testing.T) {
 	e := newEnv(t)
@@ -195,19 +188,20 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 
 func TestJobs(t *testing.T) {
 	e := newEnv(t)
-	pub := e.submit("job_name: public job\ndevice_type: qemu\n")
-	mine := e.submit("job_name: mine\ndevice_type: qemu\nvisibility: personal\n")
-	team := e.submit("job_name: team job\ndevice_type: qemu\nvisibility:\n  group: [team]\n")
-	mn := e.ok("alice", "scheduler.jobs.submit", multinodeDef)
+	pub := e.submit(jobDef(t, "public job", "public"))
+	mine := e.submit(jobDef(t, "mine", "personal"))
+	team := e.submit(jobDef(t, "team job", "{group: [team]}"))
+	mn := e.ok("alice", "scheduler.jobs.submit", multinodeDef(t))
 	s := func(id int64) string { return fmt.Sprint(id) }
 	mnIDs := []any{s(team+1) + ".0", s(team+1) + ".1"}
 	if diff := cmp.Diff(mn, mnIDs); diff != "" {
 		t.Fatalf("MultiNode submit (-got +want):\n%s", diff)
 	}
 	e.run(t, []rpcCase{
-		{name: "submit anonymous", method: "scheduler.jobs.submit", args: []any{"device_type: qemu\n"}, fault: 401,
+		{name: "submit anonymous", method: "scheduler.jobs.submit", args: []any{jobDef(t, "x", "public")}, fault: 401,
 			msg: "Authentication with user and token required for this API."},
-		{name: "submit unknown type", user: "alice", method: "scheduler.jobs.submit", args: []any{"device_type: nope\n"}, fault: 404},
+		{name: "submit unknown type", user: "alice", method: "scheduler.jobs.submit", args: []any{strings.Replace(jobDef(t, "x", "public"), "device_type: qemu", "device_type: nope", 1)}, fault: 404,
+			msg: `Specified device or device type not found: device type "nope"`},
 		{name: "submit bad YAML", user: "alice", method: "scheduler.jobs.submit", args: []any{"device_type: [\n"}, fault: 400, msg: "Problem with submitted job data"},
 		{name: "show string id", method: "scheduler.jobs.show", args: []any{s(pub)}, check: func(t *testing.T, v any) {
 			m := keys(t, v, "id", "description", "device", "device_type", "health_check", "pipeline", "health", "state", "submitter",
@@ -253,7 +247,7 @@ func TestJobs(t *testing.T) {
 		}},
 		{name: "show group superuser", user: "admin", method: "scheduler.jobs.show", args: []any{s(team)}, check: func(*testing.T, any) {}},
 		{name: "show wrong count", method: "scheduler.jobs.show", args: []any{"1", "2"}, fault: xmlrpc.CodeInternalError, msg: "takes 1 positional argument but 2 were given"},
-		{name: "definition", method: "scheduler.jobs.definition", args: []any{s(pub)}, want: "job_name: public job\ndevice_type: qemu\n"},
+		{name: "definition", method: "scheduler.jobs.definition", args: []any{s(pub)}, want: jobDef(t, "public job", "public")},
 		{name: "definition hidden", method: "scheduler.jobs.definition", args: []any{s(mine)}, fault: 403},
 		{name: "cancel anonymous", method: "scheduler.jobs.cancel", args: []any{s(pub)}, fault: 401},
 		{name: "cancel empty id", user: "alice", method: "scheduler.jobs.cancel", args: []any{""}, fault: 400, msg: "Bad request: TestJob id was not specified."},
@@ -279,6 +273,26 @@ func TestJobs(t *testing.T) {
 				t.Errorf("resubmit MultiNode = %#v, want two sub-job ids", v)
 			}
 		}},
+		{name: "definition of a sub-job is the whole submission", method: "scheduler.jobs.definition", args: []any{mnIDs[1]}, want: multinodeDef(t)},
+		{name: "validate", method: "scheduler.jobs.validate", args: []any{jobDef(t, "v", "public")}, want: map[string]any{}},
+		{name: "validate strict", method: "scheduler.jobs.validate", args: []any{jobDef(t, "v", "public"), true}, want: map[string]any{}},
+		{name: "validate invalid", method: "scheduler.jobs.validate", args: []any{strings.Replace(jobDef(t, "v", "public"), "priority: medium", "priority: urgent", 1)},
+			check: func(t *testing.T, v any) {
+				m := keys(t, v, "path", "msg")
+				if !strings.Contains(fmt.Sprint(m["msg"]), "priority") {
+					t.Errorf("validate = %v, want a problem about priority", m)
+				}
+			}},
+		{name: "submit invalid lists every problem", user: "alice", method: "scheduler.jobs.submit",
+			args:  []any{strings.Replace(strings.Replace(jobDef(t, "v", "public"), "priority: medium", "priority: urgent", 1), "method: qemu", "method: nope", 1)},
+			fault: 400, msg: "Problem with submitted job data: job.yaml:"},
+		{name: "submit too big", user: "alice", method: "scheduler.jobs.submit", args: []any{strings.Repeat("#", 11<<20)}, fault: 400, msg: "job definition"},
+		{name: "cancel a sub-job cancels its group", user: "alice", method: "scheduler.jobs.cancel", args: []any{mnIDs[1]}, want: true},
+		{name: "the group is canceled", method: "scheduler.jobs.show", args: []any{mnIDs[0]}, check: func(t *testing.T, v any) {
+			if m := v.(map[string]any); m["health"] != "Canceled" {
+				t.Errorf("sub-job 0 after canceling sub-job 1: %v, %v", m["state"], m["health"])
+			}
+		}},
 		{name: "configuration not started", method: "scheduler.jobs.configuration", args: []any{s(team)}, user: "bob", fault: 404, msg: "has not started yet"},
 	})
 	// A running job's configuration: the definition and the rendered device.
@@ -290,7 +304,7 @@ func TestJobs(t *testing.T) {
 	e.run(t, []rpcCase{
 		{name: "configuration", user: "bob", method: "scheduler.jobs.configuration", args: []any{team}, check: func(t *testing.T, v any) {
 			l := v.([]any)
-			if len(l) != 5 || l[0] != "job_name: team job\ndevice_type: qemu\nvisibility:\n  group: [team]\n" || !strings.HasPrefix(fmt.Sprint(l[1]), "rendered: qemu01") || l[2] != nil {
+			if len(l) != 5 || l[0] != jobDef(t, "team job", "{group: [team]}") || !strings.Contains(fmt.Sprint(l[1]), "\nactions:\n") || l[2] != nil {
 				t.Errorf("configuration = %#v", v)
 			}
 		}},
@@ -316,7 +330,7 @@ func TestJobs(t *testing.T) {
 // after the MultiNode pair.
 func mn2(team int64) int64 { return team + 3 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -325,14 +339,14 @@ func must(t *testing.T, err error) {
 
 func TestJobLogs(t *testing.T) {
 	e := newEnv(t)
-	id := e.submit("job_name: logs\ndevice_type: qemu\n")
-	nolog := e.submit("job_name: no log\ndevice_type: qemu\n")
+	id := e.submit(jobDef(t, "logs", "public"))
+	nolog := e.submit(jobDef(t, "no log", "public"))
 	lines := []string{
 		`- {dt: '2026-12-07T02:00:00.000000', lvl: info, msg: one}`,
 		`- {dt: '2026-12-07T02:00:01.000000', lvl: debug, msg: two}`,
 		`- {dt: '2026-12-07T02:00:02.000000', lvl: target, msg: three}`,
 	}
-	e.logs.add(id, lines...)
+	e.addLog(id, lines...)
 	all := strings.Join(lines, "\n") + "\n"
 	e.run(t, []rpcCase{
 		{name: "all", method: "scheduler.jobs.logs", args: []any{fmt.Sprint(id), 0, nil}, want: []any{false, []byte(all)}},
@@ -350,21 +364,46 @@ func TestJobLogs(t *testing.T) {
 	must(t, err)
 	e.run(t, []rpcCase{{name: "finished", method: "scheduler.jobs.logs", args: []any{id, 2, nil}, want: []any{true, []byte(lines[2] + "\n")}}})
 	// A reply over the limit is cut on a line and says not finished, so
-	// lavacli comes back for the rest (and its "lines" count stays right).
-	e.api.maxLog = len(lines[0]) + 5
-	e.run(t, []rpcCase{
-		{name: "capped", method: "scheduler.jobs.logs", args: []any{id, 0, nil}, want: []any{false, []byte(lines[0] + "\n" + lines[1] + "\n")}},
-		{name: "capped rest", method: "scheduler.jobs.logs", args: []any{id, 2, nil}, want: []any{true, []byte(lines[2] + "\n")}},
-	})
+	// lavacli comes back for the rest (and its "lines" count stays right):
+	// a finished job's 3,000-line log read as lavacli reads it.
+	big := e.submit(jobDef(t, "big log", "public"))
+	var want strings.Builder
+	var biglines []string
+	for i := 0; i < 3000; i++ {
+		l := fmt.Sprintf("- {dt: '2026-12-07T02:00:00.%06d', lvl: info, msg: line %d of a long log}", i, i)
+		biglines = append(biglines, l)
+		want.WriteString(l + "\n")
+	}
+	e.addLog(big, biglines...)
+	_, err = e.st.CancelJob(context.Background(), big, time.Now())
+	must(t, err)
+	e.api.maxLog = 1000
+	var got strings.Builder
+	calls := 0
+	for start := 0; ; calls++ {
+		v := e.ok("", "scheduler.jobs.logs", fmt.Sprint(big), start, nil).([]any)
+		chunk := string(v[1].([]byte))
+		got.WriteString(chunk)
+		start += strings.Count(chunk, "\n")
+		if v[0] == true {
+			break
+		}
+		if calls > 100 || chunk == "" {
+			t.Fatalf("not finished after %d calls (at line %d)", calls, start)
+		}
+	}
+	if got.String() != want.String() || calls < 2 {
+		t.Errorf("paged log: %d bytes in %d calls, want the %d bytes of the log in several", got.Len(), calls+1, want.Len())
+	}
 }
 
 func TestJobList(t *testing.T) {
 	e := newEnv(t)
 	var ids []int64
 	for i := 0; i < 5; i++ {
-		ids = append(ids, e.submit(fmt.Sprintf("job_name: j%d\ndevice_type: %s\n", i, map[bool]string{true: "bbb", false: "qemu"}[i == 1])))
+		ids = append(ids, e.submit(jobDef(t, fmt.Sprintf("j%d", i), "public")))
 	}
-	hidden := e.submit("job_name: hidden\ndevice_type: qemu\nvisibility: personal\n")
+	hidden := e.submit(jobDef(t, "hidden", "personal"))
 	ctx := context.Background()
 	_, err := e.st.CancelJob(ctx, ids[0], time.Now())
 	must(t, err)
@@ -415,7 +454,8 @@ func TestJobList(t *testing.T) {
 			wantIDs(ids[4], ids[3], ids[2], ids[1])(t, v)
 			keys(t, v.([]any)[0], "id", "description", "requested_device_type", "submitter")
 		}},
-		{name: "queue by type", method: "scheduler.jobs.queue", args: []any{[]any{"bbb"}, 0, 25}, check: wantIDs(ids[1])},
+		{name: "queue by type", method: "scheduler.jobs.queue", args: []any{[]any{"qemu"}, 1, 2}, check: wantIDs(ids[3], ids[2])},
+		{name: "queue by other type", method: "scheduler.jobs.queue", args: []any{[]any{"bbb"}, 0, 25}, want: []any{}},
 		{name: "queue empty type list", method: "scheduler.jobs.queue", args: []any{[]any{}}, want: []any{}},
 	})
 }
@@ -438,8 +478,17 @@ func TestDevices(t *testing.T) {
 			"tags": []any{"kvm"}, "permissions": []any{}}},
 		{name: "show unknown", method: "scheduler.devices.show", args: []any{"nope"}, fault: 404, msg: "Device 'nope' was not found."},
 		{name: "get_dictionary", method: "scheduler.devices.get_dictionary", args: []any{"qemu01"}, want: []byte(qemuDict)},
-		{name: "get_dictionary render", method: "scheduler.devices.get_dictionary", args: []any{"qemu01", true, nil}, want: []byte("rendered: qemu01\ncontext: \n")},
-		{name: "get_dictionary context", method: "scheduler.devices.get_dictionary", args: []any{"qemu01", true, "arch: arm64"}, want: []byte("rendered: qemu01\ncontext: arch: arm64\n")},
+		{name: "get_dictionary render", method: "scheduler.devices.get_dictionary", args: []any{"qemu01", true, nil}, check: func(t *testing.T, v any) {
+			if s := string(v.([]byte)); !strings.Contains(s, "\nactions:\n") || !strings.Contains(s, "- -m 512\n") {
+				t.Errorf("rendered: %.300s", s)
+			}
+		}},
+		{name: "get_dictionary context", method: "scheduler.devices.get_dictionary", args: []any{"qemu01", true, "memory: 2048"}, check: func(t *testing.T, v any) {
+			if s := string(v.([]byte)); !strings.Contains(s, "- -m 2048\n") {
+				t.Errorf("rendered with memory 2048: %.300s", s)
+			}
+		}},
+		{name: "get_dictionary context not a map", method: "scheduler.devices.get_dictionary", args: []any{"qemu01", true, "[1]"}, fault: 400, msg: "Unable to render the configuration of device qemu01"},
 		{name: "get_dictionary bad context", method: "scheduler.devices.get_dictionary", args: []any{"qemu01", true, "a: [b"}, fault: 400, msg: "Job Context 'a: [b' is not valid"},
 		{name: "get_dictionary none", method: "scheduler.devices.get_dictionary", args: []any{"qemu02"}, fault: 404, msg: "Device 'qemu02' does not have a configuration"},
 		{name: "set_dictionary anonymous", method: "scheduler.devices.set_dictionary", args: []any{"qemu02", "x"}, fault: 403,
@@ -474,6 +523,11 @@ func TestDevices(t *testing.T) {
 		{name: "tags.delete unknown", user: "admin", method: "scheduler.devices.tags.delete", args: []any{"qemu01", "kvm"}, fault: 404, msg: "Tag 'kvm' was not found."},
 		{name: "tags.add not admin", user: "bob", method: "scheduler.devices.tags.add", args: []any{"qemu01", "x"}, fault: 403},
 		{name: "tags.list unknown", method: "scheduler.devices.tags.list", args: []any{"nope"}, fault: 404},
+		{name: "scheduler.tags.list", method: "scheduler.tags.list", want: []any{map[string]any{"name": "usb", "description": nil}}},
+		{name: "scheduler.tags.show", method: "scheduler.tags.show", args: []any{"usb"}, want: map[string]any{"name": "usb", "description": nil, "devices": []any{"qemu01"}}},
+		{name: "scheduler.tags.show unknown", method: "scheduler.tags.show", args: []any{"kvm"}, fault: 404, msg: "Tag 'kvm' was not found."},
+		{name: "aliases.list", method: "scheduler.aliases.list", want: []any{}},
+		{name: "aliases.show", method: "scheduler.aliases.show", args: []any{"x"}, fault: 404, msg: "Alias 'x' was not found."},
 		{name: "add anonymous", method: "scheduler.devices.add", args: []any{"qemu03", "qemu", "w1"}, fault: 401},
 		{name: "add not admin", user: "alice", method: "scheduler.devices.add", args: []any{"qemu03", "qemu", "w1"}, fault: 403,
 			msg: "User 'alice' is missing permission lava_scheduler_app.change_device."},
@@ -494,7 +548,7 @@ func TestDevices(t *testing.T) {
 		}},
 	})
 	// A device with a job on it shows the job's id in current_job.
-	id := e.submit("job_name: on qemu01\ndevice_type: qemu\n")
+	id := e.submit(jobDef(t, "on qemu01", "public"))
 	must(t, e.st.Schedule(context.Background(), []store.Assignment{{Job: id, Device: "qemu01"}}))
 	e.run(t, []rpcCase{
 		{name: "current_job", method: "scheduler.devices.show", args: []any{"qemu01"}, check: func(t *testing.T, v any) {
@@ -514,7 +568,7 @@ func TestDeviceTypes(t *testing.T) {
 	e := newEnv(t)
 	e.run(t, []rpcCase{
 		{name: "list", method: "scheduler.device_types.list", want: []any{
-			map[string]any{"name": "bbb", "devices": int64(1), "installed": true, "template": true},
+			map[string]any{"name": "bbb", "devices": int64(1), "installed": true, "template": false},
 			map[string]any{"name": "qemu", "devices": int64(2), "installed": true, "template": true},
 		}},
 		{name: "show", method: "scheduler.device_types.show", args: []any{"qemu"}, check: func(t *testing.T, v any) {
@@ -525,7 +579,7 @@ func TestDeviceTypes(t *testing.T) {
 			}
 		}},
 		{name: "show unknown", method: "scheduler.device_types.show", args: []any{"nope"}, fault: 404, msg: "Device-type 'nope' was not found."},
-		{name: "get_template shipped", method: "scheduler.device_types.get_template", args: []any{"qemu"}, want: []byte("{# shipped qemu #}\n")},
+		{name: "get_template shipped", method: "scheduler.device_types.get_template", args: []any{"qemu"}, check: shippedQemu},
 		{name: "get_template bad name", method: "scheduler.device_types.get_template", args: []any{"../x"}, fault: 400, msg: "Invalid device-type '../x'"},
 		{name: "get_template unknown", method: "scheduler.device_types.get_template", args: []any{"nope"}, fault: 404},
 		{name: "set_template user", user: "alice", method: "scheduler.device_types.set_template", args: []any{"qemu", "x"}, fault: 403,
@@ -539,7 +593,7 @@ func TestDeviceTypes(t *testing.T) {
 			}
 		}},
 		{name: "set_template empty deletes", user: "admin", method: "scheduler.device_types.set_template", args: []any{"qemu", ""}, isNil: true},
-		{name: "get_template back", method: "scheduler.device_types.get_template", args: []any{"qemu"}, want: []byte("{# shipped qemu #}\n")},
+		{name: "get_template back", method: "scheduler.device_types.get_template", args: []any{"qemu"}, check: shippedQemu},
 		{name: "get_health_check", method: "scheduler.device_types.get_health_check", args: []any{"qemu"}, want: []byte("job_name: health check\n")},
 		{name: "get_health_check none", method: "scheduler.device_types.get_health_check", args: []any{"bbb"}, fault: 404},
 		{name: "set_health_check", user: "admin", method: "scheduler.device_types.set_health_check", args: []any{"bbb", "job_name: hc\n"}, isNil: true},
@@ -607,8 +661,8 @@ func TestWorkers(t *testing.T) {
 
 func TestResults(t *testing.T) {
 	e := newEnv(t)
-	id := e.submit("job_name: res\ndevice_type: qemu\nmetadata:\n  source: https://example.com/x.git\n  build: 12\n")
-	mine := e.submit("job_name: mine\ndevice_type: qemu\nvisibility: personal\n")
+	id := e.submit(jobDef(t, "res", "public"))
+	mine := e.submit(jobDef(t, "mine", "personal"))
 	m := 12.5
 	must(t, e.st.AddResults(context.Background(), id, []store.Result{
 		{Suite: "lava", Case: "job", Result: "pass", Metadata: "{case: job, definition: lava, result: pass, level: ''}"},
@@ -666,6 +720,9 @@ func TestResults(t *testing.T) {
 		{name: "no results", user: "alice", method: "results.get_testjob_results_yaml", args: []any{mine}, want: "[]\n"},
 		{name: "suite", user: "bob", method: "results.get_testsuite_results_yaml", args: []any{sid, "0_smoke"}, check: names("0_smoke.linux-posix-pwd [pass]", "0_smoke.speed [fail]")},
 		{name: "suite limit offset", user: "bob", method: "results.get_testsuite_results_yaml", args: []any{sid, "0_smoke", 1, 1}, check: names("0_smoke.speed [fail]")},
+		{name: "suite limit", user: "bob", method: "results.get_testsuite_results_yaml", args: []any{sid, "0_smoke", 1}, check: names("0_smoke.linux-posix-pwd [pass]")},
+		{name: "suite offset alone ignored", user: "bob", method: "results.get_testsuite_results_yaml", args: []any{sid, "0_smoke", nil, 1}, check: names("0_smoke.linux-posix-pwd [pass]", "0_smoke.speed [fail]")},
+		{name: "suite offset past the end", user: "bob", method: "results.get_testsuite_results_yaml", args: []any{sid, "0_smoke", 10, 5}, want: "[]\n"},
 		{name: "suite unknown", user: "bob", method: "results.get_testsuite_results_yaml", args: []any{sid, "nope"}, fault: 404, msg: "Specified test suite not found."},
 		{name: "case", user: "bob", method: "results.get_testcase_results_yaml", args: []any{sid, "lava", "job"}, check: names("lava.job [pass]")},
 		{name: "case unknown", user: "bob", method: "results.get_testcase_results_yaml", args: []any{sid, "lava", "nope"}, want: "[]\n"},
@@ -682,11 +739,11 @@ func TestResults(t *testing.T) {
 
 func TestLegacy(t *testing.T) {
 	e := newEnv(t)
-	id := e.ok("alice", "scheduler.submit_job", "job_name: legacy\ndevice_type: qemu\n").(int64)
+	id := e.ok("alice", "scheduler.submit_job", jobDef(t, "legacy", "public")).(int64)
 	e.run(t, []rpcCase{
 		{name: "job_details", method: "scheduler.job_details", args: []any{fmt.Sprint(id)}, check: func(t *testing.T, v any) {
 			m := v.(map[string]any)
-			if m["status"] != "Submitted" || m["definition"] != "job_name: legacy\ndevice_type: qemu\n" || m["is_pipeline"] != true ||
+			if m["status"] != "Submitted" || m["definition"] != jobDef(t, "legacy", "public") || m["is_pipeline"] != true ||
 				m["multinode_definition"] != "" || m["submitter_username"] != "alice" {
 				t.Errorf("job_details = %v", m)
 			}
@@ -729,10 +786,10 @@ func TestPythonShapes(t *testing.T) {
 		t.Skipf("skipping: %s is absent (%v)", python, err)
 	}
 	e := newEnv(t)
-	id := e.submit("job_name: shapes é\ndevice_type: qemu\n")
-	e.ok("alice", "scheduler.jobs.submit", multinodeDef)
-	hidden := e.submit("job_name: hidden\ndevice_type: qemu\nvisibility: personal\n")
-	e.logs.add(id, `- {dt: '2026-12-07T02:00:00.000000', lvl: info, msg: 'start: 1 deploy'}`, `- {dt: '2026-12-07T02:00:01.000000', lvl: target, msg: "Linux version é"}`)
+	id := e.submit(jobDef(t, "shapes é", "public"))
+	e.ok("alice", "scheduler.jobs.submit", multinodeDef(t))
+	hidden := e.submit(jobDef(t, "hidden", "personal"))
+	e.addLog(id, `- {dt: '2026-12-07T02:00:00.000000', lvl: info, msg: 'start: 1 deploy'}`, `- {dt: '2026-12-07T02:00:01.000000', lvl: target, msg: "Linux version é"}`)
 	must(t, e.st.AddResults(context.Background(), id, []store.Result{{Suite: "lava", Case: "job", Result: "pass"}, {Suite: "0_smoke", Case: "pwd", Result: "fail"}}))
 	must(t, e.st.PingWorker(context.Background(), "w1", time.Now()))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -770,8 +827,8 @@ func golden(t *testing.T, path string, got []byte) {
 // each call answers a value that encodes or a fault, never a panic.
 func TestHostileArguments(t *testing.T) {
 	e := newEnv(t)
-	e.submit("job_name: x\ndevice_type: qemu\n")
-	e.logs.add(1, `- {dt: '2026-12-07T02:00:00.000000', lvl: info, msg: x}`)
+	e.submit(jobDef(t, "x", "public"))
+	e.addLog(1, `- {dt: '2026-12-07T02:00:00.000000', lvl: info, msg: x}`)
 	names, err := e.api.rpc.Dispatch(context.Background(), "system.listMethods", nil)
 	must(t, err)
 	values := []any{nil, int64(-1), int64(1), "1", "", "qemu01", "../x", []any{}, []any{"qemu"}, map[string]any{"a": int64(1)}, []byte("1"), true, 1.5, time.Unix(0, 0)}
@@ -801,5 +858,119 @@ func TestHostileArguments(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// shippedQemu checks a reply is Basalt's shipped qemu template.
+func shippedQemu(t *testing.T, v any) {
+	b, ok := v.([]byte)
+	if !ok || !bytes.Contains(b, []byte("{% extends 'base.jinja2' %}")) || !bytes.Contains(b, []byte("qemu.jinja2")) {
+		t.Errorf("template = %.200q, want the shipped qemu.jinja2", v)
+	}
+}
+
+// TestListVisibility: a list holds the jobs its caller may see, group
+// members included, and pages over those.
+func TestListVisibility(t *testing.T) {
+	e := newEnv(t)
+	pub := e.submit(jobDef(t, "public", "public"))
+	team := e.submit(jobDef(t, "team", "{group: [team]}"))
+	mine := e.submit(jobDef(t, "mine", "personal"))
+	team2 := e.submit(jobDef(t, "team 2", "{group: [team]}"))
+	ids := func(want ...int64) func(*testing.T, any) {
+		return func(t *testing.T, v any) {
+			var got, w []any
+			for _, j := range v.([]any) {
+				got = append(got, j.(map[string]any)["id"])
+			}
+			for _, id := range want {
+				w = append(w, id)
+			}
+			if diff := cmp.Diff(got, w); diff != "" {
+				t.Errorf("ids (-got +want):\n%s", diff)
+			}
+		}
+	}
+	e.run(t, []rpcCase{
+		{name: "anonymous", method: "scheduler.jobs.list", check: ids(pub)},
+		{name: "group member", user: "bob", method: "scheduler.jobs.list", check: ids(team2, team, pub)},
+		{name: "group member paged", user: "bob", method: "scheduler.jobs.list", args: []any{nil, nil, 1, 1}, check: ids(team)},
+		{name: "submitter", user: "alice", method: "scheduler.jobs.list", check: ids(team2, mine, team, pub)},
+		{name: "superuser", user: "admin", method: "scheduler.jobs.list", check: ids(team2, mine, team, pub)},
+		{name: "queue as group member", user: "bob", method: "scheduler.jobs.queue", check: ids(team2, team, pub)},
+	})
+}
+
+// TestConcurrentCalls: clients at once submitting, reading, listing,
+// paging a log that grows and canceling, each call answered right (run
+// with -race).
+func TestConcurrentCalls(t *testing.T) {
+	e := newEnv(t)
+	logged := e.submit(jobDef(t, "logged", "public"))
+	def := jobDef(t, "CLIENT", "public") // read here: t.Fatal is for this goroutine only
+	done := make(chan error)
+	const clients, calls = 6, 15
+	for c := 0; c < clients; c++ {
+		go func(c int) {
+			var err error
+			defer func() { done <- err }()
+			for i := 0; i < calls && err == nil; i++ {
+				switch (c + i) % 5 {
+				case 0:
+					var v any
+					if v, err = e.try("alice", "scheduler.jobs.submit", strings.Replace(def, "CLIENT", fmt.Sprintf("c%d-%d", c, i), 1)); err == nil {
+						_, err = e.try("alice", "scheduler.jobs.cancel", v)
+					}
+				case 1:
+					_, err = e.try("", "scheduler.jobs.show", logged)
+				case 2:
+					_, err = e.try("bob", "scheduler.jobs.list", nil, nil, 0, 25, 0, true)
+				case 3:
+					held, lerr := e.logs.Len(logged)
+					if lerr != nil {
+						err = lerr
+						break
+					}
+					if _, err = e.logs.Append(logged, held, []string{fmt.Sprintf("- {dt: '2026-12-07T02:00:00.000000', lvl: info, msg: c%d %d}", c, i)}); err != nil {
+						var gap *logstore.GapError
+						if errors.As(err, &gap) {
+							err = nil // another client appended first
+						}
+						break
+					}
+					_, err = e.try("", "scheduler.jobs.logs", logged, 0, nil)
+				case 4:
+					_, err = e.try("alice", "scheduler.devices.list")
+				}
+			}
+		}(c)
+	}
+	for c := 0; c < clients; c++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	n, err := e.logs.Len(logged)
+	must(t, err)
+	v := e.ok("", "scheduler.jobs.logs", logged, 0, nil).([]any)
+	if got := int64(strings.Count(string(v[1].([]byte)), "\n")); got != n {
+		t.Errorf("log read back: %d lines, the log holds %d", got, n)
+	}
+}
+
+// TestPostgres runs the tests that read and write jobs on PostgreSQL
+// (BASALT_POSTGRES_DSN, set by scripts/with-postgres.sh; skipped without).
+func TestPostgres(t *testing.T) {
+	storetest.PostgresDSN(t, false)
+	onPostgres = true
+	defer func() { onPostgres = false }()
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T)
+	}{
+		{"Jobs", TestJobs}, {"JobLogs", TestJobLogs}, {"JobList", TestJobList}, {"ListVisibility", TestListVisibility},
+		{"Devices", TestDevices}, {"Workers", TestWorkers}, {"Results", TestResults}, {"ConcurrentCalls", TestConcurrentCalls},
+	} {
+		t.Run(tc.name, tc.fn)
 	}
 }

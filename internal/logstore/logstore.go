@@ -247,8 +247,10 @@ func (l *Logs) Len(job int64) (int64, error) {
 // Each new line must be one LAVA log record (see normalise): a line that
 // is not, or is over MaxLineBytes, is refused with a *LineError naming it,
 // and nothing of the batch is written. A batch that would take the log
-// past MaxLogBytes is refused whole with a *limits.Error. Append of no
-// lines creates an empty log.
+// past MaxLogBytes is refused whole with a *limits.Error (not wrapped in
+// a *LineError): the log is full, every later batch is refused the same
+// way, so the caller should end the job rather than have its sender
+// retry. Append of no lines creates an empty log.
 //
 // held is the lines the log holds when Append returns, whatever the
 // error: what the sender may drop.

@@ -172,8 +172,9 @@ func TestAppendErrors(t *testing.T) {
 		t.Errorf("a long line: %#v, want a *LineError for line 2 wrapping a *limits.Error", err)
 	}
 	_, err = l.Append(1, 2, recs(2, 4))
-	if !errors.As(err, &lim) {
-		t.Errorf("past the log's limit: %#v, want a *limits.Error", err)
+	line = nil
+	if !errors.As(err, &lim) || errors.As(err, &line) {
+		t.Errorf("past the log's limit: %#v, want a *limits.Error that is not a *LineError", err)
 	}
 	for _, job := range []int64{0, -3} {
 		if _, err := l.Append(job, 0, recs(0, 1)); !errors.Is(err, ErrBadJob) {

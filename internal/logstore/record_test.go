@@ -49,6 +49,38 @@ func TestNormalise(t *testing.T) {
 			in:   `- {"dt": "x", "lvl": "info", "msg": "\"lvl\": \"event\""}`,
 			want: `- {"dt": "x", "lvl": "info", "msg": "\"lvl\": \"event\""}`},
 
+		{name: "PyYAML's tagged values unchanged",
+			in:   `- {"dt": "x", "lvl": "results", "msg": {"n": !!int "-5", "f": !!float "1.5e+20", "i": !!float "-.inf", "b": !!bool "true", "z": !!null "null", "s": !!str "5", "bin": !!binary "AP8A\n/w==\n"}}`,
+			want: `- {"dt": "x", "lvl": "results", "msg": {"n": !!int "-5", "f": !!float "1.5e+20", "i": !!float "-.inf", "b": !!bool "true", "z": !!null "null", "s": !!str "5", "bin": !!binary "AP8A\n/w==\n"}}`},
+		{name: "plain keys with spaces, trailing commas, empty collections",
+			in:   `- {dt: 'x', lvl: info, msg: {x y: 1, a/b.c-d: [], e: {},}, }`,
+			want: `- {dt: 'x', lvl: info, msg: {x y: 1, a/b.c-d: [], e: {},}, }`},
+		{name: "YAML escapes",
+			in:   `- {"dt": "x", "lvl": "info", "msg": "\0\a\t\e\N\_\L\P\x41\u00e9\U0001F600\ \""}`,
+			want: `- {"dt": "x", "lvl": "info", "msg": "\0\a\t\e\N\_\L\P\x41\u00e9\U0001F600\ \""}`},
+		{name: "JSON's slash escape", in: `- {"dt": "x", "lvl": "info", "msg": "\/"}`, err: `the escape \/ is not YAML's`},
+
+		{name: "unknown escape", in: `- {"dt": "x", "lvl": "info", "msg": "\q"}`, err: `the escape \q is not YAML's`},
+		{name: "surrogate escape", in: `- {"dt": "x", "lvl": "info", "msg": "\ud800"}`, err: "is not a character"},
+		{name: "short escape", in: `- {"dt": "x", "lvl": "info", "msg": "\x4"}`, err: `the \x escape holds '"'`},
+		{name: "bad int", in: `- {"dt": "x", "lvl": "info", "msg": !!int "x"}`, err: `"x" is not a !!int value`},
+		{name: "bad float", in: `- {"dt": "x", "lvl": "info", "msg": !!float "1e"}`, err: `"1e" is not a !!float value`},
+		{name: "bad bool", in: `- {"dt": "x", "lvl": "info", "msg": !!bool "yes"}`, err: "not a !!bool value"},
+		{name: "bad binary", in: `- {"dt": "x", "lvl": "info", "msg": !!binary "a!=="}`, err: "is not base64"},
+		{name: "plain binary", in: `- {"dt": "x", "lvl": "info", "msg": !!binary aGk=}`, err: "!!binary on a plain scalar"},
+		{name: "other tag", in: `- {"dt": "x", "lvl": "info", "msg": !!python/object:os.system "x"}`, err: "only !!str"},
+		{name: "alias", in: `- {"dt": "x", "lvl": "info", "msg": *a}`, err: "a value cannot start with '*'"},
+		{name: "explicit key", in: `- {"dt": "x", "lvl": "info", "msg": m, ? k: v}`, err: "a key must be a quoted string or a name"},
+		{name: "bool key", in: `- {"dt": "x", "lvl": "info", "msg": {yes: 1}}`, err: `the plain key "yes" reads as a boolean`},
+		{name: "numeric key", in: `- {"dt": "x", "lvl": "info", "msg": {1: a}}`, err: "a key must be a quoted string or a name"},
+		{name: "key with an escape", in: `- {"dt": "x", "lvl": "info", "msg": {"a\x41": 1}}`, err: "a key with an escape"},
+		{name: "colon without space", in: `- {dt: x, lvl:info, msg: m}`, err: "not followed by a space"},
+		{name: "empty value", in: `- {"dt": "x", "lvl": "info", "msg": }`, err: `the key "msg" has no value`},
+		{name: "pair in a sequence", in: `- {"dt": "x", "lvl": "info", "msg": [a: b]}`, err: "a key: value pair inside a sequence"},
+		{name: "value starting with a colon", in: `- {"dt": "x", "lvl": "info", "msg": :0}`, err: "a value cannot start with ':'"},
+		{name: "block indicator", in: `- {"dt": "x", "lvl": "info", "msg": - a}`, err: "starts a block"},
+		{name: "duplicate nested key", in: `- {"dt": "x", "lvl": "info", "msg": {a: 1, "a": 2}}`, err: `the key "a" is there twice`},
+		{name: "too deep", in: `- {"dt": "x", "lvl": "info", "msg": ` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, err: "nested deeper than 32"},
 		{name: "newline", in: "- {\"dt\": \"x\", \"lvl\": \"info\",\n \"msg\": \"m\"}", err: "line break at byte 28"},
 		{name: "carriage return", in: "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"m\r\"}", err: "line break"},
 		{name: "NUL", in: "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"a\x00b\"}", err: "control character 0x00 at byte 38"},
@@ -59,10 +91,10 @@ func TestNormalise(t *testing.T) {
 		{name: "tab and unicode allowed", in: "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"a\tb ✓ é 😀\"}", want: "- {\"dt\": \"x\", \"lvl\": \"info\", \"msg\": \"a\tb ✓ é 😀\"}"},
 		{name: "not a list item", in: `{"dt": "x", "lvl": "info", "msg": "m"}`, err: `does not start with "- {"`},
 		{name: "block mapping", in: `- dt: x`, err: `does not start with "- {"`},
-		{name: "unclosed", in: `- {"dt": "x", "lvl": "info", "msg": "m"`, err: `does not end with "}"`},
-		{name: "two records on a line", in: `- {"dt": "x", "lvl": "info", "msg": "m"}- {"dt": "x", "lvl": "info", "msg": "m"}`, err: "want ',' or '}'"},
+		{name: "unclosed", in: `- {"dt": "x", "lvl": "info", "msg": "m"`, err: `want ',' or '}' after the value of "msg"`},
+		{name: "two records on a line", in: `- {"dt": "x", "lvl": "info", "msg": "m"}- {"dt": "x", "lvl": "info", "msg": "m"}`, err: `"- {\"dt\": \"" after the record's mapping`},
 		{name: "unterminated quote", in: `- {"dt": "x, "lvl": "info", "msg": "m"}`, err: "want ',' or '}'"},
-		{name: "unterminated quote at the end", in: `- {"dt": "x", "lvl": "info", "msg": "m}`, err: "unterminated double-quoted"},
+		{name: "unterminated quote at the end", in: `- {"dt": "x", "lvl": "info", "msg": "m}`, err: "a double-quoted scalar is not closed"},
 		{name: "no lvl", in: `- {"dt": "x", "msg": "m"}`, err: "has no lvl"},
 		{name: "no dt", in: `- {"lvl": "info", "msg": "m"}`, err: "has no dt"},
 		{name: "no msg", in: `- {"dt": "x", "lvl": "info"}`, err: "has no msg"},
@@ -71,11 +103,11 @@ func TestNormalise(t *testing.T) {
 		{name: "escaped level", in: `- {"dt": "x", "lvl": "\x65vent", "msg": "m"}`, err: "not a LAVA log level"},
 		{name: "map level", in: `- {"dt": "x", "lvl": {"a": 1}, "msg": "m"}`, err: "not a LAVA log level"},
 		{name: "map dt", in: `- {"dt": [1], "lvl": "info", "msg": "m"}`, err: "not a time stamp"},
-		{name: "duplicate lvl", in: `- {"dt": "x", "lvl": "info", "lvl": "error", "msg": "m"}`, err: "lvl twice"},
-		{name: "unbalanced nested", in: `- {"dt": "x", "lvl": "info", "msg": {"a": [1}}`, err: "unbalanced"},
+		{name: "duplicate lvl", in: `- {"dt": "x", "lvl": "info", "lvl": "error", "msg": "m"}`, err: `the key "lvl" is there twice`},
+		{name: "unbalanced nested", in: `- {"dt": "x", "lvl": "info", "msg": {"a": [1}}`, err: "want ',' or ']' in a sequence"},
 		{name: "key without colon", in: `- {"dt" "x", "lvl": "info", "msg": "m"}`, err: "has no ':'"},
 		{name: "comment", in: `- {"dt": "x", "lvl": "info", "msg": a #b}`, err: "comment"},
-		{name: "anchor", in: `- {"dt": "x", "lvl": "info", "msg": &a m}`, err: "unexpected '&'"},
+		{name: "anchor", in: `- {"dt": "x", "lvl": "info", "msg": &a m}`, err: "a value cannot start with '&'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,11 +144,19 @@ func TestNormalise(t *testing.T) {
 	}
 }
 
-// FuzzNormalise checks that normalise never panics and that what it
-// accepts is one line that starts a LAVA record.
+// FuzzNormalise checks, with Go's YAML parser as the oracle, that what
+// normalise accepts is one line that parses as exactly one record whose dt
+// is a string and whose lvl is a level lavacli knows.
 func FuzzNormalise(f *testing.F) {
-	f.Add(`- {"dt": "x", "lvl": "event", "msg": "m"}`)
-	f.Add(`- {dt: 2026, lvl: event, msg: {a: [1, '}']}}`)
+	for _, s := range []string{
+		`- {"dt": "x", "lvl": "event", "msg": "m"}`,
+		`- {dt: 2026-01-01T10:00:00, lvl: event, msg: {a: [1, '}', "\x41"]}}`,
+		`- {"dt": "x", "lvl": "target", "msg": !!binary "aGk="}`,
+		`- {"dt": "x", "lvl": "results", "msg": {"case": "c", "extra": [!!int "1", !!float "1.5", !!bool "true", !!null "null"]}}`,
+		`- {'dt': 'x', 'lvl': 'info', 'msg': 'it''s: # here'}`,
+	} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := normalise(s)
 		if err != nil {
@@ -124,6 +164,19 @@ func FuzzNormalise(f *testing.F) {
 		}
 		if strings.ContainsAny(got, "\r\n") || !strings.HasPrefix(got, "- {") {
 			t.Fatalf("normalise(%q) = %q", s, got)
+		}
+		var recs []map[string]any
+		if err := yaml.Unmarshal([]byte(got), &recs); err != nil {
+			t.Fatalf("normalise(%q) = %q, which YAML refuses: %v", s, got, err)
+		}
+		if len(recs) != 1 {
+			t.Fatalf("normalise(%q) = %q: %d records", s, got, len(recs))
+		}
+		if _, ok := recs[0]["dt"].(string); !ok {
+			t.Fatalf("normalise(%q) = %q: dt is %T", s, got, recs[0]["dt"])
+		}
+		if lvl, _ := recs[0]["lvl"].(string); !levels[lvl] {
+			t.Fatalf("normalise(%q) = %q: lvl %q", s, got, lvl)
 		}
 	})
 }

@@ -862,44 +862,25 @@ func (s *SQL) GroupJobs(ctx context.Context, group string) ([]Job, error) {
 }
 
 // HealthCheckStats reads each device's last health check and the jobs
-// started on it since.
+// started on it since. The conditions on health_check are written as the
+// partial indexes' (migration 0004) so that both databases use them.
 func (s *SQL) HealthCheckStats(ctx context.Context) (map[string]HealthCheckStat, error) {
 	out := map[string]HealthCheckStat{}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT device, MAX(submitted) FROM jobs
-		WHERE health_check = ? AND device IS NOT NULL GROUP BY device`), true)
-	if err != nil {
-		return nil, fmt.Errorf("store: health checks: %w", err)
-	}
-	for rows.Next() {
-		var dev string
-		var last int64
-		if err := rows.Scan(&dev, &last); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out[dev] = HealthCheckStat{Last: time.Unix(0, last).UTC()}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = s.db.QueryContext(ctx, s.q(`SELECT j.device, COUNT(*) FROM jobs j
-		JOIN (SELECT device, MAX(submitted) AS last FROM jobs WHERE health_check = ? AND device IS NOT NULL GROUP BY device) h
-		ON j.device = h.device
-		WHERE j.health_check = ? AND j.started IS NOT NULL AND j.started >= h.last GROUP BY j.device`), true, false)
+	rows, err := s.db.QueryContext(ctx, `SELECT h.device, h.last,
+		(SELECT COUNT(*) FROM jobs j WHERE j.device = h.device AND NOT j.health_check AND j.started >= h.last)
+		FROM (SELECT device, MAX(submitted) AS last FROM jobs WHERE health_check AND device IS NOT NULL GROUP BY device) h`)
 	if err != nil {
 		return nil, fmt.Errorf("store: health checks: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var dev string
+		var last int64
 		var n int
-		if err := rows.Scan(&dev, &n); err != nil {
+		if err := rows.Scan(&dev, &last, &n); err != nil {
 			return nil, err
 		}
-		st := out[dev]
-		st.JobsSince = n
-		out[dev] = st
+		out[dev] = HealthCheckStat{Last: time.Unix(0, last).UTC(), JobsSince: n}
 	}
 	return out, rows.Err()
 }
@@ -1060,6 +1041,13 @@ func (s *SQL) FinishJob(ctx context.Context, id int64, f Finish, now time.Time) 
 		}
 		if err != nil {
 			return err
+		}
+		if len(f.Results) > 0 {
+			// The finish's results are the job's whole set: they replace
+			// those recorded from its log as it streamed.
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM results WHERE job = ?`), id); err != nil {
+				return fmt.Errorf("store: results of job %d: %w", id, err)
+			}
 		}
 		if err := s.insertResults(ctx, tx, id, f.Results); err != nil {
 			return err

@@ -223,7 +223,9 @@ type Finish struct {
 	// or Bad device Good, and leaves Maintenance set meanwhile alone).
 	DeviceHealthFrom []DeviceHealth
 	// Results are stored with the finish, in the same transaction, so a
-	// finish sent again never stores them twice.
+	// finish sent again never stores them twice. When not empty they are
+	// the job's whole set and replace any added before (AddResults, as
+	// the log streamed).
 	Results []Result
 }
 

@@ -123,8 +123,13 @@ func encodeValue(b *bytes.Buffer, v any, depth int) error {
 		}
 		b.WriteString("</string>")
 	case []byte:
+		// Encoded in place: a log chunk is megabytes, and a copy as a
+		// string would double what a reply holds.
 		b.WriteString("<base64>")
-		b.WriteString(base64.StdEncoding.EncodeToString(v))
+		b.Grow(base64.StdEncoding.EncodedLen(len(v)) + len("</base64></value>\n"))
+		enc := base64.NewEncoder(base64.StdEncoding, b)
+		_, _ = enc.Write(v)
+		_ = enc.Close()
 		b.WriteString("</base64>")
 	case time.Time:
 		b.WriteString("<dateTime.iso8601>")

@@ -115,6 +115,13 @@ func RequestFrom(ctx context.Context) *http.Request {
 // gzipMinBytes is the smallest reply worth compressing.
 const gzipMinBytes = 1024
 
+// gzipWriters reuses compressors: a new one allocates close to 1 MB, more
+// than most replies. BestSpeed, as replies are small and mostly text.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return zw
+}}
+
 // ServeHTTP answers one XML-RPC POST. A GET or HEAD gets a short plain-text
 // help with the method list (LAVA redirects it to /api/help/, but a
 // redirect is what a POST must never get, so Basalt never sends one). A
@@ -151,9 +158,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(reply) >= gzipMinBytes && acceptsGzip(r) {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Header().Add("Vary", "Accept-Encoding")
-		zw := gzip.NewWriter(w)
+		zw := gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(w)
 		_, _ = zw.Write(reply)
 		_ = zw.Close()
+		gzipWriters.Put(zw)
 		return
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(reply)))

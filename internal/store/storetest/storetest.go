@@ -569,7 +569,7 @@ func testHealthChecks(t *testing.T, s store.Store) {
 	must(t, s.FinishJob(ctx, id, store.Finish{Health: store.JobComplete, DeviceHealth: store.HealthGood}, now))
 	ids := submit(t, s, 2)
 	must(t, s.Schedule(ctx, []store.Assignment{{Job: ids[0], Device: "d1"}}))
-	if _, _, err := s.ClaimJob(ctx, "w1", now.Add(time.Hour)); err != nil {
+	if _, _, err := s.ClaimJob(ctx, "w1", time.Now().Add(time.Hour)); err != nil { // after the health check's submission (the wall clock)
 		t.Fatal(err)
 	}
 	st, err := s.HealthCheckStats(ctx)
@@ -587,6 +587,7 @@ func testFinishWithResults(t *testing.T, s store.Store) {
 	lab(t, s, 1)
 	id := reach(t, s, store.JobRunning)
 	must(t, s.SetDeviceHealth(ctx, "d1", store.HealthMaintenance))
+	must(t, s.AddResults(ctx, id, []store.Result{{Suite: "0_smoke", Case: "streamed", Result: "pass"}}))
 	f := store.Finish{Health: store.JobComplete, DeviceHealth: store.HealthGood,
 		DeviceHealthFrom: []store.DeviceHealth{store.HealthGood, store.HealthUnknown, store.HealthBad},
 		Results:          []store.Result{{Suite: "lava", Case: "job", Result: "pass"}}}
@@ -597,7 +598,7 @@ func testFinishWithResults(t *testing.T, s store.Store) {
 	rs, err := s.Results(ctx, id)
 	must(t, err)
 	if len(rs) != 1 || rs[0].Case != "job" {
-		t.Errorf("Results = %+v, want the one result once", rs)
+		t.Errorf("Results = %+v, want the finish's one result once, replacing the one added before", rs)
 	}
 	d, err := s.Device(ctx, "d1")
 	must(t, err)

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/basalt-lava/basalt/internal/coordinator"
+	"github.com/basalt-lava/basalt/internal/lab"
+	"github.com/basalt-lava/basalt/internal/logstore"
+	"github.com/basalt-lava/basalt/internal/workerapi"
+)
+
+const serverSynopsis = "basalt server [--db DSN] [--listen ADDR] [--data-dir DIR] [--device-types DIR]... [--lease DUR] [--coordinator ADDR|off] [--coordinator-public ADDR] [--loglevel LEVEL]"
+
+// shutdownGrace bounds how long a stopping server waits for the requests
+// in flight (held polls are answered at once).
+const shutdownGrace = 10 * time.Second
+
+// runServer runs a lab server until SIGINT or SIGTERM.
+func runServer(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serverMain(ctx, args, stdout, stderr, nil)
+}
+
+// serverMain runs the server until ctx ends; ready, if not nil, gets the
+// address it listens on once it accepts connections.
+func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready func(net.Addr)) int {
+	fs := newFlagSet("server", serverSynopsis, stderr)
+	dataDir := fs.String("data-dir", "./basalt-data", "folder of the server's data: the jobs' logs, and the database by default")
+	db := fs.String("db", "", "database: a SQLite file path or a postgres:// URL (default DATA-DIR/basalt.db)")
+	listen := fs.String("listen", "127.0.0.1:8000", "address to serve XML-RPC (/RPC2) and the worker API on")
+	var dtDirs listFlag
+	fs.Var(&dtDirs, "device-types", "folder of device-type templates (repeatable; searched after templates set over the API, before the shipped ones)")
+	lease := fs.Duration("lease", lab.DefaultLease, "a worker that has not polled for this long goes offline and its jobs end Incomplete (infrastructure error)")
+	coordAddr := fs.String("coordinator", "127.0.0.1:3079", "listen address of the in-process MultiNode coordinator, or \"off\"")
+	coordPublic := fs.String("coordinator-public", "", "the coordinator's address as workers reach it (default: the --coordinator address)")
+	level := fs.String("loglevel", "INFO", "DEBUG, INFO, WARN or ERROR")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return flagStatus(err)
+	}
+	if len(pos) != 0 {
+		fmt.Fprintf(stderr, "basalt server: unexpected argument %q\n", pos[0])
+		fs.Usage()
+		return exitUsage
+	}
+	lvl, err := parseLogLevel(*level)
+	if err != nil {
+		fmt.Fprintf(stderr, "basalt server: %v\n", err)
+		return exitUsage
+	}
+	if *lease <= 0 {
+		fmt.Fprintf(stderr, "basalt server: --lease %s: must be positive\n", *lease)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "basalt server: %v\n", err)
+		return exitFailed
+	}
+
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		return fail(err)
+	}
+	if *db == "" {
+		*db = filepath.Join(*dataDir, "basalt.db")
+	}
+	st, err := openStore(ctx, *db)
+	if err != nil {
+		return fail(err)
+	}
+	defer st.Close()
+	logs, err := logstore.Open(*dataDir, logstore.Options{})
+	if err != nil {
+		return fail(err)
+	}
+	defer logs.Close()
+
+	// The coordinator first: the lab tells workers where it is.
+	public := ""
+	var coord *coordinator.Server
+	coordDone := make(chan error, 1)
+	if *coordAddr != "off" {
+		cl, err := net.Listen("tcp", *coordAddr)
+		if err != nil {
+			return fail(fmt.Errorf("coordinator: %w", err))
+		}
+		coord = coordinator.NewServer(coordinator.Options{Logger: log.With("part", "coordinator")})
+		go func() { coordDone <- coord.Serve(cl) }()
+		defer func() {
+			coord.Close()
+			<-coordDone
+		}()
+		public = cl.Addr().String()
+		log.Info("MultiNode coordinator listening", "addr", public)
+	}
+	if *coordPublic != "" {
+		public = *coordPublic
+	}
+
+	l, err := lab.New(lab.Config{Store: st, Logs: logs, DataDir: *dataDir, DeviceTypeDirs: dtDirs,
+		Lease: *lease, CoordinatorAddr: public, Logger: log.With("part", "lab")})
+	if err != nil {
+		return fail(err)
+	}
+	handler := serverHandler(workerapi.NewHandler(l.WorkerServer()), apiHandler(apiConfig{Store: st, Logs: logs, Lab: l}))
+
+	hl, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fail(err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(hl) }()
+	labCtx, stopLab := context.WithCancel(ctx)
+	labDone := make(chan error, 1)
+	go func() { labDone <- l.Run(labCtx) }()
+	fmt.Fprintf(stderr, "basalt server: listening on http://%s\n", hl.Addr())
+	if ready != nil {
+		ready(hl.Addr())
+	}
+
+	code, labStopped := exitOK, false
+	select {
+	case <-ctx.Done():
+		log.Info("stopping on signal")
+	case err := <-served:
+		log.Error("HTTP server stopped", "err", err)
+		code = exitFailed
+	case err := <-labDone:
+		log.Error("scheduler stopped", "err", err)
+		code, labStopped = exitFailed, true
+	}
+	// Stop the lab first: held polls are answered, then the HTTP server
+	// waits for the requests in flight, then the deferred closes run.
+	stopLab()
+	shut, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("shutdown", "err", err)
+	}
+	if !labStopped {
+		select {
+		case <-labDone:
+		case <-shut.Done():
+		}
+	}
+	return code
+}
+
+// serverHandler routes the worker protocol's paths to workers and every
+// other path to the API. It is not an http.ServeMux on purpose: a mux
+// answers "//RPC2", which lavacli 1.2 posts to, with a redirect that an
+// XML-RPC client does not follow.
+func serverHandler(workers, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, workerapi.PathPrefix) {
+			workers.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/basalt-lava/basalt/internal/limits"
+	"github.com/basalt-lava/basalt/internal/process"
+	"github.com/basalt-lava/basalt/internal/worker"
+)
+
+const workerSynopsis = "basalt worker --url URL --name NAME (--token T | --token-file F) [--work-dir DIR] [--kill-grace DURATION] [--poll-delay DURATION] [--shutdown-grace DURATION] [download limits]"
+
+// runWorker is `basalt worker`: a lab's worker, until SIGINT or SIGTERM.
+func runWorker(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("worker", workerSynopsis, stderr)
+	var cfg worker.Config
+	fs.StringVar(&cfg.URL, "url", "", "the server, http://HOST:PORT")
+	fs.StringVar(&cfg.Name, "name", "", "the worker's name, as `basalt manage workers add` registered it")
+	fs.StringVar(&cfg.Token, "token", "", "the worker's token (visible to other users of the host in the process list: prefer --token-file)")
+	tokenFile := fs.String("token-file", "", "file holding the worker's token")
+	fs.StringVar(&cfg.WorkDir, "work-dir", "basalt-worker", "folder for the running jobs' files (jobs/ID/: job.yaml, device.yaml, the log spool, downloads)")
+	fs.DurationVar(&cfg.KillGrace, "kill-grace", process.DefaultGrace, "how long a child process (QEMU, a host command, git) gets between SIGTERM and SIGKILL when a job stops it")
+	fs.DurationVar(&cfg.CoordinatorPollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator while it answers \"wait\" (default: LAVA's 1s)")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long sending the stopped jobs' logs and ends may take before the worker exits anyway")
+	dlLimits := downloadLimitFlags(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return flagStatus(err)
+	}
+	if len(pos) != 0 {
+		fmt.Fprintf(stderr, "basalt worker: unexpected argument %q\n", pos[0])
+		fs.Usage()
+		return exitUsage
+	}
+	if *tokenFile != "" {
+		if cfg.Token != "" {
+			fmt.Fprintln(stderr, "basalt worker: give --token or --token-file, not both")
+			return exitUsage
+		}
+		b, err := limits.File{What: "token file", Max: 4096}.Read(*tokenFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "basalt worker: %v\n", err)
+			return exitFailed
+		}
+		cfg.Token = strings.TrimSpace(string(b))
+	}
+	if cfg.URL == "" || cfg.Name == "" || cfg.Token == "" {
+		fmt.Fprintln(stderr, "basalt worker: --url, --name and a token (--token or --token-file) are required")
+		fs.Usage()
+		return exitUsage
+	}
+	dl := dlLimits()
+	cfg.Download = &dl
+	cfg.Version = versionText
+
+	var mu sync.Mutex // one message at a time on stderr
+	cfg.Logf = func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(stderr, "basalt worker %s: %s\n", cfg.Name, fmt.Sprintf(format, args...))
+	}
+	cfg.OnConnected = func() { cfg.Logf("connected to %s", cfg.URL) }
+
+	w, err := worker.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "basalt worker: %v\n", err)
+		return exitUsage
+	}
+
+	// The first SIGINT or SIGTERM stops polling and cancels the jobs,
+	// which clean up and are reported; a second one is noted and the
+	// cleanup goes on, since leaving now would orphan QEMU.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for s := range sigs {
+			n++
+			if n == 1 {
+				cfg.Logf("%s: stopping: canceling the running jobs", s)
+				cancel(errors.New(s.String()))
+			} else {
+				cfg.Logf("%s again: still cleaning up", s)
+			}
+		}
+	}()
+
+	if err := w.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "basalt worker: %v\n", err)
+		return exitFailed
+	}
+	cfg.Logf("stopped")
+	return exitOK
+}
