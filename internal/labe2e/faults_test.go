@@ -76,7 +76,6 @@ func (l *lab) waitLogged(t *testing.T, c lavacli, id, s string) map[string]strin
 // check before anything else; the other worker's job is untouched.
 func TestWorkerKilledMidJob(t *testing.T) {
 	needQEMU(t)
-	needLabCommands(t)
 	c := anyLavacli(t)
 	l := newLab(t, labConfig{
 		lease:   10 * time.Second,
@@ -160,7 +159,6 @@ func TestWorkerKilledMidJob(t *testing.T) {
 // stored log is the whole log, without a gap or a repeat.
 func TestServerRestartMidJob(t *testing.T) {
 	needQEMU(t)
-	needLabCommands(t)
 	c := anyLavacli(t)
 	l := newLab(t, labConfig{workers: []string{"w1"}, devices: []deviceSpec{{name: "qemu01", worker: "w1"}}})
 	restartMidJob(t, l, c, l.killServer, func() { l.startServer(t) })
@@ -172,7 +170,6 @@ func TestServerRestartMidJob(t *testing.T) {
 // restarting the one the other packages' tests share would break them.
 func TestPostgresRestartMidJob(t *testing.T) {
 	needQEMU(t)
-	needLabCommands(t)
 	bindir := os.Getenv("BASALT_POSTGRES_BINDIR")
 	if bindir == "" {
 		missing(t, "BASALT_POSTGRES_BINDIR is not set: restarting PostgreSQL needs its programs (scripts/with-postgres.sh sets it; make test runs it)")
