@@ -160,6 +160,10 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 	// device): those that do not are set Bad and the plan made again
 	// without them. Checking only these, on every core, spares a new
 	// server rendering devices that get nothing.
+	//
+	// With nothing queued, the pass has time to spare: it checks every
+	// device that could take work, so that the next submission finds them
+	// checked.
 	var plan scheduler.Plan
 	for {
 		plan = scheduler.Pass(now, jobs, snaps, scheduler.Options{})
@@ -169,6 +173,13 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 		}
 		for _, a := range plan.Assignments {
 			used = append(used, byName[a.Device])
+		}
+		if len(jobs) == 0 {
+			for _, d := range devices {
+				if takesWork(d) && snaps[index[d.Name]].Health != scheduler.HealthBad {
+					used = append(used, d)
+				}
+			}
 		}
 		bad := l.invalidDevices(used, typeByName, loader)
 		if len(bad) == 0 {
