@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/device"
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/jinja"
 	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/store"
@@ -71,6 +72,12 @@ type Config struct {
 	Interval time.Duration
 	// Logger receives the lab's log; nil discards it.
 	Logger *slog.Logger
+	// AllowLocalFiles are the folders whose files a submitted job may
+	// name (file:// images, local git repositories); none when empty.
+	// The server cannot know each worker's folders, so a job naming any
+	// other local file is refused at submit (internal/hostfiles); each
+	// worker applies its own --allow-local-files again when it runs.
+	AllowLocalFiles []string
 }
 
 // Lab is the server's brain. Its methods are safe for concurrent use.
@@ -81,6 +88,8 @@ type Lab struct {
 	log   *slog.Logger
 	lease time.Duration
 	start time.Time
+	// localFiles is the host-access policy of submission checks.
+	localFiles *hostfiles.Policy
 
 	kick     chan struct{}
 	stopping chan struct{}
@@ -133,11 +142,17 @@ func New(cfg Config) (*Lab, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
+	localFiles, err := hostfiles.New(hostfiles.Options{Dirs: cfg.AllowLocalFiles, GitSSH: true,
+		Host: "server", Flag: "the server's --allow-local-files; each worker has its own"})
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
 	l := &Lab{
 		cfg: cfg, st: cfg.Store, logs: cfg.Logs, log: cfg.Logger, lease: cfg.Lease, start: cfg.Now(),
 		kick: make(chan struct{}, 1), stopping: make(chan struct{}),
 		waiters: map[string]chan struct{}{}, lastPoll: map[string]time.Time{}, polling: map[string]int{},
 		missing: map[int64]int{}, valid: map[string]error{}, checks: map[[32]byte]checked{},
+		localFiles: localFiles,
 	}
 	return l, nil
 }

@@ -105,7 +105,7 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 	}
 	online := map[string]bool{}
 	for _, w := range workers {
-		online[w.Name] = w.State == store.WorkerOnline
+		online[w.Name] = workerTakesJobs(w)
 	}
 	typeByName := map[string]store.DeviceType{}
 	for _, dt := range types {
@@ -165,8 +165,9 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 	// device that could take work, so that the next submission finds them
 	// checked.
 	var plan scheduler.Plan
+	opts := schedulerOptions(workers, types)
 	for {
-		plan = scheduler.Pass(now, jobs, snaps, scheduler.Options{})
+		plan = scheduler.Pass(now, jobs, snaps, opts)
 		var used []store.Device
 		for _, hc := range plan.HealthChecks {
 			used = append(used, byName[hc.Device])

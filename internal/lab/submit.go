@@ -13,6 +13,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/device"
 	"github.com/basalt-lava/basalt/internal/dispatcher"
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/multinode"
@@ -92,6 +93,9 @@ type entry struct {
 	// it came from, so that problems point into what the user sent.
 	root    *value.Node
 	actions []int
+	// localFiles is the host-access policy of the check (nil allows
+	// everything: the administrator's health checks).
+	localFiles *hostfiles.Policy
 }
 
 // Submit checks a job definition and stores it (a MultiNode submission as
@@ -284,6 +288,9 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 	for _, dt := range types {
 		known[dt.Name] = true
 	}
+	if err := l.resolveAliases(ctx, entries, known); err != nil {
+		return err
+	}
 	for _, e := range entries {
 		if e.deviceType == "" {
 			return &SubmitError{Code: 400, Problems: []string{e.label + ": device_type: a job needs a device type"}}
@@ -401,6 +408,7 @@ func (l *Lab) checkOnDeviceCached(e entry, d store.Device, loader *device.Render
 	if ok {
 		return c.problems, c.deviceFault
 	}
+	e.localFiles = l.localFiles
 	ps, fault := checkOnDevice(e, d, loader)
 	l.mu.Lock()
 	if len(l.checks) >= maxChecks {
@@ -444,7 +452,7 @@ func checkOnDevice(e entry, d store.Device, loader *device.Renderer) (problems [
 	p, err := dispatcher.PrepareSources(
 		dispatcher.Source{Text: []byte(e.definition), Name: e.label},
 		dispatcher.Source{Text: []byte(rendered), Name: d.Name + ".yaml"},
-		dispatcher.Options{Job: job.Options{Dispatch: true, SubJob: true}})
+		dispatcher.Options{Job: job.Options{Dispatch: true, SubJob: true}, LocalFiles: e.localFiles})
 	if err != nil {
 		return []string{fmt.Sprintf("%s: device %s: %v", e.label, d.Name, err)}, false
 	}

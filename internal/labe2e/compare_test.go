@@ -174,21 +174,28 @@ func recordKey(r *value.Map) string {
 	return r.String("dt") + " " + r.String("lvl") + " " + value.GoString(r.Value("msg"))
 }
 
-// noRepeats fails when a record appears again after other records: what
-// a batch of lines stored twice looks like. Identical records next to
-// each other are not repeats: the dispatcher stamps every line of one
+// firstRepeat finds a record that appears again after other records:
+// what a batch of lines stored twice looks like. Identical records next
+// to each other are not repeats: the dispatcher stamps every line of one
 // console read with the same time, so two blank lines a guest prints
 // together are two identical records.
-func noRepeats(t *testing.T, what string, log []*value.Map) {
-	t.Helper()
+func firstRepeat(log []*value.Map) (i, j int, found bool) {
 	last := map[string]int{}
 	for i, r := range log {
 		k := recordKey(r)
 		if j, ok := last[k]; ok && i-j > 1 {
-			t.Errorf("%s: record %d repeats record %d: %s", what, i, j, k)
-			return
+			return i, j, true
 		}
 		last[k] = i
+	}
+	return 0, 0, false
+}
+
+// noRepeats fails when firstRepeat finds one.
+func noRepeats(t *testing.T, what string, log []*value.Map) {
+	t.Helper()
+	if i, j, found := firstRepeat(log); found {
+		t.Errorf("%s: record %d repeats record %d: %s", what, i, j, recordKey(log[i]))
 	}
 }
 

@@ -76,7 +76,6 @@ func (l *lab) waitLogged(t *testing.T, c lavacli, id, s string) map[string]strin
 // check before anything else; the other worker's job is untouched.
 func TestWorkerKilledMidJob(t *testing.T) {
 	needQEMU(t)
-	needLabCommands(t)
 	c := anyLavacli(t)
 	l := newLab(t, labConfig{
 		lease:   10 * time.Second,
@@ -154,28 +153,23 @@ func TestWorkerKilledMidJob(t *testing.T) {
 	wantFields(t, l.lavacli(t, c, "admin", "devices", "show", "qemu01"), map[string]string{"health": "Good", "state": "Idle"})
 }
 
-// The server SIGKILLed mid-job and started again: the worker keeps the
-// job running, reconnects and delivers the rest; the stored log is the
-// whole log, without a gap or a repeat.
+// The server SIGKILLed mid-job and started again once the job ended on
+// the worker: the worker kept the job running without its server,
+// reconnects and delivers the rest of the log and the job's end; the
+// stored log is the whole log, without a gap or a repeat.
 func TestServerRestartMidJob(t *testing.T) {
 	needQEMU(t)
-	needLabCommands(t)
 	c := anyLavacli(t)
 	l := newLab(t, labConfig{workers: []string{"w1"}, devices: []deviceSpec{{name: "qemu01", worker: "w1"}}})
-	restartMidJob(t, l, c, func() {
-		l.killServer()
-		// Long enough for the worker to try and fail to deliver.
-		time.Sleep(3 * time.Second)
-		l.startServer(t)
-	})
+	restartMidJob(t, l, c, l.killServer, func() { l.startServer(t) })
 }
 
-// PostgreSQL restarted under a running server mid-job: the same. The
-// cluster is the test's own (BASALT_POSTGRES_BINDIR names the programs):
+// PostgreSQL stopped under a running server mid-job, and started again
+// once the job ended on the worker: the same (the job's end, at least,
+// must wait for the database). The cluster is the test's own (BASALT_POSTGRES_BINDIR names the programs):
 // restarting the one the other packages' tests share would break them.
 func TestPostgresRestartMidJob(t *testing.T) {
 	needQEMU(t)
-	needLabCommands(t)
 	bindir := os.Getenv("BASALT_POSTGRES_BINDIR")
 	if bindir == "" {
 		missing(t, "BASALT_POSTGRES_BINDIR is not set: restarting PostgreSQL needs its programs (scripts/with-postgres.sh sets it; make test runs it)")
@@ -183,27 +177,52 @@ func TestPostgresRestartMidJob(t *testing.T) {
 	c := anyLavacli(t)
 	pg := newCluster(t, bindir)
 	l := newLab(t, labConfig{dsn: pg.dsn, workers: []string{"w1"}, devices: []deviceSpec{{name: "qemu01", worker: "w1"}}})
-	restartMidJob(t, l, c, func() {
-		pg.ctl(t, "stop", "-m", "immediate")
-		time.Sleep(3 * time.Second)
-		pg.ctl(t, "restart")
-	})
+	restartMidJob(t, l, c, func() { pg.ctl(t, "stop", "-m", "immediate") }, func() { pg.ctl(t, "restart") })
 }
 
-// restartMidJob runs the e2e job, calls restart once the guest booted,
-// and checks the job completed with its whole log.
-func restartMidJob(t *testing.T, l *lab, c lavacli, restart func()) {
+// restartMidJob runs the e2e job; once its guest runs it calls stop,
+// waits until the job's QEMU is gone (the job ran on to its end on the
+// worker, which is now delivering it), and a little more so that the
+// worker's attempts meet the outage, then calls start. The job must
+// complete with its whole log.
+func restartMidJob(t *testing.T, l *lab, c lavacli, stop, start func()) {
 	definition := jobSpec{name: "lab"}.yaml(t)
 	ref := referenceRun(t, definition)
 	id := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit", file(t, "job.yaml", definition))))
-	l.waitLogged(t, c, id, "start: 2 ")
-	restart()
+	// 2.2 auto-login-action: QEMU runs.
+	l.waitLogged(t, c, id, "start: 2.2 ")
+	if len(processesMentioning(l.jobsDir("w1"))) == 0 {
+		t.Fatalf("no QEMU under %s while the job boots", l.jobsDir("w1"))
+	}
+	stop()
+	waitFor(t, 5*time.Minute, "the job's QEMU gone", func() bool { return len(processesMentioning(l.jobsDir("w1"))) == 0 })
+	time.Sleep(3 * time.Second)
+	start()
+	var warned []string
+	for _, line := range strings.Split(l.server.output(), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			warned = append(warned, line)
+		}
+	}
+	if len(warned) > 0 {
+		t.Logf("the server warned %d times during the outage, first: %s", len(warned), warned[0])
+	}
 	ok(t, l.lavacli(t, c, "admin", "jobs", "wait", id, "--polling", "1"))
 	wantFields(t, l.lavacli(t, c, "admin", "jobs", "show", id), map[string]string{"state": "Finished", "Health": "Complete"})
 	log := l.storedLog(t, c, id)
 	noRepeats(t, "jobs logs", log)
 	if d := diffLines(skeleton(log), skeleton(ref.log)); d != "" {
 		t.Errorf("the stored log is not basalt run's for the same job: %s", d)
+	}
+	// One run of the job: the worker kept it, nobody started it again.
+	out := l.workers["w1"].output()
+	if n := strings.Count(out, "job "+id+": starting"); n != 1 {
+		t.Errorf("the worker started job %s %d times, want once:\n%s", id, n, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "retry") {
+			t.Logf("worker: %s", line)
+		}
 	}
 	if n, ok := workerRecords(l, "w1", id); !ok {
 		t.Errorf("the worker did not say how many log lines job %s had (\"delivering its log (N lines)\")", id)

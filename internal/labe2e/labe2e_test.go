@@ -126,16 +126,3 @@ func checkVersion(t *testing.T, c lavacli, want string) lavacli {
 	}
 	return c
 }
-
-// needLabCommands skips while the binary has no `basalt server` or
-// `basalt worker` (they land in main separately from this suite): a skip
-// that says so, not a failure, so that the suite can be merged first.
-func needLabCommands(t *testing.T) {
-	t.Helper()
-	for _, cmd := range []string{"server", "worker"} {
-		out, _ := exec.Command(basalt, cmd, "--help").CombinedOutput()
-		if strings.Contains(string(out), "unknown command") {
-			t.Skipf("this build has no `basalt %s` yet", cmd)
-		}
-	}
-}

@@ -33,13 +33,11 @@ func suiteLab(t *testing.T, postgres bool) *lab {
 
 func TestLabSQLite(t *testing.T) {
 	needQEMU(t)
-	needLabCommands(t)
 	labSuite(t, suiteLab(t, false), "lavacli-2.9")
 }
 
 func TestLabPostgres(t *testing.T) {
 	needQEMU(t)
-	needLabCommands(t)
 	if os.Getenv("BASALT_POSTGRES_DSN") == "" {
 		missing(t, "BASALT_POSTGRES_DSN is not set: the PostgreSQL lab needs a server (scripts/with-postgres.sh starts one; make test runs it)")
 	}

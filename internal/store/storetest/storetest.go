@@ -33,6 +33,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("FinishWithResults", func(t *testing.T) { testFinishWithResults(t, open(t)) })
 	t.Run("GroupFirst", func(t *testing.T) { testGroupFirst(t, open(t)) })
 	t.Run("JobFilter", func(t *testing.T) { testJobFilter(t, open(t)) })
+	t.Run("Admin", func(t *testing.T) { testAdmin(t, open) })
 }
 
 var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
@@ -123,7 +124,8 @@ func testInventory(t *testing.T, s store.Store) {
 	must(t, s.PutDeviceType(ctx, store.DeviceType{Name: "qemu", Template: "v2", HealthCheck: "hc"}))
 	dt, err := s.DeviceType(ctx, "qemu")
 	must(t, err)
-	if diff := cmp.Diff(dt, store.DeviceType{Name: "qemu", Template: "v2", HealthCheck: "hc"}); diff != "" {
+	if diff := cmp.Diff(dt, store.DeviceType{Name: "qemu", Template: "v2", HealthCheck: "hc",
+		Display: true, HealthFrequency: 24, HealthDenominator: store.PerHours}); diff != "" {
 		t.Errorf("DeviceType after replace (-got +want):\n%s", diff)
 	}
 	if _, err := s.DeviceType(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
@@ -161,7 +163,7 @@ func testInventory(t *testing.T, s store.Store) {
 	must(t, s.PingWorker(ctx, "w2", now))
 	w, err := s.Worker(ctx, "w2")
 	must(t, err)
-	if diff := cmp.Diff(w, store.Worker{Name: "w2", State: store.WorkerOnline, LastPing: now}); diff != "" {
+	if diff := cmp.Diff(w, store.Worker{Name: "w2", State: store.WorkerOnline, LastPing: now, Health: store.WorkerActive}); diff != "" {
 		t.Errorf("Worker(w2) after ping (-got +want):\n%s", diff)
 	}
 	must(t, s.SetWorkerState(ctx, "w2", store.WorkerOffline))
