@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -188,7 +189,7 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 		}
 		for name, err := range bad {
 			l.log.Warn("device configuration invalid: device set Bad", "device", name, "err", err)
-			if err := l.st.SetDeviceHealth(ctx, name, store.HealthBad); err != nil {
+			if err := l.st.ChangeDeviceHealth(ctx, name, store.HealthBad, store.Change{Reason: "Invalid device configuration: " + err.Error()}); err != nil {
 				return err
 			}
 			snaps[index[name]].Health = scheduler.HealthBad
@@ -299,7 +300,7 @@ func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt stor
 	}
 	if len(problems) > 0 || j == nil {
 		l.log.Warn("health check invalid on the device: device set Bad", "device", d.Name, "problems", problems)
-		return l.st.SetDeviceHealth(ctx, d.Name, store.HealthBad)
+		return l.st.ChangeDeviceHealth(ctx, d.Name, store.HealthBad, store.Change{Reason: "Invalid health check: " + strings.Join(problems, "; ")})
 	}
 	nj, err := newJob(store.User{Name: HealthUser}, entry{definition: dt.HealthCheck, data: j.Data, deviceType: dt.Name})
 	if err != nil {
