@@ -151,6 +151,7 @@ func runGroup(ctx context.Context, o runOptions, g *dispatcher.Group, stdout, st
 		m.Config.Job.Name = path
 		m.Config.Options.DeviceTypeDirs = o.dtDirs
 		m.Config.Options.Limits = o.limits
+		m.Config.Options.LocalFiles = o.localFiles
 		m.Config.Intro = fmt.Sprintf("basalt run: job %s on device %s (%s)", path, m.Config.Device.Path, versionText)
 		if o.tmpDir != "" {
 			m.Config.TmpDir = filepath.Join(o.tmpDir, m.Name())

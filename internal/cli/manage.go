@@ -21,15 +21,21 @@ const manageSynopsis = `basalt manage [--db DSN] OBJECT ACTION [arguments]
 objects and actions:
   users add NAME [--superuser] [--passwd P] | users list | users remove NAME
   tokens add --user NAME [--secret S]        (prints the token)
-  workers add NAME [--secret S]              (prints the worker's token)
+  workers add NAME [--secret S] [--description D]   (prints the worker's token)
+  workers update NAME [--description D] [--health Active|Maintenance|Retired]
+                      [--job-limit N] [--new-token [--secret S]] [--reason R]
   workers list | workers remove NAME
-  device-types add NAME [--template FILE] [--health-check JOB]
-  device-types update NAME [--template FILE] [--health-check JOB]
+  device-types add|update NAME [--template FILE] [--health-check JOB]
+                      [--description D] [--health-frequency N]
+                      [--health-denominator hours|jobs] [--disable-health-check[=false]]
   device-types list | device-types remove NAME
   devices add NAME --device-type T [--worker W] [--dictionary FILE] [--tags a,b]
+                      [--description D] [--owner USER] [--group G]
   devices update NAME [--device-type T] [--worker W] [--dictionary FILE] [--tags a,b]
-                      [--health Unknown|Good|Bad|Maintenance|Looping|Retired]
-  devices list | devices remove NAME
+                      [--description D] [--owner USER] [--group G]
+                      [--health Unknown|Good|Bad|Maintenance|Looping|Retired [--reason R]]
+  devices list | devices history NAME | devices remove NAME
+  aliases add NAME --device-type T | aliases list | aliases remove NAME
 
 --db is a SQLite file (default basalt.db, created when missing) or a
 postgres:// URL; it may also come after ACTION.`
@@ -152,49 +158,94 @@ func manageActions() map[string]manageAction {
 				return nil
 			}
 		}},
-		"workers add": {"workers add NAME [--secret S]", 1, func(fs *flag.FlagSet, _ *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+		"workers add": {"workers add NAME [--secret S] [--description D]", 1, func(fs *flag.FlagSet, _ *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
 			secret := fs.String("secret", "", "the worker's token (default: a random one)")
+			desc := fs.String("description", "", "what the worker is")
 			return func(ctx context.Context, st store.Store, pos []string, w io.Writer) error {
 				tok, err := st.CreateWorker(ctx, pos[0], *secret)
 				if err != nil {
 					return err
 				}
+				if *desc != "" {
+					if err := st.UpdateWorker(ctx, pos[0], store.WorkerUpdate{Description: desc}, store.Change{}); err != nil {
+						return err
+					}
+				}
+				// The store keeps only a hash: this is the one time the
+				// token is seen (workers update --new-token makes another).
 				fmt.Fprintln(w, tok)
 				return nil
 			}
 		}},
+		"workers update": {"workers update NAME [--description D] [--health Active|Maintenance|Retired] [--job-limit N] [--new-token [--secret S]] [--reason R]", 1, workerUpdateFlags},
 		"workers list": {"workers list", 0, noFlags(func(ctx context.Context, st store.Store, _ []string, w io.Writer) error {
 			ws, err := st.Workers(ctx)
 			if err != nil {
 				return err
 			}
-			return table(w, "NAME\tSTATE\tLAST PING", len(ws), func(i int) string {
+			return table(w, "NAME\tSTATE\tHEALTH\tJOB LIMIT\tLAST PING\tDESCRIPTION", len(ws), func(i int) string {
 				ping := "never"
 				if !ws[i].LastPing.IsZero() {
 					ping = ws[i].LastPing.UTC().Format(time.RFC3339)
 				}
-				return fmt.Sprintf("%s\t%s\t%s", ws[i].Name, ws[i].State, ping)
+				limit := "-"
+				if ws[i].JobLimit > 0 {
+					limit = fmt.Sprint(ws[i].JobLimit)
+				}
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", ws[i].Name, ws[i].State, ws[i].Health, limit, ping, orDash(ws[i].Description))
 			})
 		})},
 		"workers remove": {"workers remove NAME", 1, noFlags(func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
 			return st.DeleteWorker(ctx, pos[0])
 		})},
-		"device-types add":    {"device-types add NAME [--template FILE] [--health-check JOB]", 1, deviceTypeFlags(true)},
-		"device-types update": {"device-types update NAME [--template FILE] [--health-check JOB]", 1, deviceTypeFlags(false)},
+		"device-types add":    {"device-types add NAME [--template FILE] [--health-check JOB] [--description D] [--health-frequency N] [--health-denominator hours|jobs] [--disable-health-check]", 1, deviceTypeFlags(true)},
+		"device-types update": {"device-types update NAME [--template FILE] [--health-check JOB] [--description D] [--health-frequency N] [--health-denominator hours|jobs] [--disable-health-check[=false]]", 1, deviceTypeFlags(false)},
 		"device-types list": {"device-types list", 0, noFlags(func(ctx context.Context, st store.Store, _ []string, w io.Writer) error {
 			ds, err := st.DeviceTypes(ctx)
 			if err != nil {
 				return err
 			}
-			return table(w, "NAME\tTEMPLATE\tHEALTH CHECK", len(ds), func(i int) string {
-				return fmt.Sprintf("%s\t%s\t%t", ds[i].Name, sizeOrNone(ds[i].Template), ds[i].HealthCheck != "")
+			return table(w, "NAME\tTEMPLATE\tHEALTH CHECK\tSCHEDULE\tDESCRIPTION", len(ds), func(i int) string {
+				return fmt.Sprintf("%s\t%s\t%t\t%s\t%s", ds[i].Name, sizeOrNone(ds[i].Template), ds[i].HealthCheck != "",
+					healthSchedule(ds[i]), orDash(ds[i].Description))
 			})
 		})},
 		"device-types remove": {"device-types remove NAME", 1, noFlags(func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
 			return st.DeleteDeviceType(ctx, pos[0])
 		})},
-		"devices add":    {"devices add NAME --device-type T [--worker W] [--dictionary FILE] [--tags a,b]", 1, deviceFlags(true)},
-		"devices update": {"devices update NAME [--device-type T] [--worker W] [--dictionary FILE] [--tags a,b] [--health H]", 1, deviceFlags(false)},
+		"devices add":    {"devices add NAME --device-type T [--worker W] [--dictionary FILE] [--tags a,b] [--description D] [--owner USER] [--group G]", 1, deviceFlags(true)},
+		"devices update": {"devices update NAME [--device-type T] [--worker W] [--dictionary FILE] [--tags a,b] [--description D] [--owner USER] [--group G] [--health H [--reason R]]", 1, deviceFlags(false)},
+		"devices history": {"devices history NAME", 1, noFlags(func(ctx context.Context, st store.Store, pos []string, w io.Writer) error {
+			log, err := st.DeviceLog(ctx, pos[0], 0)
+			if err != nil {
+				return err
+			}
+			return table(w, "TIME\tUSER\tCHANGE", len(log), func(i int) string {
+				e := log[len(log)-1-i] // oldest first, as a history reads
+				return fmt.Sprintf("%s\t%s\t%s", e.At.UTC().Format(time.RFC3339), orDash(e.By), e)
+			})
+		})},
+		"aliases add": {"aliases add NAME --device-type T", 1, func(fs *flag.FlagSet, _ *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+			dtype := fs.String("device-type", "", "the device type the alias names (required)")
+			return func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
+				if *dtype == "" {
+					return &usageError{"--device-type is required"}
+				}
+				return st.AddAlias(ctx, pos[0], *dtype, false)
+			}
+		}},
+		"aliases list": {"aliases list", 0, noFlags(func(ctx context.Context, st store.Store, _ []string, w io.Writer) error {
+			as, err := st.Aliases(ctx)
+			if err != nil {
+				return err
+			}
+			return table(w, "NAME\tDEVICE TYPE", len(as), func(i int) string {
+				return as[i].Name + "\t" + as[i].DeviceType
+			})
+		})},
+		"aliases remove": {"aliases remove NAME", 1, noFlags(func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
+			return st.DeleteAlias(ctx, pos[0])
+		})},
 		"devices list": {"devices list", 0, noFlags(func(ctx context.Context, st store.Store, _ []string, w io.Writer) error {
 			ds, err := st.Devices(ctx)
 			if err != nil {
@@ -218,8 +269,34 @@ func deviceTypeFlags(create bool) func(fs *flag.FlagSet, lim *limits.Limits) fun
 	return func(fs *flag.FlagSet, lim *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
 		tmpl := fs.String("template", "", "the type's Jinja2 template (none stored: Basalt's shipped template of that name is used)")
 		hc := fs.String("health-check", "", "the type's health-check job definition (YAML)")
+		desc := fs.String("description", "", "what the device type is")
+		freq := fs.Int("health-frequency", 24, "health checks every N hours or jobs (see --health-denominator)")
+		den := fs.String("health-denominator", "hours", "the unit of --health-frequency: hours or jobs")
+		disable := fs.Bool("disable-health-check", false, "no health checks for devices of the type (=false turns them back on)")
 		lim.AddFlags(fs)
 		return func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
+			set := map[string]bool{}
+			fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			var u store.DeviceTypeUpdate
+			if set["description"] {
+				u.Description = desc
+			}
+			if set["health-frequency"] {
+				if *freq < 0 {
+					return &usageError{fmt.Sprintf("--health-frequency %d: must not be negative", *freq)}
+				}
+				u.HealthFrequency = freq
+			}
+			if set["health-denominator"] {
+				d := store.HealthDenominator(*den)
+				if d != store.PerHours && d != store.PerJobs {
+					return &usageError{fmt.Sprintf("--health-denominator %q: want hours or jobs", *den)}
+				}
+				u.HealthDenominator = &d
+			}
+			if set["disable-health-check"] {
+				u.HealthDisabled = disable
+			}
 			dt, err := st.DeviceType(ctx, pos[0])
 			switch {
 			case create && err == nil:
@@ -243,9 +320,97 @@ func deviceTypeFlags(create bool) func(fs *flag.FlagSet, lim *limits.Limits) fun
 				}
 				dt.HealthCheck = string(b)
 			}
-			return st.PutDeviceType(ctx, dt)
+			if create {
+				if _, err := st.Alias(ctx, pos[0]); err == nil {
+					return fmt.Errorf("device type %s: an alias has that name: %w", pos[0], store.ErrExists)
+				}
+			}
+			if err := st.PutDeviceType(ctx, dt); err != nil {
+				return err
+			}
+			if u == (store.DeviceTypeUpdate{}) {
+				return nil
+			}
+			return st.UpdateDeviceType(ctx, pos[0], u)
 		}
 	}
+}
+
+// healthSchedule says when a device type's devices get health checks.
+func healthSchedule(dt store.DeviceType) string {
+	if dt.HealthDisabled {
+		return "disabled"
+	}
+	return fmt.Sprintf("every %d %s", dt.HealthFrequency, dt.HealthDenominator)
+}
+
+// workerUpdateFlags is `workers update`: what is named changes, in one
+// transaction of the store; --new-token replaces the token (the store
+// keeps only its hash, so a lost token is replaced, never shown) and
+// prints it.
+func workerUpdateFlags(fs *flag.FlagSet, _ *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+	desc := fs.String("description", "", "what the worker is")
+	health := fs.String("health", "", "Active, Maintenance (its devices get no new jobs) or Retired (its devices are retired)")
+	limit := fs.Int("job-limit", 0, "the most of its devices running jobs at once (0: no limit)")
+	newToken := fs.Bool("new-token", false, "replace the worker's token and print the new one")
+	secret := fs.String("secret", "", "with --new-token: the new token (default: a random one)")
+	reason := fs.String("reason", "", "why, for the device log when the health change cascades to its devices")
+	return func(ctx context.Context, st store.Store, pos []string, w io.Writer) error {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		var u store.WorkerUpdate
+		if set["description"] {
+			u.Description = desc
+		}
+		if set["health"] {
+			h := parseWorkerHealth(*health)
+			if h == "" {
+				return &usageError{fmt.Sprintf("--health %q: want Active, Maintenance or Retired", *health)}
+			}
+			u.Health = &h
+		}
+		if set["job-limit"] {
+			if *limit < 0 {
+				return &usageError{fmt.Sprintf("--job-limit %d: must not be negative", *limit)}
+			}
+			u.JobLimit = limit
+		}
+		if set["secret"] && !*newToken {
+			return &usageError{"--secret goes with --new-token"}
+		}
+		if err := st.UpdateWorker(ctx, pos[0], u, store.Change{Reason: reasonOr(*reason)}); err != nil {
+			return err
+		}
+		if !*newToken {
+			return nil
+		}
+		tok, err := st.SetWorkerToken(ctx, pos[0], *secret)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, tok)
+		return nil
+	}
+}
+
+// parseWorkerHealth returns the worker health named by s in any case, or
+// "" when s names none.
+func parseWorkerHealth(s string) store.WorkerHealth {
+	for _, h := range []store.WorkerHealth{store.WorkerActive, store.WorkerMaintenance, store.WorkerRetired} {
+		if strings.EqualFold(s, string(h)) {
+			return h
+		}
+	}
+	return ""
+}
+
+// reasonOr is a change's reason for the device log: what the
+// administrator said, else where the change came from.
+func reasonOr(reason string) string {
+	if reason == "" {
+		return "basalt manage"
+	}
+	return reason
 }
 
 // deviceFlags is `devices add` (create) and `devices update`: the device
@@ -257,9 +422,13 @@ func deviceFlags(create bool) func(fs *flag.FlagSet, lim *limits.Limits) func(co
 		worker := fs.String("worker", "", "the worker the device is attached to (must exist: basalt manage workers add)")
 		dict := fs.String("dictionary", "", "the device dictionary (Jinja2) file")
 		tags := fs.String("tags", "", "comma-separated device tags")
-		var health *string
+		desc := fs.String("description", "", "what the device is")
+		owner := fs.String("owner", "", "the user who owns the board (must exist)")
+		group := fs.String("group", "", "the group that owns the board")
+		var health, reason *string
 		if !create {
 			health = fs.String("health", "", "the device's health: Unknown, Good, Bad, Maintenance, Looping or Retired")
+			reason = fs.String("reason", "", "with --health: why, for the device's history (devices history)")
 		}
 		lim.AddFlags(fs)
 		return func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
@@ -282,6 +451,16 @@ func deviceFlags(create bool) func(fs *flag.FlagSet, lim *limits.Limits) func(co
 					return err
 				}
 			}
+			if *owner != "" {
+				if _, err := st.User(ctx, *owner); errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("user %q does not exist (add it with: basalt manage users add %s)", *owner, *owner)
+				} else if err != nil {
+					return err
+				}
+			}
+			if set["reason"] && !set["health"] {
+				return &usageError{"--reason goes with --health"}
+			}
 			var newHealth store.DeviceHealth
 			if set["health"] {
 				if newHealth = parseHealth(*health); newHealth == "" {
@@ -298,7 +477,8 @@ func deviceFlags(create bool) func(fs *flag.FlagSet, lim *limits.Limits) func(co
 			}
 			tagList := splitList(*tags)
 			if create {
-				return st.CreateDevice(ctx, store.Device{Name: pos[0], DeviceType: *dtype, Worker: *worker, Dictionary: dictionary, Tags: tagList})
+				return st.CreateDevice(ctx, store.Device{Name: pos[0], DeviceType: *dtype, Worker: *worker, Dictionary: dictionary, Tags: tagList,
+					Description: *desc, PhysicalOwner: *owner, PhysicalGroup: *group})
 			}
 			if _, err := st.Device(ctx, pos[0]); err != nil {
 				return err
@@ -313,6 +493,15 @@ func deviceFlags(create bool) func(fs *flag.FlagSet, lim *limits.Limits) func(co
 			if set["tags"] {
 				u.Tags = &tagList
 			}
+			if set["description"] {
+				u.Description = desc
+			}
+			if set["owner"] {
+				u.PhysicalOwner = owner
+			}
+			if set["group"] {
+				u.PhysicalGroup = group
+			}
 			if u != (store.DeviceUpdate{}) {
 				if err := st.UpdateDevice(ctx, pos[0], u); err != nil {
 					return err
@@ -324,7 +513,7 @@ func deviceFlags(create bool) func(fs *flag.FlagSet, lim *limits.Limits) func(co
 				}
 			}
 			if set["health"] {
-				return st.SetDeviceHealth(ctx, pos[0], newHealth)
+				return st.ChangeDeviceHealth(ctx, pos[0], newHealth, store.Change{Reason: reasonOr(*reason)})
 			}
 			return nil
 		}

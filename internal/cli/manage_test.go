@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -69,14 +70,14 @@ func testManage(t *testing.T, db string) {
 	// Workers: the printed token authenticates the worker.
 	wtok := strings.TrimSpace(mustManage(t, db, "workers", "add", "worker-1"))
 	mustManage(t, db, "workers", "add", "worker-2", "--secret", "w2")
-	if got, want := mustManage(t, db, "workers", "list"), "NAME      STATE    LAST PING\nworker-1  Offline  never\nworker-2  Offline  never\n"; got != want {
+	if got, want := mustManage(t, db, "workers", "list"), "NAME      STATE    HEALTH  JOB LIMIT  LAST PING  DESCRIPTION\nworker-1  Offline  Active  -          never      -\nworker-2  Offline  Active  -          never      -\n"; got != want {
 		t.Errorf("workers list:\n%s\nwant:\n%s", got, want)
 	}
 
 	// Device types and devices.
 	mustManage(t, db, "device-types", "add", "qemu", "--template", tmpl)
 	mustManage(t, db, "device-types", "add", "bbb")
-	if got, want := mustManage(t, db, "device-types", "list"), "NAME  TEMPLATE  HEALTH CHECK\nbbb   -         false\nqemu  18 bytes  false\n"; got != want {
+	if got, want := mustManage(t, db, "device-types", "list"), "NAME  TEMPLATE  HEALTH CHECK  SCHEDULE        DESCRIPTION\nbbb   -         false         every 24 hours  -\nqemu  18 bytes  false         every 24 hours  -\n"; got != want {
 		t.Errorf("device-types list:\n%s\nwant:\n%s", got, want)
 	}
 	mustManage(t, db, "devices", "add", "qemu-01", "--device-type", "qemu", "--worker", "worker-1", "--dictionary", dict, "--tags", "kvm, big")
@@ -92,6 +93,38 @@ func testManage(t *testing.T, db string) {
 	}
 	mustManage(t, db, "device-types", "update", "qemu", "--health-check", hc)
 
+	// What administrators set: worker health and limit, a new token, the
+	// health-check schedule, a device's owner and history, aliases.
+	mustManage(t, db, "workers", "update", "worker-2", "--description", "rack 2", "--health", "maintenance", "--job-limit", "3")
+	mustManage(t, db, "workers", "add", "worker-3", "--description", "spare")
+	if got, want := mustManage(t, db, "workers", "list"), "NAME      STATE    HEALTH       JOB LIMIT  LAST PING  DESCRIPTION\n"+
+		"worker-1  Offline  Active       -          never      -\nworker-2  Offline  Maintenance  3          never      rack 2\n"+
+		"worker-3  Offline  Active       -          never      spare\n"; got != want {
+		t.Errorf("workers list after update:\n%s\nwant:\n%s", got, want)
+	}
+	newTok := strings.TrimSpace(mustManage(t, db, "workers", "update", "worker-2", "--new-token"))
+	if got := mustManage(t, db, "workers", "update", "worker-3", "--new-token", "--secret", "w3-new"); got != "w3-new\n" {
+		t.Errorf("workers update --new-token --secret printed %q", got)
+	}
+	mustManage(t, db, "device-types", "update", "qemu", "--health-frequency", "5", "--health-denominator", "jobs", "--description", "emulated")
+	mustManage(t, db, "device-types", "update", "bbb", "--disable-health-check")
+	if got, want := mustManage(t, db, "device-types", "list"), "NAME  TEMPLATE  HEALTH CHECK  SCHEDULE      DESCRIPTION\n"+
+		"bbb   -         false         disabled      -\nqemu  18 bytes  true          every 5 jobs  emulated\n"; got != want {
+		t.Errorf("device-types list after update:\n%s\nwant:\n%s", got, want)
+	}
+	mustManage(t, db, "devices", "update", "bbb-01", "--description", "on the shelf", "--owner", "bob", "--group", "lab", "--health", "Bad", "--reason", "no power")
+	mustManage(t, db, "devices", "update", "bbb-01", "--health", "Good")
+	hist := mustManage(t, db, "devices", "history", "bbb-01")
+	if !regexp.MustCompile(`^TIME +USER +CHANGE\n\S+Z +- +Unknown → Bad \(no power\)\n\S+Z +- +Bad → Good \(basalt manage\)\n$`).MatchString(hist) {
+		t.Errorf("devices history bbb-01:\n%s", hist)
+	}
+	mustManage(t, db, "aliases", "add", "x86", "--device-type", "qemu")
+	mustManage(t, db, "aliases", "add", "arm", "--device-type", "bbb")
+	mustManage(t, db, "aliases", "remove", "arm")
+	if got, want := mustManage(t, db, "aliases", "list"), "NAME  DEVICE TYPE\nx86   qemu\n"; got != want {
+		t.Errorf("aliases list:\n%s\nwant:\n%s", got, want)
+	}
+
 	// The effects, read back from the store the server would use.
 	st, err := openStore(t.Context(), db)
 	if err != nil {
@@ -104,6 +137,24 @@ func testManage(t *testing.T, db string) {
 	if _, err := st.AuthenticateWorker(t.Context(), "worker-1", wtok); err != nil {
 		t.Errorf("the printed worker token does not authenticate worker-1: %v", err)
 	}
+	if _, err := st.AuthenticateWorker(t.Context(), "worker-2", newTok); err != nil {
+		t.Errorf("the token workers update --new-token printed does not authenticate worker-2: %v", err)
+	}
+	if _, err := st.AuthenticateWorker(t.Context(), "worker-2", "w2"); err == nil {
+		t.Error("worker-2's replaced token still authenticates")
+	}
+	if _, err := st.AuthenticateWorker(t.Context(), "worker-3", "w3-new"); err != nil {
+		t.Errorf("worker-3's --secret token: %v", err)
+	}
+	if w, err := st.Worker(t.Context(), "worker-2"); err != nil || w.Health != "Maintenance" || w.JobLimit != 3 || w.Description != "rack 2" {
+		t.Errorf("worker-2 after update = %+v, %v", w, err)
+	}
+	if dt, err := st.DeviceType(t.Context(), "qemu"); err != nil || dt.HealthFrequency != 5 || dt.HealthDenominator != "jobs" || dt.HealthDisabled {
+		t.Errorf("qemu's schedule = %+v, %v", dt, err)
+	}
+	if a, err := st.Alias(t.Context(), "x86"); err != nil || a.DeviceType != "qemu" {
+		t.Errorf("alias x86 = %+v, %v", a, err)
+	}
 	if _, err := st.CheckPassword(t.Context(), "admin", "pw"); err != nil {
 		t.Errorf("admin's --passwd: %v", err)
 	}
@@ -111,7 +162,8 @@ func testManage(t *testing.T, db string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Dictionary != dictText || d.Worker != "worker-2" || strings.Join(d.Tags, ",") != "usb" {
+	if d.Dictionary != dictText || d.Worker != "worker-2" || strings.Join(d.Tags, ",") != "usb" ||
+		d.Description != "on the shelf" || d.PhysicalOwner != "bob" || d.PhysicalGroup != "lab" || d.Health != "Good" {
 		t.Errorf("bbb-01 after update = %+v", d)
 	}
 	if d, err := st.Device(t.Context(), "qemu-01"); err != nil || d.Worker != "" || d.Dictionary != dictText || d.Health != "Maintenance" {
@@ -148,6 +200,23 @@ func testManage(t *testing.T, db string) {
 		{[]string{"device-types", "remove", "qemu"}, exitFailed, "device type qemu"},
 		{[]string{"users", "remove", "nobody"}, exitFailed, "nobody"},
 		{[]string{"devices", "frob"}, exitUsage, `unknown object or action "devices frob"`},
+		{[]string{"workers", "update", "worker-1", "--health", "Sleeping"}, exitUsage, `--health "Sleeping": want Active, Maintenance or Retired`},
+		{[]string{"workers", "update", "worker-1", "--job-limit", "-1"}, exitUsage, "--job-limit -1: must not be negative"},
+		{[]string{"workers", "update", "worker-1", "--secret", "x"}, exitUsage, "--secret goes with --new-token"},
+		{[]string{"workers", "update", "nosuch", "--health", "Active"}, exitFailed, "worker nosuch: not found"},
+		{[]string{"workers", "update", "nosuch", "--new-token"}, exitFailed, "worker nosuch: not found"},
+		{[]string{"device-types", "update", "qemu", "--health-denominator", "weeks"}, exitUsage, `--health-denominator "weeks": want hours or jobs`},
+		{[]string{"device-types", "update", "qemu", "--health-frequency", "-2"}, exitUsage, "--health-frequency -2: must not be negative"},
+		{[]string{"device-types", "update", "nosuch", "--description", "x"}, exitFailed, "device type nosuch: not found"},
+		{[]string{"device-types", "add", "x86"}, exitFailed, "device type x86: an alias has that name"},
+		{[]string{"devices", "update", "qemu-01", "--owner", "carol"}, exitFailed, `user "carol" does not exist`},
+		{[]string{"devices", "update", "qemu-01", "--reason", "why"}, exitUsage, "--reason goes with --health"},
+		{[]string{"devices", "history", "nosuch"}, exitFailed, "device nosuch: not found"},
+		{[]string{"aliases", "add", "x86", "--device-type", "bbb"}, exitFailed, "alias x86: already exists"},
+		{[]string{"aliases", "add", "qemu", "--device-type", "bbb"}, exitFailed, "alias qemu: a device type has that name"},
+		{[]string{"aliases", "add", "y", "--device-type", "nosuch"}, exitFailed, "device type nosuch: not found"},
+		{[]string{"aliases", "add", "y"}, exitUsage, "--device-type is required"},
+		{[]string{"aliases", "remove", "y"}, exitFailed, "alias y: not found"},
 		{[]string{"users"}, exitUsage, "usage: basalt manage"},
 	}
 	for _, r := range refusals {

@@ -14,6 +14,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/coordinator"
 	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/download"
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -40,6 +41,8 @@ type runOptions struct {
 	pollDelay   time.Duration
 	// limits bound the job, device and template files and their YAML.
 	limits limits.Limits
+	// localFiles is the host-access policy (nil: any local file).
+	localFiles *hostfiles.Policy
 	// human receives the human-readable log (stdout); nil with --quiet.
 	human io.Writer
 	// cancelReason says why ctx was canceled (the signal).
@@ -63,9 +66,14 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.pollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator (default: the coordinator configuration's poll_delay; 250ms for a group's own coordinator)")
 	dlLimits := downloadLimitFlags(fs)
 	o.limits.AddFlags(fs)
+	localFiles := addLocalFilesFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagStatus(err)
+	}
+	if o.localFiles, err = localFiles.policy(); err != nil {
+		fmt.Fprintf(stderr, "basalt run: %v\n", err)
+		return exitUsage
 	}
 	if len(pos) != 1 || len(devices) == 0 {
 		fs.Usage()
@@ -134,7 +142,8 @@ func runConfig(o runOptions) dispatcher.RunConfig {
 		Device: dispatcher.Source{Path: o.devicePath},
 		// lava-run's checks: unknown keys allowed, a MultiNode sub-job
 		// is a job like any other.
-		Options:      dispatcher.Options{DeviceTypeDirs: o.dtDirs, JobID: o.jobID, Job: job.Options{Lax: true, SubJob: true}, Limits: o.limits},
+		Options: dispatcher.Options{DeviceTypeDirs: o.dtDirs, JobID: o.jobID, Job: job.Options{Lax: true, SubJob: true}, Limits: o.limits,
+			LocalFiles: o.localFiles},
 		Intro:        fmt.Sprintf("basalt run: job %s on device %s (%s)", o.jobPath, o.devicePath, versionText),
 		TmpDir:       o.tmpDir,
 		KeepTmp:      o.keepTmp,

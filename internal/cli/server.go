@@ -21,7 +21,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/workerapi"
 )
 
-const serverSynopsis = "basalt server [--db DSN] [--listen ADDR] [--data-dir DIR] [--device-types DIR]... [--lease DUR] [--coordinator ADDR|off] [--coordinator-public ADDR] [--loglevel LEVEL]"
+const serverSynopsis = "basalt server [--db DSN] [--listen ADDR] [--data-dir DIR] [--device-types DIR]... [--lease DUR] [--coordinator ADDR|off] [--coordinator-public ADDR] [--allow-local-files DIR]... [--loglevel LEVEL]"
 
 // shutdownGrace bounds how long a stopping server waits for the requests
 // in flight (held polls are answered at once).
@@ -43,6 +43,8 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	listen := fs.String("listen", "127.0.0.1:8000", "address to serve XML-RPC (/RPC2) and the worker API on")
 	var dtDirs listFlag
 	fs.Var(&dtDirs, "device-types", "folder of device-type templates (repeatable; searched after templates set over the API, before the shipped ones)")
+	var allowDirs listFlag
+	fs.Var(&allowDirs, "allow-local-files", "accept submitted jobs naming local files (file:// images, local git repositories) inside this folder (repeatable; default: none; each worker checks its own --allow-local-files again)")
 	lease := fs.Duration("lease", lab.DefaultLease, "a worker that has not polled for this long goes offline and its jobs end Incomplete (infrastructure error)")
 	coordAddr := fs.String("coordinator", "127.0.0.1:3079", "listen address of the in-process MultiNode coordinator, or \"off\"")
 	coordPublic := fs.String("coordinator-public", "", "the coordinator's address as workers reach it (default: the --coordinator address)")
@@ -111,7 +113,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	}
 
 	l, err := lab.New(lab.Config{Store: st, Logs: logs, DataDir: *dataDir, DeviceTypeDirs: dtDirs,
-		Lease: *lease, CoordinatorAddr: public, Logger: log.With("part", "lab")})
+		Lease: *lease, CoordinatorAddr: public, Logger: log.With("part", "lab"), AllowLocalFiles: allowDirs})
 	if err != nil {
 		return fail(err)
 	}

@@ -29,6 +29,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("quiet", false, "print only problems, not the pipeline")
 	var lim limits.Limits
 	lim.AddFlags(fs)
+	localFiles := addLocalFilesFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagStatus(err)
@@ -41,7 +42,13 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "basalt validate: --strict and --lax are exclusive")
 		return exitUsage
 	}
+	policy, err := localFiles.policy()
+	if err != nil {
+		fmt.Fprintf(stderr, "basalt validate: %v\n", err)
+		return exitUsage
+	}
 	opts := dispatcher.Options{
+		LocalFiles:     policy,
 		DeviceTypeDirs: dtDirs,
 		// With a device the job is checked as the dispatcher gets it: a
 		// MultiNode sub-job is then a job like any other.

@@ -12,12 +12,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/worker"
 )
 
-const workerSynopsis = "basalt worker --url URL --name NAME (--token T | --token-file F) [--work-dir DIR] [--kill-grace DURATION] [--poll-delay DURATION] [--shutdown-grace DURATION] [download limits]"
+const workerSynopsis = "basalt worker --url URL --name NAME (--token T | --token-file F) [--work-dir DIR] [--kill-grace DURATION] [--poll-delay DURATION] [--shutdown-grace DURATION] [--allow-local-files DIR]... [--allow-git-ssh] [download limits]"
 
 // runWorker is `basalt worker`: a lab's worker, until SIGINT or SIGTERM.
 func runWorker(args []string, stdout, stderr io.Writer) int {
@@ -31,6 +32,9 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.KillGrace, "kill-grace", process.DefaultGrace, "how long a child process (QEMU, a host command, git) gets between SIGTERM and SIGKILL when a job stops it")
 	fs.DurationVar(&cfg.CoordinatorPollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator while it answers \"wait\" (default: LAVA's 1s)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long sending the stopped jobs' logs and ends may take before the worker exits anyway")
+	var allowDirs listFlag
+	fs.Var(&allowDirs, "allow-local-files", "let jobs read local files (file:// images, local git repositories) inside this folder (repeatable; default: none, since jobs come from anyone with a token)")
+	fs.BoolVar(&cfg.AllowGitSSH, "allow-git-ssh", false, "let jobs' git repositories use ssh, which authenticates with this host's keys (default: refused)")
 	dlLimits := downloadLimitFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -60,6 +64,13 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	}
 	dl := dlLimits()
 	cfg.Download = &dl
+	cfg.AllowLocalFiles = allowDirs
+	if *tokenFile != "" && len(allowDirs) > 0 {
+		if p, err := hostfiles.New(hostfiles.Options{Dirs: allowDirs}); err == nil && p.Contains(*tokenFile) {
+			fmt.Fprintf(stderr, "basalt worker: --allow-local-files %s holds the --token-file %s: jobs could read it\n", p.Allowed(), *tokenFile)
+			return exitUsage
+		}
+	}
 	cfg.Version = versionText
 
 	var mu sync.Mutex // one message at a time on stderr

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/device"
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/jinja"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/limits"
@@ -30,6 +31,13 @@ type Options struct {
 	// YAML (the zero value is the defaults); they are the job's when
 	// Job.Limits is zero.
 	Limits limits.Limits
+	// LocalFiles is the host-access policy (internal/hostfiles): nil
+	// lets a job read any host file it names (file:// images, local git
+	// repositories), as `basalt run` does by default; a policy limits
+	// that to its folders, none when it has none (`basalt worker`, a
+	// server's submission check). Validation refuses what the job names
+	// statically; the run refuses it again where the file is opened.
+	LocalFiles *hostfiles.Policy
 }
 
 // Prepared is a job made ready to run: checked, its device loaded and its
@@ -105,6 +113,7 @@ func prepare(in sources, opts Options) (*Prepared, error) {
 		return p, nil
 	}
 	p.Pipeline = pj
+	pj.LocalFiles = opts.LocalFiles
 	pj.Validate()
 	p.addValidationErrors()
 	p.addUnrunnableErrors()

@@ -35,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 )
@@ -77,6 +78,10 @@ type Request struct {
 	// field left at zero takes the context's (WithLimits), else the
 	// default.
 	Limits Limits
+	// LocalFiles is the host-access policy for a file:// URL: nil reads
+	// any local file, a policy only those in its folders (the file is
+	// opened through the folder, so a link cannot lead out of it).
+	LocalFiles *hostfiles.Policy
 
 	// pureGo makes tests use the Go decoders even where a host tool is
 	// installed.
@@ -279,7 +284,7 @@ func fetchOnce(ctx context.Context, req Request, u *url.URL, dest string, log *j
 	var s *source
 	var err error
 	if u.Scheme == "file" {
-		s, err = openFile(u)
+		s, err = openFile(u, req.LocalFiles)
 	} else {
 		s, err = openHTTP(ctx, req, u)
 	}

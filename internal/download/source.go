@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 )
@@ -29,8 +30,8 @@ type source struct {
 func (s *source) Close() { s.close() }
 
 // openFile opens a file:// URL: a local regular file, never a device or a
-// fifo, which could stream forever.
-func openFile(u *url.URL) (*source, error) {
+// fifo, which could stream forever, and only where policy allows.
+func openFile(u *url.URL, policy *hostfiles.Policy) (*source, error) {
 	if u.Host != "" && u.Host != "localhost" {
 		return nil, pipeline.JobError("file url '%s' names the host %q: only local files (file:///path) can be read", u.Redacted(), u.Host)
 	}
@@ -39,9 +40,12 @@ func openFile(u *url.URL) (*source, error) {
 		return nil, pipeline.JobError("file url '%s' has no absolute path", u.Redacted())
 	}
 	// Checked before the open, which would block on a named pipe.
-	f, st, err := limits.OpenRegular(p, "image file")
+	f, st, err := policy.OpenRegular(p, "image file")
 	var nr *limits.NotRegularError
+	var he *hostfiles.Error
 	switch {
+	case errors.As(err, &he):
+		return nil, pipeline.JobError("file url '%s': %v", u.Redacted(), err)
 	case errors.As(err, &nr) && nr.Mode.IsDir():
 		return nil, pipeline.JobError("image file '%s' is a directory, not a file", p)
 	case errors.As(err, &nr):

@@ -11,8 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/device"
 	"github.com/basalt-lava/basalt/internal/dispatcher"
-	"github.com/basalt-lava/basalt/internal/jinja"
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/multinode"
@@ -92,6 +93,9 @@ type entry struct {
 	// it came from, so that problems point into what the user sent.
 	root    *value.Node
 	actions []int
+	// localFiles is the host-access policy of the check (nil allows
+	// everything: the administrator's health checks).
+	localFiles *hostfiles.Policy
 }
 
 // Submit checks a job definition and stores it (a MultiNode submission as
@@ -284,6 +288,9 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 	for _, dt := range types {
 		known[dt.Name] = true
 	}
+	if err := l.resolveAliases(ctx, entries, known); err != nil {
+		return err
+	}
 	for _, e := range entries {
 		if e.deviceType == "" {
 			return &SubmitError{Code: 400, Problems: []string{e.label + ": device_type: a job needs a device type"}}
@@ -388,7 +395,7 @@ const maxChecks = 4096
 // answer: the job's text, the dictionary's text and the templates set in
 // the store (the folders' are read once per server). Devices of a type
 // often share a dictionary, and clients submit the same job many times.
-func (l *Lab) checkOnDeviceCached(e entry, d store.Device, loader jinja.Loader, tkey string) ([]string, bool) {
+func (l *Lab) checkOnDeviceCached(e entry, d store.Device, loader *device.Renderer, tkey string) ([]string, bool) {
 	h := sha256.New()
 	for _, s := range []string{e.label, e.definition, d.Dictionary, tkey} {
 		fmt.Fprintf(h, "%d:%s", len(s), s)
@@ -401,6 +408,7 @@ func (l *Lab) checkOnDeviceCached(e entry, d store.Device, loader jinja.Loader, 
 	if ok {
 		return c.problems, c.deviceFault
 	}
+	e.localFiles = l.localFiles
 	ps, fault := checkOnDevice(e, d, loader)
 	l.mu.Lock()
 	if len(l.checks) >= maxChecks {
@@ -429,7 +437,7 @@ func templatesKey(types []store.DeviceType) string {
 // prepares the job on it. deviceFault is true when the device does not
 // render even without the job's context: the device, not the job, is at
 // fault.
-func checkOnDevice(e entry, d store.Device, loader jinja.Loader) (problems []string, deviceFault bool) {
+func checkOnDevice(e entry, d store.Device, loader *device.Renderer) (problems []string, deviceFault bool) {
 	var jc *value.Map
 	if m := e.data.Map("context"); m != nil {
 		jc, _ = value.Clone(m).(*value.Map)
@@ -444,7 +452,7 @@ func checkOnDevice(e entry, d store.Device, loader jinja.Loader) (problems []str
 	p, err := dispatcher.PrepareSources(
 		dispatcher.Source{Text: []byte(e.definition), Name: e.label},
 		dispatcher.Source{Text: []byte(rendered), Name: d.Name + ".yaml"},
-		dispatcher.Options{Job: job.Options{Dispatch: true, SubJob: true}})
+		dispatcher.Options{Job: job.Options{Dispatch: true, SubJob: true}, LocalFiles: e.localFiles})
 	if err != nil {
 		return []string{fmt.Sprintf("%s: device %s: %v", e.label, d.Name, err)}, false
 	}

@@ -31,12 +31,7 @@ func (a *api) registerDevices() {
 	a.reg("scheduler.devices.tags.list", 1, 1, "tags.list(hostname): a device's tags.", a.deviceTagList)
 	a.reg("scheduler.tags.list", 0, 0, "tags.list(): the device tags in use, by name (Basalt keeps no tag descriptions).", a.tagList)
 	a.reg("scheduler.tags.show", 1, 1, "tags.show(name): a tag and the devices that have it.", a.tagShow)
-	a.reg("scheduler.aliases.list", 0, 0, "aliases.list(): device-type aliases (Basalt has none).",
-		func(context.Context, params) (any, error) { return []string{}, nil })
-	a.reg("scheduler.aliases.show", 1, 1, "aliases.show(name): an alias (Basalt has none: 404).",
-		func(_ context.Context, p params) (any, error) {
-			return nil, notFound("Alias '%s' was not found.", p.str(0))
-		})
+	a.registerAliases()
 }
 
 // tagDevices maps each tag on a device to the devices that have it.
@@ -195,7 +190,7 @@ func (a *api) deviceShow(ctx context.Context, p params) (any, error) {
 		"health", string(d.Health),
 		"state", string(d.State),
 		"health_job", dt.HealthCheck != "",
-		"description", nil, // not stored
+		"description", orNil(d.Description),
 		"pipeline", true,
 		"has_device_dict", d.Dictionary != "",
 		"worker", orNil(d.Worker),
@@ -255,6 +250,7 @@ func (a *api) deviceUpdate(ctx context.Context, p params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	by, _ := caller(ctx)
 	// Check every argument before changing anything, so a bad one changes
 	// nothing (LAVA runs the whole update in one transaction).
 	var u store.DeviceUpdate
@@ -267,21 +263,27 @@ func (a *api) deviceUpdate(ctx context.Context, p params) (any, error) {
 		u.Worker = &w
 	}
 	if name, ok := p.optStr(2); ok {
-		// The physical owner is not stored; the user must still exist.
 		if _, err := a.store.User(ctx, name); errors.Is(err, store.ErrNotFound) {
 			return nil, notFound("Unable to find username '%s'", name)
 		} else if err != nil {
 			return nil, err
 		}
+		u.PhysicalOwner = &name
 	}
-	// group_name (3) and public (4) are accepted and ignored, as by LAVA.
+	// group_name (3) is kept as the physical group (LAVA no longer uses
+	// it); public (4) is accepted and ignored, as by LAVA.
+	if g, ok := p.optStr(3); ok {
+		u.PhysicalGroup = &g
+	}
 	var health store.DeviceHealth
 	if h, ok := p.optStr(5); ok {
 		if health, ok = deviceHealths[h]; !ok {
 			return nil, badRequest("Health '%s' is invalid", h)
 		}
 	}
-	// description (6) has no column: accepted and not kept.
+	if desc, ok := p.optStr(6); ok {
+		u.Description = &desc
+	}
 	if t, ok := p.optStr(7); ok {
 		if _, err := a.store.DeviceType(ctx, t); errors.Is(err, store.ErrNotFound) {
 			return nil, notFound("Unable to find device-type '%s'", t)
@@ -290,14 +292,17 @@ func (a *api) deviceUpdate(ctx context.Context, p params) (any, error) {
 		}
 		u.DeviceType = &t
 	}
-	// reason (8) would go to LAVA's admin log, which Basalt does not keep.
-	if u.Worker != nil || u.DeviceType != nil {
-		if err := a.store.UpdateDevice(ctx, d.Name, u); err != nil {
-			return nil, err
-		}
+	if err := a.store.UpdateDevice(ctx, d.Name, u); err != nil {
+		return nil, err
 	}
 	if health != "" {
-		if err := a.store.SetDeviceHealth(ctx, d.Name, health); err != nil {
+		// The device log keeps the change with its reason, as LAVA's
+		// admin log does ("Good → Maintenance (reason)").
+		reason, _ := p.optStr(8)
+		if reason == "" {
+			reason = "xmlrpc api"
+		}
+		if err := a.store.ChangeDeviceHealth(ctx, d.Name, health, store.Change{By: by.Name, Reason: reason}); err != nil {
 			return nil, err
 		}
 	}
@@ -308,7 +313,8 @@ func (a *api) deviceUpdate(ctx context.Context, p params) (any, error) {
 }
 
 func (a *api) deviceAdd(ctx context.Context, p params) (any, error) {
-	if _, err := needPerm(ctx, "lava_scheduler_app.change_device"); err != nil {
+	by, err := needPerm(ctx, "lava_scheduler_app.change_device")
+	if err != nil {
 		return nil, err
 	}
 	name, typeName, workerName := p.str(0), p.str(1), p.str(2)
@@ -328,17 +334,30 @@ func (a *api) deviceAdd(ctx context.Context, p params) (any, error) {
 			return nil, badRequest("Invalid health")
 		}
 	}
+	// user_name (3) and group_name (4) are kept as the physical owner and
+	// group (LAVA's add ignores them now); public (5) is ignored.
+	owner, _ := p.optStr(3)
+	if owner != "" {
+		if _, err := a.store.User(ctx, owner); errors.Is(err, store.ErrNotFound) {
+			return nil, notFound("Unable to find username '%s'", owner)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	group, _ := p.optStr(4)
+	desc, _ := p.optStr(7)
 	if name == "" {
 		return nil, badRequest("Bad request: device already exists?")
 	}
-	err := a.store.CreateDevice(ctx, store.Device{Name: name, DeviceType: typeName, Worker: workerName})
+	err = a.store.CreateDevice(ctx, store.Device{Name: name, DeviceType: typeName, Worker: workerName,
+		Description: desc, PhysicalOwner: owner, PhysicalGroup: group})
 	if errors.Is(err, store.ErrExists) {
 		return nil, badRequest("Bad request: device already exists?")
 	} else if err != nil {
 		return nil, err
 	}
 	if health != "" && health != store.HealthUnknown {
-		if err := a.store.SetDeviceHealth(ctx, name, health); err != nil {
+		if err := a.store.ChangeDeviceHealth(ctx, name, health, store.Change{By: by.Name, Reason: "device added"}); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package lavarpc
 import (
 	"context"
 	"errors"
+	"math"
 	"sort"
 	"strings"
 
@@ -19,7 +20,6 @@ func (a *api) registerDeviceTypes() {
 	a.reg("scheduler.device_types.add", 6, 6, "add(name, description, display, owners_only, health_frequency, health_denominator): add a device type. [admin]", a.dtAdd)
 	a.reg("scheduler.device_types.update", 7, 7, "update(name, description, display, owners_only, health_frequency, health_denominator, health_disabled): change a device type. [admin]", a.dtUpdate)
 	a.reg("scheduler.device_types.devices", 1, 2, "devices(name, health=None): the devices of a type.", a.dtDevices)
-	a.reg("scheduler.device_types.aliases.list", 1, 1, "aliases.list(name): a device type's aliases (Basalt has none).", a.dtAliases)
 }
 
 // validTypeName is LAVA's check on a device-type name used as a file name.
@@ -82,14 +82,22 @@ func (a *api) dtShow(ctx context.Context, p params) (any, error) {
 		}
 	}
 	sort.Strings(devices)
+	aliases, err := a.typeAliases(ctx, dt.Name)
+	if err != nil {
+		return nil, err
+	}
+	den := dt.HealthDenominator
+	if den == "" {
+		den = store.PerHours
+	}
 	return st(
 		"name", dt.Name,
-		"description", nil, // not stored: LAVA's default
-		"display", true,
-		"health_disabled", false,
-		"health_denominator", "hours",
-		"health_frequency", 24,
-		"aliases", []string{},
+		"description", orNil(dt.Description),
+		"display", dt.Display,
+		"health_disabled", dt.HealthDisabled,
+		"health_denominator", string(den),
+		"health_frequency", dt.HealthFrequency,
+		"aliases", aliases,
 		"devices", devices,
 		"default_template", dt.Template == "",
 		"permissions", []any{},
@@ -177,12 +185,45 @@ func (a *api) dtSetHealthCheck(ctx context.Context, p params) (any, error) {
 	return nil, nil
 }
 
-// checkDenominator is LAVA's check on health_denominator.
-func checkDenominator(p params, i int) error {
-	if d, ok := p.optStr(i); ok && d != "hours" && d != "jobs" {
-		return badRequest("Bad request: invalid health_denominator.")
+// typeUpdate reads the arguments device_types.add and update share,
+// from description at 1 to health_disabled at 6 (add has no 6): nil
+// leaves a field as it is. A bad health_denominator is LAVA's 400.
+func typeUpdate(p params) (store.DeviceTypeUpdate, error) {
+	var u store.DeviceTypeUpdate
+	if d, ok := p.optStr(1); ok {
+		u.Description = &d
 	}
-	return nil
+	if p[2] != nil {
+		b := p.bool(2, true)
+		u.Display = &b
+	}
+	if p[3] != nil {
+		b := p.bool(3, false)
+		u.OwnersOnly = &b
+	}
+	if p[4] != nil {
+		n, err := p.int(4, 0)
+		if err != nil {
+			return u, err
+		}
+		if n < 0 || n > math.MaxInt32 {
+			return u, badRequest("Bad request: invalid health_frequency.")
+		}
+		f := int(n)
+		u.HealthFrequency = &f
+	}
+	if d, ok := p.optStr(5); ok {
+		if d != "hours" && d != "jobs" {
+			return u, badRequest("Bad request: invalid health_denominator.")
+		}
+		den := store.HealthDenominator(d)
+		u.HealthDenominator = &den
+	}
+	if len(p) > 6 && p[6] != nil {
+		b := p.bool(6, false)
+		u.HealthDisabled = &b
+	}
+	return u, nil
 }
 
 func (a *api) dtAdd(ctx context.Context, p params) (any, error) {
@@ -193,7 +234,8 @@ func (a *api) dtAdd(ctx context.Context, p params) (any, error) {
 	if !validTypeName(name) {
 		return nil, badRequest("Invalid device-type '%s'", name)
 	}
-	if err := checkDenominator(p, 5); err != nil {
+	u, err := typeUpdate(p)
+	if err != nil {
 		return nil, err
 	}
 	if _, err := a.store.DeviceType(ctx, name); err == nil {
@@ -201,19 +243,31 @@ func (a *api) dtAdd(ctx context.Context, p params) (any, error) {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	// description, display, owners_only and the health frequency are not
-	// stored (LAVA's defaults are reported).
-	return nil, a.store.PutDeviceType(ctx, store.DeviceType{Name: name})
+	if _, err := a.store.Alias(ctx, name); err == nil {
+		return nil, badRequest("Bad request: device-type name is already used.")
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if err := a.store.PutDeviceType(ctx, store.DeviceType{Name: name}); err != nil {
+		return nil, err
+	}
+	return nil, a.store.UpdateDeviceType(ctx, name, u)
 }
 
 func (a *api) dtUpdate(ctx context.Context, p params) (any, error) {
-	if _, err := a.adminType(ctx, p, "admin"); err != nil {
+	dt, err := a.adminType(ctx, p, "admin")
+	if err != nil {
 		return nil, err
 	}
-	if err := checkDenominator(p, 5); err != nil {
+	u, err := typeUpdate(p)
+	if err != nil {
 		return nil, err
 	}
-	// Nothing of what update changes is stored: checked and left as is.
+	if err := a.store.UpdateDeviceType(ctx, dt.Name, u); err != nil {
+		return nil, err
+	}
+	// A new health-check schedule may make checks due now.
+	a.lab.Kick()
 	return nil, nil
 }
 
@@ -240,11 +294,4 @@ func (a *api) dtDevices(ctx context.Context, p params) (any, error) {
 		out = append(out, st("hostname", d.Name, "health", string(d.Health), "state", string(d.State)))
 	}
 	return out, nil
-}
-
-func (a *api) dtAliases(ctx context.Context, p params) (any, error) {
-	if _, err := a.deviceType(ctx, p, 0); err != nil {
-		return nil, err
-	}
-	return []string{}, nil
 }

@@ -5,6 +5,7 @@
 // scheduler.* names (shared/reference/lava-clients.md §1, §2 and §7).
 //
 // Contract (what clients depend on, kept byte-for-byte where they read it):
+//
 //   - POST at /RPC2, /RPC2/, //RPC2 and / (lavacli 1.2 with a "/" URI),
 //     never a redirect; a GET there answers a short help text.
 //   - Authentication is HTTP Basic user:token checked with
@@ -18,12 +19,14 @@
 //     or the "N.M" string of a sub-job).
 //   - Private jobs are hidden by store.Visible, with LAVA's codes (403 for
 //     a job that exists but is not visible, 401 on results.*).
-//
-// Where the store has no column for a field LAVA returns (a device's
-// description, a worker's description, health and job limit, a device
-// type's display and health frequency, aliases, permissions), the reply
-// carries LAVA's default for it and the update methods check their
-// arguments as LAVA does and then leave the value as it was.
+//   - What administrators change is stored and shown: a worker's
+//     description, health and job limit, a device's description, physical
+//     owner and group and health (with the reason, in the device log), a
+//     device type's description, display and health-check schedule, and
+//     aliases. Permissions (LAVA's per-group ones) are not kept: the lists
+//     are empty and only superusers administer.
+//   - A worker's token is kept hashed: scheduler.workers.add returns it
+//     (LAVA returns None) and workers.show cannot (its "token" says so).
 package lavarpc
 
 import (

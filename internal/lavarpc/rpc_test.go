@@ -505,6 +505,30 @@ func TestDevices(t *testing.T) {
 				t.Errorf("after update: %v", m)
 			}
 		}},
+		{name: "health history", method: "scheduler.devices.show", args: []any{"qemu02"}, check: func(t *testing.T, v any) {
+			log, err := e.st.DeviceLog(context.Background(), "qemu02", 0)
+			must(t, err)
+			var got []string
+			for _, l := range log {
+				got = append(got, l.By+": "+l.String())
+			}
+			want := []string{"admin: Maintenance → Good (fixed)", "admin: Unknown → Maintenance (xmlrpc api)"}
+			if diff := cmp.Diff(got, want); diff != "" {
+				t.Errorf("qemu02's device log, newest first (-got +want):\n%s", diff)
+			}
+		}},
+		{name: "update owner and description", user: "admin", method: "scheduler.devices.update", args: []any{"qemu02", nil, "alice", "team", nil, nil, "on the shelf"}, isNil: true},
+		{name: "show owner and description", method: "scheduler.devices.show", args: []any{"qemu02"}, check: func(t *testing.T, v any) {
+			if d := v.(map[string]any)["description"]; d != "on the shelf" {
+				t.Errorf("description = %#v, want on the shelf", d)
+			}
+			d, err := e.st.Device(context.Background(), "qemu02")
+			must(t, err)
+			if d.PhysicalOwner != "alice" || d.PhysicalGroup != "team" || d.Health != store.HealthGood {
+				t.Errorf("stored: owner %q, group %q, health %s; want alice, team, Good", d.PhysicalOwner, d.PhysicalGroup, d.Health)
+			}
+		}},
+		{name: "update unknown owner", user: "admin", method: "scheduler.devices.update", args: []any{"qemu02", nil, "carol"}, fault: 404, msg: "Unable to find username 'carol'"},
 		{name: "update 10 args", user: "admin", method: "scheduler.devices.update", args: []any{"qemu02", nil, nil, nil, nil, nil, nil, nil, nil, nil},
 			fault: xmlrpc.CodeInternalError, msg: "takes from 1 to 9 positional arguments but 10 were given"},
 		{name: "update bad health", user: "admin", method: "scheduler.devices.update", args: []any{"qemu02", nil, nil, nil, nil, "maintenance", nil}, fault: 400, msg: "Health 'maintenance' is invalid"},
@@ -528,6 +552,18 @@ func TestDevices(t *testing.T) {
 		{name: "scheduler.tags.show unknown", method: "scheduler.tags.show", args: []any{"kvm"}, fault: 404, msg: "Tag 'kvm' was not found."},
 		{name: "aliases.list", method: "scheduler.aliases.list", want: []any{}},
 		{name: "aliases.show", method: "scheduler.aliases.show", args: []any{"x"}, fault: 404, msg: "Alias 'x' was not found."},
+		{name: "aliases.add", user: "admin", method: "scheduler.aliases.add", args: []any{"x86", "qemu"}, isNil: true},
+		{name: "aliases.add again", user: "admin", method: "scheduler.aliases.add", args: []any{"x86", "bbb"}, fault: 400, msg: "Alias or DeviceType name already exists."},
+		{name: "aliases.add a type's name", user: "admin", method: "scheduler.aliases.add", args: []any{"bbb", "qemu"}, fault: 400, msg: "Alias or DeviceType name already exists."},
+		{name: "aliases.add unknown type", user: "admin", method: "scheduler.aliases.add", args: []any{"y", "nope"}, fault: 400, msg: "DeviceType does not exist"},
+		{name: "aliases.add not admin", user: "alice", method: "scheduler.aliases.add", args: []any{"y", "qemu"}, fault: 403},
+		{name: "aliases.add arm", user: "admin", method: "scheduler.aliases.add", args: []any{"arm", "bbb"}, isNil: true},
+		{name: "aliases.list added", method: "scheduler.aliases.list", want: []any{"arm", "x86"}},
+		{name: "aliases.show added", method: "scheduler.aliases.show", args: []any{"x86"}, want: map[string]any{"name": "x86", "device_type": "qemu"}},
+		{name: "aliases.delete", user: "admin", method: "scheduler.aliases.delete", args: []any{"arm"}, isNil: true},
+		{name: "aliases.delete again", user: "admin", method: "scheduler.aliases.delete", args: []any{"arm"}, fault: 404, msg: "Alias 'arm' was not found."},
+		{name: "aliases.delete not admin", user: "bob", method: "scheduler.aliases.delete", args: []any{"x86"}, fault: 403},
+		{name: "aliases.list deleted", method: "scheduler.aliases.list", want: []any{"x86"}},
 		{name: "add anonymous", method: "scheduler.devices.add", args: []any{"qemu03", "qemu", "w1"}, fault: 401},
 		{name: "add not admin", user: "alice", method: "scheduler.devices.add", args: []any{"qemu03", "qemu", "w1"}, fault: 403,
 			msg: "User 'alice' is missing permission lava_scheduler_app.change_device."},
@@ -536,7 +572,7 @@ func TestDevices(t *testing.T) {
 		{name: "add unknown type", user: "admin", method: "scheduler.devices.add", args: []any{"qemu04", "nope", "w1"}, fault: 404, msg: "DeviceType 'nope' was not found."},
 		{name: "add unknown worker", user: "admin", method: "scheduler.devices.add", args: []any{"qemu04", "qemu", "w9"}, fault: 404, msg: "Worker 'w9' was not found."},
 		{name: "added", method: "scheduler.devices.show", args: []any{"qemu03"}, check: func(t *testing.T, v any) {
-			if m := v.(map[string]any); m["health"] != "Good" || m["state"] != "Idle" || m["has_device_dict"] != false {
+			if m := v.(map[string]any); m["health"] != "Good" || m["state"] != "Idle" || m["has_device_dict"] != false || m["description"] != "third" {
 				t.Errorf("added device: %v", m)
 			}
 		}},
@@ -603,7 +639,44 @@ func TestDeviceTypes(t *testing.T) {
 		{name: "add bad denominator", user: "admin", method: "scheduler.device_types.add", args: []any{"x", nil, true, false, 24, "days"}, fault: 400, msg: "invalid health_denominator"},
 		{name: "add not admin", user: "alice", method: "scheduler.device_types.add", args: []any{"y", nil, true, false, 24, "hours"}, fault: 403},
 		{name: "add 5 args", user: "admin", method: "scheduler.device_types.add", args: []any{"y", nil, true, false, 24}, fault: xmlrpc.CodeInternalError},
+		{name: "show added", method: "scheduler.device_types.show", args: []any{"rpi4"}, check: func(t *testing.T, v any) {
+			m := v.(map[string]any)
+			got := []any{m["description"], m["display"], m["health_frequency"], m["health_denominator"], m["health_disabled"]}
+			if diff := cmp.Diff(got, []any{nil, true, int64(24), "hours", false}); diff != "" {
+				t.Errorf("rpi4 as added: description, display, frequency, denominator, disabled (-got +want):\n%s", diff)
+			}
+		}},
+		{name: "add with values", user: "admin", method: "scheduler.device_types.add", args: []any{"rpi5", "the new one", false, true, 3, "jobs"}, isNil: true},
+		{name: "show added with values", method: "scheduler.device_types.show", args: []any{"rpi5"}, check: func(t *testing.T, v any) {
+			m := v.(map[string]any)
+			got := []any{m["description"], m["display"], m["health_frequency"], m["health_denominator"], m["health_disabled"]}
+			if diff := cmp.Diff(got, []any{"the new one", false, int64(3), "jobs", false}); diff != "" {
+				t.Errorf("rpi5 as added: description, display, frequency, denominator, disabled (-got +want):\n%s", diff)
+			}
+		}},
 		{name: "update", user: "admin", method: "scheduler.device_types.update", args: []any{"rpi4", nil, nil, nil, nil, nil, nil}, isNil: true},
+		{name: "update values", user: "admin", method: "scheduler.device_types.update", args: []any{"rpi4", "boards", false, nil, 10, "jobs", true}, isNil: true},
+		{name: "show updated", method: "scheduler.device_types.show", args: []any{"rpi4"}, check: func(t *testing.T, v any) {
+			m := v.(map[string]any)
+			got := []any{m["description"], m["display"], m["health_frequency"], m["health_denominator"], m["health_disabled"]}
+			if diff := cmp.Diff(got, []any{"boards", false, int64(10), "jobs", true}); diff != "" {
+				t.Errorf("rpi4 updated: description, display, frequency, denominator, disabled (-got +want):\n%s", diff)
+			}
+			dt, err := e.st.DeviceType(context.Background(), "rpi4")
+			must(t, err)
+			if dt.HealthFrequency != 10 || dt.HealthDenominator != store.PerJobs || !dt.HealthDisabled {
+				t.Errorf("stored rpi4: %+v", dt)
+			}
+		}},
+		{name: "update only frequency", user: "admin", method: "scheduler.device_types.update", args: []any{"rpi4", nil, nil, nil, 12, nil, nil}, isNil: true},
+		{name: "show only frequency", method: "scheduler.device_types.show", args: []any{"rpi4"}, check: func(t *testing.T, v any) {
+			m := v.(map[string]any)
+			got := []any{m["description"], m["display"], m["health_frequency"], m["health_denominator"], m["health_disabled"]}
+			if diff := cmp.Diff(got, []any{"boards", false, int64(12), "jobs", true}); diff != "" {
+				t.Errorf("rpi4 after a frequency update (-got +want):\n%s", diff)
+			}
+		}},
+		{name: "update bad denominator", user: "admin", method: "scheduler.device_types.update", args: []any{"rpi4", nil, nil, nil, nil, "weeks", nil}, fault: 400, msg: "invalid health_denominator"},
 		{name: "update not admin", user: "bob", method: "scheduler.device_types.update", args: []any{"rpi4", nil, nil, nil, nil, nil, nil}, fault: 403},
 		{name: "devices", method: "scheduler.device_types.devices", args: []any{"qemu"}, want: []any{
 			map[string]any{"hostname": "qemu01", "health": "Unknown", "state": "Idle"},
@@ -620,6 +693,22 @@ func TestDeviceTypes(t *testing.T) {
 		}},
 		{name: "aliases.list", method: "scheduler.device_types.aliases.list", args: []any{"qemu"}, want: []any{}},
 		{name: "aliases.list unknown", method: "scheduler.device_types.aliases.list", args: []any{"nope"}, fault: 404},
+		{name: "aliases.add", user: "admin", method: "scheduler.device_types.aliases.add", args: []any{"qemu", "x86"}, isNil: true},
+		{name: "aliases.add second", user: "admin", method: "scheduler.device_types.aliases.add", args: []any{"qemu", "amd64"}, isNil: true},
+		{name: "aliases.add moves", user: "admin", method: "scheduler.device_types.aliases.add", args: []any{"bbb", "x86"}, isNil: true},
+		{name: "aliases.add a type's name", user: "admin", method: "scheduler.device_types.aliases.add", args: []any{"bbb", "qemu"}, fault: 400},
+		{name: "aliases.add not admin", user: "alice", method: "scheduler.device_types.aliases.add", args: []any{"qemu", "y"}, fault: 403, msg: "No 'admin' permissions for device-type 'qemu'."},
+		{name: "aliases.add unknown type", user: "admin", method: "scheduler.device_types.aliases.add", args: []any{"nope", "y"}, fault: 404},
+		{name: "aliases.list added", method: "scheduler.device_types.aliases.list", args: []any{"qemu"}, want: []any{"amd64"}},
+		{name: "aliases.list moved", method: "scheduler.device_types.aliases.list", args: []any{"bbb"}, want: []any{"x86"}},
+		{name: "show aliases", method: "scheduler.device_types.show", args: []any{"bbb"}, check: func(t *testing.T, v any) {
+			if diff := cmp.Diff(v.(map[string]any)["aliases"], []any{"x86"}); diff != "" {
+				t.Errorf("bbb's aliases (-got +want):\n%s", diff)
+			}
+		}},
+		{name: "aliases.delete other type's", user: "admin", method: "scheduler.device_types.aliases.delete", args: []any{"qemu", "x86"}, fault: 404, msg: "Alias 'x86' was not found."},
+		{name: "aliases.delete", user: "admin", method: "scheduler.device_types.aliases.delete", args: []any{"bbb", "x86"}, isNil: true},
+		{name: "aliases.list after delete", method: "scheduler.aliases.list", want: []any{"amd64"}},
 	})
 }
 
@@ -643,16 +732,62 @@ func TestWorkers(t *testing.T) {
 			}
 		}},
 		{name: "show unknown", method: "scheduler.workers.show", args: []any{"w9"}, fault: 404, msg: "Worker 'w9' was not found."},
+		{name: "show as admin", user: "admin", method: "scheduler.workers.show", args: []any{"w1"}, check: func(t *testing.T, v any) {
+			m := keys(t, v, "hostname", "description", "state", "health", "devices", "last_ping", "job_limit", "version",
+				"default_config", "default_env", "default_env_dut", "token")
+			if m["token"] != tokenNotice {
+				t.Errorf("token = %#v, want the notice that it is kept hashed", m["token"])
+			}
+		}},
 		{name: "update 3 args", user: "admin", method: "scheduler.workers.update", args: []any{"w1", nil, "MAINTENANCE"}, isNil: true},
+		{name: "show in maintenance", method: "scheduler.workers.show", args: []any{"w1"}, check: func(t *testing.T, v any) {
+			m := v.(map[string]any)
+			if m["health"] != "Maintenance" || m["description"] != nil || m["job_limit"] != int64(0) {
+				t.Errorf("after update(w1, None, MAINTENANCE): health %v, description %v, job_limit %v", m["health"], m["description"], m["job_limit"])
+			}
+		}},
 		{name: "update 4 args", user: "admin", method: "scheduler.workers.update", args: []any{"w1", "desc", "ACTIVE", 2}, isNil: true},
+		{name: "show updated", method: "scheduler.workers.show", args: []any{"w1"}, check: func(t *testing.T, v any) {
+			m := v.(map[string]any)
+			if m["health"] != "Active" || m["description"] != "desc" || m["job_limit"] != int64(2) {
+				t.Errorf("after update(w1, desc, ACTIVE, 2): health %v, description %v, job_limit %v", m["health"], m["description"], m["job_limit"])
+			}
+		}},
+		{name: "update description only", user: "admin", method: "scheduler.workers.update", args: []any{"w1", "rack 2"}, isNil: true},
+		{name: "show description only", method: "scheduler.workers.show", args: []any{"w1"}, check: func(t *testing.T, v any) {
+			m := v.(map[string]any)
+			if m["health"] != "Active" || m["description"] != "rack 2" || m["job_limit"] != int64(2) {
+				t.Errorf("after update(w1, rack 2): health %v, description %v, job_limit %v", m["health"], m["description"], m["job_limit"])
+			}
+		}},
 		{name: "update bad health", user: "admin", method: "scheduler.workers.update", args: []any{"w1", nil, "ONLINE"}, fault: 400, msg: "Invalid health: ONLINE"},
 		{name: "update bad limit", user: "admin", method: "scheduler.workers.update", args: []any{"w1", nil, nil, -1}, fault: 400, msg: "Invalid job limit"},
 		{name: "update anonymous", method: "scheduler.workers.update", args: []any{"w1", nil, "MAINTENANCE"}, fault: 401},
 		{name: "update not admin", user: "alice", method: "scheduler.workers.update", args: []any{"w1", nil, "MAINTENANCE"}, fault: 403},
 		{name: "update unknown", user: "admin", method: "scheduler.workers.update", args: []any{"w9"}, fault: 404},
-		{name: "add", user: "admin", method: "scheduler.workers.add", args: []any{"w3", "third", false}, isNil: true},
+		{name: "add", user: "admin", method: "scheduler.workers.add", args: []any{"w3", "third", false}, check: func(t *testing.T, v any) {
+			tok, ok := v.(string)
+			if !ok || len(tok) != 64 {
+				t.Fatalf("workers.add returned %#v, want the worker's token", v)
+			}
+			if _, err := e.st.AuthenticateWorker(context.Background(), "w3", tok); err != nil {
+				t.Errorf("the token workers.add returned does not authenticate w3: %v", err)
+			}
+		}},
 		{name: "add exists", user: "admin", method: "scheduler.workers.add", args: []any{"w3"}, fault: 400, msg: "worker already exists?"},
+		{name: "add disabled", user: "admin", method: "scheduler.workers.add", args: []any{"w4", nil, true}, check: func(t *testing.T, v any) {}},
 		{name: "list added", method: "scheduler.workers.list", want: []any{"w1", "w2", "w3"}},
+		{name: "list added all", method: "scheduler.workers.list", args: []any{true}, want: []any{"w1", "w2", "w3", "w4"}},
+		{name: "show added", method: "scheduler.workers.show", args: []any{"w3"}, check: func(t *testing.T, v any) {
+			if m := v.(map[string]any); m["description"] != "third" || m["health"] != "Active" {
+				t.Errorf("w3: description %v, health %v; want third, Active", m["description"], m["health"])
+			}
+		}},
+		{name: "show disabled", method: "scheduler.workers.show", args: []any{"w4"}, check: func(t *testing.T, v any) {
+			if m := v.(map[string]any); m["description"] != nil || m["health"] != "Retired" {
+				t.Errorf("w4: description %v, health %v; want None, Retired", m["description"], m["health"])
+			}
+		}},
 		{name: "get_config", method: "scheduler.workers.get_config", args: []any{"w1"}, fault: 404, msg: "Worker 'w1' does not have a dispatcher configuration"},
 		{name: "get_env unknown", method: "scheduler.workers.get_env", args: []any{"w9"}, fault: 404, msg: "Worker 'w9' was not found."},
 		{name: "get_env_dut bad name", method: "scheduler.workers.get_env_dut", args: []any{"../w1"}, fault: 400, msg: "Invalid worker name"},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -40,6 +41,11 @@ type Job struct {
 	// whoever runs the job since they need the outside world (a
 	// coordinator's address).
 	Protocols []Protocol
+	// LocalFiles is the host-access policy: which host files the job may
+	// have read (file:// images, local git repositories) and whether git
+	// may use ssh. Nil allows everything (`basalt run`); set before
+	// Validate so that validation refuses what it can see.
+	LocalFiles *hostfiles.Policy
 
 	tools toolCache
 }
@@ -232,4 +238,13 @@ func stringOr(v any, def string) string {
 		return def
 	}
 	return fmt.Sprint(v)
+}
+
+// LocalFiles is the job's host-access policy (Job.LocalFiles); nil, which
+// allows everything, for an action outside a job.
+func (b *Base) LocalFiles() *hostfiles.Policy {
+	if b.Job == nil {
+		return nil
+	}
+	return b.Job.LocalFiles
 }

@@ -33,11 +33,6 @@ type Dialect struct {
 	MigrationLock string
 	// IsUnique reports a unique-constraint violation.
 	IsUnique func(error) bool
-	// InsertLock, when set, runs first in a transaction that inserts jobs,
-	// so that the jobs of one Submit get consecutive ids (SQLite's write
-	// transactions are serial already; PostgreSQL's sequences interleave
-	// concurrent inserts, so it takes an advisory lock).
-	InsertLock string
 }
 
 // SQL is the Store over database/sql shared by the backends.
@@ -388,25 +383,33 @@ func (s *SQL) PutDeviceType(ctx context.Context, dt DeviceType) error {
 	})
 }
 
+const deviceTypeCols = `name, template, health_check, description, display, owners_only, health_frequency, health_denominator, health_disabled`
+
+func scanDeviceType(sc interface{ Scan(...any) error }) (DeviceType, error) {
+	var dt DeviceType
+	err := sc.Scan(&dt.Name, &dt.Template, &dt.HealthCheck, &dt.Description, &dt.Display, &dt.OwnersOnly,
+		&dt.HealthFrequency, &dt.HealthDenominator, &dt.HealthDisabled)
+	return dt, err
+}
+
 // DeviceType returns one device type.
 func (s *SQL) DeviceType(ctx context.Context, name string) (DeviceType, error) {
-	dt := DeviceType{Name: name}
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT template, health_check FROM device_types WHERE name = ?`), name).
-		Scan(&dt.Template, &dt.HealthCheck)
+	dt, err := scanDeviceType(s.db.QueryRowContext(ctx, s.q(`SELECT `+deviceTypeCols+` FROM device_types WHERE name = ?`), name))
+	dt.Name = name
 	return dt, notFound(err, "device type "+name)
 }
 
 // DeviceTypes lists device types by name.
 func (s *SQL) DeviceTypes(ctx context.Context) ([]DeviceType, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, template, health_check FROM device_types ORDER BY name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceTypeCols+` FROM device_types ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []DeviceType
 	for rows.Next() {
-		var dt DeviceType
-		if err := rows.Scan(&dt.Name, &dt.Template, &dt.HealthCheck); err != nil {
+		dt, err := scanDeviceType(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, dt)
@@ -448,23 +451,25 @@ func (s *SQL) AuthenticateWorker(ctx context.Context, name, secret string) (Work
 	return s.Worker(ctx, name)
 }
 
+const workerCols = `name, state, last_ping, description, health, job_limit`
+
 func scanWorker(sc interface{ Scan(...any) error }) (Worker, error) {
 	var w Worker
 	var ping sql.NullInt64
-	err := sc.Scan(&w.Name, &w.State, &ping)
+	err := sc.Scan(&w.Name, &w.State, &ping, &w.Description, &w.Health, &w.JobLimit)
 	w.LastPing = fromNanos(ping)
 	return w, err
 }
 
 // Worker returns one worker.
 func (s *SQL) Worker(ctx context.Context, name string) (Worker, error) {
-	w, err := scanWorker(s.db.QueryRowContext(ctx, s.q(`SELECT name, state, last_ping FROM workers WHERE name = ?`), name))
+	w, err := scanWorker(s.db.QueryRowContext(ctx, s.q(`SELECT `+workerCols+` FROM workers WHERE name = ?`), name))
 	return w, notFound(err, "worker "+name)
 }
 
 // Workers lists workers by name.
 func (s *SQL) Workers(ctx context.Context) ([]Worker, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, state, last_ping FROM workers ORDER BY name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+workerCols+` FROM workers ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -516,18 +521,21 @@ func (s *SQL) CreateDevice(ctx context.Context, d Device) error {
 	if d.Worker != "" {
 		worker = sql.NullString{String: d.Worker, Valid: true}
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO devices (name, device_type, worker, dictionary, tags, state, health) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		d.Name, d.DeviceType, worker, d.Dictionary, joinTags(d.Tags), DeviceIdle, HealthUnknown)
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO devices (name, device_type, worker, dictionary, tags, state, health,
+		description, physical_owner, physical_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		d.Name, d.DeviceType, worker, d.Dictionary, joinTags(d.Tags), DeviceIdle, HealthUnknown,
+		d.Description, d.PhysicalOwner, d.PhysicalGroup)
 	return s.exists(err, "device "+d.Name)
 }
 
-const deviceCols = `name, device_type, worker, dictionary, tags, state, health`
+const deviceCols = `name, device_type, worker, dictionary, tags, state, health, description, physical_owner, physical_group`
 
 func scanDevice(sc interface{ Scan(...any) error }) (Device, error) {
 	var d Device
 	var worker sql.NullString
 	var tags string
-	err := sc.Scan(&d.Name, &d.DeviceType, &worker, &d.Dictionary, &tags, &d.State, &d.Health)
+	err := sc.Scan(&d.Name, &d.DeviceType, &worker, &d.Dictionary, &tags, &d.State, &d.Health,
+		&d.Description, &d.PhysicalOwner, &d.PhysicalGroup)
 	d.Worker = worker.String
 	d.Tags = splitTags(tags)
 	return d, err
@@ -563,14 +571,10 @@ func (s *SQL) SetDictionary(ctx context.Context, device, dictionary string) erro
 }
 
 // SetDeviceHealth sets a device's health (an administrator's or the
-// scheduler's decision; any health may follow any other).
+// scheduler's decision; any health may follow any other), logged as the
+// lab's change (ChangeDeviceHealth with no user or reason).
 func (s *SQL) SetDeviceHealth(ctx context.Context, device string, health DeviceHealth) error {
-	switch health {
-	case HealthUnknown, HealthGood, HealthBad, HealthMaintenance, HealthLooping, HealthRetired:
-	default:
-		return fmt.Errorf("store: device %s: unknown health %q", device, health)
-	}
-	return s.updateOne(ctx, "device "+device, `UPDATE devices SET health = ? WHERE name = ?`, health, device)
+	return s.ChangeDeviceHealth(ctx, device, health, Change{})
 }
 
 // UpdateDevice changes a device's type, worker or tags in one transaction.
@@ -600,6 +604,17 @@ func (s *SQL) UpdateDevice(ctx context.Context, device string, u DeviceUpdate) e
 		if u.Tags != nil {
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET tags = ? WHERE name = ?`), joinTags(*u.Tags), device); err != nil {
 				return fmt.Errorf("store: device %s: %w", device, err)
+			}
+		}
+		for _, f := range []struct {
+			col string
+			v   *string
+		}{{"description", u.Description}, {"physical_owner", u.PhysicalOwner}, {"physical_group", u.PhysicalGroup}} {
+			if f.v == nil {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET `+f.col+` = ? WHERE name = ?`), *f.v, device); err != nil {
+				return fmt.Errorf("store: device %s: %s: %w", device, f.col, err)
 			}
 		}
 		return nil
@@ -643,15 +658,25 @@ func (s *SQL) DeleteDevice(ctx context.Context, name string) error {
 func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
 	ids := make([]int64, 0, len(jobs))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if err := s.lockInserts(ctx, tx); err != nil {
-			return err
-		}
+		first := map[string]int64{} // group → id of its lowest sub_id
+		low := map[string]int{}
 		for _, j := range jobs {
 			id, err := s.insertJob(ctx, tx, j, JobSubmitted, "", time.Now())
 			if err != nil {
 				return err
 			}
 			ids = append(ids, id)
+			if j.Group == "" {
+				continue
+			}
+			if sub, seen := low[j.Group]; !seen || j.SubID < sub {
+				low[j.Group], first[j.Group] = j.SubID, id
+			}
+		}
+		for g, id := range first {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET group_first = ? WHERE target_group = ?`), id, g); err != nil {
+				return fmt.Errorf("store: submit: %w", err)
+			}
 		}
 		return nil
 	})
@@ -659,16 +684,6 @@ func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
 		return nil, err
 	}
 	return ids, nil
-}
-
-func (s *SQL) lockInserts(ctx context.Context, tx *sql.Tx) error {
-	if s.d.InsertLock == "" {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, s.d.InsertLock); err != nil {
-		return fmt.Errorf("store: submit: %w", err)
-	}
-	return nil
 }
 
 // insertJob stores one job in state, on device when not empty.
@@ -714,9 +729,6 @@ func (s *SQL) ScheduleHealthCheck(ctx context.Context, j NewJob, device string) 
 			`UPDATE devices SET state = ? WHERE name = ? AND state = ?`, DeviceReserved, device, DeviceIdle); err != nil {
 			return err
 		}
-		if err := s.lockInserts(ctx, tx); err != nil {
-			return err
-		}
 		j.HealthCheck = true
 		var err error
 		id, err = s.insertJob(ctx, tx, j, JobScheduled, device, time.Now())
@@ -727,13 +739,13 @@ func (s *SQL) ScheduleHealthCheck(ctx context.Context, j NewJob, device string) 
 
 const jobCols = `id, definition, state, health, priority, submitter, device_type, tags, health_check,
 	device, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted, started, ended,
-	description, queue_timeout, multinode_definition`
+	description, queue_timeout, multinode_definition, group_first`
 
 // queueCols are jobCols without the definitions, which a scheduling pass
 // does not read.
 const queueCols = `id, '', state, health, priority, submitter, device_type, tags, health_check,
 	device, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted, started, ended,
-	description, queue_timeout, ''`
+	description, queue_timeout, '', group_first`
 
 func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	var j Job
@@ -744,7 +756,7 @@ func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	var queueTimeout int64
 	err := sc.Scan(&j.ID, &j.Definition, &j.State, &j.Health, &j.Priority, &j.Submitter, &j.DeviceType, &tags,
 		&j.HealthCheck, &device, &group, &j.SubID, &j.Visibility, &groups, &j.ErrorClass, &j.ErrorMsg, &submitted, &started, &ended,
-		&j.Description, &queueTimeout, &j.MultinodeDefinition)
+		&j.Description, &queueTimeout, &j.MultinodeDefinition, &j.GroupFirst)
 	j.QueueTimeout = time.Duration(queueTimeout)
 	j.Tags = splitTags(tags)
 	j.VisibleGroups = splitTags(groups)
@@ -854,6 +866,13 @@ func (s *SQL) queryJobs(ctx context.Context, query string, args ...any) ([]Job, 
 // Queue returns the Submitted jobs without their definitions.
 func (s *SQL) Queue(ctx context.Context) ([]Job, error) {
 	return s.queryJobs(ctx, `SELECT `+queueCols+` FROM jobs WHERE state = ? ORDER BY id`, JobSubmitted)
+}
+
+// SubJob returns the MultiNode sub-job sub of the group whose first job
+// is first.
+func (s *SQL) SubJob(ctx context.Context, first int64, sub int) (Job, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, s.q(`SELECT `+jobCols+` FROM jobs WHERE group_first = ? AND sub_id = ?`), first, sub))
+	return j, notFound(err, fmt.Sprintf("job %d.%d", first, sub))
 }
 
 // GroupJobs returns a MultiNode group's jobs by sub_id.

@@ -108,12 +108,32 @@ type User struct {
 	Created   time.Time
 }
 
-// DeviceType holds a type's Jinja2 template and health-check job.
+// DeviceType holds a type's Jinja2 template and health-check job, and
+// what an administrator sets on it (UpdateDeviceType; PutDeviceType
+// writes Template and HealthCheck only, a new type gets the defaults).
 type DeviceType struct {
 	Name        string
 	Template    string
 	HealthCheck string // job definition YAML, empty for none
+
+	Description string
+	Display     bool // default true
+	OwnersOnly  bool
+	// HealthFrequency is the time between health checks in hours, or in
+	// jobs when HealthDenominator is "jobs" (default 24 hours).
+	HealthFrequency   int
+	HealthDenominator HealthDenominator
+	HealthDisabled    bool // no health checks for devices of the type
 }
+
+// HealthDenominator is the unit of DeviceType.HealthFrequency.
+type HealthDenominator string
+
+// Health denominators (LAVA's health_denominator).
+const (
+	PerHours HealthDenominator = "hours"
+	PerJobs  HealthDenominator = "jobs"
+)
 
 // Device is one board.
 type Device struct {
@@ -124,13 +144,22 @@ type Device struct {
 	Tags       []string
 	State      DeviceState
 	Health     DeviceHealth
+
+	Description string
+	// PhysicalOwner and PhysicalGroup are the user and group that own the
+	// board (LAVA's physical_owner, physical_group), "" for none.
+	PhysicalOwner string
+	PhysicalGroup string
 }
 
 // DeviceUpdate names the device fields to change; nil leaves one as is.
 type DeviceUpdate struct {
-	DeviceType *string
-	Worker     *string // "" detaches the device
-	Tags       *[]string
+	DeviceType    *string
+	Worker        *string // "" detaches the device
+	Tags          *[]string
+	Description   *string
+	PhysicalOwner *string
+	PhysicalGroup *string
 }
 
 // Worker is one dispatcher host.
@@ -138,7 +167,24 @@ type Worker struct {
 	Name     string
 	State    WorkerState
 	LastPing time.Time // zero: never pinged
+
+	Description string
+	Health      WorkerHealth
+	// JobLimit caps how many of the worker's devices are Reserved or
+	// Running at once; 0 is no limit.
+	JobLimit int
 }
+
+// WorkerHealth is LAVA's Worker.health: only an Active worker's devices
+// are given jobs.
+type WorkerHealth string
+
+// Worker healths.
+const (
+	WorkerActive      WorkerHealth = "Active"
+	WorkerMaintenance WorkerHealth = "Maintenance"
+	WorkerRetired     WorkerHealth = "Retired"
+)
 
 // NewJob is what Submit stores; a MultiNode group is several NewJobs with
 // the same Group and distinct SubIDs, submitted in one call.
@@ -198,6 +244,10 @@ type Job struct {
 	Description         string
 	QueueTimeout        time.Duration
 	MultinodeDefinition string
+	// GroupFirst is, for a MultiNode sub-job, the id of its group's first
+	// sub-job (sub_id 0): its display id is "GroupFirst.SubID". Zero
+	// outside a group.
+	GroupFirst int64
 }
 
 // Assignment places one job on one device.
@@ -268,6 +318,9 @@ type JobFilter struct {
 type Store interface {
 	Close() error
 
+	// What administrators change (admin.go).
+	Admin
+
 	// Users and API tokens. CreateToken stores SHA-256 of the secret: an
 	// empty secret makes a random one, returned once.
 	CreateUser(ctx context.Context, name, password string, superuser bool) (User, error)
@@ -314,8 +367,8 @@ type Store interface {
 	DeleteDevice(ctx context.Context, name string) error
 
 	// Jobs. Submit stores all jobs (one MultiNode group) in one transaction,
-	// state Submitted, with consecutive ids in the order given (so a
-	// sub-job's id is the group's first id plus its place).
+	// state Submitted, ids in the order given; each job of a group gets
+	// GroupFirst, the id of the group's lowest sub_id.
 	Submit(ctx context.Context, jobs []NewJob) ([]int64, error)
 	Job(ctx context.Context, id int64) (Job, error)
 	Jobs(ctx context.Context, f JobFilter) ([]Job, error)
@@ -342,6 +395,9 @@ type Store interface {
 	Queue(ctx context.Context) ([]Job, error)
 	// GroupJobs returns the jobs of a MultiNode group by sub_id.
 	GroupJobs(ctx context.Context, group string) ([]Job, error)
+	// SubJob returns sub-job sub of the group whose GroupFirst is first
+	// (LAVA's "first.sub" job id).
+	SubJob(ctx context.Context, first int64, sub int) (Job, error)
 	// HealthCheckStats returns, by device, its health-check history; a
 	// device that never had a health check is absent.
 	HealthCheckStats(ctx context.Context) (map[string]HealthCheckStat, error)

@@ -249,7 +249,8 @@ func (j *runningJob) execute(sendDone chan<- error, deliverCtx context.Context) 
 		Device: dispatcher.Source{Text: []byte(j.start.Device), Name: deviceFile},
 		// lava-run's checks, as `basalt run` makes them: the server
 		// checked the job at submission.
-		Options:      dispatcher.Options{JobID: strconv.FormatInt(int64(j.id), 10), Job: job.Options{Lax: true, SubJob: true}, Limits: j.w.cfg.JobLimits},
+		Options: dispatcher.Options{JobID: strconv.FormatInt(int64(j.id), 10), Job: job.Options{Lax: true, SubJob: true}, Limits: j.w.cfg.JobLimits,
+			LocalFiles: j.w.localFiles},
 		Intro:        fmt.Sprintf("basalt worker %s: job %d (%s)", j.w.cfg.Name, j.id, j.w.cfg.Version),
 		TmpDir:       filepath.Join(j.dir, tmpDir),
 		ProcessGrace: j.w.cfg.KillGrace,

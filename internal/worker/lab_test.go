@@ -30,6 +30,8 @@ type realLab struct {
 	user    store.User
 	token   string
 	coord   string // the MultiNode coordinator's address
+	// allowLocal is the server's --allow-local-files, read by start.
+	allowLocal []string
 
 	mu   sync.Mutex
 	lab  *lab.Lab
@@ -91,7 +93,8 @@ func newRealLab(t *testing.T) *realLab {
 func (r *realLab) start() {
 	r.t.Helper()
 	logger := slog.New(slog.NewTextHandler(tWriter{r.t}, nil))
-	l, err := lab.New(lab.Config{Store: r.st, Logs: r.logs, DataDir: r.dataDir, Lease: time.Minute, Logger: logger, CoordinatorAddr: r.coord})
+	l, err := lab.New(lab.Config{Store: r.st, Logs: r.logs, DataDir: r.dataDir, Lease: time.Minute, Logger: logger, CoordinatorAddr: r.coord,
+		AllowLocalFiles: r.allowLocal})
 	if err != nil {
 		r.t.Fatal(err)
 	}

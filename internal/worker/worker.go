@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/download"
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/workerapi"
 )
@@ -69,6 +70,13 @@ type Config struct {
 	Download *download.Limits
 	// JobLimits bound the job and device texts (zero: the defaults).
 	JobLimits limits.Limits
+	// AllowLocalFiles are the folders of this host whose files a job may
+	// have read (file:// images, local git repositories); none when
+	// empty, since every job field is someone else's (internal/hostfiles).
+	AllowLocalFiles []string
+	// AllowGitSSH lets jobs' git repositories use ssh, which
+	// authenticates with this host's keys; off by default.
+	AllowGitSSH bool
 	// CoordinatorPollDelay is the pause between two polls of the MultiNode
 	// coordinator; zero means LAVA's default (1s).
 	CoordinatorPollDelay time.Duration
@@ -97,6 +105,8 @@ type Worker struct {
 	peer    *workerapi.Peer
 	jobsDir string
 	jobCtx  context.Context // the jobs' contexts derive from it
+	// localFiles is the host-access policy of every job.
+	localFiles *hostfiles.Policy
 
 	// deliverCtx bounds what the jobs send; canceled ShutdownGrace after
 	// the jobs stopped at shutdown.
@@ -141,6 +151,15 @@ func New(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	w.peer = peer
+	w.localFiles, err = hostfiles.New(hostfiles.Options{Dirs: cfg.AllowLocalFiles, GitSSH: cfg.AllowGitSSH,
+		Host: "worker", Flag: "the worker's --allow-local-files"})
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.AllowLocalFiles) > 0 && w.localFiles.Contains(cfg.WorkDir) {
+		// Other jobs' definitions, logs and downloads live there.
+		return nil, fmt.Errorf("--allow-local-files %s: a folder jobs may read must not hold the worker's --work-dir %s", w.localFiles.Allowed(), cfg.WorkDir)
+	}
 	dl := download.DefaultLimits()
 	if cfg.Download != nil {
 		dl = *cfg.Download

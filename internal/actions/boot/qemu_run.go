@@ -153,6 +153,13 @@ func (a *CallQemu) commandLine() ([]string, error) {
 			argv = append(argv, substitute(arg, subs.values))
 		}
 	}
+	if p := a.LocalFiles(); p != nil {
+		// The job's image_args and context values are in there
+		// (qemu_policy.go); the drive and NFS root below are Basalt's.
+		if err := checkQemuArgs(argv[1:], p, a.Job.Runtime.TmpDir); err != nil {
+			return nil, err
+		}
+	}
 	if a.Params.String("method") == "qemu-nfs" {
 		app, err := a.nfsAppend(subs.values)
 		if err != nil {

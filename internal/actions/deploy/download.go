@@ -133,7 +133,12 @@ func (a *DownloadHandler) Validate() {
 	}
 	switch a.Scheme {
 	case "file":
-		if u != nil && !fileReadable(u.Path) {
+		if u == nil {
+			break
+		}
+		if err := a.LocalFiles().Check(u.Path); err != nil {
+			a.Errorf("%s: %s: %v", a.urlKey(), u.Redacted(), err)
+		} else if !fileReadable(u.Path) {
 			a.Errorf("image file '%s' does not exist or is not readable", u.Path)
 		}
 	case "downloads":
@@ -145,6 +150,24 @@ func (a *DownloadHandler) Validate() {
 	case "rclone":
 		warnMissingTool(&a.Base, "rclone")
 	}
+}
+
+// urlKey names the job's key holding the URL, for messages:
+// images.rootfs.url, kernel.url, images.rootfs.overlays.modules.url, or
+// the repository of a url test definition.
+func (a *DownloadHandler) urlKey() string {
+	if a.Key == "url_repo" {
+		return "repository"
+	}
+	k := a.Key
+	image, overlay, nested := strings.Cut(k, ".")
+	if nested {
+		k = image + ".overlays." + overlay
+	}
+	if a.Params.Map("images").Has(image) {
+		k = "images." + k
+	}
+	return k + ".url"
 }
 
 // FileName is where the download lands below its directory: the URL's

@@ -60,6 +60,7 @@ func (a *DownloadHandler) Run(ctx context.Context, conn pipeline.Connection) (pi
 		SHA512:      checksum(a.Image, "sha512sum"),
 		Log:         log,
 		Name:        a.Key,
+		LocalFiles:  a.LocalFiles(),
 	}
 	if h := a.Image.Map("headers"); h != nil {
 		req.Headers = map[string]string{}

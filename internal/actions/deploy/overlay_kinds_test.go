@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -212,5 +213,20 @@ func TestDeviceEnvironment(t *testing.T) {
 	env, _ = f.data("deploy-device-env/environment/env_dict").(*value.Map)
 	if env.String("BASALT_OVERLAY_TEST") != "kept" || env.Has("BASALT_OVERLAY_GONE") {
 		t.Errorf("env_dict without purge: %s", value.GoString(env))
+	}
+
+	// Under a host-access policy (a worker's) the job cannot have the
+	// host's environment copied to the device.
+	none, err := hostfiles.New(hostfiles.Options{Host: "worker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range []string{"deploy-device-env", "lava-overlay"} {
+		f = kindsFixture(t, def, `env_dut: "{removes: [BASALT_OVERLAY_GONE]}"`)
+		f.job.LocalFiles = none
+		err := f.runErr(t, action)
+		if c := pipeline.ClassOf(err); c != pipeline.ClassJob || !strings.Contains(err.Error(), "env_dut: copies this worker's environment") {
+			t.Errorf("%s under a policy: %v (class %s), want a Job error refusing env_dut", action, err, c)
+		}
 	}
 }

@@ -222,7 +222,7 @@ func (a *Overlay) secrets() ([]overlay.Secret, error) {
 			return true
 		})
 	}
-	env, err := deviceEnvironment(a.Job.Params)
+	env, err := hostEnvironment(&a.Base)
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +237,18 @@ func (a *Overlay) secrets() ([]overlay.Secret, error) {
 		return true
 	})
 	return out, nil
+}
+
+// hostEnvironment is deviceEnvironment for an action of a job, refused
+// under a host-access policy (a worker's): LAVA takes env_dut from the
+// dispatcher's configuration, never from the job, and copying this host's
+// environment (its tokens and passwords) into the device is not a job's
+// to ask for.
+func hostEnvironment(b *pipeline.Base) (*value.Map, error) {
+	if p := b.LocalFiles(); p != nil && pipeline.Truthy(b.Job.Params.Value("env_dut")) {
+		return nil, pipeline.JobError("env_dut: copies this %s's environment into the device: not a job key under a host-access policy", p.Host())
+	}
+	return deviceEnvironment(b.Job.Params)
 }
 
 // deviceEnvironment is LAVA's env_dut: the dispatcher's environment
@@ -411,7 +423,7 @@ func (*DeployDeviceEnv) CannotRun() string { return "" }
 // export-device-env, as LAVA's DeployDeviceEnvironment does.
 func (a *DeployDeviceEnv) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
 	if v, ok := a.Job.Params.Get("env_dut"); ok && pipeline.Truthy(v) {
-		env, err := deviceEnvironment(a.Job.Params)
+		env, err := hostEnvironment(&a.Base)
 		if err != nil {
 			return conn, err
 		}

@@ -163,7 +163,7 @@ func (a *RepoAction) Validate() {
 			a.Errorf("git repository not specified in job definition")
 		} else if url, ok := repo.(string); !ok {
 			a.Errorf("git repository must be a string, not %s", value.GoString(repo))
-		} else if err := overlay.CheckGitURL(url); err != nil {
+		} else if err := overlay.CheckGitSource(url, a.LocalFiles()); err != nil {
 			a.Errorf("%v", err)
 		}
 		if !a.Def.Has("path") {

@@ -158,12 +158,13 @@ func (a *RepoAction) clone(ctx context.Context, dest string) (string, error) {
 		history = pipeline.Truthy(v)
 	}
 	commit, err := overlay.Clone(ctx, overlay.GitClone{
-		URL:       url,
-		Dest:      dest,
-		Branch:    str(a.Def.Value("branch")),
-		Revision:  str(a.Def.Value("revision")),
-		Shallow:   shallow,
-		NoHistory: !history,
+		URL:        url,
+		Dest:       dest,
+		Branch:     str(a.Def.Value("branch")),
+		Revision:   str(a.Def.Value("revision")),
+		Shallow:    shallow,
+		NoHistory:  !history,
+		LocalFiles: a.LocalFiles(),
 	})
 	if err != nil {
 		return "", err
@@ -345,7 +346,7 @@ func (a *TestOverlay) writeInstall(ctx context.Context, td *overlay.TestDef, rep
 				return pipeline.TestError("git-repos: %s already exists in the test folder (the same repository twice, or a name the definition's repository uses)", g.Dest)
 			}
 			a.Log().Infof("Cloning %s for the install steps", g.URL)
-			if _, err := overlay.Clone(ctx, overlay.GitClone{URL: g.URL, Dest: dest, Branch: g.Branch}); err != nil {
+			if _, err := overlay.Clone(ctx, overlay.GitClone{URL: g.URL, Dest: dest, Branch: g.Branch, LocalFiles: a.LocalFiles()}); err != nil {
 				return err
 			}
 		}
