@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/basalt-lava/basalt/internal/jinja"
 	"github.com/basalt-lava/basalt/internal/limits"
@@ -106,6 +107,64 @@ func RenderText(name, src string, ctx *value.Map, templates jinja.Loader, lim li
 	}
 	loader := jinja.ChainLoader{dictionary{name: name, file: name, src: src}, templates}
 	out, prints, err := jinja.NewEnvironment(loader).RenderPrints(name, ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := checkContextPrints(name, out, prints, ctx); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// Renderer renders many dictionaries held as text with one set of
+// templates, parsing each template once (a parse is most of a render's
+// cost). It is safe for concurrent use. A dictionary's name must keep its
+// text for the Renderer's life: make one per batch of renders (a
+// scheduling pass, a submission).
+type Renderer struct {
+	env *jinja.Environment
+	lim limits.Limits
+
+	mu    sync.Mutex
+	dicts map[string]string
+}
+
+// NewRenderer returns a Renderer loading templates with templates and
+// bounding dictionaries by lim.DeviceSize.
+func NewRenderer(templates jinja.Loader, lim limits.Limits) *Renderer {
+	r := &Renderer{lim: lim, dicts: map[string]string{}}
+	r.env = jinja.NewEnvironment(jinja.ChainLoader{rendererDicts{r}, templates})
+	return r
+}
+
+// rendererDicts serves the dictionaries a Renderer was given.
+type rendererDicts struct{ r *Renderer }
+
+func (d rendererDicts) Load(name string) (string, string, error) {
+	r := d.r
+	r.mu.Lock()
+	src, ok := r.dicts[name]
+	r.mu.Unlock()
+	if !ok {
+		return "", "", &jinja.NotFoundError{Name: name}
+	}
+	return src, name, nil
+}
+
+// Render is RenderText with the Renderer's templates. A name already
+// rendered with another text is refused.
+func (r *Renderer) Render(name, src string, ctx *value.Map) (string, error) {
+	if max := r.lim.Device().Max; int64(len(src)) > max {
+		return "", &limits.Error{What: "device dictionary " + name, Limit: limits.FormatSize(max) + " bytes"}
+	}
+	r.mu.Lock()
+	if old, ok := r.dicts[name]; ok && old != src {
+		r.mu.Unlock()
+		return "", fmt.Errorf("device dictionary %s: rendered twice with different texts by one renderer", name)
+	}
+	r.dicts[name] = src
+	r.mu.Unlock()
+	out, prints, err := r.env.RenderPrints(name, ctx)
 	if err != nil {
 		return "", err
 	}

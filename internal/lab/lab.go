@@ -201,13 +201,17 @@ func (l *Lab) wakeDevice(ctx context.Context, name string) {
 }
 
 // DisplayID is the id LAVA's clients see: the job id for a single job,
-// "<first id>.<sub_id>" for a MultiNode sub-job (a Submit gives a group
-// consecutive ids in sub_id order).
+// "<first id>.<sub_id>" for a MultiNode sub-job, first being the id of its
+// group's sub_id 0.
 func DisplayID(j store.Job) any {
 	if j.Group == "" {
 		return j.ID
 	}
-	return strconv.FormatInt(j.ID-int64(j.SubID), 10) + "." + strconv.Itoa(j.SubID)
+	first := j.GroupFirst
+	if first == 0 {
+		first = j.ID - int64(j.SubID) // a job read without its group's first id
+	}
+	return strconv.FormatInt(first, 10) + "." + strconv.Itoa(j.SubID)
 }
 
 // FindJob returns the job with the display id id: "123" or, for a
@@ -223,14 +227,10 @@ func (l *Lab) FindJob(ctx context.Context, id string) (store.Job, error) {
 		return l.st.Job(ctx, n)
 	}
 	s, err := strconv.Atoi(sub)
-	if err != nil || s < 0 || n > (1<<62) {
+	if err != nil || s < 0 {
 		return store.Job{}, fmt.Errorf("job %q: %w", id, store.ErrNotFound)
 	}
-	j, err := l.st.Job(ctx, n+int64(s))
-	if err != nil || j.Group == "" || j.SubID != s {
-		return store.Job{}, fmt.Errorf("job %q: %w", id, store.ErrNotFound)
-	}
-	return j, nil
+	return l.st.SubJob(ctx, n, s)
 }
 
 // Template returns a device type's template: the one set in the store
@@ -253,19 +253,20 @@ func (l *Lab) Template(ctx context.Context, deviceType string) (string, error) {
 	return src, lerr
 }
 
-// templates is the loader of device-type templates: those set in the
-// store (by "<type>.jinja2"), then the folders, then the shipped ones.
-func (l *Lab) templates(types []store.DeviceType) jinja.Loader {
+// templates is a renderer of dictionaries through the device-type
+// templates: those set in the store (by "<type>.jinja2"), then the
+// folders, then the shipped ones. Make one per batch of renders.
+func (l *Lab) templates(types []store.DeviceType) *device.Renderer {
 	m := jinja.MapLoader{}
 	for _, dt := range types {
 		if dt.Template != "" {
 			m[dt.Name+".jinja2"] = dt.Template
 		}
 	}
-	return jinja.ChainLoader{m, device.TemplateLoader(l.cfg.DeviceTypeDirs, limits.Limits{})}
+	return device.NewRenderer(jinja.ChainLoader{m, device.TemplateLoader(l.cfg.DeviceTypeDirs, limits.Limits{})}, limits.Limits{})
 }
 
-func (l *Lab) loader(ctx context.Context) (jinja.Loader, error) {
+func (l *Lab) loader(ctx context.Context) (*device.Renderer, error) {
 	types, err := l.st.DeviceTypes(ctx)
 	if err != nil {
 		return nil, err
@@ -303,11 +304,11 @@ func (l *Lab) RenderDevice(ctx context.Context, name string, jobContext string) 
 }
 
 // renderDevice renders d's dictionary with the job context jc.
-func renderDevice(d store.Device, jc *value.Map, loader jinja.Loader) (string, error) {
+func renderDevice(d store.Device, jc *value.Map, r *device.Renderer) (string, error) {
 	if strings.TrimSpace(d.Dictionary) == "" {
 		return "", fmt.Errorf("device %s has no dictionary", d.Name)
 	}
-	return device.RenderText("devices/"+d.Name+".jinja2", d.Dictionary, jc, loader, limits.Limits{})
+	return r.Render("devices/"+d.Name+".jinja2", d.Dictionary, jc)
 }
 
 func (l *Lab) now() time.Time { return l.cfg.Now() }

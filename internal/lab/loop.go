@@ -7,11 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/device"
-	"github.com/basalt-lava/basalt/internal/jinja"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/scheduler"
@@ -36,6 +37,7 @@ func (l *Lab) Run(ctx context.Context) error {
 	defer leases.Stop()
 	retry := time.NewTimer(0) // a first pass at once
 	defer retry.Stop()
+	full := true
 	for {
 		select {
 		case <-ctx.Done():
@@ -46,10 +48,13 @@ func (l *Lab) Run(ctx context.Context) error {
 			}
 			continue
 		case <-l.kick:
+			full = false
 		case <-periodic.C:
+			full = true
 		case <-retry.C:
+			full = true
 		}
-		if err := l.Pass(ctx); err != nil {
+		if err := l.pass(ctx, full); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -77,7 +82,14 @@ var stateFromStore = map[store.DeviceState]scheduler.State{
 // group in one transaction, with its roles map written into each
 // definition). A job or group whose device was taken meanwhile is left
 // for the next pass.
-func (l *Lab) Pass(ctx context.Context) error {
+func (l *Lab) Pass(ctx context.Context) error { return l.pass(ctx, true) }
+
+// pass is Pass; when full is false (a pass asked for by an event) and no
+// device can take work, it stops before reading the queue: nothing could
+// be scheduled, and queue timeouts wait for the next periodic pass. So a
+// burst of submissions to a busy lab does not read the whole queue for
+// each one.
+func (l *Lab) pass(ctx context.Context, full bool) error {
 	now := l.now()
 	devices, err := l.st.Devices(ctx)
 	if err != nil {
@@ -91,14 +103,6 @@ func (l *Lab) Pass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	queue, err := l.st.Queue(ctx)
-	if err != nil {
-		return err
-	}
-	stats, err := l.st.HealthCheckStats(ctx)
-	if err != nil {
-		return err
-	}
 	online := map[string]bool{}
 	for _, w := range workers {
 		online[w.Name] = w.State == store.WorkerOnline
@@ -108,25 +112,39 @@ func (l *Lab) Pass(ctx context.Context) error {
 		typeByName[dt.Name] = dt
 	}
 	loader := l.templates(types)
+	takesWork := func(d store.Device) bool {
+		return d.State == store.DeviceIdle && online[d.Worker] && (d.Health == store.HealthGood || d.Health == store.HealthUnknown || d.Health == store.HealthLooping)
+	}
 	worker := map[string]string{}
+	byName := map[string]store.Device{}
+	index := map[string]int{}
 	snaps := make([]scheduler.DeviceSnapshot, 0, len(devices))
+	free := 0
 	for _, d := range devices {
-		worker[d.Name] = d.Worker
-		if d.State == store.DeviceIdle && online[d.Worker] && (d.Health == store.HealthGood || d.Health == store.HealthUnknown || d.Health == store.HealthLooping) {
-			if err := l.deviceValid(d, typeByName[d.DeviceType], loader); err != nil {
-				l.log.Warn("device configuration invalid: device set Bad", "device", d.Name, "err", err)
-				if err := l.st.SetDeviceHealth(ctx, d.Name, store.HealthBad); err != nil {
-					return err
-				}
-				d.Health = store.HealthBad
-			}
+		worker[d.Name], byName[d.Name], index[d.Name] = d.Worker, d, len(snaps)
+		if takesWork(d) {
+			free++
 		}
-		st := stats[d.Name]
 		snaps = append(snaps, scheduler.DeviceSnapshot{
 			Name: d.Name, Type: d.DeviceType, Tags: d.Tags, State: stateFromStore[d.State], Health: healthFromStore[d.Health],
 			Worker: d.Worker, WorkerOnline: d.Worker != "" && online[d.Worker],
-			HasHealthCheck: typeByName[d.DeviceType].HealthCheck != "", LastHealthCheck: st.Last, JobsSinceHealthCheck: st.JobsSince,
+			HasHealthCheck: typeByName[d.DeviceType].HealthCheck != "",
 		})
+	}
+	if free == 0 && !full {
+		return nil
+	}
+	queue, err := l.st.Queue(ctx)
+	if err != nil {
+		return err
+	}
+	stats, err := l.st.HealthCheckStats(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range snaps {
+		st := stats[snaps[i].Name]
+		snaps[i].LastHealthCheck, snaps[i].JobsSinceHealthCheck = st.Last, st.JobsSince
 	}
 	jobs := make([]scheduler.JobSnapshot, 0, len(queue))
 	for _, j := range queue {
@@ -137,7 +155,33 @@ func (l *Lab) Pass(ctx context.Context) error {
 		}
 		jobs = append(jobs, js)
 	}
-	plan := scheduler.Pass(now, jobs, snaps, scheduler.Options{})
+	// The devices the plan gives work must have a configuration that
+	// renders (LAVA's Device.is_valid, checked as the scheduler visits a
+	// device): those that do not are set Bad and the plan made again
+	// without them. Checking only these, on every core, spares a new
+	// server rendering devices that get nothing.
+	var plan scheduler.Plan
+	for {
+		plan = scheduler.Pass(now, jobs, snaps, scheduler.Options{})
+		var used []store.Device
+		for _, hc := range plan.HealthChecks {
+			used = append(used, byName[hc.Device])
+		}
+		for _, a := range plan.Assignments {
+			used = append(used, byName[a.Device])
+		}
+		bad := l.invalidDevices(used, typeByName, loader)
+		if len(bad) == 0 {
+			break
+		}
+		for name, err := range bad {
+			l.log.Warn("device configuration invalid: device set Bad", "device", name, "err", err)
+			if err := l.st.SetDeviceHealth(ctx, name, store.HealthBad); err != nil {
+				return err
+			}
+			snaps[index[name]].Health = scheduler.HealthBad
+		}
+	}
 
 	for _, id := range plan.Expired {
 		if _, err := l.st.CancelJob(ctx, id, now); err != nil && !errors.Is(err, store.ErrTransition) {
@@ -225,7 +269,7 @@ func (l *Lab) assignments(ctx context.Context, batch []scheduler.Assignment) ([]
 // healthCheck creates a device's health-check job, Scheduled on it. A
 // health check that is not valid on the device sets it Bad, as LAVA does
 // ("Invalid health check").
-func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt store.DeviceType, devices []store.Device, loader jinja.Loader) error {
+func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt store.DeviceType, devices []store.Device, loader *device.Renderer) error {
 	var d store.Device
 	for _, x := range devices {
 		if x.Name == hc.Device {
@@ -262,11 +306,35 @@ func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt stor
 	return nil
 }
 
+// invalidDevices checks devices' configurations on every core and
+// returns those that do not render, with why.
+func (l *Lab) invalidDevices(devices []store.Device, types map[string]store.DeviceType, loader *device.Renderer) map[string]error {
+	var mu sync.Mutex
+	bad := map[string]error{}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for _, d := range devices {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := l.deviceValid(d, types[d.DeviceType], loader); err != nil {
+				mu.Lock()
+				bad[d.Name] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return bad
+}
+
 // deviceValid renders a device's dictionary without a job context and
 // parses it, remembering the answer by the dictionary's and its type
 // template's text (devices often share a dictionary; the name is not
 // rendered).
-func (l *Lab) deviceValid(d store.Device, dt store.DeviceType, loader jinja.Loader) error {
+func (l *Lab) deviceValid(d store.Device, dt store.DeviceType, loader *device.Renderer) error {
 	h := sha256.New()
 	fmt.Fprintf(h, "%d:%s%d:%s", len(d.Dictionary), d.Dictionary, len(dt.Template), dt.Template)
 	key := hex.EncodeToString(h.Sum(nil))

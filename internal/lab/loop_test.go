@@ -325,8 +325,9 @@ func TestHealthCheckFirst(t *testing.T) {
 	})
 }
 
-// TestInvalidDictionaryMakesDeviceBad: a pass sets Bad a device whose
-// dictionary does not render.
+// TestInvalidDictionaryMakesDeviceBad: a pass that would give work to a
+// device whose dictionary does not render sets it Bad and gives the work
+// to another; the submission check leaves such a device out.
 func TestInvalidDictionaryMakesDeviceBad(t *testing.T) {
 	backends(t, func(t *testing.T, open func(t *testing.T) store.Store) {
 		ctx := context.Background()
@@ -335,6 +336,13 @@ func TestInvalidDictionaryMakesDeviceBad(t *testing.T) {
 		must(t, f.st.PingWorker(ctx, "w1", time.Now()))
 		l, err := New(Config{Store: f.st, Logs: f.logs})
 		must(t, err)
+		// Two jobs: the first pass plans one on each device.
+		var ids []int64
+		for i := 0; i < 2; i++ {
+			jobs, err := l.Submit(ctx, f.alice, readFile(t, "job.yaml"))
+			must(t, err)
+			ids = append(ids, jobs[0].ID)
+		}
 		must(t, l.Pass(ctx))
 		for name, want := range map[string]store.DeviceHealth{"qemu-01": store.HealthGood, "qemu-02": store.HealthBad} {
 			d, err := f.st.Device(ctx, name)
@@ -342,6 +350,11 @@ func TestInvalidDictionaryMakesDeviceBad(t *testing.T) {
 			if d.Health != want {
 				t.Errorf("%s health %s, want %s", name, d.Health, want)
 			}
+		}
+		j, err := f.st.Job(ctx, ids[0])
+		must(t, err)
+		if j.State != store.JobScheduled || j.Device != "qemu-01" {
+			t.Errorf("first job %s on %q, want Scheduled on qemu-01", j.State, j.Device)
 		}
 	})
 }
@@ -414,15 +427,18 @@ func TestRefusedLogRecord(t *testing.T) {
 	})
 }
 
-// flakyStore fails its first Queue calls, as a database restarting does.
+// flakyStore fails its first Queue calls, as a database restarting does,
+// and counts them.
 type flakyStore struct {
 	store.Store
-	mu    sync.Mutex
-	fails int
+	mu     sync.Mutex
+	fails  int
+	queued int // Queue calls
 }
 
 func (s *flakyStore) Queue(ctx context.Context) ([]store.Job, error) {
 	s.mu.Lock()
+	s.queued++
 	fail := s.fails > 0
 	if fail {
 		s.fails--
@@ -455,6 +471,27 @@ func TestPassRetried(t *testing.T) {
 		defer flaky.mu.Unlock()
 		if flaky.fails != 0 {
 			t.Errorf("%d failures left: the loop did not retry", flaky.fails)
+		}
+	})
+}
+
+// TestEventPassSkipsQueueWhenNothingIsFree: a pass asked for by an event
+// does not read the queue when no device can take work; a periodic pass
+// does (queue timeouts).
+func TestEventPassSkipsQueueWhenNothingIsFree(t *testing.T) {
+	backends(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		st := open(t)
+		f := newFixture(t, st, 1) // its worker has never polled: Offline
+		counting := &flakyStore{Store: st}
+		l, err := New(Config{Store: counting, Logs: f.logs})
+		must(t, err)
+		_, err = l.Submit(ctx, f.alice, readFile(t, "job.yaml"))
+		must(t, err)
+		must(t, l.pass(ctx, false))
+		must(t, l.pass(ctx, true))
+		if counting.queued != 1 {
+			t.Errorf("the queue was read %d times, want once (by the periodic pass)", counting.queued)
 		}
 	})
 }

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/device"
 	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/hostfiles"
-	"github.com/basalt-lava/basalt/internal/jinja"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/multinode"
@@ -392,7 +392,7 @@ const maxChecks = 4096
 // answer: the job's text, the dictionary's text and the templates set in
 // the store (the folders' are read once per server). Devices of a type
 // often share a dictionary, and clients submit the same job many times.
-func (l *Lab) checkOnDeviceCached(e entry, d store.Device, loader jinja.Loader, tkey string) ([]string, bool) {
+func (l *Lab) checkOnDeviceCached(e entry, d store.Device, loader *device.Renderer, tkey string) ([]string, bool) {
 	h := sha256.New()
 	for _, s := range []string{e.label, e.definition, d.Dictionary, tkey} {
 		fmt.Fprintf(h, "%d:%s", len(s), s)
@@ -434,7 +434,7 @@ func templatesKey(types []store.DeviceType) string {
 // prepares the job on it. deviceFault is true when the device does not
 // render even without the job's context: the device, not the job, is at
 // fault.
-func checkOnDevice(e entry, d store.Device, loader jinja.Loader) (problems []string, deviceFault bool) {
+func checkOnDevice(e entry, d store.Device, loader *device.Renderer) (problems []string, deviceFault bool) {
 	var jc *value.Map
 	if m := e.data.Map("context"); m != nil {
 		jc, _ = value.Clone(m).(*value.Map)

@@ -33,11 +33,6 @@ type Dialect struct {
 	MigrationLock string
 	// IsUnique reports a unique-constraint violation.
 	IsUnique func(error) bool
-	// InsertLock, when set, runs first in a transaction that inserts jobs,
-	// so that the jobs of one Submit get consecutive ids (SQLite's write
-	// transactions are serial already; PostgreSQL's sequences interleave
-	// concurrent inserts, so it takes an advisory lock).
-	InsertLock string
 }
 
 // SQL is the Store over database/sql shared by the backends.
@@ -643,15 +638,25 @@ func (s *SQL) DeleteDevice(ctx context.Context, name string) error {
 func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
 	ids := make([]int64, 0, len(jobs))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if err := s.lockInserts(ctx, tx); err != nil {
-			return err
-		}
+		first := map[string]int64{} // group → id of its lowest sub_id
+		low := map[string]int{}
 		for _, j := range jobs {
 			id, err := s.insertJob(ctx, tx, j, JobSubmitted, "", time.Now())
 			if err != nil {
 				return err
 			}
 			ids = append(ids, id)
+			if j.Group == "" {
+				continue
+			}
+			if sub, seen := low[j.Group]; !seen || j.SubID < sub {
+				low[j.Group], first[j.Group] = j.SubID, id
+			}
+		}
+		for g, id := range first {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET group_first = ? WHERE target_group = ?`), id, g); err != nil {
+				return fmt.Errorf("store: submit: %w", err)
+			}
 		}
 		return nil
 	})
@@ -659,16 +664,6 @@ func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
 		return nil, err
 	}
 	return ids, nil
-}
-
-func (s *SQL) lockInserts(ctx context.Context, tx *sql.Tx) error {
-	if s.d.InsertLock == "" {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, s.d.InsertLock); err != nil {
-		return fmt.Errorf("store: submit: %w", err)
-	}
-	return nil
 }
 
 // insertJob stores one job in state, on device when not empty.
@@ -714,9 +709,6 @@ func (s *SQL) ScheduleHealthCheck(ctx context.Context, j NewJob, device string) 
 			`UPDATE devices SET state = ? WHERE name = ? AND state = ?`, DeviceReserved, device, DeviceIdle); err != nil {
 			return err
 		}
-		if err := s.lockInserts(ctx, tx); err != nil {
-			return err
-		}
 		j.HealthCheck = true
 		var err error
 		id, err = s.insertJob(ctx, tx, j, JobScheduled, device, time.Now())
@@ -727,13 +719,13 @@ func (s *SQL) ScheduleHealthCheck(ctx context.Context, j NewJob, device string) 
 
 const jobCols = `id, definition, state, health, priority, submitter, device_type, tags, health_check,
 	device, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted, started, ended,
-	description, queue_timeout, multinode_definition`
+	description, queue_timeout, multinode_definition, group_first`
 
 // queueCols are jobCols without the definitions, which a scheduling pass
 // does not read.
 const queueCols = `id, '', state, health, priority, submitter, device_type, tags, health_check,
 	device, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted, started, ended,
-	description, queue_timeout, ''`
+	description, queue_timeout, '', group_first`
 
 func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	var j Job
@@ -744,7 +736,7 @@ func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	var queueTimeout int64
 	err := sc.Scan(&j.ID, &j.Definition, &j.State, &j.Health, &j.Priority, &j.Submitter, &j.DeviceType, &tags,
 		&j.HealthCheck, &device, &group, &j.SubID, &j.Visibility, &groups, &j.ErrorClass, &j.ErrorMsg, &submitted, &started, &ended,
-		&j.Description, &queueTimeout, &j.MultinodeDefinition)
+		&j.Description, &queueTimeout, &j.MultinodeDefinition, &j.GroupFirst)
 	j.QueueTimeout = time.Duration(queueTimeout)
 	j.Tags = splitTags(tags)
 	j.VisibleGroups = splitTags(groups)
@@ -854,6 +846,13 @@ func (s *SQL) queryJobs(ctx context.Context, query string, args ...any) ([]Job, 
 // Queue returns the Submitted jobs without their definitions.
 func (s *SQL) Queue(ctx context.Context) ([]Job, error) {
 	return s.queryJobs(ctx, `SELECT `+queueCols+` FROM jobs WHERE state = ? ORDER BY id`, JobSubmitted)
+}
+
+// SubJob returns the MultiNode sub-job sub of the group whose first job
+// is first.
+func (s *SQL) SubJob(ctx context.Context, first int64, sub int) (Job, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, s.q(`SELECT `+jobCols+` FROM jobs WHERE group_first = ? AND sub_id = ?`), first, sub))
+	return j, notFound(err, fmt.Sprintf("job %d.%d", first, sub))
 }
 
 // GroupJobs returns a MultiNode group's jobs by sub_id.

@@ -198,6 +198,10 @@ type Job struct {
 	Description         string
 	QueueTimeout        time.Duration
 	MultinodeDefinition string
+	// GroupFirst is, for a MultiNode sub-job, the id of its group's first
+	// sub-job (sub_id 0): its display id is "GroupFirst.SubID". Zero
+	// outside a group.
+	GroupFirst int64
 }
 
 // Assignment places one job on one device.
@@ -314,8 +318,8 @@ type Store interface {
 	DeleteDevice(ctx context.Context, name string) error
 
 	// Jobs. Submit stores all jobs (one MultiNode group) in one transaction,
-	// state Submitted, with consecutive ids in the order given (so a
-	// sub-job's id is the group's first id plus its place).
+	// state Submitted, ids in the order given; each job of a group gets
+	// GroupFirst, the id of the group's lowest sub_id.
 	Submit(ctx context.Context, jobs []NewJob) ([]int64, error)
 	Job(ctx context.Context, id int64) (Job, error)
 	Jobs(ctx context.Context, f JobFilter) ([]Job, error)
@@ -342,6 +346,9 @@ type Store interface {
 	Queue(ctx context.Context) ([]Job, error)
 	// GroupJobs returns the jobs of a MultiNode group by sub_id.
 	GroupJobs(ctx context.Context, group string) ([]Job, error)
+	// SubJob returns sub-job sub of the group whose GroupFirst is first
+	// (LAVA's "first.sub" job id).
+	SubJob(ctx context.Context, first int64, sub int) (Job, error)
 	// HealthCheckStats returns, by device, its health-check history; a
 	// device that never had a health check is absent.
 	HealthCheckStats(ctx context.Context) (map[string]HealthCheckStat, error)

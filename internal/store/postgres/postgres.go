@@ -29,11 +29,6 @@ var migrations embed.FS
 // process migrating the same database.
 const migrationLock = `SELECT pg_advisory_xact_lock(72066165)`
 
-// insertLock serialises the transactions that insert jobs, so that the
-// jobs of one Submit get consecutive ids (a MultiNode sub-job's display id
-// is its group's first id and its sub_id).
-const insertLock = `SELECT pg_advisory_xact_lock(72066166)`
-
 // Open connects to the database at dsn (a postgres:// URL or key=value
 // string) and applies the migrations.
 func Open(ctx context.Context, dsn string) (*store.SQL, error) {
@@ -51,7 +46,7 @@ func Open(ctx context.Context, dsn string) (*store.SQL, error) {
 		return nil, err
 	}
 	s, err := store.NewSQL(ctx, db, store.Dialect{Name: "postgres", Numbered: true, Migrations: sub,
-		MigrationLock: migrationLock, InsertLock: insertLock, IsUnique: isUnique})
+		MigrationLock: migrationLock, IsUnique: isUnique})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open postgres: %w", err)

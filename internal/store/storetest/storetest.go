@@ -31,7 +31,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("LabFields", func(t *testing.T) { testLabFields(t, open(t)) })
 	t.Run("HealthChecks", func(t *testing.T) { testHealthChecks(t, open(t)) })
 	t.Run("FinishWithResults", func(t *testing.T) { testFinishWithResults(t, open(t)) })
-	t.Run("SubmitConsecutive", func(t *testing.T) { testSubmitConsecutive(t, open(t)) })
+	t.Run("GroupFirst", func(t *testing.T) { testGroupFirst(t, open(t)) })
 	t.Run("JobFilter", func(t *testing.T) { testJobFilter(t, open(t)) })
 }
 
@@ -607,10 +607,12 @@ func testFinishWithResults(t *testing.T, s store.Store) {
 	}
 }
 
-// testSubmitConsecutive: concurrent Submits each get consecutive ids.
-func testSubmitConsecutive(t *testing.T, s store.Store) {
+// testGroupFirst: concurrent Submits of groups each get their first id
+// on every sub-job, and SubJob finds each by "first.sub".
+func testGroupFirst(t *testing.T, s store.Store) {
 	defer s.Close()
 	lab(t, s, 1)
+	ctx := context.Background()
 	var wg sync.WaitGroup
 	got := make([][]int64, 6)
 	for i := range got {
@@ -621,7 +623,7 @@ func testSubmitConsecutive(t *testing.T, s store.Store) {
 			for k := 0; k < 3; k++ {
 				js = append(js, store.NewJob{Definition: "x", Submitter: "alice", DeviceType: "qemu", Group: fmt.Sprint("g", i), SubID: k})
 			}
-			ids, err := s.Submit(context.Background(), js)
+			ids, err := s.Submit(ctx, js)
 			if err != nil {
 				t.Error(err)
 				return
@@ -630,10 +632,20 @@ func testSubmitConsecutive(t *testing.T, s store.Store) {
 		}()
 	}
 	wg.Wait()
-	for i, ids := range got {
-		if len(ids) == 3 && (ids[1] != ids[0]+1 || ids[2] != ids[0]+2) {
-			t.Errorf("Submit %d got ids %v, want consecutive", i, ids)
+	for _, ids := range got {
+		for k, id := range ids {
+			j, err := s.SubJob(ctx, ids[0], k)
+			if err != nil || j.ID != id || j.GroupFirst != ids[0] {
+				t.Errorf("SubJob(%d, %d) = job %d first %d, %v; want job %d", ids[0], k, j.ID, j.GroupFirst, err, id)
+			}
 		}
+	}
+	single := submit(t, s, 1)[0]
+	if j, err := s.Job(ctx, single); err != nil || j.GroupFirst != 0 {
+		t.Errorf("a single job's GroupFirst = %d, %v; want 0", j.GroupFirst, err)
+	}
+	if _, err := s.SubJob(ctx, single, 0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SubJob of a single job = %v, want ErrNotFound", err)
 	}
 }
 

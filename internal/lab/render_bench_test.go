@@ -1,0 +1,22 @@
+package lab
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/basalt-lava/basalt/internal/store"
+)
+
+// BenchmarkRenderDevices renders the dictionaries of a pass's devices
+// through one renderer, as a pass does: each template is parsed once.
+func BenchmarkRenderDevices(b *testing.B) {
+	l := &Lab{}
+	dict := readFile(&testing.T{}, "device.jinja2")
+	r := l.templates(nil)
+	for i := 0; i < b.N; i++ {
+		d := store.Device{Name: fmt.Sprintf("qemu-%d", i), Dictionary: dict}
+		if _, err := renderDevice(d, nil, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
