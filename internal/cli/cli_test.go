@@ -39,6 +39,8 @@ func TestCommands(t *testing.T) {
 		{"render-missing-parent", []string{"device", "render", "testdata/templates/orphan-01.jinja2"}},
 		{"render-check-fails", []string{"device", "render", "--check", "testdata/templates/incomplete-01.jinja2"}},
 		{"validate-missing-image", []string{"validate", "testdata/jobs/missing-image.yaml", "--device", "testdata/devices/qemu-tcg.yaml", "--quiet"}},
+		{"validate-no-local-files", []string{"validate", "testdata/jobs/missing-image.yaml", "--device", "testdata/devices/qemu-tcg.yaml", "--quiet", "--no-local-files"}},
+		{"validate-local-files-exclusive", []string{"validate", "testdata/jobs/missing-image.yaml", "--no-local-files", "--allow-local-files", "testdata"}},
 		{"unknown-command", []string{"frobnicate"}},
 	}
 	for _, tt := range tests {

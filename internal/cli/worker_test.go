@@ -28,6 +28,9 @@ func TestWorkerRefusesBadFlags(t *testing.T) {
 		{"both tokens", []string{"--url", "http://127.0.0.1:1", "--name", "w1", "--token", "t", "--token-file", tokenFile}, exitUsage, "not both"},
 		{"missing token file", []string{"--url", "http://127.0.0.1:1", "--name", "w1", "--token-file", filepath.Join(dir, "absent")}, exitFailed, "absent"},
 		{"bad url", []string{"--url", "127.0.0.1:8000", "--name", "w1", "--token-file", tokenFile}, exitUsage, "want http(s)://host[:port]"},
+		{"allowed folder holds the token file", []string{"--url", "http://127.0.0.1:1", "--name", "w1", "--token-file", tokenFile, "--allow-local-files", dir}, exitUsage, "holds the --token-file"},
+		{"allowed folder holds the work dir", []string{"--url", "http://127.0.0.1:1", "--name", "w1", "--token", "t", "--work-dir", filepath.Join(dir, "work"), "--allow-local-files", dir}, exitUsage, "must not hold the worker's --work-dir"},
+		{"allowed folder missing", []string{"--url", "http://127.0.0.1:1", "--name", "w1", "--token", "t", "--allow-local-files", filepath.Join(dir, "absent")}, exitUsage, "allowed folder"},
 		{"stray argument", []string{"--url", "http://127.0.0.1:1", "--name", "w1", "--token", "t", "extra"}, exitUsage, `unexpected argument "extra"`},
 	}
 	for _, c := range cases {

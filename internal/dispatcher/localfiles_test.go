@@ -94,6 +94,10 @@ func TestValidateLocalFiles(t *testing.T) {
 		{"url definition", safeRootfs, `    - {from: url, name: t, path: t.yaml, repository: 'file:///etc/passwd'}`,
 			"repository: file:///etc/passwd: " + refusal},
 		{"inline definition", safeRootfs, safeDefinition, ""},
+		{"qemu image_arg", `      rootfs: {image_arg: '-drive format=raw,file={rootfs} -drive format=raw,file=/etc/shadow', url: 'https://example.org/rootfs.ext4'}`, safeDefinition,
+			`QEMU argument "-drive format=raw,file=/etc/shadow" refused: /etc/shadow is outside the job's folder and the folders allowed (none)`},
+		{"qemu image_arg option", `      rootfs: {image_arg: '-drive format=raw,file={rootfs} -virtfs local,path=/,mount_tag=h,security_model=none', url: 'https://example.org/rootfs.ext4'}`, safeDefinition,
+			`QEMU argument "-virtfs" refused: the option is not in the list allowed`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +109,7 @@ func TestValidateLocalFiles(t *testing.T) {
 				}
 				var found, other []string
 				for _, d := range job.Errors(p.Diagnostics) {
-					if strings.Contains(d.Msg, "not allowed on this") || strings.Contains(d.Msg, "outside the folders") {
+					if strings.Contains(d.Msg, "not allowed on this") || strings.Contains(d.Msg, "outside the folders") || strings.Contains(d.Msg, "QEMU argument") {
 						found = append(found, d.String())
 					} else if !strings.Contains(d.Msg, "does not exist or is not readable") {
 						other = append(other, d.String())
@@ -132,7 +136,7 @@ func TestValidateLocalFiles(t *testing.T) {
 // TestRunQemuArgsPolicy: through the shipped qemu template, a job whose
 // context slips QEMU options into the device (memory) or whose image_arg
 // names a host file gets a Job error under a worker's policy before QEMU
-// starts.
+// starts (from validation; execute-qemu checks its command line again).
 func TestRunQemuArgsPolicy(t *testing.T) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Skip("qemu-system-x86_64 is not installed")

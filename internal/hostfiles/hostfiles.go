@@ -29,8 +29,8 @@ import (
 	"github.com/basalt-lava/basalt/internal/limits"
 )
 
-// Policy says which local files a job may read. The zero value allows
-// none; nil allows all.
+// Policy says which local files a job may read: nil allows all; make
+// others with New or None.
 type Policy struct {
 	// dirs are the allowed folders, absolute and with links evaluated.
 	dirs []string
@@ -92,9 +92,6 @@ func None(host, flag string) *Policy {
 	return &Policy{host: host, flag: flag}
 }
 
-// AllowsAll reports whether p is the permissive policy (nil).
-func (p *Policy) AllowsAll() bool { return p == nil }
-
 // Host names the machine the policy protects ("worker", "server"), for
 // messages; "" for the nil policy.
 func (p *Policy) Host() string {
@@ -106,9 +103,6 @@ func (p *Policy) Host() string {
 
 // GitSSH reports whether git may use ssh.
 func (p *Policy) GitSSH() bool { return p == nil || p.gitSSH }
-
-// AllowsSome reports whether p allows any local file at all.
-func (p *Policy) AllowsSome() bool { return p == nil || len(p.dirs) > 0 }
 
 // Allowed lists the allowed folders for messages: "none" or
 // "/srv/images, /srv/repos".

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,6 +161,10 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 	// device): those that do not are set Bad and the plan made again
 	// without them. Checking only these, on every core, spares a new
 	// server rendering devices that get nothing.
+	//
+	// With nothing queued, the pass has time to spare: it checks every
+	// device that could take work, so that the next submission finds them
+	// checked.
 	var plan scheduler.Plan
 	opts := schedulerOptions(workers, types)
 	for {
@@ -171,13 +176,20 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 		for _, a := range plan.Assignments {
 			used = append(used, byName[a.Device])
 		}
+		if len(jobs) == 0 {
+			for _, d := range devices {
+				if takesWork(d) && snaps[index[d.Name]].Health != scheduler.HealthBad {
+					used = append(used, d)
+				}
+			}
+		}
 		bad := l.invalidDevices(used, typeByName, loader)
 		if len(bad) == 0 {
 			break
 		}
 		for name, err := range bad {
 			l.log.Warn("device configuration invalid: device set Bad", "device", name, "err", err)
-			if err := l.st.SetDeviceHealth(ctx, name, store.HealthBad); err != nil {
+			if err := l.st.ChangeDeviceHealth(ctx, name, store.HealthBad, store.Change{Reason: "Invalid device configuration: " + err.Error()}); err != nil {
 				return err
 			}
 			snaps[index[name]].Health = scheduler.HealthBad
@@ -288,7 +300,7 @@ func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt stor
 	}
 	if len(problems) > 0 || j == nil {
 		l.log.Warn("health check invalid on the device: device set Bad", "device", d.Name, "problems", problems)
-		return l.st.SetDeviceHealth(ctx, d.Name, store.HealthBad)
+		return l.st.ChangeDeviceHealth(ctx, d.Name, store.HealthBad, store.Change{Reason: "Invalid health check: " + strings.Join(problems, "; ")})
 	}
 	nj, err := newJob(store.User{Name: HealthUser}, entry{definition: dt.HealthCheck, data: j.Data, deviceType: dt.Name})
 	if err != nil {

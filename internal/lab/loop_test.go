@@ -351,6 +351,11 @@ func TestInvalidDictionaryMakesDeviceBad(t *testing.T) {
 				t.Errorf("%s health %s, want %s", name, d.Health, want)
 			}
 		}
+		entries, err := f.st.DeviceLog(ctx, "qemu-02", 1)
+		must(t, err)
+		if len(entries) != 1 || entries[0].New != store.HealthBad || !strings.HasPrefix(entries[0].Reason, "Invalid device configuration: ") {
+			t.Errorf("qemu-02's device log = %+v, want Bad for its invalid configuration", entries)
+		}
 		j, err := f.st.Job(ctx, ids[0])
 		must(t, err)
 		if j.State != store.JobScheduled || j.Device != "qemu-01" {

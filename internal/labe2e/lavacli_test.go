@@ -323,6 +323,8 @@ func cancelJob(t *testing.T, l *lab, c lavacli) {
 		device = f["device"]
 		return f["state"] == "Running" && strings.Contains(l.lavacli(t, c, "admin", "jobs", "logs", id, "--raw", "--no-follow").stdout, marker)
 	})
+	// What the device page says of a running job.
+	wantFields(t, l.lavacli(t, c, "admin", "devices", "show", device), map[string]string{"state": "Running", "current job": id})
 	ok(t, l.lavacli(t, c, "admin", "jobs", "cancel", id))
 	ok(t, l.lavacli(t, c, "admin", "jobs", "wait", id, "--polling", "1"))
 	wantFields(t, l.lavacli(t, c, "admin", "jobs", "show", id), map[string]string{"state": "Finished", "Health": "Canceled", "device": device})

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -257,29 +258,40 @@ func (s *SQL) ChangeDeviceHealth(ctx context.Context, device string, health Devi
 	return s.tx(ctx, func(tx *sql.Tx) error { return s.changeHealth(ctx, tx, device, health, c) })
 }
 
-// changeHealth sets a device's health in tx, logging it when it changes.
-func (s *SQL) changeHealth(ctx context.Context, tx *sql.Tx, device string, health DeviceHealth, c Change) error {
-	var prev DeviceHealth
-	err := tx.QueryRowContext(ctx, s.q(`SELECT health FROM devices WHERE name = ?`), device).Scan(&prev)
-	if err := notFound(err, "device "+device); err != nil {
-		return err
-	}
-	if prev == health {
+// changeHealth sets a device's health in tx, logging it when it changes;
+// with from, only a device whose health is one of those changes. The
+// UPDATE is guarded by the health just read, so a change committed by
+// another transaction meanwhile (PostgreSQL reads committed rows) is seen
+// and read again, never logged with a stale "from".
+func (s *SQL) changeHealth(ctx context.Context, tx *sql.Tx, device string, health DeviceHealth, c Change, from ...DeviceHealth) error {
+	for range 5 {
+		var prev DeviceHealth
+		err := tx.QueryRowContext(ctx, s.q(`SELECT health FROM devices WHERE name = ?`), device).Scan(&prev)
+		if err := notFound(err, "device "+device); err != nil {
+			return err
+		}
+		if prev == health || len(from) > 0 && !slices.Contains(from, prev) {
+			return nil
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET health = ? WHERE name = ? AND health = ?`), health, device, prev)
+		if err != nil {
+			return fmt.Errorf("store: device %s: %w", device, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			continue
+		}
+		at := c.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO device_log (device, at, username, prev_health, new_health, reason) VALUES (?, ?, ?, ?, ?, ?)`),
+			device, at.UnixNano(), c.By, prev, health, c.Reason)
+		if err != nil {
+			return fmt.Errorf("store: device %s: log: %w", device, err)
+		}
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET health = ? WHERE name = ?`), health, device); err != nil {
-		return fmt.Errorf("store: device %s: %w", device, err)
-	}
-	at := c.At
-	if at.IsZero() {
-		at = time.Now()
-	}
-	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO device_log (device, at, username, prev_health, new_health, reason) VALUES (?, ?, ?, ?, ?, ?)`),
-		device, at.UnixNano(), c.By, prev, health, c.Reason)
-	if err != nil {
-		return fmt.Errorf("store: device %s: log: %w", device, err)
-	}
-	return nil
+	return fmt.Errorf("store: device %s: health changed under every attempt to set it %s", device, health)
 }
 
 // DeviceLog returns a device's health changes, newest first.

@@ -1075,16 +1075,12 @@ func (s *SQL) FinishJob(ctx context.Context, id int64, f Finish, now time.Time) 
 			return nil
 		}
 		if f.DeviceHealth != "" {
-			query, args := `UPDATE devices SET health = ? WHERE name = ?`, []any{f.DeviceHealth, device.String}
-			if len(f.DeviceHealthFrom) > 0 {
-				ph := make([]string, len(f.DeviceHealthFrom))
-				for i, h := range f.DeviceHealthFrom {
-					ph[i] = "?"
-					args = append(args, h)
-				}
-				query += " AND health IN (" + strings.Join(ph, ", ") + ")"
+			// In the device log as the lab's change, naming the job.
+			why := fmt.Sprintf("job %d %s", id, f.Health)
+			if f.ErrorClass != "" {
+				why += ", " + f.ErrorClass + " error"
 			}
-			if _, err := tx.ExecContext(ctx, s.q(query), args...); err != nil {
+			if err := s.changeHealth(ctx, tx, device.String, f.DeviceHealth, Change{At: now, Reason: why}, f.DeviceHealthFrom...); err != nil {
 				return err
 			}
 		}

@@ -133,6 +133,9 @@ func (a *CallQemu) Validate() {
 			a.Errorf("device configuration contains -enable-kvm option but kvm module is not enabled")
 		}
 	}
+	if err := a.checkStaticArgs(); err != nil {
+		a.Errorf("%v", err)
+	}
 }
 
 // validateImageArgs checks the images deployed in this namespace before

@@ -3,10 +3,13 @@ package boot
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/shlex"
+	"github.com/basalt-lava/basalt/internal/value"
 )
 
 // QEMU's command line is partly the job's: each image's image_arg, and
@@ -224,4 +227,60 @@ func splitQemuOpts(v string) []string {
 		b.WriteByte(v[i])
 	}
 	return append(parts, b.String())
+}
+
+// validationScratch stands for the job's scratch folder at validation,
+// before there is one: the downloads' paths are placeholders in it.
+const validationScratch = "/basalt-job-scratch"
+
+// checkStaticArgs is the run's check (commandLine) made at validation,
+// so that `validate` and a server's submission refuse what they can see:
+// the device's options (where the job's context is printed) and each
+// image_arg, with every {label} standing for a download in the scratch
+// folder. Nil without a policy.
+func (a *CallQemu) checkStaticArgs() error {
+	p := a.LocalFiles()
+	if p == nil {
+		return nil
+	}
+	bp := a.bootParameters()
+	var argv []string
+	for _, key := range []string{"options", "extra"} {
+		args, err := deviceArgs(bp.Value(key), key)
+		if err != nil {
+			return nil // the run reports it
+		}
+		argv = append(argv, args...)
+	}
+	ns := pipeline.Namespace(a.Params)
+	values := map[string]string{}
+	var imageArgs []string
+	for _, item := range a.Job.Params.List("actions") {
+		blk, _ := item.(*value.Map)
+		if blk.Map("boot") == a.Params {
+			break
+		}
+		dp := blk.Map("deploy")
+		if dp == nil || pipeline.Namespace(dp) != ns {
+			continue
+		}
+		dp.Map("images").Range(func(label string, v any) bool {
+			values[label] = validationScratch + "/" + label + "/" + label
+			img, _ := v.(*value.Map)
+			if arg, _ := img.Value("image_arg").(string); arg != "" && !slices.Contains(noImageArg, label) {
+				imageArgs = append(imageArgs, arg)
+			}
+			return true
+		})
+	}
+	for _, ia := range imageArgs {
+		args, err := shlex.Split(ia)
+		if err != nil {
+			return nil // the run reports it
+		}
+		for _, arg := range args {
+			argv = append(argv, substitute(arg, values))
+		}
+	}
+	return checkQemuArgs(argv, p, validationScratch)
 }

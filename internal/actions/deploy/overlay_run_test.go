@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -512,5 +513,24 @@ func TestOverlayGuestRuns(t *testing.T) {
 				t.Errorf("signals (-want +got):\n%s\nstdout:\n%s", diff, stdout.String())
 			}
 		})
+	}
+}
+
+// TestOverlayGitReposPolicy: a definition's install git-repos are known
+// only once its repository is fetched; under a host-access policy a
+// git-repos URL that is a local path outside the allowed folders is
+// refused when the overlay is built, with a Job error naming it and the
+// policy, though the definition's own repository was allowed.
+func TestOverlayGitReposPolicy(t *testing.T) {
+	f := newOverlayFixture(t, "")
+	policy, err := hostfiles.New(hostfiles.Options{Dirs: []string{f.repo}, Host: "worker", Flag: "the worker's --allow-local-files"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.job.LocalFiles = policy
+	err = f.runErr(t, "lava-overlay")
+	want := `git repository URL "` + f.tools + `" refused: this local file is outside the folders allowed on this worker`
+	if c := pipeline.ClassOf(err); c != pipeline.ClassJob || !strings.Contains(err.Error(), want) {
+		t.Fatalf("lava-overlay: %v (class %s), want a Job error saying %q", err, c, want)
 	}
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -169,6 +170,44 @@ func testAdmin(t *testing.T, open Factory) {
 		must(t, s.CreateDevice(ctx, store.Device{Name: "d1", DeviceType: "qemu", Worker: "w1"}))
 		if log, err := s.DeviceLog(ctx, "d1", 0); err != nil || len(log) != 0 {
 			t.Errorf("a new d1's log = %+v, %v, want empty", log, err)
+		}
+	})
+	t.Run("FinishLogsDeviceHealth", func(t *testing.T) {
+		s := open(t)
+		defer s.Close()
+		lab(t, s, 1)
+		must(t, s.SetDeviceHealth(ctx, "d1", store.HealthGood))
+		id := reach(t, s, store.JobRunning)
+		must(t, s.FinishJob(ctx, id, store.Finish{Health: store.JobIncomplete, ErrorClass: "Infrastructure", DeviceHealth: store.HealthUnknown}, now))
+		// A health check's result changes only the healths it is given.
+		must(t, s.SetDeviceHealth(ctx, "d1", store.HealthMaintenance))
+		hc, err := s.ScheduleHealthCheck(ctx, store.NewJob{Definition: "job_name: hc\n", Submitter: "alice", DeviceType: "qemu", HealthCheck: true}, "d1")
+		must(t, err)
+		must(t, s.FinishJob(ctx, hc, store.Finish{Health: store.JobComplete, DeviceHealth: store.HealthGood,
+			DeviceHealthFrom: []store.DeviceHealth{store.HealthGood, store.HealthUnknown, store.HealthBad}}, now))
+		if d, err := s.Device(ctx, "d1"); err != nil || d.Health != store.HealthMaintenance {
+			t.Errorf("d1 after a health check while in Maintenance: %+v, %v; want Maintenance", d, err)
+		}
+		must(t, s.SetDeviceHealth(ctx, "d1", store.HealthUnknown))
+		hc, err = s.ScheduleHealthCheck(ctx, store.NewJob{Definition: "job_name: hc\n", Submitter: "alice", DeviceType: "qemu", HealthCheck: true}, "d1")
+		must(t, err)
+		must(t, s.FinishJob(ctx, hc, store.Finish{Health: store.JobComplete, DeviceHealth: store.HealthGood,
+			DeviceHealthFrom: []store.DeviceHealth{store.HealthGood, store.HealthUnknown, store.HealthBad}}, now))
+		log, err := s.DeviceLog(ctx, "d1", 0)
+		must(t, err)
+		var got []string
+		for _, e := range log {
+			got = append(got, e.String())
+		}
+		want := []string{
+			fmt.Sprintf("Unknown → Good (job %d Complete)", hc),
+			"Maintenance → Unknown",
+			"Unknown → Maintenance",
+			fmt.Sprintf("Good → Unknown (job %d Incomplete, Infrastructure error)", id),
+			"Unknown → Good",
+		}
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Errorf("d1's log, newest first (-got +want):\n%s", diff)
 		}
 	})
 	t.Run("DeviceTypeFields", func(t *testing.T) {
