@@ -15,7 +15,8 @@
 # Every port is chosen by the system (no clash with `make example` on
 # 8000, nor with a lab of your own). The processes it started, and only
 # those, are stopped by PID however the script ends. The lab folder is
-# emptied at the start of each run and kept at the end.
+# emptied at the start of each run (only if this script made it) and kept
+# at the end.
 #
 # Settings (environment): BASALT [build/basalt], FIXTURES
 # [build/fixtures/x86_64], LAB_DIR [build/example-lab], LAVACLI [lavacli].
@@ -45,9 +46,14 @@ case $basalt in
 /*) ;;
 *) basalt=$PWD/$basalt ;;
 esac
+# Emptied only if this script made it (its mark), never a folder of yours.
+if [ -e "$lab" ] && [ ! -f "$lab/.example-lab" ] && [ -n "$(ls -A "$lab" 2>/dev/null)" ]; then
+	die "$lab exists and was not made by this script: remove it or set LAB_DIR to another folder"
+fi
 rm -rf "$lab"
 mkdir -p "$lab/config"
 chmod 700 "$lab"
+: >"$lab/.example-lab"
 
 # The processes this script started, stopped last started first: a
 # lavacli, the worker (SIGTERM cancels and reports a job still running,
@@ -170,6 +176,7 @@ lava() {
 	st=0
 	wait "$client" || st=$?
 	client=
+	[ "$st" = 0 ] || echo "example-lab: lavacli $1 $2 failed (exit status $st)" >&2
 	return "$st"
 }
 

@@ -209,3 +209,29 @@ func cmdline(pid int) string {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	return strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
 }
+
+// TestExampleLabForeignFolder: LAB_DIR naming a folder the script did not
+// make, and not empty, is refused and left as it was (the script empties
+// its own folder at each run, never one of the user's).
+func TestExampleLabForeignFolder(t *testing.T) {
+	needFixtures(t)
+	root, _ := filepath.Abs("../..")
+	lab := t.TempDir()
+	mine := filepath.Join(lab, "mine.txt")
+	if err := os.WriteFile(mine, []byte("keep me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(root, "examples", "lab", "run.sh"))
+	cmd.Env = append(os.Environ(), "BASALT="+basalt, "FIXTURES="+fixtures, "LAB_DIR="+lab)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the script ran in a folder it did not make:\n%s", out)
+	}
+	if !strings.Contains(string(out), "was not made by this script") {
+		t.Errorf("the refusal does not say why:\n%s", out)
+	}
+	if b, err := os.ReadFile(mine); err != nil || string(b) != "keep me\n" {
+		t.Errorf("the user's file was touched: %q, %v", b, err)
+	}
+	noneLeft(t, lab)
+}
