@@ -6,7 +6,7 @@ STATICCHECK_VERSION := v0.8.2
 
 FIXTURES := build/fixtures/x86_64
 
-.PHONY: all build deps lava-peers lavacli2 check test test-fast lint fuzz bench example example-multinode example-tuxrun fixtures fixtures-check clean
+.PHONY: all build deps lava-peers lavacli2 check test test-fast lint fuzz bench example example-multinode example-tuxrun example-lab fixtures fixtures-check clean
 
 all: build
 
@@ -126,6 +126,13 @@ example-multinode: fixtures build
 # definitions from a zstd tarball, signals through the kernel log.
 example-tuxrun: fixtures build
 	BASALT=$(BIN) FIXTURES=$(FIXTURES) OUTPUT_DIR=build/example-tuxrun examples/run.sh tuxrun
+
+# example-lab runs a LAVA lab on this machine (examples/lab/README.md):
+# basalt server, basalt worker with two QEMU devices, and Debian's lavacli
+# submitting examples/qemu/job.yaml and reading back its log and results;
+# ports of the system's choosing, everything in build/example-lab.
+example-lab: fixtures build
+	BASALT=$(BIN) FIXTURES=$(FIXTURES) LAB_DIR=build/example-lab examples/lab/run.sh
 
 fuzz:
 	$(GO) test ./internal/job -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}
