@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/device"
@@ -107,9 +108,17 @@ type Lab struct {
 	// missing counts the polls in a row that did not list a job the store
 	// says the worker runs.
 	missing map[int64]int
-	// valid caches the configuration check of a dictionary by its text
-	// and its template's.
+	// valid caches the configuration check of a dictionary by checkKey.
 	valid map[string]error
+	// fingerprint identifies, for checkKey, what a configuration check
+	// depends on besides the store: the binary and the template folders.
+	fingerprint string
+	// stored holds the checks remembered in the store, by device, once
+	// loaded (storedLoaded) by the first pass that needs them.
+	stored       map[string]store.DeviceCheck
+	storedLoaded bool
+	// rendered counts the configuration checks done (not remembered).
+	rendered atomic.Int64
 	// checks remembers the submission checks of a job on a dictionary.
 	checks map[[32]byte]checked
 }
@@ -152,7 +161,7 @@ func New(cfg Config) (*Lab, error) {
 		kick: make(chan struct{}, 1), stopping: make(chan struct{}),
 		waiters: map[string]chan struct{}{}, lastPoll: map[string]time.Time{}, polling: map[string]int{},
 		missing: map[int64]int{}, valid: map[string]error{}, checks: map[[32]byte]checked{},
-		localFiles: localFiles,
+		localFiles: localFiles, fingerprint: fingerprint(cfg.DeviceTypeDirs),
 	}
 	return l, nil
 }

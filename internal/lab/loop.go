@@ -2,15 +2,11 @@ package lab
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/device"
@@ -112,7 +108,7 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 	for _, dt := range types {
 		typeByName[dt.Name] = dt
 	}
-	loader := l.templates(types)
+	loader, tkey := l.templates(types), templatesKey(types)
 	takesWork := func(d store.Device) bool {
 		return d.State == store.DeviceIdle && online[d.Worker] && (d.Health == store.HealthGood || d.Health == store.HealthUnknown || d.Health == store.HealthLooping)
 	}
@@ -183,7 +179,10 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 				}
 			}
 		}
-		bad := l.invalidDevices(used, typeByName, loader)
+		bad, err := l.invalidDevices(ctx, used, tkey, loader)
+		if err != nil {
+			return err
+		}
 		if len(bad) == 0 {
 			break
 		}
@@ -317,57 +316,6 @@ func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt stor
 	l.log.Info("health check scheduled", "job", id, "device", d.Name, "reason", hc.Reason)
 	l.wake(d.Worker)
 	return nil
-}
-
-// invalidDevices checks devices' configurations on every core and
-// returns those that do not render, with why.
-func (l *Lab) invalidDevices(devices []store.Device, types map[string]store.DeviceType, loader *device.Renderer) map[string]error {
-	var mu sync.Mutex
-	bad := map[string]error{}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for _, d := range devices {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := l.deviceValid(d, types[d.DeviceType], loader); err != nil {
-				mu.Lock()
-				bad[d.Name] = err
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return bad
-}
-
-// deviceValid renders a device's dictionary without a job context and
-// parses it, remembering the answer by the dictionary's and its type
-// template's text (devices often share a dictionary; the name is not
-// rendered).
-func (l *Lab) deviceValid(d store.Device, dt store.DeviceType, loader *device.Renderer) error {
-	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s%d:%s", len(d.Dictionary), d.Dictionary, len(dt.Template), dt.Template)
-	key := hex.EncodeToString(h.Sum(nil))
-	l.mu.Lock()
-	v, ok := l.valid[key]
-	l.mu.Unlock()
-	if ok {
-		return v
-	}
-	out, err := renderDevice(d, nil, loader)
-	if err == nil {
-		_, err = device.ParseLimit([]byte(out), limits.Defaults().YAMLNodes)
-	}
-	l.mu.Lock()
-	if len(l.valid) >= maxChecks {
-		clear(l.valid)
-	}
-	l.valid[key] = err
-	l.mu.Unlock()
-	return err
 }
 
 // expireLeases ends the lease of every Online worker that has not polled

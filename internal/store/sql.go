@@ -417,6 +417,47 @@ func (s *SQL) DeviceTypes(ctx context.Context) ([]DeviceType, error) {
 	return out, rows.Err()
 }
 
+// DeviceChecks returns the remembered device configuration checks.
+func (s *SQL) DeviceChecks(ctx context.Context) (map[string]DeviceCheck, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT device, key, problem FROM device_checks`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]DeviceCheck{}
+	for rows.Next() {
+		var c DeviceCheck
+		if err := rows.Scan(&c.Device, &c.Key, &c.Problem); err != nil {
+			return nil, err
+		}
+		out[c.Device] = c
+	}
+	return out, rows.Err()
+}
+
+// PutDeviceChecks creates or replaces checks in one transaction; a
+// device that does not exist (removed meanwhile) is skipped.
+func (s *SQL) PutDeviceChecks(ctx context.Context, cs []DeviceCheck) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO device_checks (device, key, problem)
+			SELECT name, ?, ? FROM devices WHERE name = ?
+			ON CONFLICT (device) DO UPDATE SET key = excluded.key, problem = excluded.problem`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, c := range cs {
+			if _, err := stmt.ExecContext(ctx, c.Key, c.Problem, c.Device); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Workers.
 
 // CreateWorker stores a worker, Offline, with the hash of its token.

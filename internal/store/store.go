@@ -314,6 +314,13 @@ type JobFilter struct {
 	NewestFirst bool      // order by id descending (LAVA's "-id"); default ascending
 }
 
+// DeviceCheck is the lab's remembered check of a device's configuration:
+// Key identifies what the answer depends on (the lab's business), Problem
+// is empty when the configuration is valid.
+type DeviceCheck struct {
+	Device, Key, Problem string
+}
+
 // Store is the lab's database. Methods are safe for concurrent use.
 type Store interface {
 	Close() error
@@ -401,6 +408,13 @@ type Store interface {
 	// HealthCheckStats returns, by device, its health-check history; a
 	// device that never had a health check is absent.
 	HealthCheckStats(ctx context.Context) (map[string]HealthCheckStat, error)
+
+	// Device configuration checks the lab remembers across restarts:
+	// DeviceChecks returns them by device; PutDeviceChecks creates or
+	// replaces them in one transaction, skipping a device that no longer
+	// exists.
+	DeviceChecks(ctx context.Context) (map[string]DeviceCheck, error)
+	PutDeviceChecks(ctx context.Context, cs []DeviceCheck) error
 
 	// Results.
 	AddResults(ctx context.Context, job int64, rs []Result) error

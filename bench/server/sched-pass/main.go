@@ -45,6 +45,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -63,6 +64,7 @@ type config struct {
 	jobs, devices, workers int
 	runs                   int
 	root                   string
+	cpuprofile             string
 }
 
 func main() {
@@ -74,6 +76,7 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 5, "runs of each scenario")
 	scenarios := flag.String("scenarios", "fit,none", "scenarios to run")
 	flag.StringVar(&c.root, "root", ".", "the repository (for examples/qemu)")
+	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the cold passes to this file")
 	flag.Parse()
 	if c.db != "sqlite" && c.db != "postgres" || c.jobs < 1 || c.devices < 1 || c.workers < 1 || c.runs < 1 {
 		flag.Usage()
@@ -145,11 +148,25 @@ func run(c config, scenario, tmp string) error {
 				return err
 			}
 			times["reads_"+kind] = append(times["reads_"+kind], r)
+			profiling := !warm && c.cpuprofile != "" && r == 0
+			if profiling {
+				f, err := os.Create(c.cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
 			t := time.Now()
 			if err := l.Pass(ctx); err != nil {
 				return fmt.Errorf("pass: %w", err)
 			}
 			times[kind] = append(times[kind], time.Since(t).Seconds())
+			if profiling {
+				pprof.StopCPUProfile()
+			}
 			left, err := st.Queue(ctx)
 			if err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"testing"
@@ -34,6 +35,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("GroupFirst", func(t *testing.T) { testGroupFirst(t, open(t)) })
 	t.Run("JobFilter", func(t *testing.T) { testJobFilter(t, open(t)) })
 	t.Run("Admin", func(t *testing.T) { testAdmin(t, open) })
+	t.Run("DeviceChecks", func(t *testing.T) { testDeviceChecks(t, open(t)) })
 }
 
 var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
@@ -700,5 +702,37 @@ func testJobFilter(t *testing.T, s store.Store) {
 		if diff := cmp.Diff(got, c.want); diff != "" {
 			t.Errorf("%s: Jobs(%+v) (-got +want):\n%s", c.name, c.f, diff)
 		}
+	}
+}
+
+// testDeviceChecks: checks are stored, replaced, skipped for a device that
+// does not exist, and go with their device.
+func testDeviceChecks(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 2)
+	if cs, err := s.DeviceChecks(ctx); err != nil || len(cs) != 0 {
+		t.Errorf("DeviceChecks() on a new lab = %v, %v", cs, err)
+	}
+	must(t, s.PutDeviceChecks(ctx, []store.DeviceCheck{
+		{Device: "d1", Key: "k1", Problem: ""},
+		{Device: "d2", Key: "k2", Problem: "does not render"},
+		{Device: "nosuch", Key: "k3"},
+	}))
+	must(t, s.PutDeviceChecks(ctx, []store.DeviceCheck{{Device: "d1", Key: "k1b", Problem: "now broken"}}))
+	cs, err := s.DeviceChecks(ctx)
+	must(t, err)
+	want := map[string]store.DeviceCheck{
+		"d1": {Device: "d1", Key: "k1b", Problem: "now broken"},
+		"d2": {Device: "d2", Key: "k2", Problem: "does not render"},
+	}
+	if !reflect.DeepEqual(cs, want) {
+		t.Errorf("DeviceChecks() = %v, want %v", cs, want)
+	}
+	must(t, s.DeleteDevice(ctx, "d2"))
+	cs, err = s.DeviceChecks(ctx)
+	must(t, err)
+	if _, ok := cs["d2"]; ok || len(cs) != 1 {
+		t.Errorf("DeviceChecks() after removing d2 = %v, want only d1", cs)
 	}
 }
