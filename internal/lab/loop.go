@@ -206,13 +206,58 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 			return err
 		}
 	}
-	// Assignments in plan order; a group's are consecutive.
+	// Assignments in plan order; a group's are consecutive. Single jobs
+	// are stored up to scheduleChunk in one transaction (one commit, not
+	// one per job); a chunk refused (a job or device changed meanwhile)
+	// is tried again job by job, so only the changed ones wait.
+	var singles []scheduler.Assignment
+	flush := func() error {
+		if len(singles) == 0 {
+			return nil
+		}
+		chunk := singles
+		singles = nil
+		as := make([]store.Assignment, len(chunk))
+		for i, a := range chunk {
+			as[i] = store.Assignment{Job: a.JobID, Device: a.Device}
+		}
+		err := l.st.Schedule(ctx, as)
+		if err == nil {
+			l.scheduled(chunk, worker)
+			return nil
+		}
+		if !errors.Is(err, store.ErrTransition) || len(chunk) == 1 {
+			return l.scheduleFailed(err)
+		}
+		for i := range chunk {
+			if err := l.st.Schedule(ctx, as[i:i+1]); err != nil {
+				if err := l.scheduleFailed(err); err != nil {
+					return err
+				}
+				continue
+			}
+			l.scheduled(chunk[i:i+1], worker)
+		}
+		return nil
+	}
 	for i := 0; i < len(plan.Assignments); {
 		k := i + 1
-		if g := plan.Assignments[i].Group; g != "" {
-			for k < len(plan.Assignments) && plan.Assignments[k].Group == g {
-				k++
+		g := plan.Assignments[i].Group
+		if g == "" {
+			singles = append(singles, plan.Assignments[i])
+			i = k
+			if len(singles) == scheduleChunk {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		for k < len(plan.Assignments) && plan.Assignments[k].Group == g {
+			k++
 		}
 		batch := plan.Assignments[i:k]
 		i = k
@@ -221,18 +266,36 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 			return err
 		}
 		if err := l.st.Schedule(ctx, as); err != nil {
-			if errors.Is(err, store.ErrTransition) {
-				l.log.Info("scheduling left for the next pass", "err", err)
-				continue
+			if err := l.scheduleFailed(err); err != nil {
+				return err
 			}
-			return err
+			continue
 		}
-		for _, a := range batch {
-			l.log.Info("job scheduled", "job", a.JobID, "device", a.Device, "worker", a.Worker)
-			l.wake(worker[a.Device])
-		}
+		l.scheduled(batch, worker)
 	}
-	return nil
+	return flush()
+}
+
+// scheduleChunk is how many single jobs a pass stores in one transaction.
+const scheduleChunk = 64
+
+// scheduleFailed returns err unless it is a refused transition (a job or
+// device changed since the pass's snapshot), which is left for the next
+// pass.
+func (l *Lab) scheduleFailed(err error) error {
+	if errors.Is(err, store.ErrTransition) {
+		l.log.Info("scheduling left for the next pass", "err", err)
+		return nil
+	}
+	return err
+}
+
+// scheduled logs stored assignments and wakes their workers.
+func (l *Lab) scheduled(batch []scheduler.Assignment, worker map[string]string) {
+	for _, a := range batch {
+		l.log.Info("job scheduled", "job", a.JobID, "device", a.Device, "worker", a.Worker)
+		l.wake(worker[a.Device])
+	}
 }
 
 // assignments turns a plan's assignments into the store's; a MultiNode
