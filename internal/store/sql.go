@@ -435,22 +435,29 @@ func (s *SQL) DeviceChecks(ctx context.Context) (map[string]DeviceCheck, error) 
 	return out, rows.Err()
 }
 
-// PutDeviceChecks creates or replaces checks in one transaction; a
-// device that does not exist (removed meanwhile) is skipped.
+// PutDeviceChecks creates or replaces checks in one transaction, many
+// rows per statement (a new lab's first pass stores a check per device);
+// a device that does not exist (removed meanwhile) is skipped.
 func (s *SQL) PutDeviceChecks(ctx context.Context, cs []DeviceCheck) error {
-	if len(cs) == 0 {
-		return nil
-	}
+	const rowsPerStatement = 200
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO device_checks (device, key, problem)
-			SELECT name, ?, ? FROM devices WHERE name = ?
-			ON CONFLICT (device) DO UPDATE SET key = excluded.key, problem = excluded.problem`))
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, c := range cs {
-			if _, err := stmt.ExecContext(ctx, c.Key, c.Problem, c.Device); err != nil {
+		for len(cs) > 0 {
+			n := min(len(cs), rowsPerStatement)
+			var b strings.Builder
+			args := make([]any, 0, 3*n)
+			for i, c := range cs[:n] {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("(?, ?, ?)")
+				args = append(args, c.Device, c.Key, c.Problem)
+			}
+			cs = cs[n:]
+			// VALUES' columns are column1… on both databases.
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO device_checks (device, key, problem)
+				SELECT column1, column2, column3 FROM (VALUES `+b.String()+`) AS v
+				WHERE column1 IN (SELECT name FROM devices)
+				ON CONFLICT (device) DO UPDATE SET key = excluded.key, problem = excluded.problem`), args...); err != nil {
 				return err
 			}
 		}

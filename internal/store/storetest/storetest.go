@@ -711,28 +711,30 @@ func testDeviceChecks(t *testing.T, s store.Store) {
 	defer s.Close()
 	ctx := context.Background()
 	lab(t, s, 2)
-	if cs, err := s.DeviceChecks(ctx); err != nil || len(cs) != 0 {
-		t.Errorf("DeviceChecks() on a new lab = %v, %v", cs, err)
+	if got, err := s.DeviceChecks(ctx); err != nil || len(got) != 0 {
+		t.Errorf("DeviceChecks() on a new lab = %v, %v", got, err)
 	}
-	must(t, s.PutDeviceChecks(ctx, []store.DeviceCheck{
-		{Device: "d1", Key: "k1", Problem: ""},
-		{Device: "d2", Key: "k2", Problem: "does not render"},
-		{Device: "nosuch", Key: "k3"},
-	}))
+	// More rows than one statement takes, d2 last.
+	cs := []store.DeviceCheck{{Device: "d1", Key: "k1", Problem: ""}}
+	for i := 0; i < 450; i++ {
+		cs = append(cs, store.DeviceCheck{Device: fmt.Sprintf("nosuch%d", i), Key: "k3"})
+	}
+	cs = append(cs, store.DeviceCheck{Device: "d2", Key: "k2", Problem: "does not render"})
+	must(t, s.PutDeviceChecks(ctx, cs))
 	must(t, s.PutDeviceChecks(ctx, []store.DeviceCheck{{Device: "d1", Key: "k1b", Problem: "now broken"}}))
-	cs, err := s.DeviceChecks(ctx)
+	got, err := s.DeviceChecks(ctx)
 	must(t, err)
 	want := map[string]store.DeviceCheck{
 		"d1": {Device: "d1", Key: "k1b", Problem: "now broken"},
 		"d2": {Device: "d2", Key: "k2", Problem: "does not render"},
 	}
-	if !reflect.DeepEqual(cs, want) {
-		t.Errorf("DeviceChecks() = %v, want %v", cs, want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("DeviceChecks() = %v, want %v", got, want)
 	}
 	must(t, s.DeleteDevice(ctx, "d2"))
-	cs, err = s.DeviceChecks(ctx)
+	got, err = s.DeviceChecks(ctx)
 	must(t, err)
-	if _, ok := cs["d2"]; ok || len(cs) != 1 {
-		t.Errorf("DeviceChecks() after removing d2 = %v, want only d1", cs)
+	if _, ok := got["d2"]; ok || len(got) != 1 {
+		t.Errorf("DeviceChecks() after removing d2 = %v, want only d1", got)
 	}
 }
