@@ -112,6 +112,7 @@ func run(c config, scenario, tmp string) error {
 	assigned := map[string]int{}
 	var queued int
 	fixtures := map[bool]string{} // SQLite: the files built once, with and without the jobs
+	profiled := false
 	for r := 0; r < c.runs; r++ {
 		for _, kind := range []string{"cold", "warm", "restart"} {
 			warm := kind != "cold"
@@ -156,8 +157,9 @@ func run(c config, scenario, tmp string) error {
 				return err
 			}
 			times["reads_"+kind] = append(times["reads_"+kind], r)
-			profiling := !warm && c.cpuprofile != "" && r == 0
+			profiling := kind == "cold" && c.cpuprofile != "" && !profiled
 			if profiling {
+				profiled = true
 				f, err := os.Create(c.cpuprofile)
 				if err != nil {
 					return err
