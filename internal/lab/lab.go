@@ -312,12 +312,22 @@ func (l *Lab) RenderDevice(ctx context.Context, name string, jobContext string) 
 	return renderDevice(d, jc, loader)
 }
 
-// renderDevice renders d's dictionary with the job context jc.
+// renderDevice renders d's dictionary with the job context jc plus, as
+// LAVA's server adds them (Device.load_configuration), the device's name
+// and type as scheduled_device_name and scheduled_device_type: base.jinja2
+// prints them as the configuration's hostname and devicetype, and they
+// win over a job context of the same names.
 func renderDevice(d store.Device, jc *value.Map, r *device.Renderer) (string, error) {
 	if strings.TrimSpace(d.Dictionary) == "" {
 		return "", fmt.Errorf("device %s has no dictionary", d.Name)
 	}
-	return r.Render("devices/"+d.Name+".jinja2", d.Dictionary, jc)
+	ctx := value.NewMap()
+	if jc != nil {
+		ctx = jc.Copy()
+	}
+	ctx.Set("scheduled_device_name", d.Name)
+	ctx.Set("scheduled_device_type", d.DeviceType)
+	return r.Render("devices/"+d.Name+".jinja2", d.Dictionary, ctx)
 }
 
 func (l *Lab) now() time.Time { return l.cfg.Now() }
