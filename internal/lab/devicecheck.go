@@ -20,16 +20,17 @@ import (
 
 // A device's configuration check (LAVA's Device.is_valid: the dictionary
 // renders through the templates without a job context and parses) is
-// remembered twice: in memory by checkKey, so devices sharing a dictionary
-// are checked once, and in the store by device with its checkKey, so that
-// a restarted server's first pass does not render again the devices that
-// have not changed (1,000 devices took 1-2 s of a 2-core machine).
+// remembered twice: in memory by checkKey, and in the store by device with
+// its checkKey, so that a restarted server's first pass does not render
+// again the devices that have not changed (1,000 devices took 1-2 s of a
+// 2-core machine).
 //
-// checkKey covers all the answer depends on: the dictionary's text, every
-// template set in the store (a dictionary may extend any type's
-// template), the template folders and the Basalt binary (the shipped
-// templates, the renderer and the parser), the last two by fingerprint.
-// The device's name is not rendered, so it is not in the key.
+// checkKey covers all the answer depends on: the device's name and type
+// (rendered as scheduled_device_name and scheduled_device_type), the
+// dictionary's text, every template set in the store (a dictionary may
+// extend any type's template), the template folders and the Basalt binary
+// (the shipped templates, the renderer and the parser), the last two by
+// fingerprint.
 
 // maxFingerprintFiles bounds the template folders' files fingerprint
 // looks at; past it the store's remembered checks are not used.
@@ -85,7 +86,7 @@ func fingerprint(dirs []string) string {
 // templatesKey of the store's device types.
 func (l *Lab) checkKey(d store.Device, tkey string) string {
 	h := sha256.New()
-	for _, s := range []string{l.fingerprint, tkey, d.Dictionary} {
+	for _, s := range []string{l.fingerprint, tkey, d.Name, d.DeviceType, d.Dictionary} {
 		fmt.Fprintf(h, "%d:%s", len(s), s)
 	}
 	return hex.EncodeToString(h.Sum(nil))
