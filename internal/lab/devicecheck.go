@@ -123,14 +123,17 @@ func (l *Lab) invalidDevices(ctx context.Context, devices []store.Device, tkey s
 		return nil, err
 	}
 	keys := make([]string, len(devices))
+	for i, d := range devices {
+		keys[i] = l.checkKey(d, tkey)
+	}
 	answers := map[string]error{}
 	var todo []store.Device // one device per key to check
-	todoKeys := map[string]bool{}
+	var todoKeys []string
+	queued := map[string]bool{}
 	l.mu.Lock()
 	for i, d := range devices {
-		k := l.checkKey(d, tkey)
-		keys[i] = k
-		if _, ok := answers[k]; ok || todoKeys[k] {
+		k := keys[i]
+		if _, ok := answers[k]; ok || queued[k] {
 			continue
 		}
 		if v, ok := l.valid[k]; ok {
@@ -143,8 +146,9 @@ func (l *Lab) invalidDevices(ctx context.Context, devices []store.Device, tkey s
 			answers[k] = err
 			l.remember(k, err)
 		} else {
-			todoKeys[k] = true
+			queued[k] = true
 			todo = append(todo, d)
+			todoKeys = append(todoKeys, k)
 		}
 	}
 	l.mu.Unlock()
@@ -166,8 +170,7 @@ func (l *Lab) invalidDevices(ctx context.Context, devices []store.Device, tkey s
 	bad := map[string]error{}
 	var put []store.DeviceCheck
 	l.mu.Lock()
-	for i, d := range todo {
-		k := l.checkKey(d, tkey)
+	for i, k := range todoKeys {
 		answers[k] = errs[i]
 		l.remember(k, errs[i])
 	}
