@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -56,8 +58,16 @@ func (a *api) resultsJob(ctx context.Context, p params) (store.Job, error) {
 func str(s string) *yaml.Node {
 	n := &yaml.Node{}
 	n.SetString(s)
+	if n.Style == 0 && yamlTimestamp.MatchString(s) {
+		// The encoder leaves "2026-12-07 04:05:06+00:00" plain, which
+		// PyYAML reads as a datetime (YAML 1.1): quote it as safe_dump does.
+		n.Style = yaml.SingleQuotedStyle
+	}
 	return n
 }
+
+// yamlTimestamp is PyYAML's implicit timestamp pattern (YAML 1.1).
+var yamlTimestamp = regexp.MustCompile(`^(?:[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?|[0-9]{4}-[0-9]{2}-[0-9]{2})$`)
 
 // mapping builds a YAML mapping keeping the pairs' order.
 func mapping(pairs ...any) *yaml.Node {
@@ -90,9 +100,10 @@ func metadataNode(text string) (*yaml.Node, string) {
 	return m, level
 }
 
-// testcase is LAVA's export_testcase: every scalar a string. The store
-// keeps no test-case id, logging time or log lines: "" for those, and the
-// url is the case's by-name address.
+// testcase is LAVA's export_testcase: every scalar a string. The id is
+// the store's key of the result, logged Python's str() of the time it was
+// recorded ("None" for a result stored before Basalt kept it), the log
+// lines "" when unknown or 0 (LAVA tests them for truth).
 func testcase(jobID int64, r store.Result) *yaml.Node {
 	meas := "None"
 	if r.Measurement != nil {
@@ -100,6 +111,7 @@ func testcase(jobID int64, r store.Result) *yaml.Node {
 	}
 	meta, level := metadataNode(r.Metadata)
 	job := strconv.FormatInt(jobID, 10)
+	id := strconv.FormatInt(r.ID, 10)
 	return mapping(
 		"name", r.Case,
 		"job", job,
@@ -108,13 +120,30 @@ func testcase(jobID int64, r store.Result) *yaml.Node {
 		"measurement", meas,
 		"unit", r.Units,
 		"level", level,
-		"url", "/results/"+job+"/"+r.Suite+"/"+r.Case,
-		"id", "",
-		"logged", "",
-		"log_start_line", "",
-		"log_end_line", "",
+		"url", "/results/testcase/"+id,
+		"id", id,
+		"logged", loggedTime(r.Logged),
+		"log_start_line", logLine(r.LogStart),
+		"log_end_line", logLine(r.LogEnd),
 		"metadata", meta,
 	)
+}
+
+// loggedTime is str() of a test case's logged time: "None" for a result
+// stored before Basalt kept it.
+func loggedTime(t time.Time) string {
+	if s, ok := pyTime(t).(string); ok {
+		return s
+	}
+	return "None"
+}
+
+// logLine is a test case's log line as LAVA exports it: "" for none or 0.
+func logLine(p *int64) string {
+	if p == nil || *p == 0 {
+		return ""
+	}
+	return strconv.FormatInt(*p, 10)
 }
 
 // dumpList is PyYAML's safe_dump of a list: "[]\n" when empty, else a

@@ -221,6 +221,17 @@ func TestRealLab(t *testing.T) {
 	if !strings.Contains(strings.Join(names, " "), "lava/job=pass") {
 		t.Errorf("stored results %v: no lava/job=pass", names)
 	}
+	// The finish's results keep the time and log line of the records the
+	// lab read as the log streamed.
+	for _, x := range res {
+		if x.Logged.IsZero() || x.LogStart == nil || x.LogEnd == nil || *x.LogStart >= int64(len(logA)) {
+			t.Errorf("result %s/%s: logged %v, lines %v-%v", x.Suite, x.Case, x.Logged, x.LogStart, x.LogEnd)
+			continue
+		}
+		if line := logA[*x.LogStart]; !strings.Contains(line, "results") || !strings.Contains(line, x.Case) {
+			t.Errorf("result %s/%s: its log line %d is %s", x.Suite, x.Case, *x.LogStart, line)
+		}
+	}
 
 	if err := r.lab.Cancel(ctx, r.user, r.waitJob(b, "running", func(store.Job) bool { return true })); err != nil {
 		t.Fatal(err)
