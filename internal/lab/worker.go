@@ -209,6 +209,9 @@ func (s workerServer) start(ctx context.Context, j store.Job) (workerapi.StartJo
 	if sj.Device, err = renderDevice(d, jc, loader); err != nil {
 		return sj, err
 	}
+	if err := l.keepDevice(j.ID, sj.Device); err != nil {
+		return sj, fmt.Errorf("keeping the device configuration of job %d: %w", j.ID, err)
+	}
 	if j.Group != "" {
 		sj.Coordinator = l.cfg.CoordinatorAddr
 	}

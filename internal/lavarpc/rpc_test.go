@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/store/storetest"
@@ -306,6 +308,18 @@ func TestJobs(t *testing.T) {
 			l := v.([]any)
 			if len(l) != 5 || l[0] != jobDef(t, "team job", "{group: [team]}") || !strings.Contains(fmt.Sprint(l[1]), "\nactions:\n") || l[2] != nil {
 				t.Errorf("configuration = %#v", v)
+			}
+		}},
+	})
+	// The device configuration the lab kept when it sent the job is the
+	// one returned, not a new rendering.
+	kept := e.lab.JobFile(team, lab.DeviceFile)
+	must(t, os.MkdirAll(filepath.Dir(kept), 0o755))
+	must(t, os.WriteFile(kept, []byte("device_type: kept\n"), 0o644))
+	e.run(t, []rpcCase{
+		{name: "configuration kept", user: "bob", method: "scheduler.jobs.configuration", args: []any{team}, check: func(t *testing.T, v any) {
+			if l := v.([]any); len(l) != 5 || l[1] != "device_type: kept\n" {
+				t.Errorf("configuration = %#v, want the kept device.yaml", v)
 			}
 		}},
 		{name: "show running", user: "bob", method: "scheduler.jobs.show", args: []any{team}, check: func(t *testing.T, v any) {

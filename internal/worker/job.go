@@ -130,6 +130,7 @@ func (j *runningJob) report(ctx context.Context, req workerapi.FinishRequest) {
 		j.removeFiles()
 		return
 	}
+	j.uploadFiles(ctx)
 	if err := j.finish(ctx, req); err != nil {
 		if !j.gone.Load() {
 			j.w.logf("job %d: not reported: %v; its files are kept in %s for the worker's next start", j.id, err, j.dir)

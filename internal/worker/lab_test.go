@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/coordinator"
+	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
@@ -231,6 +233,16 @@ func TestRealLab(t *testing.T) {
 		if line := logA[*x.LogStart]; !strings.Contains(line, "results") || !strings.Contains(line, x.Case) {
 			t.Errorf("result %s/%s: its log line %d is %s", x.Suite, x.Case, *x.LogStart, line)
 		}
+	}
+
+	// The job's files are on the server beside its log: the device
+	// configuration it was sent and the description the job published.
+	jobDir := filepath.Dir(r.logs.Path(a))
+	if dev, err := os.ReadFile(filepath.Join(jobDir, lab.DeviceFile)); err != nil || !strings.Contains(string(dev), "device_type: nohw") {
+		t.Errorf("the server's device.yaml of job %d: %v\n%s", a, err, dev)
+	}
+	if desc, err := os.ReadFile(filepath.Join(jobDir, dispatcher.DescriptionFile)); err != nil || !strings.Contains(string(desc), "pipeline:") {
+		t.Errorf("the server's description.yaml of job %d: %v\n%.500s", a, err, desc)
 	}
 
 	if err := r.lab.Cancel(ctx, r.user, r.waitJob(b, "running", func(store.Job) bool { return true })); err != nil {
