@@ -2,9 +2,12 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -105,4 +108,75 @@ func (s workerServer) File(ctx context.Context, worker string, req workerapi.Fil
 		return workerapi.FileResponse{}, fmt.Errorf("keeping %s of job %d: %w", req.Name, j.ID, err)
 	}
 	return workerapi.FileResponse{}, nil
+}
+
+// logFull ends a job whose log the log store refuses for its size (the
+// log is full: every later batch would be refused the same way, and the
+// worker would retry it for ever). As lava-run does when the server
+// refuses its log, the log is cut and the failure recorded: as much of
+// the start of the refused batch as fits with the job's end is appended
+// (halving it until it fits), the end being an error naming the limit and the results lava/log-upload
+// fail and lava/job fail; the job ends Incomplete with a Job error. The
+// worker is answered ErrUnknownJob with the reason, so it stops the job.
+func (s workerServer) logFull(ctx context.Context, j store.Job, full *limits.Error, index int64, lines []string) error {
+	l := s.l
+	lim := *full
+	// Neither the server's folders nor the sizes of the batch refused
+	// (the log is cut below them) are the job's business.
+	lim.Path, lim.What = "", fmt.Sprintf("log of job %d", j.ID)
+	now := l.now()
+	f := store.Finish{Health: store.JobIncomplete, ErrorClass: "Job",
+		ErrorMsg: fmt.Sprintf("%v: the log is cut there and the job was stopped", &lim)}
+	if j.State == store.JobCanceling {
+		f.Health = store.JobCanceled
+	}
+	finishRules(j, &f)
+	dt := now.UTC().Format("2006-01-02T15:04:05.000000")
+	msg := strconv.QuoteToASCII(f.ErrorMsg)
+	end := []string{
+		fmt.Sprintf(`- {"dt": "%s", "lvl": "error", "msg": %s}`, dt, msg),
+		fmt.Sprintf(`- {"dt": "%s", "lvl": "results", "msg": {"definition": "lava", "case": "log-upload", "result": "fail"}}`, dt),
+		fmt.Sprintf(`- {"dt": "%s", "lvl": "results", "msg": {"definition": "lava", "case": "job", "result": "fail", "error_type": %s, "error_msg": %s}}`,
+			dt, strconv.QuoteToASCII(f.ErrorClass), msg),
+	}
+	meta := func(m map[string]string) string { b, _ := json.Marshal(m); return string(b) }
+	rs := []store.Result{
+		{Suite: "lava", Case: "log-upload", Result: "fail", Metadata: meta(map[string]string{"definition": "lava", "case": "log-upload", "result": "fail"}), Logged: now},
+		{Suite: "lava", Case: "job", Result: "fail", Logged: now,
+			Metadata: meta(map[string]string{"definition": "lava", "case": "job", "result": "fail", "error_type": f.ErrorClass, "error_msg": f.ErrorMsg})},
+	}
+	// Halving the batch's start until it fits with the end: a bounded
+	// number of tries whatever the batch.
+	held, err := l.logs.Len(j.ID)
+	if err != nil {
+		return err
+	}
+	if skip := held - index; skip > 0 && skip <= int64(len(lines)) {
+		lines = lines[skip:]
+	}
+	n := len(lines)
+	for {
+		batch := append(slices.Clone(lines[:n]), end...)
+		if _, err := l.logs.Append(j.ID, held, batch); err == nil {
+			for i := range rs {
+				line := held + int64(n) + 1 + int64(i)
+				rs[i].LogStart, rs[i].LogEnd = &line, &line
+			}
+			break
+		}
+		if n == 0 {
+			l.log.Warn("the job's log is full: its end is not logged", "job", j.ID)
+			break
+		}
+		n /= 2
+	}
+	if err := l.st.AddResults(ctx, j.ID, rs); err != nil {
+		return err
+	}
+	if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {
+		return err
+	}
+	l.log.Warn("job incomplete: its log is over its limit", "job", j.ID, "err", &lim)
+	l.Kick()
+	return fmt.Errorf("job %d was ended by the server: %s: %w", j.ID, f.ErrorMsg, workerapi.ErrUnknownJob)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -271,6 +272,10 @@ func (s workerServer) Log(ctx context.Context, worker string, req workerapi.LogR
 				return workerapi.LogResponse{}, err
 			}
 		}
+	}
+	var full *limits.Error
+	if le := (*logstore.LineError)(nil); err != nil && !errors.As(err, &le) && errors.As(err, &full) {
+		return workerapi.LogResponse{}, s.logFull(ctx, j, full, req.Index, req.Lines)
 	}
 	if err != nil {
 		// A racing append may have moved the end: say where it is.

@@ -366,7 +366,9 @@ func (j *runningJob) sendBatch(ctx context.Context) error {
 			j.setAcked(gap.Expected)
 			return nil
 		case errors.Is(err, workerapi.ErrUnknownJob):
-			j.markGone("the server no longer knows the job")
+			// The server's reason, when it ended the job itself (its
+			// log over the server's limit, for one).
+			j.markGone(fmt.Sprintf("the server no longer knows the job (%v)", err))
 			return err
 		case ctx.Err() != nil:
 			return fmt.Errorf("sending the log: %w", err)
