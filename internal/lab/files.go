@@ -71,6 +71,8 @@ func writeJobFile(path string, data []byte) error {
 
 var filesMu sync.Mutex
 
+var _ workerapi.FileServer = workerServer{}
+
 // File keeps a file a running job published in the job's folder; the
 // job's files together stay under workerapi.MaxJobFileBytes.
 func (s workerServer) File(ctx context.Context, worker string, req workerapi.FileRequest) (workerapi.FileResponse, error) {

@@ -211,7 +211,9 @@ func (s workerServer) start(ctx context.Context, j store.Job) (workerapi.StartJo
 		return sj, err
 	}
 	if err := l.keepDevice(j.ID, sj.Device); err != nil {
-		return sj, fmt.Errorf("keeping the device configuration of job %d: %w", j.ID, err)
+		// Not a reason to hold the job back: jobs.configuration renders
+		// the device again when the file is missing.
+		l.log.Warn("the device configuration sent is not kept", "job", j.ID, "err", err)
 	}
 	if j.Group != "" {
 		sj.Coordinator = l.cfg.CoordinatorAddr
