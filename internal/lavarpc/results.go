@@ -287,7 +287,8 @@ func (a *api) resSuites(ctx context.Context, p params) (any, error) {
 }
 
 // resMetadata returns the definition's metadata block as LAVA's
-// get_metadata_dict does: a list of one-entry structs, values as strings.
+// get_metadata_dict does: a list of one-entry structs, each value as
+// str() of what extract_job_metadata stored (metadataValue).
 func (a *api) resMetadata(ctx context.Context, p params) (any, error) {
 	j, err := a.resultsJob(ctx, p)
 	if err != nil {
@@ -302,15 +303,77 @@ func (a *api) resMetadata(ctx context.Context, p params) (any, error) {
 	}
 	for i := 0; i+1 < len(d.Metadata.Content); i += 2 {
 		k, v := d.Metadata.Content[i], d.Metadata.Content[i+1]
-		val := v.Value
-		if v.Kind != yaml.ScalarNode {
-			b, err := yaml.Marshal(v)
-			if err != nil {
-				continue
-			}
-			val = string(b)
-		}
-		out = append(out, map[string]any{k.Value: val})
+		out = append(out, map[string]any{k.Value: metadataValue(v, false)})
 	}
 	return out, nil
+}
+
+// metadataValue is Python's str() (repr inside a container) of a job
+// metadata value as LAVA's extract_job_metadata normalises it: a scalar
+// becomes a string, a YAML 1.1 boolean "true" or "false", a null None,
+// and maps and lists keep their shape ("{'a': '1'}").
+func metadataValue(n *yaml.Node, inner bool) string {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		parts := make([]string, 0, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			parts = append(parts, pyRepr(n.Content[i].Value)+": "+metadataValue(n.Content[i+1], true))
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case yaml.SequenceNode:
+		parts := make([]string, 0, len(n.Content))
+		for _, c := range n.Content {
+			parts = append(parts, metadataValue(c, true))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	v := n.Value
+	if n.Style == 0 {
+		switch strings.ToLower(v) {
+		case "", "~", "null":
+			return "None"
+		case "true", "yes", "on":
+			v = "true"
+		case "false", "no", "off":
+			v = "false"
+		}
+	}
+	if inner {
+		return pyRepr(v)
+	}
+	return v
+}
+
+// pyRepr is Python's repr() of a str: single quotes unless the text has
+// one and no double quote, backslash escapes for quotes, backslashes and
+// control characters.
+func pyRepr(s string) string {
+	q := byte('\'')
+	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
+		q = '"'
+	}
+	var b strings.Builder
+	b.WriteByte(q)
+	for _, r := range s {
+		switch {
+		case r == rune(q) || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte(q)
+	return b.String()
 }
