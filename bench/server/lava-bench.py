@@ -46,12 +46,13 @@ def emit(obj):
 
 def write_dict(name):
     path = os.path.join(DEVDIR, name + ".jinja2")
-    if not os.path.exists(path):
-        with open(path, "w") as f:
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        with open(path + ".tmp", "w") as f:
             mac = "52:54:00:12:35:%02x" % (sum(name.encode()) % 256)
             f.write("{% extends 'qemu.jinja2' %}\n{% set mac_addr = '" + mac + "' %}\n")
+        os.replace(path + ".tmp", path)
         uid = pwd.getpwnam("lavaserver").pw_uid
-        os.chown(path, uid, uid)
+        os.chown(path, uid, uid)  # lava-server reads and writes it as lavaserver
 
 
 def fixture():

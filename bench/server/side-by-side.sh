@@ -338,7 +338,7 @@ loads() { # JQ-SELECT: the load averages (1 min) of those lines, min-max
     l=$(med 'select(.side == "lava" and .step == "sched" and (.scenario // "fit") == "fit") | .median_s')
     lq=$(jq -r 'select(.side == "lava" and .step == "sched" and (.scenario // "fit") == "fit") | "\(.queued) x \(.idle_devices), \(.scheduled) scheduled, \(.queries | join("/")) SQL, load \(.load)"' "$RES")
     echo "  LAVA   1000 x 50:    $l s  ($lq)"
-    jq -r 'select(.side == "basalt" and .step == "sched") | "\(.scenario) \(.queued) \(.devices) \(.assigned_per_warm_pass) \(.cold_median_s) \(.warm_median_s) \(.load)"' "$RES" |
+    jq -r 'select(.side == "basalt" and .step == "sched") | "\(.scenario) \(.queued) \(.devices) \(.assigned_per_warm_pass) \(.cold_median_s * 1000 | round / 1000) \(.warm_median_s * 1000 | round / 1000) \(.load)"' "$RES" |
       while read -r sc q d a cold warm load1 load5 load15; do
         extra=""
         if [ "$q" = 1000 ] && [ "$d" = 50 ] && [ "$sc" = fit ]; then
