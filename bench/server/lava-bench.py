@@ -8,7 +8,8 @@
 #   fixture   device type "bench"; workers bench-offline (never pings) and
 #             bench-online (state set only inside sched's rolled-back
 #             transaction); devices bench01..bench<DEVICES> (Idle, Good, on
-#             bench-offline, dictionary extending qemu.jinja2); and a qemu
+#             bench-offline, dictionary extending qemu.jinja2);
+#             bench-tagged (type bench, tag bench-only, Maintenance); and a qemu
 #             device "bench-qemu" tagged bench-only in Maintenance, so that a
 #             qemu job tagged bench-only passes submission and is never run
 #             (the anchor's own qemu01 stays free for the latency job).
@@ -71,6 +72,13 @@ def fixture():
             d.state = Device.STATE_IDLE
             d.health = Device.HEALTH_GOOD
             d.save()
+        # B2's jobs (type bench, tagged bench-only) pass submission
+        # through this one, which no pass ever uses.
+        write_dict("bench-tagged")
+        d, _ = Device.objects.get_or_create(hostname="bench-tagged", defaults={"device_type": dt, "worker_host": off})
+        d.health = Device.HEALTH_MAINTENANCE
+        d.save()
+        d.tags.add(tag)
         write_dict("bench-qemu")
         d, _ = Device.objects.get_or_create(hostname="bench-qemu", defaults={"device_type": qemu, "worker_host": off})
         d.health = Device.HEALTH_MAINTENANCE
@@ -95,8 +103,15 @@ def queue():
             j.id = None
             rows.append(j)
         TestJob.objects.bulk_create(rows, batch_size=500)
+        # bulk_create copies no many-to-many field: the tags too.
+        through = TestJob.tags.through
+        tags = list(first.tags.all())
+        links = [through(testjob_id=j.pk, tag_id=t.pk) for j in rows for t in tags]
+        through.objects.bulk_create(links, batch_size=500)
     emit({"mode": "queue", "created": n, "seconds": round(time.perf_counter() - t0, 3),
-          "queued_bench": TestJob.objects.filter(state=TestJob.STATE_SUBMITTED, requested_device_type__name="bench").count()})
+          "queued_bench": TestJob.objects.filter(state=TestJob.STATE_SUBMITTED, requested_device_type__name="bench").count(),
+          "tagged_bench": TestJob.objects.filter(state=TestJob.STATE_SUBMITTED, requested_device_type__name="bench",
+                                                 tags__isnull=False).distinct().count()})
 
 
 class Rollback(Exception):
@@ -122,11 +137,12 @@ def sched():
         try:
             with transaction.atomic():
                 Worker.objects.filter(hostname="bench-online").update(state=Worker.STATE_ONLINE, health=Worker.HEALTH_ACTIVE)
-                Device.objects.filter(device_type__name="bench").update(
+                Device.objects.filter(device_type__name="bench", hostname__regex=r"^bench[0-9]+$").update(
                     worker_host=Worker.objects.get(hostname="bench-online"),
                     state=Device.STATE_IDLE, health=Device.HEALTH_GOOD)
                 r["queued"] = TestJob.objects.filter(state=TestJob.STATE_SUBMITTED, requested_device_type__name="bench").count()
-                r["idle_devices"] = Device.objects.filter(device_type__name="bench", state=Device.STATE_IDLE).count()
+                r["idle_devices"] = Device.objects.filter(device_type__name="bench", state=Device.STATE_IDLE,
+                                                         health=Device.HEALTH_GOOD).count()
                 workers = [w.hostname for w in Worker.objects.filter(state=Worker.STATE_ONLINE, health=Worker.HEALTH_ACTIVE)]
                 t0 = time.perf_counter()
                 with connection.execute_wrapper(counter):

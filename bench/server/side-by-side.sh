@@ -346,7 +346,8 @@ loads() { # JQ-SELECT: the load averages (1 min) of those lines, min-max
         fi
         if [ "$q" = 1000 ] && [ "$d" = 50 ] && [ "$sc" = none ]; then
           ln=$(med 'select(.side == "lava" and .step == "sched" and .scenario == "none") | .median_s')
-          [ "$ln" != - ] && extra="  LAVA (none) $ln s: cold $(ratio "$ln" "$cold"), warm $(ratio "$ln" "$warm")"
+          lsn=$(jq -r 'select(.side == "lava" and .step == "sched" and .scenario == "none") | .scheduled' "$RES" | head -1)
+          [ "$ln" != - ] && extra="  LAVA (none, $lsn scheduled) $ln s: cold $(ratio "$ln" "$cold"), warm $(ratio "$ln" "$warm")"
         fi
         printf '  Basalt %-5s x %-5s %-5s assigned %-5s cold %-8s warm %-8s load %s%s\n' "$q" "$d" "$sc" "$a" "$cold s" "$warm s" "$load1" "$extra"
       done
