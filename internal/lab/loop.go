@@ -447,13 +447,17 @@ func (l *Lab) endJob(ctx context.Context, j store.Job, f store.Finish, now time.
 		fmt.Sprintf(`- {"dt": "%s", "lvl": "results", "msg": {"definition": "lava", "case": "job", "result": "fail", "error_type": %s, "error_msg": %s}}`,
 			dt, strconv.QuoteToASCII(f.ErrorClass), msg),
 	}
+	meta, _ := json.Marshal(map[string]string{"definition": "lava", "case": "job", "result": "fail", "error_type": f.ErrorClass, "error_msg": f.ErrorMsg})
+	res := store.Result{Suite: "lava", Case: "job", Result: "fail", Metadata: string(meta), Logged: now}
 	if held, err := l.logs.Len(j.ID); err != nil {
 		l.log.Warn("the job's log cannot be read: its end is not logged", "job", j.ID, "err", err)
 	} else if _, err := l.logs.Append(j.ID, held, lines); err != nil {
 		l.log.Warn("the job's log cannot be written: its end is not logged", "job", j.ID, "err", err)
+	} else {
+		line := held + 1 // the results record
+		res.LogStart, res.LogEnd = &line, &line
 	}
-	meta, _ := json.Marshal(map[string]string{"definition": "lava", "case": "job", "result": "fail", "error_type": f.ErrorClass, "error_msg": f.ErrorMsg})
-	if err := l.st.AddResults(ctx, j.ID, []store.Result{{Suite: "lava", Case: "job", Result: "fail", Metadata: string(meta)}}); err != nil {
+	if err := l.st.AddResults(ctx, j.ID, []store.Result{res}); err != nil {
 		return err
 	}
 	if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {

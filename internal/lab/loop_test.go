@@ -210,6 +210,12 @@ func TestLeaseExpiry(t *testing.T) {
 			rs[1].Suite != "lava" || rs[1].Case != "job" || rs[1].Result != "fail" || !strings.Contains(rs[1].Metadata, `"error_type":"Infrastructure"`) {
 			t.Errorf("results of the lost job = %+v", rs)
 		}
+		// Each result is timed and points at its record in the log.
+		for i, want := range []int64{2, 4} {
+			if i < len(rs) && (rs[i].Logged.IsZero() || rs[i].LogStart == nil || *rs[i].LogStart != want || rs[i].LogEnd == nil || *rs[i].LogEnd != want) {
+				t.Errorf("result %s/%s: logged %v, lines %v-%v, want line %d", rs[i].Suite, rs[i].Case, rs[i].Logged, rs[i].LogStart, rs[i].LogEnd, want)
+			}
+		}
 		stored := f.logs.get(t, id)
 		if len(stored) != 5 || !strings.Contains(stored[4], `"lvl": "results"`) || !strings.Contains(stored[4], `"error_type": "Infrastructure"`) ||
 			!strings.Contains(stored[3], "worker w1 lost its lease") {

@@ -290,12 +290,22 @@ type HealthCheckStat struct {
 
 // Result is one test case result.
 type Result struct {
+	// ID is the store's key of the result (LAVA's TestCase id); set by
+	// Results, ignored when adding.
+	ID          int64
 	Suite       string
 	Case        string
 	Result      string // pass, fail, skip, unknown
 	Measurement *float64
 	Units       string
 	Metadata    string // YAML or JSON text, as sent
+	// Logged is when the server recorded the result (LAVA's
+	// TestCase.logged); zero when unknown.
+	Logged time.Time
+	// LogStart and LogEnd are the range of log lines (indexes from 0)
+	// the test case covers (LAVA's start_log_line, end_log_line); nil
+	// when unknown.
+	LogStart, LogEnd *int64
 }
 
 // JobFilter selects jobs; zero fields match everything.

@@ -452,13 +452,23 @@ func testResults(t *testing.T, s store.Store) {
 	lab(t, s, 1)
 	id := submit(t, s, 1)[0]
 	m := 12.5
+	start, end := int64(0), int64(41)
+	logged := time.Date(2026, 12, 7, 4, 5, 6, 123456000, time.UTC)
 	rs := []store.Result{
 		{Suite: "lava", Case: "job", Result: "pass", Metadata: "{}"},
-		{Suite: "0_smoke", Case: "speed", Result: "pass", Measurement: &m, Units: "MB/s", Metadata: `{"level": "1.1"}`},
+		{Suite: "0_smoke", Case: "speed", Result: "pass", Measurement: &m, Units: "MB/s", Metadata: `{"level": "1.1"}`,
+			Logged: logged, LogStart: &start, LogEnd: &end},
 	}
 	must(t, s.AddResults(ctx, id, rs))
 	got, err := s.Results(ctx, id)
 	must(t, err)
+	// The ids are the store's, increasing in the order added.
+	if len(got) == 2 && (got[0].ID <= 0 || got[1].ID <= got[0].ID) {
+		t.Errorf("Results ids = %d, %d, want positive and increasing", got[0].ID, got[1].ID)
+	}
+	for i := range got {
+		got[i].ID = 0
+	}
 	if diff := cmp.Diff(got, rs); diff != "" {
 		t.Errorf("Results (-got +want):\n%s", diff)
 	}
