@@ -210,9 +210,18 @@ func TestMultinodeEssentialRoleFailsMidTest(t *testing.T) {
 	// Both meet at clients-ready; once the client says it is waiting
 	// for a lava-sync the server will never join, the server fails.
 	job := mnJob(t, url, 1, func(s string) string {
-		s = strings.Replace(s, "        request: lava-start\n        expect_role: server\n", "", 1)
-		s = strings.Replace(s, "          - lava-send lava_start\n", "", 1)
-		s = strings.Replace(s, "          - lava-test-case group-size --shell test \"$(lava-group | wc -l)\" -ge 2\n", "          - lava-wait client-waiting\n          - lava-test-raise server-broke\n", 1)
+		// Every edit must find its text: an example edited without this
+		// test is a failure that says where, not a group that hangs.
+		replace := func(old, new string) {
+			t.Helper()
+			if !strings.Contains(s, old) {
+				t.Fatalf("examples/multinode/job.yaml changed: no %q to replace", old)
+			}
+			s = strings.Replace(s, old, new, 1)
+		}
+		replace("        request: lava-start\n        host_role: server\n        expect_role: server\n", "")
+		replace("          - lava-send lava_start\n", "")
+		replace("          - lava-test-case group-size --shell test \"$(lava-group | wc -l)\" -ge 2\n", "          - lava-wait client-waiting\n          - lava-test-raise server-broke\n")
 		sync := "          - lava-sync clients-ready\n"
 		i := strings.LastIndex(s, sync) + len(sync)
 		return s[:i] + "          - lava-send client-waiting\n          - lava-sync never\n" + s[i:]
