@@ -190,7 +190,7 @@ lava_manage clean >/dev/null
 PG_BASE_DSN=${BASALT_POSTGRES_DSN:-}
 fresh_pg_schema() {
   [ -n "$PG_BASE_DSN" ] || return 0
-  psql "$PG_BASE_DSN" -qc "DROP SCHEMA IF EXISTS $1 CASCADE; CREATE SCHEMA $1" >/dev/null
+  PGOPTIONS=--client-min-messages=warning psql "$PG_BASE_DSN" -qc "DROP SCHEMA IF EXISTS $1 CASCADE; CREATE SCHEMA $1" >/dev/null
   export BASALT_POSTGRES_DSN="$PG_BASE_DSN&search_path=$1"
 }
 fresh_pg_schema sbs_submit
@@ -298,7 +298,8 @@ if has_step memory && [ "$MEM_TOTAL" != 0 ]; then
         rss_max_hold_mib: ($s | capture("RSS max holding \\(finished\\) +(?<v>[0-9.]+)").v | tonumber),
         rss_max_read_mib: ($s | capture("RSS max while a client reads +(?<v>[0-9.]+)").v | tonumber),
         peak_mib: ($s | capture("peak \\(VmHWM\\) over the run +(?<v>[0-9.]+)").v | tonumber),
-        server_pss_end_mib: ($s | capture("PSS at the end: server / PostgreSQL +(?<v>[0-9]+)").v | tonumber)}' |
+        server_pss_end_mib: ($s | capture("PSS at the end: server / PostgreSQL +(?<v>[0-9]+)").v | tonumber),
+        pg_pss_end_mib: ($s | capture("PSS at the end: server / PostgreSQL +[0-9]+ / (?<v>[0-9]+)").v | tonumber)}' |
       record basalt memory "$(cat)"
   fi
 fi
@@ -371,11 +372,13 @@ loads() { # JQ-SELECT: the load averages (1 min) of those lines, min-max
   fi
   echo "(d) PSS (MiB) of each side's server processes + its PostgreSQL"
   jq -r 'select(.step == "memory" and .phase != "logs") | "  \(.side) \(.phase): server \(.server_pss_mib) + PostgreSQL \(.pg_pss_mib) = \(.total_pss_mib) (load \(.load))"' "$RES"
-  jq -r 'select(.step == "memory" and .phase == "logs") | "  basalt with \(.total) of logs in 10 jobs: RSS max filling \(.rss_max_fill_mib), holding \(.rss_max_hold_mib), reading \(.rss_max_read_mib), peak \(.peak_mib); PSS at the end \(.server_pss_end_mib) (load \(.load))"' "$RES"
+  jq -r 'select(.step == "memory" and .phase == "logs") | "  basalt with \(.total) of logs in 10 jobs: RSS max filling \(.rss_max_fill_mib), holding \(.rss_max_hold_mib), reading \(.rss_max_read_mib), peak \(.peak_mib); PSS at the end \(.server_pss_end_mib) + PostgreSQL \(.pg_pss_end_mib) (load \(.load))"' "$RES"
   li=$(med 'select(.side == "lava" and .step == "memory" and .phase == "idle") | .total_pss_mib')
   bi=$(med 'select(.side == "basalt" and .step == "memory" and .phase == "idle") | .total_pss_mib')
   la=$(med 'select(.side == "lava" and .step == "memory" and .phase == "after-job") | .total_pss_mib')
   ba=$(med 'select(.side == "basalt" and .step == "memory" and .phase == "after-job") | .total_pss_mib')
-  bp=$(med 'select(.side == "basalt" and .step == "memory" and .phase == "logs") | .peak_mib')
-  echo "ratios LAVA/Basalt: idle $(ratio "$li" "$bi" 1), after the job $(ratio "$la" "$ba" 1), LAVA after the job / Basalt's peak with $MEM_TOTAL of logs $(ratio "$la" "$bp" 1)"
+  # Basalt's server at its peak (RSS, an upper bound of its PSS) plus its
+  # PostgreSQL's PSS.
+  bp=$(med 'select(.side == "basalt" and .step == "memory" and .phase == "logs") | .peak_mib + .pg_pss_end_mib')
+  echo "ratios LAVA/Basalt: idle $(ratio "$li" "$bi" 1), after the job $(ratio "$la" "$ba" 1), LAVA after the job / Basalt's peak (+ PostgreSQL) with $MEM_TOTAL of logs $(ratio "$la" "$bp" 1)"
 } | tee "$OUT/summary.txt"
