@@ -5,7 +5,7 @@
 # installed, on a private PostgreSQL (scripts/with-postgres.sh), at two
 # sizes: the anchor's (1,000 queued jobs, 50 devices) and the issue's aim
 # (10,000 jobs, 1,000 devices). See sched-pass/main.go for the scenarios
-# (fit, none) and what cold and warm mean; "reads" is the store reads a
+# (fit, none) and what cold, restart and warm mean; "reads" is the store reads a
 # pass starts with, timed alone.
 #
 #   bench/server/sched-pass.sh [RUNS]      (default 5)
@@ -33,11 +33,11 @@ done
 {
   echo "(*lab.Lab).Pass, median of $RUNS runs each; $(nproc) cores, load at end $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "PostgreSQL is scripts/with-postgres.sh's private cluster (fsync=off, full_page_writes=off)."
-  printf '%-10s %-8s %-14s %-9s %-10s %-10s %-10s %s\n' db scenario "jobs x devices" assigned "cold (s)" "warm (s)" "reads (s)" "anchor (LAVA 2023.01, 1,000 jobs x 50 devices)"
-  jq -r '[.db, .scenario, "\(.queued) x \(.devices)", .assigned_per_warm_pass, (.cold_median_s*1000|round/1000), (.warm_median_s*1000|round/1000),
+  printf '%-10s %-8s %-14s %-9s %-10s %-11s %-10s %-10s %s\n' db scenario "jobs x devices" assigned "cold (s)" "restart (s)" "warm (s)" "reads (s)" "anchor (LAVA 2023.01, 1,000 jobs x 50 devices)"
+  jq -r '[.db, .scenario, "\(.queued) x \(.devices)", .assigned_per_warm_pass, (.cold_median_s*1000|round/1000), (.restart_median_s*1000|round/1000), (.warm_median_s*1000|round/1000),
     (.snapshot_reads_median_s*1000|round/1000),
     (if .queued != 1000 or .devices != 50 then "(not measured at this size)"
      elif .scenario == "fit" then "B3: 3.6 s (50 scheduled); warm x\(3.6 / .warm_median_s | round), cold x\(3.6 / .cold_median_s | round)"
      else "B2: 43.3 s (32.0 s quieter); warm x\(43.3 / .warm_median_s | round), cold x\(43.3 / .cold_median_s | round)" end)] | @tsv' "$OUT/runs.jsonl" |
-    awk -F'\t' '{printf "%-10s %-8s %-14s %-9s %-10s %-10s %-10s %s\n", $1, $2, $3, $4, $5, $6, $7, $8}'
+    awk -F'\t' '{printf "%-10s %-8s %-14s %-9s %-10s %-11s %-10s %-10s %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9}'
 } | tee "$OUT/summary.txt"

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,7 +18,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/store/sqlite"
 )
 
-const manageSynopsis = `basalt manage [--db DSN] OBJECT ACTION [arguments]
+const manageSynopsis = `basalt manage [--db DSN | --data-dir DIR] OBJECT ACTION [arguments]
 
 objects and actions:
   users add NAME [--superuser] [--passwd P] | users list | users remove NAME
@@ -37,8 +39,10 @@ objects and actions:
   devices list | devices history NAME | devices remove NAME
   aliases add NAME --device-type T | aliases list | aliases remove NAME
 
---db is a SQLite file (default basalt.db, created when missing) or a
-postgres:// URL; it may also come after ACTION.`
+--db is a SQLite file (default DATA-DIR/basalt.db, DATA-DIR being
+--data-dir, ./basalt-data as for basalt server, so both find the same
+database by default; created when missing) or a postgres:// URL; both
+may also come after ACTION.`
 
 // manageAction is one `basalt manage OBJECT ACTION`: flags declares its
 // options on fs, and the returned function runs it on the opened store.
@@ -58,7 +62,8 @@ func (e *usageError) Error() string { return e.msg }
 // (each change is one transaction of the store).
 func runManage(args []string, stdout, stderr io.Writer) int {
 	top := newFlagSet("manage", manageSynopsis, stderr)
-	db := top.String("db", "basalt.db", "database: a SQLite file path or a postgres:// URL")
+	db := top.String("db", "", "database: a SQLite file path or a postgres:// URL (default DATA-DIR/basalt.db)")
+	dataDir := top.String("data-dir", defaultDataDir, "the server's data folder, where the database is by default")
 	if err := top.Parse(args); err != nil {
 		return flagStatus(err)
 	}
@@ -75,7 +80,8 @@ func runManage(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fs := newFlagSet("manage "+key, "basalt manage "+a.synopsis, stderr)
-	fs.StringVar(db, "db", *db, "database: a SQLite file path or a postgres:// URL")
+	fs.StringVar(db, "db", *db, "database: a SQLite file path or a postgres:// URL (default DATA-DIR/basalt.db)")
+	fs.StringVar(dataDir, "data-dir", *dataDir, "the server's data folder, where the database is by default")
 	var lim limits.Limits
 	run := a.flags(fs, &lim)
 	pos, err := parseInterspersed(fs, rest[2:])
@@ -86,6 +92,15 @@ func runManage(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "basalt: manage %s: want %d argument(s), got %d\n", key, a.nargs, len(pos))
 		fs.Usage()
 		return exitUsage
+	}
+	if *db == "" {
+		// The server's default, so that `basalt manage` and `basalt
+		// server` started in the same folder share one database.
+		if err := os.MkdirAll(*dataDir, 0o750); err != nil {
+			fmt.Fprintf(stderr, "basalt: manage: %v\n", err)
+			return exitFailed
+		}
+		*db = filepath.Join(*dataDir, "basalt.db")
 	}
 	ctx := context.Background()
 	st, err := openStore(ctx, *db)

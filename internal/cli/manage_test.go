@@ -245,3 +245,21 @@ func testManage(t *testing.T, db string) {
 		t.Errorf("users list after removal:\n%s", got)
 	}
 }
+
+// TestManageDefaultDatabase: without --db, manage opens the database
+// basalt server uses by default (DATA-DIR/basalt.db), so that the two
+// commands started in one folder share it.
+func TestManageDefaultDatabase(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"manage", "--data-dir", dataDir, "users", "add", "alice"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("manage users add: exit %d: %s", code, stderr.String())
+	}
+	db := filepath.Join(dataDir, "basalt.db")
+	if _, err := os.Stat(db); err != nil {
+		t.Fatalf("the default database: %v", err)
+	}
+	if out := mustManage(t, db, "users", "list"); !strings.Contains(out, "alice") {
+		t.Errorf("users list on %s: no alice in\n%s", db, out)
+	}
+}

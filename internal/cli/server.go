@@ -21,6 +21,10 @@ import (
 	"github.com/basalt-lava/basalt/internal/workerapi"
 )
 
+// defaultDataDir is where basalt server keeps its data, and so where
+// basalt server and basalt manage look for the database by default.
+const defaultDataDir = "./basalt-data"
+
 const serverSynopsis = "basalt server [--db DSN] [--listen ADDR] [--data-dir DIR] [--device-types DIR]... [--lease DUR] [--coordinator ADDR|off] [--coordinator-public ADDR] [--allow-local-files DIR]... [--loglevel LEVEL]"
 
 // shutdownGrace bounds how long a stopping server waits for the requests
@@ -38,7 +42,7 @@ func runServer(args []string, stdout, stderr io.Writer) int {
 // address it listens on once it accepts connections.
 func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready func(net.Addr)) int {
 	fs := newFlagSet("server", serverSynopsis, stderr)
-	dataDir := fs.String("data-dir", "./basalt-data", "folder of the server's data: the jobs' logs, and the database by default")
+	dataDir := fs.String("data-dir", defaultDataDir, "folder of the server's data: the jobs' logs, and the database by default")
 	db := fs.String("db", "", "database: a SQLite file path or a postgres:// URL (default DATA-DIR/basalt.db)")
 	listen := fs.String("listen", "127.0.0.1:8000", "address to serve XML-RPC (/RPC2) and the worker API on")
 	var dtDirs listFlag

@@ -154,6 +154,31 @@ func (d rendererDicts) Load(name string) (string, string, error) {
 // Render is RenderText with the Renderer's templates. A name already
 // rendered with another text is refused.
 func (r *Renderer) Render(name, src string, ctx *value.Map) (string, error) {
+	return r.RenderWith(name, src, ctx, nil)
+}
+
+// RenderWith is Render with, besides the job's context ctx, variables the
+// server sets itself (LAVA's scheduled_device_name and
+// scheduled_device_type), which win over ctx's of the same names and are
+// not checked as ctx's values are: they are not the job's.
+func (r *Renderer) RenderWith(name, src string, ctx, server *value.Map) (string, error) {
+	checked := ctx
+	if server != nil && server.Len() > 0 {
+		all := value.NewMap()
+		checked = value.NewMap()
+		if ctx != nil {
+			for _, k := range ctx.Keys() {
+				all.Set(k, ctx.Value(k))
+				if _, own := server.Get(k); !own {
+					checked.Set(k, ctx.Value(k))
+				}
+			}
+		}
+		for _, k := range server.Keys() {
+			all.Set(k, server.Value(k))
+		}
+		ctx = all
+	}
 	if max := r.lim.Device().Max; int64(len(src)) > max {
 		return "", &limits.Error{What: "device dictionary " + name, Limit: limits.FormatSize(max) + " bytes"}
 	}
@@ -168,7 +193,7 @@ func (r *Renderer) Render(name, src string, ctx *value.Map) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := checkContextPrints(name, out, prints, ctx); err != nil {
+	if err := checkContextPrints(name, out, prints, checked); err != nil {
 		return "", err
 	}
 	return out, nil

@@ -242,7 +242,9 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 	err = pj.Run(ctx)
 	if err != nil && pipeline.ClassOf(err) == pipeline.ClassCanceled && cfg.CancelReason != nil {
 		if by := cfg.CancelReason(); by != "" {
-			err = &pipeline.Error{Class: pipeline.ClassCanceled, Msg: "the job was canceled (" + by + ")", Err: err}
+			// The reason replaces the pipeline's own "the job was
+			// canceled", which would otherwise follow it.
+			err = &pipeline.Error{Class: pipeline.ClassCanceled, Msg: "the job was canceled (" + by + ")", Err: context.Canceled}
 		}
 	}
 	return pipeline.OutcomeOf(err)

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/device"
@@ -107,9 +108,17 @@ type Lab struct {
 	// missing counts the polls in a row that did not list a job the store
 	// says the worker runs.
 	missing map[int64]int
-	// valid caches the configuration check of a dictionary by its text
-	// and its template's.
+	// valid caches the configuration check of a dictionary by checkKey.
 	valid map[string]error
+	// fingerprint identifies, for checkKey, what a configuration check
+	// depends on besides the store: the binary and the template folders.
+	fingerprint string
+	// stored holds the checks remembered in the store, by device, once
+	// loaded (storedLoaded) by the first pass that needs them.
+	stored       map[string]store.DeviceCheck
+	storedLoaded bool
+	// rendered counts the configuration checks done (not remembered).
+	rendered atomic.Int64
 	// checks remembers the submission checks of a job on a dictionary.
 	checks map[[32]byte]checked
 }
@@ -152,7 +161,7 @@ func New(cfg Config) (*Lab, error) {
 		kick: make(chan struct{}, 1), stopping: make(chan struct{}),
 		waiters: map[string]chan struct{}{}, lastPoll: map[string]time.Time{}, polling: map[string]int{},
 		missing: map[int64]int{}, valid: map[string]error{}, checks: map[[32]byte]checked{},
-		localFiles: localFiles,
+		localFiles: localFiles, fingerprint: fingerprint(cfg.DeviceTypeDirs),
 	}
 	return l, nil
 }
@@ -303,12 +312,22 @@ func (l *Lab) RenderDevice(ctx context.Context, name string, jobContext string) 
 	return renderDevice(d, jc, loader)
 }
 
-// renderDevice renders d's dictionary with the job context jc.
+// renderDevice renders d's dictionary with the job context jc plus, as
+// LAVA's server adds them (Device.load_configuration), the device's name
+// and type as scheduled_device_name and scheduled_device_type: base.jinja2
+// prints them as the configuration's hostname and devicetype, and they
+// win over a job context of the same names.
 func renderDevice(d store.Device, jc *value.Map, r *device.Renderer) (string, error) {
 	if strings.TrimSpace(d.Dictionary) == "" {
 		return "", fmt.Errorf("device %s has no dictionary", d.Name)
 	}
-	return r.Render("devices/"+d.Name+".jinja2", d.Dictionary, jc)
+	// The server's values are not the job's: the context check (a job
+	// value must not change the configuration's shape) skips them, which
+	// spares two YAML parses a render.
+	server := value.NewMap()
+	server.Set("scheduled_device_name", d.Name)
+	server.Set("scheduled_device_type", d.DeviceType)
+	return r.RenderWith("devices/"+d.Name+".jinja2", d.Dictionary, jc, server)
 }
 
 func (l *Lab) now() time.Time { return l.cfg.Now() }

@@ -2,15 +2,11 @@ package lab
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/device"
@@ -112,7 +108,7 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 	for _, dt := range types {
 		typeByName[dt.Name] = dt
 	}
-	loader := l.templates(types)
+	loader, tkey := l.templates(types), templatesKey(types)
 	takesWork := func(d store.Device) bool {
 		return d.State == store.DeviceIdle && online[d.Worker] && (d.Health == store.HealthGood || d.Health == store.HealthUnknown || d.Health == store.HealthLooping)
 	}
@@ -183,7 +179,10 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 				}
 			}
 		}
-		bad := l.invalidDevices(used, typeByName, loader)
+		bad, err := l.invalidDevices(ctx, used, tkey, loader)
+		if err != nil {
+			return err
+		}
 		if len(bad) == 0 {
 			break
 		}
@@ -207,13 +206,58 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 			return err
 		}
 	}
-	// Assignments in plan order; a group's are consecutive.
+	// Assignments in plan order; a group's are consecutive. Single jobs
+	// are stored up to scheduleChunk in one transaction (one commit, not
+	// one per job); a chunk refused (a job or device changed meanwhile)
+	// is tried again job by job, so only the changed ones wait.
+	var singles []scheduler.Assignment
+	flush := func() error {
+		if len(singles) == 0 {
+			return nil
+		}
+		chunk := singles
+		singles = nil
+		as := make([]store.Assignment, len(chunk))
+		for i, a := range chunk {
+			as[i] = store.Assignment{Job: a.JobID, Device: a.Device}
+		}
+		err := l.st.Schedule(ctx, as)
+		if err == nil {
+			l.scheduled(chunk, worker)
+			return nil
+		}
+		if !errors.Is(err, store.ErrTransition) || len(chunk) == 1 {
+			return l.scheduleFailed(err)
+		}
+		for i := range chunk {
+			if err := l.st.Schedule(ctx, as[i:i+1]); err != nil {
+				if err := l.scheduleFailed(err); err != nil {
+					return err
+				}
+				continue
+			}
+			l.scheduled(chunk[i:i+1], worker)
+		}
+		return nil
+	}
 	for i := 0; i < len(plan.Assignments); {
 		k := i + 1
-		if g := plan.Assignments[i].Group; g != "" {
-			for k < len(plan.Assignments) && plan.Assignments[k].Group == g {
-				k++
+		g := plan.Assignments[i].Group
+		if g == "" {
+			singles = append(singles, plan.Assignments[i])
+			i = k
+			if len(singles) == scheduleChunk {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		for k < len(plan.Assignments) && plan.Assignments[k].Group == g {
+			k++
 		}
 		batch := plan.Assignments[i:k]
 		i = k
@@ -222,18 +266,36 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 			return err
 		}
 		if err := l.st.Schedule(ctx, as); err != nil {
-			if errors.Is(err, store.ErrTransition) {
-				l.log.Info("scheduling left for the next pass", "err", err)
-				continue
+			if err := l.scheduleFailed(err); err != nil {
+				return err
 			}
-			return err
+			continue
 		}
-		for _, a := range batch {
-			l.log.Info("job scheduled", "job", a.JobID, "device", a.Device, "worker", a.Worker)
-			l.wake(worker[a.Device])
-		}
+		l.scheduled(batch, worker)
 	}
-	return nil
+	return flush()
+}
+
+// scheduleChunk is how many single jobs a pass stores in one transaction.
+const scheduleChunk = 64
+
+// scheduleFailed returns err unless it is a refused transition (a job or
+// device changed since the pass's snapshot), which is left for the next
+// pass.
+func (l *Lab) scheduleFailed(err error) error {
+	if errors.Is(err, store.ErrTransition) {
+		l.log.Info("scheduling left for the next pass", "err", err)
+		return nil
+	}
+	return err
+}
+
+// scheduled logs stored assignments and wakes their workers.
+func (l *Lab) scheduled(batch []scheduler.Assignment, worker map[string]string) {
+	for _, a := range batch {
+		l.log.Info("job scheduled", "job", a.JobID, "device", a.Device, "worker", a.Worker)
+		l.wake(worker[a.Device])
+	}
 }
 
 // assignments turns a plan's assignments into the store's; a MultiNode
@@ -319,57 +381,6 @@ func (l *Lab) healthCheck(ctx context.Context, hc scheduler.HealthCheck, dt stor
 	return nil
 }
 
-// invalidDevices checks devices' configurations on every core and
-// returns those that do not render, with why.
-func (l *Lab) invalidDevices(devices []store.Device, types map[string]store.DeviceType, loader *device.Renderer) map[string]error {
-	var mu sync.Mutex
-	bad := map[string]error{}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for _, d := range devices {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := l.deviceValid(d, types[d.DeviceType], loader); err != nil {
-				mu.Lock()
-				bad[d.Name] = err
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return bad
-}
-
-// deviceValid renders a device's dictionary without a job context and
-// parses it, remembering the answer by the dictionary's and its type
-// template's text (devices often share a dictionary; the name is not
-// rendered).
-func (l *Lab) deviceValid(d store.Device, dt store.DeviceType, loader *device.Renderer) error {
-	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s%d:%s", len(d.Dictionary), d.Dictionary, len(dt.Template), dt.Template)
-	key := hex.EncodeToString(h.Sum(nil))
-	l.mu.Lock()
-	v, ok := l.valid[key]
-	l.mu.Unlock()
-	if ok {
-		return v
-	}
-	out, err := renderDevice(d, nil, loader)
-	if err == nil {
-		_, err = device.ParseLimit([]byte(out), limits.Defaults().YAMLNodes)
-	}
-	l.mu.Lock()
-	if len(l.valid) >= maxChecks {
-		clear(l.valid)
-	}
-	l.valid[key] = err
-	l.mu.Unlock()
-	return err
-}
-
 // expireLeases ends the lease of every Online worker that has not polled
 // within Lease (counted from this Lab's start for a worker not heard from
 // since, and never while one of its polls is held): the worker goes
@@ -436,13 +447,17 @@ func (l *Lab) endJob(ctx context.Context, j store.Job, f store.Finish, now time.
 		fmt.Sprintf(`- {"dt": "%s", "lvl": "results", "msg": {"definition": "lava", "case": "job", "result": "fail", "error_type": %s, "error_msg": %s}}`,
 			dt, strconv.QuoteToASCII(f.ErrorClass), msg),
 	}
+	meta, _ := json.Marshal(map[string]string{"definition": "lava", "case": "job", "result": "fail", "error_type": f.ErrorClass, "error_msg": f.ErrorMsg})
+	res := store.Result{Suite: "lava", Case: "job", Result: "fail", Metadata: string(meta), Logged: now}
 	if held, err := l.logs.Len(j.ID); err != nil {
 		l.log.Warn("the job's log cannot be read: its end is not logged", "job", j.ID, "err", err)
 	} else if _, err := l.logs.Append(j.ID, held, lines); err != nil {
 		l.log.Warn("the job's log cannot be written: its end is not logged", "job", j.ID, "err", err)
+	} else {
+		line := held + 1 // the results record
+		res.LogStart, res.LogEnd = &line, &line
 	}
-	meta, _ := json.Marshal(map[string]string{"definition": "lava", "case": "job", "result": "fail", "error_type": f.ErrorClass, "error_msg": f.ErrorMsg})
-	if err := l.st.AddResults(ctx, j.ID, []store.Result{{Suite: "lava", Case: "job", Result: "fail", Metadata: string(meta)}}); err != nil {
+	if err := l.st.AddResults(ctx, j.ID, []store.Result{res}); err != nil {
 		return err
 	}
 	if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {

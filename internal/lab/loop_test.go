@@ -210,6 +210,12 @@ func TestLeaseExpiry(t *testing.T) {
 			rs[1].Suite != "lava" || rs[1].Case != "job" || rs[1].Result != "fail" || !strings.Contains(rs[1].Metadata, `"error_type":"Infrastructure"`) {
 			t.Errorf("results of the lost job = %+v", rs)
 		}
+		// Each result is timed and points at its record in the log.
+		for i, want := range []int64{2, 4} {
+			if i < len(rs) && (rs[i].Logged.IsZero() || rs[i].LogStart == nil || *rs[i].LogStart != want || rs[i].LogEnd == nil || *rs[i].LogEnd != want) {
+				t.Errorf("result %s/%s: logged %v, lines %v-%v, want line %d", rs[i].Suite, rs[i].Case, rs[i].Logged, rs[i].LogStart, rs[i].LogEnd, want)
+			}
+		}
 		stored := f.logs.get(t, id)
 		if len(stored) != 5 || !strings.Contains(stored[4], `"lvl": "results"`) || !strings.Contains(stored[4], `"error_type": "Infrastructure"`) ||
 			!strings.Contains(stored[3], "worker w1 lost its lease") {
@@ -497,6 +503,74 @@ func TestEventPassSkipsQueueWhenNothingIsFree(t *testing.T) {
 		must(t, l.pass(ctx, true))
 		if counting.queued != 1 {
 			t.Errorf("the queue was read %d times, want once (by the periodic pass)", counting.queued)
+		}
+	})
+}
+
+// cancelingStore cancels a job just after the pass has read the queue,
+// as a user's cancel racing the pass does.
+type cancelingStore struct {
+	store.Store
+	cancel int64
+}
+
+func (s *cancelingStore) Queue(ctx context.Context) ([]store.Job, error) {
+	q, err := s.Store.Queue(ctx)
+	if err == nil && s.cancel != 0 {
+		_, err = s.Store.CancelJob(ctx, s.cancel, time.Now())
+		s.cancel = 0
+	}
+	return q, err
+}
+
+// TestScheduleChunkRetriedJobByJob: the single jobs a pass stores in one
+// transaction are stored one by one when that transaction is refused (a
+// job canceled after the pass's snapshot): the others are scheduled, the
+// canceled job stays canceled and its device Idle.
+func TestScheduleChunkRetriedJobByJob(t *testing.T) {
+	backends(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		st := open(t)
+		f := newFixture(t, st, 3)
+		must(t, st.PingWorker(ctx, "w1", time.Now()))
+		cs := &cancelingStore{Store: st}
+		l, err := New(Config{Store: cs, Logs: f.logs})
+		must(t, err)
+		var ids []int64
+		for i := 0; i < 3; i++ {
+			jobs, err := l.Submit(ctx, f.alice, readFile(t, "job.yaml"))
+			must(t, err)
+			ids = append(ids, jobs[0].ID)
+		}
+		cs.cancel = ids[1]
+		must(t, l.Pass(ctx))
+		devices := map[string]bool{}
+		for i, id := range ids {
+			j, err := st.Job(ctx, id)
+			must(t, err)
+			want := store.JobScheduled
+			if i == 1 {
+				want = store.JobFinished
+			}
+			if j.State != want {
+				t.Errorf("job %d: %s, want %s", id, j.State, want)
+			}
+			if j.Device != "" {
+				devices[j.Device] = true
+			}
+		}
+		idle := 0
+		for _, name := range []string{"qemu-01", "qemu-02", "qemu-03"} {
+			d, err := st.Device(ctx, name)
+			must(t, err)
+			if d.State == store.DeviceIdle {
+				idle++
+			} else if !devices[name] {
+				t.Errorf("%s is %s without a job", name, d.State)
+			}
+		}
+		if idle != 1 || len(devices) != 2 {
+			t.Errorf("%d devices Idle and %d with jobs, want 1 and 2", idle, len(devices))
 		}
 	})
 }

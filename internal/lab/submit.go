@@ -392,12 +392,13 @@ func hasTags(have, want []string) bool {
 const maxChecks = 4096
 
 // checkOnDeviceCached is checkOnDevice, remembered by what decides its
-// answer: the job's text, the dictionary's text and the templates set in
-// the store (the folders' are read once per server). Devices of a type
-// often share a dictionary, and clients submit the same job many times.
+// answer: the job's text, the device's name and type (rendered, and named
+// in the problems), the dictionary's text and the templates set in the
+// store (the folders' are read once per server). Clients submit the same
+// job many times.
 func (l *Lab) checkOnDeviceCached(e entry, d store.Device, loader *device.Renderer, tkey string) ([]string, bool) {
 	h := sha256.New()
-	for _, s := range []string{e.label, e.definition, d.Dictionary, tkey} {
+	for _, s := range []string{e.label, e.definition, d.Name, d.DeviceType, d.Dictionary, tkey} {
 		fmt.Fprintf(h, "%d:%s", len(s), s)
 	}
 	var key [sha256.Size]byte

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -209,6 +210,11 @@ func (s workerServer) start(ctx context.Context, j store.Job) (workerapi.StartJo
 	if sj.Device, err = renderDevice(d, jc, loader); err != nil {
 		return sj, err
 	}
+	if err := l.keepDevice(j.ID, sj.Device); err != nil {
+		// Not a reason to hold the job back: jobs.configuration renders
+		// the device again when the file is missing.
+		l.log.Warn("the device configuration sent is not kept", "job", j.ID, "err", err)
+	}
 	if j.Group != "" {
 		sj.Coordinator = l.cfg.CoordinatorAddr
 	}
@@ -263,11 +269,15 @@ func (s workerServer) Log(ctx context.Context, worker string, req workerapi.LogR
 		// worker is lost keeps what it reported (LAVA records them as
 		// the log arrives); the finish's own set replaces them.
 		from := before - req.Index
-		if rs := logResults(req.Lines[from:]); len(rs) > 0 {
+		if rs := logResults(req.Lines[from:], before, s.l.now()); len(rs) > 0 {
 			if err := s.l.st.AddResults(ctx, j.ID, rs); err != nil {
 				return workerapi.LogResponse{}, err
 			}
 		}
+	}
+	var full *limits.Error
+	if le := (*logstore.LineError)(nil); err != nil && !errors.As(err, &le) && errors.As(err, &full) {
+		return workerapi.LogResponse{}, s.logFull(ctx, j, full, req.Index, req.Lines)
 	}
 	if err != nil {
 		// A racing append may have moved the end: say where it is.
@@ -282,10 +292,12 @@ func (s workerServer) Log(ctx context.Context, worker string, req workerapi.LogR
 // logResults returns the results recorded in log lines: the records of
 // level "results", whose msg maps definition, case, result and, for a
 // measurement, measurement and units (LAVA's TestCase), every key kept as
-// metadata.
-func logResults(lines []string) []store.Result {
+// metadata. lines[0] is the log's line first; a result's log range is
+// the msg's starttc/endtc when the dispatcher marked the test case (LAVA
+// takes them out of the metadata), else its own record's line.
+func logResults(lines []string, first int64, now time.Time) []store.Result {
 	var out []store.Result
-	for _, line := range lines {
+	for i, line := range lines {
 		if !strings.Contains(line, "results") {
 			continue
 		}
@@ -310,9 +322,14 @@ func logResults(lines []string) []store.Result {
 		if m, err := strconv.ParseFloat(text(msg.Value("measurement")), 64); err == nil {
 			r.Measurement = &m
 		}
+		r.Logged = now
+		at := first + int64(i)
+		r.LogStart, r.LogEnd = lineMark(msg.Value("starttc"), at), lineMark(msg.Value("endtc"), at)
 		meta := map[string]string{}
 		msg.Range(func(k string, v any) bool {
-			meta[k] = text(v)
+			if k != "starttc" && k != "endtc" {
+				meta[k] = text(v)
+			}
 			return true
 		})
 		if b, err := json.Marshal(meta); err == nil {
@@ -321,6 +338,15 @@ func logResults(lines []string) []store.Result {
 		out = append(out, r)
 	}
 	return out
+}
+
+// lineMark is a test case's marked log line: v when it is a line number,
+// else the line of the results record.
+func lineMark(v any, at int64) *int64 {
+	if n, err := strconv.ParseInt(text(v), 10, 64); err == nil && n >= 0 {
+		return &n
+	}
+	return &at
 }
 
 // text is a result field as text; a list or a map as YAML in flow style.
@@ -406,8 +432,26 @@ func (s workerServer) Finish(ctx context.Context, worker string, req workerapi.F
 	if j.State == store.JobCanceling {
 		f.Health = store.JobCanceled
 	}
+	// The finish's results replace those recorded from the log: each
+	// keeps the time and log lines of the one it repeats (the nth of its
+	// suite and case), as LAVA's record of a result is the log's.
+	streamed, err := l.st.Results(ctx, j.ID)
+	if err != nil {
+		return workerapi.FinishResponse{}, err
+	}
+	type key struct{ suite, name string }
+	seen := map[key][]store.Result{}
+	for _, r := range streamed {
+		k := key{r.Suite, r.Case}
+		seen[k] = append(seen[k], r)
+	}
+	now := l.now()
 	for _, r := range req.Results {
-		sr := store.Result{Suite: r.Suite, Case: r.Case, Result: r.Result, Units: r.Units}
+		sr := store.Result{Suite: r.Suite, Case: r.Case, Result: r.Result, Units: r.Units, Logged: now}
+		if k := (key{r.Suite, r.Case}); len(seen[k]) > 0 {
+			sr.Logged, sr.LogStart, sr.LogEnd = seen[k][0].Logged, seen[k][0].LogStart, seen[k][0].LogEnd
+			seen[k] = seen[k][1:]
+		}
 		if r.Measurement != "" {
 			if m, err := strconv.ParseFloat(r.Measurement, 64); err == nil {
 				sr.Measurement = &m

@@ -259,6 +259,15 @@ func qemuJob(t *testing.T, l *lab, c lavacli) {
 		t.Errorf("results --yaml against basalt run's results (suite.case [result]):\n%s", d)
 	}
 	for _, cs := range cases {
+		// As LAVA's export_testcase: the case's id, its url by id, when
+		// it was logged, and the log line of its record (all strings).
+		if cid := cs.String("id"); cid == "" || cs.String("url") != "/results/testcase/"+cid || cs.String("logged") == "" {
+			t.Errorf("results --yaml %s.%s: id %v url %v logged %v", cs.String("suite"), cs.String("name"), cs.Value("id"), cs.Value("url"), cs.Value("logged"))
+		}
+		if n, err := strconv.Atoi(cs.String("log_start_line")); err != nil || n <= 0 || n >= len(log) || log[n].String("lvl") != "results" ||
+			log[n].Map("msg").String("case") != cs.String("name") {
+			t.Errorf("results --yaml %s.%s: log_start_line %v is not the line of its record", cs.String("suite"), cs.String("name"), cs.Value("log_start_line"))
+		}
 		if cs.String("suite") == "0_e2e-smoke" && cs.String("name") == "measured" {
 			// LAVA stores a measurement as a decimal of 10 places and
 			// exports it as a string ("42.5000000000"): compared as a number.

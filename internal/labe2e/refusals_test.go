@@ -148,6 +148,30 @@ func access(t *testing.T, l *lab, c lavacli) {
 			}
 		}
 	})
+	t.Run("anonymous", func(t *testing.T) {
+		// No user:token at all: what needs a user is refused with LAVA's
+		// Fault 401 (submit, results) or 403 (a dictionary), nothing is
+		// stored.
+		anon := fmt.Sprintf("http://%s/RPC2", l.addr)
+		before := l.jobIDs(t, c, "admin", "jobs", "list")
+		r := l.lavacliURI(t, c, anon, "jobs", "submit", file(t, "anon.yaml", jobSpec{name: "anonymous"}.yaml(t)))
+		if !strings.Contains(r.stdout+r.stderr, "Fault 401") || jobIDLine.MatchString(r.stdout) {
+			t.Errorf("an anonymous submission: want Fault 401 and no job id: %s", r)
+		}
+		if after := l.jobIDs(t, c, "admin", "jobs", "list"); strings.Join(after, " ") != strings.Join(before, " ") {
+			t.Errorf("jobs list changed after an anonymous submission: %v, was %v", after, before)
+		}
+		r = l.lavacliURI(t, c, anon, "devices", "dict", "set", "qemu01", file(t, "anon.jinja2", "{% extends 'qemu.jinja2' %}\n"))
+		if r.code == 0 || !regexp.MustCompile(`Fault (401|403)`).MatchString(r.stdout+r.stderr) {
+			t.Errorf("an anonymous dictionary set: want exit 1 and Fault 401/403: %s", r)
+		}
+		if len(before) > 0 {
+			r = l.lavacliURI(t, c, anon, "results", before[len(before)-1])
+			if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "Fault 401") {
+				t.Errorf("anonymous results: want exit 1 and Fault 401 (LAVA's results API needs a user): %s", r)
+			}
+		}
+	})
 	t.Run("not a superuser", func(t *testing.T) {
 		before := ok(t, l.lavacli(t, c, "admin", "devices", "dict", "get", "qemu01")).stdout
 		r := l.lavacli(t, c, "bob", "devices", "dict", "set", "qemu01", file(t, "evil.jinja2", "{% extends 'qemu.jinja2' %}\n{% set memory = 1 %}\n"))

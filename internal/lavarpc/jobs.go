@@ -5,13 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/basalt-lava/basalt/internal/lab"
+	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/store"
+	"github.com/basalt-lava/basalt/internal/workerapi"
 	"github.com/basalt-lava/basalt/internal/xmlrpc"
 )
 
@@ -586,11 +591,39 @@ func (a *api) jobConfiguration(ctx context.Context, p params) (any, error) {
 	default:
 		return nil, notFound("Job '%s' has not started yet", p.str(0))
 	}
+	// The device configuration is the one the worker was sent, which the
+	// lab keeps beside the log (LAVA's output_dir/device.yaml); a job
+	// started before Basalt kept it gets its device's rendering now.
 	var device any
-	if j.Device != "" {
+	if b, err := readBounded(a.lab.JobFile(j.ID, lab.DeviceFile), maxDeviceFile); err == nil {
+		device = string(b)
+	} else if errors.Is(err, fs.ErrNotExist) && j.Device != "" {
 		if cfg, err := a.lab.RenderDevice(ctx, j.Device, jobContext(j.Definition)); err == nil {
 			device = cfg
 		}
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
 	return []any{j.Definition, device, nil, nil, nil}, nil
+}
+
+// maxDeviceFile bounds a stored device configuration read back (the
+// worker protocol's bound on a poll reply).
+const maxDeviceFile = workerapi.MaxResponseBytes
+
+// readBounded reads a file of at most max bytes.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, &limits.Error{Path: path, What: "stored device configuration", Limit: fmt.Sprintf("%d bytes", max)}
+	}
+	return b, nil
 }

@@ -86,6 +86,9 @@ type Lab interface {
 	// Kick asks for a scheduler pass now (after a device goes back to
 	// service, for example).
 	Kick()
+	// JobFile is the path of a file the server keeps of a job
+	// (lab.DeviceFile, the files the job published), beside its log.
+	JobFile(job int64, name string) string
 }
 
 var _ Lab = (*lab.Lab)(nil)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -56,8 +58,16 @@ func (a *api) resultsJob(ctx context.Context, p params) (store.Job, error) {
 func str(s string) *yaml.Node {
 	n := &yaml.Node{}
 	n.SetString(s)
+	if n.Style == 0 && yamlTimestamp.MatchString(s) {
+		// The encoder leaves "2026-12-07 04:05:06+00:00" plain, which
+		// PyYAML reads as a datetime (YAML 1.1): quote it as safe_dump does.
+		n.Style = yaml.SingleQuotedStyle
+	}
 	return n
 }
+
+// yamlTimestamp is PyYAML's implicit timestamp pattern (YAML 1.1).
+var yamlTimestamp = regexp.MustCompile(`^(?:[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?|[0-9]{4}-[0-9]{2}-[0-9]{2})$`)
 
 // mapping builds a YAML mapping keeping the pairs' order.
 func mapping(pairs ...any) *yaml.Node {
@@ -90,9 +100,10 @@ func metadataNode(text string) (*yaml.Node, string) {
 	return m, level
 }
 
-// testcase is LAVA's export_testcase: every scalar a string. The store
-// keeps no test-case id, logging time or log lines: "" for those, and the
-// url is the case's by-name address.
+// testcase is LAVA's export_testcase: every scalar a string. The id is
+// the store's key of the result, logged Python's str() of the time it was
+// recorded ("None" for a result stored before Basalt kept it), the log
+// lines "" when unknown or 0 (LAVA tests them for truth).
 func testcase(jobID int64, r store.Result) *yaml.Node {
 	meas := "None"
 	if r.Measurement != nil {
@@ -100,6 +111,7 @@ func testcase(jobID int64, r store.Result) *yaml.Node {
 	}
 	meta, level := metadataNode(r.Metadata)
 	job := strconv.FormatInt(jobID, 10)
+	id := strconv.FormatInt(r.ID, 10)
 	return mapping(
 		"name", r.Case,
 		"job", job,
@@ -108,13 +120,30 @@ func testcase(jobID int64, r store.Result) *yaml.Node {
 		"measurement", meas,
 		"unit", r.Units,
 		"level", level,
-		"url", "/results/"+job+"/"+r.Suite+"/"+r.Case,
-		"id", "",
-		"logged", "",
-		"log_start_line", "",
-		"log_end_line", "",
+		"url", "/results/testcase/"+id,
+		"id", id,
+		"logged", loggedTime(r.Logged),
+		"log_start_line", logLine(r.LogStart),
+		"log_end_line", logLine(r.LogEnd),
 		"metadata", meta,
 	)
+}
+
+// loggedTime is str() of a test case's logged time: "None" for a result
+// stored before Basalt kept it.
+func loggedTime(t time.Time) string {
+	if s, ok := pyTime(t).(string); ok {
+		return s
+	}
+	return "None"
+}
+
+// logLine is a test case's log line as LAVA exports it: "" for none or 0.
+func logLine(p *int64) string {
+	if p == nil || *p == 0 {
+		return ""
+	}
+	return strconv.FormatInt(*p, 10)
 }
 
 // dumpList is PyYAML's safe_dump of a list: "[]\n" when empty, else a
@@ -258,7 +287,8 @@ func (a *api) resSuites(ctx context.Context, p params) (any, error) {
 }
 
 // resMetadata returns the definition's metadata block as LAVA's
-// get_metadata_dict does: a list of one-entry structs, values as strings.
+// get_metadata_dict does: a list of one-entry structs, each value as
+// str() of what extract_job_metadata stored (metadataValue).
 func (a *api) resMetadata(ctx context.Context, p params) (any, error) {
 	j, err := a.resultsJob(ctx, p)
 	if err != nil {
@@ -273,15 +303,77 @@ func (a *api) resMetadata(ctx context.Context, p params) (any, error) {
 	}
 	for i := 0; i+1 < len(d.Metadata.Content); i += 2 {
 		k, v := d.Metadata.Content[i], d.Metadata.Content[i+1]
-		val := v.Value
-		if v.Kind != yaml.ScalarNode {
-			b, err := yaml.Marshal(v)
-			if err != nil {
-				continue
-			}
-			val = string(b)
-		}
-		out = append(out, map[string]any{k.Value: val})
+		out = append(out, map[string]any{k.Value: metadataValue(v, false)})
 	}
 	return out, nil
+}
+
+// metadataValue is Python's str() (repr inside a container) of a job
+// metadata value as LAVA's extract_job_metadata normalises it: a scalar
+// becomes a string, a YAML 1.1 boolean "true" or "false", a null None,
+// and maps and lists keep their shape ("{'a': '1'}").
+func metadataValue(n *yaml.Node, inner bool) string {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		parts := make([]string, 0, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			parts = append(parts, pyRepr(n.Content[i].Value)+": "+metadataValue(n.Content[i+1], true))
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case yaml.SequenceNode:
+		parts := make([]string, 0, len(n.Content))
+		for _, c := range n.Content {
+			parts = append(parts, metadataValue(c, true))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	v := n.Value
+	if n.Style == 0 {
+		switch strings.ToLower(v) {
+		case "", "~", "null":
+			return "None"
+		case "true", "yes", "on":
+			v = "true"
+		case "false", "no", "off":
+			v = "false"
+		}
+	}
+	if inner {
+		return pyRepr(v)
+	}
+	return v
+}
+
+// pyRepr is Python's repr() of a str: single quotes unless the text has
+// one and no double quote, backslash escapes for quotes, backslashes and
+// control characters.
+func pyRepr(s string) string {
+	q := byte('\'')
+	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
+		q = '"'
+	}
+	var b strings.Builder
+	b.WriteByte(q)
+	for _, r := range s {
+		switch {
+		case r == rune(q) || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte(q)
+	return b.String()
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/store/storetest"
@@ -306,6 +308,18 @@ func TestJobs(t *testing.T) {
 			l := v.([]any)
 			if len(l) != 5 || l[0] != jobDef(t, "team job", "{group: [team]}") || !strings.Contains(fmt.Sprint(l[1]), "\nactions:\n") || l[2] != nil {
 				t.Errorf("configuration = %#v", v)
+			}
+		}},
+	})
+	// The device configuration the lab kept when it sent the job is the
+	// one returned, not a new rendering.
+	kept := e.lab.JobFile(team, lab.DeviceFile)
+	must(t, os.MkdirAll(filepath.Dir(kept), 0o755))
+	must(t, os.WriteFile(kept, []byte("device_type: kept\n"), 0o644))
+	e.run(t, []rpcCase{
+		{name: "configuration kept", user: "bob", method: "scheduler.jobs.configuration", args: []any{team}, check: func(t *testing.T, v any) {
+			if l := v.([]any); len(l) != 5 || l[1] != "device_type: kept\n" {
+				t.Errorf("configuration = %#v, want the kept device.yaml", v)
 			}
 		}},
 		{name: "show running", user: "bob", method: "scheduler.jobs.show", args: []any{team}, check: func(t *testing.T, v any) {
@@ -799,12 +813,18 @@ func TestResults(t *testing.T) {
 	id := e.submit(jobDef(t, "res", "public"))
 	mine := e.submit(jobDef(t, "mine", "personal"))
 	m := 12.5
+	zero, three, twelve, forty := int64(0), int64(3), int64(12), int64(40)
 	must(t, e.st.AddResults(context.Background(), id, []store.Result{
-		{Suite: "lava", Case: "job", Result: "pass", Metadata: "{case: job, definition: lava, result: pass, level: ''}"},
+		{Suite: "lava", Case: "job", Result: "pass", Metadata: "{case: job, definition: lava, result: pass, level: ''}",
+			Logged: time.Date(2026, 12, 7, 4, 5, 7, 0, time.UTC), LogStart: &zero, LogEnd: &three},
 		{Suite: "0_smoke", Case: "linux-posix-pwd", Result: "pass", Metadata: "case: linux-posix-pwd\nlevel: 0.1\nresult: pass\n"},
-		{Suite: "0_smoke", Case: "speed", Result: "fail", Measurement: &m, Units: "MB/s"},
+		{Suite: "0_smoke", Case: "speed", Result: "fail", Measurement: &m, Units: "MB/s",
+			Logged: time.Date(2026, 12, 7, 4, 5, 6, 123000, time.UTC), LogStart: &twelve, LogEnd: &forty},
 		{Suite: "lava", Case: "finalize", Result: "pass"},
 	}))
+	stored, err := e.st.Results(context.Background(), id)
+	must(t, err)
+	speedID := fmt.Sprint(stored[2].ID)
 	parse := func(t *testing.T, v any) []map[string]any {
 		t.Helper()
 		s, ok := v.(string)
@@ -837,10 +857,21 @@ func TestResults(t *testing.T) {
 			rs := parse(t, v)
 			speed := rs[3]
 			for k, w := range map[string]any{"name": "speed", "job": sid, "suite": "0_smoke", "result": "fail",
-				"measurement": "12.5000000000", "unit": "MB/s", "level": "", "log_start_line": "", "log_end_line": ""} {
+				"measurement": "12.5000000000", "unit": "MB/s", "level": "", "log_start_line": "12", "log_end_line": "40",
+				"logged": "2026-12-07 04:05:06.000123+00:00", "id": speedID, "url": "/results/testcase/" + speedID} {
 				if speed[k] != w {
 					t.Errorf("%s = %#v, want %#v", k, speed[k], w)
 				}
+			}
+			// LAVA tests the lines for truth: line 0 exports as "", and
+			// a time with no microseconds has no fraction.
+			for k, w := range map[string]any{"log_start_line": "", "log_end_line": "3", "logged": "2026-12-07 04:05:07+00:00"} {
+				if rs[0][k] != w {
+					t.Errorf("lava.job %s = %#v, want %#v", k, rs[0][k], w)
+				}
+			}
+			if rs[1]["logged"] != "None" || rs[1]["log_start_line"] != "" {
+				t.Errorf("a result without a time or lines: logged %#v, log_start_line %#v, want \"None\", \"\"", rs[1]["logged"], rs[1]["log_start_line"])
 			}
 			if rs[0]["measurement"] != "None" {
 				t.Errorf("measurement of a case without one = %#v, want \"None\"", rs[0]["measurement"])
@@ -925,7 +956,10 @@ func TestPythonShapes(t *testing.T) {
 	e.ok("alice", "scheduler.jobs.submit", multinodeDef(t))
 	hidden := e.submit(jobDef(t, "hidden", "personal"))
 	e.addLog(id, `- {dt: '2026-12-07T02:00:00.000000', lvl: info, msg: 'start: 1 deploy'}`, `- {dt: '2026-12-07T02:00:01.000000', lvl: target, msg: "Linux version é"}`)
-	must(t, e.st.AddResults(context.Background(), id, []store.Result{{Suite: "lava", Case: "job", Result: "pass"}, {Suite: "0_smoke", Case: "pwd", Result: "fail"}}))
+	start, end := int64(1), int64(1)
+	must(t, e.st.AddResults(context.Background(), id, []store.Result{
+		{Suite: "lava", Case: "job", Result: "pass", Logged: time.Date(2026, 12, 7, 2, 0, 2, 0, time.UTC)},
+		{Suite: "0_smoke", Case: "pwd", Result: "fail", Logged: time.Date(2026, 12, 7, 2, 0, 1, 250000000, time.UTC), LogStart: &start, LogEnd: &end}}))
 	must(t, e.st.PingWorker(context.Background(), "w1", time.Now()))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

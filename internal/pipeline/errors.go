@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -43,8 +44,9 @@ func (e *Error) Error() string {
 		return e.Err.Error()
 	}
 	// The constructors format the cause into Msg already (%w): adding it
-	// again would say everything twice.
-	if e.Err != nil && !strings.HasSuffix(e.Msg, e.Err.Error()) {
+	// again would say everything twice. A bare context.Canceled adds
+	// nothing to "the job was canceled (why)" either.
+	if e.Err != nil && e.Err != context.Canceled && !strings.HasSuffix(e.Msg, e.Err.Error()) {
 		return e.Msg + ": " + e.Err.Error()
 	}
 	return e.Msg

@@ -417,6 +417,54 @@ func (s *SQL) DeviceTypes(ctx context.Context) ([]DeviceType, error) {
 	return out, rows.Err()
 }
 
+// DeviceChecks returns the remembered device configuration checks.
+func (s *SQL) DeviceChecks(ctx context.Context) (map[string]DeviceCheck, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT device, key, problem FROM device_checks`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]DeviceCheck{}
+	for rows.Next() {
+		var c DeviceCheck
+		if err := rows.Scan(&c.Device, &c.Key, &c.Problem); err != nil {
+			return nil, err
+		}
+		out[c.Device] = c
+	}
+	return out, rows.Err()
+}
+
+// PutDeviceChecks creates or replaces checks in one transaction, many
+// rows per statement (a new lab's first pass stores a check per device);
+// a device that does not exist (removed meanwhile) is skipped.
+func (s *SQL) PutDeviceChecks(ctx context.Context, cs []DeviceCheck) error {
+	const rowsPerStatement = 200
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for len(cs) > 0 {
+			n := min(len(cs), rowsPerStatement)
+			var b strings.Builder
+			args := make([]any, 0, 3*n)
+			for i, c := range cs[:n] {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("(?, ?, ?)")
+				args = append(args, c.Device, c.Key, c.Problem)
+			}
+			cs = cs[n:]
+			// VALUES' columns are column1… on both databases.
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO device_checks (device, key, problem)
+				SELECT column1, column2, column3 FROM (VALUES `+b.String()+`) AS v
+				WHERE column1 IN (SELECT name FROM devices)
+				ON CONFLICT (device) DO UPDATE SET key = excluded.key, problem = excluded.problem`), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Workers.
 
 // CreateWorker stores a worker, Offline, with the hash of its token.
@@ -1108,8 +1156,12 @@ func (s *SQL) insertResults(ctx context.Context, tx *sql.Tx, job int64, rs []Res
 		if r.Measurement != nil {
 			m = sql.NullFloat64{Float64: *r.Measurement, Valid: true}
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO results (job, suite, test_case, result, measurement, units, metadata)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`), job, r.Suite, r.Case, r.Result, m, r.Units, r.Metadata); err != nil {
+		var logged sql.NullInt64
+		if !r.Logged.IsZero() {
+			logged = sql.NullInt64{Int64: r.Logged.UnixNano(), Valid: true}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO results (job, suite, test_case, result, measurement, units, metadata, logged, log_start_line, log_end_line)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), job, r.Suite, r.Case, r.Result, m, r.Units, r.Metadata, logged, nullInt(r.LogStart), nullInt(r.LogEnd)); err != nil {
 			return fmt.Errorf("store: results of job %d: %w", job, err)
 		}
 	}
@@ -1118,7 +1170,8 @@ func (s *SQL) insertResults(ctx context.Context, tx *sql.Tx, job int64, rs []Res
 
 // Results returns a job's results in the order they were added.
 func (s *SQL) Results(ctx context.Context, job int64) ([]Result, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT suite, test_case, result, measurement, units, metadata FROM results WHERE job = ? ORDER BY id`), job)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, suite, test_case, result, measurement, units, metadata, logged, log_start_line, log_end_line
+		FROM results WHERE job = ? ORDER BY id`), job)
 	if err != nil {
 		return nil, err
 	}
@@ -1127,8 +1180,18 @@ func (s *SQL) Results(ctx context.Context, job int64) ([]Result, error) {
 	for rows.Next() {
 		var r Result
 		var m sql.NullFloat64
-		if err := rows.Scan(&r.Suite, &r.Case, &r.Result, &m, &r.Units, &r.Metadata); err != nil {
+		var logged, start, end sql.NullInt64
+		if err := rows.Scan(&r.ID, &r.Suite, &r.Case, &r.Result, &m, &r.Units, &r.Metadata, &logged, &start, &end); err != nil {
 			return nil, err
+		}
+		if logged.Valid {
+			r.Logged = time.Unix(0, logged.Int64).UTC()
+		}
+		if start.Valid {
+			r.LogStart = &start.Int64
+		}
+		if end.Valid {
+			r.LogEnd = &end.Int64
 		}
 		if m.Valid {
 			v := m.Float64
@@ -1137,4 +1200,12 @@ func (s *SQL) Results(ctx context.Context, job int64) ([]Result, error) {
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// nullInt is an optional integer as a column value.
+func nullInt(p *int64) sql.NullInt64 {
+	if p == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: *p, Valid: true}
 }

@@ -290,12 +290,22 @@ type HealthCheckStat struct {
 
 // Result is one test case result.
 type Result struct {
+	// ID is the store's key of the result (LAVA's TestCase id); set by
+	// Results, ignored when adding.
+	ID          int64
 	Suite       string
 	Case        string
 	Result      string // pass, fail, skip, unknown
 	Measurement *float64
 	Units       string
 	Metadata    string // YAML or JSON text, as sent
+	// Logged is when the server recorded the result (LAVA's
+	// TestCase.logged); zero when unknown.
+	Logged time.Time
+	// LogStart and LogEnd are the range of log lines (indexes from 0)
+	// the test case covers (LAVA's start_log_line, end_log_line); nil
+	// when unknown.
+	LogStart, LogEnd *int64
 }
 
 // JobFilter selects jobs; zero fields match everything.
@@ -312,6 +322,13 @@ type JobFilter struct {
 	EndedAfter  time.Time // non-zero: ended at or after this time
 	Offset      int       // skip this many matching jobs (with the order below)
 	NewestFirst bool      // order by id descending (LAVA's "-id"); default ascending
+}
+
+// DeviceCheck is the lab's remembered check of a device's configuration:
+// Key identifies what the answer depends on (the lab's business), Problem
+// is empty when the configuration is valid.
+type DeviceCheck struct {
+	Device, Key, Problem string
 }
 
 // Store is the lab's database. Methods are safe for concurrent use.
@@ -401,6 +418,13 @@ type Store interface {
 	// HealthCheckStats returns, by device, its health-check history; a
 	// device that never had a health check is absent.
 	HealthCheckStats(ctx context.Context) (map[string]HealthCheckStat, error)
+
+	// Device configuration checks the lab remembers across restarts:
+	// DeviceChecks returns them by device; PutDeviceChecks creates or
+	// replaces them in one transaction, skipping a device that no longer
+	// exists.
+	DeviceChecks(ctx context.Context) (map[string]DeviceCheck, error)
+	PutDeviceChecks(ctx context.Context, cs []DeviceCheck) error
 
 	// Results.
 	AddResults(ctx context.Context, job int64, rs []Result) error

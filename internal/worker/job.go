@@ -130,6 +130,7 @@ func (j *runningJob) report(ctx context.Context, req workerapi.FinishRequest) {
 		j.removeFiles()
 		return
 	}
+	j.uploadFiles(ctx)
 	if err := j.finish(ctx, req); err != nil {
 		if !j.gone.Load() {
 			j.w.logf("job %d: not reported: %v; its files are kept in %s for the worker's next start", j.id, err, j.dir)
@@ -365,7 +366,9 @@ func (j *runningJob) sendBatch(ctx context.Context) error {
 			j.setAcked(gap.Expected)
 			return nil
 		case errors.Is(err, workerapi.ErrUnknownJob):
-			j.markGone("the server no longer knows the job")
+			// The server's reason, when it ended the job itself (its
+			// log over the server's limit, for one).
+			j.markGone(fmt.Sprintf("the server no longer knows the job (%v)", err))
 			return err
 		case ctx.Err() != nil:
 			return fmt.Errorf("sending the log: %w", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/coordinator"
+	"github.com/basalt-lava/basalt/internal/dispatcher"
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
@@ -45,6 +47,12 @@ var nohwTemplate = strings.Replace(testDevice, "device_type: qemu", "device_type
 
 func newRealLab(t *testing.T) *realLab {
 	t.Helper()
+	return newRealLabWith(t, logstore.Options{})
+}
+
+// newRealLabWith is newRealLab with the log store's options.
+func newRealLabWith(t *testing.T, opts logstore.Options) *realLab {
+	t.Helper()
 	ctx := context.Background()
 	dataDir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "basalt.db"))
@@ -52,7 +60,7 @@ func newRealLab(t *testing.T) *realLab {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	logs, err := logstore.Open(filepath.Join(dataDir, "logs"), logstore.Options{})
+	logs, err := logstore.Open(filepath.Join(dataDir, "logs"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,6 +229,27 @@ func TestRealLab(t *testing.T) {
 	if !strings.Contains(strings.Join(names, " "), "lava/job=pass") {
 		t.Errorf("stored results %v: no lava/job=pass", names)
 	}
+	// The finish's results keep the time and log line of the records the
+	// lab read as the log streamed.
+	for _, x := range res {
+		if x.Logged.IsZero() || x.LogStart == nil || x.LogEnd == nil || *x.LogStart >= int64(len(logA)) {
+			t.Errorf("result %s/%s: logged %v, lines %v-%v", x.Suite, x.Case, x.Logged, x.LogStart, x.LogEnd)
+			continue
+		}
+		if line := logA[*x.LogStart]; !strings.Contains(line, "results") || !strings.Contains(line, x.Case) {
+			t.Errorf("result %s/%s: its log line %d is %s", x.Suite, x.Case, *x.LogStart, line)
+		}
+	}
+
+	// The job's files are on the server beside its log: the device
+	// configuration it was sent and the description the job published.
+	jobDir := filepath.Dir(r.logs.Path(a))
+	if dev, err := os.ReadFile(filepath.Join(jobDir, lab.DeviceFile)); err != nil || !strings.Contains(string(dev), "device_type: nohw") {
+		t.Errorf("the server's device.yaml of job %d: %v\n%s", a, err, dev)
+	}
+	if desc, err := os.ReadFile(filepath.Join(jobDir, dispatcher.DescriptionFile)); err != nil || !strings.Contains(string(desc), "pipeline:") {
+		t.Errorf("the server's description.yaml of job %d: %v\n%.500s", a, err, desc)
+	}
 
 	if err := r.lab.Cancel(ctx, r.user, r.waitJob(b, "running", func(store.Job) bool { return true })); err != nil {
 		t.Fatal(err)
@@ -279,4 +308,54 @@ func TestRealLabMultiNode(t *testing.T) {
 			t.Errorf("sub-job %d's log does not show the group meeting at the coordinator %s", j.ID, r.coord)
 		}
 	}
+}
+
+// TestLogOverItsLimit: a job whose log goes past the log store's limit is
+// ended by the server, Incomplete with a Job error naming the limit and
+// lava/log-upload and lava/job failed, its log kept up to the limit; the
+// worker stops the job (a command that would sleep for 10 minutes) and
+// its device is free for the next job, which completes.
+func TestLogOverItsLimit(t *testing.T) {
+	const limit = 16 << 10
+	r := newRealLabWith(t, logstore.Options{MaxLogBytes: limit})
+	startWorker(t, r.url(), func(c *Config) { c.Token, c.PollWait = r.token, 5*time.Second })
+	ctx := context.Background()
+
+	id := r.submit("chatty", "hang")
+	j := r.waitJob(id, "to be ended", func(j store.Job) bool { return j.State == store.JobFinished })
+	if j.Health != store.JobIncomplete || j.ErrorClass != "Job" || !strings.Contains(j.ErrorMsg, "over the limit of 16384 bytes") ||
+		strings.Contains(j.ErrorMsg, r.dataDir) {
+		t.Errorf("job %d ended %s, %s: %q; want Incomplete, Job, naming the limit (and not the server's folders)", id, j.Health, j.ErrorClass, j.ErrorMsg)
+	}
+	if info, err := os.Stat(r.logs.Path(id)); err != nil || info.Size() > limit {
+		t.Errorf("the kept log: %v, %d bytes (limit %d)", err, info.Size(), limit)
+	}
+	// The log is cut, not emptied, and ends with the error and results.
+	log := r.log(id)
+	if n := len(log); n < 10 || !strings.Contains(log[n-3], "over the limit of 16384 bytes") ||
+		!strings.Contains(log[n-2], "log-upload") || !strings.Contains(log[n-1], `"case": "job"`) {
+		t.Errorf("the kept log (%d lines) ends:\n%s", n, strings.Join(log[max(0, n-3):], "\n"))
+	}
+	res, err := r.st.Results(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, x := range res {
+		names = append(names, x.Suite+"/"+x.Case+"="+x.Result)
+		if x.Suite == "lava" && (x.LogStart == nil || *x.LogStart >= int64(len(log)) || !strings.Contains(log[*x.LogStart], x.Case)) {
+			t.Errorf("result %s/%s: log line %v is not its record", x.Suite, x.Case, x.LogStart)
+		}
+	}
+	if got := strings.Join(names, " "); !strings.Contains(got, "lava/log-upload=fail") || !strings.Contains(got, "lava/job=fail") {
+		t.Errorf("results %v: want lava/log-upload=fail and lava/job=fail", names)
+	}
+	// The worker stopped the job: its command is gone and the device
+	// runs the next job.
+	next := r.submit("slow")
+	jn := r.waitJob(next, "to finish", func(j store.Job) bool { return j.State == store.JobFinished })
+	if jn.Health != store.JobComplete {
+		t.Errorf("next job %d ended %s (%s: %s)", next, jn.Health, jn.ErrorClass, jn.ErrorMsg)
+	}
+	checkNoProcess(t, "sleep\x00613")
 }

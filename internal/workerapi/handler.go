@@ -69,6 +69,21 @@ func NewHandler(s Server) http.Handler {
 		}
 		return s.Finish(ctx, w, r)
 	}))
+	if fs, ok := s.(FileServer); ok {
+		mux.Handle("POST "+FilePath, endpoint(s, MaxFileRequestBytes, "file request", func(ctx context.Context, w string, r FileRequest) (any, error) {
+			if err := CheckFileName(r.Name); err != nil {
+				var lim *limits.Error
+				if errors.As(err, &lim) {
+					return nil, err
+				}
+				return nil, badRequest("%v", err)
+			}
+			if len(r.Data) > MaxFileBytes {
+				return nil, &limits.Error{What: "published file " + r.Name, Limit: fmt.Sprintf("%d bytes (MaxFileBytes)", MaxFileBytes)}
+			}
+			return fs.File(ctx, w, r)
+		}))
+	}
 	mux.HandleFunc(PathPrefix, func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusNotFound, errorReply{Error: fmt.Sprintf("no endpoint %s %s in worker protocol v1", r.Method, r.URL.Path)})
 	})
@@ -77,7 +92,7 @@ func NewHandler(s Server) http.Handler {
 
 // workerNamed is every request body: the worker it claims to come from.
 type workerNamed interface {
-	PollRequest | LogRequest | FinishRequest
+	PollRequest | LogRequest | FinishRequest | FileRequest
 }
 
 func workerOf(v any) string {
@@ -87,6 +102,8 @@ func workerOf(v any) string {
 	case *LogRequest:
 		return r.Worker
 	case *FinishRequest:
+		return r.Worker
+	case *FileRequest:
 		return r.Worker
 	}
 	return ""
@@ -171,8 +188,8 @@ func writeError(w http.ResponseWriter, err error) {
 		reply(w, http.StatusNotFound, errorReply{Error: err.Error(), Code: codeUnknownJob})
 	case errors.As(err, &lim):
 		reply(w, http.StatusRequestEntityTooLarge, errorReply{Error: lim.Error()})
-	case errors.As(err, &bad):
-		reply(w, http.StatusBadRequest, errorReply{Error: bad.Error()})
+	case errors.As(err, &bad) || errors.Is(err, ErrBadFile):
+		reply(w, http.StatusBadRequest, errorReply{Error: err.Error()})
 	default:
 		reply(w, http.StatusInternalServerError, errorReply{Error: err.Error()})
 	}

@@ -13,6 +13,7 @@
 //	POST /api/worker/v1/poll    PollRequest   → PollResponse
 //	POST /api/worker/v1/log     LogRequest    → LogResponse
 //	POST /api/worker/v1/finish  FinishRequest → FinishResponse
+//	POST /api/worker/v1/file    FileRequest   → FileResponse  (a job's published files; added within v1, see FilePath)
 //
 // The path is Basalt's own rather than LAVA's /scheduler/internal/v1/...:
 // the messages differ from LAVA's (one poll carries the whole job, the log

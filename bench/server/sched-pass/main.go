@@ -24,7 +24,9 @@
 // started: every idle device's configuration is rendered and checked);
 // "warm" is a pass of a Lab that has checked the devices already (a pass
 // with nothing queued first, then the jobs submitted): what a running
-// server does on every submission.
+// server does on every submission; "restart" is the first pass of a new
+// Lab over a store whose devices an earlier Lab checked (a server
+// restarted: the checks are remembered in the store).
 //
 // On SQLite each run copies a fixture file built once; on PostgreSQL
 // (BASALT_POSTGRES_DSN, as scripts/with-postgres.sh sets it) each run
@@ -45,6 +47,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -63,6 +66,7 @@ type config struct {
 	jobs, devices, workers int
 	runs                   int
 	root                   string
+	cpuprofile             string
 }
 
 func main() {
@@ -74,6 +78,7 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 5, "runs of each scenario")
 	scenarios := flag.String("scenarios", "fit,none", "scenarios to run")
 	flag.StringVar(&c.root, "root", ".", "the repository (for examples/qemu)")
+	flag.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the cold passes to this file")
 	flag.Parse()
 	if c.db != "sqlite" && c.db != "postgres" || c.jobs < 1 || c.devices < 1 || c.workers < 1 || c.runs < 1 {
 		flag.Usage()
@@ -107,8 +112,10 @@ func run(c config, scenario, tmp string) error {
 	assigned := map[string]int{}
 	var queued int
 	fixtures := map[bool]string{} // SQLite: the files built once, with and without the jobs
+	profiled := false
 	for r := 0; r < c.runs; r++ {
-		for _, warm := range []bool{false, true} {
+		for _, kind := range []string{"cold", "warm", "restart"} {
+			warm := kind != "cold"
 			st, done, err := openFixture(ctx, c, !warm, tags, tmp, fixtures)
 			if err != nil {
 				return err
@@ -121,16 +128,21 @@ func run(c config, scenario, tmp string) error {
 			if err != nil {
 				return err
 			}
-			kind := "cold"
 			if warm {
 				// A pass with nothing queued checks every device's
-				// configuration; then the jobs come.
-				kind = "warm"
+				// configuration; then the jobs come. "restart" then
+				// passes with a new Lab (a restarted server) over the
+				// same store, which remembers the checks.
 				if err := l.Pass(ctx); err != nil {
 					return fmt.Errorf("warm-up pass: %w", err)
 				}
 				if err := addJobs(ctx, st, c, tags); err != nil {
 					return err
+				}
+				if kind == "restart" {
+					if l, err = lab.New(lab.Config{Store: st, Logs: logs, DataDir: tmp}); err != nil {
+						return err
+					}
 				}
 			}
 			q, err := st.Queue(ctx)
@@ -145,11 +157,26 @@ func run(c config, scenario, tmp string) error {
 				return err
 			}
 			times["reads_"+kind] = append(times["reads_"+kind], r)
+			profiling := kind == "cold" && c.cpuprofile != "" && !profiled
+			if profiling {
+				profiled = true
+				f, err := os.Create(c.cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
 			t := time.Now()
 			if err := l.Pass(ctx); err != nil {
 				return fmt.Errorf("pass: %w", err)
 			}
 			times[kind] = append(times[kind], time.Since(t).Seconds())
+			if profiling {
+				pprof.StopCPUProfile()
+			}
 			left, err := st.Queue(ctx)
 			if err != nil {
 				return err
@@ -167,6 +194,7 @@ func run(c config, scenario, tmp string) error {
 		"assigned_per_pass": assigned["cold"], "assigned_per_warm_pass": assigned["warm"], "runs": c.runs,
 		"cold_median_s": median(times["cold"]), "cold_s": times["cold"],
 		"warm_median_s": median(times["warm"]), "warm_s": times["warm"],
+		"restart_median_s": median(times["restart"]), "restart_s": times["restart"], "assigned_per_restart_pass": assigned["restart"],
 		"snapshot_reads_median_s": median(append(times["reads_cold"], times["reads_warm"]...)),
 		"loadavg":                 strings.Fields(string(load))[:3],
 	}

@@ -72,6 +72,9 @@ print("  job_limit %d" % w["job_limit"])
 r = call("results.get_testjob_results_yaml", job)
 for case in yaml.safe_load(r):
     print("  * %s.%s [%s]" % (case["suite"], case["name"], case["result"]))
+    # lavacli results --yaml prints these as LAVA's export_testcase gives
+    # them: every scalar a str ("" for no log line).
+    print("    " + ", ".join("%s: %s %r" % (k, type(case[k]).__name__, case[k]) for k in ("id", "url", "logged", "log_start_line", "log_end_line")))
 call("scheduler.job_details", job)
 call("scheduler.all_devices")
 call("scheduler.devices.update", "qemu02", None, None, None, None, "MAINTENANCE", None)

@@ -39,10 +39,11 @@ func Open(ctx context.Context, path string) (*store.SQL, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	c, err := sqlite.NewConnector("file:" + path + "?" + q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	db := sql.OpenDB(cachingConnector{c})
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		db.Close()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"testing"
@@ -34,6 +35,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("GroupFirst", func(t *testing.T) { testGroupFirst(t, open(t)) })
 	t.Run("JobFilter", func(t *testing.T) { testJobFilter(t, open(t)) })
 	t.Run("Admin", func(t *testing.T) { testAdmin(t, open) })
+	t.Run("DeviceChecks", func(t *testing.T) { testDeviceChecks(t, open(t)) })
 }
 
 var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
@@ -450,13 +452,23 @@ func testResults(t *testing.T, s store.Store) {
 	lab(t, s, 1)
 	id := submit(t, s, 1)[0]
 	m := 12.5
+	start, end := int64(0), int64(41)
+	logged := time.Date(2026, 12, 7, 4, 5, 6, 123456000, time.UTC)
 	rs := []store.Result{
 		{Suite: "lava", Case: "job", Result: "pass", Metadata: "{}"},
-		{Suite: "0_smoke", Case: "speed", Result: "pass", Measurement: &m, Units: "MB/s", Metadata: `{"level": "1.1"}`},
+		{Suite: "0_smoke", Case: "speed", Result: "pass", Measurement: &m, Units: "MB/s", Metadata: `{"level": "1.1"}`,
+			Logged: logged, LogStart: &start, LogEnd: &end},
 	}
 	must(t, s.AddResults(ctx, id, rs))
 	got, err := s.Results(ctx, id)
 	must(t, err)
+	// The ids are the store's, increasing in the order added.
+	if len(got) == 2 && (got[0].ID <= 0 || got[1].ID <= got[0].ID) {
+		t.Errorf("Results ids = %d, %d, want positive and increasing", got[0].ID, got[1].ID)
+	}
+	for i := range got {
+		got[i].ID = 0
+	}
 	if diff := cmp.Diff(got, rs); diff != "" {
 		t.Errorf("Results (-got +want):\n%s", diff)
 	}
@@ -700,5 +712,39 @@ func testJobFilter(t *testing.T, s store.Store) {
 		if diff := cmp.Diff(got, c.want); diff != "" {
 			t.Errorf("%s: Jobs(%+v) (-got +want):\n%s", c.name, c.f, diff)
 		}
+	}
+}
+
+// testDeviceChecks: checks are stored, replaced, skipped for a device that
+// does not exist, and go with their device.
+func testDeviceChecks(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 2)
+	if got, err := s.DeviceChecks(ctx); err != nil || len(got) != 0 {
+		t.Errorf("DeviceChecks() on a new lab = %v, %v", got, err)
+	}
+	// More rows than one statement takes, d2 last.
+	cs := []store.DeviceCheck{{Device: "d1", Key: "k1", Problem: ""}}
+	for i := 0; i < 450; i++ {
+		cs = append(cs, store.DeviceCheck{Device: fmt.Sprintf("nosuch%d", i), Key: "k3"})
+	}
+	cs = append(cs, store.DeviceCheck{Device: "d2", Key: "k2", Problem: "does not render"})
+	must(t, s.PutDeviceChecks(ctx, cs))
+	must(t, s.PutDeviceChecks(ctx, []store.DeviceCheck{{Device: "d1", Key: "k1b", Problem: "now broken"}}))
+	got, err := s.DeviceChecks(ctx)
+	must(t, err)
+	want := map[string]store.DeviceCheck{
+		"d1": {Device: "d1", Key: "k1b", Problem: "now broken"},
+		"d2": {Device: "d2", Key: "k2", Problem: "does not render"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("DeviceChecks() = %v, want %v", got, want)
+	}
+	must(t, s.DeleteDevice(ctx, "d2"))
+	got, err = s.DeviceChecks(ctx)
+	must(t, err)
+	if _, ok := got["d2"]; ok || len(got) != 1 {
+		t.Errorf("DeviceChecks() after removing d2 = %v, want only d1", got)
 	}
 }
