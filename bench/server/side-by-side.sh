@@ -24,7 +24,8 @@
 #       devices every job fits (the anchor's B3): LAVA's
 #       scheduler.schedule() in a rolled-back transaction (lava-bench.py
 #       sched, the anchor's bench_sched.py method); Basalt's
-#       (*lab.Lab).Pass (sched-pass, cold and warm), also at 10,000 x 1,000.
+#       (*lab.Lab).Pass (sched-pass: cold, restart and warm), also at
+#       10,000 x 1,000.
 #       LAVA_NONE=1 adds LAVA's B2 (no job fits: ~30-45 s a pass).
 #   (c) latency: one real QEMU job (the example job, TCG) on each:
 #       LAVA's qemu01 with its lava-worker, Basalt's qemu01 with
@@ -339,8 +340,8 @@ loads() { # JQ-SELECT: the load averages (1 min) of those lines, min-max
     l=$(med 'select(.side == "lava" and .step == "sched" and (.scenario // "fit") == "fit") | .median_s')
     lq=$(jq -r 'select(.side == "lava" and .step == "sched" and (.scenario // "fit") == "fit") | "\(.queued) x \(.idle_devices), \(.scheduled) scheduled, \(.queries | join("/")) SQL, load \(.load)"' "$RES")
     echo "  LAVA   1000 x 50:    $l s  ($lq)"
-    jq -r 'select(.side == "basalt" and .step == "sched") | "\(.scenario) \(.queued) \(.devices) \(.assigned_per_warm_pass) \(.cold_median_s * 1000 | round / 1000) \(.warm_median_s * 1000 | round / 1000) \(.load)"' "$RES" |
-      while read -r sc q d a cold warm load1 load5 load15; do
+    jq -r 'select(.side == "basalt" and .step == "sched") | "\(.scenario) \(.queued) \(.devices) \(.assigned_per_warm_pass) \(.cold_median_s * 1000 | round / 1000) \((.restart_median_s // null) | if . == null then "-" else (. * 1000 | round / 1000) end) \(.warm_median_s * 1000 | round / 1000) \(.load)"' "$RES" |
+      while read -r sc q d a cold restart warm load1 load5 load15; do
         extra=""
         if [ "$q" = 1000 ] && [ "$d" = 50 ] && [ "$sc" = fit ]; then
           extra="  LAVA/Basalt: cold $(ratio "$l" "$cold"), warm $(ratio "$l" "$warm")"
@@ -350,7 +351,7 @@ loads() { # JQ-SELECT: the load averages (1 min) of those lines, min-max
           lsn=$(jq -r 'select(.side == "lava" and .step == "sched" and .scenario == "none") | .scheduled' "$RES" | head -1)
           [ "$ln" != - ] && extra="  LAVA (none, $lsn scheduled) $ln s: cold $(ratio "$ln" "$cold"), warm $(ratio "$ln" "$warm")"
         fi
-        printf '  Basalt %-5s x %-5s %-5s assigned %-5s cold %-8s warm %-8s load %s%s\n' "$q" "$d" "$sc" "$a" "$cold s" "$warm s" "$load1" "$extra"
+        printf '  Basalt %-5s x %-5s %-5s assigned %-5s cold %-8s restart %-8s warm %-8s load %s%s\n' "$q" "$d" "$sc" "$a" "$cold s" "$restart s" "$warm s" "$load1" "$extra"
       done
     echo
   fi
