@@ -24,7 +24,8 @@
 #       devices every job fits (the anchor's B3): LAVA's
 #       scheduler.schedule() in a rolled-back transaction (lava-bench.py
 #       sched, the anchor's bench_sched.py method); Basalt's
-#       (*lab.Lab).Pass (sched-pass, cold and warm), also at 10,000 x 1,000.
+#       (*lab.Lab).Pass (sched-pass: cold, restart and warm), also at
+#       10,000 x 1,000.
 #       LAVA_NONE=1 adds LAVA's B2 (no job fits: ~30-45 s a pass).
 #   (c) latency: one real QEMU job (the example job, TCG) on each:
 #       LAVA's qemu01 with its lava-worker, Basalt's qemu01 with
@@ -190,7 +191,7 @@ lava_manage clean >/dev/null
 PG_BASE_DSN=${BASALT_POSTGRES_DSN:-}
 fresh_pg_schema() {
   [ -n "$PG_BASE_DSN" ] || return 0
-  psql "$PG_BASE_DSN" -qc "DROP SCHEMA IF EXISTS $1 CASCADE; CREATE SCHEMA $1" >/dev/null
+  PGOPTIONS=--client-min-messages=warning psql "$PG_BASE_DSN" -qc "DROP SCHEMA IF EXISTS $1 CASCADE; CREATE SCHEMA $1" >/dev/null
   export BASALT_POSTGRES_DSN="$PG_BASE_DSN&search_path=$1"
 }
 fresh_pg_schema sbs_submit
@@ -298,7 +299,8 @@ if has_step memory && [ "$MEM_TOTAL" != 0 ]; then
         rss_max_hold_mib: ($s | capture("RSS max holding \\(finished\\) +(?<v>[0-9.]+)").v | tonumber),
         rss_max_read_mib: ($s | capture("RSS max while a client reads +(?<v>[0-9.]+)").v | tonumber),
         peak_mib: ($s | capture("peak \\(VmHWM\\) over the run +(?<v>[0-9.]+)").v | tonumber),
-        server_pss_end_mib: ($s | capture("PSS at the end: server / PostgreSQL +(?<v>[0-9]+)").v | tonumber)}' |
+        server_pss_end_mib: ($s | capture("PSS at the end: server / PostgreSQL +(?<v>[0-9]+)").v | tonumber),
+        pg_pss_end_mib: ($s | capture("PSS at the end: server / PostgreSQL +[0-9]+ / (?<v>[0-9]+)").v | tonumber)}' |
       record basalt memory "$(cat)"
   fi
 fi
@@ -338,8 +340,8 @@ loads() { # JQ-SELECT: the load averages (1 min) of those lines, min-max
     l=$(med 'select(.side == "lava" and .step == "sched" and (.scenario // "fit") == "fit") | .median_s')
     lq=$(jq -r 'select(.side == "lava" and .step == "sched" and (.scenario // "fit") == "fit") | "\(.queued) x \(.idle_devices), \(.scheduled) scheduled, \(.queries | join("/")) SQL, load \(.load)"' "$RES")
     echo "  LAVA   1000 x 50:    $l s  ($lq)"
-    jq -r 'select(.side == "basalt" and .step == "sched") | "\(.scenario) \(.queued) \(.devices) \(.assigned_per_warm_pass) \(.cold_median_s * 1000 | round / 1000) \(.warm_median_s * 1000 | round / 1000) \(.load)"' "$RES" |
-      while read -r sc q d a cold warm load1 load5 load15; do
+    jq -r 'select(.side == "basalt" and .step == "sched") | "\(.scenario) \(.queued) \(.devices) \(.assigned_per_warm_pass) \(.cold_median_s * 1000 | round / 1000) \((.restart_median_s // null) | if . == null then "-" else (. * 1000 | round / 1000) end) \(.warm_median_s * 1000 | round / 1000) \(.load)"' "$RES" |
+      while read -r sc q d a cold restart warm load1 load5 load15; do
         extra=""
         if [ "$q" = 1000 ] && [ "$d" = 50 ] && [ "$sc" = fit ]; then
           extra="  LAVA/Basalt: cold $(ratio "$l" "$cold"), warm $(ratio "$l" "$warm")"
@@ -349,7 +351,7 @@ loads() { # JQ-SELECT: the load averages (1 min) of those lines, min-max
           lsn=$(jq -r 'select(.side == "lava" and .step == "sched" and .scenario == "none") | .scheduled' "$RES" | head -1)
           [ "$ln" != - ] && extra="  LAVA (none, $lsn scheduled) $ln s: cold $(ratio "$ln" "$cold"), warm $(ratio "$ln" "$warm")"
         fi
-        printf '  Basalt %-5s x %-5s %-5s assigned %-5s cold %-8s warm %-8s load %s%s\n' "$q" "$d" "$sc" "$a" "$cold s" "$warm s" "$load1" "$extra"
+        printf '  Basalt %-5s x %-5s %-5s assigned %-5s cold %-8s restart %-8s warm %-8s load %s%s\n' "$q" "$d" "$sc" "$a" "$cold s" "$restart s" "$warm s" "$load1" "$extra"
       done
     echo
   fi
@@ -371,11 +373,13 @@ loads() { # JQ-SELECT: the load averages (1 min) of those lines, min-max
   fi
   echo "(d) PSS (MiB) of each side's server processes + its PostgreSQL"
   jq -r 'select(.step == "memory" and .phase != "logs") | "  \(.side) \(.phase): server \(.server_pss_mib) + PostgreSQL \(.pg_pss_mib) = \(.total_pss_mib) (load \(.load))"' "$RES"
-  jq -r 'select(.step == "memory" and .phase == "logs") | "  basalt with \(.total) of logs in 10 jobs: RSS max filling \(.rss_max_fill_mib), holding \(.rss_max_hold_mib), reading \(.rss_max_read_mib), peak \(.peak_mib); PSS at the end \(.server_pss_end_mib) (load \(.load))"' "$RES"
+  jq -r 'select(.step == "memory" and .phase == "logs") | "  basalt with \(.total) of logs in 10 jobs: RSS max filling \(.rss_max_fill_mib), holding \(.rss_max_hold_mib), reading \(.rss_max_read_mib), peak \(.peak_mib); PSS at the end \(.server_pss_end_mib) + PostgreSQL \(.pg_pss_end_mib) (load \(.load))"' "$RES"
   li=$(med 'select(.side == "lava" and .step == "memory" and .phase == "idle") | .total_pss_mib')
   bi=$(med 'select(.side == "basalt" and .step == "memory" and .phase == "idle") | .total_pss_mib')
   la=$(med 'select(.side == "lava" and .step == "memory" and .phase == "after-job") | .total_pss_mib')
   ba=$(med 'select(.side == "basalt" and .step == "memory" and .phase == "after-job") | .total_pss_mib')
-  bp=$(med 'select(.side == "basalt" and .step == "memory" and .phase == "logs") | .peak_mib')
-  echo "ratios LAVA/Basalt: idle $(ratio "$li" "$bi" 1), after the job $(ratio "$la" "$ba" 1), LAVA after the job / Basalt's peak with $MEM_TOTAL of logs $(ratio "$la" "$bp" 1)"
+  # Basalt's server at its peak (RSS, an upper bound of its PSS) plus its
+  # PostgreSQL's PSS.
+  bp=$(med 'select(.side == "basalt" and .step == "memory" and .phase == "logs") | .peak_mib + .pg_pss_end_mib')
+  echo "ratios LAVA/Basalt: idle $(ratio "$li" "$bi" 1), after the job $(ratio "$la" "$ba" 1), LAVA after the job / Basalt's peak (+ PostgreSQL) with $MEM_TOTAL of logs $(ratio "$la" "$bp" 1)"
 } | tee "$OUT/summary.txt"
