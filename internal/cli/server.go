@@ -17,7 +17,9 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/coordinator"
 	"github.com/basalt-lava/basalt/internal/lab"
+	"github.com/basalt-lava/basalt/internal/lavarpc"
 	"github.com/basalt-lava/basalt/internal/logstore"
+	"github.com/basalt-lava/basalt/internal/notify"
 	"github.com/basalt-lava/basalt/internal/workerapi"
 )
 
@@ -25,7 +27,7 @@ import (
 // basalt server and basalt manage look for the database by default.
 const defaultDataDir = "./basalt-data"
 
-const serverSynopsis = "basalt server [--db DSN] [--listen ADDR] [--data-dir DIR] [--device-types DIR]... [--lease DUR] [--coordinator ADDR|off] [--coordinator-public ADDR] [--allow-local-files DIR]... [--loglevel LEVEL]"
+const serverSynopsis = "basalt server [--db DSN] [--listen ADDR] [--data-dir DIR] [--device-types DIR]... [--lease DUR] [--coordinator ADDR|off] [--coordinator-public ADDR] [--notify-workers N] [--notify-timeout DUR] [--allow-local-files DIR]... [--loglevel LEVEL]"
 
 // shutdownGrace bounds how long a stopping server waits for the requests
 // in flight (held polls are answered at once).
@@ -52,6 +54,8 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	lease := fs.Duration("lease", lab.DefaultLease, "a worker that has not polled for this long goes offline and its jobs end Incomplete (infrastructure error)")
 	coordAddr := fs.String("coordinator", "127.0.0.1:3079", "listen address of the in-process MultiNode coordinator, or \"off\"")
 	coordPublic := fs.String("coordinator-public", "", "the coordinator's address as workers reach it (default: the --coordinator address)")
+	notifyWorkers := fs.Int("notify-workers", 2, "goroutines sending the jobs' notify callbacks")
+	notifyTimeout := fs.Duration("notify-timeout", 5*time.Second, "timeout of one notify callback request (LAVA's CALLBACK_TIMEOUT)")
 	level := fs.String("loglevel", "INFO", "DEBUG, INFO, WARN or ERROR")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -69,6 +73,10 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	}
 	if *lease <= 0 {
 		fmt.Fprintf(stderr, "basalt server: --lease %s: must be positive\n", *lease)
+		return exitUsage
+	}
+	if *notifyWorkers <= 0 || *notifyTimeout <= 0 {
+		fmt.Fprintf(stderr, "basalt server: --notify-workers %d, --notify-timeout %s: must be positive\n", *notifyWorkers, *notifyTimeout)
 		return exitUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
@@ -116,8 +124,16 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 		public = *coordPublic
 	}
 
+	// Notify callbacks: queued on the job's change, sent by a few
+	// goroutines, never inside a worker's request or a scheduler pass.
+	nlog := log.With("part", "notify")
+	notifier := notify.New(notify.Config{Workers: *notifyWorkers, Timeout: *notifyTimeout,
+		Logf: func(format string, args ...any) { nlog.Warn(fmt.Sprintf(format, args...)) }})
+	notifier.Start()
+	defer notifier.Stop()
 	l, err := lab.New(lab.Config{Store: st, Logs: logs, DataDir: *dataDir, DeviceTypeDirs: dtDirs,
-		Lease: *lease, CoordinatorAddr: public, Logger: log.With("part", "lab"), AllowLocalFiles: allowDirs})
+		Lease: *lease, CoordinatorAddr: public, Logger: log.With("part", "lab"), AllowLocalFiles: allowDirs,
+		OnJobChange: notifier.Hook(notify.Source{Store: st, Logs: logs, SuiteYAML: lavarpc.SuiteYAML})})
 	if err != nil {
 		return fail(err)
 	}

@@ -177,6 +177,8 @@ func (s workerServer) logFull(ctx context.Context, j store.Job, full *limits.Err
 	}
 	if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {
 		return err
+	} else if err == nil {
+		l.changed(j.ID, store.JobFinished, j.Health)
 	}
 	l.log.Warn("job incomplete: its log is over its limit", "job", j.ID, "err", &lim)
 	l.Kick()

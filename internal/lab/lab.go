@@ -79,6 +79,12 @@ type Config struct {
 	// other local file is refused at submit (internal/hostfiles); each
 	// worker applies its own --allow-local-files again when it runs.
 	AllowLocalFiles []string
+	// OnJobChange, when set, is called after a job's change to Running
+	// or to Finished is stored, with its health before the change
+	// (basalt server's notify callbacks). It runs in the goroutine that
+	// made the change (a worker's request, a scheduler pass), so it must
+	// not block: it queues.
+	OnJobChange func(job int64, state store.JobState, oldHealth store.JobHealth)
 }
 
 // Lab is the server's brain. Its methods are safe for concurrent use.
@@ -331,3 +337,11 @@ func renderDevice(d store.Device, jc *value.Map, r *device.Renderer) (string, er
 }
 
 func (l *Lab) now() time.Time { return l.cfg.Now() }
+
+// changed reports a stored change of job to state (see
+// Config.OnJobChange).
+func (l *Lab) changed(job int64, state store.JobState, oldHealth store.JobHealth) {
+	if l.cfg.OnJobChange != nil {
+		l.cfg.OnJobChange(job, state, oldHealth)
+	}
+}

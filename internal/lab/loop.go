@@ -196,8 +196,12 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 	}
 
 	for _, id := range plan.Expired {
-		if _, err := l.st.CancelJob(ctx, id, now); err != nil && !errors.Is(err, store.ErrTransition) {
+		state, err := l.st.CancelJob(ctx, id, now)
+		if err != nil && !errors.Is(err, store.ErrTransition) {
 			return err
+		}
+		if err == nil && state == store.JobFinished {
+			l.changed(id, store.JobFinished, store.JobUnknown)
 		}
 		l.log.Info("job canceled: queue timeout", "job", id)
 	}
@@ -460,9 +464,13 @@ func (l *Lab) endJob(ctx context.Context, j store.Job, f store.Finish, now time.
 	if err := l.st.AddResults(ctx, j.ID, []store.Result{res}); err != nil {
 		return err
 	}
-	if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil && !errors.Is(err, store.ErrTransition) {
+	if err := l.st.FinishJob(ctx, j.ID, f, now); err != nil {
+		if errors.Is(err, store.ErrTransition) {
+			return nil
+		}
 		return err
 	}
+	l.changed(j.ID, store.JobFinished, j.Health)
 	return nil
 }
 

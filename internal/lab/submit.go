@@ -166,9 +166,12 @@ func (l *Lab) cancelJobs(ctx context.Context, jobs []store.Job) error {
 		if j.State == store.JobFinished || j.State == store.JobCanceling {
 			continue
 		}
-		_, err := l.st.CancelJob(ctx, j.ID, l.now())
+		state, err := l.st.CancelJob(ctx, j.ID, l.now())
 		if err != nil && !errors.Is(err, store.ErrTransition) {
 			return err
+		}
+		if err == nil && state == store.JobFinished {
+			l.changed(j.ID, store.JobFinished, j.Health)
 		}
 		l.wakeDevice(ctx, j.Device)
 	}

@@ -102,6 +102,7 @@ func (s workerServer) answer(ctx context.Context, worker string, req workerapi.P
 		if !ok {
 			break
 		}
+		l.changed(j.ID, store.JobRunning, store.JobUnknown)
 		sj, err := s.start(ctx, j)
 		if err != nil {
 			// The device's configuration no longer renders for the job
@@ -473,6 +474,7 @@ func (s workerServer) Finish(ctx context.Context, worker string, req workerapi.F
 		}
 		return workerapi.FinishResponse{}, err
 	}
+	l.changed(j.ID, store.JobFinished, j.Health)
 	l.mu.Lock()
 	delete(l.missing, j.ID)
 	l.mu.Unlock()

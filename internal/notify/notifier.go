@@ -11,6 +11,13 @@ import (
 	"github.com/basalt-lava/basalt/internal/store"
 )
 
+// task is a queued unit of work: build runs in a sender goroutine, so
+// reading the job, its log and results never delays whoever queued it.
+type task struct {
+	job   int64
+	build func(ctx context.Context) []Delivery
+}
+
 // Delivery is one callback request, built when the transition fired.
 type Delivery struct {
 	Job      int64 // for log messages
@@ -60,7 +67,7 @@ type Config struct {
 // no retry (as in LAVA): failures are only logged.
 type Notifier struct {
 	cfg    Config
-	queue  chan Delivery
+	queue  chan task
 	client *http.Client
 	wg     sync.WaitGroup
 	once   sync.Once
@@ -89,7 +96,7 @@ func New(cfg Config) *Notifier {
 	}
 	c.Timeout = cfg.Timeout
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Notifier{cfg: cfg, queue: make(chan Delivery, cfg.QueueSize), client: c, ctx: ctx, cancel: cancel}
+	return &Notifier{cfg: cfg, queue: make(chan task, cfg.QueueSize), client: c, ctx: ctx, cancel: cancel}
 }
 
 // Start starts the sender goroutines.
@@ -102,8 +109,10 @@ func (n *Notifier) Start() {
 				select {
 				case <-n.ctx.Done():
 					return
-				case d := <-n.queue:
-					n.send(d)
+				case t := <-n.queue:
+					for _, d := range t.build(n.ctx) {
+						n.send(d)
+					}
 				}
 			}
 		}()
@@ -119,11 +128,17 @@ func (n *Notifier) Stop() {
 
 // Enqueue queues a delivery and reports whether it was queued.
 func (n *Notifier) Enqueue(d Delivery) bool {
+	return n.Submit(d.Job, func(context.Context) []Delivery { return []Delivery{d} })
+}
+
+// Submit queues build (run later by a sender, its deliveries sent in
+// order) and reports whether it was queued; it never blocks.
+func (n *Notifier) Submit(job int64, build func(ctx context.Context) []Delivery) bool {
 	select {
-	case n.queue <- d:
+	case n.queue <- task{job, build}:
 		return true
 	default:
-		n.cfg.Logf("notify: job %d: callback queue full (%d), callback to %s dropped", d.Job, n.cfg.QueueSize, d.URL)
+		n.cfg.Logf("notify: job %d: callback queue full (%d): its callbacks are dropped", job, n.cfg.QueueSize)
 		return false
 	}
 }
