@@ -886,6 +886,14 @@ func TestResults(t *testing.T) {
 		{name: "no results", user: "alice", method: "results.get_testjob_results_yaml", args: []any{mine}, want: "[]\n"},
 		{name: "suite", user: "bob", method: "results.get_testsuite_results_yaml", args: []any{sid, "0_smoke"}, check: names("0_smoke.linux-posix-pwd [pass]", "0_smoke.speed [fail]")},
 		{name: "suite limit offset", user: "bob", method: "results.get_testsuite_results_yaml", args: []any{sid, "0_smoke", 1, 1}, check: names("0_smoke.speed [fail]")},
+		// A notify callback's results are each suite as this call answers it.
+		{name: "suite as SuiteYAML", user: "bob", method: "results.get_testsuite_results_yaml", args: []any{sid, "0_smoke"}, check: func(t *testing.T, v any) {
+			all, err := SuiteYAML(id, stored)
+			must(t, err)
+			if v != all["0_smoke"] || len(all) != 2 {
+				t.Errorf("SuiteYAML %q, the call answers %q", all, v)
+			}
+		}},
 		{name: "suite limit", user: "bob", method: "results.get_testsuite_results_yaml", args: []any{sid, "0_smoke", 1}, check: names("0_smoke.linux-posix-pwd [pass]")},
 		{name: "suite offset alone ignored", user: "bob", method: "results.get_testsuite_results_yaml", args: []any{sid, "0_smoke", nil, 1}, check: names("0_smoke.linux-posix-pwd [pass]", "0_smoke.speed [fail]")},
 		{name: "suite offset past the end", user: "bob", method: "results.get_testsuite_results_yaml", args: []any{sid, "0_smoke", 10, 5}, want: "[]\n"},
