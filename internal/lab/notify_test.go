@@ -145,3 +145,44 @@ func TestNotifyCallbacks(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifyMultiNode: every sub-job of a MultiNode group sends its own
+// callback, with its own id (not the display id).
+func TestNotifyMultiNode(t *testing.T) {
+	backends(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		f := newFixture(t, open(t), 1)
+		tok2, err := f.st.CreateWorker(ctx, "w2", "")
+		must(t, err)
+		must(t, f.st.CreateDevice(ctx, store.Device{Name: "qemu-02", DeviceType: "qemu", Worker: "w2", Dictionary: readFile(t, "device.jinja2")}))
+		must(t, f.st.SetDeviceHealth(ctx, "qemu-02", store.HealthGood))
+		good, goodCh := receiver(t, nil)
+		n := notify.New(notify.Config{Logf: t.Logf})
+		n.Start()
+		t.Cleanup(n.Stop)
+		r := f.start(t, func(c *Config) { c.OnJobChange = n.Hook(notify.Source{Store: f.st, Logs: f.logs}) })
+		p1, p2 := r.peer(t, "w1", f.token), r.peer(t, "w2", tok2)
+		for _, p := range []*workerapi.Peer{p1, p2} {
+			_, err := p.Poll(ctx, nil, 0)
+			must(t, err)
+		}
+		def := readFile(t, "multinode.yaml") + fmt.Sprintf("notify:\n  criteria: {status: finished}\n  callback: {method: POST, content-type: json, url: '%s/cb'}\n", good.URL)
+		jobs, err := r.lab.Submit(ctx, f.alice, def)
+		must(t, err)
+		s1 := pollFor(t, p1, nil, hasStart).Start[0]
+		s2 := pollFor(t, p2, nil, hasStart).Start[0]
+		must(t, p1.Finish(ctx, workerapi.FinishRequest{Job: s1.Job, Health: workerapi.Complete}))
+		must(t, p2.Finish(ctx, workerapi.FinishRequest{Job: s2.Job, Health: workerapi.Complete}))
+		got := map[float64]bool{}
+		for range 2 {
+			g := <-goodCh
+			got[g.body["id"].(float64)] = true
+			if g.body["status_string"] != "complete" {
+				t.Errorf("sub-job %v: status %v", g.body["id"], g.body["status_string"])
+			}
+		}
+		if !got[float64(jobs[0].ID)] || !got[float64(jobs[1].ID)] {
+			t.Errorf("callbacks for %v, want jobs %d and %d", got, jobs[0].ID, jobs[1].ID)
+		}
+	})
+}
