@@ -124,3 +124,14 @@ func TestServerServesWorkersAndStops(t *testing.T) {
 		t.Errorf("worker after the server stopped: %+v, %v", w, err)
 	}
 }
+
+// TestServerNotifyFlags: the notify flags are checked before anything
+// starts.
+func TestServerNotifyFlags(t *testing.T) {
+	for _, args := range [][]string{{"--notify-workers", "0"}, {"--notify-timeout", "-1s"}} {
+		var stderr bytes.Buffer
+		if code := serverMain(context.Background(), append(args, "--data-dir", t.TempDir()), &bytes.Buffer{}, &stderr, nil); code != exitUsage || !strings.Contains(stderr.String(), "must be positive") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
+		}
+	}
+}
