@@ -27,7 +27,7 @@ import (
 // basalt server and basalt manage look for the database by default.
 const defaultDataDir = "./basalt-data"
 
-const serverSynopsis = "basalt server [--db DSN] [--listen ADDR] [--data-dir DIR] [--device-types DIR]... [--lease DUR] [--coordinator ADDR|off] [--coordinator-public ADDR] [--notify-workers N] [--notify-timeout DUR] [--allow-local-files DIR]... [--loglevel LEVEL]"
+const serverSynopsis = "basalt server [--db DSN] [--listen ADDR] [--data-dir DIR] [--device-types DIR]... [--lease DUR] [--coordinator ADDR|off] [--coordinator-public ADDR] [--notify-workers N] [--notify-timeout DUR] [--notify-allowed-host PATTERN]... [--allow-local-files DIR]... [--loglevel LEVEL]"
 
 // shutdownGrace bounds how long a stopping server waits for the requests
 // in flight (held polls are answered at once).
@@ -55,6 +55,8 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	coordAddr := fs.String("coordinator", "127.0.0.1:3079", "listen address of the in-process MultiNode coordinator, or \"off\"")
 	coordPublic := fs.String("coordinator-public", "", "the coordinator's address as workers reach it (default: the --coordinator address)")
 	notifyWorkers := fs.Int("notify-workers", 2, "goroutines sending the jobs' notify callbacks")
+	var notifyHosts listFlag
+	fs.Var(&notifyHosts, "notify-allowed-host", "a hostname pattern (shell-style, e.g. *.kernelci.org) notify callbacks may reach (repeatable; default: any host, as LAVA's CALLBACK_ALLOWED_HOSTS unset)")
 	notifyTimeout := fs.Duration("notify-timeout", 5*time.Second, "timeout of one notify callback request (LAVA's CALLBACK_TIMEOUT)")
 	level := fs.String("loglevel", "INFO", "DEBUG, INFO, WARN or ERROR")
 	pos, err := parseInterspersed(fs, args)
@@ -127,7 +129,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	// Notify callbacks: queued on the job's change, sent by a few
 	// goroutines, never inside a worker's request or a scheduler pass.
 	nlog := log.With("part", "notify")
-	notifier := notify.New(notify.Config{Workers: *notifyWorkers, Timeout: *notifyTimeout,
+	notifier := notify.New(notify.Config{Workers: *notifyWorkers, Timeout: *notifyTimeout, AllowedHosts: notifyHosts,
 		Logf: func(format string, args ...any) { nlog.Warn(fmt.Sprintf(format, args...)) }})
 	notifier.Start()
 	defer notifier.Stop()

@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
+	"path"
 	"sync"
 	"time"
 
@@ -60,6 +62,11 @@ type Config struct {
 	Logf      func(format string, args ...any)
 	// Client, when set, replaces the HTTP client (its Timeout is overridden).
 	Client *http.Client
+	// AllowedHosts, when not empty, are the hostname patterns
+	// (path.Match) a callback may reach, as LAVA's CALLBACK_ALLOWED_HOSTS;
+	// a callback to another host is not sent (logged). Empty allows any
+	// host, LAVA's default.
+	AllowedHosts []string
 }
 
 // Notifier sends deliveries in the background. Enqueue never blocks: a
@@ -143,10 +150,30 @@ func (n *Notifier) Submit(job int64, build func(ctx context.Context) []Delivery)
 	}
 }
 
+// allowed reports whether a request may go to u's host.
+func (n *Notifier) allowed(u *url.URL) bool {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return false
+	}
+	if len(n.cfg.AllowedHosts) == 0 {
+		return true
+	}
+	for _, p := range n.cfg.AllowedHosts {
+		if ok, _ := path.Match(p, u.Hostname()); ok {
+			return true
+		}
+	}
+	return false
+}
+
 func (n *Notifier) send(d Delivery) {
 	req, err := d.Request(n.ctx)
 	if err != nil {
 		n.cfg.Logf("notify: job %d: callback %s: %v", d.Job, d.URL, err)
+		return
+	}
+	if !n.allowed(req.URL) {
+		n.cfg.Logf("notify: job %d: callback %s: not sent: only http(s) to the allowed hosts %v", d.Job, d.URL, n.cfg.AllowedHosts)
 		return
 	}
 	resp, err := n.client.Do(req)

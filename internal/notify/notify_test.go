@@ -301,3 +301,30 @@ func TestPyJSONString(t *testing.T) {
 		t.Errorf("got %s want %s", b.String(), want)
 	}
 }
+
+// TestNotifierAllowedHosts: with AllowedHosts set, a callback to another
+// host is not sent; one to an allowed host is.
+func TestNotifierAllowedHosts(t *testing.T) {
+	hits := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits <- r.URL.Path }))
+	defer srv.Close()
+	logs := make(chan string, 4)
+	n := New(Config{Workers: 1, AllowedHosts: []string{"127.0.0.*"}, Logf: func(f string, a ...any) { logs <- f }})
+	n.Start()
+	defer n.Stop()
+	get := Callback{Method: "GET", Header: "Authorization"}
+	localhost := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	n.Enqueue(Delivery{Job: 1, Callback: get, URL: localhost + "/refused"})
+	n.Enqueue(Delivery{Job: 2, Callback: get, URL: "file:///etc/passwd"})
+	n.Enqueue(Delivery{Job: 3, Callback: get, URL: srv.URL + "/allowed"})
+	// One sender sends in order: the allowed one arrives after both
+	// refusals were logged.
+	if p := <-hits; p != "/allowed" {
+		t.Errorf("reached %s", p)
+	}
+	for range 2 {
+		if l := <-logs; !strings.Contains(l, "not sent") {
+			t.Errorf("log %q", l)
+		}
+	}
+}
