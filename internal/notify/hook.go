@@ -83,11 +83,7 @@ func (n *Notifier) Hook(src Source) func(job int64, state store.JobState, oldHea
 					n.cfg.Logf("notify: job %d: results: %v", id, err)
 				}
 			}
-			var out []Delivery
-			for _, c := range spec.Callbacks {
-				out = append(out, Delivery{Job: id, Callback: c, URL: ExpandURL(c.URL, sj.State, sj.Health), Payload: Build(j, c.Dataset)})
-			}
-			return out
+			return Deliveries(spec, j, oldHealth)
 		})
 	}
 }
