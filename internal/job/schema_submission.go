@@ -462,6 +462,12 @@ func (c *checker) serverNotify(n *value.Node, path string) {
 		c.str(cr.opt("dependency_query"), cr.sub("dependency_query"))
 		c.oneOf(cr.opt("type"), cr.sub("type"), "progression", "regression")
 	}
+	if rs := f.opt("recipients"); rs != nil && rs.Kind == value.ListNode && len(rs.Items) > 0 {
+		c.report(Warning, rs.Pos, f.sub("recipients"), "accepted, but Basalt sends no e-mail or IRC message (only callbacks)")
+	}
+	if cr := f.n.Get("criteria"); cr != nil && cr.Kind == value.MapNode && cr.Get("dependency_query") != nil {
+		c.report(Warning, cr.Get("dependency_query").Pos, f.sub("criteria")+".dependency_query", "Basalt cannot run LAVA queries: a notify with a dependency_query never fires")
+	}
 	for i, it := range c.list(f.opt("recipients"), f.sub("recipients")) {
 		rp := indexPath(f.sub("recipients"), i)
 		r := c.mapAt(it, rp)
