@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 )
 
@@ -326,5 +327,30 @@ func TestNotifierAllowedHosts(t *testing.T) {
 		if l := <-logs; !strings.Contains(l, "not sent") {
 			t.Errorf("log %q", l)
 		}
+	}
+}
+
+// TestReadLog: with a real log store, a job without a log has no log key,
+// a log is sent whole, and one over the bound is left out.
+func TestReadLog(t *testing.T) {
+	ls, err := logstore.Open(t.TempDir(), logstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	logf := func(string, ...any) {}
+	if _, ok := readLog(ls, 1, 1<<20, logf); ok {
+		t.Error("a job without a log has one")
+	}
+	lines := []string{`- {"dt": "2026-01-01T00:00:00.000000", "lvl": "info", "msg": "a"}`, `- {"dt": "2026-01-01T00:00:01.000000", "lvl": "info", "msg": "b"}`}
+	if _, err := ls.Append(2, 0, lines); err != nil {
+		t.Fatal(err)
+	}
+	want := lines[0] + "\n" + lines[1] + "\n"
+	if got, ok := readLog(ls, 2, 1<<20, logf); !ok || got != want {
+		t.Errorf("log %q %v", got, ok)
+	}
+	if _, ok := readLog(ls, 2, int64(len(want))-1, logf); ok {
+		t.Error("a log over the bound was sent")
 	}
 }
