@@ -32,8 +32,12 @@ func BenchmarkSubmit(b *testing.B) {
 			job := readFile(t, "job.yaml")
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := l.Submit(ctx, f.alice, job); err != nil {
+				jobs, err := l.Submit(ctx, f.alice, job)
+				if err != nil {
 					b.Fatal(err)
+				}
+				if len(jobs) != 1 || jobs[0].State != store.JobSubmitted {
+					b.Fatalf("Submit stored %+v, want one Submitted job", jobs)
 				}
 			}
 		})
@@ -71,6 +75,10 @@ func BenchmarkPass(b *testing.B) {
 			jobs, err := st.Jobs(ctx, store.JobFilter{States: []store.JobState{store.JobScheduled}})
 			if err != nil {
 				b.Fatal(err)
+			}
+			// Every idle device got a job from the last pass.
+			if len(jobs) != 1000 {
+				b.Fatalf("the pass scheduled %d jobs, want one on each of the 1,000 devices", len(jobs))
 			}
 			for _, j := range jobs {
 				if err := st.FinishJob(ctx, j.ID, store.Finish{Health: store.JobCanceled}, time.Now()); err != nil {

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/basalt-lava/basalt/internal/store"
@@ -15,8 +16,12 @@ func BenchmarkRenderDevices(b *testing.B) {
 	r := l.templates(nil)
 	for i := 0; i < b.N; i++ {
 		d := store.Device{Name: fmt.Sprintf("qemu-%d", i), Dictionary: dict}
-		if _, err := renderDevice(d, nil, r); err != nil {
+		out, err := renderDevice(d, nil, r)
+		if err != nil {
 			b.Fatal(err)
+		}
+		if !strings.Contains(out, d.Name) {
+			b.Fatalf("%s: the configuration does not name its device:\n%s", d.Name, out)
 		}
 	}
 }

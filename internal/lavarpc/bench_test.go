@@ -52,10 +52,13 @@ func BenchmarkShow(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, err = xmlrpc.DecodeResponse(resp.Body, xmlrpc.Limits{})
+		v, err := xmlrpc.DecodeResponse(resp.Body, xmlrpc.Limits{})
 		resp.Body.Close()
 		if err != nil {
 			b.Fatal(err)
+		}
+		if m, ok := v.(map[string]any); !ok || m["state"] != "Submitted" {
+			b.Fatalf("jobs.show answered %#v, want the Submitted job", v)
 		}
 	}
 }

@@ -24,6 +24,9 @@ func BenchmarkAppend(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				if h != held+int64(len(batch)) {
+					b.Fatalf("Append held %d lines, want %d", h, held+int64(len(batch)))
+				}
 				held = h
 			}
 			b.ReportMetric(float64(held)/b.Elapsed().Seconds(), "lines/s")
@@ -52,6 +55,9 @@ func BenchmarkAppendJobs(b *testing.B) {
 				h, err := l.Append(job, held[job], batch)
 				if err != nil {
 					b.Fatal(err)
+				}
+				if h != held[job]+int64(len(batch)) {
+					b.Fatalf("job %d: Append held %d lines, want %d", job, h, held[job]+int64(len(batch)))
 				}
 				held[job] = h
 			}
@@ -86,8 +92,12 @@ func BenchmarkNormalise(b *testing.B) {
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if _, err := normalise(line); err != nil {
+		out, err := normalise(line)
+		if err != nil {
 			b.Fatal(err)
+		}
+		if len(out) == 0 {
+			b.Fatal("normalise returned an empty record")
 		}
 	}
 }
