@@ -131,7 +131,7 @@ func TestCheckCSRF(t *testing.T) {
 		{"header", post("", csrf, ""), true},
 		{"missing", post("", "", ""), false},
 		{"wrong", post("csrf=abc", "", ""), false},
-		{"token request needs none", post("", "", "Token " + tok), true},
+		{"token request needs none", post("", "", "Token "+tok), true},
 	}
 	for _, c := range cases {
 		if got := a.CheckCSRF(c.r); got != c.want {
