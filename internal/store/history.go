@@ -18,6 +18,9 @@ type CaseHistoryQuery struct {
 	DeviceType string
 	// Description, when set, keeps jobs with this job_name.
 	Description string
+	// Viewer, when not nil, keeps the jobs this user may see (as
+	// JobFilter.Viewer), so that the limit counts visible jobs.
+	Viewer *Viewer
 	// Limit is how many jobs at most, the most recent ones (by id);
 	// <= 0 or over MaxCaseHistory is MaxCaseHistory.
 	Limit int
@@ -28,8 +31,7 @@ type CaseHistoryQuery struct {
 const MaxCaseHistory = 500
 
 // CasePoint is one job's result of a test case. Job is read without its
-// definitions (Definition and MultinodeDefinition are empty); the caller
-// decides with Visible whether a user sees it.
+// definitions (Definition and MultinodeDefinition are empty).
 type CasePoint struct {
 	Job    Job
 	Result Result
@@ -64,6 +66,10 @@ func (s *SQL) CaseHistory(ctx context.Context, q CaseHistoryQuery) ([]CasePoint,
 	if q.Description != "" {
 		where = append(where, `description = ?`)
 		args = append(args, q.Description)
+	}
+	if vw, vargs := jobWhere(JobFilter{Viewer: q.Viewer}); vw != "" {
+		where = append(where, strings.TrimPrefix(vw, " WHERE "))
+		args = append(args, vargs...)
 	}
 	args = append(args, q.Limit)
 	jobs, err := s.queryJobs(ctx, `SELECT `+queueCols+` FROM jobs WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)

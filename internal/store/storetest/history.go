@@ -23,7 +23,11 @@ func testCaseHistory(t *testing.T, s store.Store) {
 	// (bbb) named "boot", ids[4] on d1 named "other" without the case.
 	var ids []int64
 	for i, c := range []struct{ device, name string }{{"d1", "boot"}, {"d2", "boot"}, {"d1", "boot"}, {"b1", "boot"}, {"d1", "other"}} {
-		got, err := s.Submit(ctx, []store.NewJob{{Submitter: "alice", DeviceType: "qemu", Description: c.name, Definition: "job_name: " + c.name}})
+		nj := store.NewJob{Submitter: "alice", DeviceType: "qemu", Description: c.name, Definition: "job_name: " + c.name}
+		if i == 2 {
+			nj.Visibility = store.VisibilityPersonal // hidden from others
+		}
+		got, err := s.Submit(ctx, []store.NewJob{nj})
 		must(t, err)
 		must(t, s.Schedule(ctx, []store.Assignment{{Job: got[0], Device: c.device}}))
 		_, ok, err := s.ClaimJob(ctx, "w1", now)
@@ -66,6 +70,8 @@ func testCaseHistory(t *testing.T, s store.Store) {
 		{"device type", store.CaseHistoryQuery{Suite: "0_perf", Case: "speed", DeviceType: "qemu"}, []int64{ids[2], ids[1], ids[0]}, 30},
 		{"limit", store.CaseHistoryQuery{Suite: "0_perf", Case: "speed", DeviceType: "qemu", Limit: 2}, []int64{ids[2], ids[1]}, 30},
 		{"description", store.CaseHistoryQuery{Suite: "lava", Case: "job", Description: "other"}, []int64{ids[4]}, 0},
+		{"anonymous viewer", store.CaseHistoryQuery{Suite: "0_perf", Case: "speed", Viewer: &store.Viewer{}}, []int64{ids[3], ids[1], ids[0]}, 40},
+		{"submitter viewer", store.CaseHistoryQuery{Suite: "0_perf", Case: "speed", Viewer: &store.Viewer{Name: "alice"}}, []int64{ids[3], ids[2], ids[1], ids[0]}, 40},
 		{"unknown case", store.CaseHistoryQuery{Suite: "0_perf", Case: "nope"}, nil, 0},
 	} {
 		ps, err := s.CaseHistory(ctx, c.q)
