@@ -20,6 +20,17 @@ type codeLine struct {
 	HTML template.HTML
 }
 
+// codeBlock is what the dv-code partial draws: lines under an element id,
+// each anchored as #<prefix>-L<n>.
+type codeBlock struct {
+	ID, Prefix string
+	Lines      []codeLine
+}
+
+func newCodeBlock(id, prefix string, lines []codeLine) codeBlock {
+	return codeBlock{ID: id, Prefix: prefix, Lines: lines}
+}
+
 // segment is a run of text with one class ("" for plain).
 type segment struct{ class, text string }
 

@@ -73,9 +73,9 @@ func TestHighlightHostile(t *testing.T) {
 
 func TestExtendsOf(t *testing.T) {
 	for src, want := range map[string]string{
-		"{% extends 'qemu.jinja2' %}\n":   "qemu.jinja2",
+		"{% extends 'qemu.jinja2' %}\n":  "qemu.jinja2",
 		"{%- extends \"bbb.jinja2\" -%}": "bbb.jinja2",
-		"{% set a = 1 %}":               "",
+		"{% set a = 1 %}":                "",
 	} {
 		if got := extendsOf(src); got != want {
 			t.Errorf("extendsOf(%q) = %q, want %q", src, got, want)

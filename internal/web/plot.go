@@ -29,7 +29,7 @@ type plotPoint struct {
 
 // plot geometry, in SVG user units; the SVG scales to its box.
 const (
-	plotW, plotH                         = 720, 300
+	plotW, plotH                          = 720, 300
 	plotLeft, plotRight, plotTop, plotBot = 72, 16, 16, 44
 )
 

@@ -44,8 +44,8 @@ import (
 	"github.com/basalt-lava/basalt/internal/webauth"
 )
 
-//go:embed templates static
-var files embed.FS
+//go:embed all:templates static
+var files embed.FS // "all:" embeds the partials, templates/_*.html, too
 
 // Config is what the pages are built from.
 type Config struct {
