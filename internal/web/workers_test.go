@@ -19,7 +19,7 @@ func TestWorkerPages(t *testing.T) {
 	if _, err := ts.st.CreateWorker(ctx, "w2", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := ts.st.PingWorker(ctx, "w1", time.Now().Add(-2 * time.Hour)); err != nil {
+	if err := ts.st.PingWorker(ctx, "w1", time.Now().Add(-2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := ts.st.UpdateWorker(ctx, "w2", store.WorkerUpdate{Health: ptr(store.WorkerMaintenance), JobLimit: ptr(3), Description: ptr("lab <2>")}, store.Change{}); err != nil {
