@@ -16,7 +16,8 @@ import (
 //
 // Stable markup (tests and the browser helper read it):
 //   svg#case-plot.plot             the plot
-//   a.plot-point[href]             one per job, around circle.pt.pt-<result>
+//   a.plot-point[href]             one per job, around circle.pt.pt-<result>;
+//                                  a.plot-current for the page's own job
 //   g.plot-yaxis text, g.plot-xaxis text   tick labels
 
 // plotPoint is one job's measurement.
@@ -25,6 +26,8 @@ type plotPoint struct {
 	URL    string // the page the point links to
 	Value  float64
 	Result string // pass, fail, skip, unknown: the point's colour
+	// Current marks the job whose page shows the plot (a.plot-current).
+	Current bool
 }
 
 // plot geometry, in SVG user units; the SVG scales to its box.
@@ -86,8 +89,12 @@ func plotSVG(points []plotPoint, units string) template.HTML {
 		b.WriteString(`"/>`)
 	}
 	for i, p := range points {
-		fmt.Fprintf(&b, `<a class="plot-point" href="%s"><circle class="pt pt-%s" cx="%.1f" cy="%.1f" r="5"/><title>%s</title></a>`,
-			esc(p.URL), resultClass(p.Result), x(i), y(p.Value),
+		class := "plot-point"
+		if p.Current {
+			class += " plot-current"
+		}
+		fmt.Fprintf(&b, `<a class="%s" href="%s"><circle class="pt pt-%s" cx="%.1f" cy="%.1f" r="5"/><title>%s</title></a>`,
+			class, esc(p.URL), resultClass(p.Result), x(i), y(p.Value),
 			esc(fmt.Sprintf("job %s: %s %s (%s)", p.Label, fmtNum(p.Value), units, p.Result)))
 	}
 	b.WriteString(`</svg>`)

@@ -57,7 +57,7 @@ func TestPlotSVG(t *testing.T) {
 	var got []point
 	var yticks []string
 	root.walk(func(n svgNode) {
-		if n.XMLName.Local == "a" && n.attr("class") == "plot-point" {
+		if n.XMLName.Local == "a" && strings.HasPrefix(n.attr("class"), "plot-point") {
 			p := point{href: n.attr("href")}
 			for _, c := range n.Nodes {
 				if c.XMLName.Local == "circle" {
