@@ -101,7 +101,7 @@ func (s *site) results3(w http.ResponseWriter, r *http.Request) {
 
 // suiteRow is a suite's line in the job's results table.
 type suiteRow struct {
-	Name                          string
+	Name                         string
 	Pass, Fail, Skip, Unknown, N int
 }
 
