@@ -46,12 +46,12 @@ import (
 func init() {
 	addRoutes(func(s *site) { s.deviceRoutes() })
 	addFuncs(template.FuncMap{
-		"deviceHealthClass": deviceHealthClass,
-		"deviceURL":         func(name string) string { return "/scheduler/device/" + url.PathEscape(name) },
-		"deviceTypeURL":     func(name string) string { return "/scheduler/device_type/" + url.PathEscape(name) },
-		"workerURL":         func(name string) string { return "/scheduler/worker/" + url.PathEscape(name) },
-		"deviceTable":       newDeviceTable,
-		"codeBlock":         newCodeBlock,
+		"dvHealthClass": dvHealthClass,
+		"dvDeviceURL":   func(name string) string { return "/scheduler/device/" + url.PathEscape(name) },
+		"dvTypeURL":     func(name string) string { return "/scheduler/device_type/" + url.PathEscape(name) },
+		"dvWorkerURL":   func(name string) string { return "/scheduler/worker/" + url.PathEscape(name) },
+		"dvDeviceTable": newDeviceTable,
+		"dvCodeBlock":   newCodeBlock,
 	})
 }
 
@@ -71,9 +71,9 @@ const (
 	deviceTransitions = 20
 )
 
-// deviceHealthClass is the badge class of a device health (LAVA's device
+// dvHealthClass is the badge class of a device health (LAVA's device
 // page colours).
-func deviceHealthClass(h store.DeviceHealth) string {
+func dvHealthClass(h store.DeviceHealth) string {
 	switch h {
 	case store.HealthGood:
 		return "dh-success"
@@ -87,9 +87,9 @@ func deviceHealthClass(h store.DeviceHealth) string {
 	return "dh-danger"
 }
 
-// simpleState is LAVA's Device.get_simple_state_display: an idle device
+// deviceSimpleState is LAVA's Device.get_simple_state_display: an idle device
 // in Maintenance or Retired shows its health.
-func simpleState(d store.Device) string {
+func deviceSimpleState(d store.Device) string {
 	if d.State == store.DeviceIdle && (d.Health == store.HealthMaintenance || d.Health == store.HealthRetired) {
 		return string(d.Health)
 	}
@@ -115,9 +115,9 @@ func newWorkerLink(w store.Worker) workerLink {
 	return workerLink{Name: w.Name}
 }
 
-// deviceRow is a device in a table (the device list, a type's or a
+// deviceTableRow is a device in a table (the device list, a type's or a
 // worker's devices).
-type deviceRow struct {
+type deviceTableRow struct {
 	store.Device
 	Worker       *workerLink
 	StateText    string
@@ -127,7 +127,7 @@ type deviceRow struct {
 
 // deviceRows makes the table rows of devs: their workers, current jobs
 // (those r's user may see) and last health reasons.
-func (s *site) deviceRows(r *http.Request, devs []store.Device) ([]deviceRow, error) {
+func (s *site) deviceRows(r *http.Request, devs []store.Device) ([]deviceTableRow, error) {
 	ctx := r.Context()
 	workers, err := s.c.Store.Workers(ctx)
 	if err != nil {
@@ -137,13 +137,13 @@ func (s *site) deviceRows(r *http.Request, devs []store.Device) ([]deviceRow, er
 	for _, w := range workers {
 		byName[w.Name] = w
 	}
-	current, err := s.currentJobs(r)
+	current, err := s.deviceCurrentJobs(r)
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]deviceRow, 0, len(devs))
+	rows := make([]deviceTableRow, 0, len(devs))
 	for _, d := range devs {
-		row := deviceRow{Device: d, StateText: simpleState(d)}
+		row := deviceTableRow{Device: d, StateText: deviceSimpleState(d)}
 		if w, ok := byName[d.Worker]; ok {
 			wl := newWorkerLink(w)
 			row.Worker = &wl
@@ -171,17 +171,17 @@ func (s *site) deviceRows(r *http.Request, devs []store.Device) ([]deviceRow, er
 // element id, without the columns named in omit ("worker", "type").
 type deviceTable struct {
 	ID               string
-	Rows             []deviceRow
+	Rows             []deviceTableRow
 	NoWorker, NoType bool
 }
 
-func newDeviceTable(id string, rows []deviceRow, omit ...string) deviceTable {
+func newDeviceTable(id string, rows []deviceTableRow, omit ...string) deviceTable {
 	return deviceTable{ID: id, Rows: rows, NoWorker: slices.Contains(omit, "worker"), NoType: slices.Contains(omit, "type")}
 }
 
-// currentJobs maps each device to the visible job that holds it
+// deviceCurrentJobs maps each device to the visible job that holds it
 // (Scheduled, Running or Canceling).
-func (s *site) currentJobs(r *http.Request) (map[string]store.Job, error) {
+func (s *site) deviceCurrentJobs(r *http.Request) (map[string]store.Job, error) {
 	js, err := s.c.Store.Jobs(r.Context(), store.JobFilter{
 		States: []store.JobState{store.JobScheduled, store.JobRunning, store.JobCanceling},
 		Viewer: s.viewer(r),
@@ -299,8 +299,8 @@ func (s *site) dictStatus(r *http.Request, d store.Device) dictStatus {
 type deviceDictData struct {
 	Device  store.Device
 	Extends string
-	Jinja   []codeLine
-	YAML    []codeLine
+	Jinja   []hlLine
+	YAML    []hlLine
 	Problem string
 }
 
@@ -349,13 +349,13 @@ func (s *site) deviceDictPlain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/yaml; charset=utf-8")
-	w.Header().Set("Content-Disposition", attachment(name+".yaml"))
+	w.Header().Set("Content-Disposition", downloadDisposition(name+".yaml"))
 	_, _ = w.Write([]byte(out))
 }
 
 // attachment is a Content-Disposition naming a download; the name is
 // reduced to characters that need no quoting.
-func attachment(name string) string {
+func downloadDisposition(name string) string {
 	clean := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-", r) {
 			return r
@@ -426,7 +426,7 @@ func (f deviceFilter) keep(d store.Device) bool {
 
 type deviceListData struct {
 	Filter  deviceFilter
-	Devices []deviceRow
+	Devices []deviceTableRow
 	Total   int // devices before filtering
 	Types   []string
 	Workers []string
@@ -451,7 +451,7 @@ func (s *site) deviceList(w http.ResponseWriter, r *http.Request) {
 	seen := map[string]bool{}
 	var keep []store.Device
 	for _, d := range all {
-		for _, v := range append([]string{"t:" + d.DeviceType, "w:" + d.Worker}, prefixed("g:", d.Tags)...) {
+		for _, v := range append([]string{"t:" + d.DeviceType, "w:" + d.Worker}, devicePrefixed("g:", d.Tags)...) {
 			if seen[v] || v == "w:" {
 				continue
 			}
@@ -479,7 +479,7 @@ func (s *site) deviceList(w http.ResponseWriter, r *http.Request) {
 	s.page(w, r, "devices.html", "Devices", data)
 }
 
-func prefixed(p string, vs []string) []string {
+func devicePrefixed(p string, vs []string) []string {
 	out := make([]string, len(vs))
 	for i, v := range vs {
 		out[i] = p + v
@@ -487,9 +487,9 @@ func prefixed(p string, vs []string) []string {
 	return out
 }
 
-// typeSummary is a device type's row: its devices by availability (LAVA's
+// deviceTypeSummary is a device type's row: its devices by availability (LAVA's
 // device_type_summary; retired devices are not counted).
-type typeSummary struct {
+type deviceTypeSummary struct {
 	Name                             string
 	Idle, Busy, Offline, Maintenance int
 	Retired, Devices, Queued         int
@@ -499,17 +499,17 @@ type typeSummary struct {
 	healthDenominator                store.HealthDenominator
 }
 
-// summarise counts devs (all the lab's devices) into the type summaries
+// summariseTypes counts devs (all the lab's devices) into the type summaries
 // of types, with the queue of submitted jobs by requested type.
-func summarise(types []store.DeviceType, devs []store.Device, workers []store.Worker, queue []store.Job) []typeSummary {
+func summariseTypes(types []store.DeviceType, devs []store.Device, workers []store.Worker, queue []store.Job) []deviceTypeSummary {
 	online := map[string]bool{}
 	for _, w := range workers {
 		online[w.Name] = w.State == store.WorkerOnline
 	}
-	by := map[string]*typeSummary{}
-	out := make([]typeSummary, len(types))
+	by := map[string]*deviceTypeSummary{}
+	out := make([]deviceTypeSummary, len(types))
 	for i, dt := range types {
-		out[i] = typeSummary{Name: dt.Name, Description: dt.Description, healthDisabled: dt.HealthDisabled,
+		out[i] = deviceTypeSummary{Name: dt.Name, Description: dt.Description, healthDisabled: dt.HealthDisabled,
 			healthFrequency: dt.HealthFrequency, healthDenominator: dt.HealthDenominator}
 		by[dt.Name] = &out[i]
 	}
@@ -544,7 +544,7 @@ func summarise(types []store.DeviceType, devs []store.Device, workers []store.Wo
 }
 
 // HealthFrequency is LAVA's sentence for a type's health checks.
-func (t typeSummary) HealthFrequency() string {
+func (t deviceTypeSummary) HealthFrequency() string {
 	switch {
 	case t.healthDisabled:
 		return "disabled"
@@ -556,7 +556,7 @@ func (t typeSummary) HealthFrequency() string {
 
 // AvailableClass is LAVA's colour of "available / all": all available
 // green, some (or none but some busy) orange, none red.
-func (t typeSummary) AvailableClass() string {
+func (t deviceTypeSummary) AvailableClass() string {
 	switch {
 	case t.Idle > 0 && t.Idle == t.Devices:
 		return "dh-success"
@@ -566,7 +566,7 @@ func (t typeSummary) AvailableClass() string {
 	return "dh-danger"
 }
 
-func (s *site) typeSummaries(r *http.Request) ([]typeSummary, error) {
+func (s *site) typeSummaries(r *http.Request) ([]deviceTypeSummary, error) {
 	ctx := r.Context()
 	types, err := s.c.Store.DeviceTypes(ctx)
 	if err != nil {
@@ -593,7 +593,7 @@ func (s *site) typeSummaries(r *http.Request) ([]typeSummary, error) {
 			shown = append(shown, dt)
 		}
 	}
-	return summarise(shown, devs, workers, queue), nil
+	return summariseTypes(shown, devs, workers, queue), nil
 }
 
 func (s *site) deviceTypeList(w http.ResponseWriter, r *http.Request) {
@@ -607,13 +607,13 @@ func (s *site) deviceTypeList(w http.ResponseWriter, r *http.Request) {
 
 type deviceTypePageData struct {
 	Type           store.DeviceType
-	Summary        typeSummary
+	Summary        deviceTypeSummary
 	Aliases        []string
-	Template       []codeLine
+	Template       []hlLine
 	TemplateOrigin string
 	TemplateError  string
-	HealthCheck    []codeLine
-	Devices        []deviceRow
+	HealthCheck    []hlLine
+	Devices        []deviceTableRow
 	Retired        bool // retired devices listed
 	Jobs           []store.Job
 	JobsURL        string
@@ -648,7 +648,7 @@ func (s *site) deviceTypePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	data.Summary = summarise([]store.DeviceType{dt}, devs, workers, queue)[0]
+	data.Summary = summariseTypes([]store.DeviceType{dt}, devs, workers, queue)[0]
 	var mine []store.Device
 	for _, d := range devs {
 		if d.DeviceType == dt.Name && (data.Retired || d.Health != store.HealthRetired) {

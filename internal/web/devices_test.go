@@ -16,7 +16,7 @@ import (
 func TestDevicePage(t *testing.T) {
 	ts := newTestSite(t)
 	ctx := context.Background()
-	if err := ts.st.UpdateDevice(ctx, "qemu-01", store.DeviceUpdate{Tags: &[]string{"usb", "big"}, Description: ptr("rack 3 <b>"), PhysicalOwner: ptr("alice")}); err != nil {
+	if err := ts.st.UpdateDevice(ctx, "qemu-01", store.DeviceUpdate{Tags: &[]string{"usb", "big"}, Description: devPtr("rack 3 <b>"), PhysicalOwner: devPtr("alice")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := ts.st.CreateDevice(ctx, store.Device{Name: "qemu-02", DeviceType: "qemu"}); err != nil {
@@ -56,7 +56,7 @@ func TestDevicePage(t *testing.T) {
 	wantBody(t, ts.get(t, "/scheduler/device/qemu-02/", ""), http.StatusOK, `id="config-error"`, `<span class="tone-danger">invalid</span>`, "no-such.jinja2")
 }
 
-func ptr[T any](v T) *T { return &v }
+func devPtr[T any](v T) *T { return &v }
 
 // TestDeviceRecentJobs: the recent jobs are the device's, newest first,
 // without the jobs the viewer may not see; the current job is named in
@@ -200,7 +200,7 @@ func TestDeviceList(t *testing.T) {
 func TestDeviceTypes(t *testing.T) {
 	ts := newTestSite(t)
 	ctx := context.Background()
-	if err := ts.st.PingWorker(ctx, "w1", timeNow()); err != nil {
+	if err := ts.st.PingWorker(ctx, "w1", devTimeNow()); err != nil {
 		t.Fatal(err)
 	}
 	if err := ts.st.CreateDevice(ctx, store.Device{Name: "qemu-02", DeviceType: "qemu", Worker: "w1"}); err != nil {
@@ -212,7 +212,7 @@ func TestDeviceTypes(t *testing.T) {
 	if err := ts.st.AddAlias(ctx, "kvm", "qemu", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := ts.st.UpdateDeviceType(ctx, "qemu", store.DeviceTypeUpdate{HealthFrequency: ptr(5), HealthDenominator: ptr(store.PerJobs)}); err != nil {
+	if err := ts.st.UpdateDeviceType(ctx, "qemu", store.DeviceTypeUpdate{HealthFrequency: devPtr(5), HealthDenominator: devPtr(store.PerJobs)}); err != nil {
 		t.Fatal(err)
 	}
 	ts.submit(t, store.NewJob{})
@@ -236,4 +236,4 @@ func TestDeviceTypes(t *testing.T) {
 	wantBody(t, ts.get(t, "/scheduler/device_type/nope", ""), http.StatusNotFound)
 }
 
-func timeNow() time.Time { return time.Now() }
+func devTimeNow() time.Time { return time.Now() }

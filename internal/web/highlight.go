@@ -14,8 +14,8 @@ import (
 // anchor the lines. The classes (hl-comment, hl-tag, hl-expr, hl-kw,
 // hl-str, hl-key, hl-num) are styled in static/devices.css.
 
-// codeLine is one numbered line of a code block.
-type codeLine struct {
+// hlLine is one numbered line of a code block.
+type hlLine struct {
 	N    int
 	HTML template.HTML
 }
@@ -24,21 +24,21 @@ type codeLine struct {
 // each anchored as #<prefix>-L<n>.
 type codeBlock struct {
 	ID, Prefix string
-	Lines      []codeLine
+	Lines      []hlLine
 }
 
-func newCodeBlock(id, prefix string, lines []codeLine) codeBlock {
+func newCodeBlock(id, prefix string, lines []hlLine) codeBlock {
 	return codeBlock{ID: id, Prefix: prefix, Lines: lines}
 }
 
-// segment is a run of text with one class ("" for plain).
-type segment struct{ class, text string }
+// hlSegment is a run of text with one class ("" for plain).
+type hlSegment struct{ class, text string }
 
-// lines turns segments into numbered lines, splitting each segment at its
+// lines turns segments into numbered lines, splitting each hlSegment at its
 // newlines so that no span crosses a line.
-func lines(segs []segment) []codeLine {
+func numberLines(segs []hlSegment) []hlLine {
 	// Adjacent runs of one class make one span.
-	var merged []segment
+	var merged []hlSegment
 	for _, s := range segs {
 		if n := len(merged); n > 0 && merged[n-1].class == s.class {
 			merged[n-1].text += s.text
@@ -46,10 +46,10 @@ func lines(segs []segment) []codeLine {
 		}
 		merged = append(merged, s)
 	}
-	var out []codeLine
+	var out []hlLine
 	var cur strings.Builder
 	flush := func() {
-		out = append(out, codeLine{N: len(out) + 1, HTML: template.HTML(cur.String())})
+		out = append(out, hlLine{N: len(out) + 1, HTML: template.HTML(cur.String())})
 		cur.Reset()
 	}
 	for _, s := range merged {
@@ -84,9 +84,9 @@ var jinjaString = regexp.MustCompile(`'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"`)
 // highlightJinja colours a Jinja2 template: comments, statements (their
 // keyword and strings) and expressions; the text between them is YAML
 // and is coloured as such.
-func highlightJinja(src string) []codeLine {
+func highlightJinja(src string) []hlLine {
 	src = strings.ReplaceAll(src, "\r\n", "\n")
-	var segs []segment
+	var segs []hlSegment
 	for len(src) > 0 {
 		i := strings.Index(src, "{")
 		for i >= 0 && (i+1 >= len(src) || !strings.ContainsRune("#%{", rune(src[i+1]))) {
@@ -114,38 +114,38 @@ func highlightJinja(src string) []codeLine {
 		}
 		switch src0 := tag[1]; src0 {
 		case '#':
-			segs = append(segs, segment{"hl-comment", tag})
+			segs = append(segs, hlSegment{"hl-comment", tag})
 		case '%':
 			segs = append(segs, tagSegments("hl-tag", tag)...)
 		default:
 			segs = append(segs, tagSegments("hl-expr", tag)...)
 		}
 	}
-	return lines(segs)
+	return numberLines(segs)
 }
 
 // tagSegments colours a {% %} or {{ }} block: its keyword and strings
 // stand out inside the block's colour.
-func tagSegments(class, tag string) []segment {
+func tagSegments(class, tag string) []hlSegment {
 	open, body, close := tag[:2], tag[2:], ""
 	if strings.HasSuffix(body, tag[1:2]+"}") || strings.HasSuffix(body, "}}") {
 		body, close = body[:len(body)-2], body[len(body)-2:]
 	}
-	segs := []segment{{class, open}}
+	segs := []hlSegment{{class, open}}
 	if m := jinjaKeywords.FindStringSubmatchIndex(body); class == "hl-tag" && m != nil {
-		segs = append(segs, segment{class, body[:m[3]]}, segment{"hl-kw", body[m[4]:m[5]]})
+		segs = append(segs, hlSegment{class, body[:m[3]]}, hlSegment{"hl-kw", body[m[4]:m[5]]})
 		body = body[m[5]:]
 	}
 	for len(body) > 0 {
 		loc := jinjaString.FindStringIndex(body)
 		if loc == nil {
-			segs = append(segs, segment{class, body})
+			segs = append(segs, hlSegment{class, body})
 			break
 		}
-		segs = append(segs, segment{class, body[:loc[0]]}, segment{"hl-str", body[loc[0]:loc[1]]})
+		segs = append(segs, hlSegment{class, body[:loc[0]]}, hlSegment{"hl-str", body[loc[0]:loc[1]]})
 		body = body[loc[1]:]
 	}
-	return append(segs, segment{class, close})
+	return append(segs, hlSegment{class, close})
 }
 
 // yamlKey matches a mapping key at the start of a line, after its indent
@@ -156,31 +156,31 @@ var yamlKey = regexp.MustCompile(`^(\s*(?:-\s+)*)('(?:[^']|'')*'|"(?:[^"\\]|\\.)
 var yamlScalar = regexp.MustCompile(`^(?:[-+]?(?:\d[\d_]*)(?:\.\d+)?(?:[eE][-+]?\d+)?|0x[0-9a-fA-F]+|true|false|True|False|yes|no|null|Null|~)$`)
 
 // highlightYAML colours YAML text line by line.
-func highlightYAML(src string) []codeLine {
-	return lines(yamlSegments(strings.ReplaceAll(src, "\r\n", "\n")))
+func highlightYAML(src string) []hlLine {
+	return numberLines(yamlSegments(strings.ReplaceAll(src, "\r\n", "\n")))
 }
 
 // yamlSegments colours YAML (or the YAML between Jinja2 tags): each line's
 // key, its value when quoted or a constant, and its comment.
-func yamlSegments(src string) []segment {
-	var segs []segment
+func yamlSegments(src string) []hlSegment {
+	var segs []hlSegment
 	for i, line := range strings.Split(src, "\n") {
 		if i > 0 {
-			segs = append(segs, segment{"", "\n"})
+			segs = append(segs, hlSegment{"", "\n"})
 		}
 		segs = append(segs, yamlLine(line)...)
 	}
 	return segs
 }
 
-func yamlLine(line string) []segment {
+func yamlLine(line string) []hlSegment {
 	if t := strings.TrimSpace(line); strings.HasPrefix(t, "#") {
-		return []segment{{"", line[:len(line)-len(strings.TrimLeft(line, " \t"))]}, {"hl-comment", strings.TrimLeft(line, " \t")}}
+		return []hlSegment{{"", line[:len(line)-len(strings.TrimLeft(line, " \t"))]}, {"hl-comment", strings.TrimLeft(line, " \t")}}
 	}
-	var segs []segment
+	var segs []hlSegment
 	rest := line
 	if m := yamlKey.FindStringSubmatchIndex(line); m != nil {
-		segs = append(segs, segment{"", line[m[2]:m[3]]}, segment{"hl-key", line[m[4]:m[5]]}, segment{"", line[m[6]:m[7]]})
+		segs = append(segs, hlSegment{"", line[m[2]:m[3]]}, hlSegment{"hl-key", line[m[4]:m[5]]}, hlSegment{"", line[m[6]:m[7]]})
 		rest = line[m[7]:]
 	}
 	// The value and a trailing comment (a # after a space, outside quotes).
@@ -205,18 +205,18 @@ func yamlLine(line string) []segment {
 	value := strings.TrimSpace(rest)
 	switch {
 	case value == "":
-		segs = append(segs, segment{"", rest})
+		segs = append(segs, hlSegment{"", rest})
 	case value[0] == '\'' || value[0] == '"':
 		lead := rest[:strings.Index(rest, value)]
-		segs = append(segs, segment{"", lead}, segment{"hl-str", value}, segment{"", rest[len(lead)+len(value):]})
+		segs = append(segs, hlSegment{"", lead}, hlSegment{"hl-str", value}, hlSegment{"", rest[len(lead)+len(value):]})
 	case yamlScalar.MatchString(value):
 		lead := rest[:strings.Index(rest, value)]
-		segs = append(segs, segment{"", lead}, segment{"hl-num", value}, segment{"", rest[len(lead)+len(value):]})
+		segs = append(segs, hlSegment{"", lead}, hlSegment{"hl-num", value}, hlSegment{"", rest[len(lead)+len(value):]})
 	default:
-		segs = append(segs, segment{"", rest})
+		segs = append(segs, hlSegment{"", rest})
 	}
 	if comment != "" {
-		segs = append(segs, segment{"hl-comment", comment})
+		segs = append(segs, hlSegment{"hl-comment", comment})
 	}
 	return segs
 }

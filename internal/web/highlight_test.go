@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func htmlLines(ls []codeLine) []string {
+func hlHTMLLines(ls []hlLine) []string {
 	var out []string
 	for i, l := range ls {
 		if l.N != i+1 {
@@ -32,7 +32,7 @@ func TestHighlightJinja(t *testing.T) {
 		`<span class="hl-tag">  </span><span class="hl-str">&#39;-smp 2&#39;</span><span class="hl-tag">] %}</span>`,
 		`<span class="hl-key">key</span>: <span class="hl-expr">{{ value }}</span> <span class="hl-comment"># note</span>`,
 	}
-	if diff := cmp.Diff(htmlLines(highlightJinja(src)), want); diff != "" {
+	if diff := cmp.Diff(hlHTMLLines(highlightJinja(src)), want); diff != "" {
 		t.Errorf("highlightJinja (-got +want):\n%s", diff)
 	}
 }
@@ -50,7 +50,7 @@ func TestHighlightYAML(t *testing.T) {
 		`  - <span class="hl-key">name</span>: <span class="hl-str">&#39;a # b&#39;</span> <span class="hl-comment"># c</span>`,
 		`<span class="hl-key">url</span>: http://x/#frag`,
 	}
-	if diff := cmp.Diff(htmlLines(highlightYAML(src)), want); diff != "" {
+	if diff := cmp.Diff(hlHTMLLines(highlightYAML(src)), want); diff != "" {
 		t.Errorf("highlightYAML (-got +want):\n%s", diff)
 	}
 }

@@ -45,7 +45,7 @@ func plotSVG(points []plotPoint, units string) template.HTML {
 	for _, p := range points {
 		lo, hi = math.Min(lo, p.Value), math.Max(hi, p.Value)
 	}
-	ticks := niceTicks(lo, hi, 5)
+	ticks := plotTicks(lo, hi, 5)
 	ylo, yhi := ticks[0], ticks[len(ticks)-1]
 	iw, ih := float64(plotW-plotLeft-plotRight), float64(plotH-plotTop-plotBot)
 	x := func(i int) float64 {
@@ -59,12 +59,12 @@ func plotSVG(points []plotPoint, units string) template.HTML {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg id="case-plot" class="plot" viewBox="0 0 %d %d" preserveAspectRatio="xMidYMid meet" role="img" aria-label="%s">`,
-		plotW, plotH, esc(fmt.Sprintf("%d measurements from %s to %s %s", len(points), fmtNum(lo), fmtNum(hi), units)))
+		plotW, plotH, esc(fmt.Sprintf("%d measurements from %s to %s %s", len(points), plotNum(lo), plotNum(hi), units)))
 	// The y axis: grid lines and round values.
 	b.WriteString(`<g class="plot-yaxis">`)
 	for _, t := range ticks {
 		fmt.Fprintf(&b, `<line class="plot-grid" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/>`, plotLeft, plotW-plotRight, y(t), y(t))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, plotLeft-6, y(t), esc(fmtNum(t)))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, plotLeft-6, y(t), esc(plotNum(t)))
 	}
 	if units != "" {
 		fmt.Fprintf(&b, `<text class="plot-units" transform="translate(14 %.1f) rotate(-90)" text-anchor="middle">%s</text>`, plotTop+ih/2, esc(units))
@@ -94,15 +94,15 @@ func plotSVG(points []plotPoint, units string) template.HTML {
 			class += " plot-current"
 		}
 		fmt.Fprintf(&b, `<a class="%s" href="%s"><circle class="pt pt-%s" cx="%.1f" cy="%.1f" r="5"/><title>%s</title></a>`,
-			class, esc(p.URL), resultClass(p.Result), x(i), y(p.Value),
-			esc(fmt.Sprintf("job %s: %s %s (%s)", p.Label, fmtNum(p.Value), units, p.Result)))
+			class, esc(p.URL), caseResultClass(p.Result), x(i), y(p.Value),
+			esc(fmt.Sprintf("job %s: %s %s (%s)", p.Label, plotNum(p.Value), units, p.Result)))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
 
 // resultClass keeps a result's CSS class to the four LAVA results.
-func resultClass(r string) string {
+func caseResultClass(r string) string {
 	switch r {
 	case "pass", "fail", "skip":
 		return r
@@ -110,9 +110,9 @@ func resultClass(r string) string {
 	return "unknown"
 }
 
-// niceTicks returns about n round values covering [lo, hi], first <= lo
+// plotTicks returns about n round values covering [lo, hi], first <= lo
 // and last >= hi, at least two of them.
-func niceTicks(lo, hi float64, n int) []float64 {
+func plotTicks(lo, hi float64, n int) []float64 {
 	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
 		return []float64{0, 1}
 	}
@@ -123,7 +123,7 @@ func niceTicks(lo, hi float64, n int) []float64 {
 		}
 		lo, hi = lo-pad, hi+pad
 	}
-	step := niceNum((hi-lo)/float64(n-1), true)
+	step := plotNiceNum((hi-lo)/float64(n-1), true)
 	first := math.Floor(lo/step) * step
 	last := math.Ceil(hi/step) * step
 	// Each tick is rounded to the step's decimals, so that 3 × 0.2 prints
@@ -139,8 +139,8 @@ func niceTicks(lo, hi float64, n int) []float64 {
 	return out
 }
 
-// niceNum is a round number (1, 2, 5 times a power of ten) near x.
-func niceNum(x float64, round bool) float64 {
+// plotNiceNum is a round number (1, 2, 5 times a power of ten) near x.
+func plotNiceNum(x float64, round bool) float64 {
 	exp := math.Floor(math.Log10(x))
 	f := x / math.Pow(10, exp)
 	var nf float64
@@ -157,7 +157,7 @@ func niceNum(x float64, round bool) float64 {
 	return nf * math.Pow(10, exp)
 }
 
-// fmtNum prints a measurement short: up to 6 significant digits.
-func fmtNum(v float64) string {
+// plotNum prints a measurement short: up to 6 significant digits.
+func plotNum(v float64) string {
 	return strconv.FormatFloat(v, 'g', 6, 64)
 }

@@ -9,15 +9,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// svgNode is a generic parse of the plot's SVG.
-type svgNode struct {
+// plotSVGNode is a generic parse of the plot's SVG.
+type plotSVGNode struct {
 	XMLName xml.Name
-	Attrs   []xml.Attr `xml:",any,attr"`
-	Nodes   []svgNode  `xml:",any"`
-	Text    string     `xml:",chardata"`
+	Attrs   []xml.Attr    `xml:",any,attr"`
+	Nodes   []plotSVGNode `xml:",any"`
+	Text    string        `xml:",chardata"`
 }
 
-func (n svgNode) attr(name string) string {
+func (n plotSVGNode) attr(name string) string {
 	for _, a := range n.Attrs {
 		if a.Name.Local == name {
 			return a.Value
@@ -26,7 +26,7 @@ func (n svgNode) attr(name string) string {
 	return ""
 }
 
-func (n svgNode) walk(fn func(svgNode)) {
+func (n plotSVGNode) walk(fn func(plotSVGNode)) {
 	fn(n)
 	for _, c := range n.Nodes {
 		c.walk(fn)
@@ -43,7 +43,7 @@ func TestPlotSVG(t *testing.T) {
 		{Label: "12.1", URL: "/results/12.1/0_perf/speed", Value: 18, Result: "weird<"},
 	}
 	svg := string(plotSVG(pts, "MB/s"))
-	var root svgNode
+	var root plotSVGNode
 	if err := xml.Unmarshal([]byte(svg), &root); err != nil {
 		t.Fatalf("plot is not well-formed XML: %v\n%s", err, svg)
 	}
@@ -56,7 +56,7 @@ func TestPlotSVG(t *testing.T) {
 	}
 	var got []point
 	var yticks []string
-	root.walk(func(n svgNode) {
+	root.walk(func(n plotSVGNode) {
 		if n.XMLName.Local == "a" && strings.HasPrefix(n.attr("class"), "plot-point") {
 			p := point{href: n.attr("href")}
 			for _, c := range n.Nodes {
@@ -106,7 +106,7 @@ func TestPlotEdges(t *testing.T) {
 		t.Errorf("no points drew something")
 	}
 	one := string(plotSVG([]plotPoint{{Label: "1", URL: "/x", Value: 0, Result: "pass"}}, ""))
-	if err := xml.Unmarshal([]byte(one), new(svgNode)); err != nil || strings.Count(one, "<circle") != 1 {
+	if err := xml.Unmarshal([]byte(one), new(plotSVGNode)); err != nil || strings.Count(one, "<circle") != 1 {
 		t.Errorf("one point at 0: %v\n%s", err, one)
 	}
 	for _, c := range []struct {
@@ -118,8 +118,8 @@ func TestPlotEdges(t *testing.T) {
 		{-3, 7, []float64{-4, -2, 0, 2, 4, 6, 8}},
 		{1e6, 1.2e6, []float64{1e6, 1.05e6, 1.1e6, 1.15e6, 1.2e6}},
 	} {
-		if diff := cmp.Diff(niceTicks(c.lo, c.hi, 5), c.want); diff != "" {
-			t.Errorf("niceTicks(%v, %v) (-got +want):\n%s", c.lo, c.hi, diff)
+		if diff := cmp.Diff(plotTicks(c.lo, c.hi, 5), c.want); diff != "" {
+			t.Errorf("plotTicks(%v, %v) (-got +want):\n%s", c.lo, c.hi, diff)
 		}
 	}
 }

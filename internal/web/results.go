@@ -42,24 +42,24 @@ import (
 func init() {
 	addRoutes(func(s *site) { s.resultRoutes() })
 	addFuncs(template.FuncMap{
-		"resultClass": func(r string) string { return "res-" + resultClass(r) },
-		"resultsURL":  resultsURL,
-		"measurement": func(m *float64) string {
+		"resClass": func(r string) string { return "res-" + caseResultClass(r) },
+		"resURL":   resultsURL,
+		"resMeasurement": func(m *float64) string {
 			if m == nil {
 				return ""
 			}
-			return fmtNum(*m)
+			return plotNum(*m)
 		},
 	})
 }
 
 func (s *site) resultRoutes() {
-	s.get("/results/{job}", s.jobResults)
+	s.get("/results/{job}", s.resultsJobPage)
 	// One pattern a depth, dispatched by hand: "/results/testcase/{id}"
 	// and "/results/{job}/csv" would both match "/results/testcase/csv",
 	// which Go's ServeMux refuses to register.
-	s.get("/results/{job}/{suite}", s.results2)
-	s.get("/results/{job}/{suite}/{case}", s.results3)
+	s.get("/results/{job}/{suite}", s.resultsDepth2)
+	s.get("/results/{job}/{suite}/{case}", s.resultsDepth3)
 }
 
 // resultsURL is the path of a job's results, or of a suite or test case
@@ -72,53 +72,53 @@ func resultsURL(j store.Job, parts ...string) string {
 	return p
 }
 
-// results2 is /results/X/Y: a test case by id, a job export, or a suite.
-func (s *site) results2(w http.ResponseWriter, r *http.Request) {
+// resultsDepth2 is /results/X/Y: a test case by id, a job export, or a suite.
+func (s *site) resultsDepth2(w http.ResponseWriter, r *http.Request) {
 	job, suite := r.PathValue("job"), r.PathValue("suite")
 	switch {
 	case job == "testcase":
-		s.testCaseByID(w, r, suite)
+		s.resultsCaseByID(w, r, suite)
 	case suite == "csv" || suite == "yaml" || suite == "yaml_summary" || suite == "metadata":
-		s.jobExport(w, r, job, suite)
+		s.resultsJobExport(w, r, job, suite)
 	default:
-		s.suiteResults(w, r, job, suite)
+		s.resultsSuitePage(w, r, job, suite)
 	}
 }
 
-// results3 is /results/X/Y/Z: a test case's YAML by id, a suite export,
+// resultsDepth3 is /results/X/Y/Z: a test case's YAML by id, a suite export,
 // or a test case by name.
-func (s *site) results3(w http.ResponseWriter, r *http.Request) {
+func (s *site) resultsDepth3(w http.ResponseWriter, r *http.Request) {
 	job, suite, name := r.PathValue("job"), r.PathValue("suite"), r.PathValue("case")
 	switch {
 	case job == "testcase" && name == "yaml":
-		s.testCaseExport(w, r, suite)
+		s.resultsCaseExport(w, r, suite)
 	case name == "csv" || name == "yaml":
-		s.suiteExport(w, r, job, suite, name)
+		s.resultsSuiteExport(w, r, job, suite, name)
 	default:
-		s.testCaseByName(w, r, job, suite, name)
+		s.resultsCaseByName(w, r, job, suite, name)
 	}
 }
 
-// suiteRow is a suite's line in the job's results table.
-type suiteRow struct {
+// resultSuiteRow is a suite's line in the job's results table.
+type resultSuiteRow struct {
 	Name                         string
 	Pass, Fail, Skip, Unknown, N int
 }
 
-// suiteRows counts rs by suite, in the order each suite first appears.
-func suiteRows(rs []store.Result) []suiteRow {
-	var out []suiteRow
+// resultSuiteRows counts rs by suite, in the order each suite first appears.
+func resultSuiteRows(rs []store.Result) []resultSuiteRow {
+	var out []resultSuiteRow
 	at := map[string]int{}
 	for _, r := range rs {
 		i, ok := at[r.Suite]
 		if !ok {
 			i = len(out)
 			at[r.Suite] = i
-			out = append(out, suiteRow{Name: r.Suite})
+			out = append(out, resultSuiteRow{Name: r.Suite})
 		}
 		row := &out[i]
 		row.N++
-		switch resultClass(r.Result) {
+		switch caseResultClass(r.Result) {
 		case "pass":
 			row.Pass++
 		case "fail":
@@ -132,27 +132,27 @@ func suiteRows(rs []store.Result) []suiteRow {
 	return out
 }
 
-// metaItem is one entry of a job's metadata block.
-type metaItem struct{ Key, Value string }
+// resultMeta is one entry of a job's metadata block.
+type resultMeta struct{ Key, Value string }
 
-// jobMetadataItems is the definition's metadata: mapping, each value as
+// resultJobMetadata is the definition's metadata: mapping, each value as
 // text (a scalar as it is, anything else as YAML).
-func jobMetadataItems(definition string) []metaItem {
+func resultJobMetadata(definition string) []resultMeta {
 	var d struct {
 		Metadata yaml.Node `yaml:"metadata"`
 	}
 	if yaml.Unmarshal([]byte(definition), &d) != nil || d.Metadata.Kind != yaml.MappingNode {
 		return nil
 	}
-	var out []metaItem
+	var out []resultMeta
 	for i := 0; i+1 < len(d.Metadata.Content); i += 2 {
-		out = append(out, metaItem{d.Metadata.Content[i].Value, nodeText(d.Metadata.Content[i+1])})
+		out = append(out, resultMeta{d.Metadata.Content[i].Value, yamlNodeText(d.Metadata.Content[i+1])})
 	}
 	return out
 }
 
-// nodeText is a YAML value as text: a scalar's value, else its YAML.
-func nodeText(n *yaml.Node) string {
+// yamlNodeText is a YAML value as text: a scalar's value, else its YAML.
+func yamlNodeText(n *yaml.Node) string {
 	if n.Kind == yaml.ScalarNode {
 		return n.Value
 	}
@@ -165,12 +165,12 @@ func nodeText(n *yaml.Node) string {
 
 type jobResultsData struct {
 	Job      store.Job
-	Suites   []suiteRow
-	Total    suiteRow
-	Metadata []metaItem
+	Suites   []resultSuiteRow
+	Total    resultSuiteRow
+	Metadata []resultMeta
 }
 
-func (s *site) jobResults(w http.ResponseWriter, r *http.Request) {
+func (s *site) resultsJobPage(w http.ResponseWriter, r *http.Request) {
 	j, err := s.findJob(r, r.PathValue("job"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -181,7 +181,7 @@ func (s *site) jobResults(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	d := jobResultsData{Job: j, Suites: suiteRows(rs), Metadata: jobMetadataItems(j.Definition)}
+	d := jobResultsData{Job: j, Suites: resultSuiteRows(rs), Metadata: resultJobMetadata(j.Definition)}
 	for _, row := range d.Suites {
 		d.Total.Pass += row.Pass
 		d.Total.Fail += row.Fail
@@ -194,23 +194,23 @@ func (s *site) jobResults(w http.ResponseWriter, r *http.Request) {
 
 type suiteResultsData struct {
 	Job   store.Job
-	Suite suiteRow
+	Suite resultSuiteRow
 	Cases []store.Result
 }
 
-func (s *site) suiteResults(w http.ResponseWriter, r *http.Request, id, suite string) {
-	j, cases, err := s.suiteCases(r, id, suite)
+func (s *site) resultsSuitePage(w http.ResponseWriter, r *http.Request, id, suite string) {
+	j, cases, err := s.resultsSuiteCases(r, id, suite)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.page(w, r, "results_suite.html", fmt.Sprintf("Suite %s of job %v", suite, lab.DisplayID(j)),
-		suiteResultsData{Job: j, Suite: suiteRows(cases)[0], Cases: cases})
+		suiteResultsData{Job: j, Suite: resultSuiteRows(cases)[0], Cases: cases})
 }
 
-// suiteCases is the job an URL names and its results in suite; a suite
+// resultsSuiteCases is the job an URL names and its results in suite; a suite
 // without results is not found.
-func (s *site) suiteCases(r *http.Request, id, suite string) (store.Job, []store.Result, error) {
+func (s *site) resultsSuiteCases(r *http.Request, id, suite string) (store.Job, []store.Result, error) {
 	j, err := s.findJob(r, id)
 	if err != nil {
 		return j, nil, err
@@ -231,8 +231,8 @@ func (s *site) suiteCases(r *http.Request, id, suite string) (store.Job, []store
 	return j, cases, nil
 }
 
-func (s *site) testCaseByName(w http.ResponseWriter, r *http.Request, id, suite, name string) {
-	j, cases, err := s.suiteCases(r, id, suite)
+func (s *site) resultsCaseByName(w http.ResponseWriter, r *http.Request, id, suite, name string) {
+	j, cases, err := s.resultsSuiteCases(r, id, suite)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -241,15 +241,15 @@ func (s *site) testCaseByName(w http.ResponseWriter, r *http.Request, id, suite,
 	if n, err := strconv.ParseInt(name, 10, 64); err == nil {
 		for _, c := range cases {
 			if c.ID == n {
-				s.testCasePage(w, r, j, cases, c.Case)
+				s.resultsCasePage(w, r, j, cases, c.Case)
 				return
 			}
 		}
 	}
-	s.testCasePage(w, r, j, cases, name)
+	s.resultsCasePage(w, r, j, cases, name)
 }
 
-func (s *site) testCaseByID(w http.ResponseWriter, r *http.Request, idText string) {
+func (s *site) resultsCaseByID(w http.ResponseWriter, r *http.Request, idText string) {
 	id, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil {
 		s.fail(w, r, notFound("test case "+idText))
@@ -264,7 +264,7 @@ func (s *site) testCaseByID(w http.ResponseWriter, r *http.Request, idText strin
 		s.fail(w, r, err)
 		return
 	}
-	j, cases, err := s.suiteCases(r, strconv.FormatInt(jobID, 10), c.Suite)
+	j, cases, err := s.resultsSuiteCases(r, strconv.FormatInt(jobID, 10), c.Suite)
 	var he *httpError
 	if errors.As(err, &he) && he.Code == http.StatusNotFound {
 		// A private job's case is not found either.
@@ -275,39 +275,39 @@ func (s *site) testCaseByID(w http.ResponseWriter, r *http.Request, idText strin
 		s.fail(w, r, err)
 		return
 	}
-	s.testCasePage(w, r, j, cases, c.Case)
+	s.resultsCasePage(w, r, j, cases, c.Case)
 }
 
-// caseView is one result of the case page (not embedding store.Result,
+// resultCaseView is one result of the case page (not embedding store.Result,
 // whose field Result the embedded struct's name would shadow).
-type caseView struct {
+type resultCaseView struct {
 	ID          int64
 	Result      string
 	Measurement *float64
 	Units       string
 	Logged      time.Time
 	LogStart    *int64
-	Metadata    []metaItem
+	Metadata    []resultMeta
 }
 
-// historyRow is one job of the case's history.
-type historyRow struct {
+// caseHistoryRow is one job of the case's history.
+type caseHistoryRow struct {
 	Job     store.Job
 	Result  store.Result
 	URL     string
 	Current bool
 }
 
-type testCaseData struct {
+type resultCaseData struct {
 	Job     store.Job
 	Suite   string
 	Name    string
-	Cases   []caseView
+	Cases   []resultCaseView
 	Plot    template.HTML
 	Units   string
 	By      string // "type" or "description"
 	ByType  string // the device type plotted across
-	History []historyRow
+	History []caseHistoryRow
 	// NoMeasure is set when no job of the history measured the case.
 	NoMeasure bool
 }
@@ -318,13 +318,13 @@ const (
 	caseHistoryMax  = store.MaxCaseHistory
 )
 
-func (s *site) testCasePage(w http.ResponseWriter, r *http.Request, j store.Job, suiteCases []store.Result, name string) {
+func (s *site) resultsCasePage(w http.ResponseWriter, r *http.Request, j store.Job, resultsSuiteCases []store.Result, name string) {
 	ctx := r.Context()
-	d := testCaseData{Job: j, Suite: suiteCases[0].Suite, Name: name, By: "type"}
-	for _, c := range suiteCases {
+	d := resultCaseData{Job: j, Suite: resultsSuiteCases[0].Suite, Name: name, By: "type"}
+	for _, c := range resultsSuiteCases {
 		if c.Case == name {
-			d.Cases = append(d.Cases, caseView{ID: c.ID, Result: c.Result, Measurement: c.Measurement, Units: c.Units,
-				Logged: c.Logged, LogStart: c.LogStart, Metadata: caseMetadataItems(c.Metadata)})
+			d.Cases = append(d.Cases, resultCaseView{ID: c.ID, Result: c.Result, Measurement: c.Measurement, Units: c.Units,
+				Logged: c.Logged, LogStart: c.LogStart, Metadata: resultCaseMetadata(c.Metadata)})
 		}
 	}
 	if len(d.Cases) == 0 {
@@ -357,7 +357,7 @@ func (s *site) testCasePage(w http.ResponseWriter, r *http.Request, j store.Job,
 	// Oldest first, left to right.
 	for i := len(points) - 1; i >= 0; i-- {
 		p := points[i]
-		row := historyRow{Job: p.Job, Result: p.Result, URL: resultsURL(p.Job, d.Suite, name), Current: p.Job.ID == j.ID}
+		row := caseHistoryRow{Job: p.Job, Result: p.Result, URL: resultsURL(p.Job, d.Suite, name), Current: p.Job.ID == j.ID}
 		d.History = append(d.History, row)
 		if p.Result.Measurement != nil {
 			plot = append(plot, plotPoint{Label: fmt.Sprint(lab.DisplayID(p.Job)), URL: row.URL, Value: *p.Result.Measurement,
@@ -373,21 +373,21 @@ func (s *site) testCasePage(w http.ResponseWriter, r *http.Request, j store.Job,
 	s.page(w, r, "results_case.html", fmt.Sprintf("Test case %s of job %v", name, lab.DisplayID(j)), d)
 }
 
-// caseMetadataItems is a result's metadata (YAML or JSON text as the
+// resultCaseMetadata is a result's metadata (YAML or JSON text as the
 // worker sent it) as sorted items, without the keys the page shows
 // already (case, result, definition, measurement, units).
-func caseMetadataItems(text string) []metaItem {
+func resultCaseMetadata(text string) []resultMeta {
 	var n yaml.Node
 	if yaml.Unmarshal([]byte(text), &n) != nil || len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
 		return nil
 	}
 	m := n.Content[0]
-	var out []metaItem
+	var out []resultMeta
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		switch k := m.Content[i].Value; k {
 		case "case", "result", "definition", "measurement", "units":
 		default:
-			out = append(out, metaItem{k, nodeText(m.Content[i+1])})
+			out = append(out, resultMeta{k, yamlNodeText(m.Content[i+1])})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
@@ -395,14 +395,14 @@ func caseMetadataItems(text string) []metaItem {
 }
 
 // The exports land with internal/resultexport.
-func (s *site) jobExport(w http.ResponseWriter, r *http.Request, id, kind string) {
+func (s *site) resultsJobExport(w http.ResponseWriter, r *http.Request, id, kind string) {
 	s.fail(w, r, notFound("export "+kind))
 }
 
-func (s *site) suiteExport(w http.ResponseWriter, r *http.Request, id, suite, kind string) {
+func (s *site) resultsSuiteExport(w http.ResponseWriter, r *http.Request, id, suite, kind string) {
 	s.fail(w, r, notFound("export "+kind))
 }
 
-func (s *site) testCaseExport(w http.ResponseWriter, r *http.Request, id string) {
+func (s *site) resultsCaseExport(w http.ResponseWriter, r *http.Request, id string) {
 	s.fail(w, r, notFound("export of test case "+id))
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/basalt-lava/basalt/internal/store"
 )
 
-// resultsFixture stores jobs with results: four finished jobs on qemu-01
+// resultsFixtureJobs stores jobs with results: four finished jobs on qemu-01
 // named "perf" measuring 0_perf/speed (the third private to alice), one
 // named "other", and returns their ids.
-func resultsFixture(t *testing.T, ts *testSite) []store.Job {
+func resultsFixtureJobs(t *testing.T, ts *testSite) []store.Job {
 	t.Helper()
 	ctx := context.Background()
 	var jobs []store.Job
@@ -56,7 +56,7 @@ func resultsFixture(t *testing.T, ts *testSite) []store.Job {
 // links; a private job is not found for others.
 func TestJobResults(t *testing.T) {
 	ts := newTestSite(t)
-	jobs := resultsFixture(t, ts)
+	jobs := resultsFixtureJobs(t, ts)
 	for _, p := range []string{"/results/1", "/results/1/"} {
 		wantBody(t, ts.get(t, p, ""), http.StatusOK,
 			`<tr id="suite-lava"><td><a href="/results/1/lava">lava</a></td>`,
@@ -79,7 +79,7 @@ func TestJobResults(t *testing.T) {
 // the link to their log line.
 func TestSuiteResults(t *testing.T) {
 	ts := newTestSite(t)
-	resultsFixture(t, ts)
+	resultsFixtureJobs(t, ts)
 	for _, p := range []string{"/results/2/0_perf", "/results/2/0_perf/"} {
 		wantBody(t, ts.get(t, p, ""), http.StatusOK,
 			`<td><a href="/results/2/0_perf/speed">speed</a></td>
@@ -96,7 +96,7 @@ func TestSuiteResults(t *testing.T) {
 // of the job name): one point per job, linking to that job's case.
 func TestTestCasePage(t *testing.T) {
 	ts := newTestSite(t)
-	jobs := resultsFixture(t, ts)
+	jobs := resultsFixtureJobs(t, ts)
 	rs, err := ts.st.Results(context.Background(), jobs[3].ID)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestTestCasePage(t *testing.T) {
 		}
 		// Anonymous: jobs 1, 2, 4 (3 is private; 5 is named "other" but
 		// on the same device type, so it is in).
-		if diff := cmp.Diff(plotLinks(t, rec.Body.String()), []string{
+		if diff := cmp.Diff(resultsPlotLinks(t, rec.Body.String()), []string{
 			"/results/1/0_perf/speed", "/results/2/0_perf/speed", "/results/4/0_perf/speed", "/results/5/0_perf/speed",
 		}); diff != "" {
 			t.Errorf("%s: plot points (-got +want):\n%s", p, diff)
@@ -130,7 +130,7 @@ func TestTestCasePage(t *testing.T) {
 	// By job name, as alice (who sees her private job 3).
 	rec := ts.get(t, "/results/4/0_perf/speed?by=description", "alice")
 	wantBody(t, rec, http.StatusOK, `Jobs named “perf”`)
-	if diff := cmp.Diff(plotLinks(t, rec.Body.String()), []string{
+	if diff := cmp.Diff(resultsPlotLinks(t, rec.Body.String()), []string{
 		"/results/1/0_perf/speed", "/results/2/0_perf/speed", "/results/3/0_perf/speed", "/results/4/0_perf/speed",
 	}); diff != "" {
 		t.Errorf("by description: plot points (-got +want):\n%s", diff)
@@ -142,7 +142,7 @@ func TestTestCasePage(t *testing.T) {
 		t.Errorf("a case without measurements has a plot")
 	}
 	// The limit.
-	if got := plotLinks(t, ts.get(t, "/results/4/0_perf/speed?jobs=2", "").Body.String()); len(got) != 2 {
+	if got := resultsPlotLinks(t, ts.get(t, "/results/4/0_perf/speed?jobs=2", "").Body.String()); len(got) != 2 {
 		t.Errorf("?jobs=2: %d points, want 2", len(got))
 	}
 	// Unknown or hidden cases.
@@ -155,21 +155,21 @@ func TestTestCasePage(t *testing.T) {
 	}
 }
 
-var plotLinkRE = regexp.MustCompile(`<svg id="case-plot".*?</svg>`)
+var resultsPlotRE = regexp.MustCompile(`<svg id="case-plot".*?</svg>`)
 
-// plotLinks returns the links of the page's plot points, in order.
-func plotLinks(t *testing.T, page string) []string {
+// resultsPlotLinks returns the links of the page's plot points, in order.
+func resultsPlotLinks(t *testing.T, page string) []string {
 	t.Helper()
-	svg := plotLinkRE.FindString(page)
+	svg := resultsPlotRE.FindString(page)
 	if svg == "" {
 		return nil
 	}
-	var root svgNode
+	var root plotSVGNode
 	if err := xml.Unmarshal([]byte(svg), &root); err != nil {
 		t.Fatalf("the plot is not well-formed: %v", err)
 	}
 	var out []string
-	root.walk(func(n svgNode) {
+	root.walk(func(n plotSVGNode) {
 		if n.XMLName.Local == "a" && strings.HasPrefix(n.attr("class"), "plot-point") {
 			out = append(out, n.attr("href"))
 		}

@@ -20,7 +20,7 @@ import (
 
 func init() {
 	addRoutes(func(s *site) { s.workerRoutes() })
-	addFuncs(template.FuncMap{"workerHealthClass": workerHealthClass})
+	addFuncs(template.FuncMap{"dvWorkerHealthClass": workerHealthClass})
 }
 
 func (s *site) workerRoutes() {
@@ -39,16 +39,16 @@ func workerHealthClass(h store.WorkerHealth) string {
 	return "dh-danger"
 }
 
-// workerRow is a worker with its device count and the age of its last
+// workerTableRow is a worker with its device count and the age of its last
 // ping.
-type workerRow struct {
+type workerTableRow struct {
 	store.Worker
 	Devices int
 	Running int // devices Reserved or Running
 	PingAge string
 }
 
-func workerRows(ws []store.Worker, devs []store.Device, now time.Time) []workerRow {
+func workerTableRows(ws []store.Worker, devs []store.Device, now time.Time) []workerTableRow {
 	count, busy := map[string]int{}, map[string]int{}
 	for _, d := range devs {
 		if d.Health == store.HealthRetired {
@@ -59,9 +59,9 @@ func workerRows(ws []store.Worker, devs []store.Device, now time.Time) []workerR
 			busy[d.Worker]++
 		}
 	}
-	out := make([]workerRow, len(ws))
+	out := make([]workerTableRow, len(ws))
 	for i, w := range ws {
-		out[i] = workerRow{Worker: w, Devices: count[w.Name], Running: busy[w.Name], PingAge: "never"}
+		out[i] = workerTableRow{Worker: w, Devices: count[w.Name], Running: busy[w.Name], PingAge: "never"}
 		if !w.LastPing.IsZero() {
 			out[i].PingAge = formatDuration(now.Sub(w.LastPing)) + " ago"
 		}
@@ -81,12 +81,12 @@ func (s *site) workerList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sort.Slice(ws, func(i, j int) bool { return ws[i].Name < ws[j].Name })
-	s.page(w, r, "workers.html", "Workers", workerRows(ws, devs, time.Now()))
+	s.page(w, r, "workers.html", "Workers", workerTableRows(ws, devs, time.Now()))
 }
 
 type workerPageData struct {
-	Worker  workerRow
-	Devices []deviceRow
+	Worker  workerTableRow
+	Devices []deviceTableRow
 	Retired bool
 	Jobs    []store.Job
 }
@@ -108,7 +108,7 @@ func (s *site) workerPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	data := workerPageData{Worker: workerRows([]store.Worker{wk}, devs, time.Now())[0],
+	data := workerPageData{Worker: workerTableRows([]store.Worker{wk}, devs, time.Now())[0],
 		Retired: r.URL.Query().Get("retired") != "" && r.URL.Query().Get("retired") != "0"}
 	var mine []store.Device
 	for _, d := range devs {

@@ -22,7 +22,7 @@ func TestWorkerPages(t *testing.T) {
 	if err := ts.st.PingWorker(ctx, "w1", time.Now().Add(-2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := ts.st.UpdateWorker(ctx, "w2", store.WorkerUpdate{Health: ptr(store.WorkerMaintenance), JobLimit: ptr(3), Description: ptr("lab <2>")}, store.Change{}); err != nil {
+	if err := ts.st.UpdateWorker(ctx, "w2", store.WorkerUpdate{Health: devPtr(store.WorkerMaintenance), JobLimit: devPtr(3), Description: devPtr("lab <2>")}, store.Change{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := ts.st.CreateDevice(ctx, store.Device{Name: "old-01", DeviceType: "qemu", Worker: "w1"}); err != nil {
