@@ -218,6 +218,9 @@ type devicePageData struct {
 	Log          []store.DeviceLogEntry
 	CanChange    bool
 	Healths      []store.DeviceHealth // the choices of the health form
+	// NoHealthCheck warns an administrator that the device's type has no
+	// health-check job while its health checks are on (LAVA's page does).
+	NoHealthCheck bool
 }
 
 func (s *site) devicePage(w http.ResponseWriter, r *http.Request) {
@@ -274,6 +277,9 @@ func (s *site) devicePage(w http.ResponseWriter, r *http.Request) {
 	}
 	if u, ok := s.user(r); ok && u.Superuser {
 		data.CanChange = true
+		if dt, err := s.c.Store.DeviceType(ctx, d.DeviceType); err == nil {
+			data.NoHealthCheck = dt.HealthCheck == "" && !dt.HealthDisabled && d.Health != store.HealthRetired
+		}
 		for _, h := range []store.DeviceHealth{store.HealthGood, store.HealthUnknown, store.HealthMaintenance, store.HealthLooping, store.HealthBad, store.HealthRetired} {
 			if h != d.Health {
 				data.Healths = append(data.Healths, h)

@@ -91,7 +91,7 @@ func TestDeviceRecentJobs(t *testing.T) {
 func TestDeviceHealthChange(t *testing.T) {
 	ts := newTestSite(t)
 	ctx := context.Background()
-	wantBody(t, ts.get(t, "/scheduler/device/qemu-01", "admin"), http.StatusOK, `id="health-form"`, `<option>Maintenance</option>`)
+	wantBody(t, ts.get(t, "/scheduler/device/qemu-01", "admin"), http.StatusOK, `id="health-form"`, `<option>Maintenance</option>`, `id="no-health-check"`)
 	// form is new each time: post adds the session's CSRF token to it.
 	form := func() url.Values { return url.Values{"health": {"maintenance"}, "reason": {"swap the <SD> card"}} }
 	wantBody(t, ts.post(t, "/scheduler/device/qemu-01/health", "alice", form()), http.StatusForbidden, "administrator")
