@@ -14,7 +14,8 @@ package web
 //	                 #health-form (superusers: select[name=health],
 //	                 textarea[name=reason]), #recent-jobs (table, a row
 //	                 per job), #all-device-jobs (a), #transitions (table),
-//	                 .alert#no-worker, .alert#config-error
+//	                 .alert#no-worker, .alert#config-error,
+//	                 .alert#no-health-check (superusers)
 //	dictionary page  #dict-props, #dict-extends, #dict-jinja and #dict-yaml
 //	                 (div.code, one div.line#jinja-L<n> / #yaml-L<n> per
 //	                 line), #dict-plain (the download link)
