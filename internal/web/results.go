@@ -393,16 +393,3 @@ func resultCaseMetadata(text string) []resultMeta {
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
-
-// The exports land with internal/resultexport.
-func (s *site) resultsJobExport(w http.ResponseWriter, r *http.Request, id, kind string) {
-	s.fail(w, r, notFound("export "+kind))
-}
-
-func (s *site) resultsSuiteExport(w http.ResponseWriter, r *http.Request, id, suite, kind string) {
-	s.fail(w, r, notFound("export "+kind))
-}
-
-func (s *site) resultsCaseExport(w http.ResponseWriter, r *http.Request, id string) {
-	s.fail(w, r, notFound("export of test case "+id))
-}
