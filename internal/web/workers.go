@@ -3,16 +3,21 @@ package web
 // The worker pages: /scheduler/allworkers and /scheduler/worker/NAME.
 //
 // Stable element ids and classes: #workers (table, tr#worker-NAME with
-// td.worker-state, td.worker-ping), #worker-props (dl), #worker-devices
+// td.worker-state, td.worker-ping), #worker-props (dl),
+// #worker-health-form (superusers: select[name=health],
+// textarea[name=reason]), #worker-devices
 // (table, as the device list's), #worker-jobs (table of the jobs on its
 // devices). State badges: .badge.st-online / .st-offline; health badges
 // dh-success (Active), dh-warning (Maintenance), dh-danger (Retired).
 
 import (
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/store"
@@ -26,6 +31,7 @@ func init() {
 func (s *site) workerRoutes() {
 	s.get("/scheduler/allworkers", s.workerList)
 	s.get("/scheduler/worker/{name}", s.workerPage)
+	s.post("/scheduler/worker/{name}/health", s.workerHealthPost)
 }
 
 // workerHealthClass is LAVA's colour of a worker health.
@@ -89,6 +95,9 @@ type workerPageData struct {
 	Devices []deviceTableRow
 	Retired bool
 	Jobs    []store.Job
+	// CanChange: a superuser may change the health, to one of Healths.
+	CanChange bool
+	Healths   []store.WorkerHealth
 }
 
 func (s *site) workerPage(w http.ResponseWriter, r *http.Request) {
@@ -126,5 +135,52 @@ func (s *site) workerPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if u, ok := s.user(r); ok && u.Superuser {
+		data.CanChange = true
+		for _, h := range []store.WorkerHealth{store.WorkerActive, store.WorkerMaintenance, store.WorkerRetired} {
+			if h != wk.Health {
+				data.Healths = append(data.Healths, h)
+			}
+		}
+	}
 	s.page(w, r, "worker.html", wk.Name+" · worker", data)
+}
+
+// workerHealthPost is the superuser's health change from the worker page
+// (LAVA's worker health modal); the store cascades it to the devices as
+// LAVA does and logs each device's change with the user and reason.
+func (s *site) workerHealthPost(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	u, ok := s.user(r)
+	if !ok || !u.Superuser {
+		s.fail(w, r, &httpError{Code: http.StatusForbidden, Msg: "only an administrator can change a worker's health"})
+		return
+	}
+	var health store.WorkerHealth
+	want := strings.TrimSpace(r.PostFormValue("health"))
+	for _, h := range []store.WorkerHealth{store.WorkerActive, store.WorkerMaintenance, store.WorkerRetired} {
+		if strings.EqualFold(want, string(h)) {
+			health = h
+		}
+	}
+	if health == "" {
+		s.fail(w, r, &httpError{Code: http.StatusBadRequest, Msg: fmt.Sprintf("unknown worker health %q", want)})
+		return
+	}
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if len(reason) > 2000 {
+		s.fail(w, r, &httpError{Code: http.StatusBadRequest, Msg: "the reason is longer than 2000 characters"})
+		return
+	}
+	err := s.c.Store.UpdateWorker(r.Context(), name, store.WorkerUpdate{Health: &health}, store.Change{By: u.Name, Reason: reason})
+	if errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, notFound("worker "+name))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.c.Lab.Kick()
+	http.Redirect(w, r, "/scheduler/worker/"+url.PathEscape(name), http.StatusSeeOther)
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -59,4 +60,29 @@ func TestWorkerPages(t *testing.T) {
 	}
 	wantBody(t, ts.get(t, "/scheduler/worker/w1?retired=1", ""), http.StatusOK, `<tr id="device-old-01">`)
 	wantBody(t, ts.get(t, "/scheduler/worker/nope", ""), http.StatusNotFound, "worker nope not found")
+}
+
+// TestWorkerHealthChange: a superuser sets a worker's health (cascading to
+// its devices, logged with the reason); others are refused.
+func TestWorkerHealthChange(t *testing.T) {
+	ts := newTestSite(t)
+	ctx := context.Background()
+	wantBody(t, ts.get(t, "/scheduler/worker/w1", "admin"), http.StatusOK, `id="worker-health-form"`, `<option>Retired</option>`)
+	if strings.Contains(ts.get(t, "/scheduler/worker/w1", "alice").Body.String(), "worker-health-form") {
+		t.Errorf("alice sees the worker health form")
+	}
+	form := func(h string) url.Values { return url.Values{"health": {h}, "reason": {"moving racks"}} }
+	wantBody(t, ts.post(t, "/scheduler/worker/w1/health", "alice", form("Retired")), http.StatusForbidden)
+	wantBody(t, ts.post(t, "/scheduler/worker/w1/health", "admin", form("Gone")), http.StatusBadRequest, "unknown worker health")
+	wantBody(t, ts.post(t, "/scheduler/worker/nope/health", "admin", form("Retired")), http.StatusNotFound)
+	rec := ts.post(t, "/scheduler/worker/w1/health/", "admin", form("retired"))
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/scheduler/worker/w1" {
+		t.Fatalf("worker health change: %d to %q", rec.Code, rec.Header().Get("Location"))
+	}
+	wk, err := ts.st.Worker(ctx, "w1")
+	if err != nil || wk.Health != store.WorkerRetired {
+		t.Fatalf("worker health %s, %v; want Retired", wk.Health, err)
+	}
+	wantBody(t, ts.get(t, "/scheduler/device/qemu-01", ""), http.StatusOK,
+		`<td>admin</td><td>Good → Retired (worker going retired: moving racks)</td>`)
 }
