@@ -20,6 +20,8 @@ import (
 	"github.com/basalt-lava/basalt/internal/lavarpc"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/notify"
+	"github.com/basalt-lava/basalt/internal/restapi"
+	"github.com/basalt-lava/basalt/internal/webauth"
 	"github.com/basalt-lava/basalt/internal/workerapi"
 )
 
@@ -139,7 +141,13 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	if err != nil {
 		return fail(err)
 	}
-	handler := serverHandler(workerapi.NewHandler(l.WorkerServer()), apiHandler(apiConfig{Store: st, Logs: logs, Lab: l}))
+	key, err := webauth.LoadKey(*dataDir)
+	if err != nil {
+		return fail(err)
+	}
+	auth := webauth.New(st, key)
+	rest := restapi.New(restapi.Config{Store: st, Logs: logs, Lab: l, Auth: auth})
+	handler := serverHandler(workerapi.NewHandler(l.WorkerServer()), rest, apiHandler(apiConfig{Store: st, Logs: logs, Lab: l}))
 
 	hl, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -185,14 +193,18 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	return code
 }
 
-// serverHandler routes the worker protocol's paths to workers and every
-// other path to the API. It is not an http.ServeMux on purpose: a mux
+// serverHandler routes the worker protocol's paths to workers, REST's to
+// rest and every other path to the API. It is not an http.ServeMux on purpose: a mux
 // answers "//RPC2", which lavacli 1.2 posts to, with a redirect that an
 // XML-RPC client does not follow.
-func serverHandler(workers, api http.Handler) http.Handler {
+func serverHandler(workers, rest, api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, workerapi.PathPrefix) {
 			workers.ServeHTTP(w, r)
+			return
+		}
+		if restapi.IsPath(r.URL.Path) { // /api/v0.2/, /api/v0.3/
+			rest.ServeHTTP(w, r)
 			return
 		}
 		api.ServeHTTP(w, r)
