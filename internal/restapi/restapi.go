@@ -175,6 +175,15 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.fail(rq, errNotFound)
 		return
 	}
+	// Django's QueryDict reads a parameter given twice as its last value
+	// (a requests session's params repeat "limit" on a "next" URL that
+	// has one): keep only the last of each, so every reader agrees.
+	if q := r.URL.Query(); len(q) > 0 {
+		for k, v := range q {
+			q[k] = v[len(v)-1:]
+		}
+		r.URL.RawQuery = q.Encode()
+	}
 	if err := a.serve(rq, rest); err != nil {
 		a.fail(rq, err)
 	}

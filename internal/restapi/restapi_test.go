@@ -241,6 +241,11 @@ func TestJobs(t *testing.T) {
 				t.Errorf("next = %q", next)
 			}
 		}},
+		{name: "a parameter given twice is its last value", path: "/api/v0.2/jobs/?limit=1&format=json&limit=256", status: 200, check: func(t *testing.T, r reply) {
+			if len(results(t, r)) != 2 {
+				t.Errorf("page %s", r.body)
+			}
+		}},
 		{name: "list second page has previous", path: "/api/v0.2/jobs/?limit=1&offset=1", status: 200, check: func(t *testing.T, r reply) {
 			m := r.json(t)
 			prev, _ := m["previous"].(string)
