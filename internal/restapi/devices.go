@@ -469,7 +469,7 @@ func (a *api) workers(rq *req, seg []string) error {
 		sort.Slice(out, func(i, j int) bool { return out[i].Hostname < out[j].Hostname })
 		ordered(rq, out, map[string]func(workerOut) string{
 			"hostname": func(w workerOut) string { return w.Hostname }, "state": func(w workerOut) string { return w.State },
-			"health": func(w workerOut) string { return w.Health },
+			"health":    func(w workerOut) string { return w.Health },
 			"last_ping": func(w workerOut) string { s, _ := w.LastPing.(string); return s },
 		})
 		return pageOf(rq, out)
