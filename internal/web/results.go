@@ -36,6 +36,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/basalt-lava/basalt/internal/lab"
+	"github.com/basalt-lava/basalt/internal/resultexport"
 	"github.com/basalt-lava/basalt/internal/store"
 )
 
@@ -132,21 +133,18 @@ func resultSuiteRows(rs []store.Result) []resultSuiteRow {
 	return out
 }
 
-// resultMeta is one entry of a job's metadata block.
+// resultMeta is one entry of a job's or a test case's metadata.
 type resultMeta struct{ Key, Value string }
 
-// resultJobMetadata is the definition's metadata: mapping, each value as
-// text (a scalar as it is, anything else as YAML).
+// resultJobMetadata is the definition's metadata block as LAVA's results
+// page shows job.metadata: each value str() of what LAVA stored
+// (resultexport.JobMetadata).
 func resultJobMetadata(definition string) []resultMeta {
-	var d struct {
-		Metadata yaml.Node `yaml:"metadata"`
-	}
-	if yaml.Unmarshal([]byte(definition), &d) != nil || d.Metadata.Kind != yaml.MappingNode {
-		return nil
-	}
 	var out []resultMeta
-	for i := 0; i+1 < len(d.Metadata.Content); i += 2 {
-		out = append(out, resultMeta{d.Metadata.Content[i].Value, yamlNodeText(d.Metadata.Content[i+1])})
+	for _, it := range resultexport.JobMetadata(definition) {
+		for k, v := range it {
+			out = append(out, resultMeta{k, v})
+		}
 	}
 	return out
 }

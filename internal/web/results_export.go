@@ -1,5 +1,3 @@
-//go:build resultexport_landed
-
 package web
 
 // The results exports, LAVA's downloads of lava_results_app, written by

@@ -1,5 +1,3 @@
-//go:build resultexport_landed
-
 package web
 
 import (
