@@ -9,7 +9,8 @@ package web
 // Stable element ids and classes (tests and the browser helper use them):
 //
 //	device page      #device-props (dl), #device-health (the health badge),
-//	                 #device-health-reason, #device-dict-status,
+//	                 #device-health-reason, #device-dict-status (the
+//	                 "Configuration" property, with a#device-dict-link),
 //	                 #prev-device / #next-device (a, absent at the ends),
 //	                 #health-form (superusers: select[name=health],
 //	                 textarea[name=reason]), #recent-jobs (table, a row
