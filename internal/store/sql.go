@@ -935,6 +935,7 @@ func jobWhere(f JobFilter) (string, []any) {
 			args = append(args, v.Name, v.Name, "\n", "\n", "\n", "\n")
 		}
 	}
+	where, args = listWhere(f, where, args) // the web lists' fields (joblist.go)
 	if len(where) == 0 {
 		return "", args
 	}
