@@ -13,6 +13,7 @@ package web
 //
 // Stable ids and classes (the browser tests rely on them; keep them):
 //
+//	nav#list-tabs              links between the lists (a.active: this one)
 //	form#list-filters          the filter form (GET). Fields: state, health,
 //	                           device_type, device, submitter, search,
 //	                           error_class (joberrors), length (page size)
@@ -393,6 +394,23 @@ type jobListData struct {
 	Priority, ErrorMsg bool
 	Refresh            int // seconds, 0 for none
 	Filtered           bool
+	Tabs               []listTab
+}
+
+// listTab links one of the job lists from the others (LAVA's Scheduler
+// menu): the lists that are not in the layout's navigation are found here.
+type listTab struct {
+	Path, Title string
+	Active      bool
+}
+
+func listTabs(current string) []listTab {
+	out := make([]listTab, 0, len(jobLists)+2)
+	for _, l := range jobLists {
+		out = append(out, listTab{Path: l.path, Title: l.title, Active: l.path == current})
+	}
+	return append(out, listTab{Path: "/scheduler/running", Title: "Running", Active: current == "/scheduler/running"},
+		listTab{Path: "/scheduler/labhealth", Title: "Lab health", Active: current == "/scheduler/labhealth"})
 }
 
 func (s *site) jobListHandler(l jobList) http.HandlerFunc {
@@ -414,7 +432,7 @@ func (s *site) jobListHandler(l jobList) http.HandlerFunc {
 func (s *site) jobListData(ctx context.Context, l jobList, lq listQuery, user store.User) (jobListData, error) {
 	st := s.c.Store
 	d := jobListData{Path: l.path, Title: l.title, Intro: l.intro, Query: lq, Mine: l.mine,
-		Priority: l.priority, ErrorMsg: l.errorMsg, Filtered: len(lq.values) > 0}
+		Priority: l.priority, ErrorMsg: l.errorMsg, Filtered: len(lq.values) > 0, Tabs: listTabs(l.path)}
 	if l.refresh {
 		d.Refresh = refreshSeconds
 	}
@@ -494,6 +512,7 @@ type typeRow struct {
 }
 
 type runningData struct {
+	Tabs    []listTab
 	Rows    []typeRow
 	Pager   pager
 	Refresh int
@@ -557,7 +576,7 @@ func (s *site) runningPage(w http.ResponseWriter, r *http.Request) {
 		keep.Set("length", strconv.Itoa(lq.Size))
 	}
 	p := newPager(r.URL.Path, keep, len(rows), lq.Page, lq.Size)
-	d := runningData{Pager: p, Refresh: refreshSeconds}
+	d := runningData{Pager: p, Refresh: refreshSeconds, Tabs: listTabs("/scheduler/running")}
 	for _, row := range rows[p.offset(lq.Size):min(len(rows), p.offset(lq.Size)+lq.Size)] {
 		d.Rows = append(d.Rows, *row)
 	}
@@ -584,6 +603,7 @@ type deviceRow struct {
 }
 
 type labHealthData struct {
+	Tabs        []listTab
 	Query       listQuery
 	Healths     []option
 	DeviceTypes []option
@@ -621,7 +641,7 @@ func (s *site) labHealthPage(w http.ResponseWriter, r *http.Request) {
 	for _, h := range deviceHealths {
 		hnames = append(hnames, string(h))
 	}
-	d := labHealthData{Query: lq, Healths: options(hnames, lq.Healths, "any health"),
+	d := labHealthData{Tabs: listTabs("/scheduler/labhealth"), Query: lq, Healths: options(hnames, lq.Healths, "any health"),
 		DeviceTypes: options(typeNames, []string{lq.DeviceType}, "any device type")}
 	d.DeviceTypes[0].Selected = lq.DeviceType == ""
 	keep := url.Values{}

@@ -258,6 +258,7 @@ func TestJobRows(t *testing.T) {
 		`<option value="Finished">Finished</option>`,
 		`<input type="hidden" name="length" value="10">`,
 		`<input type="search" name="search" value="smoke"`,
+		`<a href="/scheduler/alljobs" class="active" aria-current="page">All jobs</a><a href="/scheduler/activejobs">Active jobs</a>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("alljobs page 2 lacks %s", want)
