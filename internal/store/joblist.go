@@ -61,6 +61,14 @@ func listWhere(f JobFilter, where []string, args []any) ([]string, []any) {
 	return where, args
 }
 
+// listCols are the columns Jobs reads for f.
+func listCols(f JobFilter) string {
+	if f.WithoutDefinitions {
+		return queueCols
+	}
+	return jobCols
+}
+
 // likeEscape escapes LIKE's wildcards with '!' (the ESCAPE character).
 func likeEscape(s string) string {
 	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s)

@@ -945,7 +945,7 @@ func jobWhere(f JobFilter) (string, []any) {
 // Jobs returns the jobs f selects, in id order.
 func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	where, args := jobWhere(f)
-	query := `SELECT ` + jobCols + ` FROM jobs` + where
+	query := `SELECT ` + listCols(f) + ` FROM jobs` + where
 	if f.NewestFirst {
 		query += " ORDER BY id DESC"
 	} else {

@@ -333,6 +333,9 @@ type JobFilter struct {
 	HealthCheck         *bool    // non-nil: health checks only (true) or none (false)
 	ErrorClasses        []string // error_class among these
 	DescriptionContains string   // description contains it, ignoring case (or, a number, the job id is it)
+	// WithoutDefinitions leaves Definition and MultinodeDefinition empty
+	// (a page of rows need not read up to a megabyte per job).
+	WithoutDefinitions bool
 }
 
 // Viewer is who looks at a job list: the zero Viewer is anonymous.

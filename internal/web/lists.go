@@ -196,6 +196,7 @@ func (l jobList) filter(lq listQuery, user store.User) (f store.JobFilter, empty
 	f = l.base
 	f.Viewer = store.ViewerOf(user)
 	f.NewestFirst = true
+	f.WithoutDefinitions = true
 	if len(lq.States) > 0 && len(l.states) > 0 {
 		var sts []store.JobState
 		for _, s := range lq.States {

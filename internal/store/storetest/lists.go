@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,7 +19,7 @@ func testLists(t *testing.T, s store.Store) {
 	lab(t, s, 2)
 	must(t, s.PutDeviceType(ctx, store.DeviceType{Name: "bbb"}))
 	ids, err := s.Submit(ctx, []store.NewJob{
-		{Submitter: "alice", DeviceType: "qemu", Description: "Boot 100% Debian"},
+		{Submitter: "alice", DeviceType: "qemu", Description: "Boot 100% Debian", Definition: "job_name: Boot 100% Debian\n"},
 		{Submitter: "alice", DeviceType: "bbb", Description: "boot_debian"},
 		{Submitter: "alice", DeviceType: "qemu", Description: "smoke tests"},
 	})
@@ -61,6 +62,18 @@ func testLists(t *testing.T, s store.Store) {
 		if n != len(c.want) {
 			t.Errorf("%s: CountJobs = %d, want %d", c.name, n, len(c.want))
 		}
+	}
+
+	if js, err := s.Jobs(ctx, store.JobFilter{WithoutDefinitions: true}); err != nil || len(js) != 4 {
+		t.Errorf("Jobs(WithoutDefinitions) = %d jobs, %v; want 4", len(js), err)
+	}
+	full, err := s.Jobs(ctx, store.JobFilter{Limit: 1})
+	must(t, err)
+	bare, err := s.Jobs(ctx, store.JobFilter{Limit: 1, WithoutDefinitions: true})
+	must(t, err)
+	full[0].Definition, full[0].MultinodeDefinition = "", ""
+	if full[0].ID != ids[0] || !reflect.DeepEqual(bare, full) {
+		t.Errorf("Jobs(WithoutDefinitions) = %+v, want %+v without its definitions", bare, full)
 	}
 
 	must(t, s.AddResults(ctx, ids[0], []store.Result{
