@@ -36,7 +36,7 @@ type listSite struct {
 	h    http.Handler
 }
 
-func newListSite(t *testing.T) *listSite {
+func newListSite(t testing.TB) *listSite {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -65,7 +65,7 @@ func newListSite(t *testing.T) *listSite {
 }
 
 // listLogWriter sends the pages' log to the test's.
-type listLogWriter struct{ t *testing.T }
+type listLogWriter struct{ t testing.TB }
 
 func (w listLogWriter) Write(b []byte) (int, error) {
 	w.t.Helper()
@@ -73,7 +73,7 @@ func (w listLogWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func listMust(t *testing.T, err error) {
+func listMust(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func listMust(t *testing.T, err error) {
 }
 
 // session returns the cookie of user's login.
-func (s *listSite) session(t *testing.T, user string) *http.Cookie {
+func (s *listSite) session(t testing.TB, user string) *http.Cookie {
 	t.Helper()
 	u, err := s.st.User(context.Background(), user)
 	listMust(t, err)
@@ -97,7 +97,7 @@ func (s *listSite) session(t *testing.T, user string) *http.Cookie {
 }
 
 // get fetches path as user ("" anonymous).
-func (s *listSite) get(t *testing.T, user, path string) *httptest.ResponseRecorder {
+func (s *listSite) get(t testing.TB, user, path string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest("GET", path, nil)
 	if user != "" {
