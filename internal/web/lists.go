@@ -33,6 +33,8 @@ package web
 //	                           td.col-errmsg with the message on joberrors)
 //	table#running-table        /scheduler/running: tr.type-row data-device-type="<name>"
 //	table#labhealth-table      /scheduler/labhealth: tr.device-row data-device="<name>",
+//	                           td.col-checks a: /scheduler/labhealth/device/<name>
+//	                           (that device's health checks, a job table),
 //	                           td.col-health span.health.st-<good|unknown|looping|bad|maintenance>
 //	section#list[data-refresh] the part lists.js reloads every data-refresh seconds
 //
@@ -41,6 +43,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -125,6 +128,25 @@ func (s *site) listRoutes() {
 	}
 	s.get("/scheduler/running", s.runningPage)
 	s.get("/scheduler/labhealth", s.labHealthPage)
+	s.get("/scheduler/labhealth/device/{name}", s.deviceHealthChecks)
+}
+
+// deviceHealthChecks is LAVA's /scheduler/labhealth/device/NAME: the
+// health-check jobs of one device.
+func (s *site) deviceHealthChecks(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if _, err := s.c.Store.Device(r.Context(), name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = notFound("device " + name)
+		}
+		s.fail(w, r, err)
+		return
+	}
+	s.jobListHandler(jobList{
+		path: "/scheduler/labhealth/device/" + url.PathEscape(name), title: "Health checks of " + name,
+		intro: "The health-check jobs of device " + name + ", newest first.",
+		base:  store.JobFilter{HealthCheck: boolRef(true), Device: name}, states: allStates,
+	})(w, r)
 }
 
 // listQuery is what the query string asks of a list.
@@ -228,7 +250,9 @@ func (l jobList) filter(lq listQuery, user store.User) (f store.JobFilter, empty
 	if lq.DeviceType != "" {
 		f.DeviceTypes = []string{lq.DeviceType}
 	}
-	f.Device = lq.Device
+	if l.base.Device == "" {
+		f.Device = lq.Device
+	}
 	if l.mine {
 		f.Submitter = user.Name
 	} else {
@@ -390,6 +414,7 @@ type jobListData struct {
 	Devices            []string // the datalist of the device field
 	ErrorClasses       []option // nil: no error-class filter
 	Mine               bool     // the submitter is the user (no submitter filter)
+	FixedDevice        bool     // the list is one device's (no device filter)
 	Rows               []jobRow
 	Pager              pager
 	Priority, ErrorMsg bool
@@ -432,7 +457,7 @@ func (s *site) jobListHandler(l jobList) http.HandlerFunc {
 
 func (s *site) jobListData(ctx context.Context, l jobList, lq listQuery, user store.User) (jobListData, error) {
 	st := s.c.Store
-	d := jobListData{Path: l.path, Title: l.title, Intro: l.intro, Query: lq, Mine: l.mine,
+	d := jobListData{Path: l.path, Title: l.title, Intro: l.intro, Query: lq, Mine: l.mine, FixedDevice: l.base.Device != "",
 		Priority: l.priority, ErrorMsg: l.errorMsg, Filtered: len(lq.values) > 0, Tabs: listTabs(l.path)}
 	if l.refresh {
 		d.Refresh = refreshSeconds

@@ -350,6 +350,24 @@ func TestHealthPages(t *testing.T) {
 		t.Errorf("healthcheck Finished rows = %v, want %v", got, []int64{hc})
 	}
 
+	for _, c := range []struct {
+		path string
+		want []int64
+	}{
+		{"/scheduler/labhealth/device/qemu-01", []int64{hc}},
+		{"/scheduler/labhealth/device/qemu-02/", []int64{hc2}},
+		{"/scheduler/labhealth/device/qemu-01?device=qemu-02", []int64{hc}},
+		{"/scheduler/labhealth/device/bbb-01", nil},
+	} {
+		rec := s.get(t, "", c.path)
+		if got := listRowIDs(rec.Body.String()); rec.Code != http.StatusOK || !cmp.Equal(got, c.want) {
+			t.Errorf("GET %s = %d, rows %v; want 200, %v", c.path, rec.Code, got, c.want)
+		}
+	}
+	if rec := s.get(t, "", "/scheduler/labhealth/device/nope"); rec.Code != http.StatusNotFound {
+		t.Errorf("GET the health checks of an unknown device = %d, want 404", rec.Code)
+	}
+
 	body := s.get(t, "", "/scheduler/labhealth").Body.String()
 	devs := regexp.MustCompile(`data-device="([^"]+)"`).FindAllStringSubmatch(body, -1)
 	var names []string
@@ -363,6 +381,7 @@ func TestHealthPages(t *testing.T) {
 		fmt.Sprintf(`<a href="/scheduler/job/%d">%d</a> <span class="state badge st-complete">Complete</span>`, hc, hc),
 		`<span class="health badge st-bad">Bad</span>`,
 		`<span class="health badge st-good">Good</span>`,
+		`<a href="/scheduler/labhealth/device/qemu-01">health checks</a>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("labhealth lacks %s", want)
