@@ -106,6 +106,7 @@ type User struct {
 	Name      string
 	Superuser bool
 	Created   time.Time
+	Email     string // "" for none (SetUserEmail)
 }
 
 // DeviceType holds a type's Jinja2 template and health-check job, and
@@ -337,6 +338,8 @@ type Store interface {
 
 	// What administrators change (admin.go).
 	Admin
+	// E-mail addresses and sent notifications (notify.go).
+	Notifications
 
 	// Users and API tokens. CreateToken stores SHA-256 of the secret: an
 	// empty secret makes a random one, returned once.

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("JobFilter", func(t *testing.T) { testJobFilter(t, open(t)) })
 	t.Run("Admin", func(t *testing.T) { testAdmin(t, open) })
 	t.Run("DeviceChecks", func(t *testing.T) { testDeviceChecks(t, open(t)) })
+	t.Run("Notifications", func(t *testing.T) { testNotifications(t, open(t)) })
 }
 
 var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
