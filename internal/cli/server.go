@@ -27,7 +27,7 @@ import (
 // basalt server and basalt manage look for the database by default.
 const defaultDataDir = "./basalt-data"
 
-const serverSynopsis = "basalt server [--db DSN] [--listen ADDR] [--data-dir DIR] [--device-types DIR]... [--lease DUR] [--coordinator ADDR|off] [--coordinator-public ADDR] [--notify-workers N] [--notify-timeout DUR] [--notify-allowed-host PATTERN]... [--allow-local-files DIR]... [--loglevel LEVEL]"
+const serverSynopsis = "basalt server [--db DSN] [--listen ADDR] [--data-dir DIR] [--device-types DIR]... [--lease DUR] [--coordinator ADDR|off] [--coordinator-public ADDR] [--notify-workers N] [--notify-timeout DUR] [--notify-allowed-host PATTERN]... [--smtp-server HOST:PORT [--smtp-from ADDR] [--smtp-user U --smtp-password-file F] [--smtp-tls auto|starttls|tls] [--smtp-timeout DUR]] [--public-url URL] [--allow-local-files DIR]... [--loglevel LEVEL]"
 
 // shutdownGrace bounds how long a stopping server waits for the requests
 // in flight (held polls are answered at once).
@@ -58,6 +58,13 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	var notifyHosts listFlag
 	fs.Var(&notifyHosts, "notify-allowed-host", "a hostname pattern (shell-style, e.g. *.kernelci.org) notify callbacks may reach (repeatable; default: any host, as LAVA's CALLBACK_ALLOWED_HOSTS unset)")
 	notifyTimeout := fs.Duration("notify-timeout", 5*time.Second, "timeout of one notify callback request (LAVA's CALLBACK_TIMEOUT)")
+	smtpServer := fs.String("smtp-server", "", "SMTP server HOST:PORT the jobs' notify e-mails go through (default: none, no e-mail is sent)")
+	smtpFrom := fs.String("smtp-from", "", "sender address of the notify e-mails (default basalt@HOSTNAME; LAVA's SERVER_EMAIL)")
+	smtpUser := fs.String("smtp-user", "", "SMTP AUTH PLAIN user (sent only over TLS, or to a loopback server)")
+	smtpPasswordFile := fs.String("smtp-password-file", "", "file holding the SMTP password (its first line)")
+	smtpTLS := fs.String("smtp-tls", notify.TLSAuto, "auto: STARTTLS when the server offers it; starttls: required; tls: TLS from the start (port 465)")
+	smtpTimeout := fs.Duration("smtp-timeout", 30*time.Second, "timeout of one SMTP session")
+	publicURL := fs.String("public-url", "", "the server's address as users reach it, for the links in e-mails (default http://LISTEN-ADDRESS)")
 	level := fs.String("loglevel", "INFO", "DEBUG, INFO, WARN or ERROR")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -79,6 +86,15 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	}
 	if *notifyWorkers <= 0 || *notifyTimeout <= 0 {
 		fmt.Fprintf(stderr, "basalt server: --notify-workers %d, --notify-timeout %s: must be positive\n", *notifyWorkers, *notifyTimeout)
+		return exitUsage
+	}
+	mail, err := smtpConfig(*smtpServer, *smtpFrom, *smtpUser, *smtpPasswordFile, *smtpTLS)
+	if err != nil {
+		fmt.Fprintf(stderr, "basalt server: %v\n", err)
+		return exitUsage
+	}
+	if *smtpTimeout <= 0 {
+		fmt.Fprintf(stderr, "basalt server: --smtp-timeout %s: must be positive\n", *smtpTimeout)
 		return exitUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
@@ -129,13 +145,23 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	// Notify callbacks: queued on the job's change, sent by a few
 	// goroutines, never inside a worker's request or a scheduler pass.
 	nlog := log.With("part", "notify")
+	if mail != nil {
+		mail.Sent = st
+		log.Info("notify e-mails through SMTP", "server", mail.Server, "from", mail.From, "tls", mail.TLS)
+	}
 	notifier := notify.New(notify.Config{Workers: *notifyWorkers, Timeout: *notifyTimeout, AllowedHosts: notifyHosts,
+		Mail: mail, MailTimeout: *smtpTimeout,
 		Logf: func(format string, args ...any) { nlog.Warn(fmt.Sprintf(format, args...)) }})
 	notifier.Start()
 	defer notifier.Stop()
+	// The links of e-mails need the address users reach the server at.
+	urlPrefix := strings.TrimRight(*publicURL, "/")
+	if urlPrefix == "" {
+		urlPrefix = "http://" + *listen
+	}
 	l, err := lab.New(lab.Config{Store: st, Logs: logs, DataDir: *dataDir, DeviceTypeDirs: dtDirs,
 		Lease: *lease, CoordinatorAddr: public, Logger: log.With("part", "lab"), AllowLocalFiles: allowDirs,
-		OnJobChange: notifier.Hook(notify.Source{Store: st, Logs: logs, SuiteYAML: lavarpc.SuiteYAML})})
+		OnJobChange: notifier.Hook(notify.Source{Store: st, Logs: logs, SuiteYAML: lavarpc.SuiteYAML, URLPrefix: urlPrefix})})
 	if err != nil {
 		return fail(err)
 	}
@@ -197,4 +223,38 @@ func serverHandler(workers, api http.Handler) http.Handler {
 		}
 		api.ServeHTTP(w, r)
 	})
+}
+
+// smtpConfig checks the --smtp-* flags: nil without --smtp-server (no
+// e-mail is sent).
+func smtpConfig(server, from, user, passwordFile, mode string) (*notify.MailConfig, error) {
+	if server == "" {
+		if from != "" || user != "" || passwordFile != "" {
+			return nil, errors.New("--smtp-from, --smtp-user and --smtp-password-file go with --smtp-server")
+		}
+		return nil, nil
+	}
+	if from == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "localhost"
+		}
+		from = "basalt@" + host
+	}
+	m := &notify.MailConfig{Server: server, From: from, User: user, TLS: mode}
+	if passwordFile != "" {
+		b, err := os.ReadFile(passwordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-password-file: %w", err)
+		}
+		m.Password, _, _ = strings.Cut(string(b), "\n")
+		m.Password = strings.TrimSuffix(m.Password, "\r")
+	}
+	if user != "" && passwordFile == "" {
+		return nil, errors.New("--smtp-user needs --smtp-password-file")
+	}
+	if err := m.Check(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
