@@ -2,8 +2,12 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,7 +159,13 @@ func TestMailSubmitterByDefault(t *testing.T) {
 	sink := smtptest.Start(t, smtptest.Options{})
 	st := mailLab(t)
 	id := submitJob(t, st, "job_name: smoke\nnotify:\n  criteria: {status: finished}\n")
-	cbOnly := submitJob(t, st, "job_name: smoke\nnotify:\n  criteria: {status: finished}\n  callbacks: [{url: 'http://127.0.0.1:1/'}]\n")
+	bodies := make(chan []byte, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies <- b
+	}))
+	defer srv.Close()
+	cbOnly := submitJob(t, st, "job_name: smoke\nnotify:\n  criteria: {status: finished}\n  callbacks: [{url: '"+srv.URL+"', method: POST, content-type: json}]\n")
 	n := New(Config{Workers: 1, Logf: t.Logf, Mail: &MailConfig{Server: sink.Addr, From: "lava@example.org", Sent: st}})
 	n.Start()
 	defer n.Stop()
@@ -167,6 +177,10 @@ func TestMailSubmitterByDefault(t *testing.T) {
 	ms := sink.Messages(t)
 	if len(ms) != 1 || ms[0].RcptTo != "alice@example.org" {
 		t.Fatalf("%d mails (%v), want one to alice@", len(ms), ms)
+	}
+	var payload map[string]any
+	if err := json.Unmarshal(<-bodies, &payload); err != nil || payload["submitter_email"] != "alice@example.org" {
+		t.Errorf("callback submitter_email %v (%v)", payload["submitter_email"], err)
 	}
 	if !strings.Contains(ms[0].Body, "is now in state Finished") || !strings.Contains(ms[0].Body, "\nJob details:\nPriority: Medium\nDescription: smoke\n") {
 		t.Errorf("body:\n%s", ms[0].Body)
