@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/coordinator"
+	"github.com/basalt-lava/basalt/internal/events"
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/lavarpc"
 	"github.com/basalt-lava/basalt/internal/logstore"
@@ -116,6 +117,10 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 		return fail(err)
 	}
 	defer st.Close()
+	// LAVA's events: every change stored through st is published to the
+	// hub (the /ws/ WebSocket and the pages' live state subscribe).
+	hub := events.NewHub()
+	st = events.Feed(st, hub)
 	logs, err := logstore.Open(*dataDir, logstore.Options{})
 	if err != nil {
 		return fail(err)
@@ -177,7 +182,10 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	if err != nil {
 		return fail(err)
 	}
+	ws := events.NewWS(events.WSConfig{Hub: hub, Store: st, Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) }})
+	defer ws.Close()
 	handler := serverHandler(serverRoutes{
+		events:  ws,
 		workers: workerapi.NewHandler(l.WorkerServer()),
 		xmlrpc:  apiHandler(apiConfig{Store: st, Logs: logs, Lab: l}),
 		web:     pages,
@@ -213,6 +221,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	// Stop the lab first: held polls are answered, then the HTTP server
 	// waits for the requests in flight, then the deferred closes run.
 	stopLab()
+	ws.Close() // WebSockets are hijacked: Shutdown does not wait for them
 	shut, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -229,6 +238,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 
 // serverRoutes are the handlers one listener serves.
 type serverRoutes struct {
+	events  http.Handler // LAVA's event WebSocket (/ws/)
 	workers http.Handler // the worker protocol (/api/worker/)
 	xmlrpc  http.Handler // LAVA's XML-RPC API (/RPC2 and POST /)
 	web     http.Handler // the pages (everything else)
@@ -244,6 +254,8 @@ func serverHandler(h serverRoutes) http.Handler {
 		switch {
 		case strings.HasPrefix(p, workerapi.PathPrefix):
 			h.workers.ServeHTTP(w, r)
+		case strings.HasPrefix(p, events.PathPrefix) && h.events != nil:
+			h.events.ServeHTTP(w, r)
 		case p == "/" && r.Method == http.MethodPost, p != "/" && lavarpc.IsPath(p):
 			h.xmlrpc.ServeHTTP(w, r)
 		default:
