@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 //
 // The objects are read back after the change (a job, its device and that
 // device's worker), so an event carries what was stored; a read that
-// fails drops the event rather than the change.
+// fails drops the event rather than the change. Nothing is read while
+// the hub has no subscriber.
 func Feed(st store.Store, h *Hub) store.Store {
 	if h == nil {
 		return st
@@ -30,11 +32,17 @@ type feed struct {
 	hub *Hub
 }
 
+// idle reports that nobody listens: no event need be built.
+func (f *feed) idle() bool { return f.hub.Subscribers() == 0 }
+
 // active are the job states a device's current job is in.
 var active = []store.JobState{store.JobScheduled, store.JobRunning, store.JobCanceling}
 
 // job publishes job id and, when withDevice, its device.
 func (f *feed) job(ctx context.Context, id int64, withDevice bool) {
+	if f.idle() {
+		return
+	}
 	ctx = context.WithoutCancel(ctx)
 	j, err := f.Store.Job(ctx, id)
 	if err != nil {
@@ -86,6 +94,9 @@ func displayID(j store.Job) string {
 
 // device publishes a device when its state or health is not before's.
 func (f *feed) device(ctx context.Context, name string, before store.Device, known bool) {
+	if f.idle() {
+		return
+	}
 	ctx = context.WithoutCancel(ctx)
 	d, err := f.Store.Device(ctx, name)
 	if err != nil || (known && d.State == before.State && d.Health == before.Health) {
@@ -96,6 +107,9 @@ func (f *feed) device(ctx context.Context, name string, before store.Device, kno
 
 // worker publishes a worker when its state or health is not before's.
 func (f *feed) worker(ctx context.Context, name string, before store.Worker, known bool) {
+	if f.idle() {
+		return
+	}
 	ctx = context.WithoutCancel(ctx)
 	w, err := f.Store.Worker(ctx, name)
 	if err != nil || (known && w.State == before.State && w.Health == before.Health) {
@@ -103,6 +117,24 @@ func (f *feed) worker(ctx context.Context, name string, before store.Worker, kno
 	}
 	f.hub.Publish(WorkerEvent(w))
 }
+
+// snapDevice and snapWorker read an object before a change, to publish
+// it only if the change changed it (nothing read when nobody listens).
+func (f *feed) snapDevice(ctx context.Context, name string) (store.Device, error) {
+	if f.idle() {
+		return store.Device{}, errIdle
+	}
+	return f.Store.Device(ctx, name)
+}
+
+func (f *feed) snapWorker(ctx context.Context, name string) (store.Worker, error) {
+	if f.idle() {
+		return store.Worker{}, errIdle
+	}
+	return f.Store.Worker(ctx, name)
+}
+
+var errIdle = errors.New("no subscriber")
 
 // Jobs.
 
@@ -163,7 +195,7 @@ func (f *feed) ScheduleHealthCheck(ctx context.Context, j store.NewJob, device s
 // Devices.
 
 func (f *feed) SetDeviceHealth(ctx context.Context, device string, health store.DeviceHealth) error {
-	before, berr := f.Store.Device(ctx, device)
+	before, berr := f.snapDevice(ctx, device)
 	err := f.Store.SetDeviceHealth(ctx, device, health)
 	if err == nil {
 		f.device(ctx, device, before, berr == nil)
@@ -172,7 +204,7 @@ func (f *feed) SetDeviceHealth(ctx context.Context, device string, health store.
 }
 
 func (f *feed) ChangeDeviceHealth(ctx context.Context, device string, health store.DeviceHealth, c store.Change) error {
-	before, berr := f.Store.Device(ctx, device)
+	before, berr := f.snapDevice(ctx, device)
 	err := f.Store.ChangeDeviceHealth(ctx, device, health, c)
 	if err == nil {
 		f.device(ctx, device, before, berr == nil)
@@ -183,7 +215,7 @@ func (f *feed) ChangeDeviceHealth(ctx context.Context, device string, health sto
 // Workers.
 
 func (f *feed) PingWorker(ctx context.Context, name string, at time.Time) error {
-	before, berr := f.Store.Worker(ctx, name)
+	before, berr := f.snapWorker(ctx, name)
 	err := f.Store.PingWorker(ctx, name, at)
 	if err == nil && (berr != nil || before.State != store.WorkerOnline) {
 		f.worker(ctx, name, before, berr == nil)
@@ -192,7 +224,7 @@ func (f *feed) PingWorker(ctx context.Context, name string, at time.Time) error 
 }
 
 func (f *feed) SetWorkerState(ctx context.Context, name string, state store.WorkerState) error {
-	before, berr := f.Store.Worker(ctx, name)
+	before, berr := f.snapWorker(ctx, name)
 	err := f.Store.SetWorkerState(ctx, name, state)
 	if err == nil {
 		f.worker(ctx, name, before, berr == nil)
@@ -203,9 +235,9 @@ func (f *feed) SetWorkerState(ctx context.Context, name string, state store.Work
 // UpdateWorker: a health change of the worker cascades to its devices
 // (store.Admin), each published when it changed.
 func (f *feed) UpdateWorker(ctx context.Context, name string, u store.WorkerUpdate, c store.Change) error {
-	before, berr := f.Store.Worker(ctx, name)
+	before, berr := f.snapWorker(ctx, name)
 	devs := map[string]store.Device{}
-	if u.Health != nil {
+	if u.Health != nil && !f.idle() {
 		if ds, err := f.Store.Devices(ctx); err == nil {
 			for _, d := range ds {
 				if d.Worker == name {
