@@ -182,7 +182,8 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	if err != nil {
 		return fail(err)
 	}
-	ws := events.NewWS(events.WSConfig{Hub: hub, Store: st, Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) }})
+	wslog := log.With("part", "events")
+	ws := events.NewWS(events.WSConfig{Hub: hub, Store: st, Logf: func(format string, args ...any) { wslog.Info(fmt.Sprintf(format, args...)) }})
 	defer ws.Close()
 	handler := serverHandler(serverRoutes{
 		events:  ws,

@@ -31,7 +31,8 @@ type WSConfig struct {
 	// WriteTimeout bounds the sending of one event (default 30s): a
 	// client that does not read is disconnected.
 	WriteTimeout time.Duration
-	Logf         func(format string, args ...any)
+	// Logf reports connections and clients that fell behind.
+	Logf func(format string, args ...any)
 }
 
 // WS is lava-publisher's WebSocket: GET /ws/ upgrades and streams the
@@ -110,6 +111,18 @@ func (s *WS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	events, cancel := s.cfg.Hub.Subscribe(s.cfg.Buffer)
 	defer cancel()
+	who := p.worker
+	kind := "worker"
+	if who == "" {
+		kind, who = "user", p.user.Name
+	}
+	if who == "" {
+		who = "anonymous"
+	}
+	// As lava-publisher logs them; said once the connection is
+	// subscribed, so it gets every event from then on.
+	s.cfg.Logf("[WS] connection from %s %s@%s", kind, who, r.RemoteAddr)
+	defer s.cfg.Logf("[WS] connection closed from %s %s@%s", kind, who, r.RemoteAddr)
 	// Reading answers the client's pings (lavacli's 30 s heartbeat) and
 	// notices its close; what it sends is ignored, as LAVA does.
 	ctx = c.CloseRead(ctx)
