@@ -232,12 +232,12 @@ func (s *SQL) CreateUser(ctx context.Context, name, password string, superuser b
 	return User{Name: name, Superuser: superuser, Created: time.Unix(0, now.UnixNano()).UTC()}, nil
 }
 
-const userCols = `name, superuser, created`
+const userCols = `name, superuser, created, email`
 
 func scanUser(sc interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var created int64
-	err := sc.Scan(&u.Name, &u.Superuser, &created)
+	err := sc.Scan(&u.Name, &u.Superuser, &created, &u.Email)
 	u.Created = time.Unix(0, created).UTC()
 	return u, err
 }
