@@ -270,6 +270,9 @@ func TestJobRows(t *testing.T) {
 	if q := s.get(t, "", "/scheduler/queue").Body.String(); !strings.Contains(q, `<section id="list" data-refresh="10">`) || !strings.Contains(q, `<script src="/static/lists.js?v=`) {
 		t.Errorf("the queue does not refresh itself")
 	}
+	if q := s.get(t, "", "/scheduler/queue").Body.String(); !strings.Contains(q, `<td class="col-inqueue" data-label="In queue">for `) {
+		t.Errorf("the queue does not say how long each job has waited")
+	}
 
 	rec = s.get(t, "", "/scheduler/alljobs?length=100")
 	body = rec.Body.String()
