@@ -391,10 +391,19 @@ type option struct {
 	Selected     bool
 }
 
+// options are a select's choices: anyLabel (the empty value), values,
+// and any chosen value that is not among them (a device type since
+// removed still names old jobs), so that the select shows what filters
+// the table.
 func options(values []string, chosen []string, anyLabel string) []option {
 	out := []option{{Value: "", Label: anyLabel, Selected: len(chosen) == 0}}
 	for _, v := range values {
 		out = append(out, option{Value: v, Label: v, Selected: slices.ContainsFunc(chosen, func(c string) bool { return strings.EqualFold(c, v) })})
+	}
+	for _, c := range chosen {
+		if c != "" && !slices.ContainsFunc(values, func(v string) bool { return strings.EqualFold(c, v) }) {
+			out = append(out, option{Value: c, Label: c, Selected: true})
+		}
 	}
 	return out
 }
