@@ -478,7 +478,7 @@ func (s *site) jobListData(ctx context.Context, l jobList, lq listQuery, user st
 	if len(l.states) > 0 {
 		d.States = options(stateNames(l.states), lq.States, "any state")
 	}
-	d.Healths = options(stateNamesH(allHealths), lq.Healths, "any health")
+	d.Healths = options(healthNames(allHealths), lq.Healths, "any health")
 	if l.errorFilter {
 		d.ErrorClasses = options(append([]string{"all"}, errorClasses...), []string{lq.ErrorClass}, "lab errors (LAVA's)")
 		d.ErrorClasses[0].Selected = lq.ErrorClass == ""
@@ -534,7 +534,7 @@ func (s *site) jobListData(ctx context.Context, l jobList, lq listQuery, user st
 	return d, nil
 }
 
-func stateNamesH(hs []store.JobHealth) []string {
+func healthNames(hs []store.JobHealth) []string {
 	out := make([]string, len(hs))
 	for i, h := range hs {
 		out[i] = string(h)
