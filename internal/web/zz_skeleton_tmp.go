@@ -81,4 +81,3 @@ func (s *site) page(w http.ResponseWriter, r *http.Request, name, title string, 
 		s.log.Error("page", "err", err)
 	}
 }
-
