@@ -459,7 +459,7 @@ func (s *site) logTail(j store.Job, r *http.Request) (logView, error) {
 	id := jobDisplayID(j)
 	v := logView{Finished: j.State == store.JobFinished,
 		StreamURL: "/scheduler/job/" + id + "/log_stream"}
-	total, err := s.cfg.Logs.Len(j.ID)
+	total, err := s.c.Logs.Len(j.ID)
 	if err != nil {
 		return v, err
 	}
@@ -471,7 +471,7 @@ func (s *site) logTail(j store.Job, r *http.Request) (logView, error) {
 		}
 	}
 	end := min(total, start+logTailLines)
-	recs, err := logReadRecords(s.cfg.Logs, j.ID, start, end)
+	recs, err := logReadRecords(s.c.Logs, j.ID, start, end)
 	if err != nil {
 		return v, err
 	}
@@ -489,9 +489,9 @@ func (s *site) logLines(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	total, err := s.cfg.Logs.Len(j.ID)
+	total, err := s.c.Logs.Len(j.ID)
 	if err != nil {
-		s.jobFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	q := r.URL.Query()
@@ -501,16 +501,16 @@ func (s *site) logLines(w http.ResponseWriter, r *http.Request) {
 		end, err2 = total, nil
 	}
 	if err1 != nil || err2 != nil || start < 0 || end < start {
-		http.Error(w, "log_lines needs start and end, line indexes with start <= end", http.StatusBadRequest)
+		s.fail(w, r, &httpError{Code: http.StatusBadRequest, Msg: "log_lines needs start and end, line indexes with start <= end"})
 		return
 	}
 	end = min(end, total)
 	if end-start > logMaxRange {
 		start = end - logMaxRange
 	}
-	recs, err := logReadRecords(s.cfg.Logs, j.ID, start, end)
+	recs, err := logReadRecords(s.c.Logs, j.ID, start, end)
 	if err != nil {
-		s.jobFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	var b bytes.Buffer
@@ -536,7 +536,7 @@ func (s *site) logIncremental(w http.ResponseWriter, r *http.Request) {
 	if j.State == store.JobFinished {
 		h.Set("X-Is-Finished", "1")
 	}
-	if fi, err := os.Stat(s.cfg.Logs.Path(j.ID)); err == nil && fi.Size() >= logSizeLimit {
+	if fi, err := os.Stat(s.c.Logs.Path(j.ID)); err == nil && fi.Size() >= logSizeLimit {
 		h.Set("X-Size-Warning", "1")
 		io.WriteString(w, "[]")
 		return
@@ -548,7 +548,7 @@ func (s *site) logIncremental(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	b.WriteByte('[')
 	n := 0
-	err = scanLog(s.cfg.Logs, j.ID, first, -1, func(i int64, line []byte) error {
+	err = scanLog(s.c.Logs, j.ID, first, -1, func(i int64, line []byte) error {
 		if n > 0 {
 			b.WriteString(", ")
 		}
@@ -557,7 +557,7 @@ func (s *site) logIncremental(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
-		s.jobFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	b.WriteByte(']')
@@ -568,19 +568,30 @@ func (s *site) logIncremental(w http.ResponseWriter, r *http.Request) {
 // attachment, copied from the file through a fixed buffer. LAVA also
 // accepts ?user=&token= here, for downloads from scripts.
 func (s *site) logPlain(w http.ResponseWriter, r *http.Request) {
-	j, ok := s.jobFindVisible(w, r)
-	if !ok {
+	j, err := s.findJob(r, r.PathValue("id"))
+	if q := r.URL.Query(); err != nil && q.Get("token") != "" {
+		if u, aerr := s.c.Store.Authenticate(r.Context(), q.Get("user"), q.Get("token")); aerr == nil {
+			if tj, ferr := s.c.Lab.FindJob(r.Context(), r.PathValue("id")); ferr == nil {
+				groups, _ := s.c.Store.UserGroups(r.Context(), u.Name)
+				if store.Visible(tj, u, groups) {
+					j, err = tj, nil
+				}
+			}
+		}
+	}
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	if !s.cfg.Logs.Exists(j.ID) {
-		http.NotFound(w, r)
+	if !s.c.Logs.Exists(j.ID) {
+		s.fail(w, r, notFound("log of job "+jobDisplayID(j)))
 		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/yaml")
 	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=job_%d.log", j.ID))
-	if _, err := s.cfg.Logs.Read(j.ID, 0, -1, w); err != nil {
-		s.jobLogger().Warn("sending a plain log", "job", j.ID, "err", err)
+	if _, err := s.c.Logs.Read(j.ID, 0, -1, w); err != nil {
+		s.log.Warn("sending a plain log", "job", j.ID, "err", err)
 	}
 }
 
@@ -630,7 +641,7 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 	}
 	fl, ok := w.(http.Flusher)
 	if !ok {
-		http.Error(w, "streaming is not supported here", http.StatusInternalServerError)
+		s.fail(w, r, errors.New("log_stream: the response cannot be flushed"))
 		return
 	}
 	next, err := strconv.ParseInt(r.URL.Query().Get("line"), 10, 64)
@@ -661,7 +672,7 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 		lastCheck, pending = now, false
-		nj, err := s.cfg.Store.Job(ctx, j.ID)
+		nj, err := s.c.Store.Job(ctx, j.ID)
 		if err != nil {
 			return err
 		}
@@ -678,7 +689,7 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 	}
 	fl.Flush()
 	for {
-		total, err := s.cfg.Logs.Len(j.ID)
+		total, err := s.c.Logs.Len(j.ID)
 		if err != nil {
 			return
 		}
@@ -700,7 +711,7 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 		if last.Finished {
 			// Once Finished the log is complete (the worker's last lines
 			// land before its finish): send what is left, then the end.
-			if n, err := s.cfg.Logs.Len(j.ID); err == nil && n > next {
+			if n, err := s.c.Logs.Len(j.ID); err == nil && n > next {
 				continue
 			}
 			logSendEvent(w, "end", "", map[string]int64{"next": next})
@@ -712,7 +723,7 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 			wait = max(time.Until(lastCheck.Add(time.Second)), time.Millisecond)
 		}
 		wctx, cancel := context.WithTimeout(ctx, wait)
-		err = s.cfg.Logs.Wait(wctx, j.ID, next)
+		err = s.c.Logs.Wait(wctx, j.ID, next)
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -736,7 +747,7 @@ type logStreamLine struct {
 }
 
 func (s *site) logSendLines(w io.Writer, id string, job, start, end int64) error {
-	recs, err := logReadRecords(s.cfg.Logs, job, start, end)
+	recs, err := logReadRecords(s.c.Logs, job, start, end)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,13 +25,14 @@ import (
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/value"
-	"github.com/basalt-lava/basalt/internal/webauth"
 )
+
+func init() { addRoutes((*site).jobRoutes) }
 
 // jobRoutes registers the job page and its endpoints, each with and
 // without LAVA's trailing slash.
 func (s *site) jobRoutes() {
-	get := map[string]http.HandlerFunc{
+	for sub, h := range map[string]http.HandlerFunc{
 		"":                           s.jobPage,
 		"log_pipeline_incremental":   s.logIncremental,
 		"log_lines":                  s.logLines,
@@ -48,106 +48,24 @@ func (s *site) jobRoutes() {
 		"timeline":                   s.jobTimeline,
 		"cancel":                     s.jobCancelPage,
 		"resubmit":                   s.jobResubmitPage,
+	} {
+		s.get(strings.TrimSuffix("/scheduler/job/{id}/"+sub, "/"), h)
 	}
-	for sub, h := range get {
-		p := "/scheduler/job/{id}"
-		if sub != "" {
-			p += "/" + sub
-		}
-		s.mux.HandleFunc("GET "+p, h)
-		s.mux.HandleFunc("GET "+p+"/{$}", h)
-	}
-	for sub, h := range map[string]http.HandlerFunc{"cancel": s.jobCancel, "resubmit": s.jobResubmit} {
-		p := "/scheduler/job/{id}/" + sub
-		s.mux.HandleFunc("POST "+p, h)
-		s.mux.HandleFunc("POST "+p+"/{$}", h)
-	}
+	s.post("/scheduler/job/{id}/cancel", s.jobCancel)
+	s.post("/scheduler/job/{id}/resubmit", s.jobResubmit)
 }
 
-// jobViewer is who a request is, for the job pages.
-type jobViewer struct {
-	User     store.User
-	LoggedIn bool
-	groups   []string
-	loaded   bool
-}
-
-// jobWho returns r's user; on an invalid token it answers 403 and ok is
-// false.
-func (s *site) jobWho(w http.ResponseWriter, r *http.Request) (*jobViewer, bool) {
-	u, ok, err := s.cfg.Auth.User(r)
-	if errors.Is(err, webauth.ErrInvalidToken) {
-		http.Error(w, "Invalid token.", http.StatusForbidden)
-		return nil, false
-	}
+// jobFindVisible returns the job of the request's {id} if r's user may
+// see it; otherwise it answers (404 for a job they may not see, as for
+// one that does not exist) and ok is false.
+func (s *site) jobFindVisible(w http.ResponseWriter, r *http.Request) (store.Job, bool) {
+	j, err := s.findJob(r, r.PathValue("id"))
 	if err != nil {
-		s.jobFail(w, r, err)
-		return nil, false
-	}
-	v := &jobViewer{User: u, LoggedIn: ok}
-	// LAVA's log_file/plain also takes ?user=&token= (scripts fetching
-	// logs of private jobs).
-	if !ok && r.URL.Query().Get("token") != "" {
-		if u, err := s.cfg.Store.Authenticate(r.Context(), r.URL.Query().Get("user"), r.URL.Query().Get("token")); err == nil {
-			v.User, v.LoggedIn = u, true
-		}
-	}
-	return v, true
-}
-
-// jobSees reports whether v may see j (store.Visible).
-func (s *site) jobSees(r *http.Request, v *jobViewer, j store.Job) (bool, error) {
-	if j.Visibility == store.VisibilityGroup && v.LoggedIn && !v.User.Superuser && !v.loaded {
-		g, err := s.cfg.Store.UserGroups(r.Context(), v.User.Name)
-		if err != nil {
-			return false, err
-		}
-		v.groups, v.loaded = g, true
-	}
-	return store.Visible(j, v.User, v.groups), nil
-}
-
-// jobFind returns the job of the request's {id} if v may see it, or
-// answers 404 and ok is false.
-func (s *site) jobFind(w http.ResponseWriter, r *http.Request, v *jobViewer) (store.Job, bool) {
-	j, err := s.cfg.Lab.FindJob(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		http.NotFound(w, r)
-		return j, false
-	}
-	if err != nil {
-		s.jobFail(w, r, err)
-		return j, false
-	}
-	ok, err := s.jobSees(r, v, j)
-	if err != nil {
-		s.jobFail(w, r, err)
-		return j, false
-	}
-	if !ok {
-		http.NotFound(w, r)
+		s.fail(w, r, err)
 		return j, false
 	}
 	return j, true
 }
-
-// jobFindVisible is jobWho then jobFind.
-func (s *site) jobFindVisible(w http.ResponseWriter, r *http.Request) (store.Job, bool) {
-	v, ok := s.jobWho(w, r)
-	if !ok {
-		return store.Job{}, false
-	}
-	return s.jobFind(w, r, v)
-}
-
-// jobFail answers an unexpected error: logged, 500 without details.
-func (s *site) jobFail(w http.ResponseWriter, r *http.Request, err error) {
-	s.jobLogger().Error("job page", "path", r.URL.Path, "err", err)
-	http.Error(w, "internal error", http.StatusInternalServerError)
-}
-
-// jobLogger is where the job pages log what goes wrong.
-func (s *site) jobLogger() *slog.Logger { return slog.Default() }
 
 // jobDisplayID is lab.DisplayID as a string.
 func jobDisplayID(j store.Job) string { return fmt.Sprint(lab.DisplayID(j)) }
@@ -199,29 +117,9 @@ func jobStateLabel(j store.Job) string {
 	return string(j.State)
 }
 
-// jobStateClass is the label's colour, LAVA's: Complete green (success),
-// Incomplete red (danger), Canceled orange (warning), Unknown grey; a
-// running job blue (info), one canceling orange, a queued one grey.
-func jobStateClass(j store.Job) string {
-	if j.State == store.JobFinished {
-		switch j.Health {
-		case store.JobComplete:
-			return "lbl-success"
-		case store.JobIncomplete:
-			return "lbl-danger"
-		case store.JobCanceled:
-			return "lbl-warning"
-		}
-		return "lbl-default"
-	}
-	switch j.State {
-	case store.JobRunning:
-		return "lbl-info"
-	case store.JobCanceling:
-		return "lbl-warning"
-	}
-	return "lbl-default"
-}
+// jobStateClass is the label's colour class, the layout's LAVA colours
+// ("st-running", "st-complete", …).
+func jobStateClass(j store.Job) string { return "st-" + strings.ToLower(jobStateLabel(j)) }
 
 // jobHealthCode is LAVA's TestJob health number (job_status's job_health).
 func jobHealthCode(h store.JobHealth) int {
@@ -333,14 +231,12 @@ var jobTabs = []jobTabInfo{{"log", "Log"}, {"results", "Results"}, {"description
 // (logTailLines; ?start=N for another window), so it costs the same
 // whatever the log's size.
 func (s *site) jobPage(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.jobWho(w, r)
+	j, ok := s.jobFindVisible(w, r)
 	if !ok {
 		return
 	}
-	j, ok := s.jobFind(w, r, v)
-	if !ok {
-		return
-	}
+	u, in := s.user(r)
+	v := jobViewer{User: u, LoggedIn: in}
 	ctx := r.Context()
 	now := time.Now()
 	jv := jobPageView{
@@ -348,7 +244,7 @@ func (s *site) jobPage(w http.ResponseWriter, r *http.Request) {
 		Label: jobStateLabel(j), LabelClass: jobStateClass(j),
 		Submitted: jobTime(j.Submitted), Started: jobTime(j.Started), Ended: jobTime(j.Ended),
 		Duration: jobDuration(j, now), Priority: jobPriorityName(j.Priority), Visibility: jobVisibilityName(j),
-		User: v.User, LoggedIn: v.LoggedIn, CSRF: s.cfg.Auth.CSRF(r),
+		User: v.User, LoggedIn: v.LoggedIn, CSRF: s.c.Auth.CSRF(r),
 		CanCancel:   v.LoggedIn && (v.User.Superuser || v.User.Name == j.Submitter) && j.State != store.JobFinished && j.State != store.JobCanceling,
 		CanResubmit: v.LoggedIn,
 		Tab:         "log", Tabs: jobTabs, Levels: logLevels,
@@ -359,14 +255,14 @@ func (s *site) jobPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if j.Device != "" {
-		if d, err := s.cfg.Store.Device(ctx, j.Device); err == nil {
+		if d, err := s.c.Store.Device(ctx, j.Device); err == nil {
 			jv.Worker = d.Worker
 		}
 	}
 	if j.Group != "" {
-		group, err := s.cfg.Store.GroupJobs(ctx, j.Group)
+		group, err := s.c.Store.GroupJobs(ctx, j.Group)
 		if err != nil {
-			s.jobFail(w, r, err)
+			s.fail(w, r, err)
 			return
 		}
 		for _, g := range group {
@@ -374,9 +270,9 @@ func (s *site) jobPage(w http.ResponseWriter, r *http.Request) {
 				Label: jobStateLabel(g), Class: jobStateClass(g), Current: g.ID == j.ID})
 		}
 	}
-	results, err := s.cfg.Store.Results(ctx, j.ID)
+	results, err := s.c.Store.Results(ctx, j.ID)
 	if err != nil {
-		s.jobFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	for _, res := range results {
@@ -401,7 +297,7 @@ func (s *site) jobPage(w http.ResponseWriter, r *http.Request) {
 		jv.Results = append(jv.Results, row)
 	}
 	if jv.Log, err = s.logTail(j, r); err != nil {
-		s.jobFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	jv.LogHTML = template.HTML(jv.Log.HTML)
@@ -409,7 +305,7 @@ func (s *site) jobPage(w http.ResponseWriter, r *http.Request) {
 	if jv.Tab == "timing" {
 		tl, err := s.timeline(j)
 		if err != nil {
-			s.jobFail(w, r, err)
+			s.fail(w, r, err)
 			return
 		}
 		jv.Timeline = &tl
@@ -468,10 +364,10 @@ type jobDescRow struct {
 // shows, for the run that happened.
 func (s *site) jobDescribe(r *http.Request, j store.Job) jobDescView {
 	var dv jobDescView
-	if _, err := os.Stat(s.cfg.Lab.JobFile(j.ID, dispatcher.DescriptionFile)); err == nil {
+	if _, err := os.Stat(s.c.Lab.JobFile(j.ID, dispatcher.DescriptionFile)); err == nil {
 		dv.HasFile = true
 	}
-	device, err := os.ReadFile(s.cfg.Lab.JobFile(j.ID, lab.DeviceFile))
+	device, err := os.ReadFile(s.c.Lab.JobFile(j.ID, lab.DeviceFile))
 	if err != nil {
 		dv.Why = "The pipeline is built when the job starts on a device: it has not started yet."
 		if j.State == store.JobFinished {
@@ -550,9 +446,9 @@ func (s *site) jobStatus(w http.ResponseWriter, r *http.Request) {
 		out["X-JobState"] = "1"
 	}
 	if j.Group != "" {
-		group, err := s.cfg.Store.GroupJobs(r.Context(), j.Group)
+		group, err := s.c.Store.GroupJobs(r.Context(), j.Group)
 		if err != nil {
-			s.jobFail(w, r, err)
+			s.fail(w, r, err)
 			return
 		}
 		subs := [][]any{}
@@ -601,7 +497,7 @@ func (s *site) jobDefinition(w http.ResponseWriter, r *http.Request) {
 	}
 	multi := strings.Contains(r.URL.Path, "/multinode_definition")
 	if multi && j.MultinodeDefinition == "" {
-		http.NotFound(w, r)
+		s.fail(w, r, notFound("MultiNode definition of job "+jobDisplayID(j)))
 		return
 	}
 	dv := jobDefView{Job: j, ID: jobDisplayID(j), Definition: jobDefinitionText(j, multi), Title: "Definition"}
@@ -621,7 +517,7 @@ func (s *site) jobDefinitionPlain(w http.ResponseWriter, r *http.Request) {
 	}
 	multi := strings.Contains(r.URL.Path, "/multinode_definition")
 	if multi && j.MultinodeDefinition == "" {
-		http.NotFound(w, r)
+		s.fail(w, r, notFound("MultiNode definition of job "+jobDisplayID(j)))
 		return
 	}
 	name := fmt.Sprintf("job_%d.yaml", j.ID)
@@ -641,9 +537,9 @@ func (s *site) jobDescriptionFile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, err := os.Open(s.cfg.Lab.JobFile(j.ID, dispatcher.DescriptionFile))
+	f, err := os.Open(s.c.Lab.JobFile(j.ID, dispatcher.DescriptionFile))
 	if err != nil {
-		http.NotFound(w, r)
+		s.fail(w, r, notFound("description of job "+jobDisplayID(j)))
 		return
 	}
 	defer f.Close()
@@ -672,24 +568,28 @@ func (s *site) jobResubmitPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *site) jobActionPage(w http.ResponseWriter, r *http.Request, action string) {
-	v, ok := s.jobWho(w, r)
+	j, ok := s.jobFindVisible(w, r)
 	if !ok {
 		return
 	}
-	j, ok := s.jobFind(w, r, v)
-	if !ok {
-		return
-	}
-	av := jobActionView{Job: j, ID: jobDisplayID(j), Action: action, CSRF: s.cfg.Auth.CSRF(r)}
-	av.Allowed, av.Why = jobAllowed(v, j, action)
+	u, in := s.user(r)
+	av := jobActionView{Job: j, ID: jobDisplayID(j), Action: action, CSRF: s.c.Auth.CSRF(r)}
+	av.Allowed, av.Why = jobAllowed(jobViewer{User: u, LoggedIn: in}, j, action)
+	code := http.StatusOK
 	if !av.Allowed {
-		w.WriteHeader(http.StatusForbidden)
+		code = http.StatusForbidden
 	}
-	s.page(w, r, "job_action.html", fmt.Sprintf("Job %s: %s", av.ID, action), av)
+	s.render(w, r, code, "job_action.html", fmt.Sprintf("Job %s: %s", av.ID, action), av)
 }
 
 // jobAllowed says whether v may take action on j, and why not.
-func jobAllowed(v *jobViewer, j store.Job, action string) (bool, string) {
+// jobViewer is who looks at a job page.
+type jobViewer struct {
+	User     store.User
+	LoggedIn bool
+}
+
+func jobAllowed(v jobViewer, j store.Job, action string) (bool, string) {
 	if !v.LoggedIn {
 		return false, "Log in to " + action + " a job."
 	}
@@ -709,12 +609,12 @@ func (s *site) jobCancel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.cfg.Lab.Cancel(r.Context(), v.User, j); err != nil {
+	if err := s.c.Lab.Cancel(r.Context(), v.User, j); err != nil {
 		if errors.Is(err, lab.ErrPermission) {
-			http.Error(w, "you cannot cancel this job", http.StatusForbidden)
+			s.fail(w, r, &httpError{Code: http.StatusForbidden, Msg: "you cannot cancel this job"})
 			return
 		}
-		s.jobFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/scheduler/job/"+jobDisplayID(j), http.StatusSeeOther)
@@ -725,39 +625,32 @@ func (s *site) jobResubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	jobs, err := s.cfg.Lab.Resubmit(r.Context(), v.User, j)
+	jobs, err := s.c.Lab.Resubmit(r.Context(), v.User, j)
 	if err != nil {
 		var se *lab.SubmitError
 		if errors.As(err, &se) {
-			w.WriteHeader(http.StatusBadRequest)
-			s.page(w, r, "job_action.html", "Job "+jobDisplayID(j)+": resubmit", jobActionView{Job: j, ID: jobDisplayID(j),
+			s.render(w, r, http.StatusBadRequest, "job_action.html", "Job "+jobDisplayID(j)+": resubmit", jobActionView{Job: j, ID: jobDisplayID(j),
 				Action: "resubmit", Why: "The definition is refused: " + se.Error()})
 			return
 		}
-		s.jobFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/scheduler/job/"+jobDisplayID(jobs[0]), http.StatusSeeOther)
 }
 
-// jobPostAction checks a POST to cancel or resubmit: a user, the CSRF
-// token of their session, a job they see and may act on.
-func (s *site) jobPostAction(w http.ResponseWriter, r *http.Request, action string) (*jobViewer, store.Job, bool) {
-	v, ok := s.jobWho(w, r)
+// jobPostAction checks a POST to cancel or resubmit (the CSRF token
+// was checked by s.post): a user, a job they see and may act on.
+func (s *site) jobPostAction(w http.ResponseWriter, r *http.Request, action string) (jobViewer, store.Job, bool) {
+	u, in := s.user(r)
+	v := jobViewer{User: u, LoggedIn: in}
+	j, ok := s.jobFindVisible(w, r)
 	if !ok {
-		return nil, store.Job{}, false
-	}
-	if !s.cfg.Auth.CheckCSRF(r) {
-		http.Error(w, "the form's CSRF token is missing or wrong: reload the page and try again", http.StatusForbidden)
-		return nil, store.Job{}, false
-	}
-	j, ok := s.jobFind(w, r, v)
-	if !ok {
-		return nil, j, false
+		return v, j, false
 	}
 	if ok, why := jobAllowed(v, j, action); !ok {
-		http.Error(w, why, http.StatusForbidden)
-		return nil, j, false
+		s.fail(w, r, &httpError{Code: http.StatusForbidden, Msg: why})
+		return v, j, false
 	}
 	return v, j, true
 }

@@ -240,7 +240,7 @@ func tlNearTimeout(a tlAction) bool {
 
 // timeline builds the Timing tab of j.
 func (s *site) timeline(j store.Job) (timelineView, error) {
-	acts, last, err := tlActions(s.cfg.Logs, j.ID)
+	acts, last, err := tlActions(s.c.Logs, j.ID)
 	if err != nil {
 		return timelineView{}, err
 	}
@@ -377,7 +377,7 @@ func renderTimeline(jobID string, acts []tlAction, last time.Time, running bool)
 	sorted := append([]tlAction(nil), acts...)
 	sort.SliceStable(sorted, func(i, k int) bool { return tlLevelLess(sorted[i].Level, sorted[k].Level) })
 	var b strings.Builder
-	b.WriteString(`<table class="tl-table"><thead><tr><th>Level</th><th>Action</th><th>Duration</th><th>Timeout</th></tr></thead><tbody>`)
+	b.WriteString(`<table class="table tl-table"><thead><tr><th>Level</th><th>Action</th><th>Duration</th><th>Timeout</th></tr></thead><tbody>`)
 	for _, a := range sorted {
 		cls := ""
 		if tlNearTimeout(a) {
@@ -424,7 +424,7 @@ func (s *site) jobTimeline(w http.ResponseWriter, r *http.Request) {
 	}
 	tv, err := s.timeline(j)
 	if err != nil {
-		s.jobFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -460,18 +460,18 @@ func (s *site) jobTiming(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !s.cfg.Logs.Exists(j.ID) {
-		http.NotFound(w, r)
+	if !s.c.Logs.Exists(j.ID) {
+		s.fail(w, r, notFound("log of job "+jobDisplayID(j)))
 		return
 	}
 	tv, err := s.timeline(j)
 	if err != nil {
-		s.jobFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
-	acts, _, err := tlActions(s.cfg.Logs, j.ID)
+	acts, _, err := tlActions(s.c.Logs, j.ID)
 	if err != nil {
-		s.jobFail(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	// LAVA keeps one entry per level (the last run).

@@ -159,7 +159,7 @@
     var label = document.getElementById("job-state");
     if (label) {
       label.textContent = st.label;
-      label.className = "job-label " + labelClass(st);
+      label.className = "badge st-" + st.label.toLowerCase();
       label.dataset.state = st.state;
       label.dataset.health = st.health;
       if (st.finished) { label.dataset.finished = "1"; }
@@ -187,12 +187,6 @@
   function setText(id, text) {
     var el = document.getElementById(id);
     if (el) { el.textContent = text; }
-  }
-  function labelClass(st) {
-    if (st.finished) {
-      return { Complete: "lbl-success", Incomplete: "lbl-danger", Canceled: "lbl-warning" }[st.health] || "lbl-default";
-    }
-    return { Running: "lbl-info", Canceling: "lbl-warning" }[st.state] || "lbl-default";
   }
 
   if (log.dataset.finished === "1" || !window.EventSource) { return; }
