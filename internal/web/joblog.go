@@ -7,12 +7,14 @@ package web
 // perf benchmark rely on (keep them stable):
 //
 //	#job-header          the job's summary (description, state, device, times)
-//	#job-state           the state/health label; data-state and data-health
+//	#job-state           the state/health badge ("badge st-<status>", the
+//	                     layout's LAVA colours); data-state and data-health
 //	                     hold the store's values, data-finished="1" once Finished
 //	#job-device, #job-started, #job-duration   fields the live updates refresh
 //	#job-error           the error class and message of a failed job
 //	#job-actions         the action buttons (cancel/resubmit forms, links)
-//	#job-tabs            the tab bar; each tab a.job-tab with href "#tab-<name>"
+//	#job-tabs            the tab bar; each tab a.job-tab[data-tab=<name>], its
+//	                     href "?tab=<name>#tab-<name>" (works without script)
 //	#tab-log, #tab-results, #tab-description, #tab-definition, #tab-timing
 //	                     the tabs' panels (section.job-tab-panel)
 //	#log                 the log: data-job (the job id), data-first (the index
@@ -26,17 +28,24 @@ package web
 //	.log-section         a <details> folding one action: data-level ("1.2"),
 //	                     its <summary> the start: line (.log-start), the end:
 //	                     line (.log-end) last; open while running or failed
-//	#log-earlier         the "earlier lines" link (href loads a range)
-//	#log-live            the live indicator ("following", "finished")
+//	#log-earlier         the "earlier lines" link (href: the page at ?start=N;
+//	                     the script loads log_lines instead)
+//	#log-live            the live indicator ("live", "reconnecting…", "finished")
+//	#log-bottom          the end of the log tab (the "End of log" link's target)
 //	#show-<level>        the level filters (checkboxes before #log)
-//	#timeline            the Timing tab's SVG (.tl-bar per action)
+//	#timing-block        the Timing tab's content, loaded from timeline when
+//	                     the tab opens (rendered in the page for ?tab=timing)
+//	#timeline            the Timing tab's SVG: g.tl-row[data-level] per action
+//	                     with a .tl-label and a .tl-bar; table.tl-table lists all
 //
 // Endpoints under /scheduler/job/{id}/:
 //
 //	log_pipeline_incremental?line=N   LAVA's: JSON records from line N
 //	log_lines?start=A&end=B           the page's: lines [A,B) as HTML
-//	log_stream?line=N                 server-sent events: "lines", "state", "end"
+//	log_stream?line=N                 server-sent events: "lines", "skip", "state", "end"
 //	log_file/plain                    the whole log, streamed (attachment)
+//	timeline                          the Timing tab's content (HTML fragment)
+//	timing                            LAVA's Timing JSON
 
 import (
 	"bufio"

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // rchar is the bytes this process has read with read(2) and pread(2)
@@ -77,12 +78,12 @@ func TestJobPageBigLog(t *testing.T) {
 	t.Logf("log: %d lines, %d bytes", n, written)
 
 	runtime.GC()
-	r0, a0 := rchar(t), totalAlloc()
+	r0, a0, t0 := rchar(t), totalAlloc(), time.Now()
 	resp, body := f.get(t, "", "/scheduler/job/1")
-	r1, a1 := rchar(t), totalAlloc()
+	r1, a1, elapsed := rchar(t), totalAlloc(), time.Since(t0)
 	wantStatus(t, resp, body, 200)
 	wantContains(t, "page", body, fmt.Sprintf(`id="L%d"`, n-1), fmt.Sprintf(`data-first="%d"`, n-logTailLines))
-	t.Logf("page: %d bytes; the server process read %d bytes and allocated %d bytes for it", len(body), r1-r0, a1-a0)
+	t.Logf("page: %d bytes in %s; the server process read %d bytes and allocated %d bytes for it", len(body), elapsed, r1-r0, a1-a0)
 	if len(body) > 1<<20 {
 		t.Errorf("the page is %d bytes", len(body))
 	}

@@ -541,7 +541,7 @@ func TestJobDescriptionTab(t *testing.T) {
 	wantStatus(t, resp, body, 200)
 	wantContains(t, "started job", body, "Job timeout <strong>00:10:00</strong>",
 		`<td class="desc-level">1</td><td class="desc-name" style="padding-left: 0em" title="`,
-		">deployimages<", `<td class="desc-timeout">00:02:00</td><td class="desc-source">block timeout</td>`,
-		`<td class="desc-source">device timeouts.actions.power-off</td>`,
+		">deployimages<", `<td class="desc-timeout">00:02:00<span class="desc-source desc-source-inline">block timeout</span></td><td class="desc-source desc-source-col">block timeout</td>`,
+		`<td class="desc-source desc-source-col">device timeouts.actions.power-off</td>`,
 		"http://127.0.0.1:8000/vmlinuz")
 }

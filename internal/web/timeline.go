@@ -340,8 +340,10 @@ func renderTimeline(jobID string, acts []tlAction, last time.Time, running bool)
 				cls += " tl-near-timeout"
 			}
 			dur := jobHumanDuration(a.Duration())
-			if r.isOpen {
+			if r.isOpen && running {
 				dur = "running, " + jobHumanDuration(t1.Sub(a.Start))
+			} else if r.isOpen {
+				dur = "no end logged, " + jobHumanDuration(t1.Sub(a.Start)) + " to the log's last line"
 			}
 			label := fmt.Sprintf("%s %s · %s", a.Level, a.Name, dur)
 			tip := label
