@@ -922,6 +922,7 @@ func jobWhere(f JobFilter) (string, []any) {
 		where = append(where, "submitter = ?")
 		args = append(args, f.Submitter)
 	}
+	where, args = condWhere(f.Conds, where, args) // REST's conditions (restfilter.go)
 	if v := f.Viewer; v != nil && !v.Superuser {
 		if v.Name == "" {
 			where = append(where, "visibility = 'public'")
@@ -945,7 +946,9 @@ func jobWhere(f JobFilter) (string, []any) {
 func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	where, args := jobWhere(f)
 	query := `SELECT ` + jobCols + ` FROM jobs` + where
-	if f.NewestFirst {
+	if o, ok := jobOrders[f.Order]; ok && f.Order != "" {
+		query += " ORDER BY " + o
+	} else if f.NewestFirst {
 		query += " ORDER BY id DESC"
 	} else {
 		query += " ORDER BY id"

@@ -314,6 +314,12 @@ type JobFilter struct {
 	Worker string // jobs on devices of this worker
 	Limit  int
 
+	// REST v0.2's filters and ordering (restfilter.go): every condition
+	// must hold; Order is "" (NewestFirst's id order) or one of
+	// JobOrders.
+	Conds []JobCond
+	Order string
+
 	// The selections of LAVA's job lists (scheduler.jobs.list/queue).
 	Healths     []JobHealth
 	DeviceTypes []string  // requested device type among these

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("DeviceChecks", func(t *testing.T) { testDeviceChecks(t, open(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open(t)) })
 	t.Run("ViewerFilter", func(t *testing.T) { testViewerFilter(t, open(t)) })
+	t.Run("JobConds", func(t *testing.T) { testJobConds(t, open(t)) })
 }
 
 var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
