@@ -63,6 +63,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/logstore"
@@ -660,12 +661,17 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 	if err != nil || next < 0 {
 		next = 0
 	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	if !s.streams().add(ctx, cancel) {
+		s.fail(w, r, &httpError{Code: http.StatusServiceUnavailable, Msg: "the server is stopping"})
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	ctx := r.Context()
 	id := jobDisplayID(j)
 
 	var last logStreamState
@@ -799,4 +805,54 @@ func logSendEvent(w io.Writer, event, id string, data any) error {
 var logLevels = []struct{ Level, Name string }{
 	{"debug", "debug"}, {"info", "info"}, {"warning", "warning"}, {"error", "error"},
 	{"input", "input"}, {"target", "output"}, {"feedback", "feedback"}, {"results", "results"},
+}
+
+// logStreams are the live streams of one site, ended by CloseStreams.
+type logStreams struct {
+	mu      sync.Mutex
+	closed  bool
+	cancels map[context.Context]context.CancelFunc
+}
+
+// liveStreams holds each site's streams (keyed by *site, so that the
+// skeleton's site needs no field for them).
+var liveStreams sync.Map
+
+func (s *site) streams() *logStreams {
+	v, _ := liveStreams.LoadOrStore(s, &logStreams{cancels: map[context.Context]context.CancelFunc{}})
+	return v.(*logStreams)
+}
+
+// add registers a stream until ctx ends; false once the site is closing.
+func (ls *logStreams) add(ctx context.Context, cancel context.CancelFunc) bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.closed {
+		return false
+	}
+	ls.cancels[ctx] = cancel
+	context.AfterFunc(ctx, func() {
+		ls.mu.Lock()
+		delete(ls.cancels, ctx)
+		ls.mu.Unlock()
+	})
+	return true
+}
+
+// CloseStreams ends the live log streams of h (a handler New returned)
+// and refuses new ones: http.Server.Shutdown waits for running handlers,
+// and a stream otherwise lasts as long as its job. Browsers reconnect
+// (to the next server) by themselves. For http.Server.RegisterOnShutdown.
+func CloseStreams(h http.Handler) {
+	s, ok := h.(*site)
+	if !ok {
+		return
+	}
+	ls := s.streams()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.closed = true
+	for _, cancel := range ls.cancels {
+		cancel()
+	}
 }

@@ -257,3 +257,32 @@ func TestLogSplitter(t *testing.T) {
 		}
 	}
 }
+
+// CloseStreams ends the open live streams (the server is shutting down)
+// and refuses new ones.
+func TestCloseStreams(t *testing.T) {
+	t.Parallel()
+	f := newJobFixture(t)
+	j := f.start(t, f.submit(t, nil))
+	f.appendLog(t, j.ID, exampleLog(t)[:3])
+	s := openStream(t, f, "/scheduler/job/1/log_stream?line=3", "")
+	if ev := s.next(t); ev.Event != "state" {
+		t.Fatalf("first event %q", ev.Event)
+	}
+	CloseStreams(f.srv.Config.Handler)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.r.ReadString('\n')
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("the stream goes on after CloseStreams")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stream still open 30 s after CloseStreams")
+	}
+	resp, body := f.get(t, "", "/scheduler/job/1/log_stream?line=3")
+	wantStatus(t, resp, body, http.StatusServiceUnavailable)
+}
