@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -275,6 +276,9 @@ func (s *site) jobPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// The job's own test suites first, LAVA's lava suite (the actions'
+	// results) after them; each in the order it was logged.
+	sort.SliceStable(results, func(a, b int) bool { return results[a].Suite != "lava" && results[b].Suite == "lava" })
 	for _, res := range results {
 		switch res.Result {
 		case "pass":
