@@ -11,8 +11,8 @@ package web
 // Stable element ids and classes (tests and the browser helper use them):
 //
 //	job results   #results-job (dl), #results-metadata (table),
-//	              #suites (table, tr#suite-NAME with td.rs-pass,
-//	              td.rs-fail, td.rs-skip, td.rs-unknown counts),
+//	              #suites (table, tr#suite-NAME: td.rs-pass, and
+//	              td.rs-fail, td.rs-skip, td.rs-unknown when not 0),
 //	              #results-exports (the download links)
 //	suite         #cases (table, tr#case-<id>, span.rs-<result>),
 //	              a.log-link (to the job page's #L<line>)
