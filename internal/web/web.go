@@ -45,7 +45,7 @@ import (
 )
 
 //go:embed all:templates static
-var files embed.FS
+var files embed.FS // "all:" embeds the partials, templates/_*.html, too
 
 // Config is what the pages are built from.
 type Config struct {
