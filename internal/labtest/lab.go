@@ -41,6 +41,9 @@ type Config struct {
 	Devices     []Device
 	// Users are added besides "admin" (a superuser), each with a token.
 	Users []string
+	// Passwords are users' passwords (admin's too), for a login page;
+	// a user without one authenticates with its token only.
+	Passwords map[string]string
 	// ServerArgs are more arguments of `basalt server`.
 	ServerArgs []string
 }
@@ -85,10 +88,10 @@ func Start(t *testing.T, cfg Config) *Lab {
 			t.Fatal(err)
 		}
 	}
-	l.Manage(t, "users", "add", "admin", "--superuser")
+	l.Manage(t, append([]string{"users", "add", "admin", "--superuser"}, passwd(cfg, "admin")...)...)
 	l.Tokens["admin"] = l.Manage(t, "tokens", "add", "--user", "admin")
 	for _, u := range cfg.Users {
-		l.Manage(t, "users", "add", u)
+		l.Manage(t, append([]string{"users", "add", u}, passwd(cfg, u)...)...)
 		l.Tokens[u] = l.Manage(t, "tokens", "add", "--user", u)
 	}
 	for _, w := range cfg.Workers {
@@ -120,6 +123,14 @@ func Start(t *testing.T, cfg Config) *Lab {
 		l.StartWorker(t, w)
 	}
 	return l
+}
+
+// passwd is the arguments of `manage users add` giving user its password.
+func passwd(cfg Config, user string) []string {
+	if pw, ok := cfg.Passwords[user]; ok {
+		return []string{"--passwd", pw}
+	}
+	return nil
 }
 
 // DeviceDictionary is the e2e tests' QEMU device dictionary.

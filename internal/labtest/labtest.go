@@ -33,17 +33,16 @@ var (
 	Fixtures string
 )
 
-// Main is a test package's TestMain: unless -short, it builds the basalt
-// binary into a temporary folder (Basalt) and runs the tests; it exits.
+// Main is a test package's TestMain: it finds the repository (Root) and,
+// unless -short, builds the basalt binary into a temporary folder
+// (Basalt); it runs the tests and exits. A test binary started as the
+// reaper (see Reap) reaps instead.
 func Main(m *testing.M) {
 	if os.Getenv(reaperEnv) == "1" {
 		runReaper(os.Stdin)
 		os.Exit(0)
 	}
 	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
 	root, err := findRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -51,6 +50,11 @@ func Main(m *testing.M) {
 	}
 	Root = root
 	Fixtures = filepath.Join(Root, "build", "fixtures", "x86_64")
+	if testing.Short() {
+		code := m.Run()
+		stopReaper()
+		os.Exit(code)
+	}
 	dir, err := os.MkdirTemp("", "basalt-labtest-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
