@@ -10,10 +10,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/basalt-lava/basalt/internal/labtest"
@@ -51,6 +55,9 @@ type browser struct {
 	dataDir string          // --user-data-dir, on every process of this browser's command line
 	pgid    int
 	shots   string // where screenshots go, once one is taken
+
+	mu       sync.Mutex
+	problems []string // uncaught exceptions and failed responses since the last look
 }
 
 // newBrowser starts Chromium; it is ended when t ends, and the test fails
@@ -110,7 +117,79 @@ func newBrowser(t *testing.T) *browser {
 	}
 	b.pgid = chromedp.FromContext(ctx).Browser.Process().Pid
 	labtest.Reap(b.pgid)
+	b.watch()
 	return b
+}
+
+// watch records what goes wrong in the tab whatever the test looks at:
+// uncaught JavaScript exceptions and HTTP errors (4xx, 5xx) of the page
+// or of anything it loads (CSS, scripts, its live streams). checkProblems
+// reports them.
+func (b *browser) watch() {
+	go func() {
+		for ev, err := range chromedp.Events(b.ctx, cdpruntime.ExceptionThrown) {
+			if err != nil {
+				return
+			}
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil && d.Exception.Description != "" {
+				msg += " " + d.Exception.Description
+			}
+			b.problem(fmt.Sprintf("JavaScript exception at %s:%d: %s", d.URL, d.LineNumber+1, msg))
+		}
+	}()
+	go func() {
+		for ev, err := range chromedp.Events(b.ctx, network.ResponseReceived) {
+			if err != nil {
+				return
+			}
+			// A browser asks for /favicon.ico by itself; the pages name none.
+			if r := ev.Response; r != nil && r.Status >= 400 && !strings.HasSuffix(r.URL, "/favicon.ico") {
+				b.problem(fmt.Sprintf("HTTP %d %s for %s (%s)", r.Status, r.StatusText, r.URL, ev.Type))
+			}
+		}
+	}()
+	// What the console shows as errors: resources refused or failed
+	// (a stylesheet answered with a 404 is refused before any response
+	// event), violations of the content security policy.
+	go func() {
+		for ev, err := range chromedp.Events(b.ctx, cdplog.EntryAdded) {
+			if err != nil {
+				return
+			}
+			if e := ev.Entry; e != nil && e.Level == cdplog.EntryLevelError && !strings.HasSuffix(e.URL, "/favicon.ico") {
+				b.problem(fmt.Sprintf("console error (%s): %s %s", e.Source, e.Text, e.URL))
+			}
+		}
+	}()
+}
+
+// takeProblems returns the problems seen since the last call, after
+// a round trip to the page (events sent before it are in).
+func (b *browser) takeProblems() []string {
+	b.t.Helper()
+	eval[bool](b, "true")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ps := b.problems
+	b.problems = nil
+	return ps
+}
+
+func (b *browser) problem(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.problems = append(b.problems, s)
+}
+
+// checkProblems fails the test with what went wrong in the tab since the
+// last call (on page), and forgets it.
+func (b *browser) checkProblems(page string) {
+	b.t.Helper()
+	for _, p := range b.takeProblems() {
+		b.t.Errorf("%s: %s", page, p)
+	}
 }
 
 // screenshotDir is where a test's screenshots go: its artifact folder
@@ -140,9 +219,18 @@ func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 }
 
 // eval evaluates a JavaScript expression in the page (promises awaited)
-// and decodes its JSON value into T.
+// and decodes its JSON value into T; an error fails the test.
 func eval[T any](b *browser, js string) T {
 	b.t.Helper()
+	v, err := tryEval[T](b, js)
+	if err != nil {
+		b.t.Fatalf("evaluating %s: %v", clipJS(js), err)
+	}
+	return v
+}
+
+// tryEval is eval returning its error (e.g. while the page navigates).
+func tryEval[T any](b *browser, js string) (T, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string]("(async () => JSON.stringify(await (async () => "+js+")()))()", chromedp.EvalAwaitPromise))
@@ -150,10 +238,7 @@ func eval[T any](b *browser, js string) T {
 	if err == nil {
 		err = json.Unmarshal([]byte(s), &v)
 	}
-	if err != nil {
-		b.t.Fatalf("evaluating %s: %v", clipJS(js), err)
-	}
-	return v
+	return v, err
 }
 
 func clipJS(js string) string {
@@ -168,6 +253,35 @@ func clipJS(js string) string {
 func (b *browser) open(url string) {
 	b.t.Helper()
 	b.do("opening "+url, chromedp.Navigate(url))
+}
+
+// waitJS polls a JavaScript expression (every 100 ms) until it is true,
+// through navigations (an evaluation cut by one is tried again); after d
+// it fails the test with what.
+func (b *browser) waitJS(d time.Duration, what, js string) {
+	b.t.Helper()
+	waitValue[bool](b, d, what, js, func(ok bool) bool { return ok })
+}
+
+// waitValue polls a JavaScript expression until done accepts its value,
+// and returns that value; after d it fails the test with what.
+func waitValue[T any](b *browser, d time.Duration, what, js string, done func(T) bool) T {
+	b.t.Helper()
+	deadline := time.Now().Add(d)
+	var last error
+	for {
+		v, err := tryEval[T](b, js)
+		if err == nil && done(v) {
+			return v
+		}
+		if err != nil {
+			last = err
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s: not within %s (last error: %v)", what, d, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // layout is what the page's geometry says at one width.
@@ -254,6 +368,7 @@ func (b *browser) checkLayout(page string, width int, l layout) {
 // viewport is the desktop's afterwards.
 func (b *browser) shoot(name string) {
 	b.t.Helper()
+	b.checkProblems(name)
 	for _, w := range []int{phoneWidth, desktopWidth} {
 		l := b.measure(w)
 		b.checkLayout(name, w, l)

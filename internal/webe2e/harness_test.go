@@ -37,6 +37,7 @@ func TestLayoutMeasures(t *testing.T) {
 	serve("/wide", fmt.Sprintf(page, viewportMeta, "", `<table style="width:600px"><tr><td>wide</td></tr></table>`))
 	serve("/noviewport", fmt.Sprintf(page, "", "", "<p>text</p>"))
 	serve("/hidden", fmt.Sprintf(page, viewportMeta, `style="position:relative;left:400px"`, "<p>text</p>"))
+	serve("/broken", fmt.Sprintf(page, viewportMeta+`<link rel="stylesheet" href="/missing.css">`, "", `<script>null.x = 1;</script>`))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -58,6 +59,12 @@ func TestLayoutMeasures(t *testing.T) {
 		if err != nil || cfg.Width != w {
 			t.Errorf("%s: %d px wide (%v), want %d", name, cfg.Width, err, w)
 		}
+	}
+
+	b.open(srv.URL + "/broken")
+	ps := strings.Join(b.takeProblems(), "\n")
+	if !strings.Contains(ps, "/missing.css") || !strings.Contains(ps, "JavaScript exception") {
+		t.Errorf("a missing stylesheet and a script's exception, seen as:\n%s", ps)
 	}
 
 	b.open(srv.URL + "/wide")

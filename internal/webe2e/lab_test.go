@@ -60,16 +60,31 @@ var payloadKeys = []string{"id", "status", "status_string", "state", "state_stri
 // pyTime is str(datetime) of an aware UTC datetime.
 var pyTime = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?\+00:00$`)
 
-// TestLab is one lab through its users' eyes: callbacks that hang or are
-// refused while the scheduler goes on, a QEMU job whose KernelCI callback
-// carries what KernelCI reads, and (once the web pages exist) the same
-// job in the browser.
+// TestLab is one lab through its users' eyes, in a browser: logging in,
+// submitting a QEMU job through the submit form, watching its log grow
+// on its page while it runs and its state turn to Complete, its results
+// and pipeline description, the device page and its dictionary, the
+// lists; and the job's KernelCI callback delivered while a callback of
+// an earlier job to a receiver that hangs is still outstanding (and one
+// to a refused port has failed).
 func TestLab(t *testing.T) {
 	labtest.NeedQEMU(t)
+	b := newBrowser(t)
 	good := newReceiver(t)
 	hang := newHangingReceiver(t)
 	refused := "http://" + labtest.FreeAddr(t) // nothing listens there
 	l := startLab(t)
+
+	b.page(l, "home-anonymous", "/", "Log in")
+	next := "/scheduler/jobsubmit" // where a user who wants to submit lands
+	if !served(t, l, next) {
+		next = "/api/tokens/"
+	}
+	login(t, b, l, next)
+	newToken(t, b, l)
+	if next == "/scheduler/jobsubmit" {
+		b.open(l.URL() + next)
+	}
 
 	// A job that stays queued, canceled: Finished, so its callbacks go,
 	// the one refused first, then the one that hangs (a job's callbacks
@@ -99,23 +114,65 @@ func TestLab(t *testing.T) {
 		t.Errorf("the server did not log the refused callback to %s/refused:\n%s", refused, labtest.LastLines(out, 20))
 	}
 
-	// While that callback is outstanding, a QEMU job is scheduled, runs
-	// and finishes, and its own callback is delivered.
+	// While that callback is outstanding, a QEMU job is submitted in the
+	// browser, scheduled, run and finished, its page following it live,
+	// and its own callback is delivered.
 	definition := labtest.JobSpec{Name: "kernelci", Extra: kernelciNotify(good.srv.URL),
 		Steps: []string{"for i in $(seq 1 10); do echo tick-$i; sleep 1; done"}}.YAML(t)
-	id := submit(t, l, "admin", definition)
-	labtest.WaitFor(t, 10*time.Minute, "job "+id+" finished", func() bool {
-		state, _ := jobState(t, l, id)
-		return state == "Finished"
-	})
-	if _, health := jobState(t, l, id); health != "Complete" {
-		t.Errorf("job %s: health %s, want Complete", id, health)
+	var id string
+	if served(t, l, "/scheduler/jobsubmit") {
+		id = submitJob(t, b, definition)
+	} else {
+		id = submit(t, l, "admin", definition)
+	}
+	if served(t, l, "/scheduler/job/"+id) {
+		if !jobPath.MatchString(b.path()) {
+			b.open(l.URL() + "/scheduler/job/" + id)
+		}
+		watchJob(t, b, id)
+	} else {
+		labtest.WaitFor(t, 10*time.Minute, "job "+id+" finished", func() bool {
+			state, _ := jobState(t, l, id)
+			return state == "Finished"
+		})
+	}
+	if state, health := jobState(t, l, id); state != "Finished" || health != "Complete" {
+		t.Errorf("job %s: %s, %s; want Finished, Complete", id, state, health)
 	}
 	cb := good.next(t, 2*time.Minute, "job "+id+"'s KernelCI callback")
 	if n := hang.outstanding(); n != 1 {
 		t.Errorf("the hanging callback is no longer outstanding (%d open) when job %s's callback arrived: the test shows nothing", n, id)
 	}
 	checkKernelCI(t, cb, id, definition)
+
+	if served(t, l, "/scheduler/job/"+id) {
+		jobTabs(t, b, id)
+	}
+	pages := []struct {
+		name, path string
+		want       []string
+	}{
+		{"device", "/scheduler/device/qemu01", []string{"qemu01", "Idle", "Good", "w1", "#" + id}},
+		{"devicedict", "/scheduler/device/qemu01/devicedict", []string{"{% extends 'qemu.jinja2' %}", "{% set memory = 512 %}", "qemu-system-x86_64", "-m 512"}},
+		{"alljobs", "/scheduler/alljobs", []string{id, heldJob, "basalt-e2e-kernelci", "Complete", "Canceled"}},
+		{"queue", "/scheduler/queue", nil},
+		{"alldevices", "/scheduler/alldevices", []string{"qemu01", "held01", "Maintenance"}},
+		{"device_types", "/scheduler/device_types", []string{"qemu", "qemu-held"}},
+		{"device_type", "/scheduler/device_type/qemu", []string{"qemu01"}},
+		{"allworkers", "/scheduler/allworkers", []string{"w1"}},
+		{"worker", "/scheduler/worker/w1", []string{"qemu01", "held01"}},
+		{"labhealth", "/scheduler/labhealth", []string{"qemu01"}},
+		{"results", "/results/" + id, []string{"0_e2e-smoke", "lava"}},
+		{"results-suite", "/results/" + id + "/0_e2e-smoke", []string{"always-pass", "always-fail", "measured"}},
+		{"results-case", "/results/" + id + "/0_e2e-smoke/measured", []string{"42.5"}},
+		{"tokens", "/api/tokens/", []string{"admin"}},
+		{"home", "/", []string{"admin"}},
+	}
+	for _, p := range pages {
+		if served(t, l, p.path) {
+			b.page(l, p.name, p.path, p.want...)
+		}
+	}
 }
 
 // checkKernelCI checks a callback as KernelCI's receiver reads it
