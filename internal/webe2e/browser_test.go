@@ -267,18 +267,27 @@ func (b *browser) waitJS(d time.Duration, what, js string) {
 // and returns that value; after d it fails the test with what.
 func waitValue[T any](b *browser, d time.Duration, what, js string, done func(T) bool) T {
 	b.t.Helper()
+	v, err := waitValueErr(b, d, js, done)
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// waitValueErr is waitValue returning an error after d.
+func waitValueErr[T any](b *browser, d time.Duration, js string, done func(T) bool) (T, error) {
 	deadline := time.Now().Add(d)
 	var last error
 	for {
 		v, err := tryEval[T](b, js)
 		if err == nil && done(v) {
-			return v
+			return v, nil
 		}
 		if err != nil {
 			last = err
 		}
 		if time.Now().After(deadline) {
-			b.t.Fatalf("%s: not within %s (last error: %v)", what, d, last)
+			return v, fmt.Errorf("not within %s (last value %v, last error %v)", d, v, last)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -311,7 +320,8 @@ const layoutJS = `((vw) => {
       if (!wide.some(w => w.el.contains(el))) wide.push({el, s: name(el) + ' right=' + Math.round(r.right)});
     }
   }
-  const heads = [...document.querySelectorAll('h1, main h2')];
+  // The h1, and the h2 the page renders (not those of a tab not shown).
+  const heads = [...document.querySelectorAll('h1, main h2')].filter(h => h.tagName === 'H1' || h.checkVisibility());
   const visible = el => {
     const r = el.getBoundingClientRect();
     const cs = getComputedStyle(el);

@@ -152,7 +152,7 @@ func TestLab(t *testing.T) {
 		name, path string
 		want       []string
 	}{
-		{"device", "/scheduler/device/qemu01", []string{"qemu01", "Idle", "Good", "w1", "#" + id}},
+		{"device", "/scheduler/device/qemu01", []string{"qemu01", "Idle", "Good", "w1", "basalt-e2e-kernelci", "extends"}},
 		{"devicedict", "/scheduler/device/qemu01/devicedict", []string{"{% extends 'qemu.jinja2' %}", "{% set memory = 512 %}", "qemu-system-x86_64", "-m 512"}},
 		{"alljobs", "/scheduler/alljobs", []string{id, heldJob, "basalt-e2e-kernelci", "Complete", "Canceled"}},
 		{"queue", "/scheduler/queue", nil},
