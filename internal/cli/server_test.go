@@ -154,7 +154,7 @@ func TestServerHandlerRoutes(t *testing.T) {
 	tag := func(name string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, name) })
 	}
-	h := serverHandler(serverRoutes{workers: tag("workers"), xmlrpc: tag("xmlrpc"), web: tag("web")})
+	h := serverHandler(serverRoutes{workers: tag("workers"), xmlrpc: tag("xmlrpc"), rest: tag("rest"), web: tag("web")})
 	cases := []struct{ method, path, want string }{
 		{"POST", "/RPC2", "xmlrpc"},
 		{"POST", "//RPC2", "xmlrpc"},
@@ -165,6 +165,10 @@ func TestServerHandlerRoutes(t *testing.T) {
 		{"GET", "/scheduler/job/1", "web"},
 		{"POST", "/api/worker/v1/poll", "workers"},
 		{"GET", "/static/basalt.css", "web"},
+		{"GET", "/api/v0.2/jobs/", "rest"},
+		{"GET", "/api/v0.2", "rest"},
+		{"POST", "/api/v0.3/token/", "rest"},
+		{"GET", "/api/tokens/", "web"},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()
