@@ -131,6 +131,7 @@ func TestLab(t *testing.T) {
 		}
 		watchJob(t, b, id)
 	} else {
+		t.Logf("the job page is not served yet: %q", b.takeProblems())
 		labtest.WaitFor(t, 10*time.Minute, "job "+id+" finished", func() bool {
 			state, _ := jobState(t, l, id)
 			return state == "Finished"
