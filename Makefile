@@ -39,7 +39,9 @@ lavacli2:
 
 # lava-peers installs the LAVA 2023.01 programs the MultiNode interop tests
 # run as real peers: Debian's lava-coordinator (small: Python and YAML),
-# and the lava_dispatcher Python package for its MultiNode protocol client.
+# and the lava_dispatcher Python package for its MultiNode protocol client;
+# and Debian's aiosmtpd, the SMTP server the e-mail notification tests send
+# to (internal/notify/smtptest).
 # The whole lava-dispatcher package would pull libguestfs (~700 MB), so
 # unless it is installed already its files are unpacked into
 # $(LAVA_PEERS) (apt-get download + dpkg -x: ~2 MB) and the tests put
@@ -49,7 +51,7 @@ lava-peers:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	missing=; \
 	command -v lava-coordinator >/dev/null || missing="$$missing lava-coordinator"; \
-	for p in python3-pexpect python3-requests python3-yaml; do \
+	for p in python3-pexpect python3-requests python3-yaml python3-aiosmtpd; do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -106,6 +106,7 @@ type User struct {
 	Name      string
 	Superuser bool
 	Created   time.Time
+	Email     string // "" for none (SetUserEmail)
 }
 
 // DeviceType holds a type's Jinja2 template and health-check job, and
@@ -373,6 +374,8 @@ type Store interface {
 
 	// What administrators change (admin.go).
 	Admin
+	// E-mail addresses and sent notifications (notify.go).
+	Notifications
 
 	// What the web job lists read (joblist.go).
 	Lists

@@ -1,0 +1,160 @@
+package labe2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startLavacli starts a lavacli that keeps running (events listen/wait)
+// in the lab's HOME, its output unbuffered into a file, killed when the
+// test ends.
+func (l *lab) startLavacli(t *testing.T, c lavacli, name, uri string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, out: filepath.Join(l.dir, name+".out"), done: make(chan struct{})}
+	f, err := os.OpenFile(p.out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(c.bin, append([]string{"--uri", uri}, args...)...)
+	home := filepath.Join(l.dir, "home")
+	p.cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1")
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
+	return p
+}
+
+// waitConnections waits until the server logged n WebSocket
+// connections: each is then subscribed to every event that follows.
+func (l *lab) waitConnections(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); strings.Count(l.server.output(), "[WS] connection from ") < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not log %d WebSocket connections:\n%s", n, lastLines(l.server.output(), 30))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitExit waits for a lavacli that should end by itself.
+func waitExit(t *testing.T, p *proc) {
+	t.Helper()
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Errorf("%s: %v\n%s", p.name, p.err, p.output())
+		}
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("%s did not return:\n%s", p.name, p.output())
+	}
+}
+
+// TestEventsLavacli: lavacli 2.9's events commands on a real lab through
+// the /ws/ WebSocket. `events listen` prints each transition of a job
+// (Submitted, Scheduled, Running, Finished) and of its device (Reserved,
+// Running, Idle) as LAVA's server makes them; without credentials it
+// does not see a private job; `events wait device` and `events wait
+// worker` return on the change they wait for, and `jobs wait` (which
+// polls) returns when the job ends. The jobs fail at their first
+// download (a missing file), so no QEMU boots.
+func TestEventsLavacli(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a lab: skipped under -short")
+	}
+	c := lavacli29(t)
+	l := newLab(t, labConfig{workers: []string{"w1"}, devices: []deviceSpec{{name: "qemu01", worker: "w1"}}, users: []string{"bob"}})
+	admin := l.startLavacli(t, c, "listen-admin", l.uri("admin"), "events", "listen")
+	anon := l.startLavacli(t, c, "listen-anonymous", "http://"+l.addr+"/RPC2", "events", "listen")
+	running := l.startLavacli(t, c, "wait-device", l.uri("admin"), "events", "wait", "device", "qemu01", "--state", "RUNNING")
+	maint := l.startLavacli(t, c, "wait-worker", l.uri("admin"), "events", "wait", "worker", "w1", "--health", "MAINTENANCE")
+	l.waitConnections(t, 4)
+	for _, p := range []*proc{admin, anon} {
+		if !strings.Contains(p.output(), "Connecting to http://") {
+			t.Errorf("%s:\n%s", p.name, p.output())
+		}
+	}
+	if strings.Contains(admin.output(), "admin:") || strings.Contains(admin.output(), l.tokens["admin"]) {
+		t.Errorf("lavacli printed the credentials:\n%s", admin.output())
+	}
+
+	ok(t, l.lavacli(t, c, "admin", "workers", "update", "w1", "--health", "MAINTENANCE"))
+	waitExit(t, maint)
+	// Back to Active: LAVA sets the worker's Good devices Unknown; the
+	// administrator says the board is Good again.
+	ok(t, l.lavacli(t, c, "admin", "workers", "update", "w1", "--health", "ACTIVE"))
+	ok(t, l.lavacli(t, c, "admin", "devices", "update", "qemu01", "--health", "GOOD"))
+
+	// bob's private job, then admin's public one: both fail fast.
+	private := jobSpec{name: "events-private", kernelURL: fixturesURL() + "/absent/vmlinuz", visibility: "personal"}
+	privID := submitted(t, ok(t, l.lavacli(t, c, "bob", "jobs", "submit", file(t, "private.yaml", private.yaml(t)))))
+	public := jobSpec{name: "events", kernelURL: fixturesURL() + "/absent/vmlinuz"}
+	id := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit", file(t, "public.yaml", public.yaml(t)))))
+	ok(t, l.lavacli(t, c, "admin", "jobs", "wait", id))
+	waitExit(t, running)
+
+	finished := fmt.Sprintf("- [%s] <qemu01> state=Finished health=Incomplete (basalt-e2e-events)", id)
+	for _, p := range []*proc{admin, anon} {
+		p.waitOutput(t, finished, 2*time.Minute)
+	}
+	out := admin.output()
+	// What lavacli prints, in the order the lab made the changes.
+	want := []string{
+		"org.lavasoftware.worker lavaserver - [w1] state=Online health=Maintenance",
+		"org.lavasoftware.worker lavaserver - [w1] state=Online health=Active",
+		"org.lavasoftware.device lavaserver - [qemu01] <qemu> state=Idle health=Unknown",
+		"org.lavasoftware.device lavaserver - [qemu01] <qemu> state=Idle health=Good",
+		fmt.Sprintf("org.lavasoftware.testjob bob - [%s] <??> state=Submitted health=Unknown (basalt-e2e-events-private)", privID),
+		fmt.Sprintf("org.lavasoftware.testjob admin - [%s] <??> state=Submitted health=Unknown (basalt-e2e-events)", id),
+		fmt.Sprintf("org.lavasoftware.testjob admin - [%s] <qemu01> state=Scheduled health=Unknown (basalt-e2e-events)", id),
+		fmt.Sprintf("org.lavasoftware.device lavaserver - [qemu01] <qemu> state=Reserved health=Good for %s", id),
+		fmt.Sprintf("org.lavasoftware.testjob admin - [%s] <qemu01> state=Running health=Unknown (basalt-e2e-events)", id),
+		fmt.Sprintf("org.lavasoftware.device lavaserver - [qemu01] <qemu> state=Running health=Good for %s", id),
+		"org.lavasoftware.testjob admin " + finished,
+		"org.lavasoftware.device lavaserver - [qemu01] <qemu> state=Idle health=Good",
+	}
+	at := 0
+	for _, w := range want {
+		i := strings.Index(out[at:], w)
+		if i < 0 {
+			t.Errorf("events listen lacks, after what came before, %q:\n%s", w, out)
+			break
+		}
+		at += i + len(w)
+	}
+	dt := regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00 org\.lavasoftware\.`)
+	if n := len(dt.FindAllString(out, -1)); n < len(want) {
+		t.Errorf("%d event lines start with LAVA's isoformat datetime and topic, want at least %d:\n%s", n, len(want), out)
+	}
+	a := anon.output()
+	if strings.Contains(a, "["+privID+"]") || strings.Contains(a, "events-private") {
+		t.Errorf("the anonymous listener saw bob's private job %s:\n%s", privID, a)
+	}
+	if !strings.Contains(a, fmt.Sprintf("[%s] <??> state=Submitted", id)) {
+		t.Errorf("the anonymous listener did not see the public job:\n%s", a)
+	}
+	// bob's private job is Finished too before the public one ran: the
+	// admin, a superuser, saw it.
+	if !strings.Contains(out, fmt.Sprintf("- [%s] <qemu01> state=Finished health=Incomplete (basalt-e2e-events-private)", privID)) {
+		t.Errorf("the admin did not see bob's private job finish:\n%s", out)
+	}
+	if !strings.Contains(running.output(), "Connecting to") {
+		t.Errorf("events wait device:\n%s", running.output())
+	}
+}
