@@ -258,12 +258,21 @@ type Proc struct {
 // (Kill); the reaper does when the test binary dies first.
 func StartProc(t testing.TB, name, dir, bin string, args ...string) *Proc {
 	t.Helper()
+	return StartProcEnv(t, name, dir, nil, bin, args...)
+}
+
+// StartProcEnv is StartProc with env added to the test's environment.
+func StartProcEnv(t testing.TB, name, dir string, env []string, bin string, args ...string) *Proc {
+	t.Helper()
 	p := &Proc{Name: name, Out: filepath.Join(dir, name+".out"), done: make(chan struct{})}
 	f, err := os.OpenFile(p.Out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Cmd = exec.Command(bin, args...)
+	if len(env) > 0 {
+		p.Cmd.Env = append(os.Environ(), env...)
+	}
 	p.Cmd.Stdout, p.Cmd.Stderr = f, f
 	// A group of its own, so that what it starts can be ended with it.
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -280,6 +289,10 @@ func StartProc(t testing.TB, name, dir, bin string, args ...string) *Proc {
 	}()
 	return p
 }
+
+// Err is how the process ended (nil for exit status 0); read it after
+// Done is closed.
+func (p *Proc) Err() error { return p.err }
 
 // Done is closed once the process ended and was reaped.
 func (p *Proc) Done() <-chan struct{} { return p.done }
