@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/basalt-lava/basalt/internal/notify/smtptest"
 )
 
 // startLavacli starts a lavacli that keeps running (events listen/wait)
@@ -72,14 +74,19 @@ func waitExit(t *testing.T, p *proc) {
 // Running, Idle) as LAVA's server makes them; without credentials it
 // does not see a private job; `events wait device` and `events wait
 // worker` return on the change they wait for, and `jobs wait` (which
-// polls) returns when the job ends. The jobs fail at their first
-// download (a missing file), so no QEMU boots.
+// polls) returns when the job ends. The server is given an SMTP server
+// (Debian's aiosmtpd): bob's job, whose notify block names no recipient,
+// mails bob once it finishes. The jobs fail at their first download (a
+// missing file), so no QEMU boots.
 func TestEventsLavacli(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a lab: skipped under -short")
 	}
 	c := lavacli29(t)
-	l := newLab(t, labConfig{workers: []string{"w1"}, devices: []deviceSpec{{name: "qemu01", worker: "w1"}}, users: []string{"bob"}})
+	sink := smtptest.Start(t, smtptest.Options{})
+	l := newLab(t, labConfig{workers: []string{"w1"}, devices: []deviceSpec{{name: "qemu01", worker: "w1"}}, users: []string{"bob"},
+		serverFlags: []string{"--smtp-server", sink.Addr, "--smtp-from", "lab@example.org", "--public-url", "http://lab.example/"}})
+	l.manage(t, "users", "update", "bob", "--email", "bob@example.org")
 	admin := l.startLavacli(t, c, "listen-admin", l.uri("admin"), "events", "listen")
 	anon := l.startLavacli(t, c, "listen-anonymous", "http://"+l.addr+"/RPC2", "events", "listen")
 	running := l.startLavacli(t, c, "wait-device", l.uri("admin"), "events", "wait", "device", "qemu01", "--state", "RUNNING")
@@ -103,7 +110,8 @@ func TestEventsLavacli(t *testing.T) {
 
 	// bob's private job, then admin's public one: both fail fast.
 	private := jobSpec{name: "events-private", kernelURL: fixturesURL() + "/absent/vmlinuz", visibility: "personal"}
-	privID := submitted(t, ok(t, l.lavacli(t, c, "bob", "jobs", "submit", file(t, "private.yaml", private.yaml(t)))))
+	privDef := private.yaml(t) + "notify:\n  criteria: {status: finished}\n  verbosity: verbose\n"
+	privID := submitted(t, ok(t, l.lavacli(t, c, "bob", "jobs", "submit", file(t, "private.yaml", privDef))))
 	public := jobSpec{name: "events", kernelURL: fixturesURL() + "/absent/vmlinuz"}
 	id := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit", file(t, "public.yaml", public.yaml(t)))))
 	ok(t, l.lavacli(t, c, "admin", "jobs", "wait", id))
@@ -156,5 +164,21 @@ func TestEventsLavacli(t *testing.T) {
 	}
 	if !strings.Contains(running.output(), "Connecting to") {
 		t.Errorf("events wait device:\n%s", running.output())
+	}
+
+	ms := sink.Wait(t, 1)
+	m := ms[0]
+	t.Logf("the mail bob got:\n%s", m.Raw)
+	if len(ms) != 1 || m.RcptTo != "bob@example.org" || m.Header.Get("From") != "lab@example.org" ||
+		m.Subject != "LAVA notification for Test Job "+privID+" basalt-e2e-events-private" {
+		t.Errorf("%d mails, the first to %s from %s: %q", len(ms), m.RcptTo, m.Header.Get("From"), m.Subject)
+	}
+	for _, w := range []string{"\nDear bob,\n", "is now in state Finished and health Incomplete. Job was submitted by bob.",
+		"Job details and log file: http://lab.example/scheduler/job/" + privID + "\n",
+		"\nJob error: unable to download", "\nDevice details:\nHostname: qemu01\nType: qemu\nOwner: None\nWorker: w1\n",
+		"\nTest Suite lava: http://lab.example/results/" + privID + "/lava\n"} {
+		if !strings.Contains(m.Body, w) {
+			t.Errorf("the mail lacks %q:\n%s", w, m.Body)
+		}
 	}
 }

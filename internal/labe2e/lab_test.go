@@ -43,6 +43,8 @@ type labConfig struct {
 	devices     []deviceSpec
 	// users are added besides "admin" (a superuser), each with a token.
 	users []string
+	// serverFlags are given to basalt server besides the lab's own.
+	serverFlags []string
 }
 
 // lab is a running Basalt lab.
@@ -142,7 +144,7 @@ func (l *lab) serverArgs() []string {
 	} else {
 		args = append(args, "--coordinator", "off")
 	}
-	return args
+	return append(args, l.cfg.serverFlags...)
 }
 
 // startServer starts `basalt server` (again, after a kill: same database,
