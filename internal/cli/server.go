@@ -21,6 +21,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/lavarpc"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/notify"
+	"github.com/basalt-lava/basalt/internal/restapi"
 	"github.com/basalt-lava/basalt/internal/web"
 	"github.com/basalt-lava/basalt/internal/webauth"
 	"github.com/basalt-lava/basalt/internal/workerapi"
@@ -189,6 +190,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 		events:  ws,
 		workers: workerapi.NewHandler(l.WorkerServer()),
 		xmlrpc:  apiHandler(apiConfig{Store: st, Logs: logs, Lab: l}),
+		rest:    restapi.New(restapi.Config{Store: st, Logs: logs, Lab: l, Auth: auth}),
 		web:     pages,
 	})
 
@@ -242,6 +244,7 @@ type serverRoutes struct {
 	events  http.Handler // LAVA's event WebSocket (/ws/)
 	workers http.Handler // the worker protocol (/api/worker/)
 	xmlrpc  http.Handler // LAVA's XML-RPC API (/RPC2 and POST /)
+	rest    http.Handler // LAVA's REST API (/api/v0.2/, /api/v0.3/)
 	web     http.Handler // the pages (everything else)
 }
 
@@ -259,6 +262,8 @@ func serverHandler(h serverRoutes) http.Handler {
 			h.events.ServeHTTP(w, r)
 		case p == "/" && r.Method == http.MethodPost, p != "/" && lavarpc.IsPath(p):
 			h.xmlrpc.ServeHTTP(w, r)
+		case restapi.IsPath(p):
+			h.rest.ServeHTTP(w, r)
 		default:
 			h.web.ServeHTTP(w, r)
 		}

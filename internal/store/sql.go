@@ -922,6 +922,7 @@ func jobWhere(f JobFilter) (string, []any) {
 		where = append(where, "submitter = ?")
 		args = append(args, f.Submitter)
 	}
+	where, args = condWhere(f.Conds, where, args) // REST's conditions (restfilter.go)
 	if v := f.Viewer; v != nil && !v.Superuser {
 		if v.Name == "" {
 			where = append(where, "visibility = 'public'")
@@ -935,6 +936,7 @@ func jobWhere(f JobFilter) (string, []any) {
 			args = append(args, v.Name, v.Name, "\n", "\n", "\n", "\n")
 		}
 	}
+	where, args = listWhere(f, where, args) // the web lists' fields (joblist.go)
 	if len(where) == 0 {
 		return "", args
 	}
@@ -944,8 +946,10 @@ func jobWhere(f JobFilter) (string, []any) {
 // Jobs returns the jobs f selects, in id order.
 func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	where, args := jobWhere(f)
-	query := `SELECT ` + jobCols + ` FROM jobs` + where
-	if f.NewestFirst {
+	query := `SELECT ` + listCols(f) + ` FROM jobs` + where
+	if o, ok := jobOrders[f.Order]; ok && f.Order != "" {
+		query += " ORDER BY " + o
+	} else if f.NewestFirst {
 		query += " ORDER BY id DESC"
 	} else {
 		query += " ORDER BY id"

@@ -315,6 +315,12 @@ type JobFilter struct {
 	Worker string // jobs on devices of this worker
 	Limit  int
 
+	// REST v0.2's filters and ordering (restfilter.go): every condition
+	// must hold; Order is "" (NewestFirst's id order) or one of
+	// JobOrders.
+	Conds []JobCond
+	Order string
+
 	// The selections of LAVA's job lists (scheduler.jobs.list/queue).
 	Healths     []JobHealth
 	DeviceTypes []string  // requested device type among these
@@ -329,6 +335,14 @@ type JobFilter struct {
 	// rules, in the query, so that pages and counts stay right); nil
 	// applies no visibility rule (the lab's own reads).
 	Viewer *Viewer
+
+	// The web job lists' selections (joblist.go).
+	HealthCheck         *bool    // non-nil: health checks only (true) or none (false)
+	ErrorClasses        []string // error_class among these
+	DescriptionContains string   // description contains it, ignoring case (or, a number, the job id is it)
+	// WithoutDefinitions leaves Definition and MultinodeDefinition empty
+	// (a page of rows need not read up to a megabyte per job).
+	WithoutDefinitions bool
 }
 
 // Viewer is who looks at a job list: the zero Viewer is anonymous.
@@ -362,6 +376,9 @@ type Store interface {
 	Admin
 	// E-mail addresses and sent notifications (notify.go).
 	Notifications
+
+	// What the web job lists read (joblist.go).
+	Lists
 
 	// Users and API tokens. CreateToken stores SHA-256 of the secret: an
 	// empty secret makes a random one, returned once.
