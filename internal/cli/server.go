@@ -200,6 +200,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	srv.RegisterOnShutdown(func() { web.CloseStreams(pages) }) // live job logs would hold Shutdown
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(hl) }()
 	labCtx, stopLab := context.WithCancel(ctx)

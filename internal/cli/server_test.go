@@ -165,12 +165,12 @@ func TestServerHandlerRoutes(t *testing.T) {
 		{"GET", "/scheduler/job/1", "web"},
 		{"POST", "/api/worker/v1/poll", "workers"},
 		{"GET", "/static/basalt.css", "web"},
-		{"GET", "/ws/", "events"},
-		{"GET", "/ws/v1/healthz", "events"},
 		{"GET", "/api/v0.2/jobs/", "rest"},
 		{"GET", "/api/v0.2", "rest"},
 		{"POST", "/api/v0.3/token/", "rest"},
 		{"GET", "/api/tokens/", "web"},
+		{"GET", "/ws/", "events"},
+		{"GET", "/ws/v1/healthz", "events"},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()

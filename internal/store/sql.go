@@ -929,11 +929,14 @@ func jobWhere(f JobFilter) (string, []any) {
 		} else {
 			// A group job is visible to a member of one of its groups:
 			// visible_groups is newline-separated, so the group's name is
-			// looked for between newlines, its LIKE wildcards escaped.
+			// looked for between newlines. Not with LIKE, which ignores
+			// case in SQLite and would let group "Lab" see "lab"'s jobs:
+			// replace() is case-sensitive in both databases, so a list
+			// that changes when the name is taken out holds it.
 			where = append(where, `(visibility = 'public' OR submitter = ? OR (visibility = 'group' AND EXISTS (
 	SELECT 1 FROM group_members gm WHERE gm.username = ? AND
-	(? || visible_groups || ?) LIKE ('%' || ? || replace(replace(replace(gm.group_name, '\', '\\'), '%', '\%'), '_', '\_') || ? || '%') ESCAPE '\')))`)
-			args = append(args, v.Name, v.Name, "\n", "\n", "\n", "\n")
+	replace(? || visible_groups || ?, ? || gm.group_name || ?, '') <> (? || visible_groups || ?))))`)
+			args = append(args, v.Name, v.Name, "\n", "\n", "\n", "\n", "\n", "\n")
 		}
 	}
 	where, args = listWhere(f, where, args) // the web lists' fields (joblist.go)

@@ -44,7 +44,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/webauth"
 )
 
-//go:embed templates static
+//go:embed all:templates static
 var files embed.FS
 
 // Config is what the pages are built from.
