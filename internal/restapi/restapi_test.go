@@ -325,6 +325,16 @@ func TestJobs(t *testing.T) {
 			if field(t, r, "result") != "fail" || field(t, r, "measurement") != nil {
 				t.Errorf("case %s", r.body)
 			}
+			// lava-api parses these strictly: logged set, metadata a YAML
+			// string with definition, case and result.
+			var md map[string]any
+			if s, ok := field(t, r, "metadata").(string); !ok || yaml.Unmarshal([]byte(s), &md) != nil ||
+				md["definition"] != "0_smoke" || md["case"] != "uname" || md["result"] != "fail" {
+				t.Errorf("metadata %v", field(t, r, "metadata"))
+			}
+			if l, _ := field(t, r, "logged").(string); !strings.HasSuffix(l, "Z") {
+				t.Errorf("logged %q", l)
+			}
 		}},
 		{name: "junit", path: jp("/api/v0.2/jobs/%d/junit/"), status: 200, check: func(t *testing.T, r reply) {
 			var doc struct {
