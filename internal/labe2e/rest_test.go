@@ -41,7 +41,7 @@ func restClients(t *testing.T, postgres bool) {
 	}
 	l := newLab(t, labConfig{
 		postgres: postgres,
-		workers: []string{"w1"},
+		workers:  []string{"w1"},
 		// qemu02 is in Maintenance: listed, never given the job, so the
 		// device list spans two pages of one.
 		devices: []deviceSpec{{name: "qemu01", worker: "w1"}, {name: "qemu02", worker: "w1", health: "Maintenance"}},
