@@ -256,6 +256,8 @@ func TestJobs(t *testing.T) {
 		{name: "default order is -id", path: "/api/v0.2/jobs/", status: 200, check: wantNames("id", fmt.Sprint(l.queued), fmt.Sprint(l.pub))},
 		{name: "state filter", path: "/api/v0.2/jobs/?state=Finished", status: 200, check: wantNames("id", fmt.Sprint(l.pub))},
 		{name: "state__in filter", path: "/api/v0.2/jobs/?state__in=Submitted,Running", status: 200, check: wantNames("id", fmt.Sprint(l.queued))},
+		{name: "state and state__in both hold", path: "/api/v0.2/jobs/?state=Finished&state__in=Submitted,Running", status: 200, check: wantNames("id")},
+		{name: "state__iexact", path: "/api/v0.2/jobs/?state__iexact=finished", status: 200, check: wantNames("id", fmt.Sprint(l.pub))},
 		{name: "health filter", path: "/api/v0.2/jobs/?health=Complete", status: 200, check: wantNames("id", fmt.Sprint(l.pub))},
 		{name: "bad state is 400", path: "/api/v0.2/jobs/?state=Bogus", status: 400, check: func(t *testing.T, r reply) { field(t, r, "state") }},
 		{name: "id__gt", path: fmt.Sprintf("/api/v0.2/jobs/?id__gt=%d", l.pub), user: "admin", status: 200,
