@@ -36,7 +36,7 @@ const (
 	FieldSubmitter   JobField = "submitter"             // the user name
 	FieldGroup       JobField = "target_group"
 	FieldHealthCheck JobField = "health_check"
-	FieldTag         JobField = "tags" // Op exact or in: the job asks for that tag (one of them)
+	FieldTag         JobField = "tags"   // Op exact or in: the job asks for that tag (one of them)
 	FieldState       JobField = "state"  // a JobState's name
 	FieldHealth      JobField = "health" // a JobHealth's name
 )
