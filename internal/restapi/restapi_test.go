@@ -321,6 +321,24 @@ func TestJobs(t *testing.T) {
 				t.Errorf("metadata %#v is not a YAML string", c["metadata"])
 			}
 		}},
+		{name: "suite detail", path: fmt.Sprintf("/api/v0.2/jobs/%d/suites/%d/", l.pub, l.suite), status: 200, check: func(t *testing.T, r reply) {
+			if field(t, r, "name") != "0_smoke" {
+				t.Errorf("%s", r.body)
+			}
+		}},
+		{name: "suite csv", path: fmt.Sprintf("/api/v0.2/jobs/%d/suites/%d/csv/", l.pub, l.suite), status: 200, check: func(t *testing.T, r reply) {
+			rows, err := resultexport.ParseCSV(strings.NewReader(string(r.body)))
+			if err != nil || len(rows) != 2 || r.header.Get("Content-Disposition") != "attachment; filename=suite_0_smoke.csv" {
+				t.Errorf("csv %s %v (%v)", r.body, r.header, err)
+			}
+		}},
+		{name: "suite yaml paged", path: fmt.Sprintf("/api/v0.2/jobs/%d/suites/%d/yaml/?limit=1&offset=1", l.pub, l.suite), status: 200, check: func(t *testing.T, r reply) {
+			var cases []map[string]any
+			if err := yaml.Unmarshal(r.body, &cases); err != nil || len(cases) != 1 || cases[0]["name"] != "uname" {
+				t.Errorf("yaml %s (%v)", r.body, err)
+			}
+		}},
+		{name: "suite test detail in another suite is 404", path: fmt.Sprintf("/api/v0.2/jobs/%d/suites/%d/tests/%d/", l.pub, l.suite, l.suite-1), status: 404},
 		{name: "suite unknown", path: jp("/api/v0.2/jobs/%d/suites/999999/tests/"), status: 404},
 		{name: "tests of the job", path: jp("/api/v0.2/jobs/%d/tests/"), status: 200, check: wantNames("name", "job", "pwd", "uname")},
 		{name: "test detail", path: fmt.Sprintf("/api/v0.2/jobs/%d/tests/%d/", l.pub, l.caseFail), status: 200, check: func(t *testing.T, r reply) {
@@ -523,6 +541,14 @@ func TestDevicesAndMore(t *testing.T) {
 			}
 		}},
 		{name: "health check absent is 400", path: "/api/v0.2/devicetypes/bbb/health_check/", status: 400},
+		{name: "health check of an unknown type is 404", path: "/api/v0.2/devicetypes/nope/health_check/", status: 404},
+		{name: "health check set", method: "POST", path: "/api/v0.2/devicetypes/bbb/health_check/", user: "admin", body: url.Values{"config": {"job_name: hc\n"}}, status: 204},
+		{name: "health check set read back", path: "/api/v0.2/devicetypes/bbb/health_check", status: 200, check: func(t *testing.T, r reply) {
+			if string(r.body) != "job_name: hc\n" {
+				t.Errorf("%q", r.body)
+			}
+		}},
+		{name: "health check set without config", method: "POST", path: "/api/v0.2/devicetypes/bbb/health_check/", user: "admin", body: url.Values{}, status: 400},
 		{name: "device type unknown", path: "/api/v0.2/devicetypes/nope/", status: 404},
 		{name: "workers", path: "/api/v0.2/workers/", status: 200, check: wantNames("hostname", "w1", "w2")},
 		{name: "worker detail", path: "/api/v0.2/workers/w1/", status: 200, check: func(t *testing.T, r reply) {
