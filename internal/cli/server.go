@@ -154,8 +154,8 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	}
 	handler := serverHandler(serverRoutes{
 		workers: workerapi.NewHandler(l.WorkerServer()),
-		rest:    restapi.New(restapi.Config{Store: st, Logs: logs, Lab: l, Auth: auth, Version: lavarpc.DefaultVersion}),
 		xmlrpc:  apiHandler(apiConfig{Store: st, Logs: logs, Lab: l}),
+		rest:    restapi.New(restapi.Config{Store: st, Logs: logs, Lab: l, Auth: auth}),
 		web:     pages,
 	})
 

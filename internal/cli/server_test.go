@@ -171,6 +171,8 @@ func TestServerHandlerRoutes(t *testing.T) {
 		{"GET", "/api/v0.3/token", "rest"},
 		{"GET", "/api/v0.2", "rest"},
 		{"GET", "/api/v0.21/", "web"},
+		{"POST", "/api/v0.3/token/", "rest"},
+		{"GET", "/api/tokens/", "web"},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()

@@ -936,6 +936,7 @@ func jobWhere(f JobFilter) (string, []any) {
 			args = append(args, v.Name, v.Name, "\n", "\n", "\n", "\n")
 		}
 	}
+	where, args = listWhere(f, where, args) // the web lists' fields (joblist.go)
 	if len(where) == 0 {
 		return "", args
 	}
@@ -945,7 +946,7 @@ func jobWhere(f JobFilter) (string, []any) {
 // Jobs returns the jobs f selects, in id order.
 func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	where, args := jobWhere(f)
-	query := `SELECT ` + jobCols + ` FROM jobs` + where
+	query := `SELECT ` + listCols(f) + ` FROM jobs` + where
 	if o, ok := jobOrders[f.Order]; ok && f.Order != "" {
 		query += " ORDER BY " + o
 	} else if f.NewestFirst {

@@ -334,6 +334,14 @@ type JobFilter struct {
 	// rules, in the query, so that pages and counts stay right); nil
 	// applies no visibility rule (the lab's own reads).
 	Viewer *Viewer
+
+	// The web job lists' selections (joblist.go).
+	HealthCheck         *bool    // non-nil: health checks only (true) or none (false)
+	ErrorClasses        []string // error_class among these
+	DescriptionContains string   // description contains it, ignoring case (or, a number, the job id is it)
+	// WithoutDefinitions leaves Definition and MultinodeDefinition empty
+	// (a page of rows need not read up to a megabyte per job).
+	WithoutDefinitions bool
 }
 
 // Viewer is who looks at a job list: the zero Viewer is anonymous.
@@ -365,6 +373,9 @@ type Store interface {
 
 	// What administrators change (admin.go).
 	Admin
+
+	// What the web job lists read (joblist.go).
+	Lists
 
 	// Users and API tokens. CreateToken stores SHA-256 of the secret: an
 	// empty secret makes a random one, returned once.

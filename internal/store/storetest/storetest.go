@@ -34,6 +34,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("FinishWithResults", func(t *testing.T) { testFinishWithResults(t, open(t)) })
 	t.Run("GroupFirst", func(t *testing.T) { testGroupFirst(t, open(t)) })
 	t.Run("JobFilter", func(t *testing.T) { testJobFilter(t, open(t)) })
+	t.Run("Lists", func(t *testing.T) { testLists(t, open(t)) })
 	t.Run("Admin", func(t *testing.T) { testAdmin(t, open) })
 	t.Run("DeviceChecks", func(t *testing.T) { testDeviceChecks(t, open(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open(t)) })
