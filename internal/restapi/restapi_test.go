@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -471,7 +472,16 @@ func readFile(t *testing.T, path string) string {
 
 func TestDevicesAndMore(t *testing.T) {
 	e := newEnv(t)
+	ctx := context.Background()
+	hc, err := e.st.ScheduleHealthCheck(ctx, store.NewJob{Definition: "job_name: hc\n", Submitter: "admin", DeviceType: "qemu", HealthCheck: true}, "qemu01")
+	must(t, err)
+	if _, ok, err := e.st.ClaimJob(ctx, "w1", time.Now()); err != nil || !ok {
+		t.Fatalf("ClaimJob = %v, %v", ok, err)
+	}
+	must(t, e.st.FinishJob(ctx, hc, store.Finish{Health: store.JobComplete, DeviceHealth: store.HealthGood}, time.Now()))
 	e.run(t, []restCase{
+		{name: "huge limit and offset", path: "/api/v0.2/devices/?limit=9223372036854775807&offset=9223372036854775807", status: 200},
+		{name: "huge limit", path: "/api/v0.2/jobs/?limit=9223372036854775807", status: 200},
 		{name: "devices hide retired", path: "/api/v0.2/devices/", status: 200, check: wantNames("hostname", "qemu01", "qemu02")},
 		{name: "devices all", path: "/api/v0.2/devices/?all=1", status: 200, check: wantNames("hostname", "old01", "qemu01", "qemu02")},
 		{name: "devices without slash", path: "/api/v0.2/devices?limit=1", status: 200, check: func(t *testing.T, r reply) {
@@ -479,12 +489,13 @@ func TestDevicesAndMore(t *testing.T) {
 				t.Errorf("%s", r.body)
 			}
 		}},
-		{name: "devices by health, any case", path: "/api/v0.2/devices/?health=unknown&worker_host=w1", status: 200, check: wantNames("hostname", "qemu01")},
+		{name: "devices by health, any case", path: "/api/v0.2/devices/?health=good&worker_host=w1", status: 200, check: wantNames("hostname", "qemu01")},
+		{name: "devices by health, none", path: "/api/v0.2/devices/?health=GOOD&worker_host=w2", status: 200, check: wantNames("hostname")},
 		{name: "devices by tag", path: "/api/v0.2/devices/?tags__name=kvm", status: 200, check: wantNames("hostname", "qemu01")},
 		{name: "devices ordering", path: "/api/v0.2/devices/?ordering=-hostname", status: 200, check: wantNames("hostname", "qemu02", "qemu01")},
 		{name: "device detail", path: "/api/v0.2/devices/qemu01/", status: 200, check: func(t *testing.T, r reply) {
 			m := r.json(t)
-			if m["device_type"] != "qemu" || m["health"] != "Unknown" || m["state"] != "Idle" || m["worker_host"] != "w1" ||
+			if m["device_type"] != "qemu" || m["health"] != "Good" || m["state"] != "Idle" || m["worker_host"] != "w1" || m["last_health_report_job"] != float64(hc) ||
 				fmt.Sprint(m["tags"]) != fmt.Sprint([]any{float64(NameID("tag", "kvm"))}) {
 				t.Errorf("device %v", m)
 			}
