@@ -1,0 +1,86 @@
+package logstore
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func waitRecord(i int) string {
+	return `- {"dt": "2026-01-01T00:00:00.000000", "lvl": "info", "msg": "line ` + string(rune('a'+i%26)) + `"}`
+}
+
+// Wait returns at once for lines already held, wakes on the Append that
+// adds a line (and not before), and ends with its context; nothing is
+// left behind for a job nobody waits for.
+func TestWait(t *testing.T) {
+	t.Parallel()
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := l.Wait(ctx, 0, 0); !errors.Is(err, ErrBadJob) {
+		t.Errorf("Wait(job 0) = %v, want ErrBadJob", err)
+	}
+	if _, err := l.Append(7, 0, []string{waitRecord(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Wait(ctx, 7, 0); err != nil {
+		t.Fatalf("Wait with a line held = %v", err)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- l.Wait(ctx, 7, 1) }()
+	// An append to another job does not wake it.
+	if _, err := l.Append(8, 0, []string{waitRecord(1)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned %v before job 7 got a line", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, err := l.Append(7, 1, []string{waitRecord(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Wait after the append = %v", err)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { done <- l.Wait(cctx, 7, 2) }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait on a canceled context = %v", err)
+	}
+	l.waits.mu.Lock()
+	left := len(l.waits.m)
+	l.waits.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d jobs still have waiters after every Wait returned", left)
+	}
+}
+
+// Many waiters on one job all wake on one append.
+func TestWaitMany(t *testing.T) {
+	t.Parallel()
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	done := make(chan error, n)
+	for range n {
+		go func() { done <- l.Wait(context.Background(), 3, 0) }()
+	}
+	if _, err := l.Append(3, 0, []string{waitRecord(0)}); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
