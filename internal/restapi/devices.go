@@ -265,12 +265,6 @@ func (a *api) deviceDictionary(rq *req, d store.Device) error {
 	return rq.attachment("application/yaml", d.Name+".yaml", []byte(out))
 }
 
-// deviceHealths are set_health's values (LAVA upper()s the request's).
-var deviceHealths = map[string]store.DeviceHealth{
-	"UNKNOWN": store.HealthUnknown, "GOOD": store.HealthGood, "BAD": store.HealthBad,
-	"MAINTENANCE": store.HealthMaintenance, "LOOPING": store.HealthLooping, "RETIRED": store.HealthRetired,
-}
-
 func (a *api) deviceSetHealth(rq *req, d store.Device) error {
 	if err := rq.methods(http.MethodPost); err != nil {
 		return err
@@ -279,7 +273,8 @@ func (a *api) deviceSetHealth(rq *req, d store.Device) error {
 		return err
 	}
 	h, _ := rq.str("health")
-	health, ok := deviceHealths[strings.ToUpper(h)]
+	// LAVA upper()s the health.
+	health, ok := store.ParseDeviceHealthAPI(strings.ToUpper(h))
 	if !ok {
 		return message(http.StatusBadRequest, fmt.Sprintf("Invalid health: %s", h))
 	}

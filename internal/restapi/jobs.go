@@ -274,8 +274,8 @@ func addJobCond(f *store.JobFilter, key, v string) error {
 				n = strings.ToUpper(n[:1]) + strings.ToLower(n[1:])
 			}
 			names[i] = n
-			_, okState := jobStates[n]
-			_, okHealth := jobHealths[n]
+			_, okState := store.ParseJobState(n)
+			_, okHealth := store.ParseJobHealth(n)
 			if base == "state" && !okState {
 				return fieldError(key, fmt.Sprintf("Select a valid choice. %s is not one of the available choices: ('Submitted', 'Scheduling', 'Scheduled', 'Running', 'Canceling', 'Finished')", v))
 			}
@@ -395,17 +395,6 @@ func parseTime(v string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
-
-var (
-	jobStates = map[string]store.JobState{
-		"Submitted": store.JobSubmitted, "Scheduling": store.JobScheduling, "Scheduled": store.JobScheduled,
-		"Running": store.JobRunning, "Canceling": store.JobCanceling, "Finished": store.JobFinished,
-	}
-	jobHealths = map[string]store.JobHealth{
-		"Unknown": store.JobUnknown, "Complete": store.JobComplete,
-		"Incomplete": store.JobIncomplete, "Canceled": store.JobCanceled,
-	}
-)
 
 func (a *api) jobList(rq *req) error {
 	f, err := jobFilter(rq)
