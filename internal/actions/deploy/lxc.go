@@ -71,10 +71,29 @@ func (a *LxcDeploy) Validate() {
 		a.Errorf("Missing protocol '%s'", lxc.ProtocolName)
 		return
 	}
-	if _, err := lxc.FromJob(a.Job.Params, a.Job.ID); err != nil {
+	c, err := lxc.FromJob(a.Job.Params, a.Job.ID)
+	if err != nil {
 		a.Errorf("%v", err)
+		return
+	}
+	switch c.Template {
+	case "download":
+		a.Warnf("template download fetches its image from images.linuxcontainers.org: the job fails unless the worker reaches it (busybox needs no network)")
+	case "debian", "ubuntu":
+		a.Warnf("template %s runs debootstrap against %s, or reuses LXC's cache (/var/cache/lxc/%s) from an earlier job (busybox needs no network)",
+			c.Template, orDefault(c.Mirror, "the template's default mirror"), c.Template)
 	}
 	warnMissingTool(&a.Base, "lxc-create")
+	if c.Template == "busybox" {
+		warnMissingTool(&a.Base, "busybox")
+	}
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // LxcCreate is LAVA's LxcCreateAction (lxc-create-action).
