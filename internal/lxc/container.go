@@ -197,14 +197,18 @@ func RootShell(rootfs string) string {
 }
 
 // AttachArgs are the arguments of lxc-attach for a shell in the
-// container: a clean environment (root's, not Basalt's), and the shell
+// container: a clean environment (root's, not Basalt's), the shell
 // interactive since it reads a pipe, not a terminal (LAVA spawned
-// lxc-attach on a pseudo-terminal), so that it prints its prompt.
+// lxc-attach on a pseudo-terminal), so that it prints its prompt, and
+// started in / (lxc-attach would keep Basalt's folder when the
+// container has one of that name; LAVA's worker runs in /, and jobs'
+// prompts such as 'root@(.*):/#' rely on it). The shell is passed to
+// sh as $0, never as part of the script.
 func AttachArgs(name, shell string) []string {
 	return []string{"-n", name, "--clear-env",
 		"--set-var", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"--set-var", "HOME=/root", "--set-var", "TERM=dumb", "--set-var", "LANG=C",
-		"--", shell, "-i"}
+		"--", "/bin/sh", "-c", `cd / && exec "$0" -i`, shell}
 }
 
 // ErrNeverRan is returned by WaitRunning when the container stopped

@@ -180,12 +180,24 @@ protocols:
 // called with the process and the output folder while the job runs.
 func run(t *testing.T, jobText, id string, during func(p *os.Process, out string)) *outcome {
 	t.Helper()
-	dir := t.TempDir()
-	jobPath, devPath, out := filepath.Join(dir, "job.yaml"), filepath.Join(dir, "lxc-01.jinja2"), filepath.Join(dir, "out")
-	if err := os.WriteFile(jobPath, []byte(jobText), 0o644); err != nil {
+	devPath := filepath.Join(t.TempDir(), "lxc-01.jinja2")
+	if err := os.WriteFile(devPath, []byte(device), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(devPath, []byte(device), 0o644); err != nil {
+	return runOn(t, jobText, devPath, id, during)
+}
+
+// runWithDevice is run on another device.
+func runWithDevice(t *testing.T, jobText, devPath, id string) *outcome {
+	t.Helper()
+	return runOn(t, jobText, devPath, id, nil)
+}
+
+func runOn(t *testing.T, jobText, devPath, id string, during func(p *os.Process, out string)) *outcome {
+	t.Helper()
+	dir := t.TempDir()
+	jobPath, out := filepath.Join(dir, "job.yaml"), filepath.Join(dir, "out")
+	if err := os.WriteFile(jobPath, []byte(jobText), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
