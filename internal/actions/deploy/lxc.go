@@ -215,6 +215,13 @@ func NewLxcApt(class, name, description, summary string) *LxcApt {
 	return a
 }
 
+// CannotRun refuses installing packages: apt-get in the container needs
+// its network, and Basalt's containers have none (lxc.net.0.type =
+// empty) until a network for them is written.
+func (*LxcApt) CannotRun() string {
+	return "installing packages in the LXC container (deploy packages:) needs a network for the container, not written yet (Basalt's containers have lxc.net.0.type = empty)"
+}
+
 // maxPackages bounds the packages a block may install.
 const maxPackages = 200
 
