@@ -613,6 +613,7 @@ type logStreamState struct {
 	Label    string `json:"label"`
 	Device   string `json:"device"`
 	Started  string `json:"started"`
+	Ended    string `json:"ended"`
 	Duration string `json:"duration"`
 	Error    string `json:"error"`
 	Finished bool   `json:"finished"`
@@ -622,9 +623,10 @@ func logStateOf(j store.Job, now time.Time) logStreamState {
 	st := logStreamState{State: string(j.State), Health: string(j.Health), Label: jobStateLabel(j),
 		Device: j.Device, Finished: j.State == store.JobFinished}
 	if !j.Started.IsZero() {
-		st.Started = j.Started.UTC().Format(jobTimeLayout)
+		st.Started = jobTime(j.Started)
 		st.Duration = jobDuration(j, now)
 	}
+	st.Ended = jobTime(j.Ended)
 	if j.ErrorClass != "" || j.ErrorMsg != "" {
 		st.Error = strings.TrimSpace(j.ErrorClass + " error: " + j.ErrorMsg)
 	}

@@ -173,6 +173,7 @@
       dev.appendChild(a);
     }
     if (st.started) { setText("job-started", st.started); }
+    if (st.ended) { setText("job-ended", st.ended); }
     if (st.duration) { setText("job-duration", st.duration); }
     var err = document.getElementById("job-error");
     if (err && st.error) {
@@ -217,7 +218,27 @@
     es.close();
     log.dataset.finished = "1";
     if (live) { live.textContent = "finished"; live.classList.add("finished"); }
+    refreshFinished();
   });
+
+  // Once the job is finished, its results, counts and description are
+  // stored: take them from a fresh copy of the page, the log kept as it
+  // is.
+  function refreshFinished() {
+    fetch(window.location.pathname, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) { throw new Error(r.status); }
+      return r.text();
+    }).then(function (html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      ["job-header", "job-actions", "tab-results", "tab-description"].forEach(function (id) {
+        var cur = document.getElementById(id), fresh = doc.getElementById(id);
+        if (cur && fresh) {
+          if (cur.classList.contains("active")) { fresh.classList.add("active"); } else { fresh.classList.remove("active"); }
+          cur.replaceWith(fresh);
+        }
+      });
+    }).catch(function () { /* the page as it is stays right but for the counts */ });
+  }
   es.onerror = function () {
     if (live && es.readyState !== EventSource.CLOSED) { live.textContent = "reconnecting…"; }
   };
