@@ -699,6 +699,11 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 			last, sentState = cur, true
 			return logSendEvent(w, "state", "", cur)
 		}
+		if force {
+			// A comment: keeps proxies from closing a quiet stream.
+			_, err := io.WriteString(w, ": waiting\n\n")
+			return err
+		}
 		return nil
 	}
 	if err := checkState(true); err != nil {

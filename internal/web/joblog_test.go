@@ -67,6 +67,8 @@ func (s *sseReader) next(t *testing.T) sseEvent {
 			}
 			line = strings.TrimSuffix(line, "\n")
 			switch {
+			case line == "" && ev.Event == "" && ev.Data == "":
+				// A comment only (": waiting"): not an event.
 			case line == "":
 				ch <- result{ev, nil}
 				return
