@@ -154,7 +154,7 @@ func TestServerHandlerRoutes(t *testing.T) {
 	tag := func(name string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, name) })
 	}
-	h := serverHandler(serverRoutes{workers: tag("workers"), xmlrpc: tag("xmlrpc"), rest: tag("rest"), web: tag("web")})
+	h := serverHandler(serverRoutes{events: tag("events"), workers: tag("workers"), xmlrpc: tag("xmlrpc"), rest: tag("rest"), web: tag("web")})
 	cases := []struct{ method, path, want string }{
 		{"POST", "/RPC2", "xmlrpc"},
 		{"POST", "//RPC2", "xmlrpc"},
@@ -169,6 +169,8 @@ func TestServerHandlerRoutes(t *testing.T) {
 		{"GET", "/api/v0.2", "rest"},
 		{"POST", "/api/v0.3/token/", "rest"},
 		{"GET", "/api/tokens/", "web"},
+		{"GET", "/ws/", "events"},
+		{"GET", "/ws/v1/healthz", "events"},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/basalt-lava/basalt/internal/labtest"
 )
 
 // restPython is Debian's Python, which has python3-requests and
@@ -22,28 +24,28 @@ const restPython = "/usr/bin/python3"
 // submissions, cancel and resubmit without the trailing slash, results
 // read back by suite and test case.
 func TestRESTClients(t *testing.T) {
-	needQEMU(t)
+	labtest.NeedQEMU(t)
 	if err := exec.Command(restPython, "-c", "import requests, yaml").Run(); err != nil {
-		missing(t, "%s has no requests or yaml module (apt-get install python3-requests python3-yaml, or make deps): %v", restPython, err)
+		labtest.Missing(t, "%s has no requests or yaml module (apt-get install python3-requests python3-yaml, or make deps): %v", restPython, err)
 	}
-	l := newLab(t, labConfig{
-		workers: []string{"w1"},
+	l := newLab(t, labtest.Config{
+		Workers: []string{"w1"},
 		// qemu02 is in Maintenance: listed, never given the job, so the
 		// device list spans two pages of one.
-		devices: []deviceSpec{{name: "qemu01", worker: "w1"}, {name: "qemu02", worker: "w1", health: "Maintenance"}},
-		users:   []string{"alice", "bob"},
+		Devices: []labtest.Device{{Name: "qemu01", Worker: "w1"}, {Name: "qemu02", Worker: "w1", Health: "Maintenance"}},
+		Users:   []string{"alice", "bob"},
 	})
-	l.manage(t, "aliases", "add", "qemu-x86", "--device-type", "qemu")
-	l.manage(t, "devices", "update", "qemu02", "--tags", "usb,big-ram")
-	job := file(t, "job.yaml", jobSpec{name: "rest"}.yaml(t))
+	l.Manage(t, "aliases", "add", "qemu-x86", "--device-type", "qemu")
+	l.Manage(t, "devices", "update", "qemu02", "--tags", "usb,big-ram")
+	job := labtest.File(t, "job.yaml", labtest.JobSpec{Name: "rest"}.YAML(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, restPython, filepath.Join(root, "internal", "labe2e", "testdata", "rest_clients.py"),
-		l.url(), l.tokens["alice"], l.tokens["bob"], job)
+	cmd := exec.CommandContext(ctx, restPython, filepath.Join(labtest.Root, "internal", "labe2e", "testdata", "rest_clients.py"),
+		l.URL(), l.Tokens["alice"], l.Tokens["bob"], job)
 	out, err := cmd.CombinedOutput()
 	t.Logf("rest_clients.py:\n%s", out)
 	if err != nil {
-		t.Fatalf("rest_clients.py: %v\nserver log (end):\n%s", err, lastLines(l.server.output(), 40))
+		t.Fatalf("rest_clients.py: %v\nserver log (end):\n%s", err, labtest.LastLines(l.Server.Output(), 40))
 	}
 	for _, want := range []string{
 		"kernelci: GET devices -> 2 devices in 2 pages",

@@ -106,6 +106,7 @@ type User struct {
 	Name      string
 	Superuser bool
 	Created   time.Time
+	Email     string // "" for none (SetUserEmail)
 }
 
 // DeviceType holds a type's Jinja2 template and health-check job, and
@@ -373,6 +374,8 @@ type Store interface {
 
 	// What administrators change (admin.go).
 	Admin
+	// E-mail addresses and sent notifications (notify.go).
+	Notifications
 
 	// What the web job lists read (joblist.go).
 	Lists
@@ -478,4 +481,10 @@ type Store interface {
 	// Results.
 	AddResults(ctx context.Context, job int64, rs []Result) error
 	Results(ctx context.Context, job int64) ([]Result, error)
+	// TestCase returns one result by its id and the id of its job;
+	// ErrNotFound when there is none.
+	TestCase(ctx context.Context, id int64) (job int64, r Result, err error)
+	// CaseHistory returns one test case's results across the most
+	// recent jobs matching q (history.go), newest job first.
+	CaseHistory(ctx context.Context, q CaseHistoryQuery) ([]CasePoint, error)
 }

@@ -82,8 +82,9 @@ type jobList struct {
 	// errorFilter: the error-class filter of joberrors, whose base is
 	// LAVA's classes (Configuration, Infrastructure, Bug).
 	errorFilter bool
-	// priority and errorMsg add those columns; refresh reloads the page.
-	priority, errorMsg, refresh bool
+	// priority, errorMsg and inQueue (how long a job has waited, LAVA's
+	// queue) add those columns; refresh reloads the page.
+	priority, errorMsg, inQueue, refresh bool
 }
 
 var allStates = []store.JobState{store.JobSubmitted, store.JobScheduling, store.JobScheduled,
@@ -111,7 +112,7 @@ var jobLists = []jobList{
 		states: []store.JobState{store.JobRunning, store.JobCanceling}, priority: true, refresh: true},
 	{path: "/scheduler/myjobs", title: "My jobs", intro: "The jobs you submitted.", login: true, mine: true, states: allStates},
 	{path: "/scheduler/queue", title: "Queue", intro: "Jobs submitted and waiting for a device.",
-		base: store.JobFilter{States: []store.JobState{store.JobSubmitted}}, priority: true, refresh: true},
+		base: store.JobFilter{States: []store.JobState{store.JobSubmitted}}, priority: true, inQueue: true, refresh: true},
 	{path: "/scheduler/joberrors", title: "Job errors",
 		intro: "Jobs that ended with an error; by default the lab's (Infrastructure, Configuration, Bug), as LAVA lists them.",
 		login: true, base: store.JobFilter{ErrorClasses: lavaErrorClasses}, errorFilter: true, errorMsg: true},
@@ -327,7 +328,8 @@ type jobRow struct {
 	Submitted   timeCell
 	Ended       timeCell
 	Duration    string
-	Live        bool // Duration is still growing
+	Live        bool   // Duration is still growing
+	InQueue     string // how long since it was submitted
 	ErrorClass  string
 	ErrorMsg    string
 	HasResults  bool
@@ -369,6 +371,7 @@ func newJobRow(j store.Job, counts map[int64]store.ResultCount, now time.Time) j
 		Submitter: j.Submitter, Submitted: newTimeCell(j.Submitted), Ended: newTimeCell(j.Ended), ErrorClass: j.ErrorClass, ErrorMsg: j.ErrorMsg,
 	}
 	r.Label, r.LabelClass = stateLabel(j)
+	r.InQueue = formatDuration(now.Sub(j.Submitted))
 	switch {
 	case !j.Started.IsZero() && !j.Ended.IsZero():
 		r.Duration = lavaDuration(j.Ended.Sub(j.Started))
@@ -388,10 +391,19 @@ type option struct {
 	Selected     bool
 }
 
+// options are a select's choices: anyLabel (the empty value), values,
+// and any chosen value that is not among them (a device type since
+// removed still names old jobs), so that the select shows what filters
+// the table.
 func options(values []string, chosen []string, anyLabel string) []option {
 	out := []option{{Value: "", Label: anyLabel, Selected: len(chosen) == 0}}
 	for _, v := range values {
 		out = append(out, option{Value: v, Label: v, Selected: slices.ContainsFunc(chosen, func(c string) bool { return strings.EqualFold(c, v) })})
+	}
+	for _, c := range chosen {
+		if c != "" && !slices.ContainsFunc(values, func(v string) bool { return strings.EqualFold(c, v) }) {
+			out = append(out, option{Value: c, Label: c, Selected: true})
+		}
 	}
 	return out
 }
@@ -418,6 +430,7 @@ type jobListData struct {
 	Rows               []jobRow
 	Pager              pager
 	Priority, ErrorMsg bool
+	InQueue            bool
 	Refresh            int // seconds, 0 for none
 	Filtered           bool
 	Tabs               []listTab
@@ -458,14 +471,14 @@ func (s *site) jobListHandler(l jobList) http.HandlerFunc {
 func (s *site) jobListData(ctx context.Context, l jobList, lq listQuery, user store.User) (jobListData, error) {
 	st := s.c.Store
 	d := jobListData{Path: l.path, Title: l.title, Intro: l.intro, Query: lq, Mine: l.mine, FixedDevice: l.base.Device != "",
-		Priority: l.priority, ErrorMsg: l.errorMsg, Filtered: len(lq.values) > 0, Tabs: listTabs(l.path)}
+		Priority: l.priority, ErrorMsg: l.errorMsg, InQueue: l.inQueue, Filtered: len(lq.values) > 0, Tabs: listTabs(l.path)}
 	if l.refresh {
 		d.Refresh = refreshSeconds
 	}
 	if len(l.states) > 0 {
 		d.States = options(stateNames(l.states), lq.States, "any state")
 	}
-	d.Healths = options(stateNamesH(allHealths), lq.Healths, "any health")
+	d.Healths = options(healthNames(allHealths), lq.Healths, "any health")
 	if l.errorFilter {
 		d.ErrorClasses = options(append([]string{"all"}, errorClasses...), []string{lq.ErrorClass}, "lab errors (LAVA's)")
 		d.ErrorClasses[0].Selected = lq.ErrorClass == ""
@@ -521,7 +534,7 @@ func (s *site) jobListData(ctx context.Context, l jobList, lq listQuery, user st
 	return d, nil
 }
 
-func stateNamesH(hs []store.JobHealth) []string {
+func healthNames(hs []store.JobHealth) []string {
 	out := make([]string, len(hs))
 	for i, h := range hs {
 		out[i] = string(h)

@@ -215,6 +215,7 @@ func TestJobListFiltersAndPaging(t *testing.T) {
 		{"search an id", "", "/scheduler/alljobs?search=" + strconv.FormatInt(js.multinode[0], 10), []int64{js.multinode[0]}},
 		{"filters together", "", "/scheduler/alljobs?device_type=bbb&state=Finished", newestFirst(pub[9], pub[24])},
 		{"an unknown state matches nothing", "", "/scheduler/alljobs?state=Lost", nil},
+		{"a device type no longer there", "", "/scheduler/alljobs?device_type=gone", nil},
 		{"submitter", "", "/scheduler/alljobs?submitter=bob", nil},
 		{"bob sees his personal job and the lab's", "bob", "/scheduler/alljobs?submitter=bob", []int64{js.personal}},
 		{"bob, a member of lab, sees the group job", "bob", "/scheduler/alljobs?search=for+the+lab", []int64{js.groupJob}},
@@ -264,11 +265,17 @@ func TestJobRows(t *testing.T) {
 			t.Errorf("alljobs page 2 lacks %s", want)
 		}
 	}
+	if b := s.get(t, "", "/scheduler/alljobs?device_type=gone").Body.String(); !strings.Contains(b, `<option value="gone" selected>gone</option>`) {
+		t.Errorf("the device-type select does not show the type filtering the table")
+	}
 	if strings.Contains(body, "data-refresh") {
 		t.Errorf("alljobs refreshes itself; only the active lists do")
 	}
 	if q := s.get(t, "", "/scheduler/queue").Body.String(); !strings.Contains(q, `<section id="list" data-refresh="10">`) || !strings.Contains(q, `<script src="/static/lists.js?v=`) {
 		t.Errorf("the queue does not refresh itself")
+	}
+	if q := s.get(t, "", "/scheduler/queue").Body.String(); !strings.Contains(q, `<td class="col-inqueue" data-label="In queue">for `) {
+		t.Errorf("the queue does not say how long each job has waited")
 	}
 
 	rec = s.get(t, "", "/scheduler/alljobs?length=100")
