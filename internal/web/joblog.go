@@ -66,6 +66,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/events"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -624,7 +625,12 @@ func logStateOf(j store.Job, now time.Time) logStreamState {
 		Device: j.Device, Finished: j.State == store.JobFinished}
 	if !j.Started.IsZero() {
 		st.Started = jobTime(j.Started)
-		st.Duration = jobDuration(j, now)
+		// Whole seconds: a finer duration would change at every wake.
+		end := j.Ended
+		if end.IsZero() {
+			end = now
+		}
+		st.Duration = jobHumanDuration(end.Sub(j.Started).Truncate(time.Second))
 	}
 	st.Ended = jobTime(j.Ended)
 	if j.ErrorClass != "" || j.ErrorMsg != "" {
@@ -676,37 +682,43 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	id := jobDisplayID(j)
 
+	// With the events hub, the job's changes come as events (subscribed
+	// before the first read, so none is lost in between); without it,
+	// the store is read when the log wakes the stream (at most once a
+	// second) and every logStateInterval.
+	var watch *logJobWatch
+	if s.c.Events != nil {
+		watch = logWatchJob(ctx, s.c.Events, j.ID)
+	}
 	var last logStreamState
 	sentState := false
-	var lastCheck time.Time
-	pending := false // a check was put off: look again at lastCheck+1s
-	// checkState reads the job and sends its state if it changed; at
-	// most once a second (a log growing fast wakes the loop often).
-	checkState := func(force bool) error {
-		now := time.Now()
-		if !force && now.Sub(lastCheck) < time.Second {
-			pending = true
-			return nil
-		}
-		lastCheck, pending = now, false
+	var lastRead time.Time
+	pending := false // a read was put off: read again at lastRead+1s
+	readJob := func() error {
 		nj, err := s.c.Store.Job(ctx, j.ID)
-		if err != nil {
-			return err
+		if err == nil {
+			j, lastRead, pending = nj, time.Now(), false
 		}
-		j = nj
-		cur := logStateOf(j, now)
+		return err
+	}
+	// sendState sends the job's state if it changed, else a comment when
+	// keepalive is set (it keeps proxies from closing a quiet stream).
+	sendState := func(keepalive bool) error {
+		cur := logStateOf(j, time.Now())
 		if !sentState || cur != last {
 			last, sentState = cur, true
 			return logSendEvent(w, "state", "", cur)
 		}
-		if force {
-			// A comment: keeps proxies from closing a quiet stream.
+		if keepalive {
 			_, err := io.WriteString(w, ": waiting\n\n")
 			return err
 		}
 		return nil
 	}
-	if err := checkState(true); err != nil {
+	if err := readJob(); err != nil {
+		return
+	}
+	if err := sendState(false); err != nil {
 		return
 	}
 	fl.Flush()
@@ -742,22 +754,102 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 		}
 		wait := logStateInterval
 		if pending {
-			wait = max(time.Until(lastCheck.Add(time.Second)), time.Millisecond)
+			wait = max(time.Until(lastRead.Add(time.Second)), time.Millisecond)
 		}
 		wctx, cancel := context.WithTimeout(ctx, wait)
+		watch.waiting(cancel)
 		err = s.c.Logs.Wait(wctx, j.ID, next)
+		watch.waiting(nil)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		timedOut := errors.Is(err, context.DeadlineExceeded)
+		if err != nil && !timedOut && !errors.Is(err, context.Canceled) {
 			return
 		}
-		if err := checkState(errors.Is(err, context.DeadlineExceeded)); err != nil {
+		var rerr error
+		switch {
+		case watch != nil:
+			changed, missed := watch.take()
+			if missed {
+				rerr = readJob()
+			} else if changed != nil {
+				j = *changed
+			}
+		case timedOut || time.Since(lastRead) >= time.Second:
+			rerr = readJob()
+		default:
+			pending = true
+		}
+		if rerr != nil {
+			return
+		}
+		if err := sendState(timedOut); err != nil {
 			return
 		}
 		fl.Flush()
 	}
+}
+
+// logJobWatch is a live stream's subscription to its job's changes.
+type logJobWatch struct {
+	mu      sync.Mutex
+	changed *store.Job         // the job after its last change
+	missed  bool               // events were lost: read the store
+	cancel  context.CancelFunc // ends the stream's current wait
+}
+
+// logWatchJob subscribes to the hub's events about job until ctx ends.
+// Each one (or a loss of events) ends the stream's current wait.
+func logWatchJob(ctx context.Context, hub *events.Hub, job int64) *logJobWatch {
+	ch, stop := hub.Subscribe(16)
+	context.AfterFunc(ctx, stop)
+	w := &logJobWatch{}
+	go func() {
+		for e := range ch {
+			mine := e.Kind == events.TestJob && e.Job != nil && e.Job.ID == job
+			if !mine && e.Missed == 0 {
+				continue
+			}
+			w.mu.Lock()
+			if mine {
+				j := *e.Job
+				w.changed = &j
+			}
+			if e.Missed > 0 {
+				w.missed = true
+			}
+			if w.cancel != nil {
+				w.cancel()
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+// waiting records the cancel of the stream's current wait (nil: none);
+// a change already there ends it at once. A nil watch does nothing.
+func (w *logJobWatch) waiting(cancel context.CancelFunc) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cancel = cancel
+	if cancel != nil && (w.changed != nil || w.missed) {
+		cancel()
+	}
+}
+
+// take returns and forgets what changed since the last take.
+func (w *logJobWatch) take() (changed *store.Job, missed bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	changed, missed = w.changed, w.missed
+	w.changed, w.missed = nil, false
+	return changed, missed
 }
 
 // logStreamLine is one line of a "lines" event.

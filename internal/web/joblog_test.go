@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/events"
 	"github.com/basalt-lava/basalt/internal/store"
 )
 
@@ -93,6 +94,17 @@ func (s *sseReader) next(t *testing.T) sseEvent {
 	return sseEvent{}
 }
 
+// nextOf reads events until one of kind (a running job's state events
+// come whenever its duration ticks).
+func (s *sseReader) nextOf(t *testing.T, kind string) sseEvent {
+	t.Helper()
+	for {
+		if ev := s.next(t); ev.Event == kind {
+			return ev
+		}
+	}
+}
+
 func record(i int, lvl, msg string) string {
 	return fmt.Sprintf(`- {"dt": "2026-12-07T02:00:%02d.000000+00:00", "lvl": "%s", "msg": "%s"}`, i%60, lvl, msg)
 }
@@ -102,7 +114,12 @@ func record(i int, lvl, msg string) string {
 // stops; a reconnecting browser resumes from its Last-Event-ID.
 func TestLogStream(t *testing.T) {
 	t.Parallel()
-	f := newJobFixture(t)
+	t.Run("store", func(t *testing.T) { t.Parallel(); testLogStream(t, nil) })
+	t.Run("events", func(t *testing.T) { t.Parallel(); testLogStream(t, events.NewHub()) })
+}
+
+func testLogStream(t *testing.T, hub *events.Hub) {
+	f := newJobFixtureHub(t, hub)
 	j := f.start(t, f.submit(t, nil))
 	f.appendLog(t, j.ID, exampleLog(t)[:10])
 
@@ -114,7 +131,7 @@ func TestLogStream(t *testing.T) {
 		t.Fatalf("first event %+v", ev)
 	}
 	f.appendLog(t, j.ID, []string{record(10, "target", "a line appended while the page watches")})
-	ev = s.next(t)
+	ev = s.nextOf(t, "lines")
 	var lines struct {
 		First, Next int64
 		Lines       []logStreamLine
@@ -127,14 +144,20 @@ func TestLogStream(t *testing.T) {
 		t.Errorf("the line's HTML: %s", h)
 	}
 	f.appendLog(t, j.ID, []string{record(11, "info", "start: 3 lava-test-retry (timeout 00:05:00) [common]")})
-	ev = s.next(t)
+	ev = s.nextOf(t, "lines")
 	must(t, json.Unmarshal([]byte(ev.Data), &lines))
 	if len(lines.Lines) != 1 || lines.Lines[0].Action != "start" || lines.Lines[0].Level != "3" {
 		t.Errorf("a start record: %+v", ev)
 	}
 
-	f.finish(t, j, store.JobComplete, "", "")
-	f.appendLog(t, j.ID, []string{record(12, "info", "end: 3 lava-test-retry (duration 00:00:01) [common]")})
+	if hub != nil {
+		// The finish alone wakes the stream: its event says Finished.
+		f.appendLog(t, j.ID, []string{record(12, "info", "end: 3 lava-test-retry (duration 00:00:01) [common]")})
+		f.finish(t, j, store.JobComplete, "", "")
+	} else {
+		f.finish(t, j, store.JobComplete, "", "")
+		f.appendLog(t, j.ID, []string{record(12, "info", "end: 3 lava-test-retry (duration 00:00:01) [common]")})
+	}
 	var sawLine, sawFinished bool
 	for {
 		ev := s.next(t)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/events"
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
@@ -39,13 +40,21 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func newJobFixture(t *testing.T) *jobFixture {
+func newJobFixture(t *testing.T) *jobFixture { return newJobFixtureHub(t, nil) }
+
+// newJobFixtureHub is newJobFixture with hub, when not nil, fed by the
+// store (as basalt server does) and given to the pages.
+func newJobFixtureHub(t *testing.T, hub *events.Hub) *jobFixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "basalt.db"))
+	sq, err := sqlite.Open(ctx, filepath.Join(dir, "basalt.db"))
 	must(t, err)
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { sq.Close() })
+	var st store.Store = sq
+	if hub != nil {
+		st = events.Feed(sq, hub)
+	}
 	logs, err := logstore.Open(dir, logstore.Options{})
 	must(t, err)
 	t.Cleanup(func() { logs.Close() })
@@ -70,7 +79,7 @@ func newJobFixture(t *testing.T) *jobFixture {
 	}
 	f.lab, err = lab.New(lab.Config{Store: st, Logs: logs, DataDir: dir})
 	must(t, err)
-	h, err := New(Config{Store: st, Logs: logs, Lab: f.lab, Auth: webauth.New(st, []byte("0123456789abcdef0123456789abcdef")), DataDir: dir})
+	h, err := New(Config{Store: st, Logs: logs, Lab: f.lab, Auth: webauth.New(st, []byte("0123456789abcdef0123456789abcdef")), DataDir: dir, Events: hub})
 	must(t, err)
 	f.srv = httptest.NewServer(h)
 	t.Cleanup(f.srv.Close)
