@@ -87,6 +87,9 @@ const (
 	logMaxBehind = 5000
 	// logStreamBatch bounds the lines of one "lines" event.
 	logStreamBatch = 500
+	// logWindowBytes bounds the bytes of log one page, range or event
+	// reads (a line can be up to a megabyte); at least one line is read.
+	logWindowBytes = 2 << 20
 	// logSizeLimit is LAVA's LOG_SIZE_LIMIT for log_pipeline_incremental:
 	// over it the endpoint answers [] and X-Size-Warning: 1.
 	logSizeLimit = 5 << 20
@@ -208,6 +211,52 @@ func logReadRecords(logs *logstore.Logs, job, start, end int64) ([]logRecord, er
 		return nil
 	})
 	return recs, err
+}
+
+// logFitTail returns the first line of the longest range ending at end,
+// starting at start or later, that holds at most logWindowBytes (at
+// least the last line).
+func logFitTail(logs *logstore.Logs, job, start, end int64) (int64, error) {
+	if n, err := logs.Bytes(job, start, end); err != nil || n <= logWindowBytes || end-start <= 1 {
+		return start, err
+	}
+	lo, hi := start+1, end-1 // the answer is in [lo, hi]
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		n, err := logs.Bytes(job, mid, end)
+		if err != nil {
+			return 0, err
+		}
+		if n <= logWindowBytes {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo, nil
+}
+
+// logFitHead returns the end of the longest range starting at start,
+// ending at end or before, that holds at most logWindowBytes (at least
+// the first line).
+func logFitHead(logs *logstore.Logs, job, start, end int64) (int64, error) {
+	if n, err := logs.Bytes(job, start, end); err != nil || n <= logWindowBytes || end-start <= 1 {
+		return end, err
+	}
+	lo, hi := start+1, end-1 // the answer is in [lo, hi]
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		n, err := logs.Bytes(job, start, mid)
+		if err != nil {
+			return 0, err
+		}
+		if n <= logWindowBytes {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, nil
 }
 
 // logView is the log part of the job page.
@@ -482,6 +531,14 @@ func (s *site) logTail(j store.Job, r *http.Request) (logView, error) {
 		}
 	}
 	end := min(total, start+logTailLines)
+	if q := r.URL.Query().Get("start"); q != "" {
+		end, err = logFitHead(s.c.Logs, j.ID, start, end)
+	} else {
+		start, err = logFitTail(s.c.Logs, j.ID, start, end)
+	}
+	if err != nil {
+		return v, err
+	}
 	recs, err := logReadRecords(s.c.Logs, j.ID, start, end)
 	if err != nil {
 		return v, err
@@ -518,6 +575,12 @@ func (s *site) logLines(w http.ResponseWriter, r *http.Request) {
 	end = min(end, total)
 	if end-start > logMaxRange {
 		start = end - logMaxRange
+	}
+	if start < end {
+		if start, err = logFitTail(s.c.Logs, j.ID, start, end); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	recs, err := logReadRecords(s.c.Logs, j.ID, start, end)
 	if err != nil {
@@ -735,7 +798,10 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		for next < total {
-			end := min(total, next+logStreamBatch)
+			end, err := logFitHead(s.c.Logs, j.ID, next, min(total, next+logStreamBatch))
+			if err != nil {
+				return
+			}
 			if err := s.logSendLines(w, id, j.ID, next, end); err != nil {
 				return
 			}

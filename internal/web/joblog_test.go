@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/events"
+	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 )
 
@@ -310,4 +311,37 @@ func TestCloseStreams(t *testing.T) {
 	}
 	resp, body := f.get(t, "", "/scheduler/job/1/log_stream?line=3")
 	wantStatus(t, resp, body, http.StatusServiceUnavailable)
+}
+
+// logFitTail and logFitHead cut a range of lines to logWindowBytes,
+// keeping its end or its start, and never below one line.
+func TestLogFit(t *testing.T) {
+	t.Parallel()
+	logs, err := logstore.Open(t.TempDir(), logstore.Options{})
+	must(t, err)
+	big := strings.Repeat("x", 600000) // 3 fit in logWindowBytes, 4 do not
+	var lines []string
+	for i := range 10 {
+		lines = append(lines, record(i, "target", big))
+	}
+	lines = append(lines, record(10, "info", "short"), record(11, "info", "short"))
+	_, err = logs.Append(1, 0, lines)
+	must(t, err)
+	for _, c := range []struct {
+		start, end, tail, head int64
+	}{
+		{0, 12, 7, 3}, // the tail: 7, 8, 9 and the short 10, 11; the head: 0, 1, 2
+		{0, 10, 7, 3},
+		{5, 7, 5, 7}, // fits whole
+		{4, 5, 4, 5}, // one line
+		{10, 12, 10, 12},
+	} {
+		tail, err := logFitTail(logs, 1, c.start, c.end)
+		must(t, err)
+		head, err := logFitHead(logs, 1, c.start, c.end)
+		must(t, err)
+		if tail != c.tail || head != c.head {
+			t.Errorf("[%d,%d): tail from %d, head to %d; want %d, %d", c.start, c.end, tail, head, c.tail, c.head)
+		}
+	}
 }

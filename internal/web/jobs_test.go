@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -430,10 +431,21 @@ func TestJobEndpoints(t *testing.T) {
 	if body != "[]" || resp.Header.Get("X-Size-Warning") != "1" {
 		t.Errorf("incremental over the size limit: %.50q, X-Size-Warning %q", body, resp.Header.Get("X-Size-Warning"))
 	}
-	// The page shows the tail, each long message cut.
+	// The page shows as much of the tail as logWindowBytes holds, each
+	// long message cut.
 	resp, body = f.get(t, "", fmt.Sprintf("/scheduler/job/%d", big.ID))
 	wantStatus(t, resp, body, 200)
-	wantContains(t, "page of a log of long lines", body, fmt.Sprintf("%d more bytes in the plain log", 100000-logMaxMsg))
+	fit := logWindowBytes / (len(batch[0]) + 1)
+	wantContains(t, "page of a log of long lines", body, fmt.Sprintf("%d more bytes in the plain log", 100000-logMaxMsg),
+		fmt.Sprintf(`data-first="%d" data-next="%d"`, len(batch)-fit, len(batch)))
+	resp, body = f.get(t, "", fmt.Sprintf("/scheduler/job/%d?start=3", big.ID))
+	wantStatus(t, resp, body, 200)
+	wantContains(t, "a window of long lines", body, fmt.Sprintf(`data-first="3" data-next="%d"`, 3+fit))
+	resp, body = f.get(t, "", fmt.Sprintf("/scheduler/job/%d/log_lines?start=0&end=40", big.ID))
+	wantStatus(t, resp, body, 200)
+	if resp.Header.Get("X-Log-First") != strconv.Itoa(40-fit) {
+		t.Errorf("log_lines of long lines from %s, want %d", resp.Header.Get("X-Log-First"), 40-fit)
+	}
 }
 
 // log_lines serves a range as HTML, bounded, saying which lines came.
