@@ -191,9 +191,9 @@ func (s *logSplitter) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// scanLog calls fn with each line of job's log in [start,end), read
+// logScan calls fn with each line of job's log in [start,end), read
 // through a fixed buffer.
-func scanLog(logs *logstore.Logs, job, start, end int64, fn func(n int64, line []byte) error) error {
+func logScan(logs *logstore.Logs, job, start, end int64, fn func(n int64, line []byte) error) error {
 	sp := &logSplitter{n: start, fn: fn}
 	bw := bufio.NewWriterSize(sp, 64<<10)
 	if _, err := logs.Read(job, start, end, bw); err != nil {
@@ -206,7 +206,7 @@ func scanLog(logs *logstore.Logs, job, start, end int64, fn func(n int64, line [
 // logMaxMsg.
 func logReadRecords(logs *logstore.Logs, job, start, end int64) ([]logRecord, error) {
 	var recs []logRecord
-	err := scanLog(logs, job, start, end, func(n int64, line []byte) error {
+	err := logScan(logs, job, start, end, func(n int64, line []byte) error {
 		recs = append(recs, logDecode(n, line, logMaxMsg))
 		return nil
 	})
@@ -272,12 +272,12 @@ type logView struct {
 // Earlier is the range the "earlier lines" link loads, [EarlierStart, First).
 func (v logView) EarlierStart() int64 { return max(0, v.First-logTailLines) }
 
-// renderLog writes recs as HTML: each record a .log-line, the records of
+// logRender writes recs as HTML: each record a .log-line, the records of
 // an action between its start: and end: lines folded in a .log-section.
 // A section is open while it has no end (running, or started before a
 // failure) or when an error was logged inside it, closed otherwise. An
 // end: whose start is not among recs is an ordinary line.
-func renderLog(w *bytes.Buffer, job string, recs []logRecord) {
+func logRender(w *bytes.Buffer, job string, recs []logRecord) {
 	// Pair starts with ends first, to know which sections close and
 	// which hold an error, before writing their opening tags.
 	type section struct {
@@ -544,7 +544,7 @@ func (s *site) logTail(j store.Job, r *http.Request) (logView, error) {
 		return v, err
 	}
 	var b bytes.Buffer
-	renderLog(&b, id, recs)
+	logRender(&b, id, recs)
 	v.HTML, v.First, v.Next = b.Bytes(), start, end
 	return v, nil
 }
@@ -588,7 +588,7 @@ func (s *site) logLines(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b bytes.Buffer
-	renderLog(&b, jobDisplayID(j), recs)
+	logRender(&b, jobDisplayID(j), recs)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("X-Log-First", strconv.FormatInt(start, 10))
@@ -622,7 +622,7 @@ func (s *site) logIncremental(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	b.WriteByte('[')
 	n := 0
-	err = scanLog(s.c.Logs, j.ID, first, -1, func(i int64, line []byte) error {
+	err = logScan(s.c.Logs, j.ID, first, -1, func(i int64, line []byte) error {
 		if n > 0 {
 			b.WriteString(", ")
 		}
@@ -734,7 +734,7 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	if !s.streams().add(ctx, cancel) {
+	if !s.logStreamSet().add(ctx, cancel) {
 		s.fail(w, r, &httpError{Code: http.StatusServiceUnavailable, Msg: "the server is stopping"})
 		return
 	}
@@ -979,12 +979,12 @@ type logStreams struct {
 	cancels map[context.Context]context.CancelFunc
 }
 
-// liveStreams holds each site's streams (keyed by *site, so that the
+// logLiveStreams holds each site's streams (keyed by *site, so that the
 // skeleton's site needs no field for them).
-var liveStreams sync.Map
+var logLiveStreams sync.Map
 
-func (s *site) streams() *logStreams {
-	v, _ := liveStreams.LoadOrStore(s, &logStreams{cancels: map[context.Context]context.CancelFunc{}})
+func (s *site) logStreamSet() *logStreams {
+	v, _ := logLiveStreams.LoadOrStore(s, &logStreams{cancels: map[context.Context]context.CancelFunc{}})
 	return v.(*logStreams)
 }
 
@@ -1013,7 +1013,7 @@ func CloseStreams(h http.Handler) {
 	if !ok {
 		return
 	}
-	ls := s.streams()
+	ls := s.logStreamSet()
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	ls.closed = true

@@ -225,7 +225,7 @@ func TestLogStreamSkips(t *testing.T) {
 	}
 }
 
-// renderLog folds actions, colours levels, links results and cuts long
+// logRender folds actions, colours levels, links results and cuts long
 // messages as the golden file shows; an end without its start is a
 // plain line, a section with an error stays open.
 func TestRenderLogGolden(t *testing.T) {
@@ -253,7 +253,7 @@ func TestRenderLogGolden(t *testing.T) {
 		recs = append(recs, logDecode(int64(i), []byte(l), logMaxMsg))
 	}
 	var b bytes.Buffer
-	renderLog(&b, "7", recs)
+	logRender(&b, "7", recs)
 	golden := filepath.Join("testdata", "render.golden.html")
 	if *update {
 		must(t, os.WriteFile(golden, b.Bytes(), 0o644))
@@ -261,7 +261,7 @@ func TestRenderLogGolden(t *testing.T) {
 	want, err := os.ReadFile(golden)
 	must(t, err)
 	if b.String() != string(want) {
-		t.Errorf("renderLog differs from %s (go test -update to accept):\n%s", golden, b.String())
+		t.Errorf("logRender differs from %s (go test -update to accept):\n%s", golden, b.String())
 	}
 }
 

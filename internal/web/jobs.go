@@ -307,7 +307,7 @@ func (s *site) jobPage(w http.ResponseWriter, r *http.Request) {
 	jv.LogHTML = template.HTML(jv.Log.HTML)
 	jv.Desc = s.jobDescribe(r, j)
 	if jv.Tab == "timing" {
-		tl, err := s.timeline(j)
+		tl, err := s.tlView(j)
 		if err != nil {
 			s.fail(w, r, err)
 			return
