@@ -565,4 +565,19 @@ func TestJobDescriptionTab(t *testing.T) {
 		">deployimages<", `<td class="desc-timeout">00:02:00<span class="desc-source desc-source-inline">block timeout</span></td><td class="desc-source desc-source-col">block timeout</td>`,
 		`<td class="desc-source desc-source-col">device timeouts.actions.power-off</td>`,
 		"http://127.0.0.1:8000/vmlinuz")
+
+	// A job naming a file of the host (stored without the lab's checks):
+	// the description is built without looking at the server's files.
+	def := strings.Replace(j.Definition, "http://127.0.0.1:8000/vmlinuz", "file:///etc/basalt-no-such-file", 1)
+	ids, err := f.st.Submit(context.Background(), []store.NewJob{{Definition: def, Submitter: "alice", DeviceType: "qemu", Visibility: store.VisibilityPublic}})
+	must(t, err)
+	local, err := f.st.Job(context.Background(), ids[0])
+	must(t, err)
+	f.start(t, local)
+	resp, body = f.get(t, "", fmt.Sprintf("/scheduler/job/%d?tab=description", local.ID))
+	wantStatus(t, resp, body, 200)
+	wantContains(t, "a job naming a local file", body, ">deployimages<", "file:///etc/basalt-no-such-file")
+	if strings.Contains(body, "desc-problem") {
+		t.Errorf("the description shows problems of the server's host")
+	}
 }
