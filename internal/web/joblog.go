@@ -676,6 +676,7 @@ type logStreamState struct {
 	Health   string `json:"health"`
 	Label    string `json:"label"`
 	Device   string `json:"device"`
+	Worker   string `json:"worker"`
 	Started  string `json:"started"`
 	Ended    string `json:"ended"`
 	Duration string `json:"duration"`
@@ -764,10 +765,19 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 		}
 		return err
 	}
+	// The worker of the job's device, looked up when the device changes.
+	var worker, workerOf string
 	// sendState sends the job's state if it changed, else a comment when
 	// keepalive is set (it keeps proxies from closing a quiet stream).
 	sendState := func(keepalive bool) error {
+		if j.Device != workerOf {
+			worker, workerOf = "", j.Device
+			if d, err := s.c.Store.Device(ctx, j.Device); err == nil {
+				worker = d.Worker
+			}
+		}
 		cur := logStateOf(j, time.Now())
+		cur.Worker = worker
 		if !sentState || cur != last {
 			last, sentState = cur, true
 			return logSendEvent(w, "state", "", cur)

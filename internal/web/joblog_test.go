@@ -128,7 +128,7 @@ func testLogStream(t *testing.T, hub *events.Hub) {
 	ev := s.next(t)
 	var st logStreamState
 	must(t, json.Unmarshal([]byte(ev.Data), &st))
-	if ev.Event != "state" || st.State != "Running" || st.Device != "qemu-01" || st.Finished {
+	if ev.Event != "state" || st.State != "Running" || st.Device != "qemu-01" || st.Worker != "w1" || st.Finished {
 		t.Fatalf("first event %+v", ev)
 	}
 	f.appendLog(t, j.ID, []string{record(10, "target", "a line appended while the page watches")})

@@ -164,14 +164,8 @@
       label.dataset.health = st.health;
       if (st.finished) { label.dataset.finished = "1"; }
     }
-    var dev = document.getElementById("job-device");
-    if (dev && st.device && dev.textContent !== st.device) {
-      dev.textContent = "";
-      var a = document.createElement("a");
-      a.href = "/scheduler/device/" + encodeURIComponent(st.device);
-      a.textContent = st.device;
-      dev.appendChild(a);
-    }
+    setLink("job-device", "/scheduler/device/", st.device);
+    setLink("job-worker", "/scheduler/worker/", st.worker);
     if (st.started) { setText("job-started", st.started); }
     if (st.ended) { setText("job-ended", st.ended); }
     if (st.duration) { setText("job-duration", st.duration); }
@@ -184,6 +178,15 @@
       var c = document.getElementById("job-cancel");
       if (c) { c.remove(); }
     }
+  }
+  function setLink(id, base, name) {
+    var el = document.getElementById(id);
+    if (!el || !name || el.textContent === name) { return; }
+    el.textContent = "";
+    var a = document.createElement("a");
+    a.href = base + encodeURIComponent(name);
+    a.textContent = name;
+    el.appendChild(a);
   }
   function setText(id, text) {
     var el = document.getElementById(id);
