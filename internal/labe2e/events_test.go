@@ -2,42 +2,25 @@ package labe2e
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/basalt-lava/basalt/internal/labtest"
 )
 
 // startLavacli starts a lavacli that keeps running (events listen/wait)
 // in the lab's HOME, its output unbuffered into a file, killed when the
 // test ends.
-func (l *lab) startLavacli(t *testing.T, c lavacli, name, uri string, args ...string) *proc {
+func (l *lab) startLavacli(t *testing.T, c lavacli, name, uri string, args ...string) *labtest.Proc {
 	t.Helper()
-	p := &proc{name: name, out: filepath.Join(l.dir, name+".out"), done: make(chan struct{})}
-	f, err := os.OpenFile(p.out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = exec.Command(c.bin, append([]string{"--uri", uri}, args...)...)
-	home := filepath.Join(l.dir, "home")
-	p.cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
-		"PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1")
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
+	home := filepath.Join(l.Dir, "home")
+	p := labtest.StartProcEnv(t, name, l.Dir, []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1"}, c.bin, append([]string{"--uri", uri}, args...)...)
+	t.Cleanup(func() { p.Kill(syscall.SIGKILL) })
 	return p
 }
 
@@ -45,24 +28,24 @@ func (l *lab) startLavacli(t *testing.T, c lavacli, name, uri string, args ...st
 // connections: each is then subscribed to every event that follows.
 func (l *lab) waitConnections(t *testing.T, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Minute); strings.Count(l.server.output(), "[WS] connection from ") < n; {
+	for deadline := time.Now().Add(2 * time.Minute); strings.Count(l.Server.Output(), "[WS] connection from ") < n; {
 		if time.Now().After(deadline) {
-			t.Fatalf("the server did not log %d WebSocket connections:\n%s", n, lastLines(l.server.output(), 30))
+			t.Fatalf("the server did not log %d WebSocket connections:\n%s", n, labtest.LastLines(l.Server.Output(), 30))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
 // waitExit waits for a lavacli that should end by itself.
-func waitExit(t *testing.T, p *proc) {
+func waitExit(t *testing.T, p *labtest.Proc) {
 	t.Helper()
 	select {
-	case <-p.done:
-		if p.err != nil {
-			t.Errorf("%s: %v\n%s", p.name, p.err, p.output())
+	case <-p.Done():
+		if err := p.Err(); err != nil {
+			t.Errorf("%s: %v\n%s", p.Name, err, p.Output())
 		}
 	case <-time.After(5 * time.Minute):
-		t.Fatalf("%s did not return:\n%s", p.name, p.output())
+		t.Fatalf("%s did not return:\n%s", p.Name, p.Output())
 	}
 }
 
@@ -79,19 +62,19 @@ func TestEventsLavacli(t *testing.T) {
 		t.Skip("runs a lab: skipped under -short")
 	}
 	c := lavacli29(t)
-	l := newLab(t, labConfig{workers: []string{"w1"}, devices: []deviceSpec{{name: "qemu01", worker: "w1"}}, users: []string{"bob"}})
+	l := newLab(t, labtest.Config{Workers: []string{"w1"}, Devices: []labtest.Device{{Name: "qemu01", Worker: "w1"}}, Users: []string{"bob"}})
 	admin := l.startLavacli(t, c, "listen-admin", l.uri("admin"), "events", "listen")
-	anon := l.startLavacli(t, c, "listen-anonymous", "http://"+l.addr+"/RPC2", "events", "listen")
+	anon := l.startLavacli(t, c, "listen-anonymous", "http://"+l.Addr+"/RPC2", "events", "listen")
 	running := l.startLavacli(t, c, "wait-device", l.uri("admin"), "events", "wait", "device", "qemu01", "--state", "RUNNING")
 	maint := l.startLavacli(t, c, "wait-worker", l.uri("admin"), "events", "wait", "worker", "w1", "--health", "MAINTENANCE")
 	l.waitConnections(t, 4)
-	for _, p := range []*proc{admin, anon} {
-		if !strings.Contains(p.output(), "Connecting to http://") {
-			t.Errorf("%s:\n%s", p.name, p.output())
+	for _, p := range []*labtest.Proc{admin, anon} {
+		if !strings.Contains(p.Output(), "Connecting to http://") {
+			t.Errorf("%s:\n%s", p.Name, p.Output())
 		}
 	}
-	if strings.Contains(admin.output(), "admin:") || strings.Contains(admin.output(), l.tokens["admin"]) {
-		t.Errorf("lavacli printed the credentials:\n%s", admin.output())
+	if strings.Contains(admin.Output(), "admin:") || strings.Contains(admin.Output(), l.Tokens["admin"]) {
+		t.Errorf("lavacli printed the credentials:\n%s", admin.Output())
 	}
 
 	ok(t, l.lavacli(t, c, "admin", "workers", "update", "w1", "--health", "MAINTENANCE"))
@@ -102,18 +85,18 @@ func TestEventsLavacli(t *testing.T) {
 	ok(t, l.lavacli(t, c, "admin", "devices", "update", "qemu01", "--health", "GOOD"))
 
 	// bob's private job, then admin's public one: both fail fast.
-	private := jobSpec{name: "events-private", kernelURL: fixturesURL() + "/absent/vmlinuz", visibility: "personal"}
-	privID := submitted(t, ok(t, l.lavacli(t, c, "bob", "jobs", "submit", file(t, "private.yaml", private.yaml(t)))))
-	public := jobSpec{name: "events", kernelURL: fixturesURL() + "/absent/vmlinuz"}
-	id := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit", file(t, "public.yaml", public.yaml(t)))))
+	private := labtest.JobSpec{Name: "events-private", KernelURL: labtest.FixturesURL() + "/absent/vmlinuz", Visibility: "personal"}
+	privID := submitted(t, ok(t, l.lavacli(t, c, "bob", "jobs", "submit", labtest.File(t, "private.yaml", private.YAML(t)))))
+	public := labtest.JobSpec{Name: "events", KernelURL: labtest.FixturesURL() + "/absent/vmlinuz"}
+	id := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit", labtest.File(t, "public.yaml", public.YAML(t)))))
 	ok(t, l.lavacli(t, c, "admin", "jobs", "wait", id))
 	waitExit(t, running)
 
 	finished := fmt.Sprintf("- [%s] <qemu01> state=Finished health=Incomplete (basalt-e2e-events)", id)
-	for _, p := range []*proc{admin, anon} {
-		p.waitOutput(t, finished, 2*time.Minute)
+	for _, p := range []*labtest.Proc{admin, anon} {
+		p.WaitOutput(t, finished, 2*time.Minute)
 	}
-	out := admin.output()
+	out := admin.Output()
 	// What lavacli prints, in the order the lab made the changes.
 	want := []string{
 		"org.lavasoftware.worker lavaserver - [w1] state=Online health=Maintenance",
@@ -142,7 +125,7 @@ func TestEventsLavacli(t *testing.T) {
 	if n := len(dt.FindAllString(out, -1)); n < len(want) {
 		t.Errorf("%d event lines start with LAVA's isoformat datetime and topic, want at least %d:\n%s", n, len(want), out)
 	}
-	a := anon.output()
+	a := anon.Output()
 	if strings.Contains(a, "["+privID+"]") || strings.Contains(a, "events-private") {
 		t.Errorf("the anonymous listener saw bob's private job %s:\n%s", privID, a)
 	}
@@ -154,7 +137,7 @@ func TestEventsLavacli(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("- [%s] <qemu01> state=Finished health=Incomplete (basalt-e2e-events-private)", privID)) {
 		t.Errorf("the admin did not see bob's private job finish:\n%s", out)
 	}
-	if !strings.Contains(running.output(), "Connecting to") {
-		t.Errorf("events wait device:\n%s", running.output())
+	if !strings.Contains(running.Output(), "Connecting to") {
+		t.Errorf("events wait device:\n%s", running.Output())
 	}
 }

@@ -258,12 +258,22 @@ type Proc struct {
 // (Kill); the reaper does when the test binary dies first.
 func StartProc(t testing.TB, name, dir, bin string, args ...string) *Proc {
 	t.Helper()
+	return StartProcEnv(t, name, dir, nil, bin, args...)
+}
+
+// StartProcEnv is StartProc with env (NAME=VALUE) added to the test's
+// environment.
+func StartProcEnv(t testing.TB, name, dir string, env []string, bin string, args ...string) *Proc {
+	t.Helper()
 	p := &Proc{Name: name, Out: filepath.Join(dir, name+".out"), done: make(chan struct{})}
 	f, err := os.OpenFile(p.Out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Cmd = exec.Command(bin, args...)
+	if env != nil {
+		p.Cmd.Env = append(os.Environ(), env...)
+	}
 	p.Cmd.Stdout, p.Cmd.Stderr = f, f
 	// A group of its own, so that what it starts can be ended with it.
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -283,6 +293,12 @@ func StartProc(t testing.TB, name, dir, bin string, args ...string) *Proc {
 
 // Done is closed once the process ended and was reaped.
 func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// Err is how the process ended (exec.Cmd.Wait's error), once Done.
+func (p *Proc) Err() error {
+	<-p.done
+	return p.err
+}
 
 // Output is what the process wrote so far.
 func (p *Proc) Output() string {
