@@ -68,7 +68,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	smtpPasswordFile := fs.String("smtp-password-file", "", "file holding the SMTP password (its first line)")
 	smtpTLS := fs.String("smtp-tls", notify.TLSAuto, "auto: STARTTLS when the server offers it; starttls: required; tls: TLS from the start (port 465)")
 	smtpTimeout := fs.Duration("smtp-timeout", 30*time.Second, "timeout of one SMTP session")
-	publicURL := fs.String("public-url", "", "the server's address as users reach it, for the links in e-mails (default http://LISTEN-ADDRESS)")
+	publicURL := fs.String("public-url", "", "the server's address as users reach it, for the links in e-mails (default http://LISTEN-ADDRESS, the host's name for 0.0.0.0)")
 	level := fs.String("loglevel", "INFO", "DEBUG, INFO, WARN or ERROR")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -165,7 +165,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	// The links of e-mails need the address users reach the server at.
 	urlPrefix := strings.TrimRight(*publicURL, "/")
 	if urlPrefix == "" {
-		urlPrefix = "http://" + *listen
+		urlPrefix = defaultPublicURL(*listen)
 	}
 	l, err := lab.New(lab.Config{Store: st, Logs: logs, DataDir: *dataDir, DeviceTypeDirs: dtDirs,
 		Lease: *lease, CoordinatorAddr: public, Logger: log.With("part", "lab"), AllowLocalFiles: allowDirs,
@@ -287,7 +287,9 @@ func smtpConfig(server, from, user, passwordFile, mode string) (*notify.MailConf
 		}
 		from = "basalt@" + host
 	}
-	m := &notify.MailConfig{Server: server, From: from, User: user, TLS: mode}
+	// EHLO with the host's name, as Python's smtplib (getfqdn) does.
+	hello, _ := os.Hostname()
+	m := &notify.MailConfig{Server: server, From: from, User: user, TLS: mode, Hello: hello}
 	if passwordFile != "" {
 		b, err := os.ReadFile(passwordFile)
 		if err != nil {
@@ -303,4 +305,19 @@ func smtpConfig(server, from, user, passwordFile, mode string) (*notify.MailConf
 		return nil, err
 	}
 	return m, nil
+}
+
+// defaultPublicURL is http://LISTEN-ADDRESS, the host's name standing for
+// an unspecified address (0.0.0.0, [::] or none), which no link can use.
+func defaultPublicURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -40,3 +40,18 @@ func TestServerSMTPFlags(t *testing.T) {
 		t.Errorf("smtpConfig = %+v, %v", m, err)
 	}
 }
+
+func TestDefaultPublicURL(t *testing.T) {
+	host, _ := os.Hostname()
+	for listen, want := range map[string]string{
+		"127.0.0.1:8000": "http://127.0.0.1:8000",
+		"0.0.0.0:80":     "http://" + host + ":80",
+		"[::]:8000":      "http://" + host + ":8000",
+		":8000":          "http://" + host + ":8000",
+		"[::1]:8000":     "http://[::1]:8000",
+	} {
+		if got := defaultPublicURL(listen); got != want {
+			t.Errorf("defaultPublicURL(%q) = %q, want %q", listen, got, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/labtest"
+	"github.com/basalt-lava/basalt/internal/notify/smtptest"
 )
 
 // startLavacli starts a lavacli that keeps running (events listen/wait)
@@ -41,8 +42,8 @@ func waitExit(t *testing.T, p *labtest.Proc) {
 	t.Helper()
 	select {
 	case <-p.Done():
-		if err := p.Err(); err != nil {
-			t.Errorf("%s: %v\n%s", p.Name, err, p.Output())
+		if p.Err() != nil {
+			t.Errorf("%s: %v\n%s", p.Name, p.Err(), p.Output())
 		}
 	case <-time.After(5 * time.Minute):
 		t.Fatalf("%s did not return:\n%s", p.Name, p.Output())
@@ -55,14 +56,19 @@ func waitExit(t *testing.T, p *labtest.Proc) {
 // Running, Idle) as LAVA's server makes them; without credentials it
 // does not see a private job; `events wait device` and `events wait
 // worker` return on the change they wait for, and `jobs wait` (which
-// polls) returns when the job ends. The jobs fail at their first
-// download (a missing file), so no QEMU boots.
+// polls) returns when the job ends. The server is given an SMTP server
+// (Debian's aiosmtpd): bob's job, whose notify block names no recipient,
+// mails bob once it finishes. The jobs fail at their first download (a
+// missing file), so no QEMU boots.
 func TestEventsLavacli(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a lab: skipped under -short")
 	}
 	c := lavacli29(t)
-	l := newLab(t, labtest.Config{Workers: []string{"w1"}, Devices: []labtest.Device{{Name: "qemu01", Worker: "w1"}}, Users: []string{"bob"}})
+	sink := smtptest.Start(t, smtptest.Options{})
+	l := newLab(t, labtest.Config{Workers: []string{"w1"}, Devices: []labtest.Device{{Name: "qemu01", Worker: "w1"}}, Users: []string{"bob"},
+		ServerArgs: []string{"--smtp-server", sink.Addr, "--smtp-from", "lab@example.org", "--public-url", "http://lab.example/"}})
+	l.Manage(t, "users", "update", "bob", "--email", "bob@example.org")
 	admin := l.startLavacli(t, c, "listen-admin", l.uri("admin"), "events", "listen")
 	anon := l.startLavacli(t, c, "listen-anonymous", "http://"+l.Addr+"/RPC2", "events", "listen")
 	running := l.startLavacli(t, c, "wait-device", l.uri("admin"), "events", "wait", "device", "qemu01", "--state", "RUNNING")
@@ -86,7 +92,8 @@ func TestEventsLavacli(t *testing.T) {
 
 	// bob's private job, then admin's public one: both fail fast.
 	private := labtest.JobSpec{Name: "events-private", KernelURL: labtest.FixturesURL() + "/absent/vmlinuz", Visibility: "personal"}
-	privID := submitted(t, ok(t, l.lavacli(t, c, "bob", "jobs", "submit", labtest.File(t, "private.yaml", private.YAML(t)))))
+	privDef := private.YAML(t) + "notify:\n  criteria: {status: finished}\n  verbosity: verbose\n"
+	privID := submitted(t, ok(t, l.lavacli(t, c, "bob", "jobs", "submit", labtest.File(t, "private.yaml", privDef))))
 	public := labtest.JobSpec{Name: "events", KernelURL: labtest.FixturesURL() + "/absent/vmlinuz"}
 	id := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit", labtest.File(t, "public.yaml", public.YAML(t)))))
 	ok(t, l.lavacli(t, c, "admin", "jobs", "wait", id))
@@ -139,5 +146,21 @@ func TestEventsLavacli(t *testing.T) {
 	}
 	if !strings.Contains(running.Output(), "Connecting to") {
 		t.Errorf("events wait device:\n%s", running.Output())
+	}
+
+	ms := sink.Wait(t, 1)
+	m := ms[0]
+	t.Logf("the mail bob got:\n%s", m.Raw)
+	if len(ms) != 1 || m.RcptTo != "bob@example.org" || m.Header.Get("From") != "lab@example.org" ||
+		m.Subject != "LAVA notification for Test Job "+privID+" basalt-e2e-events-private" {
+		t.Errorf("%d mails, the first to %s from %s: %q", len(ms), m.RcptTo, m.Header.Get("From"), m.Subject)
+	}
+	for _, w := range []string{"\nDear bob,\n", "is now in state Finished and health Incomplete. Job was submitted by bob.",
+		"Job details and log file: http://lab.example/scheduler/job/" + privID + "\n",
+		"\nJob error: unable to download", "\nDevice details:\nHostname: qemu01\nType: qemu\nOwner: None\nWorker: w1\n",
+		"\nTest Suite lava: http://lab.example/results/" + privID + "/lava\n"} {
+		if !strings.Contains(m.Body, w) {
+			t.Errorf("the mail lacks %q:\n%s", w, m.Body)
+		}
 	}
 }

@@ -261,8 +261,7 @@ func StartProc(t testing.TB, name, dir, bin string, args ...string) *Proc {
 	return StartProcEnv(t, name, dir, nil, bin, args...)
 }
 
-// StartProcEnv is StartProc with env (NAME=VALUE) added to the test's
-// environment.
+// StartProcEnv is StartProc with env added to the test's environment.
 func StartProcEnv(t testing.TB, name, dir string, env []string, bin string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{Name: name, Out: filepath.Join(dir, name+".out"), done: make(chan struct{})}
@@ -271,7 +270,7 @@ func StartProcEnv(t testing.TB, name, dir string, env []string, bin string, args
 		t.Fatal(err)
 	}
 	p.Cmd = exec.Command(bin, args...)
-	if env != nil {
+	if len(env) > 0 {
 		p.Cmd.Env = append(os.Environ(), env...)
 	}
 	p.Cmd.Stdout, p.Cmd.Stderr = f, f
@@ -291,14 +290,12 @@ func StartProcEnv(t testing.TB, name, dir string, env []string, bin string, args
 	return p
 }
 
+// Err is how the process ended (nil for exit status 0); read it after
+// Done is closed.
+func (p *Proc) Err() error { return p.err }
+
 // Done is closed once the process ended and was reaped.
 func (p *Proc) Done() <-chan struct{} { return p.done }
-
-// Err is how the process ended (exec.Cmd.Wait's error), once Done.
-func (p *Proc) Err() error {
-	<-p.done
-	return p.err
-}
 
 // Output is what the process wrote so far.
 func (p *Proc) Output() string {

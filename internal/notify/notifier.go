@@ -247,6 +247,3 @@ func (n *Notifier) sendMail(job int64, m Mail) {
 		}
 	}
 }
-
-// Mailing reports whether e-mail is sent (an SMTP server is configured).
-func (n *Notifier) Mailing() bool { return n.cfg.Mail != nil }

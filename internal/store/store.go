@@ -481,4 +481,10 @@ type Store interface {
 	// Results.
 	AddResults(ctx context.Context, job int64, rs []Result) error
 	Results(ctx context.Context, job int64) ([]Result, error)
+	// TestCase returns one result by its id and the id of its job;
+	// ErrNotFound when there is none.
+	TestCase(ctx context.Context, id int64) (job int64, r Result, err error)
+	// CaseHistory returns one test case's results across the most
+	// recent jobs matching q (history.go), newest job first.
+	CaseHistory(ctx context.Context, q CaseHistoryQuery) ([]CasePoint, error)
 }

@@ -45,7 +45,7 @@ import (
 )
 
 //go:embed all:templates static
-var files embed.FS
+var files embed.FS // "all:" embeds the partials, templates/_*.html, too
 
 // Config is what the pages are built from.
 type Config struct {
@@ -220,8 +220,6 @@ func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) (store.User,
 	return u, ok
 }
 
-//lint:ignore U1000 the job and results pages use it (they land next)
-
 // canSee reports whether r's user may see job, by LAVA's visibility rules.
 func (s *site) canSee(r *http.Request, j store.Job) (bool, error) {
 	u, _ := s.user(r)
@@ -237,8 +235,6 @@ func (s *site) canSee(r *http.Request, j store.Job) (bool, error) {
 	}
 	return store.Visible(j, u, groups), nil
 }
-
-//lint:ignore U1000 the job and results pages use it (they land next)
 
 // findJob is the job an URL names ("123" or MultiNode "123.1"), or a 404
 // error when it does not exist or r's user may not see it (a private
