@@ -70,10 +70,22 @@ var pyTime = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?\+00:0
 func TestLab(t *testing.T) {
 	labtest.NeedQEMU(t)
 	b := newBrowser(t)
-	good := newReceiver(t)
+	var l *labtest.Lab
+	// The receiver reads the job back from the lab before it answers, as
+	// KernelCI's does: the callback must come after the change is stored.
+	good := newReceiver(t, func(c callback) string {
+		var p struct{ ID int64 }
+		json.Unmarshal(c.Body, &p)
+		v, err := rpcCall(l.URL(), "admin", l.Tokens["admin"], "scheduler.jobs.show", fmt.Sprint(p.ID))
+		m, _ := v.(map[string]any)
+		if err != nil || m == nil {
+			return fmt.Sprintf("scheduler.jobs.show %d: %v", p.ID, err)
+		}
+		return fmt.Sprintf("%v %v", m["state"], m["health"])
+	})
 	hang := newHangingReceiver(t)
 	refused := "http://" + labtest.FreeAddr(t) // nothing listens there
-	l := startLab(t)
+	l = startLab(t)
 
 	b.page(l, "home-anonymous", "/", "Log in")
 	next := "/scheduler/jobsubmit" // where a user who wants to submit lands
@@ -143,6 +155,9 @@ func TestLab(t *testing.T) {
 	cb := good.next(t, 2*time.Minute, "job "+id+"'s KernelCI callback")
 	if n := hang.outstanding(); n != 1 {
 		t.Errorf("the hanging callback is no longer outstanding (%d open) when job %s's callback arrived: the test shows nothing", n, id)
+	}
+	if cb.Seen != "Finished Complete" {
+		t.Errorf("job %s, read back by the callback's receiver before it answered: %s, want Finished Complete", id, cb.Seen)
 	}
 	checkKernelCI(t, cb, id, definition)
 
