@@ -9,7 +9,8 @@ package web
 // Stable element ids and classes (tests and the browser helper use them):
 //
 //	device page      #device-props (dl), #device-health (the health badge),
-//	                 #device-health-reason, #device-dict-status,
+//	                 #device-health-reason, #device-dict-status (the
+//	                 "Configuration" property, with a#device-dict-link),
 //	                 #prev-device / #next-device (a, absent at the ends),
 //	                 #health-form (superusers: select[name=health],
 //	                 textarea[name=reason]), #recent-jobs (table, a row
@@ -138,7 +139,13 @@ func (s *site) deviceRows(r *http.Request, devs []store.Device) ([]deviceTableRo
 	for _, w := range workers {
 		byName[w.Name] = w
 	}
-	current, err := s.deviceCurrentJobs(r)
+	// One device (its page) asks for its own jobs only: the lists read
+	// every held device's job, definitions included, in one query.
+	only := ""
+	if len(devs) == 1 {
+		only = devs[0].Name
+	}
+	current, err := s.deviceCurrentJobs(r, only)
 	if err != nil {
 		return nil, err
 	}
@@ -180,11 +187,12 @@ func newDeviceTable(id string, rows []deviceTableRow, omit ...string) deviceTabl
 	return deviceTable{ID: id, Rows: rows, NoWorker: slices.Contains(omit, "worker"), NoType: slices.Contains(omit, "type")}
 }
 
-// deviceCurrentJobs maps each device to the visible job that holds it
-// (Scheduled, Running or Canceling).
-func (s *site) deviceCurrentJobs(r *http.Request) (map[string]store.Job, error) {
+// deviceCurrentJobs maps each device (or only the device named, when not
+// "") to the visible job that holds it (Scheduled, Running or Canceling).
+func (s *site) deviceCurrentJobs(r *http.Request, only string) (map[string]store.Job, error) {
 	js, err := s.c.Store.Jobs(r.Context(), store.JobFilter{
 		States: []store.JobState{store.JobScheduled, store.JobRunning, store.JobCanceling},
+		Device: only,
 		Viewer: s.viewer(r),
 	})
 	if err != nil {

@@ -11,10 +11,10 @@ package web
 // Stable element ids and classes (tests and the browser helper use them):
 //
 //	job results   #results-job (dl), #results-metadata (table),
-//	              #suites (table, tr#suite-NAME with td.res-pass,
-//	              td.res-fail, td.res-skip, td.res-unknown counts),
+//	              #suites (table, tr#suite-NAME: td.rs-pass, and
+//	              td.rs-fail, td.rs-skip, td.rs-unknown when not 0),
 //	              #results-exports (the download links)
-//	suite         #cases (table, tr#case-<id>, span.res-<result>),
+//	suite         #cases (table, tr#case-<id>, span.rs-<result>),
 //	              a.log-link (to the job page's #L<line>)
 //	test case     .case (one per result of that name, #case-<id>),
 //	              #case-plot (svg, see plot.go), #plot-by (links
@@ -43,7 +43,7 @@ import (
 func init() {
 	addRoutes(func(s *site) { s.resultRoutes() })
 	addFuncs(template.FuncMap{
-		"resClass": func(r string) string { return "res-" + caseResultClass(r) },
+		"resClass": func(r string) string { return "rs rs-" + caseResultClass(r) },
 		"resURL":   resultsURL,
 		"resMeasurement": func(m *float64) string {
 			if m == nil {

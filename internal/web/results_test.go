@@ -61,7 +61,7 @@ func TestJobResults(t *testing.T) {
 		wantBody(t, ts.get(t, p, ""), http.StatusOK,
 			`<tr id="suite-lava"><td><a href="/results/1/lava">lava</a></td>`,
 			`<tr id="suite-0_perf"><td><a href="/results/1/0_perf">0_perf</a></td>
-<td class="num res-pass">1</td><td class="num">0</td><td class="num res-skip">1</td><td class="num res-unknown">1</td><td class="num">3</td>`,
+<td class="num rs-pass">1</td><td class="num">0</td><td class="num rs-skip">1</td><td class="num rs-unknown">1</td><td class="num">3</td>`,
 			`<tfoot><tr><th>All suites</th><th class="num">2</th><th class="num">0</th><th class="num">1</th><th class="num">1</th><th class="num">4</th>`,
 			`<tr><th>build</th><td><pre class="res-metadata">v1.2.&lt;b&gt;</pre></td></tr>`,
 			`href="/results/1/csv"`, `href="/results/1/0_perf/yaml"`)
@@ -83,10 +83,10 @@ func TestSuiteResults(t *testing.T) {
 	for _, p := range []string{"/results/2/0_perf", "/results/2/0_perf/"} {
 		wantBody(t, ts.get(t, p, ""), http.StatusOK,
 			`<td><a href="/results/2/0_perf/speed">speed</a></td>
-<td><span class="res-fail">fail</span></td>
+<td><span class="rs rs-fail">fail</span></td>
 <td class="num">30</td><td>MB/s</td>`,
 			`<a class="log-link" href="/scheduler/job/2#L41">line 41</a>`,
-			`<span class="res-skip">skip</span>`, `<span class="res-unknown">unknown</span>`)
+			`<span class="rs rs-skip">skip</span>`, `<span class="rs rs-unknown">unknown</span>`)
 	}
 	wantBody(t, ts.get(t, "/results/2/nope", ""), http.StatusNotFound, "suite nope of job 2 not found")
 }
