@@ -2,7 +2,6 @@ package webe2e
 
 import (
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -45,7 +44,21 @@ func (b *browser) setValue(sel, v string) {
 // text) and shoots it.
 func (b *browser) page(l *labtest.Lab, name, path string, want ...string) string {
 	b.t.Helper()
+	return b.pageStatus(l, name, path, 0, want...)
+}
+
+// pageStatus is page for a page answered with an HTTP error status (a
+// refusal that says why): that status of the page itself is expected.
+func (b *browser) pageStatus(l *labtest.Lab, name, path string, status int, want ...string) string {
+	b.t.Helper()
 	b.open(l.URL() + path)
+	if status != 0 {
+		for _, p := range b.takeProblems() {
+			if !strings.Contains(p, fmt.Sprintf(" %d ", status)) || !strings.Contains(p, l.URL()+path) {
+				b.t.Errorf("%s: %s", name, p)
+			}
+		}
+	}
 	body := b.text("body")
 	for _, w := range want {
 		if !strings.Contains(body, w) {
@@ -56,23 +69,6 @@ func (b *browser) page(l *labtest.Lab, name, path string, want ...string) string
 	return body
 }
 
-// served reports whether the lab serves path (anything but a 404); the
-// pages of issue 12 land one area at a time, and the checks of an area
-// run once its pages are there. TODO(browser): strict once all landed.
-func served(t *testing.T, l *labtest.Lab, path string) bool {
-	t.Helper()
-	resp, err := http.Get(l.URL() + path)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		t.Logf("%s is not served yet: its checks are left out", path)
-		return false
-	}
-	return true
-}
-
 func clipText(s string) string {
 	if len(s) > 1500 {
 		return s[:1500] + "…"
@@ -80,11 +76,10 @@ func clipText(s string) string {
 	return s
 }
 
-// login logs in as admin through the login page, from a page that wanted
-// a login (next), and checks it lands there logged in.
-func login(t *testing.T, b *browser, l *labtest.Lab, next string) {
+// loginHere logs in as admin on the login page the browser shows (a
+// wrong password first), and checks it lands on next logged in.
+func loginHere(t *testing.T, b *browser, next string) {
 	t.Helper()
-	b.open(l.URL() + "/accounts/login/?next=" + next)
 	b.shoot("login")
 	b.setValue(`#login-form input[name=username]`, "admin")
 	b.setValue(`#login-form input[name=password]`, "not the password")
