@@ -215,9 +215,18 @@ func jobTabs(t *testing.T, b *browser, id string) {
 			t.Errorf("job %s's description: action %q has no timeout", id, r.Name)
 		}
 	}
-	for _, want := range []string{"deploy", "boot", "test"} {
-		if !strings.Contains(names, want) {
-			t.Errorf("job %s's description: no %s action among %d rows: %s", id, want, len(desc), names)
+	// The job's own timeouts, as it sets them: the boot block 180 s, the
+	// test block 120 s; the device type's power-off 10 s.
+	timeouts := map[string]string{}
+	for _, r := range desc {
+		name := strings.Fields(r.Name + " ?")[0] // the name, not its attempts or URL
+		if _, seen := timeouts[name]; !seen {
+			timeouts[name] = r.Timeout
+		}
+	}
+	for name, want := range map[string]string{"deployimages": "00:02:00", "boot-image-retry": "00:03:00", "lava-test-retry": "00:02:00", "power-off": "00:00:10"} {
+		if got := timeouts[name]; !strings.HasPrefix(got, want) {
+			t.Errorf("job %s's description: action %s's timeout %q, want %s (%d rows: %s)", id, name, got, want, len(desc), names)
 		}
 	}
 	b.shoot("job-description")
