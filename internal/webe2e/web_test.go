@@ -230,6 +230,14 @@ func jobTabs(t *testing.T, b *browser, id string) {
 		}
 	}
 	b.shoot("job-description")
+	// The timing tab: the actions on a timeline, a bar each.
+	b.click(`#job-tabs [data-tab=timing]`)
+	bars := waitValue(b, 30*time.Second, "job "+id+"'s timeline", `document.querySelectorAll('#tab-timing svg .tl-bar').length`,
+		func(n int) bool { return n > 0 })
+	if bars < 4 {
+		t.Errorf("job %s's timeline: %d bars, want one per action (deploy, boot, test, finalize at least)", id, bars)
+	}
+	b.shoot("job-timing")
 }
 
 // newToken makes an API token on the tokens page, as a user does before
