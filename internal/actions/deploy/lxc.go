@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -333,6 +334,12 @@ func (a *ApplyLxcOverlay) Run(ctx context.Context, conn pipeline.Connection) (pi
 	}
 	results := a.DataString(dataResultsDir)
 	if results != "" && path.Clean(results) != "/" {
+		// The folders above it are the container's: one that is a
+		// symbolic link (a persistent container's root made it) must
+		// not lead the removal outside the container.
+		if err := noLinkBelow(rootfs, path.Dir(path.Clean(results))); err != nil {
+			return conn, pipeline.InfrastructureError("the container's %s: %v", results, err)
+		}
 		if err := os.RemoveAll(filepath.Join(rootfs, path.Clean(results))); err != nil {
 			return conn, pipeline.InfrastructureError("removing the previous overlay: %v", err)
 		}
@@ -347,4 +354,27 @@ func (a *ApplyLxcOverlay) Run(ctx context.Context, conn pipeline.Connection) (pi
 		return conn, pipeline.JobError("Unable to untar overlay: %v: %s", err, strings.TrimSpace(out.String()))
 	}
 	return conn, nil
+}
+
+// noLinkBelow fails when a folder on the way from root to root/dir is a
+// symbolic link.
+func noLinkBelow(root, dir string) error {
+	cur := root
+	for _, part := range strings.Split(strings.Trim(path.Clean(dir), "/"), "/") {
+		if part == "" {
+			continue
+		}
+		cur = filepath.Join(cur, part)
+		st, err := os.Lstat(cur)
+		if os.IsNotExist(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if st.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symbolic link", cur)
+		}
+	}
+	return nil
 }
