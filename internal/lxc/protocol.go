@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/value"
 )
 
 // Protocol is the lava-lxc protocol of one job: it knows the job's
@@ -66,9 +68,81 @@ func (p *Protocol) Name() string { return ProtocolName }
 // SetUp does nothing: the deploy creates the container.
 func (p *Protocol) SetUp(context.Context) error { return nil }
 
-// BeforeAction does nothing: LAVA's pre-os-command and pre-power-command
-// requests belong to device actions Basalt does not run.
-func (p *Protocol) BeforeAction(context.Context, *pipeline.Base) error { return nil }
+// BeforeAction makes the requests a block addresses to the action
+// through the protocol, as LAVA's LXC protocol did:
+//
+//	protocols:
+//	  lava-lxc:
+//	  - action: fastboot-deploy
+//	    request: pre-power-command
+//
+// pre-power-command and pre-os-command run the device's commands of
+// those names (its configuration's, the administrator's; split on
+// spaces as LAVA did, never through a shell); any other request is a
+// JobError.
+func (p *Protocol) BeforeAction(ctx context.Context, a *pipeline.Base) error {
+	for _, c := range requests(a.Params, a.Name) {
+		req, _ := c.Value("request").(string)
+		var key, what string
+		switch req {
+		case "pre-os-command":
+			key, what = "pre_os_command", "pre OS command"
+		case "pre-power-command":
+			key, what = "pre_power_command", "pre power command"
+		default:
+			return pipeline.JobError("[%s] Unrecognised protocol request: %s", ProtocolName, value.GoString(c))
+		}
+		a.Log().Infof("[%s] Running %s via protocol.", ProtocolName, req)
+		var cmds []string
+		switch v := a.Device().Map("commands").Value(key).(type) {
+		case string:
+			cmds = []string{v}
+		case []any:
+			for _, x := range v {
+				if s, ok := x.(string); ok {
+					cmds = append(cmds, s)
+				}
+			}
+		}
+		if len(cmds) == 0 {
+			return pipeline.JobError("No %s is defined for this device.", what)
+		}
+		for _, cmd := range cmds {
+			argv := strings.Fields(cmd)
+			if len(argv) == 0 {
+				continue
+			}
+			if _, err := Command(ctx, a.Log(), argv[0], argv[1:]...); err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				return pipeline.InfrastructureError("%s failed: %v", cmd, err)
+			}
+		}
+	}
+	return nil
+}
+
+// requests returns the block's lava-lxc requests for the action named
+// name: a list of {action, request} maps (the job-level block, the
+// container's description, is a map without "action").
+func requests(params *value.Map, name string) []*value.Map {
+	var out []*value.Map
+	add := func(v any) {
+		if c, ok := v.(*value.Map); ok && c.Has("action") && fmt.Sprint(c.Value("action")) == name {
+			out = append(out, c)
+		}
+	}
+	switch v := params.Map("protocols").Value(ProtocolName).(type) {
+	case []any:
+		for _, c := range v {
+			add(c)
+		}
+	case *value.Map:
+		add(v)
+	}
+	return out
+}
 
 // AfterAction does nothing.
 func (p *Protocol) AfterAction(context.Context, *pipeline.Base, error) error { return nil }
