@@ -222,23 +222,33 @@ func open(b browserConfig, url, marker string, wait time.Duration) (context.Cont
 		_, err = chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: fmt.Sprintf(observer, m)})
 	}
 	if err == nil {
-		err = chromedp.Do(ctx, chromedp.Navigate(url)) // returns after the load event
+		// Page.navigate returns once the document's response has come
+		// (not at its load event), so a page that never finishes loading
+		// still gets its figures below.
+		var res page.NavigateResult
+		res, err = chromedp.Call(ctx, page.Navigate, page.NavigateParams{URL: url})
+		if err == nil && res.ErrorText != "" {
+			err = errors.New(res.ErrorText)
+		}
 	}
 	if err != nil {
 		stop()
 		return nil, nil, nil, fmt.Errorf("opening %s: %w", url, err)
 	}
-	// The marker, and the first contentful paint (recorded a frame after
-	// it happens, which can be after the load event).
+	// The load event, the marker, and the first contentful paint (recorded
+	// a frame after it happens, which can be after the load event), until
+	// the deadline. Each look waits for the page's main thread, bounded.
 	deadline := time.Now().Add(wait)
-	for {
-		ready, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(
-			`(%s === "" || window.__bench.markerAt !== null) && performance.getEntriesByName('first-contentful-paint').length > 0`, m)))
-		if err != nil {
+	for time.Now().Before(deadline) {
+		lctx, cancel := context.WithDeadline(ctx, deadline)
+		ready, err := chromedp.Run(lctx, chromedp.Evaluate[bool](fmt.Sprintf(
+			`document.readyState === 'complete' && (%s === "" || (window.__bench && window.__bench.markerAt !== null)) && performance.getEntriesByName('first-contentful-paint').length > 0`, m)))
+		cancel()
+		if err != nil && ctx.Err() != nil {
 			stop()
 			return nil, nil, nil, err
 		}
-		if ready || time.Now().After(deadline) {
+		if ready {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -258,11 +268,12 @@ const figures = `(() => {
     first_contentful_paint_ms: paint['first-contentful-paint'] ?? null,
     ttfb_ms: nav.responseStart ?? null,
     response_end_ms: nav.responseEnd ?? null,
-    dom_content_loaded_ms: nav.domContentLoadedEventEnd ?? null,
-    load_ms: nav.loadEventEnd ?? null,
+    dom_content_loaded_ms: nav.domContentLoadedEventEnd || null,
+    load_ms: nav.loadEventEnd || null,
+    ready_state: document.readyState,
     document_transfer_bytes: nav.transferSize ?? null,
     document_body_bytes: nav.decodedBodySize ?? null,
-    marker_ms: window.__bench.markerAt,
+    marker_ms: window.__bench ? window.__bench.markerAt : null,
     elements: document.getElementsByTagName('*').length,
     js_heap_bytes: heap,
   };
@@ -275,9 +286,11 @@ func loadRun(b browserConfig, url, marker string, wait time.Duration) (map[strin
 		return nil, err
 	}
 	defer stop()
-	r, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](figures))
+	fctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	r, err := chromedp.Run(fctx, chromedp.Evaluate[map[string]any](figures))
+	cancel()
 	if err != nil {
-		return nil, err
+		return map[string]any{"wall_s": time.Since(t0).Seconds(), "load_avg": loadAvg()}, fmt.Errorf("reading the page's figures: %w", err)
 	}
 	bytes, requests, status, failed := nc.totals()
 	r["bytes_received"] = bytes
@@ -291,6 +304,8 @@ func loadRun(b browserConfig, url, marker string, wait time.Duration) (map[strin
 	switch {
 	case status != 200:
 		return r, fmt.Errorf("the document's status is %d", status)
+	case r["ready_state"] != "complete":
+		return r, fmt.Errorf("the page had not finished loading after %s (readyState %v)", wait, r["ready_state"])
 	case marker != "" && r["marker_ms"] == nil:
 		return r, fmt.Errorf("%q never appeared in the page within %s", marker, wait)
 	}
