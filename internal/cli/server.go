@@ -20,6 +20,9 @@ import (
 	"github.com/basalt-lava/basalt/internal/lavarpc"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/notify"
+	"github.com/basalt-lava/basalt/internal/restapi"
+	"github.com/basalt-lava/basalt/internal/web"
+	"github.com/basalt-lava/basalt/internal/webauth"
 	"github.com/basalt-lava/basalt/internal/workerapi"
 )
 
@@ -46,7 +49,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	fs := newFlagSet("server", serverSynopsis, stderr)
 	dataDir := fs.String("data-dir", defaultDataDir, "folder of the server's data: the jobs' logs, and the database by default")
 	db := fs.String("db", "", "database: a SQLite file path or a postgres:// URL (default DATA-DIR/basalt.db)")
-	listen := fs.String("listen", "127.0.0.1:8000", "address to serve XML-RPC (/RPC2) and the worker API on")
+	listen := fs.String("listen", "127.0.0.1:8000", "address to serve the web pages, XML-RPC (/RPC2) and the worker API on")
 	var dtDirs listFlag
 	fs.Var(&dtDirs, "device-types", "folder of device-type templates (repeatable; searched after templates set over the API, before the shipped ones)")
 	var allowDirs listFlag
@@ -139,7 +142,22 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	if err != nil {
 		return fail(err)
 	}
-	handler := serverHandler(workerapi.NewHandler(l.WorkerServer()), apiHandler(apiConfig{Store: st, Logs: logs, Lab: l}))
+	key, err := webauth.LoadKey(*dataDir)
+	if err != nil {
+		return fail(err)
+	}
+	auth := webauth.New(st, key)
+	pages, err := web.New(web.Config{Store: st, Logs: logs, Lab: l, Auth: auth, Version: lavarpc.DefaultVersion,
+		DataDir: *dataDir, Logger: log.With("part", "web")})
+	if err != nil {
+		return fail(err)
+	}
+	handler := serverHandler(serverRoutes{
+		workers: workerapi.NewHandler(l.WorkerServer()),
+		xmlrpc:  apiHandler(apiConfig{Store: st, Logs: logs, Lab: l}),
+		rest:    restapi.New(restapi.Config{Store: st, Logs: logs, Lab: l, Auth: auth}),
+		web:     pages,
+	})
 
 	hl, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -185,16 +203,30 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	return code
 }
 
-// serverHandler routes the worker protocol's paths to workers and every
-// other path to the API. It is not an http.ServeMux on purpose: a mux
-// answers "//RPC2", which lavacli 1.2 posts to, with a redirect that an
-// XML-RPC client does not follow.
-func serverHandler(workers, api http.Handler) http.Handler {
+// serverRoutes are the handlers one listener serves.
+type serverRoutes struct {
+	workers http.Handler // the worker protocol (/api/worker/)
+	xmlrpc  http.Handler // LAVA's XML-RPC API (/RPC2 and POST /)
+	rest    http.Handler // LAVA's REST API (/api/v0.2/, /api/v0.3/)
+	web     http.Handler // the pages (everything else)
+}
+
+// serverHandler routes a request by its path. It is not an http.ServeMux
+// on purpose: a mux answers "//RPC2", which lavacli 1.2 posts to, with a
+// redirect that an XML-RPC client does not follow; and "/" is XML-RPC for
+// a POST (lavacli 1.2 with a bare URL) but the home page for a GET.
+func serverHandler(h serverRoutes) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, workerapi.PathPrefix) {
-			workers.ServeHTTP(w, r)
-			return
+		p := r.URL.Path
+		switch {
+		case strings.HasPrefix(p, workerapi.PathPrefix):
+			h.workers.ServeHTTP(w, r)
+		case p == "/" && r.Method == http.MethodPost, p != "/" && lavarpc.IsPath(p):
+			h.xmlrpc.ServeHTTP(w, r)
+		case restapi.IsPath(p):
+			h.rest.ServeHTTP(w, r)
+		default:
+			h.web.ServeHTTP(w, r)
 		}
-		api.ServeHTTP(w, r)
 	})
 }

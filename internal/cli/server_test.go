@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -96,6 +97,16 @@ func TestServerServesWorkersAndStops(t *testing.T) {
 			t.Errorf("POST %s system.version: %d %s", path, res.StatusCode, b)
 		}
 	}
+	// The pages on the same listener: the home page at GET /.
+	if res, err := http.Get("http://" + addr.String() + "/"); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(b), "Recent jobs") {
+			t.Errorf("GET /: %d %.300s", res.StatusCode, b)
+		}
+	}
 	bad, _ := workerapi.NewPeer(workerapi.PeerConfig{URL: "http://" + addr.String(), Worker: "w1", Token: "wrong", MaxAttempts: 1})
 	if _, err := bad.Poll(ctx, nil, 0); err == nil {
 		t.Error("a poll with a wrong token was answered")
@@ -132,6 +143,38 @@ func TestServerNotifyFlags(t *testing.T) {
 		var stderr bytes.Buffer
 		if code := serverMain(context.Background(), append(args, "--data-dir", t.TempDir()), &bytes.Buffer{}, &stderr, nil); code != exitUsage || !strings.Contains(stderr.String(), "must be positive") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
+		}
+	}
+}
+
+// TestServerHandlerRoutes: one listener, routed by path: XML-RPC at
+// LAVA's paths and POST /, the worker protocol under /api/worker/, and
+// the pages everywhere else (GET / is the home page).
+func TestServerHandlerRoutes(t *testing.T) {
+	tag := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, name) })
+	}
+	h := serverHandler(serverRoutes{workers: tag("workers"), xmlrpc: tag("xmlrpc"), rest: tag("rest"), web: tag("web")})
+	cases := []struct{ method, path, want string }{
+		{"POST", "/RPC2", "xmlrpc"},
+		{"POST", "//RPC2", "xmlrpc"},
+		{"POST", "/RPC2/", "xmlrpc"},
+		{"GET", "/RPC2", "xmlrpc"},
+		{"POST", "/", "xmlrpc"},
+		{"GET", "/", "web"},
+		{"GET", "/scheduler/job/1", "web"},
+		{"POST", "/api/worker/v1/poll", "workers"},
+		{"GET", "/static/basalt.css", "web"},
+		{"GET", "/api/v0.2/jobs/", "rest"},
+		{"GET", "/api/v0.2", "rest"},
+		{"POST", "/api/v0.3/token/", "rest"},
+		{"GET", "/api/tokens/", "web"},
+	}
+	for _, c := range cases {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(c.method, c.path, nil))
+		if got := rec.Body.String(); got != c.want {
+			t.Errorf("%s %s went to %s, want %s", c.method, c.path, got, c.want)
 		}
 	}
 }

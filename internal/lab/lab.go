@@ -318,6 +318,17 @@ func (l *Lab) RenderDevice(ctx context.Context, name string, jobContext string) 
 	return renderDevice(d, jc, loader)
 }
 
+// RenderDictionary renders a device dictionary that belongs to no device
+// through the device-type templates, as REST's devices/validate checks
+// one (it renders and loads the YAML, without a job context).
+func (l *Lab) RenderDictionary(ctx context.Context, dictionary string) (string, error) {
+	loader, err := l.loader(ctx)
+	if err != nil {
+		return "", err
+	}
+	return loader.Render("devices/validate.jinja2", dictionary, nil)
+}
+
 // renderDevice renders d's dictionary with the job context jc plus, as
 // LAVA's server adds them (Device.load_configuration), the device's name
 // and type as scheduled_device_name and scheduled_device_type: base.jinja2

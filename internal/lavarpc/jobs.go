@@ -15,6 +15,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/limits"
+	"github.com/basalt-lava/basalt/internal/resultexport"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/workerapi"
 	"github.com/basalt-lava/basalt/internal/xmlrpc"
@@ -47,17 +48,12 @@ func timeOrNil(t time.Time) any {
 }
 
 // pyTime is str(datetime) of an aware UTC datetime, as LAVA's jobs.list
-// verbose entries carry it: "2026-01-01 10:00:00.123456+00:00" (no
-// fraction when the microseconds are 0), or nil when zero.
+// verbose entries carry it (resultexport.PyTime), or nil when zero.
 func pyTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	t = t.UTC()
-	if us := t.Nanosecond() / 1000; us != 0 {
-		return t.Format("2006-01-02 15:04:05") + fmt.Sprintf(".%06d", us) + "+00:00"
-	}
-	return t.Format("2006-01-02 15:04:05") + "+00:00"
+	return resultexport.PyTime(t)
 }
 
 // jobStates and jobHealths map LAVA's display names to the store's values.

@@ -314,6 +314,51 @@ func (s *SQL) Authenticate(ctx context.Context, user, secret string) (User, erro
 	return s.User(ctx, user)
 }
 
+// TokenUser returns the owner of secret, a token given without its user.
+func (s *SQL) TokenUser(ctx context.Context, secret string) (User, error) {
+	var owner string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT username FROM tokens WHERE hash = ?`), hashToken(secret)).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && secret == "") {
+		return User{}, fmt.Errorf("store: token: %w", ErrAuth)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: token: %w", err)
+	}
+	return s.User(ctx, owner)
+}
+
+// Tokens lists user's tokens by id.
+func (s *SQL) Tokens(ctx context.Context, user string) ([]Token, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, description, created FROM tokens WHERE username = ? ORDER BY id`), user)
+	if err != nil {
+		return nil, fmt.Errorf("store: tokens of %s: %w", user, err)
+	}
+	defer rows.Close()
+	var ts []Token
+	for rows.Next() {
+		var t Token
+		var created int64
+		if err := rows.Scan(&t.ID, &t.Description, &created); err != nil {
+			return nil, fmt.Errorf("store: tokens of %s: %w", user, err)
+		}
+		t.Created = time.Unix(0, created).UTC()
+		ts = append(ts, t)
+	}
+	return ts, rows.Err()
+}
+
+// DeleteToken removes user's token id.
+func (s *SQL) DeleteToken(ctx context.Context, user string, id int64) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM tokens WHERE username = ? AND id = ?`), user, id)
+	if err != nil {
+		return fmt.Errorf("store: delete token %d of %s: %w", id, user, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("store: token %d of %s: %w", id, user, ErrNotFound)
+	}
+	return nil
+}
+
 // Groups.
 
 // CreateGroup makes a group; an existing one is left as is.
@@ -822,8 +867,9 @@ func (s *SQL) Job(ctx context.Context, id int64) (Job, error) {
 	return j, notFound(err, "job "+strconv.FormatInt(id, 10))
 }
 
-// Jobs lists jobs by id.
-func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
+// jobWhere is the WHERE clause (empty or starting with " WHERE") and its
+// arguments for f's selections.
+func jobWhere(f JobFilter) (string, []any) {
 	var where []string
 	var args []any
 	if len(f.States) > 0 {
@@ -872,11 +918,37 @@ func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
 		where = append(where, "ended >= ?")
 		args = append(args, f.EndedAfter.UnixNano())
 	}
-	query := `SELECT ` + jobCols + ` FROM jobs`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
+	if f.Submitter != "" {
+		where = append(where, "submitter = ?")
+		args = append(args, f.Submitter)
 	}
-	if f.NewestFirst {
+	where, args = condWhere(f.Conds, where, args) // REST's conditions (restfilter.go)
+	if v := f.Viewer; v != nil && !v.Superuser {
+		if v.Name == "" {
+			where = append(where, "visibility = 'public'")
+		} else {
+			// A group job is visible to a member of one of its groups:
+			// visible_groups is newline-separated, so the group's name is
+			// looked for between newlines, its LIKE wildcards escaped.
+			where = append(where, `(visibility = 'public' OR submitter = ? OR (visibility = 'group' AND EXISTS (
+	SELECT 1 FROM group_members gm WHERE gm.username = ? AND
+	(? || visible_groups || ?) LIKE ('%' || ? || replace(replace(replace(gm.group_name, '\', '\\'), '%', '\%'), '_', '\_') || ? || '%') ESCAPE '\')))`)
+			args = append(args, v.Name, v.Name, "\n", "\n", "\n", "\n")
+		}
+	}
+	if len(where) == 0 {
+		return "", args
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// Jobs returns the jobs f selects, in id order.
+func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
+	where, args := jobWhere(f)
+	query := `SELECT ` + jobCols + ` FROM jobs` + where
+	if o, ok := jobOrders[f.Order]; ok && f.Order != "" {
+		query += " ORDER BY " + o
+	} else if f.NewestFirst {
 		query += " ORDER BY id DESC"
 	} else {
 		query += " ORDER BY id"
@@ -892,6 +964,16 @@ func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
 		query += " OFFSET " + strconv.Itoa(f.Offset)
 	}
 	return s.queryJobs(ctx, query, args...)
+}
+
+// CountJobs counts the jobs f selects, ignoring its Limit and Offset.
+func (s *SQL) CountJobs(ctx context.Context, f JobFilter) (int, error) {
+	where, args := jobWhere(f)
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM jobs`+where), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count jobs: %w", err)
+	}
+	return n, nil
 }
 
 func (s *SQL) queryJobs(ctx context.Context, query string, args ...any) ([]Job, error) {

@@ -314,6 +314,12 @@ type JobFilter struct {
 	Worker string // jobs on devices of this worker
 	Limit  int
 
+	// REST v0.2's filters and ordering (restfilter.go): every condition
+	// must hold; Order is "" (NewestFirst's id order) or one of
+	// JobOrders.
+	Conds []JobCond
+	Order string
+
 	// The selections of LAVA's job lists (scheduler.jobs.list/queue).
 	Healths     []JobHealth
 	DeviceTypes []string  // requested device type among these
@@ -322,6 +328,28 @@ type JobFilter struct {
 	EndedAfter  time.Time // non-zero: ended at or after this time
 	Offset      int       // skip this many matching jobs (with the order below)
 	NewestFirst bool      // order by id descending (LAVA's "-id"); default ascending
+
+	Submitter string // jobs submitted by this user
+	// Viewer, when not nil, keeps only the jobs this user may see (Visible's
+	// rules, in the query, so that pages and counts stay right); nil
+	// applies no visibility rule (the lab's own reads).
+	Viewer *Viewer
+}
+
+// Viewer is who looks at a job list: the zero Viewer is anonymous.
+type Viewer struct {
+	Name      string
+	Superuser bool
+}
+
+// ViewerOf is the Viewer of a user (anonymous for the zero User).
+func ViewerOf(u User) *Viewer { return &Viewer{Name: u.Name, Superuser: u.Superuser} }
+
+// Token is one of a user's API tokens; its secret is not kept.
+type Token struct {
+	ID          int64
+	Description string
+	Created     time.Time
 }
 
 // DeviceCheck is the lab's remembered check of a device's configuration:
@@ -346,6 +374,14 @@ type Store interface {
 	CheckPassword(ctx context.Context, name, password string) (User, error)
 	CreateToken(ctx context.Context, user, secret, description string) (string, error)
 	Authenticate(ctx context.Context, user, secret string) (User, error)
+	// TokenUser is the owner of a token given alone (REST's
+	// "Authorization: Token <secret>"); ErrAuth when no user holds it.
+	TokenUser(ctx context.Context, secret string) (User, error)
+	// Tokens lists a user's tokens, oldest first.
+	Tokens(ctx context.Context, user string) ([]Token, error)
+	// DeleteToken removes one of user's tokens; ErrNotFound when user
+	// has no token with that id.
+	DeleteToken(ctx context.Context, user string, id int64) error
 
 	// Groups: CreateGroup is idempotent; UserGroups lists a user's groups.
 	CreateGroup(ctx context.Context, name string) error
@@ -389,6 +425,8 @@ type Store interface {
 	Submit(ctx context.Context, jobs []NewJob) ([]int64, error)
 	Job(ctx context.Context, id int64) (Job, error)
 	Jobs(ctx context.Context, f JobFilter) ([]Job, error)
+	// CountJobs counts the jobs f selects, ignoring its Limit and Offset.
+	CountJobs(ctx context.Context, f JobFilter) (int, error)
 	// Schedule moves every job Submitted/Scheduling → Scheduled and every
 	// device Idle → Reserved, all or none (a MultiNode group is placed
 	// whole or not at all).

@@ -36,6 +36,9 @@ func Run(t *testing.T, open Factory) {
 	t.Run("JobFilter", func(t *testing.T) { testJobFilter(t, open(t)) })
 	t.Run("Admin", func(t *testing.T) { testAdmin(t, open) })
 	t.Run("DeviceChecks", func(t *testing.T) { testDeviceChecks(t, open(t)) })
+	t.Run("Tokens", func(t *testing.T) { testTokens(t, open(t)) })
+	t.Run("ViewerFilter", func(t *testing.T) { testViewerFilter(t, open(t)) })
+	t.Run("JobConds", func(t *testing.T) { testJobConds(t, open(t)) })
 }
 
 var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
@@ -746,5 +749,94 @@ func testDeviceChecks(t *testing.T, s store.Store) {
 	must(t, err)
 	if _, ok := got["d2"]; ok || len(got) != 1 {
 		t.Errorf("DeviceChecks() after removing d2 = %v, want only d1", got)
+	}
+}
+
+// testTokens: a token alone names its user; tokens are listed without
+// their secret and deleted by their owner only.
+func testTokens(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	for _, u := range []string{"alice", "bob"} {
+		_, err := s.CreateUser(ctx, u, "", false)
+		must(t, err)
+	}
+	a1, err := s.CreateToken(ctx, "alice", "", "laptop")
+	must(t, err)
+	_, err = s.CreateToken(ctx, "alice", "s3cret", "ci")
+	must(t, err)
+	if u, err := s.TokenUser(ctx, a1); err != nil || u.Name != "alice" {
+		t.Errorf("TokenUser(alice's token) = %v, %v; want alice", u, err)
+	}
+	for _, bad := range []string{"", "nope", a1 + "x"} {
+		if _, err := s.TokenUser(ctx, bad); !errors.Is(err, store.ErrAuth) {
+			t.Errorf("TokenUser(%q) = %v, want ErrAuth", bad, err)
+		}
+	}
+	ts, err := s.Tokens(ctx, "alice")
+	must(t, err)
+	if len(ts) != 2 || ts[0].Description != "laptop" || ts[1].Description != "ci" || ts[0].Created.IsZero() {
+		t.Fatalf("Tokens(alice) = %+v, want laptop then ci", ts)
+	}
+	if err := s.DeleteToken(ctx, "bob", ts[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteToken by bob of alice's token = %v, want ErrNotFound", err)
+	}
+	must(t, s.DeleteToken(ctx, "alice", ts[0].ID))
+	if _, err := s.TokenUser(ctx, a1); !errors.Is(err, store.ErrAuth) {
+		t.Errorf("TokenUser of a deleted token = %v, want ErrAuth", err)
+	}
+	if ts, _ := s.Tokens(ctx, "alice"); len(ts) != 1 || ts[0].Description != "ci" {
+		t.Errorf("Tokens(alice) after delete = %+v, want ci only", ts)
+	}
+}
+
+// testViewerFilter: job lists keep what each viewer may see (store.Visible's
+// rules, in the query) and CountJobs agrees with Jobs.
+func testViewerFilter(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	lab(t, s, 0)
+	for _, u := range []string{"bob", "carol", "dave"} {
+		_, err := s.CreateUser(ctx, u, "", false)
+		must(t, err)
+	}
+	must(t, s.CreateGroup(ctx, "lab"))
+	must(t, s.CreateGroup(ctx, "l_b")) // a LIKE wildcard in a name must not widen it
+	must(t, s.AddGroupMember(ctx, "lab", "bob"))
+	must(t, s.AddGroupMember(ctx, "l_b", "dave"))
+	_, err := s.Submit(ctx, []store.NewJob{
+		{Submitter: "alice", DeviceType: "qemu"},
+		{Submitter: "alice", DeviceType: "qemu", Visibility: store.VisibilityPersonal},
+		{Submitter: "alice", DeviceType: "qemu", Visibility: store.VisibilityGroup, VisibleGroups: []string{"ci", "lab"}},
+		{Submitter: "carol", DeviceType: "qemu", Visibility: store.VisibilityPersonal},
+	})
+	must(t, err)
+	groups := map[string][]string{"bob": {"lab"}, "dave": {"l_b"}}
+	all, err := s.Jobs(ctx, store.JobFilter{})
+	must(t, err)
+	for _, v := range []store.Viewer{{}, {Name: "alice"}, {Name: "bob"}, {Name: "carol"}, {Name: "dave"}, {Name: "root", Superuser: true}} {
+		var want []int64
+		for _, j := range all {
+			if store.Visible(j, store.User{Name: v.Name, Superuser: v.Superuser}, groups[v.Name]) {
+				want = append(want, j.ID)
+			}
+		}
+		got, err := s.Jobs(ctx, store.JobFilter{Viewer: &v})
+		must(t, err)
+		var ids []int64
+		for _, j := range got {
+			ids = append(ids, j.ID)
+		}
+		if diff := cmp.Diff(ids, want); diff != "" {
+			t.Errorf("Jobs(viewer %+v) (-got +want):\n%s", v, diff)
+		}
+		n, err := s.CountJobs(ctx, store.JobFilter{Viewer: &v, Limit: 1, Offset: 1})
+		must(t, err)
+		if n != len(want) {
+			t.Errorf("CountJobs(viewer %+v) = %d, want %d", v, n, len(want))
+		}
+	}
+	if n, _ := s.CountJobs(ctx, store.JobFilter{Submitter: "carol"}); n != 1 {
+		t.Errorf("CountJobs(submitter carol) = %d, want 1", n)
 	}
 }

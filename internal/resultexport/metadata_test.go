@@ -1,15 +1,13 @@
-package lavarpc
+package resultexport
 
 import (
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 )
 
-// TestMetadataValue: job metadata values as LAVA's get_metadata_dict
+// TestJobMetadata: job metadata values as LAVA's get_metadata_dict
 // gives them (str() of extract_job_metadata's normalised value; the
 // expected texts are what Python prints for the same YAML).
-func TestMetadataValue(t *testing.T) {
+func TestJobMetadata(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
 		{"12", "12"},
 		{"'12'", "12"},
@@ -25,12 +23,9 @@ func TestMetadataValue(t *testing.T) {
 		{"{}", "{}"},
 		{`["a\\b"]`, `['a\\b']`},
 	} {
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte("v: "+tc.yaml), &doc); err != nil {
-			t.Fatalf("%s: %v", tc.yaml, err)
-		}
-		if got := metadataValue(doc.Content[0].Content[1], false); got != tc.want {
-			t.Errorf("metadataValue(%s) = %s, want %s", tc.yaml, got, tc.want)
+		got := JobMetadata("metadata:\n  v: " + tc.yaml + "\n")
+		if len(got) != 1 || got[0]["v"] != tc.want {
+			t.Errorf("JobMetadata(v: %s) = %v, want %s", tc.yaml, got, tc.want)
 		}
 	}
 }
