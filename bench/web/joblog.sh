@@ -14,8 +14,10 @@
 #      shows and their delay after the server acknowledged each;
 #   4. weblog finishes the job Complete and the finished job's page is
 #      opened RUNS times again; curl times the page's HTML from the server
-#      alone (RUNS runs, running and finished), and LAVA's
-#      log_pipeline_incremental from line 0 and for the last 100 lines.
+#      alone (RUNS runs, running and finished), LAVA's
+#      log_pipeline_incremental from line 0 and for the last 100 lines,
+#      the Timing tab (which reads the whole log once: first and second
+#      view) and the whole log downloaded (log_file/plain).
 #
 # The server's VmRSS and VmHWM are sampled every 0.2 s through every phase
 # (samples.tsv: phase, seconds, RSS KiB, peak KiB). Nothing here asserts a
@@ -113,6 +115,21 @@ LINES=$(jq -r .lines "$CTL/filled")
 incremental incremental-0 0
 incremental incremental-last100 $((LINES - 100))
 
+# The Timing tab reads the whole log once (then only what was added): its
+# first view and a second; and the whole log as a download (log_file/plain).
+fetch() { # NAME PATH RUNS
+  local i line code ttfb total size
+  for i in $(seq "$3"); do
+    line=$(curl -s -o /dev/null -m 300 -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}' "$PAGE/$2" || echo "000 0 0 0")
+    read -r code ttfb total size <<<"$line"
+    echo "{\"side\": \"basalt\", \"what\": \"$1\", \"run\": $i, \"status\": $code, \"ttfb_s\": $ttfb, \"total_s\": $total, \"bytes\": $size, \"load\": \"$(loadavg)\"}" >>"$RES"
+  done
+}
+echo timing >"$OUT/phase"
+fetch timing timing 2
+echo plain >"$OUT/phase"
+fetch plain log_file/plain "$RUNS"
+
 echo tail >"$OUT/phase"
 "$OUT/pageload" -url "$PAGE" -marker BASALT-FILL-END -wait 60s -tail "$CTL" 2>>"$OUT/pageload.err" |
   jq -c '{side: "basalt", what: "tail"} + .' >>"$RES" || true
@@ -146,12 +163,15 @@ first() { # PHASE: the first RSS sample of the phase (MiB)
       "page (\($s)): chromium ok \($p | length) of \($all | length): first paint \(r($p | map(.first_paint_ms) | med)) ms, FCP \(r($p | map(.first_contentful_paint_ms) | med)) ms, DCL \(r($p | map(.dom_content_loaded_ms) | med)) ms, load \(r($p | map(.load_ms) | med)) ms, last line shown \(r($p | map(.marker_ms) | med)) ms, received \(r($p | map(.bytes_received) | med)) B in \(r($p | map(.requests) | med)) requests, \(r($p | map(.elements) | med)) elements; HTML from the server (curl, ok \($c | length)): \(r($c | map(.total_s * 1000) | med)) ms, \(r($c | map(.bytes) | med)) B, holds the last line: \($c | map(.holds_last_line) | add)/\($c | length)"),
     ([.[] | select(.what == "incremental-0" and .status == 200)] | select(length > 0) | "log_pipeline_incremental?line=0: \(r(map(.total_s * 1000) | med)) ms, \(r(map(.bytes) | med)) B, X-Size-Warning \(map(.size_warning) | add)/\(length)"),
     ([.[] | select(.what == "incremental-last100" and .status == 200)] | select(length > 0) | "log_pipeline_incremental, last 100 lines: \(r(map(.total_s * 1000) | med)) ms, \(r(map(.bytes) | med)) B, X-Size-Warning \(map(.size_warning) | add)/\(length)"),
+    ([.[] | select(.what == "timing")] | select(length > 0) | "Timing tab (reads the whole log once): first \(r(.[0].total_s * 1000)) ms (status \(.[0].status)), then \(r(.[1].total_s * 1000)) ms"),
+    ([.[] | select(.what == "plain" and .status == 200)] | select(length > 0) | "log_file/plain: \(r(map(.total_s) | med)) s for \(r(map(.bytes) | med)) B"),
     (.[] | select(.what == "tail") | "live tail: \(.lines_shown) of \(.lines_sent) lines shown; delay after the server acknowledged: median \(.delay_ms_median) ms, p90 \(.delay_ms_p90), max \(.delay_ms_max)\(if .error then " (" + .error + ")" else "" end)")
   ' "$RES"
   printf '%-44s %s\n' "server RSS idle (MiB)" "$(stat '^idle$')"
   printf '%-44s %s\n' "server RSS max while the log streams in" "$(stat '^fill$')"
   printf '%-44s %s\n' "server RSS held (filled, before any page)" "$(first '^hold$')"
   printf '%-44s %s\n' "server RSS max while pages load (running)" "$(stat 'running$')"
+  printf '%-44s %s\n' "server RSS max: incremental / Timing / plain" "$(stat '^incremental$') / $(stat '^timing$') / $(stat '^plain$')"
   printf '%-44s %s\n' "server RSS max while the live tail streams" "$(stat '^tail$')"
   printf '%-44s %s\n' "server RSS max while pages load (finished)" "$(stat 'finished$')"
   printf '%-44s %s\n' "server RSS at the end / peak (VmHWM)" "$((rss / 1024)) / $((hwm / 1024))"

@@ -138,6 +138,7 @@ measure_sizes() { # SETTINGS_NAME SIZES...
       jq -c --arg s "$settings" --arg z "$size_name" --arg m "$marker" '{side: "lava", settings: $s, size: $z, what: "page-chromium", marker: $m} + .' >>"$RES" || true
     curl_runs incremental-0 "$base/scheduler/job/$id/log_pipeline_incremental?line=0"
     curl_runs incremental-last100 "$base/scheduler/job/$id/log_pipeline_incremental?line=$((lines - 100))"
+    curl_runs plain "$base/scheduler/job/$id/log_file/plain"
     echo "{\"side\": \"lava\", \"settings\": \"$settings\", \"size\": \"$size_name\", \"what\": \"memory-after\", \"gunicorn\": $(gunicorn_mem), \"load\": \"$(loadavg)\"}" >>"$RES"
     lava_manage clean >/dev/null
   done
@@ -165,10 +166,11 @@ fi
     ([.[] | select(.what == "page" and .status == 200)]) as $c |
     ([.[] | select(.what == "incremental-0" and .status == 200)]) as $i0 |
     ([.[] | select(.what == "incremental-last100" and .status == 200)]) as $i1 |
+    ([.[] | select(.what == "plain" and .status == 200)]) as $pl |
     (.[] | select(.what == "memory-after") | .gunicorn) as $m |
     "\($k): chromium ok \($p | length) of \([.[] | select(.what == "page-chromium")] | length): FP \(r($p | map(.first_paint_ms) | med)) ms, FCP \(r($p | map(.first_contentful_paint_ms) | med)) ms, DCL \(r($p | map(.dom_content_loaded_ms) | med)) ms, marker \(r($p | map(.marker_ms) | med)) ms, received \(r($p | map(.bytes_received) | med)) B; " +
     "page (curl) ok \($c | length): \(r($c | map(.total_s) | med)) s, \(r($c | map(.bytes) | med)) B; " +
-    "incremental line=0 ok \($i0 | length): \(r($i0 | map(.total_s) | med)) s \(r($i0 | map(.bytes) | med)) B warn \($i0 | map(.size_warning) | add); last 100: \(r($i1 | map(.total_s) | med)) s \(r($i1 | map(.bytes) | med)) B; " +
+    "incremental line=0 ok \($i0 | length): \(r($i0 | map(.total_s) | med)) s \(r($i0 | map(.bytes) | med)) B warn \($i0 | map(.size_warning) | add); last 100: \(r($i1 | map(.total_s) | med)) s \(r($i1 | map(.bytes) | med)) B; plain: \(r($pl | map(.total_s) | med)) s \(r($pl | map(.bytes) | med)) B; " +
     "gunicorn after: \($m)"
   ' "$RES"
 } | tee "$OUT/summary.txt"
