@@ -90,8 +90,9 @@ pages() { # STATE: RUNS page loads in Chromium, then RUNS curl requests
   echo "curl-$1" >"$OUT/phase"
   local i line code ttfb total size
   for i in $(seq "$RUNS"); do
-    line=$(curl -s -o "$OUT/page.html" -m 120 -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}' "$PAGE" || echo "000 0 0 0")
-    read -r code ttfb total size <<<"$line"
+    line=$(curl -s -o "$OUT/page.html" -m 120 -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}' "$PAGE" || true)
+    read -r code ttfb total size <<<"${line:-000 0 0 0}"
+    code=$((10#$code)) # curl says 000 when no answer came
     local last=0
     grep -q BASALT-FILL-END "$OUT/page.html" && last=1
     echo "{\"side\": \"basalt\", \"what\": \"page-curl\", \"state\": \"$1\", \"run\": $i, \"status\": $code, \"ttfb_s\": $ttfb, \"total_s\": $total, \"bytes\": $size, \"holds_last_line\": $last, \"load\": \"$(loadavg)\"}" >>"$RES"
@@ -104,9 +105,10 @@ pages running
 incremental() { # NAME LINE
   local i line code ttfb total size warn
   for i in $(seq "$RUNS"); do
-    line=$(curl -s -o /dev/null -D "$OUT/headers" -m 120 -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}' "$PAGE/log_pipeline_incremental?line=$2" || echo "000 0 0 0")
+    line=$(curl -s -o /dev/null -D "$OUT/headers" -m 120 -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}' "$PAGE/log_pipeline_incremental?line=$2" || true)
     warn=$(grep -ci '^x-size-warning' "$OUT/headers" 2>/dev/null || true)
-    read -r code ttfb total size <<<"$line"
+    read -r code ttfb total size <<<"${line:-000 0 0 0}"
+    code=$((10#$code)) # curl says 000 when no answer came
     echo "{\"side\": \"basalt\", \"what\": \"$1\", \"run\": $i, \"status\": $code, \"ttfb_s\": $ttfb, \"total_s\": $total, \"bytes\": $size, \"size_warning\": ${warn:-0}, \"load\": \"$(loadavg)\"}" >>"$RES"
   done
 }
@@ -120,8 +122,9 @@ incremental incremental-last100 $((LINES - 100))
 fetch() { # NAME PATH RUNS
   local i line code ttfb total size
   for i in $(seq "$3"); do
-    line=$(curl -s -o /dev/null -m 300 -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}' "$PAGE/$2" || echo "000 0 0 0")
-    read -r code ttfb total size <<<"$line"
+    line=$(curl -s -o /dev/null -m 300 -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}' "$PAGE/$2" || true)
+    read -r code ttfb total size <<<"${line:-000 0 0 0}"
+    code=$((10#$code)) # curl says 000 when no answer came
     echo "{\"side\": \"basalt\", \"what\": \"$1\", \"run\": $i, \"status\": $code, \"ttfb_s\": $ttfb, \"total_s\": $total, \"bytes\": $size, \"load\": \"$(loadavg)\"}" >>"$RES"
   done
 }

@@ -99,9 +99,10 @@ to_bytes() {
 curl_runs() {
   local name=$1 url=$2 i line warn
   for i in $(seq "$runs"); do
-    line=$(curl -s -o /dev/null -D "$OUT/headers" -m 900 -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}' "$url" || echo "000 0 0 0")
+    line=$(curl -s -o /dev/null -D "$OUT/headers" -m 900 -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}' "$url" || true)
     warn=$(grep -ci '^x-size-warning' "$OUT/headers" 2>/dev/null || true)
-    read -r code ttfb total size <<<"$line"
+    read -r code ttfb total size <<<"${line:-000 0 0 0}"
+    code=$((10#$code)) # curl says 000 when no answer came
     echo "{\"side\": \"lava\", \"settings\": \"$settings\", \"size\": \"$size_name\", \"what\": \"$name\", \"run\": $i, \"status\": $code, \"ttfb_s\": $ttfb, \"total_s\": $total, \"bytes\": $size, \"size_warning\": ${warn:-0}, \"load\": \"$(loadavg)\"}" >>"$RES"
   done
 }
@@ -168,7 +169,8 @@ fi
     ([.[] | select(.what == "incremental-last100" and .status == 200)]) as $i1 |
     ([.[] | select(.what == "plain" and .status == 200)]) as $pl |
     (.[] | select(.what == "memory-after") | .gunicorn) as $m |
-    "\($k): chromium ok \($p | length) of \([.[] | select(.what == "page-chromium")] | length): FP \(r($p | map(.first_paint_ms) | med)) ms, FCP \(r($p | map(.first_contentful_paint_ms) | med)) ms, DCL \(r($p | map(.dom_content_loaded_ms) | med)) ms, marker \(r($p | map(.marker_ms) | med)) ms, received \(r($p | map(.bytes_received) | med)) B; " +
+    ([.[] | select(.what == "page-chromium")]) as $all |
+    "\($k): chromium ok \($p | length) of \($all | length) (first contentful paint as the browser reported it, every run: \(r($all | map(.lifecycle_ms.firstContentfulPaint // empty) | med)) ms in \($all | map(.lifecycle_ms.firstContentfulPaint // empty) | length)): FP \(r($p | map(.first_paint_ms) | med)) ms, FCP \(r($p | map(.first_contentful_paint_ms) | med)) ms, DCL \(r($p | map(.dom_content_loaded_ms) | med)) ms, marker \(r($p | map(.marker_ms) | med)) ms, received \(r($p | map(.bytes_received) | med)) B; " +
     "page (curl) ok \($c | length): \(r($c | map(.total_s) | med)) s, \(r($c | map(.bytes) | med)) B; " +
     "incremental line=0 ok \($i0 | length): \(r($i0 | map(.total_s) | med)) s \(r($i0 | map(.bytes) | med)) B warn \($i0 | map(.size_warning) | add); last 100: \(r($i1 | map(.total_s) | med)) s \(r($i1 | map(.bytes) | med)) B; plain: \(r($pl | map(.total_s) | med)) s \(r($pl | map(.bytes) | med)) B; " +
     "gunicorn after: \($m)"

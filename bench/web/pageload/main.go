@@ -8,6 +8,10 @@
 //   - marker_ms: when a text (-marker, e.g. the log's last line) first
 //     appeared in the page, seen by a MutationObserver installed before
 //     the page's own scripts run; null if it never did within -wait;
+//   - lifecycle_ms: the page's lifecycle events as the browser reports
+//     them (firstPaint, firstContentfulPaint, DOMContentLoaded, load...),
+//     from the document's request, which a page whose script keeps the
+//     main thread busy still has when it cannot answer for its timings;
 //   - the bytes the browser received over the network for the page and
 //     everything it loaded (headers included; a stream still open, such as
 //     the live log's, counts the bytes received so far), and the requests;
@@ -153,10 +157,16 @@ type netCount struct {
 	status   int64
 	docID    network.RequestID
 	failed   []string
+	// The document request's start and the page's lifecycle events
+	// (Page.lifecycleEvent, seconds on the browser's monotonic clock):
+	// they arrive as they happen, so they are there even when the page's
+	// main thread stays too busy to answer an evaluation.
+	navStart  float64
+	lifecycle map[string]float64
 }
 
 func newNetCount() *netCount {
-	return &netCount{received: map[network.RequestID]float64{}, finished: map[network.RequestID]float64{}}
+	return &netCount{received: map[network.RequestID]float64{}, finished: map[network.RequestID]float64{}, lifecycle: map[string]float64{}}
 }
 
 func (n *netCount) listen(ctx context.Context) error {
@@ -164,6 +174,15 @@ func (n *netCount) listen(ctx context.Context) error {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if e.Type == network.ResourceTypeDocument && n.navStart == 0 {
+				n.navStart = float64(e.Timestamp)
+			}
+		case *page.EventLifecycleEvent:
+			// Those before the document's request are about:blank's.
+			if _, ok := n.lifecycle[e.Name]; !ok && n.navStart != 0 && float64(e.Timestamp) >= n.navStart {
+				n.lifecycle[e.Name] = float64(e.Timestamp)
+			}
 		case *network.EventResponseReceived:
 			if e.Type == network.ResourceTypeDocument && n.docID == "" {
 				n.docID = e.RequestID
@@ -180,6 +199,24 @@ func (n *netCount) listen(ctx context.Context) error {
 			}
 		}
 	})
+}
+
+// lifecycleMS returns the lifecycle events seen, in milliseconds from the
+// document's request: firstPaint, firstContentfulPaint, DOMContentLoaded,
+// load, ...
+func (n *netCount) lifecycleMS() map[string]float64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := map[string]float64{}
+	if n.navStart == 0 {
+		return out
+	}
+	for name, t := range n.lifecycle {
+		if t >= n.navStart {
+			out[name] = math.Round((t-n.navStart)*10000) / 10
+		}
+	}
+	return out
 }
 
 func (n *netCount) totals() (bytes float64, requests int, status int64, failed []string) {
@@ -214,6 +251,12 @@ func open(b browserConfig, url, marker string, wait time.Duration) (context.Cont
 	err = nc.listen(ctx)
 	if err == nil {
 		_, err = chromedp.Call(ctx, network.Enable, network.EnableParams{})
+	}
+	if err == nil {
+		_, err = chromedp.Call(ctx, page.Enable, page.EnableParams{})
+	}
+	if err == nil {
+		_, err = chromedp.Call(ctx, page.SetLifecycleEventsEnabled, page.SetLifecycleEventsEnabledParams{Enabled: true})
 	}
 	if err == nil {
 		_, err = chromedp.Call(ctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true})
@@ -286,13 +329,15 @@ func loadRun(b browserConfig, url, marker string, wait time.Duration) (map[strin
 		return nil, err
 	}
 	defer stop()
-	fctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	r, err := chromedp.Run(fctx, chromedp.Evaluate[map[string]any](figures))
 	cancel()
-	if err != nil {
-		return map[string]any{"wall_s": time.Since(t0).Seconds(), "load_avg": loadAvg()}, fmt.Errorf("reading the page's figures: %w", err)
-	}
 	bytes, requests, status, failed := nc.totals()
+	if err != nil {
+		return map[string]any{"wall_s": time.Since(t0).Seconds(), "load_avg": loadAvg(), "lifecycle_ms": nc.lifecycleMS(),
+			"bytes_received": bytes, "requests": requests, "status": status}, fmt.Errorf("the page did not answer an evaluation within 30 s: %w", err)
+	}
+	r["lifecycle_ms"] = nc.lifecycleMS()
 	r["bytes_received"] = bytes
 	r["requests"] = requests
 	r["status"] = status
