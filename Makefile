@@ -13,15 +13,16 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/basalt
 
-# deps installs what building and testing need on a Debian machine.
+# deps installs what building and testing need on a Debian machine
+# (chromium: the web pages' tests, internal/webe2e, drive it headless).
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	if ! command -v git >/dev/null || ! command -v qemu-system-x86_64 >/dev/null || ! PATH=$$PATH:/usr/sbin:/sbin command -v mkfs.ext2 >/dev/null \
 		|| ! command -v xz >/dev/null || ! command -v bzip2 >/dev/null || ! command -v zstd >/dev/null || ! command -v curl >/dev/null \
-		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v lavacli >/dev/null \
+		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v lavacli >/dev/null || ! command -v chromium >/dev/null \
 		|| ! /usr/bin/python3 -c 'import requests, yaml' 2>/dev/null; then \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-			git ca-certificates curl make e2fsprogs qemu-system-x86 xz-utils bzip2 zstd postgresql lavacli \
+			git ca-certificates curl make e2fsprogs qemu-system-x86 xz-utils bzip2 zstd postgresql lavacli chromium fonts-dejavu-core \
 			python3-requests python3-yaml >/dev/null; \
 	fi
 	$(GO) mod download
@@ -38,7 +39,9 @@ lavacli2:
 
 # lava-peers installs the LAVA 2023.01 programs the MultiNode interop tests
 # run as real peers: Debian's lava-coordinator (small: Python and YAML),
-# and the lava_dispatcher Python package for its MultiNode protocol client.
+# and the lava_dispatcher Python package for its MultiNode protocol client;
+# and Debian's aiosmtpd, the SMTP server the e-mail notification tests send
+# to (internal/notify/smtptest).
 # The whole lava-dispatcher package would pull libguestfs (~700 MB), so
 # unless it is installed already its files are unpacked into
 # $(LAVA_PEERS) (apt-get download + dpkg -x: ~2 MB) and the tests put
@@ -48,7 +51,7 @@ lava-peers:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	missing=; \
 	command -v lava-coordinator >/dev/null || missing="$$missing lava-coordinator"; \
-	for p in python3-pexpect python3-requests python3-yaml; do \
+	for p in python3-pexpect python3-requests python3-yaml python3-aiosmtpd; do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

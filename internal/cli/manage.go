@@ -21,7 +21,9 @@ import (
 const manageSynopsis = `basalt manage [--db DSN | --data-dir DIR] OBJECT ACTION [arguments]
 
 objects and actions:
-  users add NAME [--superuser] [--passwd P] | users list | users remove NAME
+  users add NAME [--superuser] [--passwd P] [--email ADDR]
+  users update NAME --email ADDR             (--email "": none)
+  users list | users remove NAME
   tokens add --user NAME [--secret S]        (prints the token)
   workers add NAME [--secret S] [--description D]   (prints the worker's token)
   workers update NAME [--description D] [--health Active|Maintenance|Retired]
@@ -134,12 +136,39 @@ func openStore(ctx context.Context, dsn string) (store.Store, error) {
 
 func manageActions() map[string]manageAction {
 	return map[string]manageAction{
-		"users add": {"users add NAME [--superuser] [--passwd P]", 1, func(fs *flag.FlagSet, _ *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+		"users add": {"users add NAME [--superuser] [--passwd P] [--email ADDR]", 1, func(fs *flag.FlagSet, _ *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
 			super := fs.Bool("superuser", false, "make the user a superuser")
 			passwd := fs.String("passwd", "", "password (none: the user authenticates with tokens only)")
+			email := fs.String("email", "", "the user's e-mail address, where notify recipients naming the user are sent")
 			return func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
-				_, err := st.CreateUser(ctx, pos[0], *passwd, *super)
-				return err
+				if *email != "" {
+					if err := store.CheckEmail(*email); err != nil {
+						return &usageError{"--email: " + err.Error()}
+					}
+				}
+				if _, err := st.CreateUser(ctx, pos[0], *passwd, *super); err != nil {
+					return err
+				}
+				if *email == "" {
+					return nil
+				}
+				return st.SetUserEmail(ctx, pos[0], *email)
+			}
+		}},
+		"users update": {"users update NAME --email ADDR", 1, func(fs *flag.FlagSet, _ *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
+			email := fs.String("email", "", "the user's e-mail address (\"\": none)")
+			return func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {
+				set := false
+				fs.Visit(func(f *flag.Flag) { set = set || f.Name == "email" })
+				if !set {
+					return &usageError{"nothing to update: give --email"}
+				}
+				if *email != "" {
+					if err := store.CheckEmail(*email); err != nil {
+						return &usageError{"--email: " + err.Error()}
+					}
+				}
+				return st.SetUserEmail(ctx, pos[0], *email)
 			}
 		}},
 		"users list": {"users list", 0, noFlags(func(ctx context.Context, st store.Store, _ []string, w io.Writer) error {
@@ -147,8 +176,8 @@ func manageActions() map[string]manageAction {
 			if err != nil {
 				return err
 			}
-			return table(w, "NAME\tSUPERUSER", len(us), func(i int) string {
-				return fmt.Sprintf("%s\t%t", us[i].Name, us[i].Superuser)
+			return table(w, "NAME\tSUPERUSER\tEMAIL", len(us), func(i int) string {
+				return fmt.Sprintf("%s\t%t\t%s", us[i].Name, us[i].Superuser, us[i].Email)
 			})
 		})},
 		"users remove": {"users remove NAME", 1, noFlags(func(ctx context.Context, st store.Store, pos []string, _ io.Writer) error {

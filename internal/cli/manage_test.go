@@ -55,8 +55,9 @@ func testManage(t *testing.T, db string) {
 
 	// Users and tokens.
 	mustManage(t, db, "users", "add", "admin", "--superuser", "--passwd", "pw")
-	mustManage(t, db, "users", "add", "bob")
-	if got, want := mustManage(t, db, "users", "list"), "NAME   SUPERUSER\nadmin  true\nbob    false\n"; got != want {
+	mustManage(t, db, "users", "add", "bob", "--email", "bob@example.org")
+	mustManage(t, db, "users", "update", "admin", "--email", "root@example.org")
+	if got, want := mustManage(t, db, "users", "list"), "NAME   SUPERUSER  EMAIL\nadmin  true       root@example.org\nbob    false      bob@example.org\n"; got != want {
 		t.Errorf("users list:\n%s\nwant:\n%s", got, want)
 	}
 	if got := mustManage(t, db, "tokens", "add", "--user", "bob", "--secret", "s3cret"); got != "s3cret\n" {
@@ -182,6 +183,10 @@ func testManage(t *testing.T, db string) {
 	}{
 		{[]string{"users", "add", "bob"}, exitFailed, "user bob: already exists"},
 		{[]string{"users", "add"}, exitUsage, "want 1 argument(s), got 0"},
+		{[]string{"users", "add", "carol", "--email", "carol"}, exitUsage, `--email: "carol" is not a valid email address`},
+		{[]string{"users", "update", "bob"}, exitUsage, "nothing to update: give --email"},
+		{[]string{"users", "update", "bob", "--email", "Bob <bob@example.org>"}, exitUsage, "is not a valid email address"},
+		{[]string{"users", "update", "nobody", "--email", "n@example.org"}, exitFailed, "user nobody: not found"},
 		{[]string{"tokens", "add"}, exitUsage, "--user is required"},
 		{[]string{"tokens", "add", "--user", "nobody"}, exitFailed, "user nobody: not found"},
 		{[]string{"workers", "add", "worker-1"}, exitFailed, "worker worker-1: already exists"},
@@ -241,7 +246,8 @@ func testManage(t *testing.T, db string) {
 	if got := mustManage(t, db, "devices", "list"); got != "NAME  DEVICE TYPE  WORKER  STATE  HEALTH  TAGS\n" {
 		t.Errorf("devices list after removal:\n%s", got)
 	}
-	if got := mustManage(t, db, "users", "list"); got != "NAME   SUPERUSER\nadmin  true\n" {
+	mustManage(t, db, "users", "update", "admin", "--email", "")
+	if got := mustManage(t, db, "users", "list"); got != "NAME   SUPERUSER  EMAIL\nadmin  true       \n" {
 		t.Errorf("users list after removal:\n%s", got)
 	}
 }

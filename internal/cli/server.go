@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/coordinator"
+	"github.com/basalt-lava/basalt/internal/events"
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/lavarpc"
 	"github.com/basalt-lava/basalt/internal/logstore"
@@ -30,7 +31,7 @@ import (
 // basalt server and basalt manage look for the database by default.
 const defaultDataDir = "./basalt-data"
 
-const serverSynopsis = "basalt server [--db DSN] [--listen ADDR] [--data-dir DIR] [--device-types DIR]... [--lease DUR] [--coordinator ADDR|off] [--coordinator-public ADDR] [--notify-workers N] [--notify-timeout DUR] [--notify-allowed-host PATTERN]... [--allow-local-files DIR]... [--loglevel LEVEL]"
+const serverSynopsis = "basalt server [--db DSN] [--listen ADDR] [--data-dir DIR] [--device-types DIR]... [--lease DUR] [--coordinator ADDR|off] [--coordinator-public ADDR] [--notify-workers N] [--notify-timeout DUR] [--notify-allowed-host PATTERN]... [--smtp-server HOST:PORT [--smtp-from ADDR] [--smtp-user U --smtp-password-file F] [--smtp-tls auto|starttls|tls] [--smtp-timeout DUR]] [--public-url URL] [--allow-local-files DIR]... [--loglevel LEVEL]"
 
 // shutdownGrace bounds how long a stopping server waits for the requests
 // in flight (held polls are answered at once).
@@ -61,6 +62,13 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	var notifyHosts listFlag
 	fs.Var(&notifyHosts, "notify-allowed-host", "a hostname pattern (shell-style, e.g. *.kernelci.org) notify callbacks may reach (repeatable; default: any host, as LAVA's CALLBACK_ALLOWED_HOSTS unset)")
 	notifyTimeout := fs.Duration("notify-timeout", 5*time.Second, "timeout of one notify callback request (LAVA's CALLBACK_TIMEOUT)")
+	smtpServer := fs.String("smtp-server", "", "SMTP server HOST:PORT the jobs' notify e-mails go through (default: none, no e-mail is sent)")
+	smtpFrom := fs.String("smtp-from", "", "sender address of the notify e-mails (default basalt@HOSTNAME; LAVA's SERVER_EMAIL)")
+	smtpUser := fs.String("smtp-user", "", "SMTP AUTH PLAIN user (sent only over TLS, or to a loopback server)")
+	smtpPasswordFile := fs.String("smtp-password-file", "", "file holding the SMTP password (its first line)")
+	smtpTLS := fs.String("smtp-tls", notify.TLSAuto, "auto: STARTTLS when the server offers it; starttls: required; tls: TLS from the start (port 465)")
+	smtpTimeout := fs.Duration("smtp-timeout", 30*time.Second, "timeout of one SMTP session")
+	publicURL := fs.String("public-url", "", "the server's address as users reach it, for the links in e-mails (default http://LISTEN-ADDRESS, the host's name for 0.0.0.0)")
 	level := fs.String("loglevel", "INFO", "DEBUG, INFO, WARN or ERROR")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -84,6 +92,15 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 		fmt.Fprintf(stderr, "basalt server: --notify-workers %d, --notify-timeout %s: must be positive\n", *notifyWorkers, *notifyTimeout)
 		return exitUsage
 	}
+	mail, err := smtpConfig(*smtpServer, *smtpFrom, *smtpUser, *smtpPasswordFile, *smtpTLS)
+	if err != nil {
+		fmt.Fprintf(stderr, "basalt server: %v\n", err)
+		return exitUsage
+	}
+	if *smtpTimeout <= 0 {
+		fmt.Fprintf(stderr, "basalt server: --smtp-timeout %s: must be positive\n", *smtpTimeout)
+		return exitUsage
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "basalt server: %v\n", err)
@@ -101,6 +118,10 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 		return fail(err)
 	}
 	defer st.Close()
+	// LAVA's events: every change stored through st is published to the
+	// hub (the /ws/ WebSocket and the pages' live state subscribe).
+	hub := events.NewHub()
+	st = events.Feed(st, hub)
 	logs, err := logstore.Open(*dataDir, logstore.Options{})
 	if err != nil {
 		return fail(err)
@@ -132,13 +153,23 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	// Notify callbacks: queued on the job's change, sent by a few
 	// goroutines, never inside a worker's request or a scheduler pass.
 	nlog := log.With("part", "notify")
+	if mail != nil {
+		mail.Sent = st
+		log.Info("notify e-mails through SMTP", "server", mail.Server, "from", mail.From, "tls", mail.TLS)
+	}
 	notifier := notify.New(notify.Config{Workers: *notifyWorkers, Timeout: *notifyTimeout, AllowedHosts: notifyHosts,
+		Mail: mail, MailTimeout: *smtpTimeout,
 		Logf: func(format string, args ...any) { nlog.Warn(fmt.Sprintf(format, args...)) }})
 	notifier.Start()
 	defer notifier.Stop()
+	// The links of e-mails need the address users reach the server at.
+	urlPrefix := strings.TrimRight(*publicURL, "/")
+	if urlPrefix == "" {
+		urlPrefix = defaultPublicURL(*listen)
+	}
 	l, err := lab.New(lab.Config{Store: st, Logs: logs, DataDir: *dataDir, DeviceTypeDirs: dtDirs,
 		Lease: *lease, CoordinatorAddr: public, Logger: log.With("part", "lab"), AllowLocalFiles: allowDirs,
-		OnJobChange: notifier.Hook(notify.Source{Store: st, Logs: logs, SuiteYAML: lavarpc.SuiteYAML})})
+		OnJobChange: notifier.Hook(notify.Source{Store: st, Logs: logs, SuiteYAML: lavarpc.SuiteYAML, URLPrefix: urlPrefix})})
 	if err != nil {
 		return fail(err)
 	}
@@ -148,11 +179,15 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	}
 	auth := webauth.New(st, key)
 	pages, err := web.New(web.Config{Store: st, Logs: logs, Lab: l, Auth: auth, Version: lavarpc.DefaultVersion,
-		DataDir: *dataDir, Logger: log.With("part", "web")})
+		DataDir: *dataDir, Logger: log.With("part", "web"), Events: hub})
 	if err != nil {
 		return fail(err)
 	}
+	wslog := log.With("part", "events")
+	ws := events.NewWS(events.WSConfig{Hub: hub, Store: st, Logf: func(format string, args ...any) { wslog.Info(fmt.Sprintf(format, args...)) }})
+	defer ws.Close()
 	handler := serverHandler(serverRoutes{
+		events:  ws,
 		workers: workerapi.NewHandler(l.WorkerServer()),
 		xmlrpc:  apiHandler(apiConfig{Store: st, Logs: logs, Lab: l}),
 		rest:    restapi.New(restapi.Config{Store: st, Logs: logs, Lab: l, Auth: auth}),
@@ -165,6 +200,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	srv.RegisterOnShutdown(func() { web.CloseStreams(pages) }) // live job logs would hold Shutdown
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(hl) }()
 	labCtx, stopLab := context.WithCancel(ctx)
@@ -189,6 +225,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	// Stop the lab first: held polls are answered, then the HTTP server
 	// waits for the requests in flight, then the deferred closes run.
 	stopLab()
+	ws.Close() // WebSockets are hijacked: Shutdown does not wait for them
 	shut, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -205,6 +242,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 
 // serverRoutes are the handlers one listener serves.
 type serverRoutes struct {
+	events  http.Handler // LAVA's event WebSocket (/ws/)
 	workers http.Handler // the worker protocol (/api/worker/)
 	xmlrpc  http.Handler // LAVA's XML-RPC API (/RPC2 and POST /)
 	rest    http.Handler // LAVA's REST API (/api/v0.2/, /api/v0.3/)
@@ -221,6 +259,8 @@ func serverHandler(h serverRoutes) http.Handler {
 		switch {
 		case strings.HasPrefix(p, workerapi.PathPrefix):
 			h.workers.ServeHTTP(w, r)
+		case strings.HasPrefix(p, events.PathPrefix) && h.events != nil:
+			h.events.ServeHTTP(w, r)
 		case p == "/" && r.Method == http.MethodPost, p != "/" && lavarpc.IsPath(p):
 			h.xmlrpc.ServeHTTP(w, r)
 		case restapi.IsPath(p):
@@ -229,4 +269,55 @@ func serverHandler(h serverRoutes) http.Handler {
 			h.web.ServeHTTP(w, r)
 		}
 	})
+}
+
+// smtpConfig checks the --smtp-* flags: nil without --smtp-server (no
+// e-mail is sent).
+func smtpConfig(server, from, user, passwordFile, mode string) (*notify.MailConfig, error) {
+	if server == "" {
+		if from != "" || user != "" || passwordFile != "" {
+			return nil, errors.New("--smtp-from, --smtp-user and --smtp-password-file go with --smtp-server")
+		}
+		return nil, nil
+	}
+	if from == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "localhost"
+		}
+		from = "basalt@" + host
+	}
+	// EHLO with the host's name, as Python's smtplib (getfqdn) does.
+	hello, _ := os.Hostname()
+	m := &notify.MailConfig{Server: server, From: from, User: user, TLS: mode, Hello: hello}
+	if passwordFile != "" {
+		b, err := os.ReadFile(passwordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-password-file: %w", err)
+		}
+		m.Password, _, _ = strings.Cut(string(b), "\n")
+		m.Password = strings.TrimSuffix(m.Password, "\r")
+	}
+	if user != "" && passwordFile == "" {
+		return nil, errors.New("--smtp-user needs --smtp-password-file")
+	}
+	if err := m.Check(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// defaultPublicURL is http://LISTEN-ADDRESS, the host's name standing for
+// an unspecified address (0.0.0.0, [::] or none), which no link can use.
+func defaultPublicURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

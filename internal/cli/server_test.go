@@ -149,12 +149,13 @@ func TestServerNotifyFlags(t *testing.T) {
 
 // TestServerHandlerRoutes: one listener, routed by path: XML-RPC at
 // LAVA's paths and POST /, the worker protocol under /api/worker/, and
-// the pages everywhere else (GET / is the home page).
+// REST under /api/v0.2/ and /api/v0.3/, the pages everywhere else (GET /
+// is the home page).
 func TestServerHandlerRoutes(t *testing.T) {
 	tag := func(name string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, name) })
 	}
-	h := serverHandler(serverRoutes{workers: tag("workers"), xmlrpc: tag("xmlrpc"), rest: tag("rest"), web: tag("web")})
+	h := serverHandler(serverRoutes{events: tag("events"), workers: tag("workers"), xmlrpc: tag("xmlrpc"), rest: tag("rest"), web: tag("web")})
 	cases := []struct{ method, path, want string }{
 		{"POST", "/RPC2", "xmlrpc"},
 		{"POST", "//RPC2", "xmlrpc"},
@@ -166,9 +167,14 @@ func TestServerHandlerRoutes(t *testing.T) {
 		{"POST", "/api/worker/v1/poll", "workers"},
 		{"GET", "/static/basalt.css", "web"},
 		{"GET", "/api/v0.2/jobs/", "rest"},
+		{"POST", "/api/v0.2/jobs/1/cancel", "rest"},
+		{"GET", "/api/v0.3/token", "rest"},
 		{"GET", "/api/v0.2", "rest"},
+		{"GET", "/api/v0.21/", "web"},
 		{"POST", "/api/v0.3/token/", "rest"},
 		{"GET", "/api/tokens/", "web"},
+		{"GET", "/ws/", "events"},
+		{"GET", "/ws/v1/healthz", "events"},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()

@@ -462,9 +462,6 @@ func (c *checker) serverNotify(n *value.Node, path string) {
 		c.str(cr.opt("dependency_query"), cr.sub("dependency_query"))
 		c.oneOf(cr.opt("type"), cr.sub("type"), "progression", "regression")
 	}
-	if rs := f.opt("recipients"); rs != nil && rs.Kind == value.ListNode && len(rs.Items) > 0 {
-		c.report(Warning, rs.Pos, f.sub("recipients"), "accepted, but Basalt sends no e-mail or IRC message (only callbacks)")
-	}
 	if cr := f.n.Get("criteria"); cr != nil && cr.Kind == value.MapNode && cr.Get("dependency_query") != nil {
 		c.report(Warning, cr.Get("dependency_query").Pos, f.sub("criteria")+".dependency_query", "Basalt cannot run LAVA queries: a notify with a dependency_query never fires")
 	}
@@ -481,6 +478,12 @@ func (c *checker) serverNotify(n *value.Node, path string) {
 				c.str(to.opt(k), to.sub(k))
 			}
 			to.finish()
+			switch nodeString(method) {
+			case "email":
+				c.report(Warning, method.Pos, to.sub("method"), "e-mail is sent only by a basalt server given --smtp-server (a user recipient needs an address: basalt manage users update NAME --email)")
+			case "irc":
+				c.report(Warning, method.Pos, to.sub("method"), "accepted, but Basalt sends no IRC message")
+			}
 			switch {
 			case nodeString(method) == "email" && !to.has("email") && !to.has("user"):
 				c.errorf(to.n, to.path, "an email recipient needs an email or a user")

@@ -17,6 +17,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/multinode"
+	"github.com/basalt-lava/basalt/internal/notify"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -186,6 +187,12 @@ func (l *Lab) check(ctx context.Context, submitter store.User, definition string
 	j, diags := job.Parse(jobLabel, []byte(definition), job.Options{})
 	if job.HasErrors(diags) || j == nil {
 		return nil, &SubmitError{Code: 400, Problems: diagStrings(job.Errors(diags))}
+	}
+	if ps := notify.CheckRecipients(definition, func(name string) bool {
+		_, err := l.st.User(ctx, name)
+		return !errors.Is(err, store.ErrNotFound)
+	}); len(ps) > 0 {
+		return nil, &SubmitError{Code: 400, Problems: ps}
 	}
 	entries, problems := split(j, definition, diags)
 	if len(problems) > 0 {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/labtest"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -73,11 +74,11 @@ func referenceRun(t *testing.T, definition string) *reference {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	out := filepath.Join(dir, "out")
-	cmd := exec.CommandContext(ctx, basalt, "run", job, "--device", filepath.Join(root, "internal", "e2e", "testdata", "device.jinja2"),
+	cmd := exec.CommandContext(ctx, labtest.Basalt, "run", job, "--device", filepath.Join(labtest.Root, "internal", "e2e", "testdata", "device.jinja2"),
 		"--output-dir", out, "--tmp-dir", filepath.Join(dir, "tmp"))
 	b, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("basalt run (the reference): %v\n%s", err, lastLines(string(b), 40))
+		t.Fatalf("basalt run (the reference): %v\n%s", err, labtest.LastLines(string(b), 40))
 	}
 	logs, err := os.ReadFile(filepath.Join(out, "logs.yaml"))
 	if err != nil {

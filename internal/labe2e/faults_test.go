@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/labtest"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -19,12 +20,12 @@ import (
 // be): the fault cases watch the lab through either.
 func anyLavacli(t *testing.T) lavacli {
 	t.Helper()
-	if required() {
+	if labtest.Required() {
 		return lavacli29(t)
 	}
 	bin := os.Getenv("BASALT_LAVACLI2")
 	if bin == "" {
-		bin = filepath.Join(root, "build", "lavacli2", "lavacli")
+		bin = filepath.Join(labtest.Root, "build", "lavacli2", "lavacli")
 	}
 	if _, err := os.Stat(bin); err == nil {
 		return lavacli29(t)
@@ -60,7 +61,7 @@ func (l *lab) storedLog(t *testing.T, c lavacli, id string) []*value.Map {
 func (l *lab) waitLogged(t *testing.T, c lavacli, id, s string) map[string]string {
 	t.Helper()
 	var f map[string]string
-	waitFor(t, 10*time.Minute, "job "+id+" Running with "+s+" in its log", func() bool {
+	labtest.WaitFor(t, 10*time.Minute, "job "+id+" Running with "+s+" in its log", func() bool {
 		f = l.show(t, c, id)
 		if f["state"] == "Finished" {
 			t.Fatalf("job %s finished before %q was logged: %v", id, s, f)
@@ -75,32 +76,32 @@ func (l *lab) waitLogged(t *testing.T, c lavacli, id, s string) map[string]strin
 // its device goes to health Unknown and, the worker back, gets a health
 // check before anything else; the other worker's job is untouched.
 func TestWorkerKilledMidJob(t *testing.T) {
-	needQEMU(t)
+	labtest.NeedQEMU(t)
 	c := anyLavacli(t)
-	l := newLab(t, labConfig{
-		lease:   10 * time.Second,
-		workers: []string{"w1", "w2"},
-		devices: []deviceSpec{
-			{name: "qemu01", worker: "w1"},
-			{name: "other01", worker: "w2", deviceType: "qemu-other"},
+	l := newLab(t, labtest.Config{
+		Lease:   10 * time.Second,
+		Workers: []string{"w1", "w2"},
+		Devices: []labtest.Device{
+			{Name: "qemu01", Worker: "w1"},
+			{Name: "other01", Worker: "w2", DeviceType: "qemu-other"},
 		},
 	})
 	// On w2: a job that stays Running (its download never ends).
 	other := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit",
-		file(t, "other.yaml", jobSpec{name: "other", deviceType: "qemu-other", kernelURL: fixturesURL() + "/hang/vmlinuz"}.yaml(t)))))
+		labtest.File(t, "other.yaml", labtest.JobSpec{Name: "other", DeviceType: "qemu-other", KernelURL: labtest.FixturesURL() + "/hang/vmlinuz"}.YAML(t)))))
 	l.waitLogged(t, c, other, "/hang/vmlinuz")
 
 	// On w1: the guest runs its test when the worker dies.
 	id := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit",
-		file(t, "job.yaml", jobSpec{name: "killed", steps: []string{"sleep 1000"}, testTimeout: 600}.yaml(t)))))
+		labtest.File(t, "job.yaml", labtest.JobSpec{Name: "killed", Steps: []string{"sleep 1000"}, TestTimeout: 600}.YAML(t)))))
 	l.waitLogged(t, c, id, "always-fail")
 	before := l.storedLog(t, c, id)
 	// The type gets its health check now, so that the device's first one
 	// is the one its health Unknown calls for.
-	l.manage(t, "device-types", "update", "qemu", "--health-check", file(t, "health.yaml", jobSpec{name: "health"}.yaml(t)))
+	l.Manage(t, "device-types", "update", "qemu", "--health-check", labtest.File(t, "health.yaml", labtest.JobSpec{Name: "health"}.YAML(t)))
 
-	l.killWorker("w1")
-	if left := processesMentioning(l.jobsDir("w1")); len(left) > 0 {
+	l.KillWorker("w1")
+	if left := labtest.ProcessesMentioning(l.JobsDir("w1")); len(left) > 0 {
 		// Not the lab's to judge (the host's): noted, and ended so that
 		// the health check boots a guest of its own.
 		t.Logf("the killed worker's job processes outlive it: %v", left)
@@ -137,9 +138,9 @@ func TestWorkerKilledMidJob(t *testing.T) {
 	// Back, w1's device gets its health check: it completes, and the
 	// device is Good.
 	known := map[string]bool{id: true, other: true}
-	l.startWorker(t, "w1")
+	l.StartWorker(t, "w1")
 	var hc string
-	waitFor(t, 5*time.Minute, "a health check on qemu01", func() bool {
+	labtest.WaitFor(t, 5*time.Minute, "a health check on qemu01", func() bool {
 		for _, j := range l.jobIDs(t, c, "admin", "jobs", "list") {
 			if !known[j] {
 				hc = j
@@ -158,10 +159,10 @@ func TestWorkerKilledMidJob(t *testing.T) {
 // reconnects and delivers the rest of the log and the job's end; the
 // stored log is the whole log, without a gap or a repeat.
 func TestServerRestartMidJob(t *testing.T) {
-	needQEMU(t)
+	labtest.NeedQEMU(t)
 	c := anyLavacli(t)
-	l := newLab(t, labConfig{workers: []string{"w1"}, devices: []deviceSpec{{name: "qemu01", worker: "w1"}}})
-	restartMidJob(t, l, c, l.killServer, func() { l.startServer(t) })
+	l := newLab(t, labtest.Config{Workers: []string{"w1"}, Devices: []labtest.Device{{Name: "qemu01", Worker: "w1"}}})
+	restartMidJob(t, l, c, l.KillServer, func() { l.StartServer(t) })
 }
 
 // PostgreSQL stopped under a running server mid-job, and started again
@@ -169,14 +170,14 @@ func TestServerRestartMidJob(t *testing.T) {
 // must wait for the database). The cluster is the test's own (BASALT_POSTGRES_BINDIR names the programs):
 // restarting the one the other packages' tests share would break them.
 func TestPostgresRestartMidJob(t *testing.T) {
-	needQEMU(t)
+	labtest.NeedQEMU(t)
 	bindir := os.Getenv("BASALT_POSTGRES_BINDIR")
 	if bindir == "" {
-		missing(t, "BASALT_POSTGRES_BINDIR is not set: restarting PostgreSQL needs its programs (scripts/with-postgres.sh sets it; make test runs it)")
+		labtest.Missing(t, "BASALT_POSTGRES_BINDIR is not set: restarting PostgreSQL needs its programs (scripts/with-postgres.sh sets it; make test runs it)")
 	}
 	c := anyLavacli(t)
 	pg := newCluster(t, bindir)
-	l := newLab(t, labConfig{dsn: pg.dsn, workers: []string{"w1"}, devices: []deviceSpec{{name: "qemu01", worker: "w1"}}})
+	l := newLab(t, labtest.Config{DSN: pg.dsn, Workers: []string{"w1"}, Devices: []labtest.Device{{Name: "qemu01", Worker: "w1"}}})
 	restartMidJob(t, l, c, func() { pg.ctl(t, "stop", "-m", "immediate") }, func() { pg.ctl(t, "restart") })
 }
 
@@ -186,20 +187,20 @@ func TestPostgresRestartMidJob(t *testing.T) {
 // worker's attempts meet the outage, then calls start. The job must
 // complete with its whole log.
 func restartMidJob(t *testing.T, l *lab, c lavacli, stop, start func()) {
-	definition := jobSpec{name: "lab"}.yaml(t)
+	definition := labtest.JobSpec{Name: "lab"}.YAML(t)
 	ref := referenceRun(t, definition)
-	id := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit", file(t, "job.yaml", definition))))
+	id := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit", labtest.File(t, "job.yaml", definition))))
 	// 2.2 auto-login-action: QEMU runs.
 	l.waitLogged(t, c, id, "start: 2.2 ")
-	if len(processesMentioning(l.jobsDir("w1"))) == 0 {
-		t.Fatalf("no QEMU under %s while the job boots", l.jobsDir("w1"))
+	if len(labtest.ProcessesMentioning(l.JobsDir("w1"))) == 0 {
+		t.Fatalf("no QEMU under %s while the job boots", l.JobsDir("w1"))
 	}
 	stop()
-	waitFor(t, 5*time.Minute, "the job's QEMU gone", func() bool { return len(processesMentioning(l.jobsDir("w1"))) == 0 })
+	labtest.WaitFor(t, 5*time.Minute, "the job's QEMU gone", func() bool { return len(labtest.ProcessesMentioning(l.JobsDir("w1"))) == 0 })
 	time.Sleep(3 * time.Second)
 	start()
 	var warned []string
-	for _, line := range strings.Split(l.server.output(), "\n") {
+	for _, line := range strings.Split(l.Server.Output(), "\n") {
 		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
 			warned = append(warned, line)
 		}
@@ -215,7 +216,7 @@ func restartMidJob(t *testing.T, l *lab, c lavacli, stop, start func()) {
 		t.Errorf("the stored log is not basalt run's for the same job: %s", d)
 	}
 	// One run of the job: the worker kept it, nobody started it again.
-	out := l.workers["w1"].output()
+	out := l.Worker("w1").Output()
 	if n := strings.Count(out, "job "+id+": starting"); n != 1 {
 		t.Errorf("the worker started job %s %d times, want once:\n%s", id, n, out)
 	}
@@ -236,7 +237,7 @@ func restartMidJob(t *testing.T, l *lab, c lavacli, stop, start func()) {
 // and results" on its output), if it said so.
 func workerRecords(l *lab, worker, id string) (int, bool) {
 	re := regexp.MustCompile(`job ` + regexp.QuoteMeta(id) + `: .*delivering its log \((\d+) lines\)`)
-	m := re.FindAllStringSubmatch(l.workers[worker].output(), -1)
+	m := re.FindAllStringSubmatch(l.Worker(worker).Output(), -1)
 	if m == nil {
 		return 0, false
 	}
@@ -272,7 +273,7 @@ func newCluster(t *testing.T, bindir string) *cluster {
 	if out, err := pg.run("initdb", "-D", filepath.Join(dir, "data"), "-A", "trust", "-U", "basalt", "-E", "UTF8"); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
+	port := strings.TrimPrefix(labtest.FreeAddr(t), "127.0.0.1:")
 	if out, err := pg.run("pg_ctl", "-D", filepath.Join(dir, "data"), "-l", filepath.Join(dir, "server.log"), "-w",
 		"-o", fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %s -k %s -c fsync=off", port, dir), "start"); err != nil {
 		t.Fatalf("pg_ctl start: %v\n%s", err, out)

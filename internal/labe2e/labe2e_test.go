@@ -18,75 +18,16 @@
 package labe2e
 
 import (
-	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/basalt-lava/basalt/internal/labtest"
 )
 
-var (
-	basalt   string // the binary under test
-	root     string // the repository
-	fixtures string // build/fixtures/x86_64
-)
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	root, _ = filepath.Abs("../..")
-	fixtures = filepath.Join(root, "build", "fixtures", "x86_64")
-	dir, err := os.MkdirTemp("", "basalt-labe2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	basalt = filepath.Join(dir, "basalt")
-	build := exec.Command("go", "build", "-o", basalt, "./cmd/basalt")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building basalt:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// required is true under `make test` (BASALT_E2E=1): what a case needs
-// must be there, a skip would hide a part of the suite CI must run.
-func required() bool { return os.Getenv("BASALT_E2E") == "1" }
-
-// missing skips the test, or fails it when required.
-func missing(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if required() {
-		t.Fatalf(format+" (BASALT_E2E=1: required)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
-// needQEMU skips under -short (the inner loop: every case here boots
-// QEMU) and without the fixtures or QEMU.
-func needQEMU(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("runs a lab with QEMU devices: skipped under -short")
-	}
-	for _, f := range []string{"vmlinuz", "rootfs.cpio.gz"} {
-		if _, err := os.Stat(filepath.Join(fixtures, f)); err != nil {
-			missing(t, "fixture missing, run `make fixtures`: %v", err)
-		}
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		missing(t, "qemu-system-x86_64 is not installed (make deps)")
-	}
-}
+func TestMain(m *testing.M) { labtest.Main(m) }
 
 // A lavacli is one version of LAVA's client.
 type lavacli struct {
@@ -99,7 +40,7 @@ func lavacli12(t *testing.T) lavacli {
 	t.Helper()
 	bin, err := exec.LookPath("lavacli")
 	if err != nil {
-		missing(t, "lavacli 1.2 is not installed (apt-get install lavacli, or make deps)")
+		labtest.Missing(t, "lavacli 1.2 is not installed (apt-get install lavacli, or make deps)")
 	}
 	return checkVersion(t, lavacli{"lavacli-1.2", bin}, "lavacli 1.2")
 }
@@ -110,10 +51,10 @@ func lavacli29(t *testing.T) lavacli {
 	t.Helper()
 	bin := os.Getenv("BASALT_LAVACLI2")
 	if bin == "" {
-		bin = filepath.Join(root, "build", "lavacli2", "lavacli")
+		bin = filepath.Join(labtest.Root, "build", "lavacli2", "lavacli")
 	}
 	if _, err := os.Stat(bin); err != nil {
-		missing(t, "lavacli 2.9 is not at %s (make lavacli2 fetches it)", bin)
+		labtest.Missing(t, "lavacli 2.9 is not at %s (make lavacli2 fetches it)", bin)
 	}
 	return checkVersion(t, lavacli{"lavacli-2.9", bin}, "lavacli 2.")
 }
@@ -122,7 +63,7 @@ func checkVersion(t *testing.T, c lavacli, want string) lavacli {
 	t.Helper()
 	out, err := exec.Command(c.bin, "--version").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), want) {
-		missing(t, "%s --version: %q (%v), want %s", c.bin, out, err, want)
+		labtest.Missing(t, "%s --version: %q (%v), want %s", c.bin, out, err, want)
 	}
 	return c
 }

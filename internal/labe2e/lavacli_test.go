@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/labtest"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -18,28 +19,28 @@ import (
 // Maintenance on a type of its own (a job for it stays queued), an
 // administrator and two plain users.
 func suiteLab(t *testing.T, postgres bool) *lab {
-	return newLab(t, labConfig{
-		postgres:    postgres,
-		coordinator: true,
-		workers:     []string{"w1", "w2"},
-		devices: []deviceSpec{
-			{name: "qemu01", worker: "w1"},
-			{name: "qemu02", worker: "w2"},
-			{name: "held01", worker: "w2", deviceType: "qemu-held", health: "Maintenance"},
+	return newLab(t, labtest.Config{
+		Postgres:    postgres,
+		Coordinator: true,
+		Workers:     []string{"w1", "w2"},
+		Devices: []labtest.Device{
+			{Name: "qemu01", Worker: "w1"},
+			{Name: "qemu02", Worker: "w2"},
+			{Name: "held01", Worker: "w2", DeviceType: "qemu-held", Health: "Maintenance"},
 		},
-		users: []string{"bob", "carol"},
+		Users: []string{"bob", "carol"},
 	})
 }
 
 func TestLabSQLite(t *testing.T) {
-	needQEMU(t)
+	labtest.NeedQEMU(t)
 	labSuite(t, suiteLab(t, false), "lavacli-2.9")
 }
 
 func TestLabPostgres(t *testing.T) {
-	needQEMU(t)
+	labtest.NeedQEMU(t)
 	if os.Getenv("BASALT_POSTGRES_DSN") == "" {
-		missing(t, "BASALT_POSTGRES_DSN is not set: the PostgreSQL lab needs a server (scripts/with-postgres.sh starts one; make test runs it)")
+		labtest.Missing(t, "BASALT_POSTGRES_DSN is not set: the PostgreSQL lab needs a server (scripts/with-postgres.sh starts one; make test runs it)")
 	}
 	// The MultiNode group goes through the other lavacli than on SQLite.
 	labSuite(t, suiteLab(t, true), "lavacli-1.2")
@@ -73,12 +74,12 @@ var lavaVersion = regexp.MustCompile(`^20\d{2}\.\d{1,2}`)
 // clientSuite is what one lavacli does on the lab, with what a LAVA user
 // expects to read.
 func clientSuite(t *testing.T, l *lab, c lavacli) {
-	dictFile := filepath.Join(root, "internal", "e2e", "testdata", "device.jinja2")
+	dictFile := filepath.Join(labtest.Root, "internal", "e2e", "testdata", "device.jinja2")
 	dict, err := os.ReadFile(dictFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	shipped, err := os.ReadFile(filepath.Join(root, "internal", "device", "devicetypes", "qemu.jinja2"))
+	shipped, err := os.ReadFile(filepath.Join(labtest.Root, "internal", "device", "devicetypes", "qemu.jinja2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func clientSuite(t *testing.T, l *lab, c lavacli) {
 		// The same dictionary with a comment naming who set it: the jobs
 		// that follow still run on it.
 		changed := string(dict) + "{# set with " + c.name + " #}\n"
-		ok(t, l.lavacli(t, c, "admin", "devices", "dict", "set", "qemu02", file(t, "qemu02.jinja2", changed)))
+		ok(t, l.lavacli(t, c, "admin", "devices", "dict", "set", "qemu02", labtest.File(t, "qemu02.jinja2", changed)))
 		r = ok(t, l.lavacli(t, c, "admin", "devices", "dict", "get", "qemu02"))
 		if strings.TrimRight(r.stdout, "\n") != strings.TrimRight(changed, "\n") {
 			t.Errorf("devices dict get after set:\n%s\nwant:\n%s", r.stdout, changed)
@@ -147,7 +148,7 @@ func clientSuite(t *testing.T, l *lab, c lavacli) {
 			t.Errorf("device-types template get qemu is not the shipped qemu.jinja2 (plus a comment):\n%s", clip(r.stdout, 20))
 		}
 		changed := string(shipped) + "{# set with " + c.name + " #}\n"
-		ok(t, l.lavacli(t, c, "admin", "device-types", "template", "set", "qemu", file(t, "qemu.jinja2", changed)))
+		ok(t, l.lavacli(t, c, "admin", "device-types", "template", "set", "qemu", labtest.File(t, "qemu.jinja2", changed)))
 		r = ok(t, l.lavacli(t, c, "admin", "device-types", "template", "get", "qemu"))
 		if strings.TrimRight(r.stdout, "\n") != strings.TrimRight(changed, "\n") {
 			t.Errorf("device-types template get after set: %d bytes, want %d:\n%s", len(r.stdout), len(changed), clip(r.stdout, 10))
@@ -184,9 +185,9 @@ func wantFields(t *testing.T, r run, want map[string]string) map[string]string {
 // qemuJob submits the e2e QEMU job, follows its log while it runs, and
 // checks what lavacli reads back against `basalt run` on the same job.
 func qemuJob(t *testing.T, l *lab, c lavacli) {
-	definition := jobSpec{name: "lab"}.yaml(t)
+	definition := labtest.JobSpec{Name: "lab"}.YAML(t)
 	ref := referenceRun(t, definition)
-	jobFile := file(t, "job.yaml", definition)
+	jobFile := labtest.File(t, "job.yaml", definition)
 	id := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit", jobFile)))
 
 	// `jobs logs ID` follows by default: it ends by itself once the job
@@ -316,15 +317,15 @@ func (l *lab) lavacliNoFail(c lavacli, user string, args ...string) run {
 // (QEMU must be stopped and reaped). It ends Canceled and its device is
 // Idle again, health unchanged.
 func cancelJob(t *testing.T, l *lab, c lavacli) {
-	spec := jobSpec{name: "cancel", kernelURL: fixturesURL() + "/hang/vmlinuz"}
-	marker := "downloading " + fixturesURL() + "/hang/vmlinuz"
+	spec := labtest.JobSpec{Name: "cancel", KernelURL: labtest.FixturesURL() + "/hang/vmlinuz"}
+	marker := "downloading " + labtest.FixturesURL() + "/hang/vmlinuz"
 	if c.name == "lavacli-2.9" {
-		spec = jobSpec{name: "cancel", steps: []string{"sleep 1000"}, testTimeout: 600}
+		spec = labtest.JobSpec{Name: "cancel", Steps: []string{"sleep 1000"}, TestTimeout: 600}
 		marker = "always-fail"
 	}
-	id := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit", file(t, "cancel.yaml", spec.yaml(t)))))
+	id := submitted(t, ok(t, l.lavacli(t, c, "admin", "jobs", "submit", labtest.File(t, "cancel.yaml", spec.YAML(t)))))
 	var device string
-	waitFor(t, 10*time.Minute, "job "+id+" Running with "+marker+" in its log", func() bool {
+	labtest.WaitFor(t, 10*time.Minute, "job "+id+" Running with "+marker+" in its log", func() bool {
 		f := fields(ok(t, l.lavacli(t, c, "admin", "jobs", "show", id)).stdout)
 		if f["state"] == "Finished" {
 			t.Fatalf("job %s finished before it could be canceled: %v", id, f)
@@ -337,7 +338,7 @@ func cancelJob(t *testing.T, l *lab, c lavacli) {
 	ok(t, l.lavacli(t, c, "admin", "jobs", "cancel", id))
 	ok(t, l.lavacli(t, c, "admin", "jobs", "wait", id, "--polling", "1"))
 	wantFields(t, l.lavacli(t, c, "admin", "jobs", "show", id), map[string]string{"state": "Finished", "Health": "Canceled", "device": device})
-	waitFor(t, time.Minute, device+" Idle again", func() bool {
+	labtest.WaitFor(t, time.Minute, device+" Idle again", func() bool {
 		return fields(l.lavacli(t, c, "admin", "devices", "show", device).stdout)["state"] == "Idle"
 	})
 	wantFields(t, l.lavacli(t, c, "admin", "devices", "show", device), map[string]string{"state": "Idle", "health": "Good", "current job": "None"})
@@ -358,8 +359,8 @@ func cancelJob(t *testing.T, l *lab, c lavacli) {
 			t.Errorf("the canceled job's finalize (lava/power-off) did not run")
 		}
 	}
-	for w := range l.workers {
-		if left := processesMentioning(l.jobsDir(w)); len(left) > 0 {
+	for _, w := range l.Cfg.Workers {
+		if left := labtest.ProcessesMentioning(l.JobsDir(w)); len(left) > 0 {
 			t.Errorf("processes of worker %s's jobs left after the cancel: %v", w, left)
 		}
 	}

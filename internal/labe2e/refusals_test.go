@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/basalt-lava/basalt/internal/labtest"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -19,18 +20,18 @@ var subJobLine = regexp.MustCompile(`(?m)^(\d+\.\d+)\s*$`)
 // worker, both complete, and each meets the other (lava-send/-wait/-sync
 // pass only when both run together).
 func multinode(t *testing.T, l *lab, c lavacli) {
-	b, err := os.ReadFile(filepath.Join(root, "examples", "multinode", "job.yaml"))
+	b, err := os.ReadFile(filepath.Join(labtest.Root, "examples", "multinode", "job.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	definition := strings.ReplaceAll(string(b), "http://127.0.0.1:8000", fixturesURL())
+	definition := strings.ReplaceAll(string(b), "http://127.0.0.1:8000", labtest.FixturesURL())
 	// A LAVA server refuses expect_role without host_role (schema.py),
 	// and so does Basalt's submission check; `basalt run` does not ask
 	// for it, and the example lacks it.
 	if !strings.Contains(definition, "host_role") {
 		definition = strings.Replace(definition, "        expect_role: server\n", "        expect_role: server\n        host_role: server\n", 1)
 	}
-	r := ok(t, l.lavacli(t, c, "admin", "jobs", "submit", file(t, "multinode.yaml", definition)))
+	r := ok(t, l.lavacli(t, c, "admin", "jobs", "submit", labtest.File(t, "multinode.yaml", definition)))
 	ids := subJobLine.FindAllStringSubmatch(r.stdout, -1)
 	if len(ids) != 2 {
 		t.Fatalf("jobs submit of a MultiNode group of 2: want two sub-job ids (N.0, N.1): %s", r)
@@ -96,7 +97,7 @@ func (l *lab) jobIDs(t *testing.T, c lavacli, user string, what ...string) []str
 // badSubmissions: each is refused with a fault that says what is wrong,
 // and nothing is stored or queued.
 func badSubmissions(t *testing.T, l *lab, c lavacli) {
-	good := jobSpec{name: "bad"}.yaml(t)
+	good := labtest.JobSpec{Name: "bad"}.YAML(t)
 	cases := []struct {
 		name, definition string
 		want             []string // in lavacli's output, any case
@@ -110,7 +111,7 @@ func badSubmissions(t *testing.T, l *lab, c lavacli) {
 	before := l.jobIDs(t, c, "admin", "jobs", "list")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := l.lavacli(t, c, "admin", "jobs", "submit", file(t, "bad.yaml", tc.definition))
+			r := l.lavacli(t, c, "admin", "jobs", "submit", labtest.File(t, "bad.yaml", tc.definition))
 			out := strings.ToLower(r.stdout + r.stderr)
 			for _, w := range tc.want {
 				if !strings.Contains(out, strings.ToLower(w)) {
@@ -139,8 +140,8 @@ func badSubmissions(t *testing.T, l *lab, c lavacli) {
 func access(t *testing.T, l *lab, c lavacli) {
 	t.Run("bad token", func(t *testing.T) {
 		for _, uri := range []string{
-			fmt.Sprintf("http://admin:not-the-token@%s/RPC2", l.addr),
-			fmt.Sprintf("http://nobody:%s@%s/RPC2", l.tokens["admin"], l.addr),
+			fmt.Sprintf("http://admin:not-the-token@%s/RPC2", l.Addr),
+			fmt.Sprintf("http://nobody:%s@%s/RPC2", l.Tokens["admin"], l.Addr),
 		} {
 			r := l.lavacliURI(t, c, uri, "devices", "list")
 			if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "Unable to connect: 401") {
@@ -152,16 +153,16 @@ func access(t *testing.T, l *lab, c lavacli) {
 		// No user:token at all: what needs a user is refused with LAVA's
 		// Fault 401 (submit, results) or 403 (a dictionary), nothing is
 		// stored.
-		anon := fmt.Sprintf("http://%s/RPC2", l.addr)
+		anon := fmt.Sprintf("http://%s/RPC2", l.Addr)
 		before := l.jobIDs(t, c, "admin", "jobs", "list")
-		r := l.lavacliURI(t, c, anon, "jobs", "submit", file(t, "anon.yaml", jobSpec{name: "anonymous"}.yaml(t)))
+		r := l.lavacliURI(t, c, anon, "jobs", "submit", labtest.File(t, "anon.yaml", labtest.JobSpec{Name: "anonymous"}.YAML(t)))
 		if !strings.Contains(r.stdout+r.stderr, "Fault 401") || jobIDLine.MatchString(r.stdout) {
 			t.Errorf("an anonymous submission: want Fault 401 and no job id: %s", r)
 		}
 		if after := l.jobIDs(t, c, "admin", "jobs", "list"); strings.Join(after, " ") != strings.Join(before, " ") {
 			t.Errorf("jobs list changed after an anonymous submission: %v, was %v", after, before)
 		}
-		r = l.lavacliURI(t, c, anon, "devices", "dict", "set", "qemu01", file(t, "anon.jinja2", "{% extends 'qemu.jinja2' %}\n"))
+		r = l.lavacliURI(t, c, anon, "devices", "dict", "set", "qemu01", labtest.File(t, "anon.jinja2", "{% extends 'qemu.jinja2' %}\n"))
 		if r.code == 0 || !regexp.MustCompile(`Fault (401|403)`).MatchString(r.stdout+r.stderr) {
 			t.Errorf("an anonymous dictionary set: want exit 1 and Fault 401/403: %s", r)
 		}
@@ -174,22 +175,22 @@ func access(t *testing.T, l *lab, c lavacli) {
 	})
 	t.Run("not a superuser", func(t *testing.T) {
 		before := ok(t, l.lavacli(t, c, "admin", "devices", "dict", "get", "qemu01")).stdout
-		r := l.lavacli(t, c, "bob", "devices", "dict", "set", "qemu01", file(t, "evil.jinja2", "{% extends 'qemu.jinja2' %}\n{% set memory = 1 %}\n"))
+		r := l.lavacli(t, c, "bob", "devices", "dict", "set", "qemu01", labtest.File(t, "evil.jinja2", "{% extends 'qemu.jinja2' %}\n{% set memory = 1 %}\n"))
 		if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "403") {
 			t.Errorf("a plain user setting a dictionary: want exit 1 and Fault 403: %s", r)
 		}
 		if after := ok(t, l.lavacli(t, c, "admin", "devices", "dict", "get", "qemu01")).stdout; after != before {
 			t.Errorf("the refused set changed the dictionary:\n%s", after)
 		}
-		r = l.lavacli(t, c, "bob", "device-types", "template", "set", "qemu", file(t, "evil.jinja2", "{# nothing #}\n"))
+		r = l.lavacli(t, c, "bob", "device-types", "template", "set", "qemu", labtest.File(t, "evil.jinja2", "{# nothing #}\n"))
 		if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "403") {
 			t.Errorf("a plain user setting a template: want exit 1 and Fault 403: %s", r)
 		}
 	})
 	t.Run("private job", func(t *testing.T) {
 		// For the held device, in Maintenance: it stays queued.
-		def := jobSpec{name: "private", visibility: "personal", deviceType: "qemu-held"}.yaml(t)
-		id := submitted(t, ok(t, l.lavacli(t, c, "bob", "jobs", "submit", file(t, "private.yaml", def))))
+		def := labtest.JobSpec{Name: "private", Visibility: "personal", DeviceType: "qemu-held"}.YAML(t)
+		id := submitted(t, ok(t, l.lavacli(t, c, "bob", "jobs", "submit", labtest.File(t, "private.yaml", def))))
 		defer func() { ok(t, l.lavacli(t, c, "bob", "jobs", "cancel", id)) }()
 		wantFields(t, ok(t, l.lavacli(t, c, "bob", "jobs", "show", id)), map[string]string{"id": id, "submitter": "bob", "visibility": "Personal", "state": "Submitted"})
 		ok(t, l.lavacli(t, c, "admin", "jobs", "show", id)) // a superuser sees every job

@@ -2,11 +2,14 @@ package labe2e
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/basalt-lava/basalt/internal/labtest"
 )
 
 // restPython is Debian's Python, which has python3-requests and
@@ -21,29 +24,42 @@ const restPython = "/usr/bin/python3"
 // empty log range, 403 without or with a bad token, form and JSON
 // submissions, cancel and resubmit without the trailing slash, results
 // read back by suite and test case.
-func TestRESTClients(t *testing.T) {
-	needQEMU(t)
-	if err := exec.Command(restPython, "-c", "import requests, yaml").Run(); err != nil {
-		missing(t, "%s has no requests or yaml module (apt-get install python3-requests python3-yaml, or make deps): %v", restPython, err)
+func TestRESTClients(t *testing.T) { restClients(t, false) }
+
+// TestRESTClientsPostgres is TestRESTClients on PostgreSQL (the job lists'
+// filters, counts and pages are SQL).
+func TestRESTClientsPostgres(t *testing.T) {
+	labtest.NeedQEMU(t)
+	if os.Getenv("BASALT_POSTGRES_DSN") == "" {
+		labtest.Missing(t, "BASALT_POSTGRES_DSN is not set: the PostgreSQL lab needs a server (scripts/with-postgres.sh starts one; make test runs it)")
 	}
-	l := newLab(t, labConfig{
-		workers: []string{"w1"},
+	restClients(t, true)
+}
+
+func restClients(t *testing.T, postgres bool) {
+	labtest.NeedQEMU(t)
+	if err := exec.Command(restPython, "-c", "import requests, yaml").Run(); err != nil {
+		labtest.Missing(t, "%s has no requests or yaml module (apt-get install python3-requests python3-yaml, or make deps): %v", restPython, err)
+	}
+	l := newLab(t, labtest.Config{
+		Postgres: postgres,
+		Workers:  []string{"w1"},
 		// qemu02 is in Maintenance: listed, never given the job, so the
 		// device list spans two pages of one.
-		devices: []deviceSpec{{name: "qemu01", worker: "w1"}, {name: "qemu02", worker: "w1", health: "Maintenance"}},
-		users:   []string{"alice", "bob"},
+		Devices: []labtest.Device{{Name: "qemu01", Worker: "w1"}, {Name: "qemu02", Worker: "w1", Health: "Maintenance"}},
+		Users:   []string{"alice", "bob"},
 	})
-	l.manage(t, "aliases", "add", "qemu-x86", "--device-type", "qemu")
-	l.manage(t, "devices", "update", "qemu02", "--tags", "usb,big-ram")
-	job := file(t, "job.yaml", jobSpec{name: "rest"}.yaml(t))
+	l.Manage(t, "aliases", "add", "qemu-x86", "--device-type", "qemu")
+	l.Manage(t, "devices", "update", "qemu02", "--tags", "usb,big-ram")
+	job := labtest.File(t, "job.yaml", labtest.JobSpec{Name: "rest"}.YAML(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, restPython, filepath.Join(root, "internal", "labe2e", "testdata", "rest_clients.py"),
-		l.url(), l.tokens["alice"], l.tokens["bob"], job)
+	cmd := exec.CommandContext(ctx, restPython, filepath.Join(labtest.Root, "internal", "labe2e", "testdata", "rest_clients.py"),
+		l.URL(), l.Tokens["alice"], l.Tokens["bob"], job)
 	out, err := cmd.CombinedOutput()
 	t.Logf("rest_clients.py:\n%s", out)
 	if err != nil {
-		t.Fatalf("rest_clients.py: %v\nserver log (end):\n%s", err, lastLines(l.server.output(), 40))
+		t.Fatalf("rest_clients.py: %v\nserver log (end):\n%s", err, labtest.LastLines(l.Server.Output(), 40))
 	}
 	for _, want := range []string{
 		"kernelci: GET devices -> 2 devices in 2 pages",

@@ -118,6 +118,8 @@ type Logs struct {
 	mu   sync.Mutex
 	jobs map[int64]*jobLog
 	idle *list.List // of *jobLog with refs == 0 and open files, least recently used first
+
+	waits waiters // Wait's channels (wait.go)
 }
 
 // jobLog is one job's open files and what the index says of them.
@@ -305,6 +307,7 @@ func (l *Logs) Append(job int64, index int64, lines []string) (held int64, err e
 	}
 	j.lines += int64(len(lines))
 	j.size += int64(len(buf))
+	l.wake(job)
 	return j.lines, nil
 }
 
@@ -421,6 +424,7 @@ func (l *Logs) Remove(job int64) error {
 		l.mu.Unlock()
 		j.lines, j.size = 0, 0
 	}
+	defer l.wake(job)
 	var first error
 	for _, name := range []string{IndexFile, LogFile} {
 		if err := os.Remove(filepath.Join(l.jobDir(job), name)); err != nil && !errors.Is(err, fs.ErrNotExist) && first == nil {

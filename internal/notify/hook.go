@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/store"
@@ -30,6 +31,9 @@ type Source struct {
 	// SuiteYAML renders a job's results suite by suite as
 	// results.get_testsuite_results_yaml does (lavarpc.SuiteYAML).
 	SuiteYAML func(job int64, rs []store.Result) (map[string]string, error)
+	// URLPrefix is scheme://host[:port] of the server's pages, for the
+	// links of e-mails.
+	URLPrefix string
 }
 
 // Hook returns the lab's OnJobChange: it only queues; the job, its
@@ -53,7 +57,7 @@ func (n *Notifier) Hook(src Source) func(job int64, state store.JobState, oldHea
 				n.cfg.Logf("notify: job %d: %v", id, err)
 				return nil
 			}
-			if spec == nil || len(spec.Callbacks) == 0 {
+			if spec == nil {
 				return nil
 			}
 			sj.State = state
@@ -63,29 +67,124 @@ func (n *Notifier) Hook(src Source) func(job int64, state store.JobState, oldHea
 			if !spec.Criteria.Match(sj.State, sj.Health, oldHealth) {
 				return nil
 			}
-			j := Job{Job: sj, ID: id}
-			logs, results := false, false
-			for _, c := range spec.Callbacks {
-				if c.Method == "POST" {
-					logs = logs || c.Dataset == "logs" || c.Dataset == "all"
-					results = results || c.Dataset == "results" || c.Dataset == "all"
-				}
+			var out []Delivery
+			if len(spec.Callbacks) > 0 {
+				out = n.callbacks(ctx, src, spec, sj, id, oldHealth)
 			}
-			if logs && src.Logs != nil {
-				j.Log, j.HasLog = readLog(src.Logs, id, src.MaxLog, n.cfg.Logf)
+			if n.cfg.Mail != nil {
+				out = append(out, n.mails(ctx, src, spec, sj, id)...)
 			}
-			if results && src.SuiteYAML != nil {
-				rs, err := src.Store.Results(ctx, id)
-				if err == nil {
-					j.Results, err = src.SuiteYAML(id, rs)
-				}
-				if err != nil {
-					n.cfg.Logf("notify: job %d: results: %v", id, err)
-				}
-			}
-			return Deliveries(spec, j, oldHealth)
+			return out
 		})
 	}
+}
+
+// callbacks builds the callback deliveries of a transition.
+func (n *Notifier) callbacks(ctx context.Context, src Source, spec *Spec, sj store.Job, id int64, oldHealth store.JobHealth) []Delivery {
+	j := Job{Job: sj, ID: id}
+	if u, err := src.Store.User(ctx, sj.Submitter); err == nil {
+		j.SubmitterEmail = u.Email
+	}
+	logs, results := false, false
+	for _, c := range spec.Callbacks {
+		if c.Method == "POST" {
+			logs = logs || c.Dataset == "logs" || c.Dataset == "all"
+			results = results || c.Dataset == "results" || c.Dataset == "all"
+		}
+	}
+	if logs && src.Logs != nil {
+		j.Log, j.HasLog = readLog(src.Logs, id, src.MaxLog, n.cfg.Logf)
+	}
+	if results && src.SuiteYAML != nil {
+		rs, err := src.Store.Results(ctx, id)
+		if err == nil {
+			j.Results, err = src.SuiteYAML(id, rs)
+		}
+		if err != nil {
+			n.cfg.Logf("notify: job %d: results: %v", id, err)
+		}
+	}
+	return Deliveries(spec, j, oldHealth)
+}
+
+// mails builds the e-mails of a transition: one per e-mail recipient
+// (by address), the submitter when the block has neither recipients nor
+// callbacks (as LAVA). A recipient that cannot be resolved (an unknown
+// user, one without an address, no device owner) is logged and skipped.
+func (n *Notifier) mails(ctx context.Context, src Source, spec *Spec, sj store.Job, id int64) []Delivery {
+	rcpts := spec.Recipients
+	if len(rcpts) == 0 && len(spec.Callbacks) == 0 {
+		rcpts = []Recipient{{Method: "email", User: sj.Submitter}}
+	}
+	m := MailJob{Job: sj, DisplayID: displayID(sj, id), URLPrefix: src.URLPrefix, Verbosity: spec.Verbosity, Blacklist: spec.Blacklist}
+	m.Job.ID = id
+	if sj.Device != "" {
+		if d, err := src.Store.Device(ctx, sj.Device); err == nil {
+			m.Device = &d
+		} else {
+			n.cfg.Logf("notify: job %d: device %s: %v", id, sj.Device, err)
+		}
+	}
+	if sj.State == store.JobFinished && spec.Verbosity < StatusOnly {
+		rs, err := src.Store.Results(ctx, id)
+		if err != nil {
+			n.cfg.Logf("notify: job %d: results: %v", id, err)
+		}
+		m.LavaJob = lavaJobMetadata(rs)
+		if spec.Verbosity == Verbose {
+			m.Results = rs
+		}
+	}
+	var out []Delivery
+	seen := map[string]bool{}
+	for _, r := range rcpts {
+		if r.Method != "email" {
+			continue
+		}
+		user, addr := r.User, r.Email
+		if user == DeviceOwner {
+			if m.Device == nil || m.Device.PhysicalOwner == "" {
+				continue // LAVA skips it too
+			}
+			user = m.Device.PhysicalOwner
+		}
+		if addr == "" {
+			u, err := src.Store.User(ctx, user)
+			if err != nil {
+				n.cfg.Logf("notify: job %d: e-mail recipient: %v", id, err)
+				continue
+			}
+			if addr = u.Email; addr == "" {
+				n.cfg.Logf("notify: job %d: e-mail recipient %s has no e-mail address (basalt manage users update %s --email ADDR)", id, user, user)
+				continue
+			}
+		}
+		if err := store.CheckEmail(addr); err != nil {
+			n.cfg.Logf("notify: job %d: e-mail recipient: %v", id, err)
+			continue
+		}
+		if seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		mj := m
+		mj.User = user
+		out = append(out, Delivery{Job: id, Mail: &Mail{To: addr, Key: "email:" + addr, Subject: Subject(m.Job), Body: Body(mj)}})
+	}
+	return out
+}
+
+// displayID is LAVA's display_id: the id, or "first.sub" for a MultiNode
+// sub-job.
+func displayID(j store.Job, id int64) string {
+	if j.Group == "" {
+		return strconv.FormatInt(id, 10)
+	}
+	first := j.GroupFirst
+	if first == 0 {
+		first = id - int64(j.SubID)
+	}
+	return strconv.FormatInt(first, 10) + "." + strconv.Itoa(j.SubID)
 }
 
 var errTooLong = errors.New("log over the limit")

@@ -20,12 +20,14 @@ type task struct {
 	build func(ctx context.Context) []Delivery
 }
 
-// Delivery is one callback request, built when the transition fired.
+// Delivery is one callback request, or one e-mail (Mail set), built
+// when the transition fired.
 type Delivery struct {
 	Job      int64 // for log messages
 	Callback Callback
 	URL      string // ExpandURL'd
 	Payload  Payload
+	Mail     *Mail
 }
 
 // Request builds the HTTP request of a delivery: GET has no body (the
@@ -67,6 +69,11 @@ type Config struct {
 	// a callback to another host is not sent (logged). Empty allows any
 	// host, LAVA's default.
 	AllowedHosts []string
+	// Mail, when set, is the SMTP server e-mail recipients are sent
+	// through; nil sends no e-mail.
+	Mail *MailConfig
+	// MailTimeout bounds one SMTP session, default 30s.
+	MailTimeout time.Duration
 }
 
 // Notifier sends deliveries in the background. Enqueue never blocks: a
@@ -92,6 +99,9 @@ func New(cfg Config) *Notifier {
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 256
+	}
+	if cfg.MailTimeout <= 0 {
+		cfg.MailTimeout = 30 * time.Second
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
@@ -167,6 +177,10 @@ func (n *Notifier) allowed(u *url.URL) bool {
 }
 
 func (n *Notifier) send(d Delivery) {
+	if d.Mail != nil {
+		n.sendMail(d.Job, *d.Mail)
+		return
+	}
 	req, err := d.Request(n.ctx)
 	if err != nil {
 		n.cfg.Logf("notify: job %d: callback %s: %v", d.Job, d.URL, err)
@@ -199,4 +213,37 @@ func Deliveries(s *Spec, j Job, oldHealth store.JobHealth) []Delivery {
 		out = append(out, Delivery{Job: j.ID, Callback: c, URL: ExpandURL(c.URL, j.State, j.Health), Payload: Build(j, c.Dataset)})
 	}
 	return out
+}
+
+// sendMail sends one e-mail unless the recipient had it already: the
+// claim is taken first (so two transitions sent at once cannot both
+// send) and given back when sending fails, so that a later transition
+// tries again.
+func (n *Notifier) sendMail(job int64, m Mail) {
+	mc := n.cfg.Mail
+	if mc == nil {
+		return
+	}
+	if mc.Sent != nil {
+		first, err := mc.Sent.ClaimNotification(n.ctx, job, m.Key)
+		if err != nil {
+			n.cfg.Logf("notify: job %d: e-mail to %s: %v", job, m.To, err)
+			return
+		}
+		if !first {
+			return
+		}
+	}
+	err := mc.sendMail(n.ctx, n.cfg.MailTimeout, m)
+	if err == nil {
+		return
+	}
+	n.cfg.Logf("notify: job %d: e-mail to %s through %s: %v", job, m.To, mc.Server, err)
+	if mc.Sent != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(n.ctx), 5*time.Second)
+		defer cancel()
+		if err := mc.Sent.ReleaseNotification(ctx, job, m.Key); err != nil {
+			n.cfg.Logf("notify: job %d: e-mail to %s: %v", job, m.To, err)
+		}
+	}
 }

@@ -10,7 +10,9 @@
 //     submitter's token *descriptions* and sends the matching secret, but
 //     Basalt stores API tokens hashed (SHA-256), so no secret can be
 //     recovered; a callback token must be the value the receiver expects;
-//   - email/IRC recipients are accepted and not sent;
+//   - IRC recipients are accepted and not sent; e-mail recipients are sent
+//     only with an SMTP server configured (Config.Mail), and greeted by
+//     user name (Basalt users have no first and last names);
 //   - a criteria with dependency_query never fires (Basalt has no LAVA
 //     query engine), rather than firing without the dependency check.
 package notify
@@ -47,11 +49,26 @@ type Criteria struct {
 	DependencyQuery string
 }
 
+// Recipient is one entry of notify.recipients (its `to:`).
+type Recipient struct {
+	Method string // email or irc
+	User   string // a user name, or "{LAVA_DEVICE_OWNER}"
+	Email  string
+	Handle string // irc
+	Server string // irc
+}
+
+// DeviceOwner is the user name standing for the physical owner of the
+// job's device.
+const DeviceOwner = "{LAVA_DEVICE_OWNER}"
+
 // Spec is a job's notify block.
 type Spec struct {
 	Criteria   Criteria
 	Callbacks  []Callback
-	Recipients int // accepted, not sent
+	Recipients []Recipient
+	Verbosity  int      // Verbose, Quiet (default) or StatusOnly
+	Blacklist  []string // compare.blacklist
 }
 
 // Parse reads the notify block of a job definition: nil, nil when the job
@@ -59,10 +76,16 @@ type Spec struct {
 func Parse(definition string) (*Spec, error) {
 	var doc struct {
 		Notify *struct {
-			Criteria   map[string]any   `yaml:"criteria"`
-			Recipients []any            `yaml:"recipients"`
-			Callback   map[string]any   `yaml:"callback"`
-			Callbacks  []map[string]any `yaml:"callbacks"`
+			Criteria   map[string]any `yaml:"criteria"`
+			Verbosity  string         `yaml:"verbosity"`
+			Recipients []struct {
+				To map[string]any `yaml:"to"`
+			} `yaml:"recipients"`
+			Compare struct {
+				Blacklist []string `yaml:"blacklist"`
+			} `yaml:"compare"`
+			Callback  map[string]any   `yaml:"callback"`
+			Callbacks []map[string]any `yaml:"callbacks"`
 		} `yaml:"notify"`
 	}
 	if err := yaml.Unmarshal([]byte(definition), &doc); err != nil {
@@ -72,7 +95,43 @@ func Parse(definition string) (*Spec, error) {
 	if n == nil {
 		return nil, nil
 	}
-	s := &Spec{Recipients: len(n.Recipients)}
+	s := &Spec{Verbosity: Quiet, Blacklist: n.Compare.Blacklist}
+	switch n.Verbosity {
+	case "", "quiet":
+	case "verbose":
+		s.Verbosity = Verbose
+	case "status-only":
+		s.Verbosity = StatusOnly
+	default:
+		return nil, fmt.Errorf("notify.verbosity: %q is not verbose, quiet or status-only", n.Verbosity)
+	}
+	for i, r := range n.Recipients {
+		var rc Recipient
+		for k, v := range r.To {
+			sv, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("notify.recipients[%d].to.%s: must be a string", i, k)
+			}
+			switch k {
+			case "method":
+				rc.Method = sv
+			case "user":
+				rc.User = sv
+			case "email":
+				rc.Email = sv
+			case "handle":
+				rc.Handle = sv
+			case "server":
+				rc.Server = sv
+			default:
+				return nil, fmt.Errorf("notify.recipients[%d].to: unknown key %q", i, k)
+			}
+		}
+		if rc.Method != "email" && rc.Method != "irc" {
+			return nil, fmt.Errorf("notify.recipients[%d].to.method: %q is not email or irc", i, rc.Method)
+		}
+		s.Recipients = append(s.Recipients, rc)
+	}
 	if n.Criteria == nil {
 		return nil, fmt.Errorf("notify.criteria: required")
 	}
@@ -457,4 +516,29 @@ func (p Payload) Form() string {
 		}
 	}
 	return strings.Join(parts, "&")
+}
+
+// CheckRecipients is the submission check of the recipients that needs
+// the database (LAVA's dbutils.validate_yaml): a user named must exist
+// (user reports whether it does), an address must be one. It returns
+// the problems, none for a job without notify.
+func CheckRecipients(definition string, user func(name string) bool) []string {
+	s, err := Parse(definition)
+	if err != nil || s == nil {
+		return nil // the schema check reports a malformed block
+	}
+	var out []string
+	for i, r := range s.Recipients {
+		switch {
+		case r.User != "" && r.User != DeviceOwner:
+			if !user(r.User) {
+				out = append(out, fmt.Sprintf("notify.recipients[%d].to.user: %q is not an existing user", i, r.User))
+			}
+		case r.Email != "":
+			if err := store.CheckEmail(r.Email); err != nil {
+				out = append(out, fmt.Sprintf("notify.recipients[%d].to.email: %v", i, err))
+			}
+		}
+	}
+	return out
 }

@@ -186,7 +186,7 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := s.Callbacks[0]; c.Method != "GET" || c.ContentType != "urlencoded" || c.Dataset != "minimal" || s.Recipients != 1 {
+	if c := s.Callbacks[0]; c.Method != "GET" || c.ContentType != "urlencoded" || c.Dataset != "minimal" || len(s.Recipients) != 1 || s.Recipients[0] != (Recipient{Method: "email", Email: "a@b"}) || s.Verbosity != Quiet {
 		t.Errorf("defaults %+v", s)
 	}
 	if s, err := Parse("job_name: x\n"); s != nil || err != nil {

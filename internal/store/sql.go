@@ -232,12 +232,12 @@ func (s *SQL) CreateUser(ctx context.Context, name, password string, superuser b
 	return User{Name: name, Superuser: superuser, Created: time.Unix(0, now.UnixNano()).UTC()}, nil
 }
 
-const userCols = `name, superuser, created`
+const userCols = `name, superuser, created, email`
 
 func scanUser(sc interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var created int64
-	err := sc.Scan(&u.Name, &u.Superuser, &created)
+	err := sc.Scan(&u.Name, &u.Superuser, &created, &u.Email)
 	u.Created = time.Unix(0, created).UTC()
 	return u, err
 }
@@ -929,13 +929,17 @@ func jobWhere(f JobFilter) (string, []any) {
 		} else {
 			// A group job is visible to a member of one of its groups:
 			// visible_groups is newline-separated, so the group's name is
-			// looked for between newlines, its LIKE wildcards escaped.
+			// looked for between newlines. Not with LIKE, which ignores
+			// case in SQLite and would let group "Lab" see "lab"'s jobs:
+			// replace() is case-sensitive in both databases, so a list
+			// that changes when the name is taken out holds it.
 			where = append(where, `(visibility = 'public' OR submitter = ? OR (visibility = 'group' AND EXISTS (
 	SELECT 1 FROM group_members gm WHERE gm.username = ? AND
-	(? || visible_groups || ?) LIKE ('%' || ? || replace(replace(replace(gm.group_name, '\', '\\'), '%', '\%'), '_', '\_') || ? || '%') ESCAPE '\')))`)
-			args = append(args, v.Name, v.Name, "\n", "\n", "\n", "\n")
+	replace(? || visible_groups || ?, ? || gm.group_name || ?, '') <> (? || visible_groups || ?))))`)
+			args = append(args, v.Name, v.Name, "\n", "\n", "\n", "\n", "\n", "\n")
 		}
 	}
+	where, args = listWhere(f, where, args) // the web lists' fields (joblist.go)
 	if len(where) == 0 {
 		return "", args
 	}
@@ -945,7 +949,7 @@ func jobWhere(f JobFilter) (string, []any) {
 // Jobs returns the jobs f selects, in id order.
 func (s *SQL) Jobs(ctx context.Context, f JobFilter) ([]Job, error) {
 	where, args := jobWhere(f)
-	query := `SELECT ` + jobCols + ` FROM jobs` + where
+	query := `SELECT ` + listCols(f) + ` FROM jobs` + where
 	if o, ok := jobOrders[f.Order]; ok && f.Order != "" {
 		query += " ORDER BY " + o
 	} else if f.NewestFirst {

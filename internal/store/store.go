@@ -106,6 +106,7 @@ type User struct {
 	Name      string
 	Superuser bool
 	Created   time.Time
+	Email     string // "" for none (SetUserEmail)
 }
 
 // DeviceType holds a type's Jinja2 template and health-check job, and
@@ -334,6 +335,14 @@ type JobFilter struct {
 	// rules, in the query, so that pages and counts stay right); nil
 	// applies no visibility rule (the lab's own reads).
 	Viewer *Viewer
+
+	// The web job lists' selections (joblist.go).
+	HealthCheck         *bool    // non-nil: health checks only (true) or none (false)
+	ErrorClasses        []string // error_class among these
+	DescriptionContains string   // description contains it, ignoring case (or, a number, the job id is it)
+	// WithoutDefinitions leaves Definition and MultinodeDefinition empty
+	// (a page of rows need not read up to a megabyte per job).
+	WithoutDefinitions bool
 }
 
 // Viewer is who looks at a job list: the zero Viewer is anonymous.
@@ -365,6 +374,11 @@ type Store interface {
 
 	// What administrators change (admin.go).
 	Admin
+	// E-mail addresses and sent notifications (notify.go).
+	Notifications
+
+	// What the web job lists read (joblist.go).
+	Lists
 
 	// Users and API tokens. CreateToken stores SHA-256 of the secret: an
 	// empty secret makes a random one, returned once.
@@ -467,4 +481,10 @@ type Store interface {
 	// Results.
 	AddResults(ctx context.Context, job int64, rs []Result) error
 	Results(ctx context.Context, job int64) ([]Result, error)
+	// TestCase returns one result by its id and the id of its job;
+	// ErrNotFound when there is none.
+	TestCase(ctx context.Context, id int64) (job int64, r Result, err error)
+	// CaseHistory returns one test case's results across the most
+	// recent jobs matching q (history.go), newest job first.
+	CaseHistory(ctx context.Context, q CaseHistoryQuery) ([]CasePoint, error)
 }

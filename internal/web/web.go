@@ -38,14 +38,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/events"
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/webauth"
 )
 
-//go:embed templates static
-var files embed.FS
+//go:embed all:templates static
+var files embed.FS // "all:" embeds the partials, templates/_*.html, too
 
 // Config is what the pages are built from.
 type Config struct {
@@ -59,6 +60,9 @@ type Config struct {
 	DataDir string
 	// Logger receives errors the pages hit; nil discards them.
 	Logger *slog.Logger
+	// Events, when set, tells the live job pages of state changes as they
+	// are stored (without it they read the store at intervals).
+	Events *events.Hub
 }
 
 // site is the web application.
@@ -220,8 +224,6 @@ func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) (store.User,
 	return u, ok
 }
 
-//lint:ignore U1000 the job and results pages use it (they land next)
-
 // canSee reports whether r's user may see job, by LAVA's visibility rules.
 func (s *site) canSee(r *http.Request, j store.Job) (bool, error) {
 	u, _ := s.user(r)
@@ -237,8 +239,6 @@ func (s *site) canSee(r *http.Request, j store.Job) (bool, error) {
 	}
 	return store.Visible(j, u, groups), nil
 }
-
-//lint:ignore U1000 the job and results pages use it (they land next)
 
 // findJob is the job an URL names ("123" or MultiNode "123.1"), or a 404
 // error when it does not exist or r's user may not see it (a private

@@ -34,11 +34,14 @@ func Run(t *testing.T, open Factory) {
 	t.Run("FinishWithResults", func(t *testing.T) { testFinishWithResults(t, open(t)) })
 	t.Run("GroupFirst", func(t *testing.T) { testGroupFirst(t, open(t)) })
 	t.Run("JobFilter", func(t *testing.T) { testJobFilter(t, open(t)) })
+	t.Run("Lists", func(t *testing.T) { testLists(t, open(t)) })
 	t.Run("Admin", func(t *testing.T) { testAdmin(t, open) })
 	t.Run("DeviceChecks", func(t *testing.T) { testDeviceChecks(t, open(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open(t)) })
 	t.Run("ViewerFilter", func(t *testing.T) { testViewerFilter(t, open(t)) })
 	t.Run("JobConds", func(t *testing.T) { testJobConds(t, open(t)) })
+	t.Run("Notifications", func(t *testing.T) { testNotifications(t, open(t)) })
+	t.Run("CaseHistory", func(t *testing.T) { testCaseHistory(t, open(t)) })
 }
 
 var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
@@ -802,8 +805,10 @@ func testViewerFilter(t *testing.T, s store.Store) {
 	}
 	must(t, s.CreateGroup(ctx, "lab"))
 	must(t, s.CreateGroup(ctx, "l_b")) // a LIKE wildcard in a name must not widen it
+	must(t, s.CreateGroup(ctx, "LAB")) // nor a name differing in case only
 	must(t, s.AddGroupMember(ctx, "lab", "bob"))
 	must(t, s.AddGroupMember(ctx, "l_b", "dave"))
+	must(t, s.AddGroupMember(ctx, "LAB", "dave"))
 	_, err := s.Submit(ctx, []store.NewJob{
 		{Submitter: "alice", DeviceType: "qemu"},
 		{Submitter: "alice", DeviceType: "qemu", Visibility: store.VisibilityPersonal},
@@ -811,7 +816,7 @@ func testViewerFilter(t *testing.T, s store.Store) {
 		{Submitter: "carol", DeviceType: "qemu", Visibility: store.VisibilityPersonal},
 	})
 	must(t, err)
-	groups := map[string][]string{"bob": {"lab"}, "dave": {"l_b"}}
+	groups := map[string][]string{"bob": {"lab"}, "dave": {"l_b", "LAB"}}
 	all, err := s.Jobs(ctx, store.JobFilter{})
 	must(t, err)
 	for _, v := range []store.Viewer{{}, {Name: "alice"}, {Name: "bob"}, {Name: "carol"}, {Name: "dave"}, {Name: "root", Superuser: true}} {
