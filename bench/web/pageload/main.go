@@ -242,7 +242,9 @@ func (n *netCount) totals() (bytes float64, requests int, status int64, failed [
 // open navigates a new browser's tab to url with the observer installed
 // and waits for the load event, then for the marker (up to the deadline).
 func open(b browserConfig, url, marker string, wait time.Duration) (context.Context, func(), *netCount, error) {
-	ctx, stop, err := b.start(wait + 30*time.Second)
+	// Room for the navigation (which waits for the server's answer) and
+	// for the figures after the wait.
+	ctx, stop, err := b.start(wait + 3*time.Minute)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -276,7 +278,7 @@ func open(b browserConfig, url, marker string, wait time.Duration) (context.Cont
 	}
 	if err != nil {
 		stop()
-		return nil, nil, nil, fmt.Errorf("opening %s: %w", url, err)
+		return nil, nil, nc, fmt.Errorf("opening %s: %w", url, err)
 	}
 	// The load event, the marker, and the first contentful paint (recorded
 	// a frame after it happens, which can be after the load event), until
@@ -289,7 +291,7 @@ func open(b browserConfig, url, marker string, wait time.Duration) (context.Cont
 		cancel()
 		if err != nil && ctx.Err() != nil {
 			stop()
-			return nil, nil, nil, err
+			return nil, nil, nc, err
 		}
 		if ready {
 			break
@@ -326,7 +328,12 @@ func loadRun(b browserConfig, url, marker string, wait time.Duration) (map[strin
 	t0 := time.Now()
 	ctx, stop, nc, err := open(b, url, marker, wait)
 	if err != nil {
-		return nil, err
+		if nc == nil {
+			return nil, err
+		}
+		bytes, requests, status, _ := nc.totals()
+		return map[string]any{"wall_s": time.Since(t0).Seconds(), "load_avg": loadAvg(), "lifecycle_ms": nc.lifecycleMS(),
+			"bytes_received": bytes, "requests": requests, "status": status}, err
 	}
 	defer stop()
 	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
