@@ -13,7 +13,8 @@
 #     job runs), curl, RUNS runs each (one run of each for a log of 100 MB
 #     or more that LAVA renders: minutes a request);
 #   - gunicorn's memory: its 4 workers' RSS and peak (VmHWM), summed and
-#     the largest, before and after each size.
+#     the largest, before and after each size, and sampled every 0.5 s
+#     (gunicorn.tsv; a worker killed by gunicorn's timeout loses its VmHWM).
 #
 # LAVA refuses to show a log of LOG_SIZE_LIMIT (5 MB by default) or more
 # on the job page: it shows "This log file is too large to view" and
@@ -89,6 +90,28 @@ gunicorn_mem() {
   done
   echo "{\"workers_rss_mib\": $((sum / 1024)), \"max_worker_rss_mib\": $((maxr / 1024)), \"max_worker_hwm_mib\": $((maxh / 1024))}"
 }
+# gunicorn_sampler: every 0.5 s, the phase (settings and size), the
+# workers' RSS sum and largest RSS (KiB), to gunicorn.tsv: a worker killed
+# by gunicorn's timeout takes its peak with it, the samples keep it.
+echo start >"$OUT/phase"
+gunicorn_sampler() {
+  local p r h sum maxr
+  while :; do
+    sum=0
+    maxr=0
+    if [ -s "$LAVA_RUN/gunicorn.pid" ]; then
+      for p in $(gunicorn_workers 2>/dev/null); do
+        read -r r h < <(rss_kib "$p" 2>/dev/null) || continue
+        sum=$((sum + r))
+        [ "$r" -gt "$maxr" ] && maxr=$r
+      done
+    fi
+    printf '%s\t%s\t%s\n' "$(cat "$OUT/phase")" "$sum" "$maxr"
+    sleep 0.5
+  done
+}
+gunicorn_sampler >"$OUT/gunicorn.tsv" 2>/dev/null &
+PIDS+=("$!")
 to_bytes() {
   case $1 in
   *G) echo $((${1%G} << 30)) ;; *M) echo $((${1%M} << 20)) ;; *K) echo $((${1%K} << 10)) ;; *) echo "$1" ;;
@@ -117,6 +140,7 @@ measure_sizes() { # SETTINGS_NAME SIZES...
   curl -s -o /dev/null -m 120 "$base/scheduler/" || true
   for size_name in "$@"; do
     local log=$OUT/log-$size_name.yaml made id lines marker
+    echo "make $settings $size_name" >"$OUT/phase"
     "$OUT/weblog" -write "$log" -bytes "$size_name" -seed "$SEED" >"$OUT/write-$size_name.json"
     made=$(lava_manage make DEF="$LAVA_STATE/jobs/qemu-example.yaml" LOG="$log")
     id=$(jq -r .id <<<"$made")
@@ -134,13 +158,16 @@ measure_sizes() { # SETTINGS_NAME SIZES...
     if [ "$settings" = raised ] && [ "$(to_bytes "$size_name")" -ge $((100 << 20)) ]; then
       runs=1
     fi
+    echo "$settings $size_name" >"$OUT/phase"
     curl_runs page "$base/scheduler/job/$id"
     "$OUT/pageload" -url "$base/scheduler/job/$id" -runs "$runs" -marker "$marker" -wait "$CHROMIUM_WAIT" 2>>"$OUT/pageload.err" |
       jq -c --arg s "$settings" --arg z "$size_name" --arg m "$marker" '{side: "lava", settings: $s, size: $z, what: "page-chromium", marker: $m} + .' >>"$RES" || true
     curl_runs incremental-0 "$base/scheduler/job/$id/log_pipeline_incremental?line=0"
     curl_runs incremental-last100 "$base/scheduler/job/$id/log_pipeline_incremental?line=$((lines - 100))"
     curl_runs plain "$base/scheduler/job/$id/log_file/plain"
-    echo "{\"side\": \"lava\", \"settings\": \"$settings\", \"size\": \"$size_name\", \"what\": \"memory-after\", \"gunicorn\": $(gunicorn_mem), \"load\": \"$(loadavg)\"}" >>"$RES"
+    local peak
+    peak=$(awk -F'\t' -v p="$settings $size_name" '$1 == p && $2 > s {s = $2} $1 == p && $3 > m {m = $3} END {printf "{\"workers_rss_mib\": %d, \"max_worker_rss_mib\": %d}", s / 1024, m / 1024}' "$OUT/gunicorn.tsv")
+    echo "{\"side\": \"lava\", \"settings\": \"$settings\", \"size\": \"$size_name\", \"what\": \"memory-after\", \"gunicorn\": $(gunicorn_mem), \"gunicorn_sampled_max\": $peak, \"load\": \"$(loadavg)\"}" >>"$RES"
     lava_manage clean >/dev/null
   done
 }
@@ -173,6 +200,6 @@ fi
     "\($k): chromium ok \($p | length) of \($all | length) (first contentful paint as the browser reported it, every run: \(r($all | map(.lifecycle_ms.firstContentfulPaint // empty) | med)) ms in \($all | map(.lifecycle_ms.firstContentfulPaint // empty) | length)): FP \(r($p | map(.first_paint_ms) | med)) ms, FCP \(r($p | map(.first_contentful_paint_ms) | med)) ms, DCL \(r($p | map(.dom_content_loaded_ms) | med)) ms, marker \(r($p | map(.marker_ms) | med)) ms, received \(r($p | map(.bytes_received) | med)) B; " +
     "page (curl) ok \($c | length): \(r($c | map(.total_s) | med)) s, \(r($c | map(.bytes) | med)) B; " +
     "incremental line=0 ok \($i0 | length): \(r($i0 | map(.total_s) | med)) s \(r($i0 | map(.bytes) | med)) B warn \($i0 | map(.size_warning) | add); last 100: \(r($i1 | map(.total_s) | med)) s \(r($i1 | map(.bytes) | med)) B; plain: \(r($pl | map(.total_s) | med)) s \(r($pl | map(.bytes) | med)) B; " +
-    "gunicorn after: \($m)"
+    "gunicorn after: \($m); sampled max: \(.[] | select(.what == "memory-after") | .gunicorn_sampled_max)"
   ' "$RES"
 } | tee "$OUT/summary.txt"
