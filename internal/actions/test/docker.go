@@ -51,8 +51,7 @@ func (a *DockerTest) Populate(params *value.Map) {
 			"Runs multinode lava-test-shell in a docker container",
 			"Runs multinode lava-test-shell in a docker container")}, nil)
 	} else {
-		p.Add(&leaf{pipeline.NewBase("DockerTestShell", "lava-docker-test-shell",
-			"Runs lava-test-shell in a docker container", "Runs lava-test-shell in a docker container")}, nil)
+		p.Add(NewDockerTestShell(), nil)
 	}
 	p.Add(power.NewReadFeedback(), nil)
 }
@@ -70,5 +69,6 @@ func (a *DockerTest) Validate() {
 	if img := d.String("image"); !deploy.DockerImageName.MatchString(img) {
 		a.Errorf("image name '%s' is invalid", img)
 	}
+	validateDockerBlock(&a.Base, d)
 	validateDefinitions(&a.Base, a.Params)
 }
