@@ -251,8 +251,9 @@ func TestDockerFailures(t *testing.T) {
 }
 
 // Job data never reaches the docker client as an option: an image name
-// that would be one, docker options or mounts in the job, and a host
-// disk as a test container's device are refused by `basalt validate`
+// that would be one, docker options or mounts in the job (also through
+// the device-type template's variables in the job's context), and a host
+// file as a test container's device are refused by `basalt validate`
 // before anything runs.
 func TestDockerHostileJobs(t *testing.T) {
 	if testing.Short() {
@@ -263,14 +264,15 @@ func TestDockerHostileJobs(t *testing.T) {
 	if err := os.WriteFile(dev, []byte("{% extends 'docker.jinja2' %}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct{ name, deploy, test, want string }{
-		{"option-image", `image: {name: "--privileged", local: true}`, "", `"--privileged" is not a valid docker image name`},
-		{"volume-image", `image: "-v=/:/host"`, "", `"-v=/:/host" is not a valid docker image name`},
-		{"test-option-image", "", "      image: --volume=/:/host\n", `"--volume=/:/host" is not a valid docker image name`},
-		{"test-options", "", "      image: " + dockerImage + "\n      options: [--privileged]\n", `unknown key "options"`},
-		{"test-volumes", "", "      image: " + dockerImage + "\n      volumes: ['/:/host']\n", `unknown key "volumes"`},
-		{"test-host-path-device", "", "      image: " + dockerImage + "\n      devices: ['/dev/../etc/shadow']\n", "is not a clean path under /dev"},
-		{"test-container-name", "", "      image: " + dockerImage + "\n      container_name: --rm\n", "container_name"},
+	cases := []struct{ name, deploy, test, context, want string }{
+		{"option-image", `image: {name: "--privileged", local: true}`, "", "", `"--privileged" is not a valid docker image name`},
+		{"volume-image", `image: "-v=/:/host"`, "", "", `"-v=/:/host" is not a valid docker image name`},
+		{"test-option-image", "", "      image: --volume=/:/host\n", "", `"--volume=/:/host" is not a valid docker image name`},
+		{"test-options", "", "      image: " + dockerImage + "\n      options: [--privileged]\n", "", `unknown key "options"`},
+		{"test-volumes", "", "      image: " + dockerImage + "\n      volumes: ['/:/host']\n", "", `unknown key "volumes"`},
+		{"test-host-path-device", "", "      image: " + dockerImage + "\n      devices: ['/dev/../etc/shadow']\n", "", "is not a clean path under /dev"},
+		{"context-privileged", "", "", "context: {docker_privileged: true, docker_volumes: ['/:/host']}\n", `unknown context variable "docker_privileged"`},
+		{"test-container-name", "", "      image: " + dockerImage + "\n      container_name: --rm\n", "", "container_name"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -283,6 +285,15 @@ func TestDockerHostileJobs(t *testing.T) {
 				test = inlineTest("x", c.test, "echo ok")
 			}
 			job := dockerJob(t, "docker", "minutes: 1", deploy, dockerBoot, test)
+			if c.context != "" {
+				b, err := os.ReadFile(job)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(job, append([]byte(c.context), b...), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			out, err := exec.Command(basalt, "validate", job, "--device", dev).CombinedOutput()
 			if err == nil {
 				t.Fatalf("validate accepted the job:\n%s", out)
