@@ -304,3 +304,46 @@ func TestDockerHostileJobs(t *testing.T) {
 		})
 	}
 }
+
+// A docker test action on a QEMU device: the guest boots and runs its
+// test shell, then a definition runs in a container beside it (the
+// daemon named by the device dictionary's docker_shell_global_arguments,
+// the overlay bind-mounted, not the QEMU overlay disk's mount commands),
+// then the guest's shell is used again: the docker test handed the
+// guest's console back untouched.
+func TestDockerTestOnQemu(t *testing.T) {
+	needFixtures(t)
+	d := needDocker(t)
+	url := server(t, nil)
+	dict, err := os.ReadFile("testdata/device.jinja2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := filepath.Join(t.TempDir(), "qemu-docker.jinja2")
+	dict = append(dict, []byte("{% set docker_shell_global_arguments = ['--host', '"+d.Host+"'] %}\n")...)
+	if err := os.WriteFile(dev, dict, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := jobSpec{definitions: "- test:\n    docker:\n      image: " + dockerImage + "\n      local: true\n" +
+		strings.TrimPrefix(inlineTest("beside", "", `lava-test-case in-container --shell test -f /.dockerenv`,
+			`lava-test-case overlay-mounted --shell test -x /lava-4243/bin/lava-test-runner`), "- test:\n") +
+		inlineTest("guest-again", "", `lava-test-case guest-shell --shell test ! -f /.dockerenv`)}.render(t, "docker-test", url)
+	// @DEFINITIONS@ ends the template at column 0: the blocks above are
+	// further actions.
+	o := runDockerJob(t, job, dev, nil, nil)
+	if o.code != 0 {
+		t.Fatalf("exit %d, job %v", o.code, value.GoString(o.job))
+	}
+	for _, c := range []struct{ def, name, want string }{
+		{"0_e2e-smoke", "always-pass", "pass"},
+		{"1_beside", "in-container", "pass"},
+		{"1_beside", "overlay-mounted", "pass"},
+		{"2_guest-again", "guest-shell", "pass"},
+		{"lava", "lava-docker-test-shell", "pass"},
+	} {
+		if r := o.result(c.def, c.name); r == nil || r.String("result") != c.want {
+			t.Errorf("%s/%s: got %v, want %s", c.def, c.name, value.GoString(r), c.want)
+		}
+	}
+	d.AssertNoContainers(t)
+}

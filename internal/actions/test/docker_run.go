@@ -237,8 +237,11 @@ func (a *DockerTestShell) Run(ctx context.Context, conn pipeline.Connection) (pi
 		return conn, err
 	}
 	// The boot's pre-commands (mounting a QEMU overlay disk) are the
-	// device's, not the container's: the overlay is bind-mounted.
+	// device's, not the container's: the overlay is bind-mounted. What
+	// the device's console had done is put back for the next test.
+	prev := a.Data(preCommandsDone)
 	a.SetData(preCommandsDone, sess)
+	defer a.SetData(preCommandsDone, prev)
 	if _, err := a.TestShell.Run(ctx, sess); err != nil {
 		return conn, err
 	}
