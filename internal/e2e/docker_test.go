@@ -347,3 +347,56 @@ func TestDockerTestOnQemu(t *testing.T) {
 	}
 	d.AssertNoContainers(t)
 }
+
+// A MultiNode group whose roles' tests run in docker test containers
+// (lava-multinode-docker-test-shell): the server's container sends a
+// message, the client's waits for it, both meet at a sync.
+func TestDockerTestMultinode(t *testing.T) {
+	d := needDocker(t)
+	dev := dockerDevice(t, d)
+	dockerBlock := "      image: " + dockerImage + "\n      local: true\n"
+	role := func(r string, steps ...string) string {
+		return strings.Replace(inlineTest(r, dockerBlock, steps...), "- test:\n", "- test:\n    role: ["+r+"]\n", 1)
+	}
+	text := "job_name: docker multinode\npriority: medium\nvisibility: public\n" +
+		"timeouts:\n  job: {minutes: 5}\n  action: {minutes: 2}\n  connection: {minutes: 2}\n" +
+		"protocols:\n  lava-multinode:\n    roles:\n" +
+		"      server: {count: 1, device_type: docker, timeout: {minutes: 2}}\n" +
+		"      client: {count: 1, device_type: docker, timeout: {minutes: 2}}\n" +
+		"actions:\n" +
+		role("server", "lava-send ready greeting=hello", "lava-sync done", "lava-test-case sent --result pass") +
+		role("client", "lava-wait ready", "lava-test-case got-hello --shell grep -q greeting=hello /tmp/lava_multi_node_cache.txt", "lava-sync done")
+	job := filepath.Join(t.TempDir(), "mn.yaml")
+	if err := os.WriteFile(job, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, basalt, "run", job, "--device", "server="+dev, "--device", "client="+dev,
+		"--output-dir", out, "--tmp-dir", filepath.Join(dir, "tmp"), "--job-id", "300")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	err := cmd.Run()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("basalt output:\n%s", lastLines(stdout.String(), 120))
+		}
+	})
+	if err != nil {
+		t.Fatalf("basalt run: %v", err)
+	}
+	for _, c := range []struct{ sub, def, name string }{
+		{"server-0", "0_server", "sent"},
+		{"client-0", "0_client", "got-hello"},
+		{"server-0", "lava", "lava-multinode-docker-test-shell"},
+	} {
+		o := readOutcome(t, filepath.Join(out, c.sub))
+		if r := o.result(c.def, c.name); r == nil || r.String("result") != "pass" {
+			t.Errorf("%s %s/%s: got %v, want pass", c.sub, c.def, c.name, value.GoString(r))
+		}
+	}
+	d.AssertNoContainers(t)
+}

@@ -47,9 +47,7 @@ func (a *DockerTest) Populate(params *value.Map) {
 	p.Add(NewDockerTestSetEnvironment(), nil)
 	p.Add(deploy.NewCreateOverlay(), nil)
 	if params.Has("role") {
-		p.Add(&leaf{pipeline.NewBase("MultinodeDockerTestShell", "lava-multinode-docker-test-shell",
-			"Runs multinode lava-test-shell in a docker container",
-			"Runs multinode lava-test-shell in a docker container")}, nil)
+		p.Add(NewMultinodeDockerTestShell(), nil)
 	} else {
 		p.Add(NewDockerTestShell(), nil)
 	}

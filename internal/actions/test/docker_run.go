@@ -297,3 +297,28 @@ func (a *DockerTestShell) Cleanup(ctx context.Context) error {
 	}
 	return a.TestShell.Cleanup(ctx)
 }
+
+// MultinodeDockerTestShell is LAVA's MultinodeDockerTestShell
+// (lava-multinode-docker-test-shell): the docker test shell of a
+// MultiNode role, its lava-send, lava-wait, lava-wait-all and lava-sync
+// answered through the job's lava-multinode protocol.
+type MultinodeDockerTestShell struct{ DockerTestShell }
+
+// NewMultinodeDockerTestShell returns lava-multinode-docker-test-shell.
+func NewMultinodeDockerTestShell() *MultinodeDockerTestShell {
+	a := &MultinodeDockerTestShell{DockerTestShell{TestShell: TestShell{leaf: leaf{pipeline.NewBase("MultinodeDockerTestShell",
+		"lava-multinode-docker-test-shell", "Runs multinode lava-test-shell in a docker container",
+		"Runs multinode lava-test-shell in a docker container")}}}}
+	a.TimeoutClass = pipeline.ClassTimeout
+	return a
+}
+
+// Run runs the docker test shell with the MultiNode calls answered.
+func (a *MultinodeDockerTestShell) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	sig, ok := a.Job.Protocol("lava-multinode").(multinodeSignals)
+	if !ok {
+		return conn, pipeline.JobError("Invalid job - missing protocol: %s needs the lava-multinode protocol, which this run has not set up", a.Name)
+	}
+	a.signals = sig
+	return a.DockerTestShell.Run(ctx, conn)
+}
