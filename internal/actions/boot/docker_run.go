@@ -14,8 +14,17 @@ import (
 	"github.com/basalt-lava/basalt/internal/shlex"
 )
 
-// CannotRun is empty: docker-run runs (below).
-func (*CallDocker) CannotRun() string { return "" }
+// CannotRun is empty: docker-run runs (below), on a daemon of the
+// worker's own host. The overlay is bind-mounted from the job's folder,
+// which a daemon elsewhere (docker_remote tcp://, ssh://) cannot see;
+// LAVA mounts it over NFS there, which Basalt does not.
+func (a *CallDocker) CannotRun() string {
+	c, err := docker.DeviceClient(a.Device(), "boot")
+	if err == nil && c.Host != "" && !strings.HasPrefix(c.Host, "unix://") && a.TestNeedsOverlay(a.Params) {
+		return "a docker daemon on another host (docker_remote " + c.Host + ": the overlay over NFS) not written yet"
+	}
+	return ""
+}
 
 // ContainerName is LAVA's name for the container of a docker boot:
 // lava-<job id>-<level> (lava-<prefix>-<job id>-<level> with a
