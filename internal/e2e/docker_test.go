@@ -210,6 +210,13 @@ func TestDockerFailures(t *testing.T) {
 			message:   "docker container lava-4243-2.1 never started",
 		},
 		{
+			name: "no-prompt",
+			job: dockerJob(t, "docker", "seconds: 15", dockerDeploy,
+				strings.Replace(dockerBoot, "command: bash", "command: sleep 600", 1), inlineTest("x", "", "echo ok")),
+			errorType: "Job", // an action's timeout, as LAVA's
+			message:   "boot-docker timed out",
+		},
+		{
 			name: "test-timeout",
 			job: dockerJob(t, "docker", "seconds: 20", dockerDeploy, dockerBoot,
 				inlineTest("slow", "      image: "+dockerImage+"\n      local: true\n", "sleep 600")),
