@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"runtime"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/docker"
@@ -48,13 +49,27 @@ func PrepareImage(ctx context.Context, b *pipeline.Base, client docker.Client, i
 		}
 		b.Log().Infof("Image %s exists locally", image)
 		b.Log().Infof("Image Id: %s", id)
+		checkImageArch(ctx, b, client, image)
 		return nil
 	}
 	b.Log().Infof("Pulling docker image '%s'", image)
 	if err := client.Pull(ctx, image, PullTimeout); err != nil {
 		return pipeline.InfrastructureError("Unable to pull docker image '%s': %v", image, err)
 	}
+	checkImageArch(ctx, b, client, image)
 	return nil
+}
+
+// checkImageArch warns, as LAVA does, when the image is for another
+// architecture than the worker's: it may run under emulation, slowly.
+func checkImageArch(ctx context.Context, b *pipeline.Base, client docker.Client, image string) {
+	arch, err := client.ImageArch(ctx, image)
+	if err != nil || arch == "" {
+		return
+	}
+	if arch != runtime.GOARCH {
+		b.Log().Warnf("Architecture mismatch: host is %s, container is %s. This *might* work, but if it does, will probably be a lot slower than if the container image architecture matches the host.", runtime.GOARCH, arch)
+	}
 }
 
 // Run checks (local) or pulls the image, records it for the boot, then
