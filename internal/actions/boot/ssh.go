@@ -94,15 +94,12 @@ func NewSshLogin() *SshLogin {
 func (a *SshLogin) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
 	p.Add(NewScp("overlay"), nil)
-	p.Add(&leaf{pipeline.NewBase("PrepareSsh", "prepare-ssh",
-		"determine which address to use for primary or secondary connections",
-		"set the host address of the ssh connection")}, nil)
+	p.Add(NewPrepareSsh(), nil)
 	p.Add(NewConnectSsh(), nil)
 	p.Add(NewAutoLogin(false), nil)
 	p.Add(NewExpectShell(), nil)
 	p.Add(NewExportDeviceEnv(), nil)
-	p.Add(&leaf{pipeline.NewBase("ScpOverlayUnpack", "scp-overlay-unpack",
-		"unpack the overlay over an existing ssh connection", "unpack the overlay on the remote device")}, nil)
+	p.Add(NewScpOverlayUnpack(), nil)
 }
 
 // Scp copies a deployed file (the overlay) to the device.

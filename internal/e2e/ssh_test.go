@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/basalt-lava/basalt/internal/sshdtest"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// The SSH device cases run a job on LAVA's ssh device type against a real
+// sshd (internal/sshdtest: Debian's openssh-server, started by the test,
+// its logins in a chroot of their own): the overlay goes over scp, the
+// test shell runs in the ssh session.
+
+// sshJob renders testdata/ssh-job.yaml.
+func sshJob(t *testing.T, name, prompt string, retry, bootTimeout int) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/ssh-job.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := strings.NewReplacer("@CASE@", name, "@PROMPT@", prompt, "@RETRY@", strconv.Itoa(retry), "@BOOT_TIMEOUT@", strconv.Itoa(bootTimeout))
+	path := filepath.Join(t.TempDir(), "job.yaml")
+	if err := os.WriteFile(path, []byte(r.Replace(string(b))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// writeDevice writes a device dictionary for the job.
+func writeDevice(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ssh-device.jinja2")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runOn runs basalt on the job with the device (or devices, ROLE=PATH)
+// and reads its outcome, as runJob does.
+func runOn(t *testing.T, jobPath string, devices ...string) *outcome {
+	t.Helper()
+	dir := t.TempDir()
+	out, tmp := filepath.Join(dir, "out"), filepath.Join(dir, "tmp")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	argv := []string{"run", jobPath, "--output-dir", out, "--tmp-dir", tmp, "--job-id", "4242"}
+	for _, d := range devices {
+		argv = append(argv, "--device", d)
+	}
+	cmd := exec.CommandContext(ctx, basalt, argv...)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	err := cmd.Run()
+	o := &outcome{stdout: stdout.String(), dir: out}
+	if ee, ok := err.(*exec.ExitError); ok {
+		o.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("basalt output:\n%s", lastLines(o.stdout, 80))
+		}
+	})
+	assertNoLeftovers(t, tmp)
+	return o
+}
+
+// noSessionLeft checks that, once the job ended, nothing runs in the
+// device's chroot: the job's ssh session and test shell are gone.
+func noSessionLeft(t *testing.T, s *sshdtest.Server) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := s.Leftovers()
+		var procs []string
+		for _, l := range left {
+			if strings.HasPrefix(l, "process") {
+				procs = append(procs, l)
+			}
+		}
+		if len(procs) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job left processes on the device: %v", procs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func stopAndCheck(t *testing.T, s *sshdtest.Server) {
+	t.Helper()
+	s.Stop(t)
+	if left := s.Leftovers(); len(left) > 0 {
+		t.Errorf("left behind after sshd stopped: %v", left)
+	}
+}
+
+func TestSSHDeviceJob(t *testing.T) {
+	srv := sshdtest.Start(t, sshdtest.Options{})
+	dev := writeDevice(t, srv.Dictionary(false))
+	o := runOn(t, sshJob(t, "complete", srv.Prompt, 1, 60), dev)
+	o.readLog(t)
+	if o.code != 0 {
+		t.Fatalf("exit %d, job %v", o.code, value.GoString(o.job))
+	}
+	for name, want := range map[string]string{"on-the-device": "pass", "overlay-unpacked": "pass", "always-fail": "fail", "measured": "pass"} {
+		if r := o.result("0_ssh-smoke", name); r == nil || r.String("result") != want {
+			t.Errorf("%s: got %v, want %s", name, value.GoString(r), want)
+		}
+	}
+	for _, a := range []string{"scp-deploy", "ssh-connection", "scp-overlay-unpack", "lava-test-shell"} {
+		if r := o.result("lava", a); r == nil || r.String("result") != "pass" {
+			t.Errorf("lava/%s: %v", a, value.GoString(r))
+		}
+	}
+	// The overlay landed in the device's file system, not the
+	// dispatcher's.
+	if _, err := os.Stat(filepath.Join(srv.Root, "lava-4242", "bin", "lava-test-runner")); err != nil {
+		t.Errorf("overlay not on the device: %v", err)
+	}
+	if _, err := os.Stat("/lava-4242"); err == nil {
+		t.Errorf("/lava-4242 exists on the dispatcher")
+	}
+	noSessionLeft(t, srv)
+	stopAndCheck(t, srv)
+}
