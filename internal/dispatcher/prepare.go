@@ -82,7 +82,6 @@ func prepare(in sources, opts Options) (*Prepared, error) {
 		return p, nil
 	}
 	ctx, _ := value.Clone(j.Data.Map("context")).(*value.Map)
-	p.dropDeviceOnlyContext(ctx)
 	cfg, err := in.loadDevice(ctx, opts.DeviceTypeDirs, opts.Limits)
 	if err != nil {
 		p.addDeviceError(devicePath, err)
@@ -196,29 +195,4 @@ func (p *Prepared) addValidationErrors() {
 	}
 	sort.SliceStable(out, func(i, k int) bool { return out[i].Pos.Line < out[k].Pos.Line })
 	p.Diagnostics = append(p.Diagnostics, out...)
-}
-
-// deviceOnlyContext are the template variables a job's context may not
-// set: how the dispatcher reaches an ssh device (the key, the options,
-// the address, the login) is the device dictionary's to say. LAVA lets a
-// job's context fill them where the dictionary leaves them unset, which
-// would let any job pick a private key on the worker or add ssh options
-// such as ProxyCommand (a command run on the worker).
-var deviceOnlyContext = []string{"ssh_identity_file", "ssh_options", "ssh_host", "ssh_port", "ssh_user"}
-
-// dropDeviceOnlyContext removes deviceOnlyContext from ctx, with a
-// warning pointing at each.
-func (p *Prepared) dropDeviceOnlyContext(ctx *value.Map) {
-	for _, k := range deviceOnlyContext {
-		if ctx == nil || !ctx.Has(k) {
-			continue
-		}
-		ctx.Delete(k)
-		d := job.Diagnostic{File: p.Job.File, Severity: job.Warning, Path: "context." + k,
-			Msg: fmt.Sprintf("context %s is ignored: the ssh connection to a device is set by its device dictionary only", k)}
-		if n := p.Job.Doc.Root.Get("context").Get(k); n != nil {
-			d.Pos = n.Pos
-		}
-		p.Diagnostics = append(p.Diagnostics, d)
-	}
 }

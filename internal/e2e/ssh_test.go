@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,4 +136,82 @@ func TestSSHDeviceJob(t *testing.T) {
 	}
 	noSessionLeft(t, srv)
 	stopAndCheck(t, srv)
+}
+
+// The ways an ssh device job fails end the job incomplete with the
+// class LAVA gives them, a message naming the host, and nothing left
+// running on the dispatcher or the device.
+func TestSSHDeviceFailures(t *testing.T) {
+	cases := []struct {
+		name      string
+		opts      sshdtest.Options
+		device    func(s *sshdtest.Server) string
+		prompt    string
+		timeout   int
+		errorType string
+		message   []string
+	}{
+		{
+			name:      "key-refused",
+			opts:      sshdtest.Options{RefuseClientKey: true},
+			errorType: "Infrastructure",
+			message:   []string{"refused the login of root with the key", "client_key", "127.0.0.2"},
+		},
+		{
+			name: "unreachable",
+			device: func(s *sshdtest.Server) string {
+				// A port nothing listens on.
+				_, port, _ := strings.Cut(closedPort(t), ":")
+				return strings.Replace(s.Dictionary(false), fmt.Sprintf("ssh_port = %d ", s.Port), "ssh_port = "+port+" ", 1)
+			},
+			errorType: "Infrastructure",
+			message:   []string{"the host cannot be reached", "127.0.0.2", "connection refused"},
+		},
+		{
+			name:      "prompt-never-seen",
+			prompt:    "no-such-prompt# ",
+			timeout:   8,
+			errorType: "Infrastructure",
+			message:   []string{"scp-deploy timed out after 8 seconds"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := sshdtest.Start(t, c.opts)
+			dict := srv.Dictionary(false)
+			if c.device != nil {
+				dict = c.device(srv)
+			}
+			prompt, timeout := srv.Prompt, c.timeout
+			if c.prompt != "" {
+				prompt = c.prompt
+			}
+			jobPath := sshJob(t, c.name, prompt, 1, 60)
+			if c.timeout != 0 {
+				// scp-deploy's own timeout, as LAVA's timeouts.actions
+				// sets it, is the one that runs out.
+				b, _ := os.ReadFile(jobPath)
+				b = []byte(strings.Replace(string(b), "timeouts:\n", fmt.Sprintf("timeouts:\n  actions:\n    scp-deploy:\n      seconds: %d\n", timeout), 1))
+				if err := os.WriteFile(jobPath, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o := runOn(t, jobPath, writeDevice(t, dict))
+			o.readLog(t)
+			if o.code == 0 {
+				t.Fatalf("the job passed: %v", value.GoString(o.job))
+			}
+			if o.job.String("result") != "fail" || o.errorType() != c.errorType {
+				t.Errorf("job result %v, want fail with error_type %s", value.GoString(o.job), c.errorType)
+			}
+			t.Logf("error_msg: %s", o.job.String("error_msg"))
+			for _, m := range c.message {
+				if !strings.Contains(o.job.String("error_msg"), m) {
+					t.Errorf("error_msg %q lacks %q", o.job.String("error_msg"), m)
+				}
+			}
+			noSessionLeft(t, srv)
+			stopAndCheck(t, srv)
+		})
+	}
 }

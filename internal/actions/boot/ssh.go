@@ -110,8 +110,11 @@ type Scp struct {
 
 // NewScp returns scp-deploy for the namespace data key.
 func NewScp(key string) *Scp {
-	return &Scp{leaf: leaf{pipeline.NewBase("Scp", "scp-deploy",
+	a := &Scp{leaf: leaf{pipeline.NewBase("Scp", "scp-deploy",
 		"copy a file to a known device using scp", "scp over the ssh connection")}, Key: key}
+	// Scp is a ConnectSsh in LAVA, with its timeout_exception.
+	a.TimeoutClass = pipeline.ClassInfrastructure
+	return a
 }
 
 // ScpHostKeys is the namespace data where prepare-scp-overlay leaves the
@@ -173,8 +176,12 @@ type ConnectSsh struct{ leaf }
 
 // NewConnectSsh returns ssh-connection.
 func NewConnectSsh() *ConnectSsh {
-	return &ConnectSsh{leaf{pipeline.NewBase("ConnectSsh", "ssh-connection",
+	a := &ConnectSsh{leaf{pipeline.NewBase("ConnectSsh", "ssh-connection",
 		"login to a known device using ssh", "make an ssh connection to a device")}}
+	// LAVA's timeout_exception: a device that does not answer in time is
+	// the lab's problem.
+	a.TimeoutClass = pipeline.ClassInfrastructure
+	return a
 }
 
 // Validate needs the device's ssh parameters and the ssh tool.
