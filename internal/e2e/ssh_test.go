@@ -215,3 +215,63 @@ func TestSSHDeviceFailures(t *testing.T) {
 		})
 	}
 }
+
+// A MultiNode group with a secondary ssh connection (LAVA's
+// connection: ssh, host_role): the host role runs on an ssh device (the
+// real sshd) and lava-sends the address sshd answered on; the guest role,
+// with no device of its own, waits for that message in
+// prepare-scp-overlay, copies its overlay to that address and runs its
+// tests on the host role's device. Both meet at a lava-sync.
+func TestSSHSecondaryConnection(t *testing.T) {
+	srv := sshdtest.Start(t, sshdtest.Options{})
+	b, err := os.ReadFile("testdata/ssh-secondary.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobPath := filepath.Join(t.TempDir(), "group.yaml")
+	if err := os.WriteFile(jobPath, []byte(strings.ReplaceAll(string(b), "@PROMPT@", srv.Prompt)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host := writeDevice(t, srv.Dictionary(false))
+	guest := writeDevice(t, srv.Dictionary(true))
+	dir := t.TempDir()
+	out, tmp := filepath.Join(dir, "out"), filepath.Join(dir, "tmp")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, basalt, "run", jobPath, "--device", "host="+host, "--device", "guest="+guest,
+		"--output-dir", out, "--tmp-dir", tmp, "--job-id", "100")
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	err = cmd.Run()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("basalt output:\n%s", lastLines(stdout.String(), 150))
+		}
+	})
+	if err != nil {
+		t.Fatalf("basalt run: %v", err)
+	}
+	assertNoLeftovers(t, tmp)
+	hostJob := readOutcome(t, filepath.Join(out, "host-0"))
+	guestJob := readOutcome(t, filepath.Join(out, "guest-0"))
+	for _, c := range []string{"host-address", "multinode-send-ipv4", "multinode-send-lava_start", "multinode-sync-clients"} {
+		wantPass(t, "host-0", hostJob, "0_ssh-host", c)
+	}
+	for _, c := range []string{"on-the-device", "my-role", "multinode-sync-clients"} {
+		wantPass(t, "guest-0", guestJob, "0_ssh-guest", c)
+	}
+	if !guestJob.logHas("", "lava-start received from role host") {
+		t.Errorf("guest-0: no delayed start in its log")
+	}
+	if !guestJob.logHas("", "secondary connection") || !guestJob.logHas("", "root@"+srv.Addr) {
+		t.Errorf("guest-0: did not connect to %s as a secondary connection", srv.Addr)
+	}
+	// Both overlays are on the one device: the guest's tests ran there.
+	for _, id := range []string{"100", "101"} {
+		if _, err := os.Stat(filepath.Join(srv.Root, "lava-"+id, "bin", "lava-test-runner")); err != nil {
+			t.Errorf("overlay of job %s not on the host role's device: %v", id, err)
+		}
+	}
+	noSessionLeft(t, srv)
+	stopAndCheck(t, srv)
+}
