@@ -216,20 +216,22 @@ func TestSSHDeviceFailures(t *testing.T) {
 	}
 }
 
-// A MultiNode group with a secondary ssh connection (LAVA's
-// connection: ssh, host_role): the host role runs on an ssh device (the
-// real sshd) and lava-sends the address sshd answered on; the guest role,
-// with no device of its own, waits for that message in
-// prepare-scp-overlay, copies its overlay to that address and runs its
-// tests on the host role's device. Both meet at a lava-sync.
-func TestSSHSecondaryConnection(t *testing.T) {
-	srv := sshdtest.Start(t, sshdtest.Options{})
+// runSecondary runs testdata/ssh-secondary.yaml, after edit, with the
+// server as the host role's device and the guest role's (secondary)
+// device, and returns basalt's exit status, its output folder and
+// output.
+func runSecondary(t *testing.T, srv *sshdtest.Server, edit func(string) string) (int, string, string) {
+	t.Helper()
 	b, err := os.ReadFile("testdata/ssh-secondary.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	text := strings.ReplaceAll(string(b), "@PROMPT@", srv.Prompt)
+	if edit != nil {
+		text = edit(text)
+	}
 	jobPath := filepath.Join(t.TempDir(), "group.yaml")
-	if err := os.WriteFile(jobPath, []byte(strings.ReplaceAll(string(b), "@PROMPT@", srv.Prompt)), 0o644); err != nil {
+	if err := os.WriteFile(jobPath, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	host := writeDevice(t, srv.Dictionary(false))
@@ -248,10 +250,28 @@ func TestSSHSecondaryConnection(t *testing.T) {
 			t.Logf("basalt output:\n%s", lastLines(stdout.String(), 150))
 		}
 	})
-	if err != nil {
-		t.Fatalf("basalt run: %v", err)
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
 	}
 	assertNoLeftovers(t, tmp)
+	return code, out, stdout.String()
+}
+
+// A MultiNode group with a secondary ssh connection (LAVA's
+// connection: ssh, host_role): the host role runs on an ssh device (the
+// real sshd) and lava-sends the address sshd answered on; the guest role,
+// with no device of its own, waits for that message in
+// prepare-scp-overlay, copies its overlay to that address and runs its
+// tests on the host role's device. Both meet at a lava-sync.
+func TestSSHSecondaryConnection(t *testing.T) {
+	srv := sshdtest.Start(t, sshdtest.Options{})
+	code, out, _ := runSecondary(t, srv, nil)
+	if code != 0 {
+		t.Fatalf("basalt run: exit %d", code)
+	}
 	hostJob := readOutcome(t, filepath.Join(out, "host-0"))
 	guestJob := readOutcome(t, filepath.Join(out, "guest-0"))
 	for _, c := range []string{"host-address", "multinode-send-ipv4", "multinode-send-lava_start", "multinode-sync-clients"} {
@@ -271,6 +291,36 @@ func TestSSHSecondaryConnection(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(srv.Root, "lava-"+id, "bin", "lava-test-runner")); err != nil {
 			t.Errorf("overlay of job %s not on the host role's device: %v", id, err)
 		}
+	}
+	noSessionLeft(t, srv)
+	stopAndCheck(t, srv)
+}
+
+// The address a host role sends is another job's data: one that would be
+// read as an ssh option ends the guest with a Job error before ssh or
+// scp runs, and the host, which does not wait for the guest here, ends
+// complete.
+func TestSSHSecondaryHostileAddress(t *testing.T) {
+	srv := sshdtest.Start(t, sshdtest.Options{})
+	code, out, _ := runSecondary(t, srv, func(s string) string {
+		s = strings.Replace(s, "lava-send ipv4 ipaddr=$ADDR", "lava-send ipv4 ipaddr=-F/tmp/pwned", 1)
+		// The host's lava-sync: the guest never gets there.
+		return strings.Replace(s, "          - lava-sync clients\n      from: inline\n      name: ssh-host", "      from: inline\n      name: ssh-host", 1)
+	})
+	if code == 0 {
+		t.Fatal("the group passed")
+	}
+	guestJob := readOutcome(t, filepath.Join(out, "guest-0"))
+	msg := guestJob.job.String("error_msg")
+	if guestJob.errorType() != "Job" || !strings.Contains(msg, "-F/tmp/pwned") || !strings.Contains(msg, "not a host name or an IP address") {
+		t.Errorf("guest-0 ended %v, want a Job error refusing the address", value.GoString(guestJob.job))
+	}
+	if guestJob.logHas("", "Connecting to device") {
+		t.Errorf("guest-0 started ssh with the hostile address")
+	}
+	hostJob := readOutcome(t, filepath.Join(out, "host-0"))
+	if hostJob.job.String("result") != "pass" {
+		t.Errorf("host-0 ended %v, want complete", value.GoString(hostJob.job))
 	}
 	noSessionLeft(t, srv)
 	stopAndCheck(t, srv)
