@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,6 +126,10 @@ func TestSSHDeviceJob(t *testing.T) {
 		if r := o.result("lava", a); r == nil || r.String("result") != "pass" {
 			t.Errorf("lava/%s: %v", a, value.GoString(r))
 		}
+	}
+	// Unpacked as LAVA does for os: debian, with GNU tar's flags.
+	if !o.logHas("", "tar --warning no-timestamp -C / -xzf /lava-4242/overlay-") {
+		t.Errorf("the overlay was not unpacked with the deployment's tar_flags")
 	}
 	// The overlay landed in the device's file system, not the
 	// dispatcher's.
@@ -324,4 +329,70 @@ func TestSSHSecondaryHostileAddress(t *testing.T) {
 	}
 	noSessionLeft(t, srv)
 	stopAndCheck(t, srv)
+}
+
+// TestSSHTimingBesideLAVA runs the same ssh device job with Debian's
+// lava-dispatcher (lava-run, 2023.01) and with basalt run against the
+// same sshd, alternately, and logs each run's wall time and the medians.
+// It measures, it asserts nothing about times; it runs only when asked:
+//
+//	BASALT_SSH_TIMING=5 go test ./internal/e2e -run TestSSHTimingBesideLAVA -v
+func TestSSHTimingBesideLAVA(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("BASALT_SSH_TIMING"))
+	if n <= 0 {
+		t.Skip("set BASALT_SSH_TIMING=N to time N runs of each")
+	}
+	if _, err := exec.LookPath("lava-run"); err != nil {
+		t.Skip("lava-run (Debian's lava-dispatcher) is not installed")
+	}
+	srv := sshdtest.Start(t, sshdtest.Options{})
+	corpus := filepath.Join("..", "..", "..", "shared", "lava-corpus")
+	rendered, err := os.ReadFile(filepath.Join(corpus, "rendered", "dev", "ssh-host-01.yaml"))
+	if err != nil {
+		t.Skipf("LAVA's rendering of ssh-host-01 (the corpus): %v", err)
+	}
+	// LAVA's own rendering of an ssh device, pointed at the server.
+	lavaDev := strings.NewReplacer(`host: "localhost"`, `host: "`+srv.Addr+`"`, "port: 8022", "port: "+strconv.Itoa(srv.Port),
+		`identity_file: "dynamic_vm_keys/lava"`, `identity_file: "`+srv.ClientKey+`"`).Replace(string(rendered))
+	dir := t.TempDir()
+	lavaDevPath := filepath.Join(dir, "lava-device.yaml")
+	if err := os.WriteFile(lavaDevPath, []byte(lavaDev), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	jobPath := sshJob(t, "timing", srv.Prompt, 1, 60)
+	basaltDev := writeDevice(t, srv.Dictionary(false))
+	// Debian's Python, not a pyenv one first on PATH.
+	env := append(os.Environ(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	var lava, ours []time.Duration
+	for i := 0; i < n; i++ {
+		out := filepath.Join(dir, fmt.Sprintf("lava-%d", i))
+		cmd := exec.Command("lava-run", "--job-id", "4242", "--output-dir", out, "--device", lavaDevPath, jobPath)
+		cmd.Env = env
+		var log bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &log, &log
+		start := time.Now()
+		err := cmd.Run()
+		lava = append(lava, time.Since(start))
+		// lava-run logs on stdout; the job's own result ends it.
+		if err != nil || !strings.Contains(log.String(), `"case": "job", "definition": "lava", "result": "pass"`) ||
+			!strings.Contains(log.String(), "TEST_CASE_ID=on-the-device RESULT=pass") {
+			t.Fatalf("lava-run: %v\n%s", err, lastLines(log.String(), 60))
+		}
+		start = time.Now()
+		o := runOn(t, jobPath, basaltDev)
+		ours = append(ours, time.Since(start))
+		if o.code != 0 {
+			t.Fatalf("basalt run: exit %d\n%s", o.code, lastLines(o.stdout, 40))
+		}
+		t.Logf("run %d: lava-run %.2fs, basalt run %.2fs", i+1, lava[i].Seconds(), ours[i].Seconds())
+	}
+	ml, mb := median(lava), median(ours)
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("median of %d: lava-run %.2fs, basalt run %.2fs, ratio %.1fx (load average %s)", n, ml.Seconds(), mb.Seconds(), ml.Seconds()/mb.Seconds(), strings.TrimSpace(string(load)))
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

@@ -383,7 +383,7 @@ func waitGone(pids []int, d time.Duration) {
 // buildRoot makes the device's file system: busybox for every command
 // (lava-test-runner and its helpers are POSIX shell), bash with its
 // libraries as root's login shell (the shell /etc/passwd names on the
-// host, which sshd runs inside the chroot), device nodes, /etc.
+// host, which sshd runs inside the chroot), GNU tar, device nodes, /etc.
 func buildRoot(root, prompt string) error {
 	for _, d := range []string{"bin", "dev", "etc", "root", "tmp", "lib", "lib64", "var/tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
@@ -422,6 +422,16 @@ func buildRoot(root, prompt string) error {
 		return err
 	}
 	if err := copyWithLibs(root, bash, "/bin/bash"); err != nil {
+		return err
+	}
+	// GNU tar, as on a Debian device: LAVA unpacks the overlay with
+	// "--warning no-timestamp", which busybox's tar does not know.
+	gnuTar, err := exec.LookPath("tar")
+	if err != nil {
+		return err
+	}
+	os.Remove(filepath.Join(root, "bin", "tar"))
+	if err := copyWithLibs(root, gnuTar, "/bin/tar"); err != nil {
 		return err
 	}
 	for _, n := range []struct {

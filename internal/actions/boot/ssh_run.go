@@ -460,7 +460,7 @@ func (a *ScpOverlayUnpack) Run(ctx context.Context, conn pipeline.Connection) (p
 		return conn, pipeline.Bug("no copied overlay to unpack")
 	}
 	words := []string{"tar"}
-	if f, _ := a.Params.Map("deployment_data").Value("tar_flags").(string); f != "" {
+	if f := a.tarFlags(); f != "" {
 		flags, err := shlex.Split(f)
 		if err != nil {
 			return conn, pipeline.JobError("tar_flags %q: %v", f, err)
@@ -478,4 +478,23 @@ func (a *ScpOverlayUnpack) Run(ctx context.Context, conn pipeline.Connection) (p
 		return conn, err
 	}
 	return conn, nil
+}
+
+// tarFlags are the tar_flags of the deployment data of the namespace's
+// last deploy (LAVA's scp-overlay/tar_flags): GNU tar's "--warning
+// no-timestamp" for most systems.
+func (a *ScpOverlayUnpack) tarFlags() string {
+	if a.Job == nil {
+		return ""
+	}
+	flags := ""
+	for _, item := range a.Job.Params.List("actions") {
+		blk, _ := item.(*value.Map)
+		dp := blk.Map("deploy")
+		if dp == nil || pipeline.Namespace(dp) != a.Namespace() {
+			continue
+		}
+		flags, _ = dp.Map("deployment_data").Value("tar_flags").(string)
+	}
+	return flags
 }
