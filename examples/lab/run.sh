@@ -18,8 +18,13 @@
 # emptied at the start of each run (only if this script made it) and kept
 # at the end.
 #
+# Then it reads the job back over REST v0.2 (as a CI system would) and
+# names its web page. With KEEP=1 the lab stays up after the job, to be
+# browsed (log in as admin with the password printed), until Ctrl-C.
+#
 # Settings (environment): BASALT [build/basalt], FIXTURES
-# [build/fixtures/x86_64], LAB_DIR [build/example-lab], LAVACLI [lavacli].
+# [build/fixtures/x86_64], LAB_DIR [build/example-lab], LAVACLI [lavacli],
+# KEEP [unset].
 # Exit status: 0 when the job ended Complete.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -132,7 +137,10 @@ say "serving $fixtures on $images"
 # The lab: the database, with what `lava-server manage` would add.
 db=$lab/basalt.db
 manage() { "$basalt" manage --db "$db" "$@"; }
-manage users add admin --superuser >/dev/null
+# A password for the web pages' login, new at each run (the lab is
+# reachable on 127.0.0.1 only).
+password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+manage users add admin --superuser --passwd "$password" >/dev/null
 token=$(manage tokens add --user admin)
 manage workers add worker01 --description "the example lab's worker" >"$lab/worker01.token"
 chmod 600 "$lab/worker01.token"
@@ -214,4 +222,21 @@ count() { grep -v '^\* lava\.' "$lab/job-$id.results" | grep -c "\[$1\]" || true
 echo
 say "job $id ran on $device: $health; its test cases: $(count pass) pass, $(count fail) fail, $(count skip) skip"
 say "its log: $lab/data/jobs/$id/logs.yaml (the server's copy)"
+
+# The same job over REST v0.2, as KernelCI reads it, and its page.
+rest=$(python3 - "$url" "$token" "$id" <<'PY'
+import json, sys, urllib.request
+url, token, job = sys.argv[1:]
+req = urllib.request.Request(f"{url}/api/v0.2/jobs/{job}/?format=json", headers={"Authorization": "Token " + token})
+j = json.load(urllib.request.urlopen(req, timeout=30))
+print(f"GET /api/v0.2/jobs/{job}/: state {j['state']}, health {j['health']}, device {j['actual_device']}")
+PY
+) || die "REST v0.2 did not answer for job $id"
+say "$rest"
+say "its page: $url/scheduler/job/$id (results: $url/results/$id)"
+if [ -n "${KEEP:-}" ]; then
+	say "KEEP=1: the lab stays up at $url (log in as admin, password $password); Ctrl-C stops it"
+	trap 'k=0; [ "$health" = Complete ] || k=1; exit $k' INT TERM
+	while :; do sleep 1; done
+fi
 [ "$health" = Complete ]

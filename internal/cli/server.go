@@ -179,7 +179,7 @@ func serverMain(ctx context.Context, args []string, _, stderr io.Writer, ready f
 	}
 	auth := webauth.New(st, key)
 	pages, err := web.New(web.Config{Store: st, Logs: logs, Lab: l, Auth: auth, Version: lavarpc.DefaultVersion,
-		DataDir: *dataDir, Logger: log.With("part", "web")})
+		DataDir: *dataDir, Logger: log.With("part", "web"), Events: hub})
 	if err != nil {
 		return fail(err)
 	}

@@ -149,7 +149,8 @@ func TestServerNotifyFlags(t *testing.T) {
 
 // TestServerHandlerRoutes: one listener, routed by path: XML-RPC at
 // LAVA's paths and POST /, the worker protocol under /api/worker/, and
-// the pages everywhere else (GET / is the home page).
+// REST under /api/v0.2/ and /api/v0.3/, the pages everywhere else (GET /
+// is the home page).
 func TestServerHandlerRoutes(t *testing.T) {
 	tag := func(name string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, name) })
@@ -166,7 +167,10 @@ func TestServerHandlerRoutes(t *testing.T) {
 		{"POST", "/api/worker/v1/poll", "workers"},
 		{"GET", "/static/basalt.css", "web"},
 		{"GET", "/api/v0.2/jobs/", "rest"},
+		{"POST", "/api/v0.2/jobs/1/cancel", "rest"},
+		{"GET", "/api/v0.3/token", "rest"},
 		{"GET", "/api/v0.2", "rest"},
+		{"GET", "/api/v0.21/", "web"},
 		{"POST", "/api/v0.3/token/", "rest"},
 		{"GET", "/api/tokens/", "web"},
 		{"GET", "/ws/", "events"},

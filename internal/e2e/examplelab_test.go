@@ -144,6 +144,8 @@ func exampleLab(t *testing.T, lavacli string) {
 		regexp.MustCompile(`(?m)^\* 0_basalt-smoke\.always-fail \[fail\]$`),
 		regexp.MustCompile(`(?m)^\* 1_basalt-guest\.guest-root \[pass\]$`),
 		regexp.MustCompile(`(?m)^example-lab: job 1 ran on qemu0[12]: Complete; its test cases: 8 pass, 1 fail, 1 skip$`),
+		regexp.MustCompile(`(?m)^example-lab: GET /api/v0.2/jobs/1/: state Finished, health Complete, device qemu0[12]$`),
+		regexp.MustCompile(`(?m)^example-lab: its page: http://127\.0\.0\.1:\d+/scheduler/job/1 `),
 		regexp.MustCompile(`(?m)^example-lab: stopped what it started; the lab's data is in ` + regexp.QuoteMeta(lab) + `$`),
 	} {
 		if !want.MatchString(got) {

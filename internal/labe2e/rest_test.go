@@ -2,6 +2,7 @@ package labe2e
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,13 +24,26 @@ const restPython = "/usr/bin/python3"
 // empty log range, 403 without or with a bad token, form and JSON
 // submissions, cancel and resubmit without the trailing slash, results
 // read back by suite and test case.
-func TestRESTClients(t *testing.T) {
+func TestRESTClients(t *testing.T) { restClients(t, false) }
+
+// TestRESTClientsPostgres is TestRESTClients on PostgreSQL (the job lists'
+// filters, counts and pages are SQL).
+func TestRESTClientsPostgres(t *testing.T) {
+	labtest.NeedQEMU(t)
+	if os.Getenv("BASALT_POSTGRES_DSN") == "" {
+		labtest.Missing(t, "BASALT_POSTGRES_DSN is not set: the PostgreSQL lab needs a server (scripts/with-postgres.sh starts one; make test runs it)")
+	}
+	restClients(t, true)
+}
+
+func restClients(t *testing.T, postgres bool) {
 	labtest.NeedQEMU(t)
 	if err := exec.Command(restPython, "-c", "import requests, yaml").Run(); err != nil {
 		labtest.Missing(t, "%s has no requests or yaml module (apt-get install python3-requests python3-yaml, or make deps): %v", restPython, err)
 	}
 	l := newLab(t, labtest.Config{
-		Workers: []string{"w1"},
+		Postgres: postgres,
+		Workers:  []string{"w1"},
 		// qemu02 is in Maintenance: listed, never given the job, so the
 		// device list spans two pages of one.
 		Devices: []labtest.Device{{Name: "qemu01", Worker: "w1"}, {Name: "qemu02", Worker: "w1", Health: "Maintenance"}},

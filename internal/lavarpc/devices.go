@@ -11,13 +11,6 @@ import (
 	"github.com/basalt-lava/basalt/internal/store"
 )
 
-// deviceHealths maps the UPPERCASE names devices.update and devices.add
-// take (LAVA's Device.HEALTH_REVERSE keys) to the store's values.
-var deviceHealths = map[string]store.DeviceHealth{
-	"GOOD": store.HealthGood, "UNKNOWN": store.HealthUnknown, "LOOPING": store.HealthLooping,
-	"BAD": store.HealthBad, "MAINTENANCE": store.HealthMaintenance, "RETIRED": store.HealthRetired,
-}
-
 func (a *api) registerDevices() {
 	a.reg("scheduler.devices.list", 0, 2, "list(show_all=False, offline_info=False): devices by hostname (Retired ones only with show_all).", a.deviceList)
 	a.reg("scheduler.devices.show", 1, 1, "show(hostname): a device's details.", a.deviceShow)
@@ -277,7 +270,7 @@ func (a *api) deviceUpdate(ctx context.Context, p params) (any, error) {
 	}
 	var health store.DeviceHealth
 	if h, ok := p.optStr(5); ok {
-		if health, ok = deviceHealths[h]; !ok {
+		if health, ok = store.ParseDeviceHealthAPI(h); !ok {
 			return nil, badRequest("Health '%s' is invalid", h)
 		}
 	}
@@ -330,7 +323,7 @@ func (a *api) deviceAdd(ctx context.Context, p params) (any, error) {
 	}
 	var health store.DeviceHealth
 	if h, ok := p.optStr(6); ok {
-		if health, ok = deviceHealths[h]; !ok {
+		if health, ok = store.ParseDeviceHealthAPI(h); !ok {
 			return nil, badRequest("Invalid health")
 		}
 	}

@@ -278,7 +278,7 @@ func (a *api) dtDevices(ctx context.Context, p params) (any, error) {
 	}
 	var health store.DeviceHealth
 	if h, ok := p.optStr(1); ok && h != "" {
-		if health, ok = deviceHealths[strings.ToUpper(h)]; !ok {
+		if health, ok = store.ParseDeviceHealthAPI(strings.ToUpper(h)); !ok {
 			return nil, badRequest("Invalid health '%s'", h)
 		}
 	}

@@ -56,18 +56,6 @@ func pyTime(t time.Time) any {
 	return resultexport.PyTime(t)
 }
 
-// jobStates and jobHealths map LAVA's display names to the store's values.
-var (
-	jobStates = map[string]store.JobState{
-		"Submitted": store.JobSubmitted, "Scheduling": store.JobScheduling, "Scheduled": store.JobScheduled,
-		"Running": store.JobRunning, "Canceling": store.JobCanceling, "Finished": store.JobFinished,
-	}
-	jobHealths = map[string]store.JobHealth{
-		"Unknown": store.JobUnknown, "Complete": store.JobComplete,
-		"Incomplete": store.JobIncomplete, "Canceled": store.JobCanceled,
-	}
-)
-
 // capitalize is Python's str.capitalize: first letter upper, rest lower.
 func capitalize(s string) string {
 	if s == "" {
@@ -446,14 +434,14 @@ func pageArgs(p params, i int) (start, limit int, err error) {
 func (a *api) jobList(ctx context.Context, p params) (any, error) {
 	var f store.JobFilter
 	if s, ok := p.optStr(0); ok && s != "" {
-		st, ok := jobStates[capitalize(s)]
+		st, ok := store.ParseJobState(capitalize(s))
 		if !ok {
 			return nil, badRequest("Invalid state '%s'", s)
 		}
 		f.States = []store.JobState{st}
 	}
 	if h, ok := p.optStr(1); ok && h != "" {
-		jh, ok := jobHealths[capitalize(h)]
+		jh, ok := store.ParseJobHealth(capitalize(h))
 		if !ok {
 			return nil, badRequest("Invalid health '%s'", h)
 		}

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -80,4 +81,37 @@ func (l *Logs) wake(job int64) {
 		close(w.ch)
 		delete(l.waits.m, job)
 	}
+}
+
+// Bytes returns the size in bytes of lines [start,end) of job's log
+// (end < 0 or past the end: to the end), from the index alone: a reader
+// can bound what it reads before reading it.
+func (l *Logs) Bytes(job, start, end int64) (int64, error) {
+	if job <= 0 {
+		return 0, ErrBadJob
+	}
+	if start < 0 {
+		return 0, fmt.Errorf("job %d: log lines from %d: a line index is not negative", job, start)
+	}
+	j, err := l.acquire(job, false)
+	if err != nil {
+		return 0, err
+	}
+	defer l.release(j)
+	defer j.mu.Unlock()
+	if end < 0 || end > j.lines {
+		end = j.lines
+	}
+	if start >= end {
+		return 0, nil
+	}
+	from, err := j.end(start - 1)
+	if err != nil {
+		return 0, fmt.Errorf("job %d: %w", job, err)
+	}
+	to, err := j.end(end - 1)
+	if err != nil {
+		return 0, fmt.Errorf("job %d: %w", job, err)
+	}
+	return to - from, nil
 }

@@ -84,3 +84,37 @@ func TestWaitMany(t *testing.T) {
 		}
 	}
 }
+
+// Bytes is the size of a range of lines, from the index.
+func TestBytes(t *testing.T) {
+	t.Parallel()
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{waitRecord(0), waitRecord(1) + "  ", waitRecord(2)}
+	if _, err := l.Append(4, 0, lines); err != nil {
+		t.Fatal(err)
+	}
+	size := func(ls ...string) int64 {
+		n := 0
+		for _, s := range ls {
+			n += len(s) + 1
+		}
+		return int64(n)
+	}
+	for _, c := range []struct {
+		start, end, want int64
+	}{{0, 3, size(lines...)}, {1, 2, size(lines[1])}, {1, -1, size(lines[1:]...)}, {2, 99, size(lines[2])}, {3, 5, 0}, {2, 1, 0}} {
+		got, err := l.Bytes(4, c.start, c.end)
+		if err != nil || got != c.want {
+			t.Errorf("Bytes(%d, %d) = %d, %v; want %d", c.start, c.end, got, err, c.want)
+		}
+	}
+	if n, err := l.Bytes(5, 0, -1); n != 0 || err != nil {
+		t.Errorf("Bytes of a job without a log = %d, %v", n, err)
+	}
+	if _, err := l.Bytes(4, -1, 2); err == nil {
+		t.Error("Bytes from -1: no error")
+	}
+}

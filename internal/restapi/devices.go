@@ -30,7 +30,27 @@ type deviceOut struct {
 	IsSynced            bool    `json:"is_synced"`
 }
 
-func (a *api) deviceJSON(rq *req, d store.Device) (deviceOut, error) {
+// devicesJSON is ds as the API shows them, their last health checks
+// read in one query.
+func (a *api) devicesJSON(rq *req, ds []store.Device) ([]any, error) {
+	names := make([]string, len(ds))
+	for i, d := range ds {
+		names[i] = d.Name
+	}
+	hcs, err := a.store.LastHealthChecks(rq.r.Context(), names)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, deviceJSON(d, hcs))
+	}
+	return out, nil
+}
+
+// deviceJSON is d with its last health check (LAVA's
+// last_health_report_job) from hcs.
+func deviceJSON(d store.Device, hcs map[string]store.Job) deviceOut {
 	o := deviceOut{Hostname: d.Name, DeviceType: d.DeviceType, Description: d.Description, Tags: []int64{},
 		State: string(d.State), Health: string(d.Health), WorkerHost: orNull(d.Worker)}
 	if d.PhysicalOwner != "" {
@@ -42,17 +62,10 @@ func (a *api) deviceJSON(rq *req, d store.Device) (deviceOut, error) {
 	for _, t := range d.Tags {
 		o.Tags = append(o.Tags, NameID("tag", t))
 	}
-	// LAVA's last_health_report_job: the device's last finished health
-	// check.
-	hc, err := a.store.Jobs(rq.r.Context(), store.JobFilter{Device: d.Name, States: []store.JobState{store.JobFinished},
-		Conds: []store.JobCond{{Field: store.FieldHealthCheck, Op: store.OpExact, Value: true}}, NewestFirst: true, Limit: 1})
-	if err != nil {
-		return o, err
+	if hc, ok := hcs[d.Name]; ok {
+		o.LastHealthReportJob = hc.ID
 	}
-	if len(hc) == 1 {
-		o.LastHealthReportJob = hc[0].ID
-	}
-	return o, nil
+	return o
 }
 
 // textMatch applies a django-filter text lookup of a query parameter
@@ -175,13 +188,9 @@ func (a *api) devices(rq *req, seg []string) error {
 			"worker_host": func(d store.Device) string { return d.Worker }, "description": func(d store.Device) string { return d.Description },
 		})
 		limit, offset := rq.pageArgs()
-		var page []any
-		for i := offset; i < len(out) && i < offset+limit; i++ {
-			o, err := a.deviceJSON(rq, out[i])
-			if err != nil {
-				return err
-			}
-			page = append(page, o)
+		page, err := a.devicesJSON(rq, out[min(offset, len(out)):min(offset+limit, len(out))])
+		if err != nil {
+			return err
 		}
 		return rq.page(len(out), limit, offset, page)
 	}
@@ -198,11 +207,11 @@ func (a *api) devices(rq *req, seg []string) error {
 		if err := rq.methods(http.MethodGet); err != nil {
 			return err
 		}
-		o, err := a.deviceJSON(rq, d)
+		o, err := a.devicesJSON(rq, []store.Device{d})
 		if err != nil {
 			return err
 		}
-		return rq.ok(o)
+		return rq.ok(o[0])
 	}
 	if len(seg) != 2 {
 		return errNotFound
@@ -256,12 +265,6 @@ func (a *api) deviceDictionary(rq *req, d store.Device) error {
 	return rq.attachment("application/yaml", d.Name+".yaml", []byte(out))
 }
 
-// deviceHealths are set_health's values (LAVA upper()s the request's).
-var deviceHealths = map[string]store.DeviceHealth{
-	"UNKNOWN": store.HealthUnknown, "GOOD": store.HealthGood, "BAD": store.HealthBad,
-	"MAINTENANCE": store.HealthMaintenance, "LOOPING": store.HealthLooping, "RETIRED": store.HealthRetired,
-}
-
 func (a *api) deviceSetHealth(rq *req, d store.Device) error {
 	if err := rq.methods(http.MethodPost); err != nil {
 		return err
@@ -270,7 +273,8 @@ func (a *api) deviceSetHealth(rq *req, d store.Device) error {
 		return err
 	}
 	h, _ := rq.str("health")
-	health, ok := deviceHealths[strings.ToUpper(h)]
+	// LAVA upper()s the health.
+	health, ok := store.ParseDeviceHealthAPI(strings.ToUpper(h))
 	if !ok {
 		return message(http.StatusBadRequest, fmt.Sprintf("Invalid health: %s", h))
 	}

@@ -262,39 +262,35 @@ var jobParams = map[string]struct {
 func addJobCond(f *store.JobFilter, key, v string) error {
 	switch key {
 	case "state", "state__iexact", "state__in", "health", "health__iexact", "health__in":
+		// Display names, checked; each parameter is one more condition
+		// (state=X&state__in=X,Y both hold, as django-filter ANDs them).
 		base, op, _ := strings.Cut(key, "__")
-		var names []string
+		names := []string{v}
 		if op == "in" {
 			names = strings.Split(v, ",")
-		} else {
-			names = []string{v}
 		}
-		for _, n := range names {
+		for i, n := range names {
 			if op == "iexact" && n != "" {
 				n = strings.ToUpper(n[:1]) + strings.ToLower(n[1:])
 			}
-			if base == "state" {
-				s, ok := jobStates[n]
-				if !ok {
-					return fieldError(key, fmt.Sprintf("Select a valid choice. %s is not one of the available choices: ('Submitted', 'Scheduling', 'Scheduled', 'Running', 'Canceling', 'Finished')", v))
-				}
-				f.States = append(f.States, s)
-			} else {
-				h, ok := jobHealths[n]
-				if !ok {
-					return fieldError(key, fmt.Sprintf("Select a valid choice. %s is not one of the available choices: ('Unknown', 'Complete', 'Incomplete', 'Canceled')", v))
-				}
-				f.Healths = append(f.Healths, h)
+			names[i] = n
+			_, okState := store.ParseJobState(n)
+			_, okHealth := store.ParseJobHealth(n)
+			if base == "state" && !okState {
+				return fieldError(key, fmt.Sprintf("Select a valid choice. %s is not one of the available choices: ('Submitted', 'Scheduling', 'Scheduled', 'Running', 'Canceling', 'Finished')", v))
+			}
+			if base == "health" && !okHealth {
+				return fieldError(key, fmt.Sprintf("Select a valid choice. %s is not one of the available choices: ('Unknown', 'Complete', 'Incomplete', 'Canceled')", v))
 			}
 		}
-		if len(names) > 0 && op != "in" {
-			// state=X twice (state and state__iexact) must both hold:
-			// the last one given wins, which is what a client means.
-			if base == "state" {
-				f.States = f.States[len(f.States)-1:]
-			} else {
-				f.Healths = f.Healths[len(f.Healths)-1:]
-			}
+		field := store.FieldState
+		if base == "health" {
+			field = store.FieldHealth
+		}
+		if op == "in" {
+			f.Conds = append(f.Conds, store.JobCond{Field: field, Op: store.OpIn, Value: names})
+		} else {
+			f.Conds = append(f.Conds, store.JobCond{Field: field, Op: store.OpExact, Value: names[0]})
 		}
 		return nil
 	}
@@ -399,17 +395,6 @@ func parseTime(v string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
-
-var (
-	jobStates = map[string]store.JobState{
-		"Submitted": store.JobSubmitted, "Scheduling": store.JobScheduling, "Scheduled": store.JobScheduled,
-		"Running": store.JobRunning, "Canceling": store.JobCanceling, "Finished": store.JobFinished,
-	}
-	jobHealths = map[string]store.JobHealth{
-		"Unknown": store.JobUnknown, "Complete": store.JobComplete,
-		"Incomplete": store.JobIncomplete, "Canceled": store.JobCanceled,
-	}
-)
 
 func (a *api) jobList(rq *req) error {
 	f, err := jobFilter(rq)

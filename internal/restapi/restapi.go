@@ -117,6 +117,10 @@ const maxBody = 16 << 20
 // defaultLimit is LAVA's REST page size.
 const defaultLimit = 50
 
+// maxPage bounds limit and offset (LAVA sets no maximum: this one is
+// beyond any lab's row count).
+const maxPage = 1 << 40
+
 // req is one request as the handlers see it.
 type req struct {
 	w    http.ResponseWriter
@@ -380,7 +384,8 @@ func (rq *req) pageArgs() (limit, offset int) {
 	if n, err := strconv.Atoi(q.Get("offset")); err == nil && n > 0 {
 		offset = n
 	}
-	return limit, offset
+	// Bounded so that offset+limit never overflows.
+	return min(limit, maxPage), min(offset, maxPage)
 }
 
 // page answers one page of a list: count items in all, results those

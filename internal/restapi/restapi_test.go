@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -256,6 +257,8 @@ func TestJobs(t *testing.T) {
 		{name: "default order is -id", path: "/api/v0.2/jobs/", status: 200, check: wantNames("id", fmt.Sprint(l.queued), fmt.Sprint(l.pub))},
 		{name: "state filter", path: "/api/v0.2/jobs/?state=Finished", status: 200, check: wantNames("id", fmt.Sprint(l.pub))},
 		{name: "state__in filter", path: "/api/v0.2/jobs/?state__in=Submitted,Running", status: 200, check: wantNames("id", fmt.Sprint(l.queued))},
+		{name: "state and state__in both hold", path: "/api/v0.2/jobs/?state=Finished&state__in=Submitted,Running", status: 200, check: wantNames("id")},
+		{name: "state__iexact", path: "/api/v0.2/jobs/?state__iexact=finished", status: 200, check: wantNames("id", fmt.Sprint(l.pub))},
 		{name: "health filter", path: "/api/v0.2/jobs/?health=Complete", status: 200, check: wantNames("id", fmt.Sprint(l.pub))},
 		{name: "bad state is 400", path: "/api/v0.2/jobs/?state=Bogus", status: 400, check: func(t *testing.T, r reply) { field(t, r, "state") }},
 		{name: "id__gt", path: fmt.Sprintf("/api/v0.2/jobs/?id__gt=%d", l.pub), user: "admin", status: 200,
@@ -319,11 +322,39 @@ func TestJobs(t *testing.T) {
 				t.Errorf("metadata %#v is not a YAML string", c["metadata"])
 			}
 		}},
+		{name: "suite detail", path: fmt.Sprintf("/api/v0.2/jobs/%d/suites/%d/", l.pub, l.suite), status: 200, check: func(t *testing.T, r reply) {
+			if field(t, r, "name") != "0_smoke" {
+				t.Errorf("%s", r.body)
+			}
+		}},
+		{name: "suite csv", path: fmt.Sprintf("/api/v0.2/jobs/%d/suites/%d/csv/", l.pub, l.suite), status: 200, check: func(t *testing.T, r reply) {
+			rows, err := resultexport.ParseCSV(strings.NewReader(string(r.body)))
+			if err != nil || len(rows) != 2 || r.header.Get("Content-Disposition") != "attachment; filename=suite_0_smoke.csv" {
+				t.Errorf("csv %s %v (%v)", r.body, r.header, err)
+			}
+		}},
+		{name: "suite yaml paged", path: fmt.Sprintf("/api/v0.2/jobs/%d/suites/%d/yaml/?limit=1&offset=1", l.pub, l.suite), status: 200, check: func(t *testing.T, r reply) {
+			var cases []map[string]any
+			if err := yaml.Unmarshal(r.body, &cases); err != nil || len(cases) != 1 || cases[0]["name"] != "uname" {
+				t.Errorf("yaml %s (%v)", r.body, err)
+			}
+		}},
+		{name: "suite test detail in another suite is 404", path: fmt.Sprintf("/api/v0.2/jobs/%d/suites/%d/tests/%d/", l.pub, l.suite, l.suite-1), status: 404},
 		{name: "suite unknown", path: jp("/api/v0.2/jobs/%d/suites/999999/tests/"), status: 404},
 		{name: "tests of the job", path: jp("/api/v0.2/jobs/%d/tests/"), status: 200, check: wantNames("name", "job", "pwd", "uname")},
 		{name: "test detail", path: fmt.Sprintf("/api/v0.2/jobs/%d/tests/%d/", l.pub, l.caseFail), status: 200, check: func(t *testing.T, r reply) {
 			if field(t, r, "result") != "fail" || field(t, r, "measurement") != nil {
 				t.Errorf("case %s", r.body)
+			}
+			// lava-api parses these strictly: logged set, metadata a YAML
+			// string with definition, case and result.
+			var md map[string]any
+			if s, ok := field(t, r, "metadata").(string); !ok || yaml.Unmarshal([]byte(s), &md) != nil ||
+				md["definition"] != "0_smoke" || md["case"] != "uname" || md["result"] != "fail" {
+				t.Errorf("metadata %v", field(t, r, "metadata"))
+			}
+			if l, _ := field(t, r, "logged").(string); !strings.HasSuffix(l, "Z") {
+				t.Errorf("logged %q", l)
 			}
 		}},
 		{name: "junit", path: jp("/api/v0.2/jobs/%d/junit/"), status: 200, check: func(t *testing.T, r reply) {
@@ -441,7 +472,16 @@ func readFile(t *testing.T, path string) string {
 
 func TestDevicesAndMore(t *testing.T) {
 	e := newEnv(t)
+	ctx := context.Background()
+	hc, err := e.st.ScheduleHealthCheck(ctx, store.NewJob{Definition: "job_name: hc\n", Submitter: "admin", DeviceType: "qemu", HealthCheck: true}, "qemu01")
+	must(t, err)
+	if _, ok, err := e.st.ClaimJob(ctx, "w1", time.Now()); err != nil || !ok {
+		t.Fatalf("ClaimJob = %v, %v", ok, err)
+	}
+	must(t, e.st.FinishJob(ctx, hc, store.Finish{Health: store.JobComplete, DeviceHealth: store.HealthGood}, time.Now()))
 	e.run(t, []restCase{
+		{name: "huge limit and offset", path: "/api/v0.2/devices/?limit=9223372036854775807&offset=9223372036854775807", status: 200},
+		{name: "huge limit", path: "/api/v0.2/jobs/?limit=9223372036854775807", status: 200},
 		{name: "devices hide retired", path: "/api/v0.2/devices/", status: 200, check: wantNames("hostname", "qemu01", "qemu02")},
 		{name: "devices all", path: "/api/v0.2/devices/?all=1", status: 200, check: wantNames("hostname", "old01", "qemu01", "qemu02")},
 		{name: "devices without slash", path: "/api/v0.2/devices?limit=1", status: 200, check: func(t *testing.T, r reply) {
@@ -449,12 +489,13 @@ func TestDevicesAndMore(t *testing.T) {
 				t.Errorf("%s", r.body)
 			}
 		}},
-		{name: "devices by health, any case", path: "/api/v0.2/devices/?health=unknown&worker_host=w1", status: 200, check: wantNames("hostname", "qemu01")},
+		{name: "devices by health, any case", path: "/api/v0.2/devices/?health=good&worker_host=w1", status: 200, check: wantNames("hostname", "qemu01")},
+		{name: "devices by health, none", path: "/api/v0.2/devices/?health=GOOD&worker_host=w2", status: 200, check: wantNames("hostname")},
 		{name: "devices by tag", path: "/api/v0.2/devices/?tags__name=kvm", status: 200, check: wantNames("hostname", "qemu01")},
 		{name: "devices ordering", path: "/api/v0.2/devices/?ordering=-hostname", status: 200, check: wantNames("hostname", "qemu02", "qemu01")},
 		{name: "device detail", path: "/api/v0.2/devices/qemu01/", status: 200, check: func(t *testing.T, r reply) {
 			m := r.json(t)
-			if m["device_type"] != "qemu" || m["health"] != "Unknown" || m["state"] != "Idle" || m["worker_host"] != "w1" ||
+			if m["device_type"] != "qemu" || m["health"] != "Good" || m["state"] != "Idle" || m["worker_host"] != "w1" || m["last_health_report_job"] != float64(hc) ||
 				fmt.Sprint(m["tags"]) != fmt.Sprint([]any{float64(NameID("tag", "kvm"))}) {
 				t.Errorf("device %v", m)
 			}
@@ -511,6 +552,14 @@ func TestDevicesAndMore(t *testing.T) {
 			}
 		}},
 		{name: "health check absent is 400", path: "/api/v0.2/devicetypes/bbb/health_check/", status: 400},
+		{name: "health check of an unknown type is 404", path: "/api/v0.2/devicetypes/nope/health_check/", status: 404},
+		{name: "health check set", method: "POST", path: "/api/v0.2/devicetypes/bbb/health_check/", user: "admin", body: url.Values{"config": {"job_name: hc\n"}}, status: 204},
+		{name: "health check set read back", path: "/api/v0.2/devicetypes/bbb/health_check", status: 200, check: func(t *testing.T, r reply) {
+			if string(r.body) != "job_name: hc\n" {
+				t.Errorf("%q", r.body)
+			}
+		}},
+		{name: "health check set without config", method: "POST", path: "/api/v0.2/devicetypes/bbb/health_check/", user: "admin", body: url.Values{}, status: 400},
 		{name: "device type unknown", path: "/api/v0.2/devicetypes/nope/", status: 404},
 		{name: "workers", path: "/api/v0.2/workers/", status: 200, check: wantNames("hostname", "w1", "w2")},
 		{name: "worker detail", path: "/api/v0.2/workers/w1/", status: 200, check: func(t *testing.T, r reply) {

@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -28,7 +29,7 @@ type caseOut struct {
 	Unit         string `json:"unit"`
 	Name         string `json:"name"`
 	Measurement  any    `json:"measurement"`
-	Metadata     any    `json:"metadata"`
+	Metadata     string `json:"metadata"`
 	Suite        int64  `json:"suite"`
 	StartLogLine any    `json:"start_log_line"`
 	EndLogLine   any    `json:"end_log_line"`
@@ -41,15 +42,30 @@ func (rq *req) suiteJSON(job int64, s resultexport.Suite) suiteOut {
 		ResourceURI: rq.absURL(fmt.Sprintf("%sjobs/%d/suites/%d/", rq.base, job, s.ID), nil)}
 }
 
-func (rq *req) caseJSON(job, suite int64, r store.Result) caseOut {
+// caseJSON is r of job j in suite. Clients parse strictly what LAVA
+// always fills: lava-api wants logged set and metadata a YAML string with
+// definition, case and result. A result stored before Basalt kept its
+// time gets the job's end (else submit) time; one without metadata
+// gets those three keys.
+func (rq *req) caseJSON(j store.Job, suite int64, r store.Result) caseOut {
+	logged := r.Logged
+	if logged.IsZero() {
+		logged = j.Ended
+	}
+	if logged.IsZero() {
+		logged = j.Submitted
+	}
 	o := caseOut{ID: r.ID, Result: r.Result, Unit: r.Units, Name: r.Case, Suite: suite,
-		ResourceURI: rq.absURL(fmt.Sprintf("%sjobs/%d/suites/%d/tests/%d/", rq.base, job, suite, r.ID), nil),
-		Logged:      isoTime(r.Logged)}
+		ResourceURI: rq.absURL(fmt.Sprintf("%sjobs/%d/suites/%d/tests/%d/", rq.base, j.ID, suite, r.ID), nil),
+		Logged:      isoTime(logged), Metadata: r.Metadata}
 	if r.Measurement != nil {
 		o.Measurement = resultexport.Measurement(r.Measurement)
 	}
-	if r.Metadata != "" {
-		o.Metadata = r.Metadata
+	if r.Metadata == "" {
+		b, err := json.Marshal(map[string]string{"case": r.Case, "definition": r.Suite, "result": r.Result})
+		if err == nil {
+			o.Metadata = string(b)
+		}
 	}
 	if r.LogStart != nil {
 		o.StartLogLine = *r.LogStart
@@ -89,9 +105,9 @@ func (a *api) results(rq *req, seg []string) error {
 	if seg[1] == "tests" {
 		switch len(seg) {
 		case 2:
-			return a.caseList(rq, j.ID, filterCases(rs, q.Get("name"), q.Get("result")), suiteOf)
+			return a.caseList(rq, j, filterCases(rs, q.Get("name"), q.Get("result")), suiteOf)
 		case 3:
-			return a.caseDetail(rq, j.ID, rs, seg[2], suiteOf, "")
+			return a.caseDetail(rq, j, rs, seg[2], suiteOf, "")
 		}
 		return errNotFound
 	}
@@ -131,9 +147,9 @@ func (a *api) results(rq *req, seg []string) error {
 	case "tests":
 		switch len(seg) {
 		case 4:
-			return a.caseList(rq, j.ID, filterCases(cases, q.Get("name"), q.Get("result")), suiteOf)
+			return a.caseList(rq, j, filterCases(cases, q.Get("name"), q.Get("result")), suiteOf)
 		case 5:
-			return a.caseDetail(rq, j.ID, cases, seg[4], suiteOf, suite.Name)
+			return a.caseDetail(rq, j, cases, seg[4], suiteOf, suite.Name)
 		}
 	case "csv", "yaml":
 		if len(seg) != 4 {
@@ -176,7 +192,7 @@ func filterCases(rs []store.Result, name, result string) []store.Result {
 	return out
 }
 
-func (a *api) caseList(rq *req, job int64, rs []store.Result, suiteOf map[string]int64) error {
+func (a *api) caseList(rq *req, job store.Job, rs []store.Result, suiteOf map[string]int64) error {
 	out := make([]caseOut, 0, len(rs))
 	for _, r := range rs {
 		out = append(out, rq.caseJSON(job, suiteOf[r.Suite], r))
@@ -184,7 +200,7 @@ func (a *api) caseList(rq *req, job int64, rs []store.Result, suiteOf map[string
 	return pageOf(rq, out)
 }
 
-func (a *api) caseDetail(rq *req, job int64, rs []store.Result, id string, suiteOf map[string]int64, suite string) error {
+func (a *api) caseDetail(rq *req, job store.Job, rs []store.Result, id string, suiteOf map[string]int64, suite string) error {
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil {
 		return errNotFound

@@ -36,7 +36,9 @@ const (
 	FieldSubmitter   JobField = "submitter"             // the user name
 	FieldGroup       JobField = "target_group"
 	FieldHealthCheck JobField = "health_check"
-	FieldTag         JobField = "tags" // Op exact or in: the job asks for that tag (one of them)
+	FieldTag         JobField = "tags"   // Op exact or in: the job asks for that tag (one of them)
+	FieldState       JobField = "state"  // a JobState's name
+	FieldHealth      JobField = "health" // a JobHealth's name
 )
 
 // CondOp is a django-filter lookup.
@@ -81,6 +83,8 @@ var jobFields = map[JobField]fieldKind{
 	FieldGroup:       {"target_group", 's', true},
 	FieldHealthCheck: {"health_check", 'b', false},
 	FieldTag:         {"tags", 'g', false},
+	FieldState:       {"state", 's', false},
+	FieldHealth:      {"health", 's', false},
 }
 
 // ops lists the lookups each kind of field takes.

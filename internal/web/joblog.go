@@ -66,6 +66,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/events"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -86,6 +87,9 @@ const (
 	logMaxBehind = 5000
 	// logStreamBatch bounds the lines of one "lines" event.
 	logStreamBatch = 500
+	// logWindowBytes bounds the bytes of log one page, range or event
+	// reads (a line can be up to a megabyte); at least one line is read.
+	logWindowBytes = 2 << 20
 	// logSizeLimit is LAVA's LOG_SIZE_LIMIT for log_pipeline_incremental:
 	// over it the endpoint answers [] and X-Size-Warning: 1.
 	logSizeLimit = 5 << 20
@@ -187,9 +191,9 @@ func (s *logSplitter) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// scanLog calls fn with each line of job's log in [start,end), read
+// logScan calls fn with each line of job's log in [start,end), read
 // through a fixed buffer.
-func scanLog(logs *logstore.Logs, job, start, end int64, fn func(n int64, line []byte) error) error {
+func logScan(logs *logstore.Logs, job, start, end int64, fn func(n int64, line []byte) error) error {
 	sp := &logSplitter{n: start, fn: fn}
 	bw := bufio.NewWriterSize(sp, 64<<10)
 	if _, err := logs.Read(job, start, end, bw); err != nil {
@@ -202,11 +206,57 @@ func scanLog(logs *logstore.Logs, job, start, end int64, fn func(n int64, line [
 // logMaxMsg.
 func logReadRecords(logs *logstore.Logs, job, start, end int64) ([]logRecord, error) {
 	var recs []logRecord
-	err := scanLog(logs, job, start, end, func(n int64, line []byte) error {
+	err := logScan(logs, job, start, end, func(n int64, line []byte) error {
 		recs = append(recs, logDecode(n, line, logMaxMsg))
 		return nil
 	})
 	return recs, err
+}
+
+// logFitTail returns the first line of the longest range ending at end,
+// starting at start or later, that holds at most logWindowBytes (at
+// least the last line).
+func logFitTail(logs *logstore.Logs, job, start, end int64) (int64, error) {
+	if n, err := logs.Bytes(job, start, end); err != nil || n <= logWindowBytes || end-start <= 1 {
+		return start, err
+	}
+	lo, hi := start+1, end-1 // the answer is in [lo, hi]
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		n, err := logs.Bytes(job, mid, end)
+		if err != nil {
+			return 0, err
+		}
+		if n <= logWindowBytes {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo, nil
+}
+
+// logFitHead returns the end of the longest range starting at start,
+// ending at end or before, that holds at most logWindowBytes (at least
+// the first line).
+func logFitHead(logs *logstore.Logs, job, start, end int64) (int64, error) {
+	if n, err := logs.Bytes(job, start, end); err != nil || n <= logWindowBytes || end-start <= 1 {
+		return end, err
+	}
+	lo, hi := start+1, end-1 // the answer is in [lo, hi]
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		n, err := logs.Bytes(job, start, mid)
+		if err != nil {
+			return 0, err
+		}
+		if n <= logWindowBytes {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, nil
 }
 
 // logView is the log part of the job page.
@@ -222,12 +272,12 @@ type logView struct {
 // Earlier is the range the "earlier lines" link loads, [EarlierStart, First).
 func (v logView) EarlierStart() int64 { return max(0, v.First-logTailLines) }
 
-// renderLog writes recs as HTML: each record a .log-line, the records of
+// logRender writes recs as HTML: each record a .log-line, the records of
 // an action between its start: and end: lines folded in a .log-section.
 // A section is open while it has no end (running, or started before a
 // failure) or when an error was logged inside it, closed otherwise. An
 // end: whose start is not among recs is an ordinary line.
-func renderLog(w *bytes.Buffer, job string, recs []logRecord) {
+func logRender(w *bytes.Buffer, job string, recs []logRecord) {
 	// Pair starts with ends first, to know which sections close and
 	// which hold an error, before writing their opening tags.
 	type section struct {
@@ -481,12 +531,20 @@ func (s *site) logTail(j store.Job, r *http.Request) (logView, error) {
 		}
 	}
 	end := min(total, start+logTailLines)
+	if q := r.URL.Query().Get("start"); q != "" {
+		end, err = logFitHead(s.c.Logs, j.ID, start, end)
+	} else {
+		start, err = logFitTail(s.c.Logs, j.ID, start, end)
+	}
+	if err != nil {
+		return v, err
+	}
 	recs, err := logReadRecords(s.c.Logs, j.ID, start, end)
 	if err != nil {
 		return v, err
 	}
 	var b bytes.Buffer
-	renderLog(&b, id, recs)
+	logRender(&b, id, recs)
 	v.HTML, v.First, v.Next = b.Bytes(), start, end
 	return v, nil
 }
@@ -518,13 +576,19 @@ func (s *site) logLines(w http.ResponseWriter, r *http.Request) {
 	if end-start > logMaxRange {
 		start = end - logMaxRange
 	}
+	if start < end {
+		if start, err = logFitTail(s.c.Logs, j.ID, start, end); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	recs, err := logReadRecords(s.c.Logs, j.ID, start, end)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	var b bytes.Buffer
-	renderLog(&b, jobDisplayID(j), recs)
+	logRender(&b, jobDisplayID(j), recs)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("X-Log-First", strconv.FormatInt(start, 10))
@@ -558,7 +622,7 @@ func (s *site) logIncremental(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	b.WriteByte('[')
 	n := 0
-	err = scanLog(s.c.Logs, j.ID, first, -1, func(i int64, line []byte) error {
+	err = logScan(s.c.Logs, j.ID, first, -1, func(i int64, line []byte) error {
 		if n > 0 {
 			b.WriteString(", ")
 		}
@@ -612,7 +676,9 @@ type logStreamState struct {
 	Health   string `json:"health"`
 	Label    string `json:"label"`
 	Device   string `json:"device"`
+	Worker   string `json:"worker"`
 	Started  string `json:"started"`
+	Ended    string `json:"ended"`
 	Duration string `json:"duration"`
 	Error    string `json:"error"`
 	Finished bool   `json:"finished"`
@@ -622,9 +688,15 @@ func logStateOf(j store.Job, now time.Time) logStreamState {
 	st := logStreamState{State: string(j.State), Health: string(j.Health), Label: jobStateLabel(j),
 		Device: j.Device, Finished: j.State == store.JobFinished}
 	if !j.Started.IsZero() {
-		st.Started = j.Started.UTC().Format(jobTimeLayout)
-		st.Duration = jobDuration(j, now)
+		st.Started = jobTime(j.Started)
+		// Whole seconds: a finer duration would change at every wake.
+		end := j.Ended
+		if end.IsZero() {
+			end = now
+		}
+		st.Duration = jobHumanDuration(end.Sub(j.Started).Truncate(time.Second))
 	}
+	st.Ended = jobTime(j.Ended)
 	if j.ErrorClass != "" || j.ErrorMsg != "" {
 		st.Error = strings.TrimSpace(j.ErrorClass + " error: " + j.ErrorMsg)
 	}
@@ -663,7 +735,7 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	if !s.streams().add(ctx, cancel) {
+	if !s.logStreamSet().add(ctx, cancel) {
 		s.fail(w, r, &httpError{Code: http.StatusServiceUnavailable, Msg: "the server is stopping"})
 		return
 	}
@@ -674,32 +746,52 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	id := jobDisplayID(j)
 
+	// With the events hub, the job's changes come as events (subscribed
+	// before the first read, so none is lost in between); without it,
+	// the store is read when the log wakes the stream (at most once a
+	// second) and every logStateInterval.
+	var watch *logJobWatch
+	if s.c.Events != nil {
+		watch = logWatchJob(ctx, s.c.Events, j.ID)
+	}
 	var last logStreamState
 	sentState := false
-	var lastCheck time.Time
-	pending := false // a check was put off: look again at lastCheck+1s
-	// checkState reads the job and sends its state if it changed; at
-	// most once a second (a log growing fast wakes the loop often).
-	checkState := func(force bool) error {
-		now := time.Now()
-		if !force && now.Sub(lastCheck) < time.Second {
-			pending = true
-			return nil
-		}
-		lastCheck, pending = now, false
+	var lastRead time.Time
+	pending := false // a read was put off: read again at lastRead+1s
+	readJob := func() error {
 		nj, err := s.c.Store.Job(ctx, j.ID)
-		if err != nil {
-			return err
+		if err == nil {
+			j, lastRead, pending = nj, time.Now(), false
 		}
-		j = nj
-		cur := logStateOf(j, now)
+		return err
+	}
+	// The worker of the job's device, looked up when the device changes.
+	var worker, workerOf string
+	// sendState sends the job's state if it changed, else a comment when
+	// keepalive is set (it keeps proxies from closing a quiet stream).
+	sendState := func(keepalive bool) error {
+		if j.Device != workerOf {
+			worker, workerOf = "", j.Device
+			if d, err := s.c.Store.Device(ctx, j.Device); err == nil {
+				worker = d.Worker
+			}
+		}
+		cur := logStateOf(j, time.Now())
+		cur.Worker = worker
 		if !sentState || cur != last {
 			last, sentState = cur, true
 			return logSendEvent(w, "state", "", cur)
 		}
+		if keepalive {
+			_, err := io.WriteString(w, ": waiting\n\n")
+			return err
+		}
 		return nil
 	}
-	if err := checkState(true); err != nil {
+	if err := readJob(); err != nil {
+		return
+	}
+	if err := sendState(false); err != nil {
 		return
 	}
 	fl.Flush()
@@ -716,7 +808,10 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		for next < total {
-			end := min(total, next+logStreamBatch)
+			end, err := logFitHead(s.c.Logs, j.ID, next, min(total, next+logStreamBatch))
+			if err != nil {
+				return
+			}
 			if err := s.logSendLines(w, id, j.ID, next, end); err != nil {
 				return
 			}
@@ -735,22 +830,102 @@ func (s *site) logStream(w http.ResponseWriter, r *http.Request) {
 		}
 		wait := logStateInterval
 		if pending {
-			wait = max(time.Until(lastCheck.Add(time.Second)), time.Millisecond)
+			wait = max(time.Until(lastRead.Add(time.Second)), time.Millisecond)
 		}
 		wctx, cancel := context.WithTimeout(ctx, wait)
+		watch.waiting(cancel)
 		err = s.c.Logs.Wait(wctx, j.ID, next)
+		watch.waiting(nil)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		timedOut := errors.Is(err, context.DeadlineExceeded)
+		if err != nil && !timedOut && !errors.Is(err, context.Canceled) {
 			return
 		}
-		if err := checkState(errors.Is(err, context.DeadlineExceeded)); err != nil {
+		var rerr error
+		switch {
+		case watch != nil:
+			changed, missed := watch.take()
+			if missed {
+				rerr = readJob()
+			} else if changed != nil {
+				j = *changed
+			}
+		case timedOut || time.Since(lastRead) >= time.Second:
+			rerr = readJob()
+		default:
+			pending = true
+		}
+		if rerr != nil {
+			return
+		}
+		if err := sendState(timedOut); err != nil {
 			return
 		}
 		fl.Flush()
 	}
+}
+
+// logJobWatch is a live stream's subscription to its job's changes.
+type logJobWatch struct {
+	mu      sync.Mutex
+	changed *store.Job         // the job after its last change
+	missed  bool               // events were lost: read the store
+	cancel  context.CancelFunc // ends the stream's current wait
+}
+
+// logWatchJob subscribes to the hub's events about job until ctx ends.
+// Each one (or a loss of events) ends the stream's current wait.
+func logWatchJob(ctx context.Context, hub *events.Hub, job int64) *logJobWatch {
+	ch, stop := hub.Subscribe(16)
+	context.AfterFunc(ctx, stop)
+	w := &logJobWatch{}
+	go func() {
+		for e := range ch {
+			mine := e.Kind == events.TestJob && e.Job != nil && e.Job.ID == job
+			if !mine && e.Missed == 0 {
+				continue
+			}
+			w.mu.Lock()
+			if mine {
+				j := *e.Job
+				w.changed = &j
+			}
+			if e.Missed > 0 {
+				w.missed = true
+			}
+			if w.cancel != nil {
+				w.cancel()
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+// waiting records the cancel of the stream's current wait (nil: none);
+// a change already there ends it at once. A nil watch does nothing.
+func (w *logJobWatch) waiting(cancel context.CancelFunc) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cancel = cancel
+	if cancel != nil && (w.changed != nil || w.missed) {
+		cancel()
+	}
+}
+
+// take returns and forgets what changed since the last take.
+func (w *logJobWatch) take() (changed *store.Job, missed bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	changed, missed = w.changed, w.missed
+	w.changed, w.missed = nil, false
+	return changed, missed
 }
 
 // logStreamLine is one line of a "lines" event.
@@ -814,12 +989,12 @@ type logStreams struct {
 	cancels map[context.Context]context.CancelFunc
 }
 
-// liveStreams holds each site's streams (keyed by *site, so that the
+// logLiveStreams holds each site's streams (keyed by *site, so that the
 // skeleton's site needs no field for them).
-var liveStreams sync.Map
+var logLiveStreams sync.Map
 
-func (s *site) streams() *logStreams {
-	v, _ := liveStreams.LoadOrStore(s, &logStreams{cancels: map[context.Context]context.CancelFunc{}})
+func (s *site) logStreamSet() *logStreams {
+	v, _ := logLiveStreams.LoadOrStore(s, &logStreams{cancels: map[context.Context]context.CancelFunc{}})
 	return v.(*logStreams)
 }
 
@@ -848,7 +1023,7 @@ func CloseStreams(h http.Handler) {
 	if !ok {
 		return
 	}
-	ls := s.streams()
+	ls := s.logStreamSet()
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	ls.closed = true

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/events"
+	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
 )
 
@@ -67,6 +69,8 @@ func (s *sseReader) next(t *testing.T) sseEvent {
 			}
 			line = strings.TrimSuffix(line, "\n")
 			switch {
+			case line == "" && ev.Event == "" && ev.Data == "":
+				// A comment only (": waiting"): not an event.
 			case line == "":
 				ch <- result{ev, nil}
 				return
@@ -91,6 +95,17 @@ func (s *sseReader) next(t *testing.T) sseEvent {
 	return sseEvent{}
 }
 
+// nextOf reads events until one of kind (a running job's state events
+// come whenever its duration ticks).
+func (s *sseReader) nextOf(t *testing.T, kind string) sseEvent {
+	t.Helper()
+	for {
+		if ev := s.next(t); ev.Event == kind {
+			return ev
+		}
+	}
+}
+
 func record(i int, lvl, msg string) string {
 	return fmt.Sprintf(`- {"dt": "2026-12-07T02:00:%02d.000000+00:00", "lvl": "%s", "msg": "%s"}`, i%60, lvl, msg)
 }
@@ -100,7 +115,12 @@ func record(i int, lvl, msg string) string {
 // stops; a reconnecting browser resumes from its Last-Event-ID.
 func TestLogStream(t *testing.T) {
 	t.Parallel()
-	f := newJobFixture(t)
+	t.Run("store", func(t *testing.T) { t.Parallel(); testLogStream(t, nil) })
+	t.Run("events", func(t *testing.T) { t.Parallel(); testLogStream(t, events.NewHub()) })
+}
+
+func testLogStream(t *testing.T, hub *events.Hub) {
+	f := newJobFixtureHub(t, hub)
 	j := f.start(t, f.submit(t, nil))
 	f.appendLog(t, j.ID, exampleLog(t)[:10])
 
@@ -108,11 +128,11 @@ func TestLogStream(t *testing.T) {
 	ev := s.next(t)
 	var st logStreamState
 	must(t, json.Unmarshal([]byte(ev.Data), &st))
-	if ev.Event != "state" || st.State != "Running" || st.Device != "qemu-01" || st.Finished {
+	if ev.Event != "state" || st.State != "Running" || st.Device != "qemu-01" || st.Worker != "w1" || st.Finished {
 		t.Fatalf("first event %+v", ev)
 	}
 	f.appendLog(t, j.ID, []string{record(10, "target", "a line appended while the page watches")})
-	ev = s.next(t)
+	ev = s.nextOf(t, "lines")
 	var lines struct {
 		First, Next int64
 		Lines       []logStreamLine
@@ -125,14 +145,20 @@ func TestLogStream(t *testing.T) {
 		t.Errorf("the line's HTML: %s", h)
 	}
 	f.appendLog(t, j.ID, []string{record(11, "info", "start: 3 lava-test-retry (timeout 00:05:00) [common]")})
-	ev = s.next(t)
+	ev = s.nextOf(t, "lines")
 	must(t, json.Unmarshal([]byte(ev.Data), &lines))
 	if len(lines.Lines) != 1 || lines.Lines[0].Action != "start" || lines.Lines[0].Level != "3" {
 		t.Errorf("a start record: %+v", ev)
 	}
 
-	f.finish(t, j, store.JobComplete, "", "")
-	f.appendLog(t, j.ID, []string{record(12, "info", "end: 3 lava-test-retry (duration 00:00:01) [common]")})
+	if hub != nil {
+		// The finish alone wakes the stream: its event says Finished.
+		f.appendLog(t, j.ID, []string{record(12, "info", "end: 3 lava-test-retry (duration 00:00:01) [common]")})
+		f.finish(t, j, store.JobComplete, "", "")
+	} else {
+		f.finish(t, j, store.JobComplete, "", "")
+		f.appendLog(t, j.ID, []string{record(12, "info", "end: 3 lava-test-retry (duration 00:00:01) [common]")})
+	}
 	var sawLine, sawFinished bool
 	for {
 		ev := s.next(t)
@@ -199,7 +225,7 @@ func TestLogStreamSkips(t *testing.T) {
 	}
 }
 
-// renderLog folds actions, colours levels, links results and cuts long
+// logRender folds actions, colours levels, links results and cuts long
 // messages as the golden file shows; an end without its start is a
 // plain line, a section with an error stays open.
 func TestRenderLogGolden(t *testing.T) {
@@ -227,7 +253,7 @@ func TestRenderLogGolden(t *testing.T) {
 		recs = append(recs, logDecode(int64(i), []byte(l), logMaxMsg))
 	}
 	var b bytes.Buffer
-	renderLog(&b, "7", recs)
+	logRender(&b, "7", recs)
 	golden := filepath.Join("testdata", "render.golden.html")
 	if *update {
 		must(t, os.WriteFile(golden, b.Bytes(), 0o644))
@@ -235,7 +261,7 @@ func TestRenderLogGolden(t *testing.T) {
 	want, err := os.ReadFile(golden)
 	must(t, err)
 	if b.String() != string(want) {
-		t.Errorf("renderLog differs from %s (go test -update to accept):\n%s", golden, b.String())
+		t.Errorf("logRender differs from %s (go test -update to accept):\n%s", golden, b.String())
 	}
 }
 
@@ -285,4 +311,37 @@ func TestCloseStreams(t *testing.T) {
 	}
 	resp, body := f.get(t, "", "/scheduler/job/1/log_stream?line=3")
 	wantStatus(t, resp, body, http.StatusServiceUnavailable)
+}
+
+// logFitTail and logFitHead cut a range of lines to logWindowBytes,
+// keeping its end or its start, and never below one line.
+func TestLogFit(t *testing.T) {
+	t.Parallel()
+	logs, err := logstore.Open(t.TempDir(), logstore.Options{})
+	must(t, err)
+	big := strings.Repeat("x", 600000) // 3 fit in logWindowBytes, 4 do not
+	var lines []string
+	for i := range 10 {
+		lines = append(lines, record(i, "target", big))
+	}
+	lines = append(lines, record(10, "info", "short"), record(11, "info", "short"))
+	_, err = logs.Append(1, 0, lines)
+	must(t, err)
+	for _, c := range []struct {
+		start, end, tail, head int64
+	}{
+		{0, 12, 7, 3}, // the tail: 7, 8, 9 and the short 10, 11; the head: 0, 1, 2
+		{0, 10, 7, 3},
+		{5, 7, 5, 7}, // fits whole
+		{4, 5, 4, 5}, // one line
+		{10, 12, 10, 12},
+	} {
+		tail, err := logFitTail(logs, 1, c.start, c.end)
+		must(t, err)
+		head, err := logFitHead(logs, 1, c.start, c.end)
+		must(t, err)
+		if tail != c.tail || head != c.head {
+			t.Errorf("[%d,%d): tail from %d, head to %d; want %d, %d", c.start, c.end, tail, head, c.tail, c.head)
+		}
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/dispatcher"
+	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/lab"
@@ -307,7 +308,7 @@ func (s *site) jobPage(w http.ResponseWriter, r *http.Request) {
 	jv.LogHTML = template.HTML(jv.Log.HTML)
 	jv.Desc = s.jobDescribe(r, j)
 	if jv.Tab == "timing" {
-		tl, err := s.timeline(j)
+		tl, err := s.tlView(j)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -379,9 +380,15 @@ func (s *site) jobDescribe(r *http.Request, j store.Job) jobDescView {
 		}
 		return dv
 	}
+	// The server's files are none of the job's business here: building
+	// the description must not look at them (hostfiles.None). So the
+	// validation's findings, which would be about this host rather than
+	// the worker that ran the job, are not shown; only a pipeline that
+	// cannot be built says why.
 	p, err := dispatcher.PrepareBytes([]byte(j.Definition), device, dispatcher.Options{
-		JobID: strconv.FormatInt(j.ID, 10),
-		Job:   job.Options{Lax: true, SubJob: true}})
+		JobID:      strconv.FormatInt(j.ID, 10),
+		Job:        job.Options{Lax: true, SubJob: true},
+		LocalFiles: hostfiles.None("server", "")})
 	if err != nil {
 		dv.Why = err.Error()
 		return dv
@@ -390,11 +397,11 @@ func (s *site) jobDescribe(r *http.Request, j store.Job) jobDescView {
 	if p.Job != nil {
 		dispatcher.MaskSecrets(masker, p.Job.Data)
 	}
-	for _, d := range job.Errors(p.Diagnostics) {
-		dv.Problems = append(dv.Problems, masker.String(d.String()))
-	}
 	if p.Pipeline == nil {
 		dv.Why = "The pipeline could not be built."
+		for _, d := range job.Errors(p.Diagnostics) {
+			dv.Problems = append(dv.Problems, masker.String(d.String()))
+		}
 		return dv
 	}
 	dv.Built = true

@@ -10,10 +10,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/events"
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
@@ -39,13 +41,21 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func newJobFixture(t *testing.T) *jobFixture {
+func newJobFixture(t *testing.T) *jobFixture { return newJobFixtureHub(t, nil) }
+
+// newJobFixtureHub is newJobFixture with hub, when not nil, fed by the
+// store (as basalt server does) and given to the pages.
+func newJobFixtureHub(t *testing.T, hub *events.Hub) *jobFixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "basalt.db"))
+	sq, err := sqlite.Open(ctx, filepath.Join(dir, "basalt.db"))
 	must(t, err)
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { sq.Close() })
+	var st store.Store = sq
+	if hub != nil {
+		st = events.Feed(sq, hub)
+	}
 	logs, err := logstore.Open(dir, logstore.Options{})
 	must(t, err)
 	t.Cleanup(func() { logs.Close() })
@@ -70,7 +80,7 @@ func newJobFixture(t *testing.T) *jobFixture {
 	}
 	f.lab, err = lab.New(lab.Config{Store: st, Logs: logs, DataDir: dir})
 	must(t, err)
-	h, err := New(Config{Store: st, Logs: logs, Lab: f.lab, Auth: webauth.New(st, []byte("0123456789abcdef0123456789abcdef")), DataDir: dir})
+	h, err := New(Config{Store: st, Logs: logs, Lab: f.lab, Auth: webauth.New(st, []byte("0123456789abcdef0123456789abcdef")), DataDir: dir, Events: hub})
 	must(t, err)
 	f.srv = httptest.NewServer(h)
 	t.Cleanup(f.srv.Close)
@@ -421,10 +431,21 @@ func TestJobEndpoints(t *testing.T) {
 	if body != "[]" || resp.Header.Get("X-Size-Warning") != "1" {
 		t.Errorf("incremental over the size limit: %.50q, X-Size-Warning %q", body, resp.Header.Get("X-Size-Warning"))
 	}
-	// The page shows the tail, each long message cut.
+	// The page shows as much of the tail as logWindowBytes holds, each
+	// long message cut.
 	resp, body = f.get(t, "", fmt.Sprintf("/scheduler/job/%d", big.ID))
 	wantStatus(t, resp, body, 200)
-	wantContains(t, "page of a log of long lines", body, fmt.Sprintf("%d more bytes in the plain log", 100000-logMaxMsg))
+	fit := logWindowBytes / (len(batch[0]) + 1)
+	wantContains(t, "page of a log of long lines", body, fmt.Sprintf("%d more bytes in the plain log", 100000-logMaxMsg),
+		fmt.Sprintf(`data-first="%d" data-next="%d"`, len(batch)-fit, len(batch)))
+	resp, body = f.get(t, "", fmt.Sprintf("/scheduler/job/%d?start=3", big.ID))
+	wantStatus(t, resp, body, 200)
+	wantContains(t, "a window of long lines", body, fmt.Sprintf(`data-first="3" data-next="%d"`, 3+fit))
+	resp, body = f.get(t, "", fmt.Sprintf("/scheduler/job/%d/log_lines?start=0&end=40", big.ID))
+	wantStatus(t, resp, body, 200)
+	if resp.Header.Get("X-Log-First") != strconv.Itoa(40-fit) {
+		t.Errorf("log_lines of long lines from %s, want %d", resp.Header.Get("X-Log-First"), 40-fit)
+	}
 }
 
 // log_lines serves a range as HTML, bounded, saying which lines came.
@@ -544,4 +565,19 @@ func TestJobDescriptionTab(t *testing.T) {
 		">deployimages<", `<td class="desc-timeout">00:02:00<span class="desc-source desc-source-inline">block timeout</span></td><td class="desc-source desc-source-col">block timeout</td>`,
 		`<td class="desc-source desc-source-col">device timeouts.actions.power-off</td>`,
 		"http://127.0.0.1:8000/vmlinuz")
+
+	// A job naming a file of the host (stored without the lab's checks):
+	// the description is built without looking at the server's files.
+	def := strings.Replace(j.Definition, "http://127.0.0.1:8000/vmlinuz", "file:///etc/basalt-no-such-file", 1)
+	ids, err := f.st.Submit(context.Background(), []store.NewJob{{Definition: def, Submitter: "alice", DeviceType: "qemu", Visibility: store.VisibilityPublic}})
+	must(t, err)
+	local, err := f.st.Job(context.Background(), ids[0])
+	must(t, err)
+	f.start(t, local)
+	resp, body = f.get(t, "", fmt.Sprintf("/scheduler/job/%d?tab=description", local.ID))
+	wantStatus(t, resp, body, 200)
+	wantContains(t, "a job naming a local file", body, ">deployimages<", "file:///etc/basalt-no-such-file")
+	if strings.Contains(body, "desc-problem") {
+		t.Errorf("the description shows problems of the server's host")
+	}
 }

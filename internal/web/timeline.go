@@ -188,7 +188,7 @@ func tlActions(logs *logstore.Logs, job int64) ([]tlAction, time.Time, error) {
 	}
 	if total > e.sc.lines {
 		last := total - 1
-		err := scanLog(logs, job, e.sc.lines, total, func(n int64, line []byte) error {
+		err := logScan(logs, job, e.sc.lines, total, func(n int64, line []byte) error {
 			e.sc.add(n, line)
 			if n == last {
 				if t := tlTime(tlLineDT(line)); !t.IsZero() {
@@ -239,21 +239,21 @@ func tlNearTimeout(a tlAction) bool {
 }
 
 // timeline builds the Timing tab of j.
-func (s *site) timeline(j store.Job) (timelineView, error) {
+func (s *site) tlView(j store.Job) (timelineView, error) {
 	acts, last, err := tlActions(s.c.Logs, j.ID)
 	if err != nil {
 		return timelineView{}, err
 	}
 	running := j.State != store.JobFinished
-	return renderTimeline(jobDisplayID(j), acts, last, running), nil
+	return tlRender(jobDisplayID(j), acts, last, running), nil
 }
 
-// renderTimeline draws acts as an SVG (top-level actions and, when they
+// tlRender draws acts as an SVG (top-level actions and, when they
 // last a second or more, their children) and lists every action in a
 // table. Geometry is in percent of the width, text in pixels, so the
 // picture fills any width and its text stays readable on a phone. An
 // action without an end is drawn to the last time logged.
-func renderTimeline(jobID string, acts []tlAction, last time.Time, running bool) timelineView {
+func tlRender(jobID string, acts []tlAction, last time.Time, running bool) timelineView {
 	var tv timelineView
 	tv.Running = running
 	var t0, t1 time.Time
@@ -424,18 +424,18 @@ func (s *site) jobTimeline(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	tv, err := s.timeline(j)
+	tv, err := s.tlView(j)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write([]byte(timelineFragment(tv)))
+	w.Write([]byte(tlFragment(tv)))
 }
 
-// timelineFragment is the Timing tab's content (the page's template
+// tlFragment is the Timing tab's content (the page's template
 // renders the same for ?tab=timing).
-func timelineFragment(tv timelineView) string {
+func tlFragment(tv timelineView) string {
 	var b strings.Builder
 	switch {
 	case tv.Empty && tv.Table == "":
@@ -466,7 +466,7 @@ func (s *site) jobTiming(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, notFound("log of job "+jobDisplayID(j)))
 		return
 	}
-	tv, err := s.timeline(j)
+	tv, err := s.tlView(j)
 	if err != nil {
 		s.fail(w, r, err)
 		return

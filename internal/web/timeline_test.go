@@ -37,7 +37,7 @@ func TestTimeline(t *testing.T) {
 	if b := sc.actions[3]; b.Level != "2.1" || b.Ended || b.StartLine != 7 {
 		t.Errorf("boot-qemu-image: %+v", b)
 	}
-	tv := renderTimeline("5", sc.actions, sc.last, true)
+	tv := tlRender("5", sc.actions, sc.last, true)
 	svg := string(tv.SVG)
 	for _, want := range []string{
 		`<svg id="timeline"`,
@@ -61,7 +61,7 @@ func TestTimeline(t *testing.T) {
 	if tv.Total != "30 s" {
 		t.Errorf("total %q", tv.Total)
 	}
-	if empty := renderTimeline("5", nil, sc.last, true); !empty.Empty || empty.SVG != "" {
+	if empty := tlRender("5", nil, sc.last, true); !empty.Empty || empty.SVG != "" {
 		t.Errorf("no actions: %+v", empty)
 	}
 }

@@ -38,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/events"
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
@@ -59,6 +60,9 @@ type Config struct {
 	DataDir string
 	// Logger receives errors the pages hit; nil discards them.
 	Logger *slog.Logger
+	// Events, when set, tells the live job pages of state changes as they
+	// are stored (without it they read the store at intervals).
+	Events *events.Hub
 }
 
 // site is the web application.

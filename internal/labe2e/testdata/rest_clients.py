@@ -204,6 +204,13 @@ def lava_api(base, token, done_id):
 
     tests, _ = follow(s, api + "jobs/%d/tests/" % done_id)
     check(len(tests) >= 4 and all("result" in t for t in tests), "tests %r" % tests[:3])
+    # lava-api's TestCase: logged is a datetime, metadata nested YAML with
+    # definition, case and result.
+    for t in tests:
+        md = yaml.safe_load(t["metadata"])
+        check(isinstance(t["logged"], str) and t["logged"].endswith("Z"), "logged %r" % t)
+        check(isinstance(md, dict) and all(k in md for k in ("definition", "case", "result")), "metadata %r" % t)
+        check(t["measurement"] is None or isinstance(t["measurement"], str), "measurement %r" % t)
     log("lava-api: GET jobs/%d/tests/ ->" % done_id, len(tests))
     for what in ("devices/", "workers/", "tags/"):
         r = get(what)

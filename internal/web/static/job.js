@@ -164,15 +164,10 @@
       label.dataset.health = st.health;
       if (st.finished) { label.dataset.finished = "1"; }
     }
-    var dev = document.getElementById("job-device");
-    if (dev && st.device && dev.textContent !== st.device) {
-      dev.textContent = "";
-      var a = document.createElement("a");
-      a.href = "/scheduler/device/" + encodeURIComponent(st.device);
-      a.textContent = st.device;
-      dev.appendChild(a);
-    }
+    setLink("job-device", "/scheduler/device/", st.device);
+    setLink("job-worker", "/scheduler/worker/", st.worker);
     if (st.started) { setText("job-started", st.started); }
+    if (st.ended) { setText("job-ended", st.ended); }
     if (st.duration) { setText("job-duration", st.duration); }
     var err = document.getElementById("job-error");
     if (err && st.error) {
@@ -183,6 +178,15 @@
       var c = document.getElementById("job-cancel");
       if (c) { c.remove(); }
     }
+  }
+  function setLink(id, base, name) {
+    var el = document.getElementById(id);
+    if (!el || !name || el.textContent === name) { return; }
+    el.textContent = "";
+    var a = document.createElement("a");
+    a.href = base + encodeURIComponent(name);
+    a.textContent = name;
+    el.appendChild(a);
   }
   function setText(id, text) {
     var el = document.getElementById(id);
@@ -217,7 +221,27 @@
     es.close();
     log.dataset.finished = "1";
     if (live) { live.textContent = "finished"; live.classList.add("finished"); }
+    refreshFinished();
   });
+
+  // Once the job is finished, its results, counts and description are
+  // stored: take them from a fresh copy of the page, the log kept as it
+  // is.
+  function refreshFinished() {
+    fetch(window.location.pathname, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) { throw new Error(r.status); }
+      return r.text();
+    }).then(function (html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      ["job-header", "job-actions", "tab-results", "tab-description"].forEach(function (id) {
+        var cur = document.getElementById(id), fresh = doc.getElementById(id);
+        if (cur && fresh) {
+          if (cur.classList.contains("active")) { fresh.classList.add("active"); } else { fresh.classList.remove("active"); }
+          cur.replaceWith(fresh);
+        }
+      });
+    }).catch(function () { /* the page as it is stays right but for the counts */ });
+  }
   es.onerror = function () {
     if (live && es.readyState !== EventSource.CLOSED) { live.textContent = "reconnecting…"; }
   };
