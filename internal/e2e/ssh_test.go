@@ -22,6 +22,16 @@ import (
 // its logins in a chroot of their own): the overlay goes over scp, the
 // test shell runs in the ssh session.
 
+// needSSH skips under -short (TestMain builds no binary then) and where
+// sshd cannot run (sshdtest.Need: a failure with BASALT_E2E=1).
+func needSSH(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs basalt against a real sshd: skipped under -short")
+	}
+	sshdtest.Need(t)
+}
+
 // sshJob renders testdata/ssh-job.yaml.
 func sshJob(t *testing.T, name, prompt string, retry, bootTimeout int) string {
 	t.Helper()
@@ -110,6 +120,7 @@ func stopAndCheck(t *testing.T, s *sshdtest.Server) {
 }
 
 func TestSSHDeviceJob(t *testing.T) {
+	needSSH(t)
 	srv := sshdtest.Start(t, sshdtest.Options{})
 	dev := writeDevice(t, srv.Dictionary(false))
 	o := runOn(t, sshJob(t, "complete", srv.Prompt, 1, 60), dev)
@@ -147,6 +158,7 @@ func TestSSHDeviceJob(t *testing.T) {
 // class LAVA gives them, a message naming the host, and nothing left
 // running on the dispatcher or the device.
 func TestSSHDeviceFailures(t *testing.T) {
+	needSSH(t)
 	cases := []struct {
 		name      string
 		opts      sshdtest.Options
@@ -272,6 +284,7 @@ func runSecondary(t *testing.T, srv *sshdtest.Server, edit func(string) string) 
 // prepare-scp-overlay, copies its overlay to that address and runs its
 // tests on the host role's device. Both meet at a lava-sync.
 func TestSSHSecondaryConnection(t *testing.T) {
+	needSSH(t)
 	srv := sshdtest.Start(t, sshdtest.Options{})
 	code, out, _ := runSecondary(t, srv, nil)
 	if code != 0 {
@@ -306,6 +319,7 @@ func TestSSHSecondaryConnection(t *testing.T) {
 // scp runs, and the host, which does not wait for the guest here, ends
 // complete.
 func TestSSHSecondaryHostileAddress(t *testing.T) {
+	needSSH(t)
 	srv := sshdtest.Start(t, sshdtest.Options{})
 	code, out, _ := runSecondary(t, srv, func(s string) string {
 		s = strings.Replace(s, "lava-send ipv4 ipaddr=$ADDR", "lava-send ipv4 ipaddr=-F/tmp/pwned", 1)
@@ -342,6 +356,7 @@ func TestSSHTimingBesideLAVA(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set BASALT_SSH_TIMING=N to time N runs of each")
 	}
+	needSSH(t)
 	if _, err := exec.LookPath("lava-run"); err != nil {
 		t.Skip("lava-run (Debian's lava-dispatcher) is not installed")
 	}
