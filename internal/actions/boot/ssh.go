@@ -2,6 +2,7 @@ package boot
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -184,11 +185,19 @@ func NewConnectSsh() *ConnectSsh {
 	return a
 }
 
-// Validate needs the device's ssh parameters and the ssh tool.
+// Validate needs the device's ssh parameters and the ssh tool, and an
+// identity file given as an absolute path: LAVA resolves a relative one
+// inside its own package (dynamic_vm_keys/lava, a key pair every LAVA
+// install shares), which Basalt neither has nor ships. Whether the file
+// exists is checked when the job runs, on the worker that has it.
 func (a *ConnectSsh) Validate() {
 	a.leaf.Validate()
 	validateSshParams(&a.Base)
 	warnMissingTool(&a.Base, "ssh")
+	v, _ := a.Device().Lookup("actions", "deploy", "methods", "ssh", "identity_file")
+	if f, ok := v.(string); ok && f != "" && !filepath.IsAbs(f) {
+		a.Errorf("device ssh identity_file %q is not an absolute path: Basalt has no %s; set ssh_identity_file in the device dictionary to the private key's path on the worker", f, f)
+	}
 }
 
 // validateSshParams checks the device's ssh block: an identity file and
