@@ -165,12 +165,15 @@ func TestSSHDeviceFailures(t *testing.T) {
 		device    func(s *sshdtest.Server) string
 		prompt    string
 		timeout   int
+		retry     int
 		errorType string
 		message   []string
 	}{
 		{
-			name:      "key-refused",
-			opts:      sshdtest.Options{RefuseClientKey: true},
+			name: "key-refused",
+			opts: sshdtest.Options{RefuseClientKey: true},
+			// Each attempt makes a new connection, the failed one closed.
+			retry:     2,
 			errorType: "Infrastructure",
 			message:   []string{"refused the login of root with the key", "client_key", "127.0.0.2"},
 		},
@@ -203,7 +206,7 @@ func TestSSHDeviceFailures(t *testing.T) {
 			if c.prompt != "" {
 				prompt = c.prompt
 			}
-			jobPath := sshJob(t, c.name, prompt, 1, 60)
+			jobPath := sshJob(t, c.name, prompt, max(c.retry, 1), 60)
 			if c.timeout != 0 {
 				// scp-deploy's own timeout, as LAVA's timeouts.actions
 				// sets it, is the one that runs out.
@@ -226,6 +229,9 @@ func TestSSHDeviceFailures(t *testing.T) {
 				if !strings.Contains(o.job.String("error_msg"), m) {
 					t.Errorf("error_msg %q lacks %q", o.job.String("error_msg"), m)
 				}
+			}
+			if c.retry > 1 && !o.logHas("", fmt.Sprintf("login-ssh failed: %d of %d attempts", c.retry, c.retry)) {
+				t.Errorf("login-ssh was not tried %d times", c.retry)
 			}
 			noSessionLeft(t, srv)
 			stopAndCheck(t, srv)
