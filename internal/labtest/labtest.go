@@ -42,6 +42,7 @@ func Main(m *testing.M) {
 		runReaper(os.Stdin)
 		os.Exit(0)
 	}
+	inMain = true
 	flag.Parse()
 	root, err := findRoot()
 	if err != nil {

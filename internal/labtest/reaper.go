@@ -22,6 +22,9 @@ import (
 // SIGKILL to every group still added.
 const reaperEnv = "BASALT_LABTEST_REAPER"
 
+// inMain is set by Main: the test binary knows the reaper's mode.
+var inMain bool
+
 var reaper struct {
 	sync.Mutex
 	w       io.WriteCloser
@@ -51,6 +54,12 @@ func reaperLine(op string, pgid int) {
 }
 
 func startReaper() {
+	// The reaper is this test binary run again: only Main knows to reap
+	// then rather than run the tests again.
+	if !inMain {
+		fmt.Fprintln(os.Stderr, "labtest: no reaper: the test package's TestMain does not call labtest.Main")
+		return
+	}
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "labtest: no reaper:", err)

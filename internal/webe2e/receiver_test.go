@@ -20,6 +20,7 @@ type callback struct {
 	Path   string
 	Header http.Header
 	Body   []byte
+	Seen   string // what the receiver's inspect saw before answering
 }
 
 // receiver is a real HTTP server on 127.0.0.1 standing for a callback's
@@ -30,11 +31,18 @@ type receiver struct {
 	got chan callback
 }
 
-func newReceiver(t *testing.T) *receiver {
+// newReceiver starts a receiver; inspect, when not nil, runs on each
+// request before it is answered (as KernelCI's receiver reads the job
+// back from LAVA), its result kept in the callback's Seen.
+func newReceiver(t *testing.T, inspect func(callback) string) *receiver {
 	rc := &receiver{got: make(chan callback, 16)}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
-		rc.got <- callback{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
+		c := callback{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
+		if inspect != nil {
+			c.Seen = inspect(c)
+		}
+		rc.got <- c
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	t.Cleanup(rc.srv.Close)
@@ -99,26 +107,31 @@ func (h *hangingReceiver) outstanding() int {
 // lavacli does, and returns the value; a fault fails the test.
 func rpc(t *testing.T, l *labtest.Lab, user, method string, params ...any) any {
 	t.Helper()
-	body, err := xmlrpc.MarshalCall(method, params...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest("POST", l.URL()+"/RPC2", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "text/xml")
-	req.SetBasicAuth(user, l.Tokens[user])
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s: %v", method, err)
-	}
-	defer resp.Body.Close()
-	v, err := xmlrpc.DecodeResponse(resp.Body, xmlrpc.Limits{})
+	v, err := rpcCall(l.URL(), user, l.Tokens[user], method, params...)
 	if err != nil {
 		t.Fatalf("%s: %v", method, err)
 	}
 	return v
+}
+
+// rpcCall is one XML-RPC call to the server at url.
+func rpcCall(url, user, token, method string, params ...any) (any, error) {
+	body, err := xmlrpc.MarshalCall(method, params...)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequest("POST", url+"/RPC2", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	req.SetBasicAuth(user, token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return xmlrpc.DecodeResponse(resp.Body, xmlrpc.Limits{})
 }
 
 // submit submits a job definition through XML-RPC and returns its id.

@@ -2,7 +2,6 @@ package webe2e
 
 import (
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -45,7 +44,21 @@ func (b *browser) setValue(sel, v string) {
 // text) and shoots it.
 func (b *browser) page(l *labtest.Lab, name, path string, want ...string) string {
 	b.t.Helper()
+	return b.pageStatus(l, name, path, 0, want...)
+}
+
+// pageStatus is page for a page answered with an HTTP error status (a
+// refusal that says why): that status of the page itself is expected.
+func (b *browser) pageStatus(l *labtest.Lab, name, path string, status int, want ...string) string {
+	b.t.Helper()
 	b.open(l.URL() + path)
+	if status != 0 {
+		for _, p := range b.takeProblems() {
+			if !strings.Contains(p, fmt.Sprintf(" %d ", status)) || !strings.Contains(p, l.URL()+path) {
+				b.t.Errorf("%s: %s", name, p)
+			}
+		}
+	}
 	body := b.text("body")
 	for _, w := range want {
 		if !strings.Contains(body, w) {
@@ -56,23 +69,6 @@ func (b *browser) page(l *labtest.Lab, name, path string, want ...string) string
 	return body
 }
 
-// served reports whether the lab serves path (anything but a 404); the
-// pages of issue 12 land one area at a time, and the checks of an area
-// run once its pages are there. TODO(browser): strict once all landed.
-func served(t *testing.T, l *labtest.Lab, path string) bool {
-	t.Helper()
-	resp, err := http.Get(l.URL() + path)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		t.Logf("%s is not served yet: its checks are left out", path)
-		return false
-	}
-	return true
-}
-
 func clipText(s string) string {
 	if len(s) > 1500 {
 		return s[:1500] + "…"
@@ -80,11 +76,10 @@ func clipText(s string) string {
 	return s
 }
 
-// login logs in as admin through the login page, from a page that wanted
-// a login (next), and checks it lands there logged in.
-func login(t *testing.T, b *browser, l *labtest.Lab, next string) {
+// loginHere logs in as admin on the login page the browser shows (a
+// wrong password first), and checks it lands on next logged in.
+func loginHere(t *testing.T, b *browser, next string) {
 	t.Helper()
-	b.open(l.URL() + "/accounts/login/?next=" + next)
 	b.shoot("login")
 	b.setValue(`#login-form input[name=username]`, "admin")
 	b.setValue(`#login-form input[name=password]`, "not the password")
@@ -152,18 +147,24 @@ func watchJob(t *testing.T, b *browser, id string) {
 	first := eval[logObservation](b, observeJS)
 	later := waitValue(b, 5*time.Minute, fmt.Sprintf("job %s's log growing on its page from %d lines", id, first.Lines), observeJS,
 		func(o logObservation) bool { return o.Lines > first.Lines })
-	if !strings.Contains(first.State, "Running") || !strings.Contains(later.State, "Running") {
-		t.Errorf("job %s's log grew from %d to %d lines, but not while Running (%q, then %q)", id, first.Lines, later.Lines, first.State, later.State)
+	// And again: the page follows the log as it is written, not once.
+	again := waitValue(b, 5*time.Minute, fmt.Sprintf("job %s's log growing on its page from %d lines", id, later.Lines), observeJS,
+		func(o logObservation) bool { return o.Lines > later.Lines })
+	for _, o := range []logObservation{first, later, again} {
+		if !strings.Contains(o.State, "Running") {
+			t.Errorf("job %s's log grew %d → %d → %d lines, but not while Running (%q, %q, %q)", id, first.Lines, later.Lines, again.Lines, first.State, later.State, again.State)
+			break
+		}
 	}
-	t.Logf("job %s's page while it runs: %d log lines, then %d", id, first.Lines, later.Lines)
+	t.Logf("job %s's page while it runs: %d log lines, then %d, then %d", id, first.Lines, later.Lines, again.Lines)
 	b.shoot("job-running")
 	b.waitJS(10*time.Minute, "job "+id+"'s page showing Complete", `/Complete/.test(document.querySelector('#job-state').textContent)`)
 	if !eval[bool](b, `window.basaltNoReload === true`) {
 		t.Errorf("job %s's page was reloaded: the state did not change in place", id)
 	}
 	end := eval[logObservation](b, observeJS)
-	if end.Lines <= later.Lines {
-		t.Errorf("job %s's page: %d log lines when it finished, %d while running", id, end.Lines, later.Lines)
+	if end.Lines <= again.Lines {
+		t.Errorf("job %s's page: %d log lines when it finished, %d while running", id, end.Lines, again.Lines)
 	}
 	// textContent: the test's section may be folded once it ended.
 	if log := eval[string](b, `document.querySelector('#log-lines').textContent`); !strings.Contains(log, "tick-10") {
@@ -214,12 +215,29 @@ func jobTabs(t *testing.T, b *browser, id string) {
 			t.Errorf("job %s's description: action %q has no timeout", id, r.Name)
 		}
 	}
-	for _, want := range []string{"deploy", "boot", "test"} {
-		if !strings.Contains(names, want) {
-			t.Errorf("job %s's description: no %s action among %d rows: %s", id, want, len(desc), names)
+	// The job's own timeouts, as it sets them: the boot block 180 s, the
+	// test block 120 s; the device type's power-off 10 s.
+	timeouts := map[string]string{}
+	for _, r := range desc {
+		name := strings.Fields(r.Name + " ?")[0] // the name, not its attempts or URL
+		if _, seen := timeouts[name]; !seen {
+			timeouts[name] = r.Timeout
+		}
+	}
+	for name, want := range map[string]string{"deployimages": "00:02:00", "boot-image-retry": "00:03:00", "lava-test-retry": "00:02:00", "power-off": "00:00:10"} {
+		if got := timeouts[name]; !strings.HasPrefix(got, want) {
+			t.Errorf("job %s's description: action %s's timeout %q, want %s (%d rows: %s)", id, name, got, want, len(desc), names)
 		}
 	}
 	b.shoot("job-description")
+	// The timing tab: the actions on a timeline, a bar each.
+	b.click(`#job-tabs [data-tab=timing]`)
+	bars := waitValue(b, 30*time.Second, "job "+id+"'s timeline", `document.querySelectorAll('#tab-timing svg .tl-bar').length`,
+		func(n int) bool { return n > 0 })
+	if bars < 4 {
+		t.Errorf("job %s's timeline: %d bars, want one per action (deploy, boot, test, finalize at least)", id, bars)
+	}
+	b.shoot("job-timing")
 }
 
 // newToken makes an API token on the tokens page, as a user does before
