@@ -124,3 +124,10 @@ func DataQemuVersion(bin string) DataKey {
 func DataDirClaim(dir string) DataKey {
 	return DataKey("download-action/dir/" + dir)
 }
+
+// Docker keys (internal/actions: deploy to docker, boot method docker).
+const (
+	// DataDockerImage is the image deploy-docker checked or pulled
+	// (string), read by the docker boot (LAVA's deploy-docker/image/name).
+	DataDockerImage DataKey = "deploy-docker/image/name"
+)

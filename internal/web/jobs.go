@@ -281,12 +281,15 @@ func (s *site) jobPage(w http.ResponseWriter, r *http.Request) {
 	// results) after them; each in the order it was logged.
 	sort.SliceStable(results, func(a, b int) bool { return results[a].Suite != "lava" && results[b].Suite == "lava" })
 	for _, res := range results {
-		switch res.Result {
-		case "pass":
+		// The counts are the job's own tests, as the job lists count them
+		// (store.ResultCounts): LAVA's lava suite is its actions, not tests.
+		switch {
+		case res.Suite == "lava":
+		case res.Result == "pass":
 			jv.Passed++
-		case "fail":
+		case res.Result == "fail":
 			jv.Failed++
-		case "skip":
+		case res.Result == "skip":
 			jv.Skipped++
 		default:
 			jv.Unknown++

@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"github.com/basalt-lava/basalt/internal/docker"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -45,11 +46,17 @@ func (a *BootDocker) Populate(params *value.Map) {
 }
 
 // CallDocker is LAVA's CallDockerAction (docker-run).
-type CallDocker struct{ leaf }
+type CallDocker struct {
+	leaf
+	// container and client are set once the container is created, for
+	// Cleanup.
+	container string
+	client    docker.Client
+}
 
 // NewCallDocker returns docker-run.
 func NewCallDocker() *CallDocker {
-	return &CallDocker{leaf{pipeline.NewBase("CallDockerAction", "docker-run",
+	return &CallDocker{leaf: leaf{pipeline.NewBase("CallDockerAction", "docker-run",
 		"call docker run on the image", "call docker run")}}
 }
 

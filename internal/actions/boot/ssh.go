@@ -2,6 +2,7 @@ package boot
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -94,15 +95,12 @@ func NewSshLogin() *SshLogin {
 func (a *SshLogin) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
 	p.Add(NewScp("overlay"), nil)
-	p.Add(&leaf{pipeline.NewBase("PrepareSsh", "prepare-ssh",
-		"determine which address to use for primary or secondary connections",
-		"set the host address of the ssh connection")}, nil)
+	p.Add(NewPrepareSsh(), nil)
 	p.Add(NewConnectSsh(), nil)
 	p.Add(NewAutoLogin(false), nil)
 	p.Add(NewExpectShell(), nil)
 	p.Add(NewExportDeviceEnv(), nil)
-	p.Add(&leaf{pipeline.NewBase("ScpOverlayUnpack", "scp-overlay-unpack",
-		"unpack the overlay over an existing ssh connection", "unpack the overlay on the remote device")}, nil)
+	p.Add(NewScpOverlayUnpack(), nil)
 }
 
 // Scp copies a deployed file (the overlay) to the device.
@@ -113,8 +111,11 @@ type Scp struct {
 
 // NewScp returns scp-deploy for the namespace data key.
 func NewScp(key string) *Scp {
-	return &Scp{leaf: leaf{pipeline.NewBase("Scp", "scp-deploy",
+	a := &Scp{leaf: leaf{pipeline.NewBase("Scp", "scp-deploy",
 		"copy a file to a known device using scp", "scp over the ssh connection")}, Key: key}
+	// Scp is a ConnectSsh in LAVA, with its timeout_exception.
+	a.TimeoutClass = pipeline.ClassInfrastructure
+	return a
 }
 
 // ScpHostKeys is the namespace data where prepare-scp-overlay leaves the
@@ -176,15 +177,27 @@ type ConnectSsh struct{ leaf }
 
 // NewConnectSsh returns ssh-connection.
 func NewConnectSsh() *ConnectSsh {
-	return &ConnectSsh{leaf{pipeline.NewBase("ConnectSsh", "ssh-connection",
+	a := &ConnectSsh{leaf{pipeline.NewBase("ConnectSsh", "ssh-connection",
 		"login to a known device using ssh", "make an ssh connection to a device")}}
+	// LAVA's timeout_exception: a device that does not answer in time is
+	// the lab's problem.
+	a.TimeoutClass = pipeline.ClassInfrastructure
+	return a
 }
 
-// Validate needs the device's ssh parameters and the ssh tool.
+// Validate needs the device's ssh parameters and the ssh tool, and an
+// identity file given as an absolute path: LAVA resolves a relative one
+// inside its own package (dynamic_vm_keys/lava, a key pair every LAVA
+// install shares), which Basalt neither has nor ships. Whether the file
+// exists is checked when the job runs, on the worker that has it.
 func (a *ConnectSsh) Validate() {
 	a.leaf.Validate()
 	validateSshParams(&a.Base)
 	warnMissingTool(&a.Base, "ssh")
+	v, _ := a.Device().Lookup("actions", "deploy", "methods", "ssh", "identity_file")
+	if f, ok := v.(string); ok && f != "" && !filepath.IsAbs(f) {
+		a.Errorf("device ssh identity_file %q is not an absolute path: Basalt has no %s; set ssh_identity_file in the device dictionary to the private key's path on the worker", f, f)
+	}
 }
 
 // validateSshParams checks the device's ssh block: an identity file and

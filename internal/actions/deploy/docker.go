@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"github.com/basalt-lava/basalt/internal/docker"
 	"regexp"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -58,14 +59,15 @@ func (a *DeployDocker) Populate(params *value.Map) {
 func (a *DeployDocker) Validate() {
 	a.Base.Validate()
 	warnMissingTool(&a.Base, "docker")
-	name := ""
-	switch img := a.Params.Value("image").(type) {
-	case string:
-		name = img
-	case *value.Map:
-		name = img.String("name")
+	name, _ := dockerImage(a.Params)
+	if err := docker.ValidImage(name); err != nil {
+		a.Errorf("%v", err)
 	}
-	if !DockerImageName.MatchString(name) {
-		a.Errorf("image name '%s' is invalid", name)
+	if img, ok := a.Params.Value("image").(*value.Map); ok {
+		if v, has := img.Get("local"); has {
+			if _, isBool := v.(bool); !isBool {
+				a.Errorf("image local must be true or false, not %s", value.GoString(v))
+			}
+		}
 	}
 }

@@ -137,13 +137,14 @@ func powerOffGuest(ctx context.Context, b *pipeline.Base, ns string, c pipeline.
 	}
 }
 
-// Run finalises the connection of every namespace. LAVA first listens
+// Run finalises, in the finalize pipeline, the connection of every
+// namespace; elsewhere it has nothing to do. LAVA first listens
 // for a moment to what they still print; a Basalt console logs its
 // output as it arrives, so there is nothing left to read. A guest with a
 // shell is asked to power off, as LAVA does; then closing stops and
 // reaps QEMU.
 func (a *ReadFeedback) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
-	if a.Job != nil {
+	if a.Job != nil && a.finalize {
 		closeConsoles(ctx, &a.Base, true)
 	}
 	return conn, nil

@@ -66,7 +66,9 @@ func NewFinalize() *Finalize {
 func (a *Finalize) Populate(params *value.Map) {
 	p := a.NewPipeline(params)
 	p.Add(NewPowerOff(), nil)
-	p.Add(NewReadFeedback(), nil)
+	rf := NewReadFeedback()
+	rf.finalize = true
+	p.Add(rf, nil)
 }
 
 // PowerOff runs the device's power_off command.
@@ -79,12 +81,17 @@ func NewPowerOff() *PowerOff {
 }
 
 // ReadFeedback listens to the connections of the other namespaces so that
-// their output reaches the log.
-type ReadFeedback struct{ leaf }
+// their output reaches the log. Only the finalize pipeline's closes them
+// (LAVA's finalize=True); elsewhere (a docker test shell, fastboot) the
+// consoles go on.
+type ReadFeedback struct {
+	leaf
+	finalize bool
+}
 
 // NewReadFeedback returns LAVA's read-feedback action.
 func NewReadFeedback() *ReadFeedback {
-	return &ReadFeedback{leaf{pipeline.NewBase("ReadFeedback", "read-feedback",
+	return &ReadFeedback{leaf: leaf{pipeline.NewBase("ReadFeedback", "read-feedback",
 		"Check for messages on all other namespaces", "Read from other namespaces")}}
 }
 

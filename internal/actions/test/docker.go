@@ -47,12 +47,9 @@ func (a *DockerTest) Populate(params *value.Map) {
 	p.Add(NewDockerTestSetEnvironment(), nil)
 	p.Add(deploy.NewCreateOverlay(), nil)
 	if params.Has("role") {
-		p.Add(&leaf{pipeline.NewBase("MultinodeDockerTestShell", "lava-multinode-docker-test-shell",
-			"Runs multinode lava-test-shell in a docker container",
-			"Runs multinode lava-test-shell in a docker container")}, nil)
+		p.Add(NewMultinodeDockerTestShell(), nil)
 	} else {
-		p.Add(&leaf{pipeline.NewBase("DockerTestShell", "lava-docker-test-shell",
-			"Runs lava-test-shell in a docker container", "Runs lava-test-shell in a docker container")}, nil)
+		p.Add(NewDockerTestShell(), nil)
 	}
 	p.Add(power.NewReadFeedback(), nil)
 }
@@ -70,5 +67,6 @@ func (a *DockerTest) Validate() {
 	if img := d.String("image"); !deploy.DockerImageName.MatchString(img) {
 		a.Errorf("image name '%s' is invalid", img)
 	}
+	validateDockerBlock(&a.Base, d)
 	validateDefinitions(&a.Base, a.Params)
 }
