@@ -49,9 +49,6 @@ func (*TestShell) CannotRun() string { return "" }
 func (a *TestShell) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
 	start := time.Now()
 	sess, ok := conn.(*connection.Session)
-	if own := a.namespaceShell(); own != nil {
-		sess, ok, conn = own, true, own
-	}
 	if !ok || sess == nil {
 		a.Log().Errorf("No connection to the DUT, Check that a boot action precede test actions")
 		return conn, pipeline.JobError("No connection to the DUT")
@@ -313,29 +310,4 @@ func (s *shell) expect(ctx context.Context, patterns ...*regexp.Regexp) (*connec
 		return nil, errPromptTimeout
 	}
 	return nil, err
-}
-
-// namespaceShell returns the live shell of the test's connection
-// namespace (connection-namespace, else its own), as LAVA's test shell
-// takes the namespace's connection rather than the last one opened: in
-// a job whose namespaces interleave (an LXC container holding tools for
-// a device booted after it), a test of the container's namespace runs
-// in the container. Nil when the namespace has no live shell: the
-// connection passed along is used.
-func (a *TestShell) namespaceShell() *connection.Session {
-	if a.Job == nil {
-		return nil
-	}
-	ns := a.Namespace()
-	if cns, ok := a.Params.Value("connection-namespace").(string); ok && cns != "" {
-		ns = cns
-	}
-	s, ok := a.Job.Runtime.Data(ns, pipeline.DataShell).(*connection.Session)
-	if !ok || s == nil {
-		return nil
-	}
-	if exited, _ := s.Exited(); exited {
-		return nil
-	}
-	return s
 }
