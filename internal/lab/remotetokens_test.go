@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/basalt-lava/basalt/internal/dispatcher"
+	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -135,6 +137,13 @@ func TestRemoteTokensSentToWorker(t *testing.T) {
 			if g := lookup(v, p); g != want {
 				t.Errorf("sent %s = %#v, want %q", p, g, want)
 			}
+		}
+		// The worker's dispatcher masks what was put in (dispatcher.Run
+		// masks with MaskSecrets of the definition it runs).
+		masker := &joblog.Masker{}
+		dispatcher.MaskSecrets(masker, v.(*value.Map))
+		if got := masker.String("sent Bearer art-0123 and key-4567"); got != "sent "+joblog.Masked+" and "+joblog.Masked {
+			t.Errorf("the worker's log would show %q", got)
 		}
 		if ps := r.lab.Validate(ctx, sent, true); len(ps) > 0 {
 			t.Errorf("the definition sent no longer validates: %v\n%s", ps, sent)
