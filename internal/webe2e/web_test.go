@@ -247,6 +247,22 @@ func jobTabs(t *testing.T, b *browser, id string) {
 	b.shoot("job-timing")
 }
 
+// remoteToken adds the remote artifact token KernelCI's callback names
+// (kernelciNotify) on the tokens page, as a lab's KernelCI user does:
+// its name is listed, its value never shown.
+func remoteToken(t *testing.T, b *browser, l *labtest.Lab) {
+	t.Helper()
+	b.open(l.URL() + "/api/tokens/")
+	b.setValue(`#remote-token-form input[name=name]`, "kernelci-callback")
+	b.setValue(`#remote-token-form input[name=token]`, "kernelci-callback-secret")
+	b.click(`#remote-token-form button[type=submit]`)
+	b.waitJS(30*time.Second, "the remote token listed", `(document.querySelector('#remote-tokens') || {innerText: ''}).innerText.includes('kernelci-callback')`)
+	if html := eval[string](b, `document.documentElement.outerHTML`); strings.Contains(html, "kernelci-callback-secret") {
+		t.Error("the tokens page shows the remote token's value")
+	}
+	b.shoot("tokens-remote")
+}
+
 // newToken makes an API token on the tokens page, as a user does before
 // configuring lavacli or a CI system, and checks the secret it shows
 // once authenticates XML-RPC calls as that user.
