@@ -25,6 +25,9 @@ objects and actions:
   users update NAME --email ADDR             (--email "": none)
   users list | users remove NAME
   tokens add --user NAME [--secret S]        (prints the token)
+  remote-tokens add --user NAME TOKEN-NAME (--token-file FILE | --token VALUE)
+  remote-tokens list [--user NAME] | remote-tokens remove --user NAME TOKEN-NAME
+                      (remote artifact tokens: sent for NAME's jobs, stored in clear)
   workers add NAME [--secret S] [--description D]   (prints the worker's token)
   workers update NAME [--description D] [--health Active|Maintenance|Retired]
                       [--job-limit N] [--new-token [--secret S]] [--reason R]
@@ -202,6 +205,9 @@ func manageActions() map[string]manageAction {
 				return nil
 			}
 		}},
+		"remote-tokens add":    remoteTokenAdd,
+		"remote-tokens list":   remoteTokenList,
+		"remote-tokens remove": remoteTokenRemove,
 		"workers add": {"workers add NAME [--secret S] [--description D]", 1, func(fs *flag.FlagSet, _ *limits.Limits) func(context.Context, store.Store, []string, io.Writer) error {
 			secret := fs.String("secret", "", "the worker's token (default: a random one)")
 			desc := fs.String("description", "", "what the worker is")

@@ -310,8 +310,9 @@ func firstError(diags []job.Diagnostic) string {
 }
 
 // MaskSecrets adds the secrets a job declares (its secrets: mapping) to
-// m.
+// m, and its actions' `headers:` values (maskHeaders).
 func MaskSecrets(m *joblog.Masker, data *value.Map) {
+	maskHeaders(m, data)
 	data.Map("secrets").Range(func(_ string, v any) bool {
 		if s, ok := v.(string); ok {
 			m.Add(s)

@@ -185,12 +185,13 @@ func (s workerServer) answer(ctx context.Context, worker string, req workerapi.P
 	return resp, len(resp.Start) > 0 || len(resp.Cancel) > 0, nil
 }
 
-// start is what a worker needs to run j: its definition, its device's
+// start is what a worker needs to run j: its definition (with the
+// submitter's remote tokens in place, workerDefinition), its device's
 // configuration rendered with the job's context, the coordinator for a
 // MultiNode sub-job, the log lines already held.
 func (s workerServer) start(ctx context.Context, j store.Job) (workerapi.StartJob, error) {
 	l := s.l
-	sj := workerapi.StartJob{Job: workerapi.JobID(j.ID), Definition: j.Definition}
+	sj := workerapi.StartJob{Job: workerapi.JobID(j.ID), Definition: l.workerDefinition(ctx, j.ID, j.Submitter, j.Definition)}
 	v, err := value.DecodeYAML([]byte(j.Definition))
 	if err != nil {
 		return sj, fmt.Errorf("stored definition: %w", err)

@@ -16,6 +16,7 @@ func (a *api) register() {
 	a.registerWorkers()
 	a.registerResults()
 	a.registerLegacy()
+	a.registerRemoteTokens()
 }
 
 func (a *api) registerSystem() {

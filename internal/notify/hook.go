@@ -104,7 +104,31 @@ func (n *Notifier) callbacks(ctx context.Context, src Source, spec *Spec, sj sto
 			n.cfg.Logf("notify: job %d: results: %v", id, err)
 		}
 	}
-	return Deliveries(spec, j, oldHealth)
+	return Deliveries(withTokens(ctx, src.Store, spec, sj.Submitter, n.cfg.Logf), j, oldHealth)
+}
+
+// withTokens returns spec with each callback's token looked up as LAVA's
+// get_token_from_description does: the value of the submitter's remote
+// artifact token of that name, else the value verbatim. LAVA first
+// looks among the submitter's API token descriptions and sends that
+// token's secret; Basalt keeps API tokens hashed (SHA-256), so that step
+// cannot be made. spec itself is not changed.
+func withTokens(ctx context.Context, st store.Store, spec *Spec, submitter string, logf func(string, ...any)) *Spec {
+	cp := *spec
+	cp.Callbacks = append([]Callback(nil), spec.Callbacks...)
+	for i, c := range cp.Callbacks {
+		if c.Token == "" {
+			continue
+		}
+		v, err := st.RemoteToken(ctx, submitter, c.Token)
+		switch {
+		case err == nil:
+			cp.Callbacks[i].Token = v
+		case !errors.Is(err, store.ErrNotFound):
+			logf("notify: callback token of %s: %v (sent as written)", submitter, err)
+		}
+	}
+	return &cp
 }
 
 // mails builds the e-mails of a transition: one per e-mail recipient

@@ -6,10 +6,13 @@
 // Finish; LAVA sends inline, inside the worker's request).
 //
 // Deliberate differences from LAVA:
-//   - the token is sent verbatim: LAVA looks the value up among the
-//     submitter's token *descriptions* and sends the matching secret, but
-//     Basalt stores API tokens hashed (SHA-256), so no secret can be
-//     recovered; a callback token must be the value the receiver expects;
+//   - a callback token naming one of the submitter's remote artifact
+//     tokens (store.RemoteTokens, LAVA's RemoteArtifactsAuth) is replaced
+//     by its value, else sent verbatim, as LAVA does; but LAVA first
+//     looks the value up among the submitter's API token *descriptions*
+//     and sends the matching secret, which Basalt cannot do: it stores
+//     API tokens hashed (SHA-256). A KernelCI lab keeps its callback
+//     secret as a remote token named as the job's `token:` says;
 //   - IRC recipients are accepted and not sent; e-mail recipients are sent
 //     only with an SMTP server configured (Config.Mail), and greeted by
 //     user name (Basalt users have no first and last names);
@@ -36,7 +39,7 @@ import (
 type Callback struct {
 	URL         string
 	Method      string // GET (default) or POST
-	Token       string // sent verbatim in Header when not empty
+	Token       string // as written; a remote token's name is replaced when sent (Hook)
 	Header      string // default Authorization
 	Dataset     string // minimal (default), logs, results, all
 	ContentType string // urlencoded (default) or json

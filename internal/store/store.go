@@ -376,6 +376,8 @@ type Store interface {
 	Admin
 	// E-mail addresses and sent notifications (notify.go).
 	Notifications
+	// Remote artifact tokens, kept in clear (remotetokens.go).
+	RemoteTokens
 
 	// What the web job lists read (joblist.go).
 	Lists

@@ -11,7 +11,9 @@ import (
 
 // Element ids the browser tests rely on: #login-form (fields "username",
 // "password"), #login-error, #logout-form, #token-form (field
-// "description"), #new-token (the secret shown once), #tokens (the table).
+// "description"), #new-token (the secret shown once), #tokens (the table),
+// #remote-token-form (fields "name", "token"), #remote-tokens (the table
+// of remote artifact tokens, remotetokens.go).
 
 func init() { addRoutes((*site).coreRoutes) }
 
@@ -79,6 +81,9 @@ type tokensData struct {
 	NewSecret      string
 	NewDescription string
 	Error          string
+	// RemoteTokens are the user's remote artifact tokens, names only.
+	RemoteTokens []store.RemoteToken
+	RemoteError  string
 }
 
 func (s *site) tokensPage(w http.ResponseWriter, r *http.Request) {
@@ -96,11 +101,16 @@ func (s *site) showTokens(w http.ResponseWriter, r *http.Request, u store.User, 
 		return
 	}
 	d.Tokens = ts
+	if d.RemoteTokens, err = s.c.Store.RemoteTokens(r.Context(), u.Name, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, code, "tokens.html", "API tokens", d)
 }
 
 // tokensPost creates a token (action "create", with a description) or
-// deletes one (action "delete", with its id).
+// deletes one (action "delete", with its id); remote-add and
+// remote-delete are remoteTokensPost's.
 func (s *site) tokensPost(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.requireLogin(w, r)
 	if !ok {
@@ -130,6 +140,8 @@ func (s *site) tokensPost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		http.Redirect(w, r, "/api/tokens/", http.StatusSeeOther)
+	case "remote-add", "remote-delete":
+		s.remoteTokensPost(w, r, u)
 	default:
 		s.fail(w, r, &httpError{Code: http.StatusBadRequest, Msg: "unknown action"})
 	}

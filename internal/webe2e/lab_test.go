@@ -35,7 +35,9 @@ const adminPassword = "correct horse battery staple"
 
 // KernelCI's callback, as its LAVA job template writes it (a node id in
 // the URL and the metadata, the token by its description, everything in
-// JSON, once the job is finished).
+// JSON, once the job is finished). The submitter keeps the secret as a
+// remote artifact token of that name (remoteToken), which the server
+// sends in its place.
 const kernelciNode = "65af0c1d9e2b"
 
 func kernelciNotify(url string) string {
@@ -48,7 +50,7 @@ notify:
     url: %[1]s/node/%[2]s
     method: POST
     dataset: all
-    token: kernelci-callback-secret
+    token: kernelci-callback
     content-type: json
 `, url, kernelciNode)
 }
@@ -95,6 +97,7 @@ func TestLab(t *testing.T) {
 	b.waitJS(30*time.Second, "the login page, to come back to the submit form", `location.pathname.startsWith('/accounts/login') && location.search.includes('jobsubmit')`)
 	loginHere(t, b, "/scheduler/jobsubmit")
 	newToken(t, b, l)
+	remoteToken(t, b, l)
 	b.open(l.URL() + "/scheduler/jobsubmit")
 
 	// A job that stays queued, canceled: Finished, so its callbacks go,
@@ -184,7 +187,7 @@ func checkKernelCI(t *testing.T, cb callback, id, definition string) {
 		t.Errorf("callback Content-Type %q, want application/json", got)
 	}
 	if got := cb.Header.Get("Authorization"); got != "kernelci-callback-secret" {
-		t.Errorf("callback Authorization %q, want the token verbatim", got)
+		t.Errorf("callback Authorization %q, want the value of the remote token kernelci-callback", got)
 	}
 	// The keys, in order.
 	dec := json.NewDecoder(bytes.NewReader(cb.Body))

@@ -135,7 +135,8 @@ const observeJS = `({lines: document.querySelectorAll('#log-lines .log-line').le
   state: (document.querySelector('#job-state') || {textContent: ''}).textContent.trim()})`
 
 // watchJob stays on the job page (no reload) while the job runs: its log
-// grows there while it is Running, and its state turns to Complete.
+// grows there (twice) while it is Running, its state turns to Complete,
+// and the header then says when it ended and how its tests went.
 func watchJob(t *testing.T, b *browser, id string) {
 	t.Helper()
 	if !jobPath.MatchString(b.path()) {
@@ -159,6 +160,12 @@ func watchJob(t *testing.T, b *browser, id string) {
 	t.Logf("job %s's page while it runs: %d log lines, then %d, then %d", id, first.Lines, later.Lines, again.Lines)
 	b.shoot("job-running")
 	b.waitJS(10*time.Minute, "job "+id+"'s page showing Complete", `/Complete/.test(document.querySelector('#job-state').textContent)`)
+	// The rest of the header follows: when it ended, its tests' counts.
+	header := `(() => { const e = document.querySelector('#job-ended'), c = document.querySelector('#job-tests');
+		return !!e && !!c && /\d{4}-\d\d-\d\d/.test(e.textContent) && /2 passed/.test(c.textContent) && /1 failed/.test(c.textContent); })()`
+	if _, err := waitValueErr[bool](b, 30*time.Second, header, func(ok bool) bool { return ok }); err != nil {
+		t.Errorf("job %s's page, finished: the header says Ended %q, Tests %q; want the end time and 2 passed, 1 failed", id, b.text("#job-ended"), b.text("#job-tests"))
+	}
 	if !eval[bool](b, `window.basaltNoReload === true`) {
 		t.Errorf("job %s's page was reloaded: the state did not change in place", id)
 	}
@@ -173,8 +180,8 @@ func watchJob(t *testing.T, b *browser, id string) {
 	b.shoot("job-finished")
 }
 
-// jobTabs reads the finished job's Results and Description tabs, as a
-// user does, without reloading the page.
+// jobTabs reads the finished job's Results, Description and Timing
+// tabs, as a user does, without reloading the page.
 func jobTabs(t *testing.T, b *browser, id string) {
 	t.Helper()
 	b.click(`#job-tabs [data-tab=results]`)
@@ -184,7 +191,7 @@ func jobTabs(t *testing.T, b *browser, id string) {
 		// change in place, the rest may need a reload): go on after a
 		// reload, to check the results.
 		b.shoot("job-results-stale")
-		t.Logf("FINDING: job %s finished while its page was open: its results tab does not show its results without a reload", id)
+		t.Errorf("job %s finished while its page was open: its results tab does not show its results without a reload", id)
 		b.do("reloading", chromedp.Reload())
 		b.click(`#job-tabs [data-tab=results]`)
 		b.waitJS(30*time.Second, "job "+id+"'s results tab showing always-pass after a reload", shown)
@@ -238,6 +245,22 @@ func jobTabs(t *testing.T, b *browser, id string) {
 		t.Errorf("job %s's timeline: %d bars, want one per action (deploy, boot, test, finalize at least)", id, bars)
 	}
 	b.shoot("job-timing")
+}
+
+// remoteToken adds the remote artifact token KernelCI's callback names
+// (kernelciNotify) on the tokens page, as a lab's KernelCI user does:
+// its name is listed, its value never shown.
+func remoteToken(t *testing.T, b *browser, l *labtest.Lab) {
+	t.Helper()
+	b.open(l.URL() + "/api/tokens/")
+	b.setValue(`#remote-token-form input[name=name]`, "kernelci-callback")
+	b.setValue(`#remote-token-form input[name=token]`, "kernelci-callback-secret")
+	b.click(`#remote-token-form button[type=submit]`)
+	b.waitJS(30*time.Second, "the remote token listed", `(document.querySelector('#remote-tokens') || {innerText: ''}).innerText.includes('kernelci-callback')`)
+	if html := eval[string](b, `document.documentElement.outerHTML`); strings.Contains(html, "kernelci-callback-secret") {
+		t.Error("the tokens page shows the remote token's value")
+	}
+	b.shoot("tokens-remote")
 }
 
 // newToken makes an API token on the tokens page, as a user does before
