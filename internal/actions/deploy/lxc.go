@@ -77,6 +77,9 @@ func (a *LxcDeploy) Validate() {
 		a.Errorf("%v", err)
 		return
 	}
+	if p := a.LocalFiles(); !p.LXC() {
+		a.Errorf("LXC containers are not allowed on this %s: they are privileged, so a job's tests would run as its root (the worker's --allow-lxc, for a lab whose submitters are all trusted)", p.Host())
+	}
 	switch c.Template {
 	case "download":
 		a.Warnf("template download fetches its image from images.linuxcontainers.org: the job fails unless the worker reaches it (busybox needs no network)")
