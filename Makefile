@@ -75,7 +75,9 @@ lava-peers:
 
 # fixtures builds the x86_64 guest the example jobs boot: Debian's kernel,
 # a busybox initramfs, the same as an ext4 root file system and a test
-# definitions tarball in $(FIXTURES) (fixtures/README.md). No root
+# definitions tarball in $(FIXTURES) (fixtures/README.md); and the GRUB
+# netboot image the emulated x86_64 boards PXE-boot, with their firmware
+# (OVMF, iPXE) installed from Debian (fixtures/build-x86-firmware.sh). No root
 # needed beyond installing the Debian packages it is made from, when missing.
 fixtures:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -86,11 +88,15 @@ fixtures:
 	PATH=$$PATH:/usr/sbin:/sbin command -v depmod >/dev/null || missing="$$missing kmod"; \
 	PATH=$$PATH:/usr/sbin:/sbin command -v mkfs.ext4 >/dev/null || missing="$$missing e2fsprogs"; \
 	command -v zstd >/dev/null || missing="$$missing zstd"; \
+	test -f /usr/share/OVMF/OVMF_CODE_4M.fd || missing="$$missing ovmf"; \
+	test -f /usr/lib/grub/x86_64-efi/linux.mod || missing="$$missing grub-efi-amd64-bin"; \
+	test -f /usr/lib/ipxe/qemu/efi-virtio.rom || missing="$$missing ipxe-qemu"; \
 	if [ -n "$$missing" ]; then \
 		echo "fixtures: installing$$missing"; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	fixtures/build.sh $(FIXTURES)
+	fixtures/build-x86-firmware.sh $(FIXTURES)/boards
 
 # fixtures-check boots the fixtures under QEMU (TCG) and checks the login,
 # the prompt and the overlay drive mount a LAVA job relies on.
