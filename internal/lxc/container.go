@@ -40,19 +40,7 @@ const maxOutput = 4096
 // (stdout and stderr, the last maxOutput bytes) and the error. Nothing
 // goes through a shell.
 func Command(ctx context.Context, log *joblog.Logger, tool string, args ...string) (string, error) {
-	if log == nil {
-		log = joblog.Discard()
-	}
-	argv := append([]string{tool}, args...)
-	log.Debugf("Calling: %s", strings.Join(quoteAll(argv), " "))
-	var tail tailBuffer
-	out := process.NewLineWriter(func(line string) {
-		log.Debugf(">> %s", line)
-		tail.add(line)
-	})
-	err := process.Run(ctx, process.Spec{Argv: argv, Stdout: out, Stderr: out, Env: commandEnv()})
-	out.Flush()
-	return tail.String(), err
+	return commandWithEnv(ctx, log, nil, tool, args...)
 }
 
 // commandEnv is the environment of the lxc tools: Basalt's own without

@@ -27,7 +27,10 @@ type Protocol struct {
 	Config Config
 	// LXCPath is where LXC keeps the containers (lxc-config lxc.lxcpath).
 	LXCPath string
-	log     func() *joblog.Logger
+	// Images is where the download template fetches images (the front
+	// end's configuration, ImageSource.Configure).
+	Images ImageSource
+	log    func() *joblog.Logger
 
 	mu      sync.Mutex
 	owned   bool // created or reused by this job: ours to tear down
