@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -130,5 +131,25 @@ func TestCheckArch(t *testing.T) {
 		if err != nil || !strings.Contains(note, tc.note) || (tc.note == "") != (note == "") {
 			t.Errorf("CheckArch(%s) = %q, %v; want %q", tc.arch, note, err, tc.note)
 		}
+	}
+}
+
+// TestConfigure: the front end's source reaches the job's protocol (the
+// one the deploy later uses), and a job without lava-lxc is untouched.
+func TestConfigure(t *testing.T) {
+	s := ImageSource{Server: "127.0.0.1:8443", CacheDir: "/srv/cache"}
+	j := &pipeline.Job{ID: "7", Params: block(t, "protocols:\n  lava-lxc:\n    name: c\n    template: download\n    distribution: busybox\n    release: '1.35'\n    arch: arm64\n")}
+	s.Configure(j)
+	p, err := Of(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Images != s || p.Config.Name != "c-7" || len(j.Protocols) != 1 {
+		t.Errorf("protocol %+v after Configure, %d protocols", p, len(j.Protocols))
+	}
+	plain := &pipeline.Job{ID: "8", Params: block(t, "job_name: x\n")}
+	s.Configure(plain)
+	if len(plain.Protocols) != 0 {
+		t.Errorf("a job without lava-lxc got %d protocols", len(plain.Protocols))
 	}
 }
