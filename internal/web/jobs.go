@@ -136,20 +136,6 @@ func jobHealthCode(h store.JobHealth) int {
 	return 0
 }
 
-// jobPriorityName is LAVA's get_priority_display: its three named values,
-// the number otherwise.
-func jobPriorityName(p int) string {
-	switch p {
-	case 0:
-		return "Low"
-	case 50:
-		return "Medium"
-	case 100:
-		return "High"
-	}
-	return strconv.Itoa(p)
-}
-
 func jobVisibilityName(j store.Job) string {
 	switch j.Visibility {
 	case store.VisibilityPersonal:
@@ -245,7 +231,7 @@ func (s *site) jobPage(w http.ResponseWriter, r *http.Request) {
 		Job: j, ID: jobDisplayID(j), Description: jobDescription(j),
 		Label: jobStateLabel(j), LabelClass: jobStateClass(j),
 		Submitted: jobTime(j.Submitted), Started: jobTime(j.Started), Ended: jobTime(j.Ended),
-		Duration: jobDuration(j, now), Priority: jobPriorityName(j.Priority), Visibility: jobVisibilityName(j),
+		Duration: jobDuration(j, now), Priority: store.PriorityName(j.Priority), Visibility: jobVisibilityName(j),
 		User: v.User, LoggedIn: v.LoggedIn, CSRF: s.c.Auth.CSRF(r),
 		CanCancel:   v.LoggedIn && (v.User.Superuser || v.User.Name == j.Submitter) && j.State != store.JobFinished && j.State != store.JobCanceling,
 		CanResubmit: v.LoggedIn,
