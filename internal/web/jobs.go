@@ -490,14 +490,25 @@ func jobDefinitionText(j store.Job, multinode bool) string {
 	return j.Definition
 }
 
-func (s *site) jobDefinition(w http.ResponseWriter, r *http.Request) {
-	j, ok := s.jobFindVisible(w, r)
+// jobDefinitionOf is the job whose definition (or, on a
+// multinode_definition path, MultiNode definition) r asks for; when it
+// has none or r may not see it, the error page is sent and ok is false.
+func (s *site) jobDefinitionOf(w http.ResponseWriter, r *http.Request) (j store.Job, multi, ok bool) {
+	j, ok = s.jobFindVisible(w, r)
 	if !ok {
-		return
+		return j, false, false
 	}
-	multi := strings.Contains(r.URL.Path, "/multinode_definition")
+	multi = strings.Contains(r.URL.Path, "/multinode_definition")
 	if multi && j.MultinodeDefinition == "" {
 		s.fail(w, r, notFound("MultiNode definition of job "+jobDisplayID(j)))
+		return j, multi, false
+	}
+	return j, multi, true
+}
+
+func (s *site) jobDefinition(w http.ResponseWriter, r *http.Request) {
+	j, multi, ok := s.jobDefinitionOf(w, r)
+	if !ok {
 		return
 	}
 	dv := jobDefView{Job: j, ID: jobDisplayID(j), Definition: jobDefinitionText(j, multi), Title: "Definition"}
@@ -511,13 +522,8 @@ func (s *site) jobDefinition(w http.ResponseWriter, r *http.Request) {
 // jobDefinitionPlain is definition/plain (job_N.yaml) and
 // multinode_definition/plain (multinode_job_N.yaml), LAVA's attachments.
 func (s *site) jobDefinitionPlain(w http.ResponseWriter, r *http.Request) {
-	j, ok := s.jobFindVisible(w, r)
+	j, multi, ok := s.jobDefinitionOf(w, r)
 	if !ok {
-		return
-	}
-	multi := strings.Contains(r.URL.Path, "/multinode_definition")
-	if multi && j.MultinodeDefinition == "" {
-		s.fail(w, r, notFound("MultiNode definition of job "+jobDisplayID(j)))
 		return
 	}
 	name := fmt.Sprintf("job_%d.yaml", j.ID)
