@@ -33,5 +33,5 @@ func (f *localFilesFlags) policy() (*hostfiles.Policy, error) {
 		return nil, errors.New("--no-local-files and --allow-local-files are exclusive")
 	}
 	// ssh stays allowed: the keys are the user's own.
-	return hostfiles.New(hostfiles.Options{Dirs: f.dirs, GitSSH: true, Host: "machine", Flag: "--allow-local-files"})
+	return hostfiles.New(hostfiles.Options{Dirs: f.dirs, GitSSH: true, LXC: true, Host: "machine", Flag: "--allow-local-files"})
 }

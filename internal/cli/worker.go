@@ -35,6 +35,7 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	var allowDirs listFlag
 	fs.Var(&allowDirs, "allow-local-files", "let jobs read local files (file:// images, local git repositories) inside this folder (repeatable; default: none, since jobs come from anyone with a token)")
 	fs.BoolVar(&cfg.AllowGitSSH, "allow-git-ssh", false, "let jobs' git repositories use ssh, which authenticates with this host's keys (default: refused)")
+	fs.BoolVar(&cfg.AllowLXC, "allow-lxc", false, "let jobs use the lava-lxc protocol; its containers are privileged, so their tests run as this host's root (default: refused)")
 	dlLimits := downloadLimitFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/joblog"
+	"github.com/basalt-lava/basalt/internal/lxc"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/protocol"
 	"github.com/basalt-lava/basalt/internal/results"
@@ -238,6 +239,13 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 			log.Warnf("%s", w)
 		}
 		pj.Protocols = append(pj.Protocols, mn)
+	}
+	if lxc.Requested(pj.Params) {
+		// The lava-lxc protocol from the start: requests of device
+		// actions, and the container's tear-down whatever happens.
+		if _, err := lxc.Of(pj); err != nil {
+			return pipeline.OutcomeOf(err)
+		}
 	}
 	err = pj.Run(ctx)
 	if err != nil && pipeline.ClassOf(err) == pipeline.ClassCanceled && cfg.CancelReason != nil {

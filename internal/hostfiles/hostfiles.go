@@ -41,6 +41,8 @@ type Policy struct {
 	host, flag string
 	// gitSSH lets git use ssh, which authenticates with the host's keys.
 	gitSSH bool
+	// lxc lets jobs create LXC containers (privileged: root on the host).
+	lxc bool
 }
 
 // Options make a policy.
@@ -55,13 +57,18 @@ type Options struct {
 	// so a job could fetch, into its overlay, any repository the host's
 	// identity can read; only an operator can say that is fine.
 	GitSSH bool
+	// LXC lets jobs use the lava-lxc protocol. Its containers are
+	// privileged, as in LAVA, so a job's test definitions run as root of
+	// the host in all but name: only an operator who trusts every
+	// submitter can allow it.
+	LXC bool
 }
 
 // New returns a policy allowing the folders of opts.Dirs (none when
 // empty). A folder that does not exist or is not a folder is an error:
 // the operator's configuration is wrong.
 func New(opts Options) (*Policy, error) {
-	p := &Policy{host: opts.Host, flag: opts.Flag, gitSSH: opts.GitSSH}
+	p := &Policy{host: opts.Host, flag: opts.Flag, gitSSH: opts.GitSSH, lxc: opts.LXC}
 	if p.host == "" {
 		p.host = "host"
 	}
@@ -103,6 +110,9 @@ func (p *Policy) Host() string {
 
 // GitSSH reports whether git may use ssh.
 func (p *Policy) GitSSH() bool { return p == nil || p.gitSSH }
+
+// LXC reports whether jobs may create (privileged) LXC containers.
+func (p *Policy) LXC() bool { return p == nil || p.lxc }
 
 // Allowed lists the allowed folders for messages: "none" or
 // "/srv/images, /srv/repos".

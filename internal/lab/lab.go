@@ -157,7 +157,7 @@ func New(cfg Config) (*Lab, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
-	localFiles, err := hostfiles.New(hostfiles.Options{Dirs: cfg.AllowLocalFiles, GitSSH: true,
+	localFiles, err := hostfiles.New(hostfiles.Options{Dirs: cfg.AllowLocalFiles, GitSSH: true, LXC: true,
 		Host: "server", Flag: "the server's --allow-local-files; each worker has its own"})
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)

@@ -77,6 +77,9 @@ type Config struct {
 	// AllowGitSSH lets jobs' git repositories use ssh, which
 	// authenticates with this host's keys; off by default.
 	AllowGitSSH bool
+	// AllowLXC lets jobs create LXC containers, which are privileged
+	// (root on this host): for labs whose submitters are all trusted.
+	AllowLXC bool
 	// CoordinatorPollDelay is the pause between two polls of the MultiNode
 	// coordinator; zero means LAVA's default (1s).
 	CoordinatorPollDelay time.Duration
@@ -151,7 +154,7 @@ func New(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	w.peer = peer
-	w.localFiles, err = hostfiles.New(hostfiles.Options{Dirs: cfg.AllowLocalFiles, GitSSH: cfg.AllowGitSSH,
+	w.localFiles, err = hostfiles.New(hostfiles.Options{Dirs: cfg.AllowLocalFiles, GitSSH: cfg.AllowGitSSH, LXC: cfg.AllowLXC,
 		Host: "worker", Flag: "the worker's --allow-local-files"})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,9 @@
 package test
 
 import (
+	"context"
+
+	"github.com/basalt-lava/basalt/internal/connection"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -41,6 +44,41 @@ func NewTestShellRetry() *TestShellRetry {
 // Populate adds lava-test-shell.
 func (a *TestShellRetry) Populate(params *value.Map) {
 	a.NewPipeline(params).Add(NewTestShell(), nil)
+}
+
+// Run runs lava-test-shell on the live shell of the block's connection
+// namespace (connection-namespace, else its own) when it has one, as
+// LAVA's test shell takes the namespace's connection rather than the
+// last one opened: in a job whose namespaces interleave (an LXC
+// container holding tools for a device booted after it), a test of the
+// container's namespace runs in the container. Without one, the
+// connection passed along is used. (A docker test action runs its
+// TestShell on its own container's session: it is not under this.)
+func (a *TestShellRetry) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	if own := namespaceShell(&a.Base); own != nil {
+		conn = own
+	}
+	return a.Base.Run(ctx, conn)
+}
+
+// namespaceShell returns the live shell of the block's connection
+// namespace, or nil.
+func namespaceShell(b *pipeline.Base) *connection.Session {
+	if b.Job == nil {
+		return nil
+	}
+	ns := b.Namespace()
+	if cns, ok := b.Params.Value("connection-namespace").(string); ok && cns != "" {
+		ns = cns
+	}
+	s, ok := b.Job.Runtime.Data(ns, pipeline.DataShell).(*connection.Session)
+	if !ok || s == nil {
+		return nil
+	}
+	if exited, _ := s.Exited(); exited {
+		return nil
+	}
+	return s
 }
 
 // TestShell is LAVA's TestShellAction (lava-test-shell): starts
