@@ -6,7 +6,7 @@ STATICCHECK_VERSION := v0.8.2
 
 FIXTURES := build/fixtures/x86_64
 
-.PHONY: all build deps lava-peers lavacli2 check test test-fast lint fuzz bench example example-multinode example-tuxrun example-lab fixtures lxc-images fixtures-check clean
+.PHONY: all build deps lava-peers lavacli2 check test test-fast lint fuzz bench example example-multinode example-tuxrun example-lab example-lxc-arm64 fixtures lxc-images fixtures-check clean
 
 all: build
 
@@ -156,6 +156,13 @@ example-tuxrun: fixtures build
 # ports of the system's choosing, everything in build/example-lab.
 example-lab: fixtures build
 	BASALT=$(BIN) FIXTURES=$(FIXTURES) LAB_DIR=build/example-lab examples/lab/run.sh
+
+# example-lxc-arm64 runs the foreign-architecture LXC example
+# (examples/lxc-arm64): an arm64 container from the image server of
+# build/fixtures/lxc-images, served over HTTPS on 127.0.0.1 for the run.
+# Needs root and qemu-user-static's aarch64 binfmt handler.
+example-lxc-arm64: lxc-images build
+	BASALT=$(BIN) IMAGES=$(LXC_IMAGES) OUTPUT_DIR=build/example-lxc-arm64 examples/lxc-arm64/run.sh
 
 fuzz:
 	$(GO) test ./internal/job -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}

@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/lava/lxc-arm64.sh [RUNS]: run bench/jobs/lxc-arm64.yaml (an LXC
+# bench/lava/lxc-arm64.sh [RUNS]: run examples/lxc-arm64/job.yaml (an LXC
 # container of a pre-built arm64 root file system, its test shell under
 # qemu-user) RUNS times [3] with Debian's lava-run and with basalt run on
 # the same rendered device (LAVA's lxc.jinja2) and the same image cache,
@@ -37,7 +37,7 @@ dt=/usr/share/lava-server/device-types
 grep -q '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null || { echo "no aarch64 binfmt handler (qemu-user-static)" >&2; exit 2; }
 rm -rf "$OUT"
 mkdir -p "$OUT/cache"
-job=bench/jobs/lxc-arm64.yaml
+job=examples/lxc-arm64/job.yaml
 
 # The image server, for the first run only.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$OUT/key.pem" -out "$OUT/cert.pem" -days 1 \
@@ -62,7 +62,7 @@ echo "{% extends 'lxc.jinja2' %}" >"$OUT/lxc-01.jinja2"
 /usr/bin/python3 bench/lava/render-device.py "$OUT/lxc-01.jinja2" "$OUT/device.yaml" --device-types $dt >/dev/null
 printf 'lxc.net.0.type = veth\nlxc.net.0.flags = up\nlxc.net.0.ipv4.address = 10.254.77.2/24\n' >"$OUT/default.conf"
 
-left() { lxc-ls -1 | grep '^bench-arm64' || true; }
+left() { lxc-ls -1 | grep "^example-arm64" || true; }
 base=$((700000 + $$ % 10000 * 10))
 build/basalt run "$job" --device "$OUT/device.yaml" --output-dir "$OUT/warm" --job-id "$base" \
 	--lxc-image-server "127.0.0.1:$(cat "$OUT/port")" --lxc-image-ca "$OUT/cert.pem" --lxc-image-cache "$OUT/cache" >"$OUT/warm.out" 2>&1 ||
