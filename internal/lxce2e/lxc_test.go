@@ -4,7 +4,10 @@
 // network): create, test inside, results back, tear down; a persistent
 // container reused by a second job; the failures (a template that
 // fails, a container that never starts, a job canceled mid-test) ending
-// with the right class and no container left.
+// with the right class and no container left. foreign_test.go does the
+// same for a foreign-architecture container: an arm64 image fetched by
+// the download template from an HTTPS image server on 127.0.0.1, run
+// under qemu-user through binfmt_misc.
 //
 // The tests change the machine's LXC state (/var/lib/lxc), so they run
 // only with BASALT_E2E=1 (as `make check` sets), as root, with lxc
