@@ -168,7 +168,8 @@ func (s ImageSource) Describe() string {
 // system. It returns what to log about it; the error names what is
 // missing. dir is binfmt_misc's folder ("" for the default).
 func CheckArch(c Config, dir string) (string, error) {
-	if c.Arch == "" {
+	// The busybox template copies the host's busybox: no arch to check.
+	if c.Arch == "" || c.Template == "busybox" {
 		return "", nil
 	}
 	a, ok := binfmt.Lookup(c.Arch)
