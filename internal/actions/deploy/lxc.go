@@ -178,10 +178,27 @@ func (a *LxcCreate) Run(ctx context.Context, conn pipeline.Connection) (pipeline
 			// image, server unreachable): say what was asked of whom.
 			what = fmt.Sprintf("template download, image %s %s %s from %s", c.Distribution, c.Release, orDefault(c.Arch, "of the host's arch"), proto.Images.Describe())
 		}
-		return conn, pipeline.InfrastructureError("Unable to create lxc container %s (%s): %v%s", c.Name, what, err, lastLine(out))
+		hint := ""
+		if !c.Verbose {
+			hint = " (the protocol's verbose: true shows the template's own messages)"
+		}
+		return conn, pipeline.InfrastructureError("Unable to create lxc container %s (%s): %v%s%s", c.Name, what, err, templateError(out), hint)
 	}
 	a.Log().Debugf("Container created successfully")
 	return conn, nil
+}
+
+// templateError returns ": " and the template's own last "ERROR:" line
+// of out (what LXC's templates print when they fail: "ERROR: Couldn't
+// find a matching image"), else lastLine(out).
+func templateError(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); strings.HasPrefix(l, "ERROR:") {
+			return ": " + l
+		}
+	}
+	return lastLine(out)
 }
 
 // lastLine returns ": " and the last line of out, or "".
