@@ -251,6 +251,17 @@ func TestForeignFailures(t *testing.T) {
 		}
 		noneLeft(t, before, name)
 	})
+	t.Run("image-missing-verbose", func(t *testing.T) {
+		// verbose: true lets lxc-create show the template's messages:
+		// its own reason becomes the error's.
+		before := containers(t)
+		name := unique("basalt-arm64-nonev")
+		o := runForeign(t, foreignJob(name, "9.99", "    verbose: true\n", "lava-test-case never --shell true"), "122", srv.flags(t.TempDir()))
+		if got, msg := o.job.String("error_type"), o.job.String("error_msg"); got != "Infrastructure" || !strings.Contains(msg, "ERROR: Couldn't find a matching image") {
+			t.Errorf("%s: %s; want Infrastructure naming the template's reason", got, msg)
+		}
+		noneLeft(t, before, name)
+	})
 	t.Run("binfmt-missing", func(t *testing.T) {
 		// basalt in a private mount namespace where binfmt_misc's folder
 		// is one with no handler: the host's own stays as it is.
