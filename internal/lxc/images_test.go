@@ -157,3 +157,25 @@ func TestConfigure(t *testing.T) {
 		t.Errorf("a job without lava-lxc got %d protocols", len(plain.Protocols))
 	}
 }
+
+func TestMissingInit(t *testing.T) {
+	lxcPath := t.TempDir()
+	mk := func(name, config string, files ...string) {
+		root := filepath.Join(lxcPath, name, "rootfs")
+		os.MkdirAll(root, 0o755)
+		os.WriteFile(filepath.Join(lxcPath, name, "config"), []byte(config), 0o644)
+		for _, f := range files {
+			os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755)
+			os.Symlink("/bin/busybox", filepath.Join(root, f)) // dangling outside: Lstat sees it
+		}
+	}
+	mk("ok", "lxc.arch = aarch64\n", "sbin/init")
+	mk("noinit", "lxc.arch = aarch64\n")
+	mk("cmd", "lxc.init.cmd = /does/not/exist --flag\n", "sbin/init")
+	mk("cmd-ok", "lxc.init.cmd = /bin/sh\n", "bin/sh")
+	for name, want := range map[string]string{"ok": "", "noinit": "/sbin/init", "cmd": "/does/not/exist", "cmd-ok": "", "absent": ""} {
+		if got := MissingInit(lxcPath, name); got != want {
+			t.Errorf("MissingInit(%s) = %q, want %q", name, got, want)
+		}
+	}
+}

@@ -307,8 +307,8 @@ func TestForeignFailures(t *testing.T) {
 		if got := o.job.String("error_type"); got != "Job" {
 			t.Errorf("error_type %q, want Job (%s)", got, o.job.String("error_msg"))
 		}
-		if msg := o.job.String("error_msg"); !strings.Contains(msg, "Unable to start lxc container") {
-			t.Errorf("error_msg %q", msg)
+		if msg := o.job.String("error_msg"); !strings.Contains(msg, "Unable to start lxc container") || !strings.Contains(msg, "its init /sbin/init is not in its root file system") {
+			t.Errorf("error_msg %q does not say the container's init is missing", msg)
 		}
 		if !o.logHas("issue destroy") {
 			t.Errorf("the protocol did not destroy the container")
