@@ -173,6 +173,10 @@ func TestForeignArch(t *testing.T) {
 		wantResult(t, o, "0_in-lxc", "elf-aarch64", "pass")
 		wantResult(t, o, "0_in-lxc", "emulated", "pass")
 		wantResult(t, o, "0_in-lxc", "expected-fail", "fail")
+		// The container goes before its shell (the faster order).
+		if !o.logHas("issue stop (before closing the container's shell)") {
+			t.Errorf("job %s: the container was not stopped before its shell was closed", id)
+		}
 		if !o.logHas("binfmt_misc's qemu-aarch64") {
 			t.Errorf("job %s: the log does not name the binfmt handler used", id)
 		}

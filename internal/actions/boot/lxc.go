@@ -264,7 +264,8 @@ func (a *ConnectLxc) Run(ctx context.Context, conn pipeline.Connection) (pipelin
 	}
 	argv := append([]string{"lxc-attach"}, lxc.AttachArgs(proto.Config.Name, lxc.RootShell(rootfs))...)
 	a.Log().Infof("%s Connecting to device using '%s'", a.Name, strings.Join(argv, " "))
-	s, err := connection.Start(argv, connection.Options{Log: a.Log(), StopGrace: process.GraceFrom(ctx)})
+	s, err := connection.Start(argv, connection.Options{Log: a.Log(), StopGrace: process.GraceFrom(ctx),
+		BeforeClose: proto.StopBeforeClose})
 	if err != nil {
 		return conn, pipeline.InfrastructureError("unable to run lxc-attach: %v", err)
 	}
