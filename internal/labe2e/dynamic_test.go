@@ -169,6 +169,11 @@ func TestSecondaryConnectionEnds(t *testing.T) {
 			if h := l.showYAML(t, c, other).String("health"); h != "Canceled" {
 				t.Errorf("the other side (%s): health %q, want Canceled", other, h)
 			}
+			if t.Failed() {
+				for _, id := range []string{host, guest} {
+					t.Logf("log of %s:\n%s", id, clip(l.lavacli(t, c, "admin", "jobs", "logs", id, "--raw", "--no-follow").stdout, 400))
+				}
+			}
 			nothingLeft(t, l, srv)
 		})
 	}
