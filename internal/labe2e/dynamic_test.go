@@ -132,8 +132,9 @@ func TestSecondaryConnection(t *testing.T) {
 // TestSecondaryConnectionEnds: one side of the group fails mid-test
 // (lava-test-raise, an essential role) while the other waits for it at
 // a lava-sync: the failing job ends Incomplete with a Test error, the
-// other is canceled by the server and ends Canceled; nothing is left
-// running on the worker or the device.
+// other is canceled by the server and ends Canceled. A user canceling
+// the guest while it runs on the host's device cancels both. Nothing is
+// left running on the worker or the device.
 func TestSecondaryConnectionEnds(t *testing.T) {
 	l, srv := secondaryLab(t)
 	c := anyLavacli(t)
@@ -177,4 +178,21 @@ func TestSecondaryConnectionEnds(t *testing.T) {
 			nothingLeft(t, l, srv)
 		})
 	}
+	t.Run("guest canceled", func(t *testing.T) {
+		// The host never reaches its lava-sync: it waits for the
+		// guest's message, which never comes.
+		host, guest := submitGroup(t, l, c, secondaryJob(t, srv, func(s string) string {
+			return strings.Replace(s, "          - lava-sync clients\n      from: inline\n      name: ssh-host",
+				"          - lava-wait never-sent\n      from: inline\n      name: ssh-host", 1)
+		}))
+		l.waitLogged(t, c, guest, "on-the-device")
+		ok(t, l.lavacli(t, c, "admin", "jobs", "cancel", guest))
+		for _, id := range []string{host, guest} {
+			ok(t, l.lavacli(t, c, "admin", "jobs", "wait", id, "--polling", "1"))
+			if h := l.showYAML(t, c, id).String("health"); h != "Canceled" {
+				t.Errorf("%s after canceling the guest: health %q, want Canceled", id, h)
+			}
+		}
+		nothingLeft(t, l, srv)
+	})
 }
