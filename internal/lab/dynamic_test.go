@@ -154,3 +154,37 @@ func topKeys(t *testing.T, yaml string) []string {
 	m, _ := v.(*value.Map)
 	return m.Keys()
 }
+
+// TestDynamicConnectionRefused: a dynamic connection is checked on the
+// devices its host role may get (minimised): a guest that needs the ssh
+// method refuses a host role on QEMU devices, the problem placed at the
+// guest's action in the submission; and it needs no device type of its
+// own.
+func TestDynamicConnectionRefused(t *testing.T) {
+	ctx := context.Background()
+	backends(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		f := newFixture(t, open(t), 1)
+		l, err := New(Config{Store: f.st, Logs: f.logs})
+		must(t, err)
+		// The host role runs a plain QEMU job; the guest still asks for ssh.
+		def := readFile(t, "dynamic.yaml")
+		def = strings.Replace(def, "device_type: ssh", "device_type: qemu", 1)
+		_, err = l.Submit(ctx, f.alice, def)
+		se, ok := err.(*SubmitError)
+		if !ok {
+			t.Fatalf("Submit = %v, want a *SubmitError", err)
+		}
+		found := false
+		for _, p := range se.Problems {
+			if strings.Contains(p, "actions[3]") && strings.Contains(p, "ssh") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no problem at the guest's deploy (actions[3]) about ssh: %q", se.Problems)
+		}
+		if js, _ := f.st.Jobs(ctx, store.JobFilter{}); len(js) != 0 {
+			t.Errorf("a refused submission stored %d jobs", len(js))
+		}
+	})
+}
