@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/basalt-lava/basalt/internal/coordinator"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/protocol"
 )
 
 const interactiveJobYAML = `
@@ -45,7 +48,7 @@ func TestInteractiveRun(t *testing.T) {
       - command: "true"
       - {name: hello, command: 'echo hel""lo', successes: [{message: hello}]}
       - {name: number, command: 'echo val=4""2', successes: [{message: 'val=(?P<val>\d+)'}]}
-      - {name: substituted, command: 'echo got-{val}-job-{JOB_ID}', successes: [{message: got-42-job-42}]}
+      - {name: substituted, command: 'echo got-{val}-job-{JOB_ID} | tr a-z A-Z', successes: [{message: GOT-42-JOB-42}]}
       - {name: failed-case, command: 'echo no such thing', failures: [{message: 'no such'}]}
       - {name: prompt-instead, command: 'echo nothing', successes: [{message: never}]}
     - name: second
@@ -133,5 +136,93 @@ func TestInteractiveRun(t *testing.T) {
 				t.Errorf("results (-got +want):\n%s", diff)
 			}
 		})
+	}
+}
+
+const interactiveMultinodeYAML = `
+job_name: interactive multinode
+timeouts: {job: {minutes: 5}, action: {minutes: 1}}
+protocols:
+  lava-multinode: {target_group: g-interactive, role: %s, group_size: 2, sub_id: %d}
+actions:
+- test:
+    role: %s
+    timeout: {seconds: 30}
+    interactive:
+    - name: mn
+      prompts: ['lava-test: # ']
+      script:
+%s`
+
+// TestInteractiveMultinode: the MultiNode steps of two scripts, each on
+// a real shell, through a real coordinator: one sends a value and both
+// meet at a lava-sync; the other waits for it and uses it in a command.
+func TestInteractiveMultinode(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := coordinator.NewServer(coordinator.Options{})
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Close(); <-served })
+	settings := protocol.Settings{Addr: l.Addr().String(), PollDelay: 10 * time.Millisecond, Blocksize: 4096}
+
+	scripts := map[string]string{
+		"sender": `      - {lava-send: 'ready val=42 job={JOB_ID}'}
+      - {name: sent, command: 'echo sent'}
+      - {lava-sync: done}
+`,
+		"waiter": `      - {lava-wait: ready}
+      - {name: received, command: 'echo got-{v""al}-{val}-{job}', successes: [{message: 'got-\{val\}-42-100'}]}
+      - {lava-sync: done}
+`,
+	}
+	jobs := map[string]*shellJob{}
+	for i, role := range []string{"sender", "waiter"} {
+		sj := newShellJob(t, fmt.Sprintf(interactiveMultinodeYAML, role, i, role, scripts[role]))
+		sj.job.ID = fmt.Sprint(100 + i)
+		m, err := protocol.NewMultinode(sj.job, settings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sj.job.Protocols = append(sj.job.Protocols, m)
+		jobs[role] = sj
+	}
+	errs := make(chan error, 2)
+	for _, sj := range jobs {
+		sess := sj.startShell(t)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			m := sj.job.Protocols[0].(*protocol.Multinode)
+			if err := m.SetUp(ctx); err != nil {
+				errs <- err
+				return
+			}
+			defer m.Finalise(ctx)
+			if _, err := sess.Expect(ctx, regexp.MustCompile(regexp.QuoteMeta("lava-test: # "))); err != nil {
+				errs <- err
+				return
+			}
+			errs <- sj.run(t, sess)
+		}()
+	}
+	for range jobs {
+		if err := <-errs; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}
+	for role, want := range map[string][]string{"sender": {"0_mn/sent=pass", "lava/0_mn=pass"}, "waiter": {"0_mn/received=pass", "lava/0_mn=pass"}} {
+		var got []string
+		for _, c := range jobs[role].cases() {
+			if !strings.HasPrefix(c, "lava/lava-test-interactive") {
+				got = append(got, c)
+			}
+		}
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Errorf("%s's results (-got +want):\n%s", role, diff)
+		}
 	}
 }
