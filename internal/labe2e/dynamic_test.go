@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,8 +20,9 @@ import (
 // its tests on the host role's device at the address the host sends.
 
 // secondaryLab starts sshd and a lab whose one worker has it as device
-// ssh01, with the MultiNode coordinator.
-func secondaryLab(t *testing.T) (*lab, *sshdtest.Server) {
+// ssh01, with the MultiNode coordinator; lease is the server's (zero
+// for its default).
+func secondaryLab(t *testing.T, lease time.Duration) (*lab, *sshdtest.Server) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs a lab with a real sshd: skipped under -short")
@@ -28,7 +30,7 @@ func secondaryLab(t *testing.T) (*lab, *sshdtest.Server) {
 	sshdtest.Need(t)
 	srv := sshdtest.Start(t, sshdtest.Options{})
 	dict := labtest.File(t, "ssh01.jinja2", srv.Dictionary(false))
-	l := newLab(t, labtest.Config{Coordinator: true, Workers: []string{"w1"},
+	l := newLab(t, labtest.Config{Coordinator: true, Workers: []string{"w1"}, Lease: lease,
 		Devices: []labtest.Device{{Name: "ssh01", Worker: "w1", DeviceType: "ssh", Dictionary: dict}}})
 	return l, srv
 }
@@ -85,7 +87,7 @@ func nothingLeft(t *testing.T, l *lab, srv *sshdtest.Server) {
 // recorded, and lavacli 1.2 and 2.9 show the guest as LAVA shows a
 // dynamic connection: no device type, no device.
 func TestSecondaryConnection(t *testing.T) {
-	l, srv := secondaryLab(t)
+	l, srv := secondaryLab(t, 0)
 	c := anyLavacli(t)
 	host, guest := submitGroup(t, l, c, secondaryJob(t, srv, nil))
 	for _, id := range []string{host, guest} {
@@ -136,7 +138,7 @@ func TestSecondaryConnection(t *testing.T) {
 // the guest while it runs on the host's device cancels both. Nothing is
 // left running on the worker or the device.
 func TestSecondaryConnectionEnds(t *testing.T) {
-	l, srv := secondaryLab(t)
+	l, srv := secondaryLab(t, 0)
 	c := anyLavacli(t)
 	cases := []struct {
 		name, failing string
@@ -181,10 +183,7 @@ func TestSecondaryConnectionEnds(t *testing.T) {
 	t.Run("guest canceled", func(t *testing.T) {
 		// The host never reaches its lava-sync: it waits for the
 		// guest's message, which never comes.
-		host, guest := submitGroup(t, l, c, secondaryJob(t, srv, func(s string) string {
-			return strings.Replace(s, "          - lava-sync clients\n      from: inline\n      name: ssh-host",
-				"          - lava-wait never-sent\n      from: inline\n      name: ssh-host", 1)
-		}))
+		host, guest := submitGroup(t, l, c, secondaryJob(t, srv, hostWaits))
 		l.waitLogged(t, c, guest, "on-the-device")
 		ok(t, l.lavacli(t, c, "admin", "jobs", "cancel", guest))
 		for _, id := range []string{host, guest} {
@@ -195,4 +194,40 @@ func TestSecondaryConnectionEnds(t *testing.T) {
 		}
 		nothingLeft(t, l, srv)
 	})
+}
+
+// hostWaits makes the host role wait at its end for a message that never
+// comes, so that the group is still running when the test acts.
+func hostWaits(s string) string {
+	return strings.Replace(s, "          - lava-sync clients\n      from: inline\n      name: ssh-host",
+		"          - lava-wait never-sent\n      from: inline\n      name: ssh-host", 1)
+}
+
+// TestSecondaryConnectionLeaseLost: the worker running both roles of the
+// group is killed while the guest runs on the host's device: once its
+// lease ran out both jobs end Incomplete with an infrastructure error
+// naming the worker, and the device goes to health Unknown.
+func TestSecondaryConnectionLeaseLost(t *testing.T) {
+	l, srv := secondaryLab(t, 10*time.Second)
+	c := anyLavacli(t)
+	host, guest := submitGroup(t, l, c, secondaryJob(t, srv, hostWaits))
+	l.waitLogged(t, c, guest, "on-the-device")
+	l.KillWorker("w1")
+	// What the killed worker had started (its jobs' ssh sessions) is
+	// not the lab's to end: ended here, as a host's reboot would.
+	for _, pid := range labtest.ProcessesMentioning(l.JobsDir("w1")) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, pid := range labtest.ProcessesMentioning(srv.ClientKey) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, id := range []string{host, guest} {
+		ok(t, l.lavacli(t, c, "admin", "jobs", "wait", id, "--polling", "1"))
+		y := l.showYAML(t, c, id)
+		if y.String("health") != "Incomplete" || y.String("error_type") != "Infrastructure" || !strings.Contains(y.String("error_msg"), "w1") {
+			t.Errorf("%s after its worker was lost: health %v, error %v %q; want Incomplete, Infrastructure, naming w1",
+				id, y.Value("health"), y.Value("error_type"), y.String("error_msg"))
+		}
+	}
+	wantFields(t, l.lavacli(t, c, "admin", "devices", "show", "ssh01"), map[string]string{"health": "Unknown", "state": "Idle"})
 }
