@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -247,8 +248,9 @@ func (d *vlandDaemon) checkClean(t *testing.T) {
 }
 
 // runVlandGroup runs the group with the lab's devices against VLANd at
-// addr; essential makes alpha the group's essential role.
-func (lab *vlandLab) runVlandGroup(t *testing.T, addr string, essential bool) (int, string) {
+// addr; essential makes alpha the group's essential role; edit, if not
+// nil, changes the job; during, if not nil, runs while basalt does.
+func (lab *vlandLab) runVlandGroup(t *testing.T, addr string, essential bool, edit func(string) string, during func(*exec.Cmd)) (int, string) {
 	t.Helper()
 	b, err := os.ReadFile("testdata/vland-group.yaml")
 	if err != nil {
@@ -258,8 +260,12 @@ func (lab *vlandLab) runVlandGroup(t *testing.T, addr string, essential bool) (i
 	if essential {
 		ess = "        essential: true"
 	}
+	text := strings.Replace(string(b), "@ESSENTIAL@", ess, 1)
+	if edit != nil {
+		text = edit(text)
+	}
 	jobPath := filepath.Join(t.TempDir(), "group.yaml")
-	if err := os.WriteFile(jobPath, []byte(strings.Replace(string(b), "@ESSENTIAL@", ess, 1)), 0o644); err != nil {
+	if err := os.WriteFile(jobPath, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -272,8 +278,14 @@ func (lab *vlandLab) runVlandGroup(t *testing.T, addr string, essential bool) (i
 	defer cancel()
 	cmd := exec.CommandContext(ctx, basalt, argv...)
 	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	err = cmd.Run()
+	cmd.Stdout, cmd.Stderr = &lockedBuffer{b: &stdout}, &lockedBuffer{b: &stdout}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if during != nil {
+		during(cmd)
+	}
+	err = cmd.Wait()
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("basalt output:\n%s", lastLines(stdout.String(), 200))
@@ -306,7 +318,7 @@ func TestVland(t *testing.T) {
 		}
 		addr := l.Addr().String()
 		l.Close()
-		code, out := lab.runVlandGroup(t, addr, false)
+		code, out := lab.runVlandGroup(t, addr, false, nil, nil)
 		if code == 0 {
 			t.Fatal("the group completed without VLANd")
 		}
@@ -324,7 +336,7 @@ func TestVland(t *testing.T) {
 	// deleted.
 	t.Run("creation refused", func(t *testing.T) {
 		d := lab.startVland(t, "{min: 100, max: 100}")
-		code, out := lab.runVlandGroup(t, d.addr, true)
+		code, out := lab.runVlandGroup(t, d.addr, true, nil, nil)
 		if code == 0 {
 			t.Fatal("the group completed although VLANd refused a VLAN")
 		}
@@ -362,7 +374,7 @@ func TestVland(t *testing.T) {
 		ipRun(t, "-n", beta, "addr", "flush", "dev", "test0")
 		ipRun(t, "-n", gamma, "addr", "flush", "dev", "test0")
 
-		code, out := lab.runVlandGroup(t, d.addr, false)
+		code, out := lab.runVlandGroup(t, d.addr, false, nil, nil)
 		if code != 0 {
 			t.Errorf("basalt run: exit %d", code)
 		}
@@ -383,4 +395,66 @@ func TestVland(t *testing.T) {
 		d.checkClean(t)
 		d.stop(t)
 	})
+}
+
+// lockedBuffer lets basalt's stdout and stderr share one buffer.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Canceled mid-test (SIGINT to basalt run once every port is on its
+// VLAN): every job ends Canceled, and their tear-down still puts the
+// ports back and deletes the VLANs.
+func TestVlandCanceled(t *testing.T) {
+	lab := newVlandLab(t)
+	d := lab.startVland(t, "{min: 100, max: 199}")
+	hold := func(s string) string {
+		// beta sleeps instead of meeting the others at "done": the group
+		// stays in its tests until it is canceled.
+		i := strings.Index(s, "name: vland-beta")
+		j := strings.Index(s[i:], "- lava-sync done")
+		return s[:i+j] + "- sleep 120" + s[i+j+len("- lava-sync done"):]
+	}
+	onVLANs := false
+	code, out := lab.runVlandGroup(t, d.addr, false, hold, func(cmd *exec.Cmd) {
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) && !onVLANs {
+			_, ports := d.state(t)
+			moved := 0
+			for _, p := range ports {
+				if p["current_vlan_id"] != p["base_vlan_id"] {
+					moved++
+				}
+			}
+			onVLANs = moved == len(ports)
+			time.Sleep(200 * time.Millisecond)
+		}
+		// Let the tests start before the cancel.
+		time.Sleep(2 * time.Second)
+		cmd.Process.Signal(os.Interrupt)
+	})
+	if !onVLANs {
+		t.Fatal("the ports never all went onto their VLANs")
+	}
+	if code == 0 {
+		t.Fatal("basalt run exited 0 after SIGINT")
+	}
+	for _, r := range vlandRoles {
+		o := readOutcome(t, filepath.Join(out, r.role+"-0"))
+		if o.errorType() != "Canceled" {
+			t.Errorf("%s: %s error: %s, want Canceled", r.role, o.errorType(), o.job.String("error_msg"))
+		}
+		if !o.logHas("", "Finalizing port") {
+			t.Errorf("%s: its ports were not restored", r.role)
+		}
+	}
+	d.checkClean(t)
+	d.stop(t)
 }
