@@ -83,34 +83,8 @@ func inlineTest(name string, docker string, steps ...string) string {
 // environment; during, when set, runs while the job does.
 func runDockerJob(t *testing.T, job, device string, env []string, during func(p *os.Process, dir string)) *outcome {
 	t.Helper()
-	dir := t.TempDir()
-	out, tmp := filepath.Join(dir, "out"), filepath.Join(dir, "tmp")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, basalt, "run", job, "--device", device,
-		"--output-dir", out, "--tmp-dir", tmp, "--job-id", "4243")
-	cmd.Env = append(os.Environ(), env...)
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if during != nil {
-		during(cmd.Process, out)
-	}
-	err := cmd.Wait()
-	o := &outcome{stdout: stdout.String(), dir: out}
-	if ee, ok := err.(*exec.ExitError); ok {
-		o.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("basalt output:\n%s", lastLines(o.stdout, 80))
-		}
-	})
-	assertNoLeftovers(t, tmp)
+	o := basaltRun(t, runSpec{job: job, devices: []string{device}, id: "4243", limit: 5 * time.Minute,
+		env: env, during: during, tail: 80})
 	o.readLog(t)
 	return o
 }

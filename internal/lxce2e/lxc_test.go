@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/proctest"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -246,26 +247,19 @@ func runOn(t *testing.T, jobText, devPath, id string, during func(p *os.Process,
 	if o.job == nil {
 		t.Fatal("no lava/job result in logs.yaml")
 	}
-	if n := processesMentioning("lxc-attach"); len(n) > 0 {
-		t.Errorf("lxc-attach processes left: %v", n)
+	// Basalt has exited: what it killed may still be dying (lxc-attach's
+	// pty child runs in its own session), so give it a moment. Only this
+	// test's containers count (their names hold its pid): the machine may
+	// run other LXC jobs meanwhile.
+	if n := proctest.Linger(fmt.Sprintf("-%d", os.Getpid()), 5*time.Second); len(n) > 0 {
+		for _, pid := range n {
+			if cmd := proctest.Cmdline(pid); strings.HasPrefix(cmd, "lxc-attach") {
+				t.Errorf("lxc-attach process left: %d %s", pid, cmd)
+				proctest.Kill([]int{pid})
+			}
+		}
 	}
 	return o
-}
-
-func processesMentioning(s string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.HasPrefix(cmdline, []byte(s)) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 func wantResult(t *testing.T, o *outcome, def, name, result string) {
