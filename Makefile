@@ -150,6 +150,7 @@ fuzz:
 	$(GO) test ./internal/value -run '^$$' -fuzz FuzzParseYAML -fuzztime $${FUZZTIME:-60s}
 	$(GO) test ./internal/jinja -run '^$$' -fuzz FuzzRender -fuzztime $${FUZZTIME:-60s}
 	$(GO) test ./internal/dispatcher -run '^$$' -fuzz FuzzDescribe -fuzztime $${FUZZTIME:-60s}
+	$(GO) test ./internal/vland -run '^$$' -fuzz FuzzMakePlan -fuzztime $${FUZZTIME:-60s}
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -114,6 +114,11 @@ func Interfaces(device *value.Map) ([]Iface, error) {
 		if len(f.Tags) > 0 && (f.Switch == "" || f.Port == nil) {
 			problems = append(problems, fmt.Sprintf("parameters.interfaces.%s has tags but no switch and port", label))
 		}
+		switch f.Port.(type) {
+		case nil, int, string:
+		default:
+			problems = append(problems, fmt.Sprintf("parameters.interfaces.%s.port must be a number, not %s", label, value.GoString(f.Port)))
+		}
 		out = append(out, f)
 	}
 	if len(problems) > 0 {
@@ -160,6 +165,9 @@ func MakePlan(jobParams, device *value.Map, jobID string) (*Plan, error) {
 		v := PlannedVLAN{Friendly: friendly, Name: Name(jobID, friendly), Tags: []string{}}
 		for _, t := range tagList {
 			v.Tags = append(v.Tags, scalar(t))
+		}
+		if v.Name == "" {
+			problems = append(problems, fmt.Sprintf("%s: VLANd would get an empty name (LAVA keeps the letters and digits of the job id's last 8 characters and of the VLAN name's first 8)", where))
 		}
 		if other, dup := byName[v.Name]; dup {
 			problems = append(problems, fmt.Sprintf("%s: VLANd would know it as %s, as %s (LAVA keeps the first 8 letters and digits of a VLAN's name): rename one", where, v.Name, other))

@@ -71,6 +71,7 @@ func TestMakePlanRefusals(t *testing.T) {
 		{"no tags key", "protocols: {lava-vland: {v: [1G]}}", twoIfaces, "protocols.lava-vland.v: a VLAN is {tags: [...]}"},
 		{"one interface for two VLANs", "protocols: {lava-vland: {a: {tags: [RJ45]}, b: {tags: [RJ45]}}}", twoIfaces, "protocols.lava-vland.b: no interface of the device is left with tags [RJ45]"},
 		{"names that collide", "protocols: {lava-vland: {vlan_onea: {tags: [1G]}, vlan_oneb: {tags: [1G]}}}", twoIfaces, "VLANd would know it as 100vlanone, as vlan_onea"},
+		{"port not a scalar", "protocols: {lava-vland: {v: {tags: [1G]}}}", "parameters: {interfaces: {e: {mac: x, switch: s, port: {a: 1}, tags: [1G]}}}", "parameters.interfaces.e.port must be a number"},
 		{"tags without a port", "protocols: {lava-vland: {v: {tags: [1G]}}}", "parameters: {interfaces: {e: {mac: x, tags: [1G]}}}", "parameters.interfaces.e has tags but no switch and port"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -80,4 +81,33 @@ func TestMakePlanRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// MakePlan never panics, and a name it gives VLANd is 1 to 16 letters
+// and digits whatever the job holds.
+func FuzzMakePlan(f *testing.F) {
+	f.Add("protocols:\n  lava-vland:\n    vlan_one: {tags: [1G]}\n", twoIfaces, "100")
+	f.Add("protocols: {lava-vland: {\"$(x)\": {tags: [RJ45]}, b: {tags: null}}}", twoIfaces, "")
+	f.Add("protocols: {lava-vland: [a]}", "parameters: {interfaces: {e: 1}}", "1")
+	f.Fuzz(func(t *testing.T, jobText, deviceText, id string) {
+		j, err := value.DecodeYAML([]byte(jobText))
+		if err != nil {
+			return
+		}
+		d, err := value.DecodeYAML([]byte(deviceText))
+		if err != nil {
+			return
+		}
+		jm, _ := j.(*value.Map)
+		dm, _ := d.(*value.Map)
+		p, err := MakePlan(jm, dm, id)
+		if err != nil {
+			return
+		}
+		for _, v := range p.VLANs {
+			if v.Name == "" || len(v.Name) > 16 || strings.Trim(v.Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
+				t.Errorf("VLANd name %q for %q", v.Name, v.Friendly)
+			}
+		}
+	})
 }
