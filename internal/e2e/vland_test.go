@@ -84,7 +84,11 @@ func newVlandLab(t *testing.T) *vlandLab {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatal("ip (iproute2) is not installed")
 	}
-	lab := &vlandLab{tag: fmt.Sprintf("%04d", rand.Intn(10000)), devices: map[string]string{}, netns: map[string]string{}}
+	n := rand.Intn(10000)
+	lab := &vlandLab{tag: fmt.Sprintf("%04d", n), devices: map[string]string{}, netns: map[string]string{}}
+	// The management links' /30s on the host, from the same number, so
+	// that two runs on one machine do not route to each other's devices.
+	mgmt := fmt.Sprintf("10.%d.%d", 200+n%50, n/50)
 	t.Cleanup(func() {
 		// Last: the servers were stopped, the namespaces deleted.
 		deadline := time.Now().Add(5 * time.Second)
@@ -106,9 +110,9 @@ func newVlandLab(t *testing.T) *vlandLab {
 		ipRun(t, "netns", "add", ns)
 		lab.netns[r.role] = ns
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		host, addr := fmt.Sprintf("bvm%s%d", lab.tag, i), fmt.Sprintf("10.213.%d.2", i)
+		host, addr := fmt.Sprintf("bvm%s%d", lab.tag, i), fmt.Sprintf("%s.%d", mgmt, 4*i+2)
 		ipRun(t, "link", "add", "name", host, "type", "veth", "peer", "name", "eth0", "netns", ns)
-		ipRun(t, "addr", "add", fmt.Sprintf("10.213.%d.1/30", i), "dev", host)
+		ipRun(t, "addr", "add", fmt.Sprintf("%s.%d/30", mgmt, 4*i+1), "dev", host)
 		ipRun(t, "link", "set", "dev", host, "up")
 		ipRun(t, "-n", ns, "addr", "add", addr+"/30", "dev", "eth0")
 		ipRun(t, "-n", ns, "link", "set", "dev", "eth0", "up")
