@@ -159,6 +159,12 @@ func vlandError(what string, err error) error {
 // down or does not know its device before waiting on the others.
 func (v *Vland) deploy(ctx context.Context) error {
 	log := v.mn.log()
+	if len(v.plan.VLANs) > 0 && len(v.ports) == len(v.plan.VLANs) {
+		// A retried deploy: the ports are on their VLANs already. A try
+		// that failed half-way goes on where it stopped.
+		log.Infof("[%s] the VLANs are deployed already", vland.ProtocolName)
+		return nil
+	}
 	portIDs := make([]int, len(v.plan.VLANs))
 	for i, p := range v.plan.VLANs {
 		sw, err := v.client.SwitchID(ctx, p.Switch)
@@ -172,6 +178,9 @@ func (v *Vland) deploy(ctx context.Context) error {
 		portIDs[i] = port
 	}
 	for _, p := range v.plan.VLANs {
+		if _, known := v.vlans[p.Friendly]; known {
+			continue // created or received by an earlier try
+		}
 		if v.subID == 0 {
 			log.Infof("Deploying vlan %s : %s", p.Friendly, p.Name)
 			id, tag, err := v.client.CreateVLAN(ctx, p.Name)
@@ -198,6 +207,9 @@ func (v *Vland) deploy(ctx context.Context) error {
 		log.Debugf("vlan name: %d vlan tag: %s", id, tag)
 	}
 	for i, p := range v.plan.VLANs {
+		if i < len(v.ports) {
+			continue // set by an earlier try
+		}
 		log.Infof("Setting switch %s port %s to vlan %s on %s", p.Switch, scalar(p.Port), p.Friendly, p.Interface)
 		if err := v.client.SetCurrentVLAN(ctx, portIDs[i], v.vlans[p.Friendly]); err != nil {
 			return vlandError("Setting vlan "+p.Friendly, err)
