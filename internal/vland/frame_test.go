@@ -2,6 +2,7 @@ package vland
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -40,5 +41,24 @@ func TestFrameRefusals(t *testing.T) {
 				t.Errorf("an empty stream is io.EOF, got %v", err)
 			}
 		})
+	}
+}
+
+// An ACK always has data (null for nothing found), an ERROR never: LAVA
+// reads reply["data"] after a query and tests "data" in reply after
+// create_vlan.
+func TestReplyShape(t *testing.T) {
+	for _, c := range []struct {
+		r    reply
+		want string
+	}{
+		{reply{Response: "ACK"}, `{"data":null,"response":"ACK"}`},
+		{reply{Response: "ACK", Data: []int{2, 100}}, `{"data":[2,100],"response":"ACK"}`},
+		{reply{Response: "ERROR", Error: "no free tag"}, `{"error":"no free tag","response":"ERROR"}`},
+	} {
+		b, err := json.Marshal(c.r)
+		if err != nil || string(b) != c.want {
+			t.Errorf("%+v = %s, %v; want %s", c.r, b, err, c.want)
+		}
 	}
 }

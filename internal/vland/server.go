@@ -207,11 +207,20 @@ type request struct {
 	ClientName string          `json:"client_name"`
 }
 
-// reply is what the daemon answers.
+// reply is what the daemon answers: ACK with data (null for a query
+// that found nothing), or ERROR with the reason and no data, so that
+// lava-dispatcher's create_vlan ("data" in reply) sees a failure.
 type reply struct {
-	Response string `json:"response"`
-	Data     any    `json:"data"`
-	Error    string `json:"error,omitempty"`
+	Response string
+	Data     any
+	Error    string
+}
+
+func (r reply) MarshalJSON() ([]byte, error) {
+	if r.Response == "ERROR" {
+		return json.Marshal(map[string]any{"response": r.Response, "error": r.Error})
+	}
+	return json.Marshal(map[string]any{"response": r.Response, "data": r.Data})
 }
 
 func (s *Server) serveConn(c net.Conn) {
@@ -227,7 +236,7 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	r := s.Handle(ctx, msg)
+	r := s.handle(ctx, msg)
 	s.send(c, r)
 }
 
@@ -249,9 +258,9 @@ func (e *apiError) Error() string { return e.msg }
 
 func refuse(format string, args ...any) error { return &apiError{fmt.Sprintf(format, args...)} }
 
-// Handle answers one request message (JSON): the reply the connection
+// handle answers one request message (JSON): the reply the connection
 // gets.
-func (s *Server) Handle(ctx context.Context, msg []byte) reply {
+func (s *Server) handle(ctx context.Context, msg []byte) reply {
 	var req request
 	if err := json.Unmarshal(msg, &req); err != nil {
 		return reply{Response: "ERROR", Error: "request is not a JSON object: " + err.Error()}
