@@ -241,3 +241,25 @@ func TestDaemonQueries(t *testing.T) {
 		t.Errorf("db.all_vlans = %s, %v", raw, err)
 	}
 }
+
+// A port whose interface is not there stops the start, naming it, and
+// Close removes what the start made.
+func TestDaemonStartFailure(t *testing.T) {
+	needNet(t)
+	tag := fmt.Sprintf("%04d", rand.Intn(10000))
+	cfg, err := ParseConfig([]byte(fmt.Sprintf("bridge_prefix: bvt%s\nswitches: [{name: sw1, driver: bridge, ports: [{number: 1, interface: vt%snone}]}]\n", tag, tag)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(cfg, &Bridge{Prefix: "bvt" + tag}, nil)
+	err = srv.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "interface vt"+tag+"none does not exist") {
+		t.Errorf("Start = %v, want the missing interface named", err)
+	}
+	if err := srv.Close(context.Background()); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if left := links(t, "bvt"+tag); len(left) > 0 {
+		t.Errorf("left after a failed start: %v", left)
+	}
+}
