@@ -413,36 +413,44 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// holdGroup makes beta sleep instead of meeting the others at "done":
+// the group stays in its tests until it is stopped.
+func holdGroup(s string) string {
+	i := strings.Index(s, "name: vland-beta")
+	j := strings.Index(s[i:], "- lava-sync done")
+	return s[:i+j] + "- sleep 120" + s[i+j+len("- lava-sync done"):]
+}
+
+// signalOnVLANs waits until every port is on a VLAN, lets the tests
+// start, and sends sig to basalt; it reports whether the ports got there.
+func signalOnVLANs(t *testing.T, d *vlandDaemon, cmd *exec.Cmd, sig os.Signal) bool {
+	deadline := time.Now().Add(2 * time.Minute)
+	onVLANs := false
+	for time.Now().Before(deadline) && !onVLANs {
+		_, ports := d.state(t)
+		moved := 0
+		for _, p := range ports {
+			if p["current_vlan_id"] != p["base_vlan_id"] {
+				moved++
+			}
+		}
+		onVLANs = moved == len(ports)
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	cmd.Process.Signal(sig)
+	return onVLANs
+}
+
 // Canceled mid-test (SIGINT to basalt run once every port is on its
 // VLAN): every job ends Canceled, and their tear-down still puts the
 // ports back and deletes the VLANs.
 func TestVlandCanceled(t *testing.T) {
 	lab := newVlandLab(t)
 	d := lab.startVland(t, "{min: 100, max: 199}")
-	hold := func(s string) string {
-		// beta sleeps instead of meeting the others at "done": the group
-		// stays in its tests until it is canceled.
-		i := strings.Index(s, "name: vland-beta")
-		j := strings.Index(s[i:], "- lava-sync done")
-		return s[:i+j] + "- sleep 120" + s[i+j+len("- lava-sync done"):]
-	}
 	onVLANs := false
-	code, out := lab.runVlandGroup(t, d.addr, false, hold, func(cmd *exec.Cmd) {
-		deadline := time.Now().Add(2 * time.Minute)
-		for time.Now().Before(deadline) && !onVLANs {
-			_, ports := d.state(t)
-			moved := 0
-			for _, p := range ports {
-				if p["current_vlan_id"] != p["base_vlan_id"] {
-					moved++
-				}
-			}
-			onVLANs = moved == len(ports)
-			time.Sleep(200 * time.Millisecond)
-		}
-		// Let the tests start before the cancel.
-		time.Sleep(2 * time.Second)
-		cmd.Process.Signal(os.Interrupt)
+	code, out := lab.runVlandGroup(t, d.addr, false, holdGroup, func(cmd *exec.Cmd) {
+		onVLANs = signalOnVLANs(t, d, cmd, os.Interrupt)
 	})
 	if !onVLANs {
 		t.Fatal("the ports never all went onto their VLANs")
@@ -458,6 +466,32 @@ func TestVlandCanceled(t *testing.T) {
 		if !o.logHas("", "Finalizing port") {
 			t.Errorf("%s: its ports were not restored", r.role)
 		}
+	}
+	d.checkClean(t)
+	d.stop(t)
+}
+
+// Killed mid-test (SIGKILL to basalt run): no tear-down of its own runs,
+// but the janitor's helper (internal/janitor) runs each job's
+// `basalt vland release`, which puts the ports back and deletes the
+// VLANs.
+func TestVlandKilled(t *testing.T) {
+	lab := newVlandLab(t)
+	d := lab.startVland(t, "{min: 100, max: 199}")
+	onVLANs := false
+	lab.runVlandGroup(t, d.addr, false, holdGroup, func(cmd *exec.Cmd) {
+		onVLANs = signalOnVLANs(t, d, cmd, syscall.SIGKILL)
+	})
+	if !onVLANs {
+		t.Fatal("the ports never all went onto their VLANs")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		vlans, _ := d.state(t)
+		if len(vlans) == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	d.checkClean(t)
 	d.stop(t)

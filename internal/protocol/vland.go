@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/janitor"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 	"github.com/basalt-lava/basalt/internal/vland"
@@ -55,6 +56,9 @@ type Vland struct {
 	vlans map[string]int // friendly name → VLANd's vlan_id
 	order []string       // the friendly names in vlans, in the order known
 	ports []int          // port ids moved onto a VLAN
+	// undo is the janitor's command that releases the ports and VLANs
+	// above if this process dies before Finalise (internal/janitor).
+	undo *janitor.Entry
 }
 
 // NewVland returns the protocol of j, a MultiNode sub-job (VlandAccepts)
@@ -215,6 +219,7 @@ func (v *Vland) deploy(ctx context.Context) error {
 			return vlandError("Setting vlan "+p.Friendly, err)
 		}
 		v.ports = append(v.ports, portIDs[i])
+		v.guard()
 	}
 	return nil
 }
@@ -224,6 +229,29 @@ func (v *Vland) know(friendly string, id int) {
 		v.order = append(v.order, friendly)
 	}
 	v.vlans[friendly] = id
+	v.guard()
+}
+
+// guard lists with the janitor what Finalise would release, replacing
+// the previous list: one command, `basalt vland release`, that puts this
+// job's ports back and then tries to delete the VLANs it knows. If every
+// job of a group dies, their commands run one after the other, and the
+// last one to run for a VLAN finds no port left on it and deletes it.
+func (v *Vland) guard() {
+	exe, err := os.Executable()
+	if err != nil {
+		return
+	}
+	argv := []string{exe, "vland", "release", "--vland", v.client.Addr}
+	for _, p := range v.ports {
+		argv = append(argv, "--port", strconv.Itoa(p))
+	}
+	for _, f := range v.order {
+		argv = append(argv, "--vlan", strconv.Itoa(v.vlans[f]))
+	}
+	next := janitor.Add("VLANd ports and VLANs of job "+v.job.ID, argv...)
+	v.undo.Done()
+	v.undo = next
 }
 
 // vlanOf reads the VLAN a lava-wait received: {vlan_name: id, vlan_tag:
@@ -257,16 +285,17 @@ func (v *Vland) Finalise(ctx context.Context) error {
 		id := v.vlans[friendly]
 		log.Infof("Finalizing vlan %d", id)
 		err := v.client.DeleteVLAN(ctx, id)
-		var refused *vland.RefusedError
 		switch {
 		case err == nil:
 			log.Debugf("[%s] vlan %s (%d) deleted", vland.ProtocolName, friendly, id)
-		case errors.As(err, &refused):
-			log.Debugf("[%s] vlan %s (%d) left to the other sub-jobs: %s", vland.ProtocolName, friendly, id, refused.Reason)
+		case vland.InUse(err):
+			log.Debugf("[%s] vlan %s (%d) left to the other sub-jobs: %v", vland.ProtocolName, friendly, id, err)
 		default:
 			log.Warnf("[%s] vlan %s (%d) not deleted: %v", vland.ProtocolName, friendly, id, err)
 		}
 	}
 	v.order, v.vlans = nil, map[string]int{}
+	v.undo.Done()
+	v.undo = nil
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,6 +40,17 @@ func (e *UnreachableError) Error() string {
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// inUseText is in the reason VLANd gives for not deleting a VLAN a port
+// is still on.
+const inUseText = "is still the current VLAN of port(s)"
+
+// InUse reports whether err is VLANd refusing to delete a VLAN because a
+// port is still on it: another job of the group has not left yet.
+func InUse(err error) bool {
+	var r *RefusedError
+	return errors.As(err, &r) && strings.Contains(r.Reason, inUseText)
+}
 
 // RefusedError is the daemon answering ERROR.
 type RefusedError struct {

@@ -558,7 +558,7 @@ func (s *Server) deleteVLAN(ctx context.Context, d map[string]any) (any, error) 
 		}
 	}
 	if len(current) > 0 {
-		return nil, refuse("VLAN %d (%s) is still the current VLAN of port(s) %s", v.ID, v.Name, strings.Join(current, ", "))
+		return nil, refuse("VLAN %d (%s) %s %s", v.ID, v.Name, inUseText, strings.Join(current, ", "))
 	}
 	if len(base) > 0 {
 		return nil, refuse("VLAN %d (%s) is the base VLAN of port(s) %s", v.ID, v.Name, strings.Join(base, ", "))
