@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/janitor"
@@ -98,7 +99,7 @@ func (v *Vland) SetUp(context.Context) error {
 		log.Infof("[%s] Job will wait for VLANs to be deployed.", vland.ProtocolName)
 	}
 	for _, p := range v.plan.VLANs {
-		log.Debugf("[%s] %s (VLANd name %s): interface %s, switch %s port %s, tags [%v]", vland.ProtocolName, p.Friendly, p.Name, p.Interface, p.Switch, scalar(p.Port), p.Tags)
+		log.Debugf("[%s] %s (VLANd name %s): interface %s, switch %s port %s, tags [%s]", vland.ProtocolName, p.Friendly, p.Name, p.Interface, p.Switch, scalar(p.Port), strings.Join(p.Tags, ", "))
 	}
 	return nil
 }
