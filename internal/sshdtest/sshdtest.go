@@ -46,6 +46,11 @@ type Options struct {
 	// Prompt is the shell prompt of root's login shell; "root@sshdev:~# "
 	// if empty.
 	Prompt string
+	// Netns, when set, runs sshd in that network namespace (made by the
+	// test, with `ip netns add`) on port 22 of Listen, an address of
+	// the namespace the test can reach: the device's logins then see
+	// the namespace's interfaces, not the host's.
+	Netns string
 }
 
 // Server is a running sshd.
@@ -141,12 +146,17 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 
-	l, err := net.Listen("tcp", net.JoinHostPort(o.Listen, "0"))
-	if err != nil {
-		t.Fatalf("no free port on %s: %v", o.Listen, err)
+	if o.Netns != "" {
+		// A namespace of its own: nothing else listens there.
+		s.Port = 22
+	} else {
+		l, err := net.Listen("tcp", net.JoinHostPort(o.Listen, "0"))
+		if err != nil {
+			t.Fatalf("no free port on %s: %v", o.Listen, err)
+		}
+		s.Port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
 	}
-	s.Port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
 
 	config := filepath.Join(dir, "sshd_config")
 	conf := fmt.Sprintf(`Port %d
@@ -179,6 +189,11 @@ AcceptEnv LANG LC_*
 	}
 
 	s.cmd = exec.Command(Sshd, "-D", "-e", "-f", config)
+	if o.Netns != "" {
+		// ip netns exec enters the namespace and execs sshd: the pid
+		// and process group stay sshd's.
+		s.cmd = exec.Command("ip", "netns", "exec", o.Netns, Sshd, "-D", "-e", "-f", config)
+	}
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	w := &lockedWriter{s: s}
 	s.cmd.Stdout, s.cmd.Stderr = w, w
