@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -40,6 +41,8 @@ type runOptions struct {
 	// instead of the configured one (or, for a group, the in-process one).
 	coordinator string
 	pollDelay   time.Duration
+	// vland is --vland: the VLAN daemon of lava-vland jobs.
+	vland string
 	// limits bound the job, device and template files and their YAML.
 	limits limits.Limits
 	// localFiles is the host-access policy (nil: any local file).
@@ -67,6 +70,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the summary, not the job log")
 	fs.StringVar(&o.coordinator, "coordinator", "", "MultiNode coordinator HOST:PORT (default: a MultiNode group starts its own; a sub-job uses "+coordinator.DefaultConfigPath+", else localhost:3079)")
 	fs.DurationVar(&o.pollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator (default: the coordinator configuration's poll_delay; 250ms for a group's own coordinator)")
+	fs.StringVar(&o.vland, "vland", "", "VLAN daemon HOST:PORT for jobs with the lava-vland protocol (default "+protocol.DefaultVlandAddr+", as LAVA; see basalt vland)")
 	dlLimits := downloadLimitFlags(fs)
 	o.limits.AddFlags(fs)
 	localFiles := addLocalFilesFlags(fs)
@@ -92,6 +96,12 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if strings.ContainsAny(o.jobID, "/\\ \t\n'\"$`;&|<>") || o.jobID == "" {
 		fmt.Fprintf(stderr, "basalt: --job-id %q: use letters, digits, '-' or '_'\n", o.jobID)
 		return exitUsage
+	}
+	if o.vland != "" {
+		if _, _, err := net.SplitHostPort(o.vland); err != nil {
+			fmt.Fprintf(stderr, "basalt: --vland %q: expected HOST:PORT\n", o.vland)
+			return exitUsage
+		}
 	}
 	if !o.quiet {
 		o.human = stdout
@@ -161,6 +171,7 @@ func runConfig(o runOptions) dispatcher.RunConfig {
 		CancelReason: o.cancelReason,
 		Coordinator:  func() (protocol.Settings, error) { return coordinatorSettings(o) },
 		Configure:    o.lxcImages.Configure,
+		Vland:        o.vland,
 	}
 }
 

@@ -54,6 +54,9 @@ type RunConfig struct {
 	// called for a sub-job of a MultiNode group, and an error ends that
 	// job. Nil: a sub-job ends with a configuration error.
 	Coordinator func() (protocol.Settings, error)
+	// Vland is the host:port of the VLAN daemon a sub-job with the
+	// lava-vland protocol uses; empty is LAVA's localhost:3080.
+	Vland string
 	// Configure, when set, sees the valid job just before it runs, its
 	// Runtime filled in (log, scratch folder, Publish): a front end sets
 	// there what its own configuration says about running jobs (the
@@ -239,6 +242,16 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 			log.Warnf("%s", w)
 		}
 		pj.Protocols = append(pj.Protocols, mn)
+		if protocol.VlandAccepts(pj.Params) {
+			// After lava-multinode, which it uses to share the
+			// group's VLANs; its tear-down runs whatever happens.
+			v, err := protocol.NewVland(pj, mn, cfg.Vland)
+			if err != nil {
+				return pipeline.OutcomeOf(err)
+			}
+			log.Infof("lava-vland: VLANd at %s", orDefault(cfg.Vland, protocol.DefaultVlandAddr))
+			pj.Protocols = append(pj.Protocols, v)
+		}
 	}
 	if lxc.Requested(pj.Params) {
 		// The lava-lxc protocol from the start: requests of device
@@ -256,6 +269,13 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 		}
 	}
 	return pipeline.OutcomeOf(err)
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }
 
 // scratchDir creates the job's scratch folder.

@@ -231,6 +231,41 @@ func TestDockerFailures(t *testing.T) {
 	}
 }
 
+// TestDockerSIGKILL: a Basalt killed outright in the middle of a test
+// leaves no container: its janitor (internal/janitor), which outlives
+// it, removes the container it had listed, and says so on Basalt's
+// standard error. The log written so far is kept.
+func TestDockerSIGKILL(t *testing.T) {
+	d := needDocker(t)
+	dev := dockerDevice(t, d)
+	job := dockerJob(t, "docker", "minutes: 2", dockerDeploy, dockerBoot, inlineTest("slow", "", "lava-test-case started --result pass", "sleep 600"))
+	o := basaltRun(t, runSpec{job: job, devices: []string{dev}, id: "4243", limit: 5 * time.Minute,
+		env: []string{"DOCKER_HOST=" + d.Host}, tail: 80, during: func(p *os.Process, dir string) {
+			deadline := time.Now().Add(2 * time.Minute)
+			for time.Now().Before(deadline) {
+				b, _ := os.ReadFile(filepath.Join(dir, "logs.yaml"))
+				if bytes.Contains(b, []byte(`case: started`)) || bytes.Contains(b, []byte(`"case": "started"`)) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if left := d.Containers(t); len(left) != 1 {
+				t.Errorf("containers while the test runs: %v, want the job's one", left)
+			}
+			p.Kill()
+		}})
+	if o.code != -1 {
+		t.Errorf("exit code %d, want -1 (killed)", o.code)
+	}
+	if !strings.Contains(o.stdout, "basalt-janitor: Basalt ended without undoing docker container lava-") {
+		t.Errorf("the janitor did not say what it removed:\n%s", lastLines(o.stdout, 20))
+	}
+	if b, err := os.ReadFile(filepath.Join(o.dir, "logs.yaml")); err != nil || !bytes.Contains(b, []byte("started")) {
+		t.Errorf("the log written before the kill is not kept (%v)", err)
+	}
+	d.AssertNoContainers(t)
+}
+
 // Job data never reaches the docker client as an option: an image name
 // that would be one, docker options or mounts in the job (also through
 // the device-type template's variables in the job's context), and a host

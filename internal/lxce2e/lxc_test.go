@@ -477,3 +477,39 @@ func TestFailures(t *testing.T) {
 		noneLeft(t, before, name)
 	})
 }
+
+// TestSIGKILL: a Basalt killed outright while its test runs in the
+// container leaves no container: its janitor (internal/janitor), which
+// outlives it, destroys the one it had listed.
+func TestSIGKILL(t *testing.T) {
+	needLXC(t)
+	before := containers(t)
+	name := unique("basalt-killed")
+	t.Cleanup(func() { destroy(name + "-61") })
+	dir := t.TempDir()
+	devPath, jobPath, out := filepath.Join(dir, "lxc-01.jinja2"), filepath.Join(dir, "job.yaml"), filepath.Join(dir, "out")
+	os.WriteFile(devPath, []byte(device), 0o644)
+	os.WriteFile(jobPath, []byte(job(name, "", "lava-test-case started --result pass", "sleep 600")), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, basalt, "run", jobPath, "--device", devPath, "--output-dir", out, "--job-id", "61")
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(4 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if b, _ := os.ReadFile(filepath.Join(out, "logs.yaml")); bytes.Contains(b, []byte("TEST_CASE_ID=started RESULT=pass")) {
+			break
+		}
+	}
+	if !slices.Contains(containers(t), name+"-61") {
+		t.Errorf("container %s-61 not there while the test runs: %v", name, containers(t))
+	}
+	cmd.Process.Kill()
+	cmd.Wait() // until the janitor, which shares basalt's output, is done
+	if !strings.Contains(stdout.String(), "basalt-janitor: Basalt ended without undoing LXC container "+name+"-61") {
+		t.Errorf("the janitor did not say what it destroyed:\n%s", stdout.String())
+	}
+	noneLeft(t, before, name)
+}

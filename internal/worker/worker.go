@@ -84,6 +84,9 @@ type Config struct {
 	// LXCImages is where the lava-lxc download template fetches images
 	// (the worker's --lxc-image-server, --lxc-image-ca, --lxc-image-cache).
 	LXCImages lxc.ImageSource
+	// Vland is the VLAN daemon (host:port) of lava-vland jobs; empty is
+	// LAVA's localhost:3080.
+	Vland string
 	// CoordinatorPollDelay is the pause between two polls of the MultiNode
 	// coordinator; zero means LAVA's default (1s).
 	CoordinatorPollDelay time.Duration
