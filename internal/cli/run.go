@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/limits"
+	"github.com/basalt-lava/basalt/internal/lxc"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/protocol"
@@ -43,10 +45,14 @@ type runOptions struct {
 	// dispatcherConfig is --dispatcher-config: the dispatcher
 	// configuration (LAVA's dispatcher.d YAML), nil when not given.
 	dispatcherConfig *value.Map
+	// vland is --vland: the VLAN daemon of lava-vland jobs.
+	vland string
 	// limits bound the job, device and template files and their YAML.
 	limits limits.Limits
 	// localFiles is the host-access policy (nil: any local file).
 	localFiles *hostfiles.Policy
+	// lxcImages is where the lava-lxc download template fetches images.
+	lxcImages lxc.ImageSource
 	// human receives the human-readable log (stdout); nil with --quiet.
 	human io.Writer
 	// cancelReason says why ctx was canceled (the signal).
@@ -69,14 +75,20 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.coordinator, "coordinator", "", "MultiNode coordinator HOST:PORT (default: a MultiNode group starts its own; a sub-job uses "+coordinator.DefaultConfigPath+", else localhost:3079)")
 	fs.DurationVar(&o.pollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator (default: the coordinator configuration's poll_delay; 250ms for a group's own coordinator)")
 	dispatcherConfig := fs.String("dispatcher-config", "", "the dispatcher configuration, a YAML file as LAVA's lava-run --dispatcher: dispatcher_ip (what {SERVER_IP} becomes for a board), tftp_root (Basalt's: the TFTP server's folder, default TFTP_DIRECTORY of /etc/default/tftpd-hpa, else /srv/tftp)")
+	fs.StringVar(&o.vland, "vland", "", "VLAN daemon HOST:PORT for jobs with the lava-vland protocol (default "+protocol.DefaultVlandAddr+", as LAVA; see basalt vland)")
 	dlLimits := downloadLimitFlags(fs)
 	o.limits.AddFlags(fs)
 	localFiles := addLocalFilesFlags(fs)
+	lxcImages := addLXCImageFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagStatus(err)
 	}
 	if o.localFiles, err = localFiles.policy(); err != nil {
+		fmt.Fprintf(stderr, "basalt run: %v\n", err)
+		return exitUsage
+	}
+	if o.lxcImages, err = lxcImages.source(); err != nil {
 		fmt.Fprintf(stderr, "basalt run: %v\n", err)
 		return exitUsage
 	}
@@ -95,6 +107,12 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if strings.ContainsAny(o.jobID, "/\\ \t\n'\"$`;&|<>") || o.jobID == "" {
 		fmt.Fprintf(stderr, "basalt: --job-id %q: use letters, digits, '-' or '_'\n", o.jobID)
 		return exitUsage
+	}
+	if o.vland != "" {
+		if _, _, err := net.SplitHostPort(o.vland); err != nil {
+			fmt.Fprintf(stderr, "basalt: --vland %q: expected HOST:PORT\n", o.vland)
+			return exitUsage
+		}
 	}
 	if !o.quiet {
 		o.human = stdout
@@ -164,6 +182,8 @@ func runConfig(o runOptions) dispatcher.RunConfig {
 		CancelReason: o.cancelReason,
 		Coordinator:  func() (protocol.Settings, error) { return coordinatorSettings(o) },
 		Dispatcher:   o.dispatcherConfig,
+		Configure:    o.lxcImages.Configure,
+		Vland:        o.vland,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,7 +19,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/worker"
 )
 
-const workerSynopsis = "basalt worker --url URL --name NAME (--token T | --token-file F) [--work-dir DIR] [--kill-grace DURATION] [--poll-delay DURATION] [--shutdown-grace DURATION] [--allow-local-files DIR]... [--allow-git-ssh] [download limits]"
+const workerSynopsis = "basalt worker --url URL --name NAME (--token T | --token-file F) [--work-dir DIR] [--kill-grace DURATION] [--poll-delay DURATION] [--shutdown-grace DURATION] [--allow-local-files DIR]... [--allow-git-ssh] [--allow-lxc [--lxc-image-server HOST[:PORT][/PATH]] [--lxc-image-ca FILE] [--lxc-image-cache DIR]] [download limits]"
 
 // runWorker is `basalt worker`: a lab's worker, until SIGINT or SIGTERM.
 func runWorker(args []string, stdout, stderr io.Writer) int {
@@ -31,20 +32,32 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.WorkDir, "work-dir", "basalt-worker", "folder for the running jobs' files (jobs/ID/: job.yaml, device.yaml, the log spool, downloads)")
 	fs.DurationVar(&cfg.KillGrace, "kill-grace", process.DefaultGrace, "how long a child process (QEMU, a host command, git) gets between SIGTERM and SIGKILL when a job stops it")
 	fs.DurationVar(&cfg.CoordinatorPollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator while it answers \"wait\" (default: LAVA's 1s)")
+	fs.StringVar(&cfg.Vland, "vland", "", "the VLAN daemon HOST:PORT of jobs with the lava-vland protocol (default localhost:3080, as LAVA; see basalt vland)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long sending the stopped jobs' logs and ends may take before the worker exits anyway")
 	var allowDirs listFlag
 	fs.Var(&allowDirs, "allow-local-files", "let jobs read local files (file:// images, local git repositories) inside this folder (repeatable; default: none, since jobs come from anyone with a token)")
 	fs.BoolVar(&cfg.AllowGitSSH, "allow-git-ssh", false, "let jobs' git repositories use ssh, which authenticates with this host's keys (default: refused)")
 	fs.BoolVar(&cfg.AllowLXC, "allow-lxc", false, "let jobs use the lava-lxc protocol; its containers are privileged, so their tests run as this host's root (default: refused)")
+	lxcImages := addLXCImageFlags(fs)
 	dlLimits := downloadLimitFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagStatus(err)
 	}
+	if cfg.LXCImages, err = lxcImages.source(); err != nil {
+		fmt.Fprintf(stderr, "basalt worker: %v\n", err)
+		return exitUsage
+	}
 	if len(pos) != 0 {
 		fmt.Fprintf(stderr, "basalt worker: unexpected argument %q\n", pos[0])
 		fs.Usage()
 		return exitUsage
+	}
+	if cfg.Vland != "" {
+		if _, _, err := net.SplitHostPort(cfg.Vland); err != nil {
+			fmt.Fprintf(stderr, "basalt worker: --vland %q: expected HOST:PORT\n", cfg.Vland)
+			return exitUsage
+		}
 	}
 	if *tokenFile != "" {
 		if cfg.Token != "" {

@@ -7,7 +7,9 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/basalt-lava/basalt/internal/janitor"
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -27,11 +29,17 @@ type Protocol struct {
 	Config Config
 	// LXCPath is where LXC keeps the containers (lxc-config lxc.lxcpath).
 	LXCPath string
-	log     func() *joblog.Logger
+	// Images is where the download template fetches images (the front
+	// end's configuration, ImageSource.Configure).
+	Images ImageSource
+	log    func() *joblog.Logger
 
 	mu      sync.Mutex
 	owned   bool // created or reused by this job: ours to tear down
 	created bool // created by this job (else a persistent one reused)
+	// undo is the janitor's entry that stops (persist) or destroys the
+	// container should Basalt die before Finalise.
+	undo *janitor.Entry
 }
 
 var _ pipeline.Protocol = (*Protocol)(nil)
@@ -154,6 +162,14 @@ func (p *Protocol) Own(created bool) {
 	defer p.mu.Unlock()
 	p.owned = true
 	p.created = p.created || created
+	if p.undo == nil {
+		name := p.Config.Name
+		if p.Config.Persist {
+			p.undo = janitor.Add("LXC container "+name, "lxc-stop", "-n", name, "-k")
+		} else {
+			p.undo = janitor.Add("LXC container "+name, "lxc-destroy", "-n", name, "-f")
+		}
+	}
 }
 
 // Owned reports whether the job created or reused the container.
@@ -170,6 +186,30 @@ func (p *Protocol) logger() *joblog.Logger {
 		}
 	}
 	return joblog.Discard()
+}
+
+// closeStopTimeout bounds StopBeforeClose's lxc-stop.
+const closeStopTimeout = 30 * time.Second
+
+// StopBeforeClose stops the container this job owns (lxc-stop -k) when
+// its attached shell is about to be closed at the end of the job: the
+// container is stopped right after anyway (Finalise), and in this order
+// both end in about 0.5 s, where an lxc-attach whose shell goes first
+// takes about 2 s to exit and lxc-stop as long again. It is the
+// connection's BeforeClose (connection.Options).
+func (p *Protocol) StopBeforeClose() {
+	if !p.Owned() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeStopTimeout)
+	defer cancel()
+	log := p.logger()
+	if State(ctx, p.Config.Name) == "RUNNING" {
+		log.Debugf("%s protocol: issue stop (before closing the container's shell)", ProtocolName)
+		if _, err := Command(ctx, log, "lxc-stop", "-n", p.Config.Name, "-k"); err != nil {
+			log.Debugf("%s protocol: FAILED executing lxc-stop: %v", ProtocolName, err)
+		}
+	}
 }
 
 // Finalise stops the container and, unless it persists, destroys it.
@@ -193,6 +233,7 @@ func (p *Protocol) Finalise(ctx context.Context) error {
 	}
 	if p.Config.Persist {
 		log.Debugf("%s protocol: persistence requested, keeping %s", ProtocolName, name)
+		p.withdrawUndo()
 		return nil
 	}
 	var errs []error
@@ -214,6 +255,15 @@ func (p *Protocol) Finalise(ctx context.Context) error {
 	if len(errs) > 0 {
 		return pipeline.InfrastructureError("%s protocol: unable to destroy container %s: %v", ProtocolName, name, errors.Join(errs...))
 	}
+	p.withdrawUndo()
 	log.Debugf("%s protocol finalised.", ProtocolName)
 	return nil
+}
+
+// withdrawUndo tells the janitor the container is dealt with.
+func (p *Protocol) withdrawUndo() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.undo.Done()
+	p.undo = nil
 }

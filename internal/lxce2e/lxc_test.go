@@ -4,7 +4,10 @@
 // network): create, test inside, results back, tear down; a persistent
 // container reused by a second job; the failures (a template that
 // fails, a container that never starts, a job canceled mid-test) ending
-// with the right class and no container left.
+// with the right class and no container left. foreign_test.go does the
+// same for a foreign-architecture container: an arm64 image fetched by
+// the download template from an HTTPS image server on 127.0.0.1, run
+// under qemu-user through binfmt_misc.
 //
 // The tests change the machine's LXC state (/var/lib/lxc), so they run
 // only with BASALT_E2E=1 (as `make check` sets), as root, with lxc
@@ -25,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/proctest"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -195,6 +199,14 @@ func runWithDevice(t *testing.T, jobText, devPath, id string) *outcome {
 
 func runOn(t *testing.T, jobText, devPath, id string, during func(p *os.Process, out string)) *outcome {
 	t.Helper()
+	return runWith(t, jobText, devPath, id, during, nil, nil)
+}
+
+// runWith is runOn with extra arguments to basalt run and, when wrapper
+// is not empty, basalt run as the last argument of the wrapper command
+// (a private mount namespace, say).
+func runWith(t *testing.T, jobText, devPath, id string, during func(p *os.Process, out string), wrapper, extra []string) *outcome {
+	t.Helper()
 	dir := t.TempDir()
 	jobPath, out := filepath.Join(dir, "job.yaml"), filepath.Join(dir, "out")
 	if err := os.WriteFile(jobPath, []byte(jobText), 0o644); err != nil {
@@ -202,7 +214,9 @@ func runOn(t *testing.T, jobText, devPath, id string, during func(p *os.Process,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, basalt, "run", jobPath, "--device", devPath, "--output-dir", out, "--job-id", id)
+	argv := append([]string{basalt, "run", jobPath, "--device", devPath, "--output-dir", out, "--job-id", id}, extra...)
+	argv = append(append([]string(nil), wrapper...), argv...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stdout
 	start := time.Now()
@@ -246,26 +260,19 @@ func runOn(t *testing.T, jobText, devPath, id string, during func(p *os.Process,
 	if o.job == nil {
 		t.Fatal("no lava/job result in logs.yaml")
 	}
-	if n := processesMentioning("lxc-attach"); len(n) > 0 {
-		t.Errorf("lxc-attach processes left: %v", n)
+	// Basalt has exited: what it killed may still be dying (lxc-attach's
+	// pty child runs in its own session), so give it a moment. Only this
+	// test's containers count (their names hold its pid): the machine may
+	// run other LXC jobs meanwhile.
+	if n := proctest.Linger(fmt.Sprintf("-%d", os.Getpid()), 5*time.Second); len(n) > 0 {
+		for _, pid := range n {
+			if cmd := proctest.Cmdline(pid); strings.HasPrefix(cmd, "lxc-attach") {
+				t.Errorf("lxc-attach process left: %d %s", pid, cmd)
+				proctest.Kill([]int{pid})
+			}
+		}
 	}
 	return o
-}
-
-func processesMentioning(s string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.HasPrefix(cmdline, []byte(s)) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 func wantResult(t *testing.T, o *outcome, def, name, result string) {
@@ -469,4 +476,40 @@ func TestFailures(t *testing.T) {
 		}
 		noneLeft(t, before, name)
 	})
+}
+
+// TestSIGKILL: a Basalt killed outright while its test runs in the
+// container leaves no container: its janitor (internal/janitor), which
+// outlives it, destroys the one it had listed.
+func TestSIGKILL(t *testing.T) {
+	needLXC(t)
+	before := containers(t)
+	name := unique("basalt-killed")
+	t.Cleanup(func() { destroy(name + "-61") })
+	dir := t.TempDir()
+	devPath, jobPath, out := filepath.Join(dir, "lxc-01.jinja2"), filepath.Join(dir, "job.yaml"), filepath.Join(dir, "out")
+	os.WriteFile(devPath, []byte(device), 0o644)
+	os.WriteFile(jobPath, []byte(job(name, "", "lava-test-case started --result pass", "sleep 600")), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, basalt, "run", jobPath, "--device", devPath, "--output-dir", out, "--job-id", "61")
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(4 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if b, _ := os.ReadFile(filepath.Join(out, "logs.yaml")); bytes.Contains(b, []byte("TEST_CASE_ID=started RESULT=pass")) {
+			break
+		}
+	}
+	if !slices.Contains(containers(t), name+"-61") {
+		t.Errorf("container %s-61 not there while the test runs: %v", name, containers(t))
+	}
+	cmd.Process.Kill()
+	cmd.Wait() // until the janitor, which shares basalt's output, is done
+	if !strings.Contains(stdout.String(), "basalt-janitor: Basalt ended without undoing LXC container "+name+"-61") {
+		t.Errorf("the janitor did not say what it destroyed:\n%s", stdout.String())
+	}
+	noneLeft(t, before, name)
 }
