@@ -34,6 +34,9 @@ deps:
 			git ca-certificates curl make e2fsprogs qemu-system-x86 xz-utils bzip2 zstd postgresql lavacli chromium fonts-dejavu-core \
 			python3-requests python3-yaml docker.io busybox-static openssh-server openssh-client lxc telnet >/dev/null; \
 	fi
+	@# iproute2: the VLANd tests (internal/vland, internal/e2e) make namespaces, veth pairs and bridges.
+	@PATH=$$PATH:/usr/sbin:/sbin command -v ip >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends iproute2 >/dev/null; }
 	$(GO) mod download
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@$(MAKE) --no-print-directory lava-peers lavacli2
@@ -181,6 +184,7 @@ fuzz:
 	$(GO) test ./internal/value -run '^$$' -fuzz FuzzParseYAML -fuzztime $${FUZZTIME:-60s}
 	$(GO) test ./internal/jinja -run '^$$' -fuzz FuzzRender -fuzztime $${FUZZTIME:-60s}
 	$(GO) test ./internal/dispatcher -run '^$$' -fuzz FuzzDescribe -fuzztime $${FUZZTIME:-60s}
+	$(GO) test ./internal/vland -run '^$$' -fuzz FuzzMakePlan -fuzztime $${FUZZTIME:-60s}
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

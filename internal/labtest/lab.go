@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/proctest"
 	"github.com/basalt-lava/basalt/internal/store/storetest"
 )
 
@@ -29,6 +30,7 @@ type Device struct {
 	Name, Worker string
 	DeviceType   string // "qemu" when empty
 	Health       string // "Good" when empty
+	Dictionary   string // the dictionary's file; DeviceDictionary when empty
 }
 
 // Config says what to set up.
@@ -107,8 +109,12 @@ func Start(t *testing.T, cfg Config) *Lab {
 			l.Manage(t, "device-types", "add", typ)
 			types[typ] = true
 		}
+		dict := d.Dictionary
+		if dict == "" {
+			dict = DeviceDictionary()
+		}
 		l.Manage(t, "devices", "add", d.Name, "--device-type", typ, "--worker", d.Worker,
-			"--dictionary", DeviceDictionary())
+			"--dictionary", dict)
 		// Good, as a lab's boards are once checked: the cases that want
 		// a health check say so.
 		health := d.Health
@@ -380,26 +386,9 @@ func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// ProcessesMentioning lists the live processes whose command line holds s.
-func ProcessesMentioning(s string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte(s)) {
-			stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-			if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
-				continue
-			}
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+// ProcessesMentioning lists the live processes whose command line holds
+// s (proctest.Mentioning, kept here for the lab tests that call it).
+func ProcessesMentioning(s string) []int { return proctest.Mentioning(s) }
 
 // The fixtures' HTTP server, one for the test binary: the jobs' images.
 var fixtureServer struct {
