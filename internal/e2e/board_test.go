@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/basalt-lava/basalt/internal/proctest"
 )
 
 // The boards of issue 14, end to end through the basalt binary: an arm64
@@ -229,7 +231,7 @@ func TestBoardUBoot(t *testing.T) {
 // boardProcess returns the pid of the first process whose command line
 // contains s.
 func boardProcess(s string) int {
-	pids := processesMentioning(s)
+	pids := proctest.Mentioning(s)
 	if len(pids) == 0 {
 		return 0
 	}
