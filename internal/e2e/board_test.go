@@ -258,7 +258,9 @@ func TestBoardFailures(t *testing.T) {
 		afterDrop bool
 	}{
 		{name: "bootloader never interrupts", extra: []string{"{% set interrupt_prompt = 'Press the any key' %}"},
-			edits: short, class: "Job", msg: "wait for prompt timed out"},
+			// Two attempts: the retry powers the board again.
+			edits: append(short, "    commands: ramdisk\n", "    commands: ramdisk\n    failure_retry: 2\n"),
+			class: "Job", msg: "wait for prompt timed out", logs: "uboot-action failed: 1 of 2 attempts"},
 		{name: "tftp file missing", extra: []string{"{% set tftp_root = '" + "/nonexistent-tftp-root-of-the-test" + "' %}"},
 			class: "Infrastructure", msg: "matched a bootloader error message: 'File not found'"},
 		{name: "board does not power on", extra: []string{"{% set board_firmware = '/nonexistent/u-boot.bin' %}"},

@@ -12,6 +12,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/connection"
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/proctest"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -114,5 +115,27 @@ func TestConnectDevice(t *testing.T) {
 	}
 	if !s.Ended() {
 		t.Error("disconnect-device left the session open")
+	}
+}
+
+// A power command that outlives the action's timeout is stopped (its
+// group killed and reaped) and the action fails with LAVA's class for
+// power actions: an InfrastructureError.
+func TestPowerCommandTimeout(t *testing.T) {
+	t.Parallel()
+	mark := filepath.Join(t.TempDir(), "pdu")
+	j := &pipeline.Job{Params: value.NewMap(), Device: decode(t, `{commands: {hard_reset: "sh -c 'sleep 30 # `+mark+`'"}}`),
+		TestInfo: map[string][]pipeline.TestInfo{}, Timeout: pipeline.Timeout{Seconds: 60}}
+	j.Runtime.Log = joblog.Discard()
+	j.Pipeline = pipeline.NewTopPipeline(j)
+	a := power.NewPDUReboot()
+	j.Pipeline.Add(a, value.NewMap())
+	a.Timeout = pipeline.Timeout{Seconds: 1, Source: "test"}
+	err := j.Run(context.Background())
+	if pipeline.ClassOf(err) != pipeline.ClassInfrastructure || !strings.Contains(err.Error(), "pdu-reboot timed out") {
+		t.Fatalf("err = %v (%s), want pdu-reboot timed out, Infrastructure", err, pipeline.ClassOf(err))
+	}
+	if left := proctest.Mentioning(mark); len(left) > 0 {
+		t.Errorf("the power command is still running: %v", left)
 	}
 }
