@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -44,6 +45,7 @@ actions:
     kernel: {url: 'file://DIR/Image', type: image}
     dtb: {url: 'file://DIR/board.dtb'}
     ramdisk: {url: 'file://DIR/rootfs.cpio.gz', compression: gz}
+    modules: {url: 'file://DIR/modules.tar.gz', compression: gz}
     os: oe
 - boot: {method: u-boot, commands: ramdisk, prompts: ['# ']}
 - test:
@@ -92,7 +94,14 @@ func TestTftpDeployRuns(t *testing.T) {
 	zw := gzip.NewWriter(&gz)
 	zw.Write(emptyCpio())
 	zw.Close()
-	for name, data := range map[string][]byte{"Image": []byte("kernel"), "board.dtb": []byte("dtb"), "rootfs.cpio.gz": gz.Bytes()} {
+	var mods bytes.Buffer
+	mw := gzip.NewWriter(&mods)
+	tw := tar.NewWriter(mw)
+	tw.WriteHeader(&tar.Header{Name: "lib/modules/6.1.0-test/kernel/fake.ko", Mode: 0o644, Size: 4, Typeflag: tar.TypeReg})
+	tw.Write([]byte("fake"))
+	tw.Close()
+	mw.Close()
+	for name, data := range map[string][]byte{"Image": []byte("kernel"), "board.dtb": []byte("dtb"), "rootfs.cpio.gz": gz.Bytes(), "modules.tar.gz": mods.Bytes()} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -139,6 +148,9 @@ func TestTftpDeployRuns(t *testing.T) {
 	if !bytes.Contains(cpio, []byte("lava-42/bin/lava-test-runner")) {
 		t.Error("the overlay is not in the ramdisk")
 	}
+	if !bytes.Contains(cpio, []byte("lib/modules/6.1.0-test/kernel/fake.ko")) {
+		t.Error("the modules are not in the ramdisk")
+	}
 	if got := data(pipeline.DataBootCommand); got != "booti" {
 		t.Errorf("boot command %q, want booti", got)
 	}
@@ -154,7 +166,7 @@ func TestTftpDeployRuns(t *testing.T) {
 func TestTftpRootMissing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, name := range []string{"Image", "board.dtb", "rootfs.cpio.gz"} {
+	for _, name := range []string{"Image", "board.dtb", "rootfs.cpio.gz", "modules.tar.gz"} {
 		os.WriteFile(filepath.Join(dir, name), nil, 0o644)
 	}
 	j := buildJob(t, strings.ReplaceAll(tftpJob, "DIR", dir), tftpDevice)
