@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/actions/boot"
+	"github.com/basalt-lava/basalt/internal/janitor"
 	"github.com/basalt-lava/basalt/internal/overlay"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/process"
@@ -90,6 +91,9 @@ func (a *TftpAction) Run(ctx context.Context, conn pipeline.Connection) (pipelin
 	}
 	// A TFTP server running as another user (tftpd-hpa's tftp) reads it.
 	os.Chmod(dir, 0o755)
+	// Removed by Cleanup; should Basalt be killed before, by the janitor
+	// (the folder's name is Basalt's own, made just above).
+	a.undo = janitor.Add("TFTP folder "+dir, "rm", "-rf", "--", dir)
 	suffix := filepath.Base(dir)
 	a.SetData(pipeline.DataTFTPDir, dir)
 	a.SetData(pipeline.DataTFTPSuffix, suffix)
@@ -158,6 +162,8 @@ func (a *TftpAction) Cleanup(ctx context.Context) error {
 	a.Log().Debugf("removing the TFTP folder %s", dir)
 	if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
 		err = pipeline.InfrastructureError("unable to remove the TFTP folder %s: %v", dir, rerr)
+	} else {
+		a.undo.Done()
 	}
 	a.SetData(pipeline.DataTFTPDir, "")
 	return err
@@ -435,5 +441,68 @@ func (a *UBootPrepareKernel) Run(_ context.Context, conn pipeline.Connection) (p
 	}
 	a.SetData(pipeline.DataBootCommand, cmd)
 	a.SetResult("bootcommand", cmd)
+	return conn, nil
+}
+
+// CannotRun is empty: ExtractModules runs.
+func (*ExtractModules) CannotRun() string { return "" }
+
+// Run unpacks the modules tarball into the NFS root and into the ramdisk
+// (appended as a cpio archive), as LAVA's extract-modules does for each
+// that the block has, unless its install_modules is false. Modules with
+// neither are a JobError, as in LAVA.
+func (a *ExtractModules) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	if !pipeline.Truthy(a.Params.Value("modules")) {
+		return conn, nil
+	}
+	modules := a.DataString(pipeline.DataDownload("modules", pipeline.DownloadFile))
+	if modules == "" {
+		return conn, pipeline.Bug("%s: the modules were not downloaded", a.Name)
+	}
+	if !a.Params.Has("ramdisk") && !a.Params.Has("nfsrootfs") {
+		return conn, pipeline.JobError("Unable to identify a location for the unpacked modules")
+	}
+	wanted := func(key string) bool {
+		m := a.Params.Map(key)
+		return !m.Has("install_modules") || pipeline.Truthy(m.Value("install_modules"))
+	}
+	if a.Params.Has("nfsrootfs") {
+		if !wanted("nfsrootfs") {
+			a.Log().Infof("Skipping applying overlay to NFS")
+		} else {
+			root := a.DataString(pipeline.DataNFSRoot)
+			if root == "" {
+				return conn, pipeline.Bug("%s: the NFS root was not extracted", a.Name)
+			}
+			a.Log().Infof("extracting modules file %s to %s", modules, root)
+			f, err := os.Open(modules)
+			if err != nil {
+				return conn, pipeline.InfrastructureError("opening the modules: %v", err)
+			}
+			err = overlay.ExtractTar(f, root)
+			f.Close()
+			if err != nil {
+				return conn, pipeline.InfrastructureError("extracting the modules into the NFS root: %v", err)
+			}
+		}
+	}
+	if a.Params.Has("ramdisk") {
+		work := a.DataString(pipeline.DataRamdiskWork)
+		switch {
+		case !wanted("ramdisk"):
+			a.Log().Infof("Not adding modules to the ramdisk.")
+		case work == "":
+			return conn, pipeline.Bug("%s: the ramdisk was not prepared", a.Name)
+		default:
+			a.Log().Infof("extracting modules file %s to the ramdisk", modules)
+			scratch, err := scratchDir(&a.Base)
+			if err != nil {
+				return conn, err
+			}
+			if _, err := overlay.AppendCpio(work, []overlay.Addition{{Name: "modules", File: modules, Tar: true, Path: "/"}}, scratch); err != nil {
+				return conn, err
+			}
+		}
+	}
 	return conn, nil
 }
