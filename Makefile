@@ -7,7 +7,7 @@ STATICCHECK_VERSION := v0.8.2
 FIXTURES := build/fixtures/x86_64
 FIXTURES_ARM64 := build/fixtures/arm64
 
-.PHONY: all build deps lava-peers lavacli2 check test test-fast lint fuzz bench example example-multinode example-tuxrun example-lab example-lxc-arm64 example-board fixtures fixtures-arm64 lxc-images fixtures-check clean
+.PHONY: all build deps lava-peers lavacli2 check test test-fast lint fuzz bench example example-multinode example-tuxrun example-lab example-lxc-arm64 example-board example-x86-boards fixtures fixtures-arm64 lxc-images fixtures-check clean
 
 all: build
 
@@ -170,6 +170,13 @@ check: lint test
 # "basalt run"; logs and results go to build/example-output.
 example: fixtures build
 	BASALT=$(BIN) FIXTURES=$(FIXTURES) OUTPUT_DIR=build/example-output examples/run.sh qemu
+
+# example-x86-boards runs the emulated x86_64 board jobs (examples/x86-boards):
+# GRUB, the UEFI shell and iPXE under OVMF, powered and reached as a lab
+# reaches real boards, the kernel and ramdisk over TFTP; each board's
+# folder and the TFTP root are under /tmp/basalt-x86-boards.
+example-x86-boards: fixtures build
+	BASALT=$(BIN) FIXTURES=$(FIXTURES) OUTPUT_DIR=build/example-x86-boards examples/x86-boards/run.sh
 
 # example-board runs the bundled U-Boot board job (examples/board): an
 # emulated arm64 board powered and reached the way a lab reaches a real
