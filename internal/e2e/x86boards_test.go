@@ -166,6 +166,31 @@ func TestX86Boards(t *testing.T) {
 			t.Error("the log does not show GRUB")
 		}
 	})
+	t.Run("grub-boot-finished", func(t *testing.T) {
+		// No shell: the boot waits for boot_finished (an installer's
+		// last words; here the guest's login prompt), then powers the
+		// board off, as LAVA's installer boots do.
+		l := newX86Lab(t, "grub")
+		job := exampleJob(t, "grub", url, "    auto_login:\n      login_prompt: 'login:'\n      username: root\n    prompts:\n    - 'root@basalt:~# '\n",
+			"    boot_finished: 'basalt login:'\n")
+		b, err := os.ReadFile(job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		if err := os.WriteFile(job, []byte(text[:strings.Index(text, "\n- test:")+1]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		o := l.run(t, job)
+		if o.code != 0 || o.job.String("result") != "pass" {
+			t.Fatalf("job did not complete: exit %d, %v", o.code, o.job)
+		}
+		for _, c := range []string{"installer-wait", "power-off"} {
+			if r := o.result("lava", c); r == nil || r.String("result") != "pass" {
+				t.Errorf("%s: %v", c, r)
+			}
+		}
+	})
 	t.Run("uefi-shell", func(t *testing.T) {
 		l := newX86Lab(t, "uefi")
 		o := l.run(t, exampleJob(t, "uefi", url))
