@@ -105,7 +105,8 @@ func exampleJob(t *testing.T, kind, url string, edits ...string) string {
 
 // run runs the job on the lab's board, then checks that nothing of it
 // is left: no process naming the lab's folder (QEMU names its TFTP
-// root), nothing in the TFTP root but the board's own GRUB image.
+// root), the board powered off (no pid in its power switch's folder),
+// nothing in the TFTP root but the board's own GRUB image.
 func (l *x86Lab) run(t *testing.T, job string) *outcome {
 	t.Helper()
 	out, tmp := filepath.Join(l.dir, "out"), filepath.Join(l.dir, "tmp")
@@ -129,6 +130,9 @@ func (l *x86Lab) run(t *testing.T, job string) *outcome {
 	})
 	assertNoLeftovers(t, tmp)
 	assertNoLeftovers(t, l.dir)
+	if _, err := os.Stat(filepath.Join(l.dir, "board", "board.pid")); err == nil {
+		t.Error("the board is still powered on (board.pid)")
+	}
 	entries, _ := os.ReadDir(l.tftp)
 	for _, e := range entries {
 		if e.Name() != "grubx64.efi" {
