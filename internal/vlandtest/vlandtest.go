@@ -265,9 +265,11 @@ func (d *Daemon) CheckClean(t testing.TB) {
 	}
 }
 
-// PingFrom reports whether namespace ns reaches addr.
+// PingFrom reports whether namespace ns reaches addr: any of five pings
+// answered (a link just set up may drop the first ones, more so under
+// load).
 func PingFrom(ns, addr string) bool {
-	return exec.Command("ip", "netns", "exec", ns, "busybox", "ping", "-c", "1", "-W", "1", addr).Run() == nil
+	return exec.Command("ip", "netns", "exec", ns, "busybox", "ping", "-c", "5", "-W", "2", addr).Run() == nil
 }
 
 // CheckDefaultVLAN checks that the test interfaces test0 of namespaces
