@@ -252,7 +252,7 @@ func diagStrings(ds []job.Diagnostic) []string {
 func split(j *job.Job, definition string, diags []job.Diagnostic) ([]entry, []string) {
 	if !multinode.IsSubmission(j.Data) {
 		return []entry{{label: jobLabel, definition: definition, data: j.Data,
-			deviceType: j.Data.String("device_type"), tags: stringList(j.Data.List("tags")), vlans: jobVLANs(j.Data)}}, nil
+			deviceType: j.Data.String("device_type"), tags: stringList(j.Data.List("tags"))}}, nil
 	}
 	subs, err := multinode.Split(j.Data, multinode.Options{})
 	var perr *multinode.Error

@@ -25,7 +25,9 @@ import (
 
 // jobVLANs returns the VLANs of a sub-job's protocols.lava-vland (after
 // the MultiNode split, the role's own VLANs), in the job's order, or nil
-// when it has no such protocol. A malformed entry counts as a VLAN with
+// when it has no such protocol. Only MultiNode sub-jobs are matched so
+// (LAVA's lava-vland is a MultiNode protocol, its submission form keyed
+// by role): a single-node job is left to the dispatcher's own check. A malformed entry counts as a VLAN with
 // no tags: the job's own check refuses it at submission.
 func jobVLANs(data *value.Map) []scheduler.VLAN {
 	vl, ok := data.Map("protocols").Value(vland.ProtocolName).(*value.Map)
@@ -142,14 +144,8 @@ func (l *Lab) deviceInterfaces(d store.Device, tkey string, loader *device.Rende
 	return tags
 }
 
-// roleName names an entry's role for a message ("role beta", or "the
-// job" for a single-node job).
-func roleName(e entry) string {
-	if e.role == "" {
-		return "the job"
-	}
-	return "role " + e.role
-}
+// roleName names an entry's role for a message.
+func roleName(e entry) string { return "role " + e.role }
 
 // vlanSets checks, for a submission with lava-vland VLANs, that distinct
 // devices exist for all its sub-jobs at once, each one's among its
