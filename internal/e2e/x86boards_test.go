@@ -221,7 +221,8 @@ func TestX86BoardFailures(t *testing.T) {
 	needX86Firmware(t)
 	url := server(t, nil)
 	t.Run("never-interrupted", func(t *testing.T) {
-		l := newX86Lab(t, "grub", "{% set grub_autoboot_prompt = 'a prompt this GRUB never prints' %}")
+		l := newX86Lab(t, "grub", "{% set grub_autoboot_prompt = 'a prompt this GRUB never prints' %}",
+			"{% set connection_timeout_bootloader_interrupt = 60 %}")
 		o := l.run(t, exampleJob(t, "grub", url))
 		if o.code == 0 || o.errorType() != "Job" || !strings.Contains(o.job.String("error_msg"), "interrupt prompt") {
 			t.Fatalf("want a Job error about the interrupt prompt, got exit %d, %v", o.code, o.job)
