@@ -113,17 +113,3 @@ func (a *ExtractRootfs) CannotRun() string {
 func (a *ExtractRootfs) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
 	return conn, nil
 }
-
-// CannotRun refuses modules to unpack (not written yet); without them
-// the action does nothing, as in LAVA.
-func (a *ExtractModules) CannotRun() string {
-	if pipeline.Truthy(a.Params.Value("modules")) {
-		return pipeline.NotWritten
-	}
-	return ""
-}
-
-// Run does nothing: CannotRun refused the block that had modules.
-func (a *ExtractModules) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
-	return conn, nil
-}

@@ -1,0 +1,261 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/basalt-lava/basalt/internal/download"
+	"github.com/basalt-lava/basalt/internal/nfsserver"
+	"github.com/basalt-lava/basalt/internal/overlay"
+	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/value"
+)
+
+// dataNFSServer holds the namespace's running NFS server
+// (*nfsserver.Server), stopped by the extracting action's Cleanup.
+const dataNFSServer pipeline.DataKey = "nfs-server/server"
+
+// nfsImage is the block's nfsrootfs: at the top of a to: nfs or to: tftp
+// deploy, under images for qemu-nfs.
+func nfsImage(params *value.Map) *value.Map {
+	if m := params.Map("nfsrootfs"); m != nil {
+		return m
+	}
+	return params.Map("images").Map("nfsrootfs")
+}
+
+// CannotRun is empty: ExtractNfs runs (below), although it embeds leaf.
+func (*ExtractNfs) CannotRun() string { return "" }
+
+// Run unpacks the NFS root for QEMU and exports it (LAVA's
+// ExtractNfsAction, with the export LAVA leaves to the host's nfsd).
+func (a *ExtractNfs) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	return conn, extractNfsRoot(ctx, &a.Base, a.Params.Map("images").Map("nfsrootfs"))
+}
+
+// Cleanup stops the NFS server: the export ends with the job, or with
+// the failed attempt a retry replaces.
+func (a *ExtractNfs) Cleanup(ctx context.Context) error {
+	stopNFS(&a.Base)
+	return a.leaf.Cleanup(ctx)
+}
+
+// CannotRun is empty: ExtractNfsRootfs runs (below), although it embeds leaf.
+func (*ExtractNfsRootfs) CannotRun() string { return "" }
+
+// Run unpacks the nfsrootfs of a to: nfs or to: tftp deploy and exports
+// it; nothing when the block has none.
+func (a *ExtractNfsRootfs) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	return conn, extractNfsRoot(ctx, &a.Base, a.Params.Map("nfsrootfs"))
+}
+
+// Cleanup stops the NFS server.
+func (a *ExtractNfsRootfs) Cleanup(ctx context.Context) error {
+	stopNFS(&a.Base)
+	return a.leaf.Cleanup(ctx)
+}
+
+// extractNfsRoot unpacks the downloaded nfsrootfs into a folder of the
+// job, moves to its prefix, records it as the NFS root and starts the
+// NFS server exporting it. The archive is the job's: UntarRootfs keeps
+// it inside the folder, within the job's limits.
+func extractNfsRoot(ctx context.Context, b *pipeline.Base, img *value.Map) error {
+	if img == nil {
+		return nil
+	}
+	file := b.DataString(pipeline.DataDownload("nfsrootfs", pipeline.DownloadFile))
+	if file == "" {
+		return pipeline.Bug("%s: no file specified extract as nfsrootfs", b.Name)
+	}
+	dir, err := scratchDir(b)
+	if err != nil {
+		return err
+	}
+	// Absolute: the device mounts it by this name (--tmp-dir may be relative).
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return pipeline.InfrastructureError("locating the NFS root's folder: %v", err)
+	}
+	root := filepath.Join(dir, "nfsroot")
+	start := time.Now()
+	if err := download.UntarRootfs(file, root, b.Log(), download.LimitsFrom(ctx)); err != nil {
+		return err
+	}
+	b.Log().Debugf("Extracted nfsroot to %s in %.2fs", root, time.Since(start).Seconds())
+	if prefix, ok := img.Value("prefix").(string); ok {
+		root, err = prefixedRoot(root, prefix)
+		if err != nil {
+			return err
+		}
+		b.Log().Warnf("Adding '%s' prefix, any other content will not be visible.", prefix)
+	}
+	b.SetData(pipeline.DataNFSRoot, root)
+	return startNFS(ctx, b, root, filepath.Join(dir, "nfs-server"))
+}
+
+// prefixedRoot is root/prefix, which must be a folder of the archive
+// itself: relative, not climbing out, and no link on the way (a link
+// would export whatever it points to).
+func prefixedRoot(root, prefix string) (string, error) {
+	clean := path.Clean(prefix)
+	if path.IsAbs(prefix) || !strings.HasSuffix(prefix, "/") || clean == ".." || strings.HasPrefix(clean, "../") || strings.ContainsRune(prefix, 0) {
+		return "", pipeline.JobError("nfsrootfs prefix %q: a relative folder inside the archive, ending with /, is needed", prefix)
+	}
+	if clean == "." {
+		return root, nil
+	}
+	p := root
+	for _, part := range strings.Split(clean, "/") {
+		p = filepath.Join(p, part)
+		st, err := os.Lstat(p)
+		if err != nil || !st.IsDir() {
+			return "", pipeline.JobError("nfsrootfs prefix %q: %q is not a folder of the archive", prefix, strings.TrimPrefix(p, root+"/"))
+		}
+	}
+	return p, nil
+}
+
+// startNFS exports root with a server of the job's own, at the address
+// the device reaches the dispatcher at for NFS, and records how to reach
+// it. A second deploy in the namespace replaces the first server.
+func startNFS(ctx context.Context, b *pipeline.Base, root, state string) error {
+	stopNFS(b)
+	ip := nfsServerIP(b.Job)
+	s, err := nfsserver.Start(ctx, nfsserver.Config{Dir: root, StateDir: state, Bind: nfsserver.BindFor(ip), Log: b.Log()})
+	if err != nil {
+		return err
+	}
+	b.SetData(dataNFSServer, s)
+	b.SetData(pipeline.DataNFSServerIP, ip)
+	b.SetData(pipeline.DataNFSClientOptions, s.ClientOptions())
+	b.Log().Infof("NFS root %s:%s", ip, pipeline.NFSRootArg(b))
+	return nil
+}
+
+// stopNFS stops the namespace's NFS server, if any; safe more than once.
+func stopNFS(b *pipeline.Base) {
+	if b.Job == nil {
+		return
+	}
+	if s, ok := b.Data(dataNFSServer).(*nfsserver.Server); ok {
+		if err := s.Stop(); err != nil {
+			b.Log().Warnf("stopping the NFS server: %v", err)
+		}
+	}
+}
+
+// nfsServerIP is LAVA's dispatcher_ip(config, "nfs"): the dispatcher
+// configuration's dispatcher_nfs_ip, else its dispatcher_ip, else the
+// address of the interface that routes outwards. 10.0.2.2 suits QEMU's
+// user network, and keeps the server on the loopback (BindFor).
+func nfsServerIP(j *pipeline.Job) string {
+	if ip := j.Params.Map("dispatcher").String("dispatcher_nfs_ip"); ip != "" {
+		return ip
+	}
+	return dispatcherIP(j)
+}
+
+// CannotRun is empty for an NFS root, where the overlay goes here; into a ramdisk, a
+// root file system or a persistent NFS (mounted on the dispatcher) it
+// is not written yet.
+func (a *ApplyOverlayTftp) CannotRun() string {
+	if nfsImage(a.Params) != nil {
+		return ""
+	}
+	return pipeline.NotWritten
+}
+
+// Run unpacks the compressed overlay into the NFS root (LAVA's
+// ApplyOverlayTftp, NFS cases): the overlay lands at its results folder
+// (/lava-<job>) of the root the device mounts.
+func (a *ApplyOverlayTftp) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	if pipeline.Truthy(a.Data(dataOverlayApplied)) {
+		a.Log().Debugf("Overlay already applied")
+		return conn, nil
+	}
+	file := a.DataString(pipeline.DataCompressedOverlay)
+	if file == "" {
+		a.Log().Warnf("No overlay to apply")
+		return conn, nil
+	}
+	ns := a.Namespace()
+	img := nfsImage(a.Params)
+	if img == nil {
+		return conn, pipeline.Bug("%s: applying the overlay without an NFS root is not written yet", a.Name)
+	}
+	if v, ok := img.Get("install_overlay"); ok && !pipeline.Truthy(v) {
+		a.Log().Infof("[%s] Skipping applying overlay to NFS", ns)
+		return conn, nil
+	}
+	root := a.DataString(pipeline.DataNFSRoot)
+	if root == "" {
+		return conn, pipeline.Bug("%s: no NFS root extracted in namespace %s", a.Name, ns)
+	}
+	a.Log().Infof("[%s] Applying overlay to NFS", ns)
+	a.Log().Debugf("[%s] Applying overlay %s to directory %s", ns, file, root)
+	if err := untarOverlay(ctx, file, root); err != nil {
+		return conn, err
+	}
+	return conn, nil
+}
+
+// untarOverlay unpacks Basalt's overlay tarball into a root the job
+// supplied: the root may hold links where the overlay goes, which
+// ExtractTar refuses to write through.
+func untarOverlay(ctx context.Context, file, root string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return pipeline.InfrastructureError("unable to open the overlay %s: %v", file, err)
+	}
+	defer f.Close()
+	return overlay.ExtractTarWithin(f, root, download.LimitsFrom(ctx))
+}
+
+// CannotRun is empty for an NFS root, where modules go here; into a ramdisk they are
+// not written yet. Without modules there is nothing to do.
+func (a *ExtractModules) CannotRun() string {
+	if !a.Params.Has("modules") || a.Params.Map("nfsrootfs") != nil {
+		return ""
+	}
+	return pipeline.NotWritten
+}
+
+// Run unpacks the modules download into the NFS root (LAVA's
+// ExtractModules); the archive is the job's and may hold the absolute
+// links a modules tree has (build, source), kept as they are.
+func (a *ExtractModules) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	if !pipeline.Truthy(a.Params.Value("modules")) {
+		return conn, nil
+	}
+	modules := a.DataString(pipeline.DataDownload("modules", pipeline.DownloadFile))
+	nfs := a.Params.Map("nfsrootfs")
+	if nfs == nil {
+		if a.Params.Map("ramdisk") == nil {
+			return conn, pipeline.JobError("Unable to identify a location for the unpacked modules")
+		}
+		return conn, pipeline.Bug("%s: modules into a ramdisk are not written yet", a.Name)
+	}
+	if v, ok := nfs.Get("install_modules"); ok && !pipeline.Truthy(v) {
+		a.Log().Infof("Skipping applying overlay to NFS")
+		return conn, nil
+	}
+	root := a.DataString(pipeline.DataNFSRoot)
+	if modules == "" || root == "" {
+		return conn, pipeline.Bug("%s: modules %q or NFS root %q missing", a.Name, modules, root)
+	}
+	a.Log().Infof("extracting modules file %s to %s", modules, root)
+	if err := download.UntarRootfs(modules, root, a.Log(), download.LimitsFrom(ctx)); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return conn, pipeline.InfrastructureError("extracting modules: %v", err)
+		}
+		return conn, err
+	}
+	return conn, nil
+}
