@@ -27,16 +27,12 @@ deps:
 		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v lavacli >/dev/null || ! command -v chromium >/dev/null \
 		|| ! PATH=$$PATH:/usr/sbin:/sbin command -v dockerd >/dev/null || ! command -v busybox >/dev/null || ! test -x /usr/sbin/sshd \
 		|| ! command -v lxc-create >/dev/null || ! /usr/bin/python3 -c 'import requests, yaml' 2>/dev/null \
-		|| ! command -v ganesha.nfsd >/dev/null || ! test -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so || ! PATH=$$PATH:/usr/sbin:/sbin command -v rpcbind >/dev/null; then \
+		|| ! command -v ganesha.nfsd >/dev/null || ! test -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so; then \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 			git ca-certificates curl make e2fsprogs qemu-system-x86 xz-utils bzip2 zstd postgresql lavacli chromium fonts-dejavu-core \
 			python3-requests python3-yaml docker.io busybox-static openssh-server openssh-client lxc \
-			nfs-ganesha nfs-ganesha-vfs rpcbind >/dev/null; \
+			nfs-ganesha nfs-ganesha-vfs >/dev/null; \
 	fi
-	@# The jobs' NFS servers (nfs-ganesha, internal/nfsserver) register with
-	@# rpcbind and will not start without it: a per-host service.
-	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	PATH=$$PATH:/usr/sbin:/sbin; rpcinfo -p 127.0.0.1 >/dev/null 2>&1 || $$SUDO rpcbind -w
 	$(GO) mod download
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@$(MAKE) --no-print-directory lava-peers lavacli2

@@ -19,18 +19,14 @@ import (
 )
 
 // needNFS skips when nfs-ganesha cannot run here (`make deps` installs
-// it and starts rpcbind), unless BASALT_E2E=1, when that is a failure.
+// it; it needs root), unless BASALT_E2E=1, when that is a failure.
 func needNFS(t *testing.T) {
 	t.Helper()
 	needFixtures(t)
 	if _, err := os.Stat(filepath.Join(fixtures, "nfsrootfs.tar.gz")); err != nil {
 		t.Fatalf("fixture missing (run `make fixtures`): %v", err)
 	}
-	why := nfsserver.Available()
-	if why == "" && os.Geteuid() != 0 {
-		why = "nfs-ganesha needs root"
-	}
-	if why != "" {
+	if why := nfsserver.Available(); why != "" {
 		if os.Getenv("BASALT_E2E") == "1" {
 			t.Fatalf("the NFS server cannot run: %s", why)
 		}

@@ -16,11 +16,15 @@
 //   - root is not squashed (the guest's root owns its root file system);
 //   - the server listens on one address only (Bind), never on all.
 //
-// ganesha registers its programs with rpcbind and exits when it cannot:
-// rpcbind must run on the host (a per-worker service, `rpcbind -w`).
-// Clients do not use those registrations: the ports are given to them
-// (ClientOptions), so that several jobs' servers on one host do not
-// compete for 2049.
+// ganesha registers its programs with rpcbind and exits when it cannot;
+// on the host's rpcbind it would also replace the registrations of the
+// host's own NFS server, or of another job's ganesha, at start and exit.
+// So each server runs in a mount namespace of its own where
+// /run/rpcbind.sock is a stub of Basalt's (rpcbind.go) that accepts every
+// registration and forgets it, and where /run is a private tmpfs (ganesha
+// keeps its callback credentials there). Clients do not use rpcbind: they
+// are given the ports (ClientOptions), so that several jobs' servers on
+// one host do not compete for 2049. No rpcbind is needed on the host.
 package nfsserver
 
 import (
@@ -74,11 +78,29 @@ type Server struct {
 	log     *joblog.Logger
 	// stopping is set by Stop: the exit that follows is expected.
 	stopping atomic.Bool
+	stub     *rpcbindStub
+}
+
+// nsScript runs in the server's new mount namespace: a private /run
+// whose rpcbind.sock is the stub's socket ($1), then ganesha ($2...).
+const nsScript = `mount -t tmpfs -o mode=0755,size=4m basalt-nfs /run && : >/run/rpcbind.sock && mount --bind "$1" /run/rpcbind.sock && shift && exec "$@"`
+
+// listenStub starts the rpcbind stub on sock, in dir. A unix socket's
+// name is at most 107 bytes, which a job's folder may exceed: it is
+// bound through /proc/self/fd/N/, N an open descriptor of dir.
+func listenStub(dir, sock string) (*rpcbindStub, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	_ = os.Remove(sock)
+	return startRPCBindStub(fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), filepath.Base(sock)), sock)
 }
 
 // Available returns why the NFS server cannot start on this host, or ""
-// when it can: ganesha.nfsd and its VFS plugin installed, rpcbind
-// answering on 127.0.0.1:111.
+// when it can: ganesha.nfsd and its VFS plugin installed, unshare and
+// mount there, and root (the server's mount namespace).
 func Available() string {
 	if _, err := exec.LookPath(Program); err != nil {
 		return Program + " is not installed (apt-get install nfs-ganesha nfs-ganesha-vfs)"
@@ -86,11 +108,14 @@ func Available() string {
 	if pluginDir() == "" {
 		return "the VFS plugin of nfs-ganesha (libfsalvfs.so) is not installed (apt-get install nfs-ganesha-vfs)"
 	}
-	c, err := net.DialTimeout("tcp", "127.0.0.1:111", 2*time.Second)
-	if err != nil {
-		return "rpcbind is not running on this host (ganesha needs it; start it with `rpcbind -w`)"
+	for _, tool := range []string{"unshare", "mount", "sh"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return tool + " is not installed (util-linux, mount)"
+		}
 	}
-	c.Close()
+	if os.Geteuid() != 0 {
+		return "the NFS server needs root (a mount namespace of its own, and a root file system owned by root)"
+	}
 	return ""
 }
 
@@ -153,14 +178,24 @@ func start(ctx context.Context, cfg Config, recovery string) (*Server, error) {
 	}
 	s := &Server{nfsPort: ports[0], mntPort: ports[1], dir: cfg.Dir, log: cfg.Log,
 		logFile: filepath.Join(cfg.StateDir, "ganesha.log")}
+	sock := filepath.Join(cfg.StateDir, "rpcbind.sock")
+	stub, err := listenStub(cfg.StateDir, sock)
+	if err != nil {
+		return nil, pipeline.InfrastructureError("starting the NFS server's rpcbind stub: %v", err)
+	}
+	s.stub = stub
 	conf := filepath.Join(cfg.StateDir, "ganesha.conf")
 	if err := os.WriteFile(conf, []byte(s.config(cfg, recovery)), 0o600); err != nil {
 		return nil, pipeline.InfrastructureError("writing the NFS server's configuration: %v", err)
 	}
 	_ = os.Remove(s.logFile)
-	argv := []string{Program, "-F", "-f", conf, "-L", s.logFile, "-p", filepath.Join(cfg.StateDir, "ganesha.pid"), "-N", "NIV_EVENT"}
+	// unshare execs sh, which execs ganesha: one process throughout,
+	// which keeps its parent-death signal. Nothing here comes from the job.
+	argv := []string{"unshare", "--mount", "--propagation", "private", "--", "sh", "-c", nsScript, "basalt-nfs-server", sock,
+		Program, "-F", "-f", conf, "-L", s.logFile, "-p", filepath.Join(cfg.StateDir, "ganesha.pid"), "-N", "NIV_EVENT"}
 	p, err := process.Start(process.Spec{Argv: argv, Dir: cfg.StateDir, Grace: 5 * time.Second})
 	if err != nil {
+		stub.Close()
 		return nil, pipeline.InfrastructureError("unable to start the NFS server (%s): %v", Program, err)
 	}
 	s.proc = p
@@ -168,6 +203,7 @@ func start(ctx context.Context, cfg Config, recovery string) (*Server, error) {
 	deadline := time.Now().Add(StartTimeout)
 	for {
 		if exited, werr := p.Exited(); exited {
+			stub.Close()
 			return nil, pipeline.InfrastructureError("the NFS server exited at start (%v): %s", werr, s.logTail())
 		}
 		if listening(cfg.Bind, s.nfsPort) && listening(cfg.Bind, s.mntPort) {
@@ -176,6 +212,7 @@ func start(ctx context.Context, cfg Config, recovery string) (*Server, error) {
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			_ = p.Stop()
+			stub.Close()
 			return nil, pipeline.InfrastructureError("the NFS server did not listen on %s ports %d and %d within %s: %s",
 				cfg.Bind, s.nfsPort, s.mntPort, StartTimeout, s.logTail())
 		}
@@ -258,10 +295,12 @@ func (s *Server) Stop() error {
 	}
 	if exited, _ := s.proc.Exited(); exited {
 		// watch has said so.
+		s.stub.Close()
 		return nil
 	}
 	s.stopping.Store(true)
 	err := s.proc.Stop()
+	s.stub.Close()
 	s.log.Infof("NFS server stopped: export of %s removed", s.dir)
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
