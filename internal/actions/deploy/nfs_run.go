@@ -217,13 +217,19 @@ func untarOverlay(ctx context.Context, file, root string) error {
 	return overlay.ExtractTarWithin(f, root, download.LimitsFrom(ctx))
 }
 
-// CannotRun is empty for an NFS root, where modules go here; into a ramdisk they are
-// not written yet. Without modules there is nothing to do.
+// CannotRun is empty without modules (nothing to do) and for modules
+// that go into an NFS root only; into a ramdisk they are not written yet.
 func (a *ExtractModules) CannotRun() string {
-	if !a.Params.Has("modules") || a.Params.Map("nfsrootfs") != nil {
+	if !pipeline.Truthy(a.Params.Value("modules")) {
 		return ""
 	}
-	return pipeline.NotWritten
+	// LAVA puts them into both when both are there.
+	if rd := a.Params.Map("ramdisk"); rd != nil {
+		if v, ok := rd.Get("install_modules"); !ok || pipeline.Truthy(v) {
+			return pipeline.NotWritten
+		}
+	}
+	return ""
 }
 
 // Run unpacks the modules download into the NFS root (LAVA's
