@@ -19,18 +19,20 @@ build:
 # internal/docker/dockertest, and import an image of busybox and bash;
 # openssh-server: the ssh device tests start their own sshd with a busybox
 # chroot, internal/sshdtest; lxc: the LXC protocol's tests,
-# internal/lxce2e, run busybox-template containers as root).
+# internal/lxce2e, run busybox-template containers as root; telnet: the
+# serial connection commands of boards, internal/connection and the board
+# tests; nfs-ganesha: the jobs' NFS roots, internal/nfsserver).
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	if ! command -v git >/dev/null || ! command -v qemu-system-x86_64 >/dev/null || ! PATH=$$PATH:/usr/sbin:/sbin command -v mkfs.ext2 >/dev/null \
 		|| ! command -v xz >/dev/null || ! command -v bzip2 >/dev/null || ! command -v zstd >/dev/null || ! command -v curl >/dev/null \
 		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v lavacli >/dev/null || ! command -v chromium >/dev/null \
 		|| ! PATH=$$PATH:/usr/sbin:/sbin command -v dockerd >/dev/null || ! command -v busybox >/dev/null || ! test -x /usr/sbin/sshd \
-		|| ! command -v lxc-create >/dev/null || ! /usr/bin/python3 -c 'import requests, yaml' 2>/dev/null \
+		|| ! command -v lxc-create >/dev/null || ! command -v telnet >/dev/null || ! /usr/bin/python3 -c 'import requests, yaml' 2>/dev/null \
 		|| ! command -v ganesha.nfsd >/dev/null || ! test -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so; then \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 			git ca-certificates curl make e2fsprogs qemu-system-x86 xz-utils bzip2 zstd postgresql lavacli chromium fonts-dejavu-core \
-			python3-requests python3-yaml docker.io busybox-static openssh-server openssh-client lxc \
+			python3-requests python3-yaml docker.io busybox-static openssh-server openssh-client lxc telnet \
 			nfs-ganesha nfs-ganesha-vfs >/dev/null; \
 	fi
 	$(GO) mod download

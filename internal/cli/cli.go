@@ -35,6 +35,7 @@ func commands() []command {
 		{"manage", "administer the lab's database: users, tokens, workers, device types, devices", runManage},
 		{"multinode", "MultiNode jobs: `basalt multinode split JOB` writes the sub-jobs as LAVA's server would", runMultinode},
 		{"worker", "run a lab's worker: poll `basalt server` and run its jobs on this host's devices", runWorker},
+		{"board", "an emulated board's power switch, for device dictionaries: `basalt board power-on|power-off|reset`", runBoard},
 		{"version", "print the version", func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, versionText)
 			return exitOK

@@ -44,6 +44,13 @@ type Options struct {
 	// MaxPending bounds the unread complete lines kept for a later
 	// Expect; older ones are dropped (they were logged). 4 MiB if zero.
 	MaxPending int
+	// StripEscapes removes terminal escape sequences (ESC [ … and the
+	// like) and control characters other than tab from what the device
+	// prints, before it is logged and matched: firmware consoles (U-Boot,
+	// UEFI, GRUB menus) draw with them, and a prompt split by a colour
+	// change would never match. LAVA matches the raw bytes; its device
+	// templates' prompts are written for what is left here.
+	StripEscapes bool
 	// StopGrace is how long Close gives the process between SIGTERM
 	// and SIGKILL; process.DefaultGrace if zero.
 	StopGrace time.Duration
@@ -82,6 +89,7 @@ type Session struct {
 	Prompts []string
 
 	proc      *process.Process
+	link      *link // a serial session's attempts (serial.go)
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -202,6 +210,10 @@ func (s *Session) read(r io.Reader) {
 func (s *Session) feed(data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.opts.StripEscapes {
+		s.feedClean(data)
+		return
+	}
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -223,6 +235,12 @@ func (s *Session) feed(data []byte) {
 		s.tail[s.tailAt%tailLines] = line
 		s.tailAt++
 	}
+	s.boundLocked()
+}
+
+// boundLocked keeps the partial line and the pending lines in bounds,
+// and wakes up the waiters.
+func (s *Session) boundLocked() {
 	// A device that never prints a newline must not grow the partial
 	// line without bound: log and queue it as a line of its own.
 	if len(s.partial) > 64<<10 {
@@ -454,11 +472,17 @@ func (s *Session) close() error {
 	if s.proc != nil {
 		s.proc.Stop()
 	}
+	if s.link != nil {
+		s.link.close()
+	}
 	return nil
 }
 
 // Describe names the process for messages: its program and pid.
 func (s *Session) Describe() string {
+	if s.link != nil {
+		return fmt.Sprintf("connection command %s", strings.Join(s.link.argv, " "))
+	}
 	if s.proc == nil {
 		return "console"
 	}

@@ -16,8 +16,10 @@ type ConnectDevice struct{ leaf }
 
 // NewConnectDevice returns LAVA's connect-device action.
 func NewConnectDevice() *ConnectDevice {
-	return &ConnectDevice{leaf{pipeline.NewBase("ConnectDevice", "connect-device",
+	a := &ConnectDevice{leaf{pipeline.NewBase("ConnectDevice", "connect-device",
 		"use the configured command to connect serial to the device", "run connection command")}}
+	a.TimeoutClass = pipeline.ClassInfrastructure
+	return a
 }
 
 // Validate checks the device's connection commands as current LAVA's

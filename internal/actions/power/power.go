@@ -76,8 +76,10 @@ type PowerOff struct{ leaf }
 
 // NewPowerOff returns LAVA's power-off action.
 func NewPowerOff() *PowerOff {
-	return &PowerOff{leaf{pipeline.NewBase("PowerOff", "power-off",
+	a := &PowerOff{leaf{pipeline.NewBase("PowerOff", "power-off",
 		"discontinue power to device", "send power_off command")}}
+	a.TimeoutClass = pipeline.ClassInfrastructure
+	return a
 }
 
 // ReadFeedback listens to the connections of the other namespaces so that
@@ -100,8 +102,10 @@ type PowerOn struct{ leaf }
 
 // NewPowerOn returns LAVA's power-on action.
 func NewPowerOn() *PowerOn {
-	return &PowerOn{leaf{pipeline.NewBase("PowerOn", "power-on",
+	a := &PowerOn{leaf{pipeline.NewBase("PowerOn", "power-on",
 		"supply power to device", "send power_on command")}}
+	a.TimeoutClass = pipeline.ClassInfrastructure
+	return a
 }
 
 // PrePower runs the device's pre_power_command (relays, OTG switches)
@@ -110,8 +114,10 @@ type PrePower struct{ leaf }
 
 // NewPrePower returns LAVA's pre-power-command action.
 func NewPrePower() *PrePower {
-	return &PrePower{leaf{pipeline.NewBase("PrePower", "pre-power-command",
+	a := &PrePower{leaf{pipeline.NewBase("PrePower", "pre-power-command",
 		"issue pre power command", "send pre-power-command")}}
+	a.TimeoutClass = pipeline.ClassInfrastructure
+	return a
 }
 
 // PreOs runs the device's pre_os_command before the OS boots.
@@ -119,8 +125,10 @@ type PreOs struct{ leaf }
 
 // NewPreOs returns LAVA's pre-os-command action.
 func NewPreOs() *PreOs {
-	return &PreOs{leaf{pipeline.NewBase("PreOs", "pre-os-command",
+	a := &PreOs{leaf{pipeline.NewBase("PreOs", "pre-os-command",
 		"issue pre os command", "send pre-os-command")}}
+	a.TimeoutClass = pipeline.ClassInfrastructure
+	return a
 }
 
 // ResetDevice power-cycles the device through the PDU when the device has
@@ -149,8 +157,10 @@ type PDUReboot struct{ leaf }
 
 // NewPDUReboot returns LAVA's pdu-reboot action.
 func NewPDUReboot() *PDUReboot {
-	return &PDUReboot{leaf{pipeline.NewBase("PDUReboot", "pdu-reboot",
+	a := &PDUReboot{leaf{pipeline.NewBase("PDUReboot", "pdu-reboot",
 		"issue commands to a PDU to power cycle a device", "hard reboot using PDU")}}
+	a.TimeoutClass = pipeline.ClassInfrastructure
+	return a
 }
 
 // Validate reports a device that cannot be hard reset: running would fail
