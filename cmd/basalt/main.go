@@ -9,9 +9,20 @@ import (
 	"runtime/pprof"
 
 	"github.com/basalt-lava/basalt/internal/cli"
+	"github.com/basalt-lava/basalt/internal/janitor"
 )
 
 func main() {
+	if os.Getenv(janitor.EnvVar) == "1" {
+		// The janitor's helper (internal/janitor), started by basalt.
+		if err := janitor.Serve(os.Stdin, os.Stderr, janitor.CommandTimeout); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if exe, err := os.Executable(); err == nil {
+		janitor.Enable(exe)
+	}
 	// BASALT_CPUPROFILE=FILE writes a CPU profile of the whole command,
 	// for `go tool pprof`: how the speed figures are investigated.
 	if path := os.Getenv("BASALT_CPUPROFILE"); path != "" {

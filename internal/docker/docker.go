@@ -18,8 +18,10 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/janitor"
 	"github.com/basalt-lava/basalt/internal/process"
 )
 
@@ -174,7 +176,10 @@ func (c Client) Remove(ctx context.Context, name string) error {
 	ctx = context.WithoutCancel(ctx)
 	_, err := c.output(ctx, "rm", "--force", "--volumes", "--", name)
 	if err != nil && strings.Contains(err.Error(), "No such container") {
-		return nil
+		err = nil
+	}
+	if err == nil {
+		c.withdrawUndo(name)
 	}
 	return err
 }
@@ -288,13 +293,43 @@ func (c Container) CreateArgs() ([]string, error) {
 }
 
 // Create creates the container and returns its ID.
+//
+// The container's removal is listed with the janitor before it exists,
+// so that a Basalt killed at any point after does not leave it running;
+// Remove withdraws it.
 func (c Client) Create(ctx context.Context, ct Container) (string, error) {
 	args, err := ct.CreateArgs()
 	if err != nil {
 		return "", err
 	}
+	c.listUndo(ct.Name)
 	out, err := c.output(ctx, args...)
 	return strings.TrimSpace(out), err
+}
+
+// undo holds the janitor's entry of each container Create made, by
+// daemon and name, until Remove removes it.
+var undo = struct {
+	sync.Mutex
+	m map[string]*janitor.Entry
+}{m: map[string]*janitor.Entry{}}
+
+func (c Client) undoKey(name string) string { return strings.Join(c.Argv(name), "\x00") }
+
+func (c Client) listUndo(name string) {
+	e := janitor.Add("docker container "+name, c.Argv("rm", "--force", "--volumes", "--", name)...)
+	undo.Lock()
+	defer undo.Unlock()
+	undo.m[c.undoKey(name)].Done()
+	undo.m[c.undoKey(name)] = e
+}
+
+func (c Client) withdrawUndo(name string) {
+	undo.Lock()
+	defer undo.Unlock()
+	k := c.undoKey(name)
+	undo.m[k].Done()
+	delete(undo.m, k)
 }
 
 // AttachArgv is the command line that starts a created container with

@@ -83,34 +83,8 @@ func inlineTest(name string, docker string, steps ...string) string {
 // environment; during, when set, runs while the job does.
 func runDockerJob(t *testing.T, job, device string, env []string, during func(p *os.Process, dir string)) *outcome {
 	t.Helper()
-	dir := t.TempDir()
-	out, tmp := filepath.Join(dir, "out"), filepath.Join(dir, "tmp")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, basalt, "run", job, "--device", device,
-		"--output-dir", out, "--tmp-dir", tmp, "--job-id", "4243")
-	cmd.Env = append(os.Environ(), env...)
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if during != nil {
-		during(cmd.Process, out)
-	}
-	err := cmd.Wait()
-	o := &outcome{stdout: stdout.String(), dir: out}
-	if ee, ok := err.(*exec.ExitError); ok {
-		o.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("basalt output:\n%s", lastLines(o.stdout, 80))
-		}
-	})
-	assertNoLeftovers(t, tmp)
+	o := basaltRun(t, runSpec{job: job, devices: []string{device}, id: "4243", limit: 5 * time.Minute,
+		env: env, during: during, tail: 80})
 	o.readLog(t)
 	return o
 }
@@ -255,6 +229,41 @@ func TestDockerFailures(t *testing.T) {
 			d.AssertNoContainers(t)
 		})
 	}
+}
+
+// TestDockerSIGKILL: a Basalt killed outright in the middle of a test
+// leaves no container: its janitor (internal/janitor), which outlives
+// it, removes the container it had listed, and says so on Basalt's
+// standard error. The log written so far is kept.
+func TestDockerSIGKILL(t *testing.T) {
+	d := needDocker(t)
+	dev := dockerDevice(t, d)
+	job := dockerJob(t, "docker", "minutes: 2", dockerDeploy, dockerBoot, inlineTest("slow", "", "lava-test-case started --result pass", "sleep 600"))
+	o := basaltRun(t, runSpec{job: job, devices: []string{dev}, id: "4243", limit: 5 * time.Minute,
+		env: []string{"DOCKER_HOST=" + d.Host}, tail: 80, during: func(p *os.Process, dir string) {
+			deadline := time.Now().Add(2 * time.Minute)
+			for time.Now().Before(deadline) {
+				b, _ := os.ReadFile(filepath.Join(dir, "logs.yaml"))
+				if bytes.Contains(b, []byte(`case: started`)) || bytes.Contains(b, []byte(`"case": "started"`)) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if left := d.Containers(t); len(left) != 1 {
+				t.Errorf("containers while the test runs: %v, want the job's one", left)
+			}
+			p.Kill()
+		}})
+	if o.code != -1 {
+		t.Errorf("exit code %d, want -1 (killed)", o.code)
+	}
+	if !strings.Contains(o.stdout, "basalt-janitor: Basalt ended without undoing docker container lava-") {
+		t.Errorf("the janitor did not say what it removed:\n%s", lastLines(o.stdout, 20))
+	}
+	if b, err := os.ReadFile(filepath.Join(o.dir, "logs.yaml")); err != nil || !bytes.Contains(b, []byte("started")) {
+		t.Errorf("the log written before the kill is not kept (%v)", err)
+	}
+	d.AssertNoContainers(t)
 }
 
 // Job data never reaches the docker client as an option: an image name

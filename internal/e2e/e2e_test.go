@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/proctest"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -174,19 +175,58 @@ func (o *outcome) logHas(lvl, substr string) bool {
 // and the output folder while the job runs (to signal it).
 func runJob(t *testing.T, jobPath string, during func(p *os.Process, dir string)) *outcome {
 	t.Helper()
+	o := basaltRun(t, runSpec{job: jobPath, devices: []string{"testdata/device.jinja2"}, id: "4242",
+		limit: 10 * time.Minute, during: during, tail: 60})
+	o.readLog(t)
+	for _, f := range []string{"results.yaml", "results.xml", "description.yaml"} {
+		if _, err := os.Stat(filepath.Join(o.dir, f)); err != nil {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	return o
+}
+
+// runSpec is one run of basalt by a test: `basalt run job --device D...
+// --job-id id`, its output and scratch folders in a new temporary folder.
+type runSpec struct {
+	job     string
+	devices []string // each a --device argument (PATH or ROLE=PATH)
+	id      string   // --job-id
+	args    []string // added to the command line last
+	limit   time.Duration
+	env     []string // added to basalt's environment
+	// during, when set, gets the process and its output folder while
+	// the job runs (to signal it).
+	during func(p *os.Process, dir string)
+	tail   int // lines of basalt's output logged when the test fails
+}
+
+// basaltRun runs basalt as r says, waits for it, and checks no process
+// of the job is left (assertNoLeftovers); the outcome has basalt's exit
+// code, output and output folder, its log not read yet.
+func basaltRun(t *testing.T, r runSpec) *outcome {
+	t.Helper()
 	dir := t.TempDir()
 	out, tmp := filepath.Join(dir, "out"), filepath.Join(dir, "tmp")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), r.limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, basalt, "run", jobPath, "--device", "testdata/device.jinja2",
-		"--output-dir", out, "--tmp-dir", tmp, "--job-id", "4242")
+	argv := []string{"run", r.job}
+	for _, d := range r.devices {
+		argv = append(argv, "--device", d)
+	}
+	argv = append(argv, "--output-dir", out, "--tmp-dir", tmp, "--job-id", r.id)
+	argv = append(argv, r.args...)
+	cmd := exec.CommandContext(ctx, basalt, argv...)
+	if r.env != nil {
+		cmd.Env = append(os.Environ(), r.env...)
+	}
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if during != nil {
-		during(cmd.Process, out)
+	if r.during != nil {
+		r.during(cmd.Process, out)
 	}
 	err := cmd.Wait()
 	o := &outcome{stdout: stdout.String(), dir: out}
@@ -197,16 +237,10 @@ func runJob(t *testing.T, jobPath string, during func(p *os.Process, dir string)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("basalt output:\n%s", lastLines(o.stdout, 60))
+			t.Logf("basalt output:\n%s", lastLines(o.stdout, r.tail))
 		}
 	})
 	assertNoLeftovers(t, tmp)
-	o.readLog(t)
-	for _, f := range []string{"results.yaml", "results.xml", "description.yaml"} {
-		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
-			t.Errorf("%s not written: %v", f, err)
-		}
-	}
 	return o
 }
 
@@ -250,40 +284,10 @@ func lastLines(s string, n int) string {
 // scratch folder on its command line (QEMU does: its kernel is there).
 func assertNoLeftovers(t *testing.T, tmp string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left := processesMentioning(tmp)
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			for _, pid := range left {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-			t.Fatalf("processes left behind: %v", left)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if left := proctest.Linger(tmp, 5*time.Second); len(left) > 0 {
+		proctest.Kill(left)
+		t.Fatalf("processes left behind: %v", left)
 	}
-}
-
-func processesMentioning(s string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(cmdline, []byte(s)) {
-			stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-			if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
-				continue // a zombie whose parent is going away
-			}
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 func closedPort(t *testing.T) string {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/basalt-lava/basalt/internal/proctest"
 )
 
 // TestExampleLab runs examples/lab/run.sh, what `make example-lab` runs
@@ -93,8 +94,8 @@ func TestExampleLabInterrupted(t *testing.T) {
 					t.Fatalf("the script ended (%v) before its job ran QEMU:\n%s", err, output())
 				case <-time.After(200 * time.Millisecond):
 				}
-				for _, pid := range processesNaming(lab + "/") {
-					running = running || strings.Contains(cmdline(pid), "qemu-system")
+				for _, pid := range proctest.Naming(lab + "/") {
+					running = running || strings.Contains(proctest.Cmdline(pid), "qemu-system")
 				}
 			}
 			if c.group {
@@ -178,38 +179,9 @@ func exampleLab(t *testing.T, lavacli string) {
 // XDG_CONFIG_HOME).
 func noneLeft(t *testing.T, lab string) {
 	t.Helper()
-	for _, pid := range processesNaming(lab + "/") {
-		t.Errorf("process %d (%s) left running after the script ended", pid, cmdline(pid))
+	for _, pid := range proctest.Naming(lab + "/") {
+		t.Errorf("process %d (%s) left running after the script ended", pid, proctest.Cmdline(pid))
 	}
-}
-
-// processesNaming lists the live processes whose command line or
-// environment holds s.
-func processesNaming(s string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || pid == os.Getpid() {
-			continue
-		}
-		b, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if !bytes.Contains(b, []byte(s)) && !bytes.Contains(env, []byte(s)) {
-			continue
-		}
-		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
-			continue
-		}
-		pids = append(pids, pid)
-	}
-	return pids
-}
-
-func cmdline(pid int) string {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
 }
 
 // TestExampleLabForeignFolder: LAB_DIR naming a folder the script did not

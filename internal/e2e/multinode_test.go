@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -57,28 +55,10 @@ type groupOutcome struct {
 // logs and results; args are added to the command line.
 func runGroup(t *testing.T, jobPath string, args ...string) *groupOutcome {
 	t.Helper()
-	dir := t.TempDir()
-	out, tmp := filepath.Join(dir, "out"), filepath.Join(dir, "tmp")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	argv := append([]string{"run", jobPath, "--device", "testdata/device.jinja2",
-		"--output-dir", out, "--tmp-dir", tmp, "--job-id", "100"}, args...)
-	cmd := exec.CommandContext(ctx, basalt, argv...)
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	err := cmd.Run()
-	g := &groupOutcome{stdout: stdout.String(), jobs: map[string]*outcome{}}
-	if ee, ok := err.(*exec.ExitError); ok {
-		g.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("basalt output:\n%s", lastLines(g.stdout, 120))
-		}
-	})
-	assertNoLeftovers(t, tmp)
+	o := basaltRun(t, runSpec{job: jobPath, devices: []string{"testdata/device.jinja2"}, id: "100",
+		args: args, limit: 15 * time.Minute, tail: 120})
+	out := o.dir
+	g := &groupOutcome{stdout: o.stdout, code: o.code, jobs: map[string]*outcome{}}
 	b, err := os.ReadFile(filepath.Join(out, "group.yaml"))
 	if err != nil {
 		t.Fatalf("no group.yaml: %v", err)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -61,31 +60,7 @@ func writeDevice(t *testing.T, text string) string {
 // and reads its outcome, as runJob does.
 func runOn(t *testing.T, jobPath string, devices ...string) *outcome {
 	t.Helper()
-	dir := t.TempDir()
-	out, tmp := filepath.Join(dir, "out"), filepath.Join(dir, "tmp")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	argv := []string{"run", jobPath, "--output-dir", out, "--tmp-dir", tmp, "--job-id", "4242"}
-	for _, d := range devices {
-		argv = append(argv, "--device", d)
-	}
-	cmd := exec.CommandContext(ctx, basalt, argv...)
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	err := cmd.Run()
-	o := &outcome{stdout: stdout.String(), dir: out}
-	if ee, ok := err.(*exec.ExitError); ok {
-		o.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("basalt output:\n%s", lastLines(o.stdout, 80))
-		}
-	})
-	assertNoLeftovers(t, tmp)
-	return o
+	return basaltRun(t, runSpec{job: jobPath, devices: devices, id: "4242", limit: 5 * time.Minute, tail: 80})
 }
 
 // noSessionLeft checks that, once the job ended, nothing runs in the
@@ -259,28 +234,9 @@ func runSecondary(t *testing.T, srv *sshdtest.Server, edit func(string) string) 
 	}
 	host := writeDevice(t, srv.Dictionary(false))
 	guest := writeDevice(t, srv.Dictionary(true))
-	dir := t.TempDir()
-	out, tmp := filepath.Join(dir, "out"), filepath.Join(dir, "tmp")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, basalt, "run", jobPath, "--device", "host="+host, "--device", "guest="+guest,
-		"--output-dir", out, "--tmp-dir", tmp, "--job-id", "100")
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	err = cmd.Run()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("basalt output:\n%s", lastLines(stdout.String(), 150))
-		}
-	})
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	assertNoLeftovers(t, tmp)
-	return code, out, stdout.String()
+	o := basaltRun(t, runSpec{job: jobPath, devices: []string{"host=" + host, "guest=" + guest}, id: "100",
+		limit: 5 * time.Minute, tail: 150})
+	return o.code, o.dir, o.stdout
 }
 
 // A MultiNode group with a secondary ssh connection (LAVA's

@@ -1,13 +1,8 @@
 package labtest
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -25,36 +20,12 @@ func TestReaperEndsGroupsOfKilledTest(t *testing.T) {
 	}
 	// A sleep of a duration no other process has on its command line.
 	marker := fmt.Sprintf("100000.%09d", time.Now().UnixNano()%1e9)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestReaperChild$", "-test.short", "-test.v")
-	cmd.Env = append(os.Environ(), "BASALT_LABTEST_CHILD=1", "BASALT_LABTEST_MARKER="+marker, "TMPDIR="+t.TempDir())
-	// Its own group: the SIGKILL below reaches the test binary alone.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer cmd.Process.Kill()
-	started := false
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "STARTED") {
-			started = true
-			break
-		}
-	}
-	if !started {
-		t.Fatalf("the child test started nothing:\n%s", stderr.String())
-	}
+	_, kill := ChildTest(t, "TestReaperChild", "STARTED",
+		"BASALT_LABTEST_CHILD=1", "BASALT_LABTEST_MARKER="+marker, "TMPDIR="+t.TempDir())
 	if len(ProcessesMentioning(marker)) == 0 {
 		t.Fatalf("the child's process (%s) is not running", marker)
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
+	kill()
 	WaitFor(t, 20*time.Second, "the killed test's process gone", func() bool {
 		return len(ProcessesMentioning(marker)) == 0
 	})

@@ -257,13 +257,7 @@ func (l *Logs) Len(job int64) (int64, error) {
 // held is the lines the log holds when Append returns, whatever the
 // error: what the sender may drop.
 func (l *Logs) Append(job int64, index int64, lines []string) (held int64, err error) {
-	if job <= 0 {
-		return 0, ErrBadJob
-	}
-	if index < 0 {
-		return 0, fmt.Errorf("job %d: log lines from %d: a line index is not negative", job, index)
-	}
-	j, err := l.acquire(job, true)
+	j, err := l.acquireAt(job, index, true)
 	if err != nil {
 		return 0, err
 	}
@@ -345,13 +339,7 @@ func (j *jobLog) write(buf, ends []byte, sync bool) error {
 // apart). The bytes are copied from the file through a fixed buffer (or
 // w's ReadFrom), never held whole.
 func (l *Logs) Read(job, start, end int64, w io.Writer) (n int64, err error) {
-	if job <= 0 {
-		return 0, ErrBadJob
-	}
-	if start < 0 {
-		return 0, fmt.Errorf("job %d: log lines from %d: a line index is not negative", job, start)
-	}
-	j, err := l.acquire(job, false)
+	j, err := l.acquireAt(job, start, false)
 	if err != nil {
 		return 0, err
 	}
@@ -437,6 +425,19 @@ func (l *Logs) Remove(job int64) error {
 		return fmt.Errorf("job %d: removing its log: %w", job, first)
 	}
 	return nil
+}
+
+// acquireAt is acquire for an operation on job's lines from index from
+// (Append, Read, Bytes): a job id below 1 (ErrBadJob) or a negative index
+// is refused before any file is opened.
+func (l *Logs) acquireAt(job, from int64, create bool) (*jobLog, error) {
+	if job <= 0 {
+		return nil, ErrBadJob
+	}
+	if from < 0 {
+		return nil, fmt.Errorf("job %d: log lines from %d: a line index is not negative", job, from)
+	}
+	return l.acquire(job, create)
 }
 
 // acquire returns job's state with its lock held and its files loaded (and

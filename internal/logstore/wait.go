@@ -87,13 +87,7 @@ func (l *Logs) wake(job int64) {
 // (end < 0 or past the end: to the end), from the index alone: a reader
 // can bound what it reads before reading it.
 func (l *Logs) Bytes(job, start, end int64) (int64, error) {
-	if job <= 0 {
-		return 0, ErrBadJob
-	}
-	if start < 0 {
-		return 0, fmt.Errorf("job %d: log lines from %d: a line index is not negative", job, start)
-	}
-	j, err := l.acquire(job, false)
+	j, err := l.acquireAt(job, start, false)
 	if err != nil {
 		return 0, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/basalt-lava/basalt/internal/janitor"
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
@@ -32,6 +33,9 @@ type Protocol struct {
 	mu      sync.Mutex
 	owned   bool // created or reused by this job: ours to tear down
 	created bool // created by this job (else a persistent one reused)
+	// undo is the janitor's entry that stops (persist) or destroys the
+	// container should Basalt die before Finalise.
+	undo *janitor.Entry
 }
 
 var _ pipeline.Protocol = (*Protocol)(nil)
@@ -154,6 +158,14 @@ func (p *Protocol) Own(created bool) {
 	defer p.mu.Unlock()
 	p.owned = true
 	p.created = p.created || created
+	if p.undo == nil {
+		name := p.Config.Name
+		if p.Config.Persist {
+			p.undo = janitor.Add("LXC container "+name, "lxc-stop", "-n", name, "-k")
+		} else {
+			p.undo = janitor.Add("LXC container "+name, "lxc-destroy", "-n", name, "-f")
+		}
+	}
 }
 
 // Owned reports whether the job created or reused the container.
@@ -193,6 +205,7 @@ func (p *Protocol) Finalise(ctx context.Context) error {
 	}
 	if p.Config.Persist {
 		log.Debugf("%s protocol: persistence requested, keeping %s", ProtocolName, name)
+		p.withdrawUndo()
 		return nil
 	}
 	var errs []error
@@ -214,6 +227,15 @@ func (p *Protocol) Finalise(ctx context.Context) error {
 	if len(errs) > 0 {
 		return pipeline.InfrastructureError("%s protocol: unable to destroy container %s: %v", ProtocolName, name, errors.Join(errs...))
 	}
+	p.withdrawUndo()
 	log.Debugf("%s protocol finalised.", ProtocolName)
 	return nil
+}
+
+// withdrawUndo tells the janitor the container is dealt with.
+func (p *Protocol) withdrawUndo() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.undo.Done()
+	p.undo = nil
 }

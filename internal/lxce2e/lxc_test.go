@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/internal/proctest"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -246,26 +247,19 @@ func runOn(t *testing.T, jobText, devPath, id string, during func(p *os.Process,
 	if o.job == nil {
 		t.Fatal("no lava/job result in logs.yaml")
 	}
-	if n := processesMentioning("lxc-attach"); len(n) > 0 {
-		t.Errorf("lxc-attach processes left: %v", n)
+	// Basalt has exited: what it killed may still be dying (lxc-attach's
+	// pty child runs in its own session), so give it a moment. Only this
+	// test's containers count (their names hold its pid): the machine may
+	// run other LXC jobs meanwhile.
+	if n := proctest.Linger(fmt.Sprintf("-%d", os.Getpid()), 5*time.Second); len(n) > 0 {
+		for _, pid := range n {
+			if cmd := proctest.Cmdline(pid); strings.HasPrefix(cmd, "lxc-attach") {
+				t.Errorf("lxc-attach process left: %d %s", pid, cmd)
+				proctest.Kill([]int{pid})
+			}
+		}
 	}
 	return o
-}
-
-func processesMentioning(s string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.HasPrefix(cmdline, []byte(s)) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 func wantResult(t *testing.T, o *outcome, def, name, result string) {
@@ -469,4 +463,40 @@ func TestFailures(t *testing.T) {
 		}
 		noneLeft(t, before, name)
 	})
+}
+
+// TestSIGKILL: a Basalt killed outright while its test runs in the
+// container leaves no container: its janitor (internal/janitor), which
+// outlives it, destroys the one it had listed.
+func TestSIGKILL(t *testing.T) {
+	needLXC(t)
+	before := containers(t)
+	name := unique("basalt-killed")
+	t.Cleanup(func() { destroy(name + "-61") })
+	dir := t.TempDir()
+	devPath, jobPath, out := filepath.Join(dir, "lxc-01.jinja2"), filepath.Join(dir, "job.yaml"), filepath.Join(dir, "out")
+	os.WriteFile(devPath, []byte(device), 0o644)
+	os.WriteFile(jobPath, []byte(job(name, "", "lava-test-case started --result pass", "sleep 600")), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, basalt, "run", jobPath, "--device", devPath, "--output-dir", out, "--job-id", "61")
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(4 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if b, _ := os.ReadFile(filepath.Join(out, "logs.yaml")); bytes.Contains(b, []byte("TEST_CASE_ID=started RESULT=pass")) {
+			break
+		}
+	}
+	if !slices.Contains(containers(t), name+"-61") {
+		t.Errorf("container %s-61 not there while the test runs: %v", name, containers(t))
+	}
+	cmd.Process.Kill()
+	cmd.Wait() // until the janitor, which shares basalt's output, is done
+	if !strings.Contains(stdout.String(), "basalt-janitor: Basalt ended without undoing LXC container "+name+"-61") {
+		t.Errorf("the janitor did not say what it destroyed:\n%s", stdout.String())
+	}
+	noneLeft(t, before, name)
 }

@@ -82,7 +82,7 @@ func Body(m MailJob) string {
 				fmt.Fprintf(&b, "\nDevice details:\nHostname: %s\nType: %s\nOwner: %s\nWorker: %s\n", d.Name, d.DeviceType, owner, d.Worker)
 			}
 			fmt.Fprintf(&b, "Job details:\nPriority: %s\nDescription: %s\nSubmitted: %s\nStarted: %s\nFinished: %s\nDuration: %s",
-				priorityDisplay(j.Priority), j.Description, strftime(j.Submitted), strftime(j.Started), strftime(j.Ended), duration(j.Started, j.Ended))
+				store.PriorityName(j.Priority), j.Description, strftime(j.Submitted), strftime(j.Started), strftime(j.Ended), duration(j.Started, j.Ended))
 		}
 		if m.Verbosity == Verbose {
 			b.WriteString("\n\nMetadata:")
@@ -130,20 +130,6 @@ func Body(m MailJob) string {
 	}
 	b.WriteString("\n\n--\nLAVA\nLinaro Automated Validation Architecture")
 	return b.String()
-}
-
-// priorityDisplay is get_priority_display: the name of 0, 50 and 100,
-// the number otherwise.
-func priorityDisplay(p int) string {
-	switch p {
-	case 0:
-		return "Low"
-	case 50:
-		return "Medium"
-	case 100:
-		return "High"
-	}
-	return strconv.Itoa(p)
 }
 
 // strftime is strftime("%Y-%m-%d %H:%M:%S (%z %Z)") of a UTC time, ""

@@ -110,25 +110,10 @@ func Parse(definition string) (*Spec, error) {
 	}
 	for i, r := range n.Recipients {
 		var rc Recipient
-		for k, v := range r.To {
-			sv, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("notify.recipients[%d].to.%s: must be a string", i, k)
-			}
-			switch k {
-			case "method":
-				rc.Method = sv
-			case "user":
-				rc.User = sv
-			case "email":
-				rc.Email = sv
-			case "handle":
-				rc.Handle = sv
-			case "server":
-				rc.Server = sv
-			default:
-				return nil, fmt.Errorf("notify.recipients[%d].to: unknown key %q", i, k)
-			}
+		if err := setStrings(fmt.Sprintf("notify.recipients[%d].to", i), r.To, map[string]*string{
+			"method": &rc.Method, "user": &rc.User, "email": &rc.Email, "handle": &rc.Handle, "server": &rc.Server,
+		}); err != nil {
+			return nil, err
 		}
 		if rc.Method != "email" && rc.Method != "irc" {
 			return nil, fmt.Errorf("notify.recipients[%d].to.method: %q is not email or irc", i, rc.Method)
@@ -161,27 +146,11 @@ func Parse(definition string) (*Spec, error) {
 	for i, m := range raw {
 		c := Callback{Method: "GET", Header: "Authorization", Dataset: "minimal", ContentType: "urlencoded"}
 		where := fmt.Sprintf("notify.callbacks[%d]", i)
-		for k, v := range m {
-			sv, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("%s.%s: must be a string", where, k)
-			}
-			switch k {
-			case "url":
-				c.URL = sv
-			case "method":
-				c.Method = sv
-			case "token":
-				c.Token = sv
-			case "header":
-				c.Header = sv
-			case "dataset":
-				c.Dataset = sv
-			case "content-type":
-				c.ContentType = sv
-			default:
-				return nil, fmt.Errorf("%s: unknown key %q", where, k)
-			}
+		if err := setStrings(where, m, map[string]*string{
+			"url": &c.URL, "method": &c.Method, "token": &c.Token, "header": &c.Header,
+			"dataset": &c.Dataset, "content-type": &c.ContentType,
+		}); err != nil {
+			return nil, err
 		}
 		if c.URL == "" {
 			return nil, fmt.Errorf("%s.url: required", where)
@@ -544,4 +513,22 @@ func CheckRecipients(definition string, user func(name string) bool) []string {
 		}
 	}
 	return out
+}
+
+// setStrings sets, for each key of m (the mapping at where in the job),
+// the field fields names for it: every value must be a string and every
+// key one of fields'.
+func setStrings(where string, m map[string]any, fields map[string]*string) error {
+	for k, v := range m {
+		sv, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("%s.%s: must be a string", where, k)
+		}
+		f, known := fields[k]
+		if !known {
+			return fmt.Errorf("%s: unknown key %q", where, k)
+		}
+		*f = sv
+	}
+	return nil
 }

@@ -193,14 +193,18 @@ func TestParse(t *testing.T) {
 		t.Errorf("no notify: %v %v", s, err)
 	}
 	for def, want := range map[string]string{
-		"notify: {callbacks: [{url: x}]}":                                       "notify.criteria: required",
-		"notify: {criteria: {status: maybe}}":                                   "notify.criteria.status",
-		"notify: {criteria: {status: all, type: sideways}}":                     "notify.criteria.type",
-		"notify: {criteria: {status: all}, callbacks: [{method: GET}]}":         "notify.callbacks[0].url: required",
-		"notify: {criteria: {status: all}, callbacks: [{url: x, method: PUT}]}": "notify.callbacks[0].method",
-		"notify: {criteria: {status: all}, callbacks: [{url: x, dataset: y}]}":  "notify.callbacks[0].dataset",
-		"notify: {criteria: {status: all}, callbacks: [{url: x, bogus: y}]}":    `unknown key "bogus"`,
-		"notify: {criteria: {status: all}, callback: {url: x}, callbacks: []}":  "exclusive",
+		"notify: {callbacks: [{url: x}]}":                                                "notify.criteria: required",
+		"notify: {criteria: {status: maybe}}":                                            "notify.criteria.status",
+		"notify: {criteria: {status: all, type: sideways}}":                              "notify.criteria.type",
+		"notify: {criteria: {status: all}, callbacks: [{method: GET}]}":                  "notify.callbacks[0].url: required",
+		"notify: {criteria: {status: all}, callbacks: [{url: x, method: PUT}]}":          "notify.callbacks[0].method",
+		"notify: {criteria: {status: all}, callbacks: [{url: x, dataset: y}]}":           "notify.callbacks[0].dataset",
+		"notify: {criteria: {status: all}, callbacks: [{url: x, bogus: y}]}":             `unknown key "bogus"`,
+		"notify: {criteria: {status: all}, callback: {url: x}, callbacks: []}":           "exclusive",
+		"notify: {criteria: {status: all}, callbacks: [{url: x, token: [a]}]}":           "notify.callbacks[0].token: must be a string",
+		"notify: {criteria: {status: all}, recipients: [{to: {method: email, bcc: y}}]}": `notify.recipients[0].to: unknown key "bcc"`,
+		"notify: {criteria: {status: all}, recipients: [{to: {method: 3}}]}":             "notify.recipients[0].to.method: must be a string",
+		"notify: {criteria: {status: all}, recipients: [{to: {method: fax}}]}":           "notify.recipients[0].to.method",
 	} {
 		if _, err := Parse(def); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", def, err, want)

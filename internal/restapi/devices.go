@@ -541,10 +541,7 @@ func capitalize(s string) string {
 // aliases is AliasViewSet (DjangoModelPermissions: authenticated users
 // only, even to read).
 func (a *api) aliases(rq *req, seg []string) error {
-	if err := rq.methods(http.MethodGet); err != nil {
-		return err
-	}
-	if err := rq.needAuth(); err != nil {
+	if err := rq.authedRead(); err != nil {
 		return err
 	}
 	als, err := a.store.Aliases(rq.r.Context())
@@ -574,10 +571,7 @@ func (a *api) aliases(rq *req, seg []string) error {
 // tags is TagViewSet: the tags the lab's devices carry, each with its
 // NameID (what jobs' and devices' "tags" hold).
 func (a *api) tags(rq *req, seg []string) error {
-	if err := rq.methods(http.MethodGet); err != nil {
-		return err
-	}
-	if err := rq.needAuth(); err != nil {
+	if err := rq.authedRead(); err != nil {
 		return err
 	}
 	ds, err := a.store.Devices(rq.r.Context())

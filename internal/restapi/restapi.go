@@ -303,6 +303,16 @@ func (rq *req) needAuth() error {
 	return nil
 }
 
+// authedRead is the check of a read-only view that, unlike
+// IsAuthenticatedOrReadOnly, wants credentials even to read (aliases,
+// tags): GET or HEAD only, and authenticated.
+func (rq *req) authedRead() error {
+	if err := rq.methods(http.MethodGet); err != nil {
+		return err
+	}
+	return rq.needAuth()
+}
+
 // needSuperuser is DjangoModelPermissions' check of a change, which in
 // Basalt only superusers hold.
 func (rq *req) needSuperuser() error {

@@ -1,5 +1,7 @@
 package store
 
+import "strconv"
+
 // LAVA's names of states and healths as its APIs take them, one table
 // for lavarpc, restapi and the pages.
 
@@ -38,4 +40,19 @@ func ParseJobHealth(name string) (JobHealth, bool) {
 func ParseDeviceHealthAPI(name string) (DeviceHealth, bool) {
 	h, ok := deviceHealthAPINames[name]
 	return h, ok
+}
+
+// PriorityName is LAVA's TestJob.get_priority_display: the name of its
+// three named priorities (0 Low, 50 Medium, 100 High), the number
+// otherwise (as the e-mail of notify: and the job page show it).
+func PriorityName(p int) string {
+	switch p {
+	case 0:
+		return "Low"
+	case 50:
+		return "Medium"
+	case 100:
+		return "High"
+	}
+	return strconv.Itoa(p)
 }

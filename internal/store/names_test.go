@@ -32,3 +32,11 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+func TestPriorityName(t *testing.T) {
+	for p, want := range map[int]string{0: "Low", 50: "Medium", 100: "High", 1: "1", 75: "75", 99: "99"} {
+		if got := PriorityName(p); got != want {
+			t.Errorf("PriorityName(%d) = %q, want %q", p, got, want)
+		}
+	}
+}

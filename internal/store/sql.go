@@ -1256,7 +1256,7 @@ func (s *SQL) insertResults(ctx context.Context, tx *sql.Tx, job int64, rs []Res
 
 // Results returns a job's results in the order they were added.
 func (s *SQL) Results(ctx context.Context, job int64) ([]Result, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, suite, test_case, result, measurement, units, metadata, logged, log_start_line, log_end_line
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+resultCols+`
 		FROM results WHERE job = ? ORDER BY id`), job)
 	if err != nil {
 		return nil, err
@@ -1264,24 +1264,9 @@ func (s *SQL) Results(ctx context.Context, job int64) ([]Result, error) {
 	defer rows.Close()
 	var out []Result
 	for rows.Next() {
-		var r Result
-		var m sql.NullFloat64
-		var logged, start, end sql.NullInt64
-		if err := rows.Scan(&r.ID, &r.Suite, &r.Case, &r.Result, &m, &r.Units, &r.Metadata, &logged, &start, &end); err != nil {
+		r, err := scanResult(rows)
+		if err != nil {
 			return nil, err
-		}
-		if logged.Valid {
-			r.Logged = time.Unix(0, logged.Int64).UTC()
-		}
-		if start.Valid {
-			r.LogStart = &start.Int64
-		}
-		if end.Valid {
-			r.LogEnd = &end.Int64
-		}
-		if m.Valid {
-			v := m.Float64
-			r.Measurement = &v
 		}
 		out = append(out, r)
 	}

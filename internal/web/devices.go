@@ -235,11 +235,7 @@ type devicePageData struct {
 func (s *site) devicePage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	name := r.PathValue("hostname")
-	d, err := s.c.Store.Device(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, notFound("device "+name))
-		return
-	}
+	d, err := s.findDevice(r, name)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -298,6 +294,16 @@ func (s *site) devicePage(w http.ResponseWriter, r *http.Request) {
 	s.page(w, r, "device.html", d.Name, data)
 }
 
+// findDevice is the device named name, or a 404 error naming it when
+// there is none.
+func (s *site) findDevice(r *http.Request, name string) (store.Device, error) {
+	d, err := s.c.Store.Device(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Device{}, notFound("device " + name)
+	}
+	return d, err
+}
+
 // dictStatus renders d's configuration to tell whether it is valid (what
 // LAVA's device page checks with load_configuration).
 func (s *site) dictStatus(r *http.Request, d store.Device) dictStatus {
@@ -322,11 +328,7 @@ type deviceDictData struct {
 func (s *site) deviceDictPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	name := r.PathValue("hostname")
-	d, err := s.c.Store.Device(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, notFound("device "+name))
-		return
-	}
+	d, err := s.findDevice(r, name)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -136,20 +136,6 @@ func jobHealthCode(h store.JobHealth) int {
 	return 0
 }
 
-// jobPriorityName is LAVA's get_priority_display: its three named values,
-// the number otherwise.
-func jobPriorityName(p int) string {
-	switch p {
-	case 0:
-		return "Low"
-	case 50:
-		return "Medium"
-	case 100:
-		return "High"
-	}
-	return strconv.Itoa(p)
-}
-
 func jobVisibilityName(j store.Job) string {
 	switch j.Visibility {
 	case store.VisibilityPersonal:
@@ -245,7 +231,7 @@ func (s *site) jobPage(w http.ResponseWriter, r *http.Request) {
 		Job: j, ID: jobDisplayID(j), Description: jobDescription(j),
 		Label: jobStateLabel(j), LabelClass: jobStateClass(j),
 		Submitted: jobTime(j.Submitted), Started: jobTime(j.Started), Ended: jobTime(j.Ended),
-		Duration: jobDuration(j, now), Priority: jobPriorityName(j.Priority), Visibility: jobVisibilityName(j),
+		Duration: jobDuration(j, now), Priority: store.PriorityName(j.Priority), Visibility: jobVisibilityName(j),
 		User: v.User, LoggedIn: v.LoggedIn, CSRF: s.c.Auth.CSRF(r),
 		CanCancel:   v.LoggedIn && (v.User.Superuser || v.User.Name == j.Submitter) && j.State != store.JobFinished && j.State != store.JobCanceling,
 		CanResubmit: v.LoggedIn,
@@ -504,14 +490,25 @@ func jobDefinitionText(j store.Job, multinode bool) string {
 	return j.Definition
 }
 
-func (s *site) jobDefinition(w http.ResponseWriter, r *http.Request) {
-	j, ok := s.jobFindVisible(w, r)
+// jobDefinitionOf is the job whose definition (or, on a
+// multinode_definition path, MultiNode definition) r asks for; when it
+// has none or r may not see it, the error page is sent and ok is false.
+func (s *site) jobDefinitionOf(w http.ResponseWriter, r *http.Request) (j store.Job, multi, ok bool) {
+	j, ok = s.jobFindVisible(w, r)
 	if !ok {
-		return
+		return j, false, false
 	}
-	multi := strings.Contains(r.URL.Path, "/multinode_definition")
+	multi = strings.Contains(r.URL.Path, "/multinode_definition")
 	if multi && j.MultinodeDefinition == "" {
 		s.fail(w, r, notFound("MultiNode definition of job "+jobDisplayID(j)))
+		return j, multi, false
+	}
+	return j, multi, true
+}
+
+func (s *site) jobDefinition(w http.ResponseWriter, r *http.Request) {
+	j, multi, ok := s.jobDefinitionOf(w, r)
+	if !ok {
 		return
 	}
 	dv := jobDefView{Job: j, ID: jobDisplayID(j), Definition: jobDefinitionText(j, multi), Title: "Definition"}
@@ -525,13 +522,8 @@ func (s *site) jobDefinition(w http.ResponseWriter, r *http.Request) {
 // jobDefinitionPlain is definition/plain (job_N.yaml) and
 // multinode_definition/plain (multinode_job_N.yaml), LAVA's attachments.
 func (s *site) jobDefinitionPlain(w http.ResponseWriter, r *http.Request) {
-	j, ok := s.jobFindVisible(w, r)
+	j, multi, ok := s.jobDefinitionOf(w, r)
 	if !ok {
-		return
-	}
-	multi := strings.Contains(r.URL.Path, "/multinode_definition")
-	if multi && j.MultinodeDefinition == "" {
-		s.fail(w, r, notFound("MultiNode definition of job "+jobDisplayID(j)))
 		return
 	}
 	name := fmt.Sprintf("job_%d.yaml", j.ID)

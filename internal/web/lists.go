@@ -43,7 +43,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -136,10 +135,7 @@ func (s *site) listRoutes() {
 // health-check jobs of one device.
 func (s *site) deviceHealthChecks(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if _, err := s.c.Store.Device(r.Context(), name); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			err = notFound("device " + name)
-		}
+	if _, err := s.findDevice(r, name); err != nil {
 		s.fail(w, r, err)
 		return
 	}

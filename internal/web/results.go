@@ -247,17 +247,22 @@ func (s *site) resultsCaseByName(w http.ResponseWriter, r *http.Request, id, sui
 	s.resultsCasePage(w, r, j, cases, name)
 }
 
-func (s *site) resultsCaseByID(w http.ResponseWriter, r *http.Request, idText string) {
+// findTestCase is the test case whose id idText is, with its job's id,
+// or a 404 error naming it when idText is no number or no case has it.
+func (s *site) findTestCase(r *http.Request, idText string) (int64, store.Result, error) {
 	id, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil {
-		s.fail(w, r, notFound("test case "+idText))
-		return
+		return 0, store.Result{}, notFound("test case " + idText)
 	}
 	jobID, c, err := s.c.Store.TestCase(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, notFound("test case "+idText))
-		return
+		return 0, store.Result{}, notFound("test case " + idText)
 	}
+	return jobID, c, err
+}
+
+func (s *site) resultsCaseByID(w http.ResponseWriter, r *http.Request, idText string) {
+	jobID, c, err := s.findTestCase(r, idText)
 	if err != nil {
 		s.fail(w, r, err)
 		return

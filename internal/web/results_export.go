@@ -9,7 +9,6 @@ package web
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -18,7 +17,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/basalt-lava/basalt/internal/resultexport"
-	"github.com/basalt-lava/basalt/internal/store"
 )
 
 // download sends body as an attachment.
@@ -133,16 +131,7 @@ func (s *site) resultsSuiteExport(w http.ResponseWriter, r *http.Request, id, su
 }
 
 func (s *site) resultsCaseExport(w http.ResponseWriter, r *http.Request, idText string) {
-	id, err := strconv.ParseInt(idText, 10, 64)
-	if err != nil {
-		s.fail(w, r, notFound("test case "+idText))
-		return
-	}
-	jobID, c, err := s.c.Store.TestCase(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, notFound("test case "+idText))
-		return
-	}
+	jobID, c, err := s.findTestCase(r, idText)
 	if err != nil {
 		s.fail(w, r, err)
 		return

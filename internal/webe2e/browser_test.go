@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/basalt-lava/basalt/internal/labtest"
+	"github.com/basalt-lava/basalt/internal/proctest"
 )
 
 // The widths every page is looked at: a phone's and a desktop's.
@@ -97,17 +98,8 @@ func newBrowser(t *testing.T) *browser {
 		out.Close()
 		// Every process of this browser is gone (the kill above is
 		// asynchronous: give them a few seconds to go).
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			left := labtest.ProcessesMentioning("--user-data-dir=" + b.dataDir)
-			if len(left) == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("chromium processes left after the test: %v", left)
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
+		if left := proctest.Linger("--user-data-dir="+b.dataDir, 10*time.Second); len(left) > 0 {
+			t.Errorf("chromium processes left after the test: %v", left)
 		}
 	})
 	// Start it now (chromedp starts the browser with the first action).

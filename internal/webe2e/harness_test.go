@@ -1,16 +1,12 @@
 package webe2e
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,39 +90,15 @@ func TestBrowserReapedWhenTestKilled(t *testing.T) {
 	if os.Getenv("BASALT_WEBE2E_KILLME") == "1" {
 		t.Skip("the child's own run of this test")
 	}
-	tmp := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledChild$", "-test.short", "-test.v")
-	cmd.Env = append(os.Environ(), "BASALT_WEBE2E_KILLME=1", "TMPDIR="+tmp)
-	// Its own group, so that the SIGKILL below cannot be the reason its
-	// browser goes: only the reaper and the kernel's Pdeathsig may end it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer cmd.Process.Kill()
-	var dataDir string
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if d, ok := strings.CutPrefix(sc.Text(), "BROWSER "); ok {
-			dataDir = d
-			break
-		}
-	}
-	if dataDir == "" {
-		t.Fatalf("the child test started no browser:\n%s", stderr.String())
-	}
+	// The child's own group (ChildTest), so that the SIGKILL below cannot
+	// be the reason its browser goes: only the reaper and the kernel's
+	// Pdeathsig may end it.
+	dataDir, kill := labtest.ChildTest(t, "TestKilledChild", "BROWSER ", "BASALT_WEBE2E_KILLME=1", "TMPDIR="+t.TempDir())
 	mention := "--user-data-dir=" + dataDir
 	if len(labtest.ProcessesMentioning(mention)) == 0 {
 		t.Fatalf("no process of the child's browser (%s) is running", mention)
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
+	kill()
 	labtest.WaitFor(t, 20*time.Second, "the killed test's browser gone", func() bool {
 		return len(labtest.ProcessesMentioning(mention)) == 0
 	})

@@ -15,17 +15,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/basalt-lava/basalt/bench/internal/benchcli"
 	"github.com/basalt-lava/basalt/internal/workerapi"
 )
 
@@ -41,16 +40,12 @@ func main() {
 	report := flag.Duration("report", time.Second, "progress report interval")
 	limit := flag.Duration("limit", 30*time.Minute, "give up after this long")
 	flag.Parse()
-	perJob, err := parseSize(*size)
+	perJob, err := benchcli.ParseSize(*size)
 	if err != nil || *url == "" || *worker == "" || *tokenFile == "" || *jobs < 1 || *lineBytes < 80 || *batch < 1 {
 		fmt.Fprintln(os.Stderr, "usage: logload -url URL -worker NAME -token-file F [-jobs N] [-bytes SIZE] [-line-bytes N] [-batch N] [-finish]")
 		os.Exit(2)
 	}
-	token, err := os.ReadFile(*tokenFile)
-	if err != nil {
-		fail(err)
-	}
-	peer, err := workerapi.NewPeer(workerapi.PeerConfig{URL: *url, Worker: *worker, Token: strings.TrimSpace(string(token)), Version: "logload"})
+	peer, err := benchcli.Peer(*url, *worker, *tokenFile, "logload")
 	if err != nil {
 		fail(err)
 	}
@@ -110,7 +105,7 @@ func main() {
 			case <-done:
 				return
 			case <-t.C:
-				emit(map[string]any{"t_s": time.Since(start).Seconds(), "bytes": sent.Load()})
+				benchcli.Emit(map[string]any{"t_s": time.Since(start).Seconds(), "bytes": sent.Load()})
 			}
 		}
 	}()
@@ -137,7 +132,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		failed++
 	}
-	emit(map[string]any{"t_s": time.Since(start).Seconds(), "bytes": sent.Load(), "jobs": *jobs, "failed": failed, "done": true,
+	benchcli.Emit(map[string]any{"t_s": time.Since(start).Seconds(), "bytes": sent.Load(), "jobs": *jobs, "failed": failed, "done": true,
 		"mb_per_s": float64(sent.Load()) / (1 << 20) / time.Since(start).Seconds()})
 	if failed > 0 {
 		os.Exit(1)
@@ -182,29 +177,4 @@ func fill(ctx context.Context, peer *workerapi.Peer, job workerapi.JobID, perJob
 	return nil
 }
 
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(s, "K"):
-		mult, s = 1<<10, strings.TrimSuffix(s, "K")
-	case strings.HasSuffix(s, "M"):
-		mult, s = 1<<20, strings.TrimSuffix(s, "M")
-	case strings.HasSuffix(s, "G"):
-		mult, s = 1<<30, strings.TrimSuffix(s, "G")
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("size %q: want a positive number with K, M or G", s)
-	}
-	return n * mult, nil
-}
-
-func emit(v map[string]any) {
-	b, _ := json.Marshal(v)
-	fmt.Println(string(b))
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "logload:", err)
-	os.Exit(1)
-}
+func fail(err error) { benchcli.Fail("logload", err) }

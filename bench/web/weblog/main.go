@@ -32,11 +32,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/basalt-lava/basalt/bench/internal/benchcli"
 	"github.com/basalt-lava/basalt/internal/workerapi"
 )
 
@@ -53,7 +53,7 @@ func main() {
 	write := flag.String("write", "", "write the log to this file and exit (no server)")
 	limit := flag.Duration("limit", 60*time.Minute, "give up after this long")
 	flag.Parse()
-	bytes, err := parseSize(*size)
+	bytes, err := benchcli.ParseSize(*size)
 	if err != nil {
 		fail(err)
 	}
@@ -62,18 +62,14 @@ func main() {
 		if err != nil {
 			fail(err)
 		}
-		emit(map[string]any{"file": *write, "lines": lines, "bytes": n})
+		benchcli.Emit(map[string]any{"file": *write, "lines": lines, "bytes": n})
 		return
 	}
 	if *url == "" || *worker == "" || *tokenFile == "" || *control == "" || *batch < 1 || *tail < 0 {
 		fmt.Fprintln(os.Stderr, "usage: weblog -url URL -worker NAME -token-file F -control DIR [-bytes SIZE] [-tail N] [-tail-every D] | weblog -write FILE [-bytes SIZE]")
 		os.Exit(2)
 	}
-	token, err := os.ReadFile(*tokenFile)
-	if err != nil {
-		fail(err)
-	}
-	peer, err := workerapi.NewPeer(workerapi.PeerConfig{URL: *url, Worker: *worker, Token: strings.TrimSpace(string(token)), Version: "weblog"})
+	peer, err := benchcli.Peer(*url, *worker, *tokenFile, "weblog")
 	if err != nil {
 		fail(err)
 	}
@@ -140,12 +136,12 @@ func run(ctx context.Context, peer *workerapi.Peer, control string, g *gen, byte
 		setAcked(index)
 		if time.Since(last) > time.Second {
 			last = time.Now()
-			emit(map[string]any{"t_s": time.Since(start).Seconds(), "job": job, "lines": index, "bytes": sent})
+			benchcli.Emit(map[string]any{"t_s": time.Since(start).Seconds(), "job": job, "lines": index, "bytes": sent})
 		}
 	}
 	filled := map[string]any{"t_s": time.Since(start).Seconds(), "job": job, "lines": index, "bytes": sent,
 		"mb_per_s": float64(sent) / (1 << 20) / time.Since(start).Seconds()}
-	emit(filled)
+	benchcli.Emit(filled)
 	if err := writeJSON(filepath.Join(control, "filled"), filled); err != nil {
 		return err
 	}
@@ -188,7 +184,7 @@ func run(ctx context.Context, peer *workerapi.Peer, control string, g *gen, byte
 	if err := peer.Finish(ctx, workerapi.FinishRequest{Job: job, Health: workerapi.Complete, LogLines: index}); err != nil {
 		return fmt.Errorf("finish: %w", err)
 	}
-	emit(map[string]any{"t_s": time.Since(start).Seconds(), "job": job, "lines": index, "finished": true})
+	benchcli.Emit(map[string]any{"t_s": time.Since(start).Seconds(), "job": job, "lines": index, "finished": true})
 	return nil
 }
 
@@ -268,29 +264,4 @@ func writeJSON(path string, v any) error {
 	return os.Rename(tmp, path)
 }
 
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(s, "K"):
-		mult, s = 1<<10, strings.TrimSuffix(s, "K")
-	case strings.HasSuffix(s, "M"):
-		mult, s = 1<<20, strings.TrimSuffix(s, "M")
-	case strings.HasSuffix(s, "G"):
-		mult, s = 1<<30, strings.TrimSuffix(s, "G")
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("size %q: want a positive number with K, M or G", s)
-	}
-	return n * mult, nil
-}
-
-func emit(v map[string]any) {
-	b, _ := json.Marshal(v)
-	fmt.Println(string(b))
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "weblog:", err)
-	os.Exit(1)
-}
+func fail(err error) { benchcli.Fail("weblog", err) }

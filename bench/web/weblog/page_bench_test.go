@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lava/basalt/bench/internal/benchcli"
 	"github.com/basalt-lava/basalt/internal/lab"
 	"github.com/basalt-lava/basalt/internal/logstore"
 	"github.com/basalt-lava/basalt/internal/store"
@@ -101,7 +102,7 @@ func buildPageFixture() (*pageFix, error) {
 	if size == "" {
 		size = "200M"
 	}
-	want, err := parseSize(size)
+	want, err := benchcli.ParseSize(size)
 	if err != nil {
 		return nil, err
 	}

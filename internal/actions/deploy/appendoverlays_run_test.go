@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 	"github.com/klauspost/compress/zstd"
@@ -80,24 +79,7 @@ func TestAppendOverlaysTuxRun(t *testing.T) {
 	}})
 	defer srv.Close()
 
-	v, err := value.DecodeYAML([]byte(strings.ReplaceAll(tuxrunDeploy, "URL", srv.URL)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := value.DecodeYAML([]byte(overlayDevice))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := pipeline.Build(v.(*value.Map), dev.(*value.Map))
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	j.ID = "42"
-	j.Runtime.TmpDir = t.TempDir()
-	j.Runtime.Log = joblog.New(nil, joblog.Options{Human: tlog{t}})
-	if errs := j.Validate(); len(errs) > 0 {
-		t.Fatalf("Validate: %v", errs)
-	}
+	j := buildJob(t, strings.ReplaceAll(tuxrunDeploy, "URL", srv.URL), overlayDevice)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := j.Pipeline.Actions[0].Run(ctx, nil); err != nil {

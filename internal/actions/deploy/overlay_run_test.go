@@ -175,6 +175,31 @@ func (w tlog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// buildJob builds job (YAML) on device (YAML) as job 42, with its own
+// scratch folder and its log to t, and validates it.
+func buildJob(t *testing.T, job, device string) *pipeline.Job {
+	t.Helper()
+	v, err := value.DecodeYAML([]byte(job))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := value.DecodeYAML([]byte(device))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := pipeline.Build(v.(*value.Map), dev.(*value.Map))
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	j.ID = "42"
+	j.Runtime.TmpDir = t.TempDir()
+	j.Runtime.Log = joblog.New(nil, joblog.Options{Human: tlog{t}})
+	if errs := j.Validate(); len(errs) > 0 {
+		t.Fatalf("Validate: %v", errs)
+	}
+	return j
+}
+
 // overlayFixture is the anchor job built on overlayDevice, with real git
 // repositories, ready to run its deploy actions.
 type overlayFixture struct {
@@ -192,24 +217,7 @@ func newOverlayFixture(t *testing.T, resultsDir string) *overlayFixture {
 	tools, _ := gitRepoWith(t, map[string]string{"check.sh": "#!/bin/sh\necho tool ok\n"})
 	def := strings.ReplaceAll(toolsDef, "TOOLSREPO", tools)
 	repo, commit := gitRepoWith(t, map[string]string{"defs/tools.yaml": def})
-	v, err := value.DecodeYAML([]byte(strings.ReplaceAll(anchorJob, "GITREPO", repo)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := value.DecodeYAML([]byte(overlayDevice))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := pipeline.Build(v.(*value.Map), dev.(*value.Map))
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	j.ID = "42"
-	j.Runtime.TmpDir = t.TempDir()
-	j.Runtime.Log = joblog.New(nil, joblog.Options{Human: tlog{t}})
-	if errs := j.Validate(); len(errs) > 0 {
-		t.Fatalf("Validate: %v", errs)
-	}
+	j := buildJob(t, strings.ReplaceAll(anchorJob, "GITREPO", repo), overlayDevice)
 	if resultsDir != "" {
 		// Where the overlay goes on the "device": a folder of the host,
 		// so that its scripts can run here.

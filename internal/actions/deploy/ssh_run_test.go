@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
-	"github.com/basalt-lava/basalt/internal/value"
 )
 
 // A deploy with authorize: ssh (the host role of a secondary connection)
@@ -56,24 +54,7 @@ actions:
       name: t
       path: inline/t.yaml
 `
-	v, err := value.DecodeYAML([]byte(job))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := value.DecodeYAML([]byte(device))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := pipeline.Build(v.(*value.Map), dev.(*value.Map))
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	j.ID = "42"
-	j.Runtime.TmpDir = t.TempDir()
-	j.Runtime.Log = joblog.New(nil, joblog.Options{Human: tlog{t}})
-	if errs := j.Validate(); len(errs) > 0 {
-		t.Fatalf("Validate: %v", errs)
-	}
+	j := buildJob(t, job, device)
 	f := &overlayFixture{job: j}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

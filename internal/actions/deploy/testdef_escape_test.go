@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
-	"github.com/basalt-lava/basalt/internal/value"
 )
 
 // escapeJob is a job with one test definition, DEF, fetched by the
@@ -63,28 +61,11 @@ var writtenFiles = []string{"run.sh", "install.sh", "testdef.yaml", "testdef_met
 // the error of the run.
 func runEscapeJob(t *testing.T, def string) (string, error) {
 	t.Helper()
-	v, err := value.DecodeYAML([]byte(strings.Replace(escapeJob, "DEF", def, 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := value.DecodeYAML([]byte(overlayDevice))
-	if err != nil {
-		t.Fatal(err)
-	}
-	j, err := pipeline.Build(v.(*value.Map), dev.(*value.Map))
-	if err != nil {
-		t.Fatalf("Build: %v", err)
-	}
-	j.ID = "42"
-	j.Runtime.TmpDir = t.TempDir()
-	j.Runtime.Log = joblog.New(nil, joblog.Options{Human: tlog{t}})
-	if errs := j.Validate(); len(errs) > 0 {
-		t.Fatalf("Validate: %v", errs)
-	}
+	j := buildJob(t, strings.Replace(escapeJob, "DEF", def, 1), overlayDevice)
 	f := &overlayFixture{job: j}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err = f.action(t, "lava-overlay").Run(ctx, nil)
+	_, err := f.action(t, "lava-overlay").Run(ctx, nil)
 	location, _ := f.data("lava-overlay/location").(string)
 	return filepath.Join(location, "lava-42", "0", "tests", "0_escape"), err
 }

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/basalt-lava/basalt/internal/proctest"
 )
 
 // Daemon is a running private dockerd.
@@ -185,20 +187,9 @@ func (d *Daemon) stop(t testing.TB) {
 			t.Errorf("dockerd did not stop within 30s of SIGTERM")
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		pids := processesMentioning(d.Dir)
-		if len(pids) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			for _, p := range pids {
-				syscall.Kill(p, syscall.SIGKILL)
-			}
-			t.Errorf("processes of the docker daemon left behind: %v", pids)
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	if pids := proctest.Linger(d.Dir, 10*time.Second); len(pids) > 0 {
+		proctest.Kill(pids)
+		t.Errorf("processes of the docker daemon left behind: %v", pids)
 	}
 	if m := mountsUnder(d.Dir); len(m) > 0 {
 		t.Errorf("mounts left behind: %v", m)
@@ -222,27 +213,6 @@ func mountsUnder(dir string) []string {
 		}
 	}
 	return out
-}
-
-func processesMentioning(s string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(cmdline, []byte(s)) {
-			continue
-		}
-		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] == 'Z' {
-			continue
-		}
-		pids = append(pids, pid)
-	}
-	return pids
 }
 
 // ImportRootfs imports a small root file system as image (repository
