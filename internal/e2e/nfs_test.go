@@ -4,9 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/nfsserver"
+	"github.com/basalt-lava/basalt/internal/proctest"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -60,7 +59,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // names the job's scratch folder.
 func ganeshaOf(tmp string) []int {
 	var out []int
-	for _, pid := range processesMentioning(tmp) {
+	for _, pid := range proctest.Mentioning(tmp) {
 		comm, _ := os.ReadFile(filepath.Join("/proc", itoa(pid), "comm"))
 		if strings.TrimSpace(string(comm)) == "ganesha.nfsd" {
 			out = append(out, pid)
@@ -204,30 +203,24 @@ func TestNFSHostileRoots(t *testing.T) {
 
 // TestNFSServerDiesWithBasalt sends SIGKILL to basalt itself while the
 // guest boots from the NFS root: the kernel's parent-death signal ends
-// ganesha (and QEMU) with it.
+// ganesha (and QEMU) with it (basaltRun checks nothing is left).
 func TestNFSServerDiesWithBasalt(t *testing.T) {
 	needNFS(t)
 	url := server(t, nil)
-	dir := t.TempDir()
-	out, tmp := filepath.Join(dir, "out"), filepath.Join(dir, "tmp")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, basalt, "run", nfsJob(t, "sigkill", url, "", "", 180), "--device", "testdata/device.jinja2",
-		"--output-dir", out, "--tmp-dir", tmp, "--job-id", "4242")
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	found := false
-	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline) && !found; time.Sleep(50 * time.Millisecond) {
-		b, _ := os.ReadFile(filepath.Join(out, "logs.yaml"))
-		found = bytes.Contains(b, []byte("Boot command:")) && len(ganeshaOf(tmp)) > 0
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	o := basaltRun(t, runSpec{job: nfsJob(t, "sigkill", url, "", "", 180), devices: []string{"testdata/device.jinja2"}, id: "4242",
+		limit: 5 * time.Minute, tail: 40, during: func(p *os.Process, out string) {
+			tmp := filepath.Join(filepath.Dir(out), "tmp")
+			for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline) && !found; time.Sleep(50 * time.Millisecond) {
+				b, _ := os.ReadFile(filepath.Join(out, "logs.yaml"))
+				found = bytes.Contains(b, []byte("Boot command:")) && len(ganeshaOf(tmp)) > 0
+			}
+			p.Kill()
+		}})
 	if !found {
-		t.Fatalf("the job never reached its boot with a server running:\n%s", lastLines(stdout.String(), 40))
+		t.Fatal("the job never reached its boot with a server running")
 	}
-	assertNoLeftovers(t, tmp)
+	if o.code != -1 {
+		t.Errorf("basalt exit code %d, want -1 (killed)", o.code)
+	}
 }
