@@ -21,6 +21,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/protocol"
 	"github.com/basalt-lava/basalt/internal/results"
+	"github.com/basalt-lava/basalt/internal/value"
 )
 
 const runSynopsis = "basalt run JOB.yaml --device [ROLE=]DEVICE... [--device-types DIR]... [--output-dir DIR] [--job-id ID] [--coordinator HOST:PORT]"
@@ -39,6 +40,9 @@ type runOptions struct {
 	// instead of the configured one (or, for a group, the in-process one).
 	coordinator string
 	pollDelay   time.Duration
+	// dispatcherConfig is --dispatcher-config: the dispatcher
+	// configuration (LAVA's dispatcher.d YAML), nil when not given.
+	dispatcherConfig *value.Map
 	// limits bound the job, device and template files and their YAML.
 	limits limits.Limits
 	// localFiles is the host-access policy (nil: any local file).
@@ -64,6 +68,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the summary, not the job log")
 	fs.StringVar(&o.coordinator, "coordinator", "", "MultiNode coordinator HOST:PORT (default: a MultiNode group starts its own; a sub-job uses "+coordinator.DefaultConfigPath+", else localhost:3079)")
 	fs.DurationVar(&o.pollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator (default: the coordinator configuration's poll_delay; 250ms for a group's own coordinator)")
+	dispatcherConfig := fs.String("dispatcher-config", "", "the dispatcher configuration, a YAML file as LAVA's lava-run --dispatcher: dispatcher_ip (what {SERVER_IP} becomes for a board), tftp_root (Basalt's: the TFTP server's folder, default TFTP_DIRECTORY of /etc/default/tftpd-hpa, else /srv/tftp)")
 	dlLimits := downloadLimitFlags(fs)
 	o.limits.AddFlags(fs)
 	localFiles := addLocalFilesFlags(fs)
@@ -78,6 +83,12 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if len(pos) != 1 || len(devices) == 0 {
 		fs.Usage()
 		return exitUsage
+	}
+	if *dispatcherConfig != "" {
+		if o.dispatcherConfig, err = loadDispatcherConfig(*dispatcherConfig); err != nil {
+			fmt.Fprintf(stderr, "basalt run: --dispatcher-config: %v\n", err)
+			return exitUsage
+		}
 	}
 	o.jobPath, o.dtDirs, o.devices = pos[0], dtDirs, devices
 	o.devicePath = devices[0]
@@ -152,7 +163,32 @@ func runConfig(o runOptions) dispatcher.RunConfig {
 		Human:        o.human,
 		CancelReason: o.cancelReason,
 		Coordinator:  func() (protocol.Settings, error) { return coordinatorSettings(o) },
+		Dispatcher:   o.dispatcherConfig,
 	}
+}
+
+// loadDispatcherConfig reads a dispatcher configuration: a YAML map,
+// small.
+func loadDispatcherConfig(path string) (*value.Map, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > 1<<20 {
+		return nil, fmt.Errorf("%s: larger than 1 MiB", path)
+	}
+	v, err := value.DecodeYAML(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if v == nil {
+		return value.NewMap(), nil
+	}
+	m, ok := v.(*value.Map)
+	if !ok {
+		return nil, fmt.Errorf("%s: not a YAML mapping", path)
+	}
+	return m, nil
 }
 
 // finishJob reports what the job's sink could not keep, prints the

@@ -442,3 +442,11 @@ func (s *Session) Ended() bool {
 	defer s.mu.Unlock()
 	return s.ended
 }
+
+// SetLineSeparator changes what ends every SendLine from now on (UEFI's
+// shell wants CRLF).
+func (s *Session) SetLineSeparator(sep string) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.opts.LineSeparator = sep
+}

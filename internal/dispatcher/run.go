@@ -54,6 +54,11 @@ type RunConfig struct {
 	// called for a sub-job of a MultiNode group, and an error ends that
 	// job. Nil: a sub-job ends with a configuration error.
 	Coordinator func() (protocol.Settings, error)
+	// Dispatcher is the dispatcher configuration (LAVA's dispatcher.d
+	// YAML, lava-run --dispatcher): dispatcher_ip, prefix, and Basalt's
+	// tftp_root. The job sees it as its `dispatcher` parameters, in place
+	// of anything a job definition put there. Nil: empty.
+	Dispatcher *value.Map
 	// Configure, when set, sees the valid job just before it runs, its
 	// Runtime filled in (log, scratch folder, Publish): a front end sets
 	// there what its own configuration says about running jobs (the
@@ -226,6 +231,13 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 	pj.Runtime.Publish = sink.File
 	pj.Runtime.ProcessGrace = cfg.ProcessGrace
 	pj.Logf = nil
+	// The dispatcher's own configuration, never the job's: its values
+	// (where files are written, addresses) are the lab's to set.
+	dispatcher := cfg.Dispatcher
+	if dispatcher == nil {
+		dispatcher = value.NewMap()
+	}
+	pj.Params.Set("dispatcher", dispatcher)
 	if cfg.Configure != nil {
 		cfg.Configure(pj)
 	}

@@ -417,6 +417,16 @@ func promptStrings(params *value.Map) []string {
 // consoleClosed is the error for a console whose output ended while an
 // action waited on it: the device's process (QEMU) has exited.
 func consoleClosed(ctx context.Context, s *connection.Session, waiting string, err error) error {
+	if s.Done() == nil {
+		// A board's serial connection (connect-device): no process of
+		// the board to wait for; the session gave up reconnecting.
+		last := ""
+		if tail := s.Tail(3); len(tail) > 0 {
+			last = "; its last output: " + strings.Join(tail, " | ")
+		}
+		return pipeline.InfrastructureError("Connection closed: the %s ended while waiting for %s (%v)%s",
+			s.Describe(), waiting, err, last)
+	}
 	if s.Done() != nil {
 		// The output ends as the process exits; its status comes once it
 		// is reaped.

@@ -49,6 +49,20 @@ func (a *ExtractNfs) Cleanup(ctx context.Context) error {
 // CannotRun is empty: ExtractNfsRootfs runs (below), although it embeds leaf.
 func (*ExtractNfsRootfs) CannotRun() string { return "" }
 
+// CannotRun refuses a persistent_nfs (an NFS export elsewhere, which
+// LAVA mounts on the dispatcher to apply the overlay): not written.
+func (a *ParsePersistentNFS) CannotRun() string {
+	if a.Params.Has("persistent_nfs") {
+		return pipeline.NotWritten
+	}
+	return ""
+}
+
+// Run does nothing: CannotRun refused a block with a persistent_nfs.
+func (a *ParsePersistentNFS) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	return conn, nil
+}
+
 // Run unpacks the nfsrootfs of a to: nfs or to: tftp deploy and exports
 // it; nothing when the block has none.
 func (a *ExtractNfsRootfs) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
@@ -161,48 +175,32 @@ func nfsServerIP(j *pipeline.Job) string {
 	return dispatcherIP(j)
 }
 
-// CannotRun is empty for an NFS root, where the overlay goes here; into a ramdisk, a
-// root file system or a persistent NFS (mounted on the dispatcher) it
-// is not written yet.
-func (a *ApplyOverlayTftp) CannotRun() string {
-	if nfsImage(a.Params) != nil {
-		return ""
-	}
-	return pipeline.NotWritten
-}
-
-// Run unpacks the compressed overlay into the NFS root (LAVA's
-// ApplyOverlayTftp, NFS cases): the overlay lands at its results folder
+// applyToNFS unpacks the compressed overlay into the NFS root (LAVA's
+// ApplyOverlayTftp, NFS cases: nfsrootfs of to: nfs and to: tftp,
+// images.nfsrootfs of qemu-nfs): it lands at its results folder
 // (/lava-<job>) of the root the device mounts.
-func (a *ApplyOverlayTftp) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+func (a *ApplyOverlayTftp) applyToNFS(ctx context.Context) error {
 	if pipeline.Truthy(a.Data(dataOverlayApplied)) {
 		a.Log().Debugf("Overlay already applied")
-		return conn, nil
+		return nil
 	}
 	file := a.DataString(pipeline.DataCompressedOverlay)
 	if file == "" {
 		a.Log().Warnf("No overlay to apply")
-		return conn, nil
+		return nil
 	}
 	ns := a.Namespace()
-	img := nfsImage(a.Params)
-	if img == nil {
-		return conn, pipeline.Bug("%s: applying the overlay without an NFS root is not written yet", a.Name)
-	}
-	if v, ok := img.Get("install_overlay"); ok && !pipeline.Truthy(v) {
+	if v, ok := nfsImage(a.Params).Get("install_overlay"); ok && !pipeline.Truthy(v) {
 		a.Log().Infof("[%s] Skipping applying overlay to NFS", ns)
-		return conn, nil
+		return nil
 	}
 	root := a.DataString(pipeline.DataNFSRoot)
 	if root == "" {
-		return conn, pipeline.Bug("%s: no NFS root extracted in namespace %s", a.Name, ns)
+		return pipeline.Bug("%s: no NFS root extracted in namespace %s", a.Name, ns)
 	}
 	a.Log().Infof("[%s] Applying overlay to NFS", ns)
 	a.Log().Debugf("[%s] Applying overlay %s to directory %s", ns, file, root)
-	if err := untarOverlay(ctx, file, root); err != nil {
-		return conn, err
-	}
-	return conn, nil
+	return untarOverlay(ctx, file, root)
 }
 
 // untarOverlay unpacks Basalt's overlay tarball into a root the job
