@@ -4,7 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -222,5 +226,82 @@ func TestNFSServerDiesWithBasalt(t *testing.T) {
 	}
 	if o.code != -1 {
 		t.Errorf("basalt exit code %d, want -1 (killed)", o.code)
+	}
+}
+
+// TestNFSRootUBoot boots the arm64 board (QEMU virt with Debian's U-Boot,
+// powered by basalt board, console over telnet) with LAVA's u-boot "nfs"
+// commands: kernel, device tree and ramdisk over TFTP, the root over NFS
+// from the job's own server, which the board reaches at 10.0.2.2 (its
+// dispatcher_ip). The board's processes and the server are gone after.
+func TestNFSRootUBoot(t *testing.T) {
+	needNFS(t)
+	arm := filepath.Join(filepath.Dir(fixtures), "arm64")
+	for _, f := range []string{"Image", "virt.dtb", "rootfs.cpio.gz", "nfsrootfs.tar.gz"} {
+		if _, err := os.Stat(filepath.Join(arm, f)); err != nil {
+			t.Skipf("arm64 fixture missing (fixtures/build-arm64.sh): %v", err)
+		}
+	}
+	for _, p := range []string{"qemu-system-aarch64", "telnet"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed", p)
+		}
+	}
+	if _, err := os.Stat("/usr/lib/u-boot/qemu_arm64/u-boot.bin"); err != nil {
+		t.Skipf("u-boot-qemu is not installed: %v", err)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(arm)))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	state, tftp := filepath.Join(dir, "board"), filepath.Join(dir, "tftp")
+	if err := os.Mkdir(tftp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	device := filepath.Join(dir, "device.jinja2")
+	dict := "{% extends 'qemu-uboot-arm64.jinja2' %}\n" +
+		"{% set board_state_dir = '" + state + "' %}\n" +
+		"{% set board_serial_port = " + strconv.Itoa(port) + " %}\n" +
+		"{% set tftp_root = '" + tftp + "' %}\n" +
+		"{% set basalt_command = '" + basalt + "' %}\n"
+	disp := filepath.Join(dir, "dispatcher.yaml")
+	for f, body := range map[string]string{device: dict, disp: "dispatcher_ip: 10.0.2.2\ntftp_root: " + tftp + "\n"} {
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmpl, err := os.ReadFile("testdata/nfs-uboot-job.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := filepath.Join(dir, "job.yaml")
+	if err := os.WriteFile(job, []byte(strings.ReplaceAll(string(tmpl), "@URL@", srv.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := basaltRun(t, runSpec{job: job, devices: []string{device}, id: "4242", args: []string{"--dispatcher-config", disp},
+		limit: 8 * time.Minute, tail: 60})
+	o.readLog(t)
+	if o.code != 0 {
+		t.Fatalf("exit %d, job %v", o.code, value.GoString(o.job))
+	}
+	for _, name := range []string{"arch-is-arm64", "root-is-nfs", "nfsroot-on-cmdline", "overlay-on-root", "from-the-archive"} {
+		if r := o.result("0_nfs-uboot", name); r == nil || r.String("result") != "pass" {
+			t.Errorf("%s: %v", name, value.GoString(r))
+		}
+	}
+	if !o.logHas("info", "NFS server stopped: export of ") {
+		t.Error("the log does not say the export was removed")
+	}
+	if left := proctest.Linger(dir, 10*time.Second); len(left) > 0 {
+		proctest.Kill(left)
+		t.Errorf("processes of the board left behind: %v", left)
+	}
+	if entries, _ := os.ReadDir(tftp); len(entries) > 0 {
+		t.Errorf("the job's TFTP folder is left: %v", entries)
 	}
 }
