@@ -137,6 +137,30 @@ func TestNFSServerDown(t *testing.T) {
 	}
 }
 
+// TestNFSJobCanceled sends SIGTERM to basalt while the guest boots from
+// the NFS root: the job ends Canceled, and cleanup stops the server and
+// removes its export (runJob checks no process is left).
+func TestNFSJobCanceled(t *testing.T) {
+	needNFS(t)
+	url := server(t, nil)
+	o := runJob(t, nfsJob(t, "canceled", url, "", "", 180), func(p *os.Process, out string) {
+		tmp := filepath.Join(filepath.Dir(out), "tmp")
+		for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			b, _ := os.ReadFile(filepath.Join(out, "logs.yaml"))
+			if bytes.Contains(b, []byte("Boot command:")) && len(ganeshaOf(tmp)) > 0 {
+				break
+			}
+		}
+		p.Signal(syscall.SIGTERM)
+	})
+	if o.code == 0 || o.errorType() != "Canceled" {
+		t.Fatalf("exit %d, job %v: want Canceled", o.code, value.GoString(o.job))
+	}
+	if !o.logHas("info", "NFS server stopped: export of ") {
+		t.Error("the log does not say the export was removed")
+	}
+}
+
 // hostileRoot is a gzipped tar of the given entries.
 func hostileRoot(t *testing.T, entries ...tar.Header) []byte {
 	t.Helper()
