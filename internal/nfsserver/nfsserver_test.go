@@ -180,3 +180,37 @@ func TestBindFor(t *testing.T) {
 		t.Errorf("BindFor(junk) = %q", got)
 	}
 }
+
+// TestTwoJobsAtOnce: two jobs' servers on one host, each exporting its
+// own folder on its own ports; stopping one leaves the other serving.
+func TestTwoJobsAtOnce(t *testing.T) {
+	needServer(t)
+	var servers []*Server
+	var roots []string
+	for i := range 2 {
+		job := t.TempDir()
+		root := filepath.Join(job, fmt.Sprintf("nfsroot%d", i))
+		if err := os.Mkdir(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Start(context.Background(), Config{Dir: root, StateDir: filepath.Join(job, "nfs-server"), Bind: "127.0.0.1"})
+		if err != nil {
+			t.Fatalf("Start %d: %v", i, err)
+		}
+		defer s.Stop()
+		servers, roots = append(servers, s), append(roots, root)
+	}
+	if servers[0].NFSPort() == servers[1].NFSPort() || servers[0].MountPort() == servers[1].MountPort() {
+		t.Fatalf("the two servers share a port: %d/%d and %d/%d", servers[0].NFSPort(), servers[0].MountPort(), servers[1].NFSPort(), servers[1].MountPort())
+	}
+	if err := servers[0].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := exports(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(servers[1].MountPort())))
+	if len(got) != 1 || got[0] != roots[1] {
+		t.Errorf("second server exports %q after the first stopped, want %q", got, roots[1])
+	}
+	if err := servers[1].Alive(); err != nil {
+		t.Errorf("second server: %v", err)
+	}
+}
