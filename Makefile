@@ -35,6 +35,9 @@ deps:
 			python3-requests python3-yaml docker.io busybox-static openssh-server openssh-client lxc telnet \
 			nfs-ganesha nfs-ganesha-vfs >/dev/null; \
 	fi
+	@# iproute2: the VLANd tests (internal/vland, internal/e2e) make namespaces, veth pairs and bridges.
+	@PATH=$$PATH:/usr/sbin:/sbin command -v ip >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends iproute2 >/dev/null; }
 	$(GO) mod download
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@$(MAKE) --no-print-directory lava-peers lavacli2
@@ -154,6 +157,7 @@ fuzz:
 	$(GO) test ./internal/value -run '^$$' -fuzz FuzzParseYAML -fuzztime $${FUZZTIME:-60s}
 	$(GO) test ./internal/jinja -run '^$$' -fuzz FuzzRender -fuzztime $${FUZZTIME:-60s}
 	$(GO) test ./internal/dispatcher -run '^$$' -fuzz FuzzDescribe -fuzztime $${FUZZTIME:-60s}
+	$(GO) test ./internal/vland -run '^$$' -fuzz FuzzMakePlan -fuzztime $${FUZZTIME:-60s}
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

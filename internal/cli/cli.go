@@ -31,6 +31,7 @@ func commands() []command {
 		{"validate", "check a job, and with --device build and describe its pipeline", runValidate},
 		{"device", "device configuration: `basalt device render DICTIONARY`", runDevice},
 		{"coordinator", "serve LAVA's MultiNode coordinator protocol until SIGINT/SIGTERM", runCoordinator},
+		{"vland", "serve VLANd's protocol for lava-vland jobs, driving the VLANs of a configuration file's switches", runVland},
 		{"server", "run a lab: LAVA's XML-RPC API, the scheduler and the worker API on one listener", runServer},
 		{"manage", "administer the lab's database: users, tokens, workers, device types, devices", runManage},
 		{"multinode", "MultiNode jobs: `basalt multinode split JOB` writes the sub-jobs as LAVA's server would", runMultinode},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -43,6 +44,8 @@ type runOptions struct {
 	// dispatcherConfig is --dispatcher-config: the dispatcher
 	// configuration (LAVA's dispatcher.d YAML), nil when not given.
 	dispatcherConfig *value.Map
+	// vland is --vland: the VLAN daemon of lava-vland jobs.
+	vland string
 	// limits bound the job, device and template files and their YAML.
 	limits limits.Limits
 	// localFiles is the host-access policy (nil: any local file).
@@ -69,6 +72,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.coordinator, "coordinator", "", "MultiNode coordinator HOST:PORT (default: a MultiNode group starts its own; a sub-job uses "+coordinator.DefaultConfigPath+", else localhost:3079)")
 	fs.DurationVar(&o.pollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator (default: the coordinator configuration's poll_delay; 250ms for a group's own coordinator)")
 	dispatcherConfig := fs.String("dispatcher-config", "", "the dispatcher configuration, a YAML file as LAVA's lava-run --dispatcher: dispatcher_ip (what {SERVER_IP} becomes for a board), tftp_root (Basalt's: the TFTP server's folder, default TFTP_DIRECTORY of /etc/default/tftpd-hpa, else /srv/tftp)")
+	fs.StringVar(&o.vland, "vland", "", "VLAN daemon HOST:PORT for jobs with the lava-vland protocol (default "+protocol.DefaultVlandAddr+", as LAVA; see basalt vland)")
 	dlLimits := downloadLimitFlags(fs)
 	o.limits.AddFlags(fs)
 	localFiles := addLocalFilesFlags(fs)
@@ -95,6 +99,12 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if strings.ContainsAny(o.jobID, "/\\ \t\n'\"$`;&|<>") || o.jobID == "" {
 		fmt.Fprintf(stderr, "basalt: --job-id %q: use letters, digits, '-' or '_'\n", o.jobID)
 		return exitUsage
+	}
+	if o.vland != "" {
+		if _, _, err := net.SplitHostPort(o.vland); err != nil {
+			fmt.Fprintf(stderr, "basalt: --vland %q: expected HOST:PORT\n", o.vland)
+			return exitUsage
+		}
 	}
 	if !o.quiet {
 		o.human = stdout
@@ -164,6 +174,7 @@ func runConfig(o runOptions) dispatcher.RunConfig {
 		CancelReason: o.cancelReason,
 		Coordinator:  func() (protocol.Settings, error) { return coordinatorSettings(o) },
 		Dispatcher:   o.dispatcherConfig,
+		Vland:        o.vland,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -31,6 +32,7 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.WorkDir, "work-dir", "basalt-worker", "folder for the running jobs' files (jobs/ID/: job.yaml, device.yaml, the log spool, downloads)")
 	fs.DurationVar(&cfg.KillGrace, "kill-grace", process.DefaultGrace, "how long a child process (QEMU, a host command, git) gets between SIGTERM and SIGKILL when a job stops it")
 	fs.DurationVar(&cfg.CoordinatorPollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator while it answers \"wait\" (default: LAVA's 1s)")
+	fs.StringVar(&cfg.Vland, "vland", "", "the VLAN daemon HOST:PORT of jobs with the lava-vland protocol (default localhost:3080, as LAVA; see basalt vland)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long sending the stopped jobs' logs and ends may take before the worker exits anyway")
 	var allowDirs listFlag
 	fs.Var(&allowDirs, "allow-local-files", "let jobs read local files (file:// images, local git repositories) inside this folder (repeatable; default: none, since jobs come from anyone with a token)")
@@ -45,6 +47,12 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "basalt worker: unexpected argument %q\n", pos[0])
 		fs.Usage()
 		return exitUsage
+	}
+	if cfg.Vland != "" {
+		if _, _, err := net.SplitHostPort(cfg.Vland); err != nil {
+			fmt.Fprintf(stderr, "basalt worker: --vland %q: expected HOST:PORT\n", cfg.Vland)
+			return exitUsage
+		}
 	}
 	if *tokenFile != "" {
 		if cfg.Token != "" {

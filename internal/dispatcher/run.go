@@ -59,6 +59,9 @@ type RunConfig struct {
 	// tftp_root. The job sees it as its `dispatcher` parameters, in place
 	// of anything a job definition put there. Nil: empty.
 	Dispatcher *value.Map
+	// Vland is the host:port of the VLAN daemon a sub-job with the
+	// lava-vland protocol uses; empty is LAVA's localhost:3080.
+	Vland string
 	// Configure, when set, sees the valid job just before it runs, its
 	// Runtime filled in (log, scratch folder, Publish): a front end sets
 	// there what its own configuration says about running jobs (the
@@ -251,6 +254,16 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 			log.Warnf("%s", w)
 		}
 		pj.Protocols = append(pj.Protocols, mn)
+		if protocol.VlandAccepts(pj.Params) {
+			// After lava-multinode, which it uses to share the
+			// group's VLANs; its tear-down runs whatever happens.
+			v, err := protocol.NewVland(pj, mn, cfg.Vland)
+			if err != nil {
+				return pipeline.OutcomeOf(err)
+			}
+			log.Infof("lava-vland: VLANd at %s", orDefault(cfg.Vland, protocol.DefaultVlandAddr))
+			pj.Protocols = append(pj.Protocols, v)
+		}
 	}
 	if lxc.Requested(pj.Params) {
 		// The lava-lxc protocol from the start: requests of device
@@ -268,6 +281,13 @@ func run(ctx context.Context, cfg RunConfig, sink Sink, log *joblog.Logger, jobN
 		}
 	}
 	return pipeline.OutcomeOf(err)
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }
 
 // scratchDir creates the job's scratch folder.

@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -194,6 +195,9 @@ func Serve(r io.Reader, log io.Writer, timeout time.Duration) error {
 		fmt.Fprintf(log, "basalt-janitor: Basalt ended without undoing %s: running %q\n", e.what, e.argv)
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		cmd := exec.CommandContext(ctx, e.argv[0], e.argv[1:]...)
+		// Not the helper's marker: an undo command may be basalt itself
+		// (`basalt vland release`), which would otherwise start as a helper.
+		cmd.Env = withoutEnv(os.Environ(), EnvVar)
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(log, "basalt-janitor: %s: %v\n", e.what, err)
@@ -202,4 +206,15 @@ func Serve(r io.Reader, log io.Writer, timeout time.Duration) error {
 		cancel()
 	}
 	return errors.Join(errs...)
+}
+
+// withoutEnv is env without the variable name.
+func withoutEnv(env []string, name string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

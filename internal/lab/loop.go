@@ -144,7 +144,14 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 		snaps[i].LastHealthCheck, snaps[i].JobsSinceHealthCheck = st.Last, st.JobsSince
 	}
 	jobs := make([]scheduler.JobSnapshot, 0, len(queue))
+	groupOf := map[int64]string{}
 	for _, j := range queue {
+		if j.Dynamic() {
+			// No device to find: scheduled with its group
+			// (assignments), canceled with it (below).
+			continue
+		}
+		groupOf[j.ID] = j.Group
 		js := scheduler.JobSnapshot{ID: j.ID, Group: j.Group, DeviceType: j.DeviceType, Tags: j.Tags,
 			Submitter: j.Submitter, Priority: j.Priority, SubmitTime: j.Submitted, QueueTimeout: j.QueueTimeout}
 		if j.Group != "" {
@@ -204,6 +211,15 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 			l.changed(id, store.JobFinished, store.JobUnknown)
 		}
 		l.log.Info("job canceled: queue timeout", "job", id)
+		if g := groupOf[id]; g != "" {
+			dyn, err := l.groupDynamic(ctx, g)
+			if err != nil {
+				return err
+			}
+			if err := l.cancelJobs(ctx, dyn); err != nil {
+				return err
+			}
+		}
 	}
 	for _, hc := range plan.HealthChecks {
 		if err := l.healthCheck(ctx, hc, typeByName[hc.DeviceType], devices, loader); err != nil {
@@ -304,7 +320,9 @@ func (l *Lab) scheduled(batch []scheduler.Assignment, worker map[string]string) 
 
 // assignments turns a plan's assignments into the store's; a MultiNode
 // group's definitions get the roles map of its job ids, as LAVA's
-// scheduler writes it when the group is ready.
+// scheduler writes it when the group is ready: the jobs with a device,
+// not its dynamic connections, which are scheduled with the group
+// without a device and get the map too.
 func (l *Lab) assignments(ctx context.Context, batch []scheduler.Assignment) ([]store.Assignment, error) {
 	as := make([]store.Assignment, len(batch))
 	for i, a := range batch {
@@ -326,6 +344,12 @@ func (l *Lab) assignments(ctx context.Context, batch []scheduler.Assignment) ([]
 			return nil, fmt.Errorf("job %d: stored definition does not parse: %v", j.ID, err)
 		}
 		defs[j.ID] = m
+		if j.Dynamic() {
+			if j.State == store.JobSubmitted {
+				as = append(as, store.Assignment{Job: j.ID})
+			}
+			continue
+		}
 		roles.Set(fmt.Sprint(j.ID), m.Map("protocols").Map("lava-multinode").String("role"))
 	}
 	for i := range as {

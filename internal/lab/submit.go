@@ -97,6 +97,13 @@ type entry struct {
 	// localFiles is the host-access policy of the check (nil allows
 	// everything: the administrator's health checks).
 	localFiles *hostfiles.Policy
+	// dynamic marks a MultiNode dynamic connection (a role with
+	// connection:, no device type): it is checked on the devices its
+	// host role may get (hostSubID, of role hostRole), with their
+	// minimised configuration (dynamic.go).
+	dynamic   bool
+	hostRole  string
+	hostSubID int
 }
 
 // Submit checks a job definition and stores it (a MultiNode submission as
@@ -174,6 +181,12 @@ func (l *Lab) cancelJobs(ctx context.Context, jobs []store.Job) error {
 		if err == nil && state == store.JobFinished {
 			l.changed(j.ID, store.JobFinished, j.Health)
 		}
+		if j.Dynamic() {
+			if d, err := l.jobDevice(ctx, j); err == nil {
+				l.wake(d.Worker)
+			}
+			continue
+		}
 		l.wakeDevice(ctx, j.Device)
 	}
 	return nil
@@ -249,16 +262,17 @@ func split(j *job.Job, definition string, diags []job.Diagnostic) ([]entry, []st
 		return nil, []string{err.Error()}
 	}
 	roles := j.Data.Map("protocols").Map("lava-multinode").Map("roles")
+	// A host_role names a role of count 1 (multinode.Split checks it).
+	subOf := map[string]int{}
+	for _, s := range subs {
+		subOf[s.Role] = s.SubID
+	}
 	var out []entry
 	var problems []string
 	perRole := map[string]int{}
 	for _, s := range subs {
 		label := fmt.Sprintf("%s-%d/%s", s.Role, perRole[s.Role], jobLabel)
 		perRole[s.Role]++
-		if s.Definition.Has("connection") {
-			problems = append(problems, fmt.Sprintf("%s: protocols.lava-multinode.roles.%s: a role with a connection (a dynamic connection, no device of its own) is not supported by Basalt's server", jobLabel, s.Role))
-			continue
-		}
 		text, err := value.EncodeYAML(s.Definition)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: encoding the sub-job: %v", label, err))
@@ -268,12 +282,37 @@ func split(j *job.Job, definition string, diags []job.Diagnostic) ([]entry, []st
 		if tags == nil {
 			tags = stringList(roles.Map(s.Role).List("tags"))
 		}
-		out = append(out, entry{label: label, definition: string(text), data: s.Definition,
+		e := entry{label: label, definition: string(text), data: s.Definition,
 			deviceType: s.Definition.String("device_type"), tags: tags,
 			group: s.Definition.Map("protocols").Map("lava-multinode").String("target_group"), subID: s.SubID,
-			root: j.Doc.Root, actions: roleActions(j.Data, s.Role)})
+			root: j.Doc.Root, actions: roleActions(j.Data, s.Role)}
+		if s.Definition.Has("connection") {
+			e.dynamic, e.tags, e.hostRole = true, nil, s.Definition.String("host_role")
+			host, ok := subOf[e.hostRole]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("%s: protocols.lava-multinode.roles.%s.host_role: no role %q", jobLabel, s.Role, e.hostRole))
+				continue
+			}
+			e.hostSubID = host
+		}
+		out = append(out, e)
+	}
+	for _, e := range out {
+		if i := indexOfSub(out, e.hostSubID); e.dynamic && i >= 0 && out[i].dynamic {
+			problems = append(problems, fmt.Sprintf("%s: protocols.lava-multinode.roles: host_role %q is itself a connection: it has no device to run on", jobLabel, e.hostRole))
+		}
 	}
 	return out, problems
+}
+
+// indexOfSub is the index in entries of the one with sub_id sub.
+func indexOfSub(entries []entry, sub int) int {
+	for i, e := range entries {
+		if e.subID == sub {
+			return i
+		}
+	}
+	return -1
 }
 
 func stringList(l []any) []string {
@@ -300,6 +339,15 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 	}
 	if err := l.resolveAliases(ctx, entries, known); err != nil {
 		return err
+	}
+	// A dynamic connection needs no device of its own: it is checked on
+	// those its host role may get.
+	all := entries
+	entries = nil
+	for _, e := range all {
+		if !e.dynamic {
+			entries = append(entries, e)
+		}
 	}
 	for _, e := range entries {
 		if e.deviceType == "" {
@@ -354,9 +402,15 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 			problems = append(problems, p)
 		}
 	}
-	for _, e := range entries {
+	for _, e := range all {
+		req := e
+		if e.dynamic {
+			if i := indexOfSub(all, e.hostSubID); i >= 0 {
+				req = all[i]
+			}
+		}
 		usable := 0
-		for _, d := range candidates[requestKey(e)] {
+		for _, d := range candidates[requestKey(req)] {
 			ps, deviceFault := l.checkOnDeviceCached(e, d, loader, tkey)
 			if deviceFault {
 				continue // the device is broken whatever the job: the scheduler sets it Bad
@@ -367,7 +421,7 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 			}
 		}
 		if usable == 0 {
-			add(fmt.Sprintf("Device unavailable: no device of type %q has a valid configuration", e.deviceType))
+			add(fmt.Sprintf("Device unavailable: no device of type %q has a valid configuration", req.deviceType))
 		}
 	}
 	if len(problems) > 0 {
@@ -460,6 +514,11 @@ func checkOnDevice(e entry, d store.Device, loader *device.Renderer) (problems [
 		}
 		return []string{fmt.Sprintf("%s: device %s: %v", e.label, d.Name, err)}, false
 	}
+	if e.dynamic {
+		if rendered, err = minimiseDevice(rendered, d); err != nil {
+			return nil, true
+		}
+	}
 	p, err := dispatcher.PrepareSources(
 		dispatcher.Source{Text: []byte(e.definition), Name: e.label},
 		dispatcher.Source{Text: []byte(rendered), Name: d.Name + ".yaml"},
@@ -534,6 +593,7 @@ func newJob(submitter store.User, e entry) (store.NewJob, error) {
 	nj := store.NewJob{
 		Definition: e.definition, Submitter: submitter.Name, DeviceType: e.deviceType, Tags: e.tags,
 		Group: e.group, SubID: e.subID, Description: e.data.String("job_name"), Priority: 50,
+		Dynamic: e.dynamic, HostSubID: e.hostSubID,
 	}
 	switch p := e.data.Value("priority").(type) {
 	case string:

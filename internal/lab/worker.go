@@ -201,7 +201,7 @@ func (s workerServer) start(ctx context.Context, j store.Job) (workerapi.StartJo
 	if c := m.Map("context"); c != nil {
 		jc, _ = value.Clone(c).(*value.Map)
 	}
-	d, err := l.st.Device(ctx, j.Device)
+	d, err := l.jobDevice(ctx, j)
 	if err != nil {
 		return sj, err
 	}
@@ -211,6 +211,13 @@ func (s workerServer) start(ctx context.Context, j store.Job) (workerapi.StartJo
 	}
 	if sj.Device, err = renderDevice(d, jc, loader); err != nil {
 		return sj, err
+	}
+	if j.Dynamic() {
+		// The host role's device, rendered with this job's context,
+		// without what only the host's own job may use (dynamic.go).
+		if sj.Device, err = minimiseDevice(sj.Device, d); err != nil {
+			return sj, err
+		}
 	}
 	if err := l.keepDevice(j.ID, sj.Device); err != nil {
 		// Not a reason to hold the job back: jobs.configuration renders
@@ -235,15 +242,16 @@ func (s workerServer) ownJob(ctx context.Context, worker string, id workerapi.Jo
 	if err != nil {
 		return j, err
 	}
-	if j.Device == "" {
+	if j.Device == "" && !j.Dynamic() {
 		return j, fmt.Errorf("job %d has no device: %w", id, workerapi.ErrUnknownJob)
 	}
-	d, err := s.l.st.Device(ctx, j.Device)
+	// A dynamic connection runs on its host job's device's worker.
+	d, err := s.l.jobDevice(ctx, j)
 	if err != nil {
-		return j, err
+		return j, fmt.Errorf("%v: %w", err, workerapi.ErrUnknownJob)
 	}
 	if d.Worker != worker {
-		return j, fmt.Errorf("job %d runs on device %s, not a device of worker %s: %w", id, j.Device, worker, workerapi.ErrUnknownJob)
+		return j, fmt.Errorf("job %d runs on device %s, not a device of worker %s: %w", id, d.Name, worker, workerapi.ErrUnknownJob)
 	}
 	return j, nil
 }

@@ -30,6 +30,7 @@ type Device struct {
 	Name, Worker string
 	DeviceType   string // "qemu" when empty
 	Health       string // "Good" when empty
+	Dictionary   string // the dictionary's file; DeviceDictionary when empty
 }
 
 // Config says what to set up.
@@ -108,8 +109,12 @@ func Start(t *testing.T, cfg Config) *Lab {
 			l.Manage(t, "device-types", "add", typ)
 			types[typ] = true
 		}
+		dict := d.Dictionary
+		if dict == "" {
+			dict = DeviceDictionary()
+		}
 		l.Manage(t, "devices", "add", d.Name, "--device-type", typ, "--worker", d.Worker,
-			"--dictionary", DeviceDictionary())
+			"--dictionary", dict)
 		// Good, as a lab's boards are once checked: the cases that want
 		// a health check say so.
 		health := d.Health

@@ -489,6 +489,7 @@ func (c *checker) otherProtocols(roles []*role) (vland, lxc *value.Map) {
 					c.add(rolePath(r.name, "count"), "the lava-vland protocol supports one device per role; role %q has count %d", r.name, r.count)
 				}
 			}
+			c.vlandCreator(vland, roles)
 		}
 	}
 	if v, ok := protocols.Get("lava-lxc"); ok {
@@ -497,4 +498,34 @@ func (c *checker) otherProtocols(roles []*role) (vland, lxc *value.Map) {
 		}
 	}
 	return vland, lxc
+}
+
+// vlandCreator checks LAVA's rule that the group's first sub-job (sub_id
+// 0, the first role's) creates every VLAN of the group and the others
+// only wait for the VLANs they name: a VLAN the first role does not name
+// is never created, and the roles naming it would wait until their
+// timeout.
+func (c *checker) vlandCreator(vland *value.Map, roles []*role) {
+	var first *role
+	for _, r := range roles {
+		if r.count != 0 {
+			first = r
+			break
+		}
+	}
+	if first == nil {
+		return
+	}
+	own, _ := vland.Value(first.name).(*value.Map)
+	for _, r := range roles {
+		vlans, ok := vland.Value(r.name).(*value.Map)
+		if !ok || r == first {
+			continue
+		}
+		for _, name := range vlans.Keys() {
+			if !own.Has(name) {
+				c.add([]any{"protocols", "lava-vland", r.name, name}, "VLAN %q is not named by role %q, the first role: its job (sub_id 0) creates every VLAN of the group, so role %q would wait for this one until its timeout", name, first.name, r.name)
+			}
+		}
+	}
 }

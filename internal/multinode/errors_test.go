@@ -192,6 +192,9 @@ func TestSplitErrors(t *testing.T) {
 				rp + `.a.count: the lava-vland protocol supports one device per role; role "a" has count 2`,
 				`protocols.lava-vland: has no entry for role "b": in a MultiNode job lava-vland maps every role to its VLANs`,
 			}},
+		{"lava-vland: the first role creates every VLAN",
+			submission("{a: "+qemu1+", b: "+qemu1+"}", allRole, "proto:timeout: {minutes: 1}\n  lava-vland: {a: {v1: {tags: [x]}}, b: {v1: {tags: [x]}, v2: {tags: [y]}}}"),
+			[]string{`protocols.lava-vland.b.v2: VLAN "v2" is not named by role "a", the first role: its job (sub_id 0) creates every VLAN of the group, so role "b" would wait for this one until its timeout`}},
 		// Not a submission.
 		{"no protocols", "job_name: t\ndevice_type: qemu\nactions: []\n",
 			[]string{"not a MultiNode job: it has no protocols.lava-multinode block with roles"}},

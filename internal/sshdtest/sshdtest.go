@@ -46,6 +46,11 @@ type Options struct {
 	// Prompt is the shell prompt of root's login shell; "root@sshdev:~# "
 	// if empty.
 	Prompt string
+	// Netns, when set, runs sshd in that network namespace (made by the
+	// test, with `ip netns add`) on port 22 of Listen, an address of
+	// the namespace the test can reach: the device's logins then see
+	// the namespace's interfaces, not the host's.
+	Netns string
 }
 
 // Server is a running sshd.
@@ -91,12 +96,6 @@ func Need(t testing.TB) {
 		t.Fatal(why)
 	}
 	t.Skip(why)
-}
-
-var privsep struct {
-	sync.Mutex
-	users   int
-	created bool
 }
 
 // Start starts a server for the test and registers its Stop.
@@ -147,12 +146,17 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 
-	l, err := net.Listen("tcp", net.JoinHostPort(o.Listen, "0"))
-	if err != nil {
-		t.Fatalf("no free port on %s: %v", o.Listen, err)
+	if o.Netns != "" {
+		// A namespace of its own: nothing else listens there.
+		s.Port = 22
+	} else {
+		l, err := net.Listen("tcp", net.JoinHostPort(o.Listen, "0"))
+		if err != nil {
+			t.Fatalf("no free port on %s: %v", o.Listen, err)
+		}
+		s.Port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
 	}
-	s.Port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
 
 	config := filepath.Join(dir, "sshd_config")
 	conf := fmt.Sprintf(`Port %d
@@ -176,20 +180,20 @@ AcceptEnv LANG LC_*
 		t.Fatal(err)
 	}
 
-	privsep.Lock()
-	if privsep.users == 0 {
-		if _, err := os.Stat(privsepDir); os.IsNotExist(err) {
-			if err := os.Mkdir(privsepDir, 0o755); err != nil {
-				privsep.Unlock()
-				t.Fatal(err)
-			}
-			privsep.created = true
-		}
+	// Made when missing and never removed: Debian's boot would have
+	// made it, and another test process's sshd (tests of several
+	// packages run at once) may be using it: removed under a running
+	// sshd, its next login fails (exit status 255) as a refused key does.
+	if err := os.Mkdir(privsepDir, 0o755); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
 	}
-	privsep.users++
-	privsep.Unlock()
 
 	s.cmd = exec.Command(Sshd, "-D", "-e", "-f", config)
+	if o.Netns != "" {
+		// ip netns exec enters the namespace and execs sshd: the pid
+		// and process group stay sshd's.
+		s.cmd = exec.Command("ip", "netns", "exec", o.Netns, Sshd, "-D", "-e", "-f", config)
+	}
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	w := &lockedWriter{s: s}
 	s.cmd.Stdout, s.cmd.Stderr = w, w
@@ -261,13 +265,6 @@ func (s *Server) Stop(t testing.TB) {
 		}
 		s.cmd.Wait()
 		waitGone(victims, 5*time.Second)
-		privsep.Lock()
-		privsep.users--
-		if privsep.users == 0 && privsep.created {
-			os.Remove(privsepDir)
-			privsep.created = false
-		}
-		privsep.Unlock()
 	}
 	if s.Root != "" {
 		if left := inRoot(s.Root); len(left) > 0 {

@@ -753,7 +753,12 @@ func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		first := map[string]int64{} // group → id of its lowest sub_id
 		low := map[string]int{}
-		for _, j := range jobs {
+		type sub struct {
+			group string
+			id    int
+		}
+		byGroupSub := map[sub]int{} // → index in jobs
+		for i, j := range jobs {
 			id, err := s.insertJob(ctx, tx, j, JobSubmitted, "", time.Now())
 			if err != nil {
 				return err
@@ -762,12 +767,25 @@ func (s *SQL) Submit(ctx context.Context, jobs []NewJob) ([]int64, error) {
 			if j.Group == "" {
 				continue
 			}
+			byGroupSub[sub{j.Group, j.SubID}] = i
 			if sub, seen := low[j.Group]; !seen || j.SubID < sub {
 				low[j.Group], first[j.Group] = j.SubID, id
 			}
 		}
 		for g, id := range first {
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET group_first = ? WHERE target_group = ?`), id, g); err != nil {
+				return fmt.Errorf("store: submit: %w", err)
+			}
+		}
+		for i, j := range jobs {
+			if !j.Dynamic {
+				continue
+			}
+			h, ok := byGroupSub[sub{j.Group, j.HostSubID}]
+			if j.Group == "" || !ok || jobs[h].Dynamic {
+				return fmt.Errorf("store: submit: dynamic connection (sub_id %d of group %q): no sub-job %d with a device to run on in the submission", j.SubID, j.Group, j.HostSubID)
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET host_job = ? WHERE id = ?`), ids[h], ids[i]); err != nil {
 				return fmt.Errorf("store: submit: %w", err)
 			}
 		}
@@ -832,13 +850,13 @@ func (s *SQL) ScheduleHealthCheck(ctx context.Context, j NewJob, device string) 
 
 const jobCols = `id, definition, state, health, priority, submitter, device_type, tags, health_check,
 	device, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted, started, ended,
-	description, queue_timeout, multinode_definition, group_first`
+	description, queue_timeout, multinode_definition, group_first, host_job`
 
 // queueCols are jobCols without the definitions, which a scheduling pass
 // does not read.
 const queueCols = `id, '', state, health, priority, submitter, device_type, tags, health_check,
 	device, target_group, sub_id, visibility, visible_groups, error_class, error_msg, submitted, started, ended,
-	description, queue_timeout, '', group_first`
+	description, queue_timeout, '', group_first, host_job`
 
 func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	var j Job
@@ -847,9 +865,11 @@ func scanJob(sc interface{ Scan(...any) error }) (Job, error) {
 	var submitted int64
 	var started, ended sql.NullInt64
 	var queueTimeout int64
+	var host sql.NullInt64
 	err := sc.Scan(&j.ID, &j.Definition, &j.State, &j.Health, &j.Priority, &j.Submitter, &j.DeviceType, &tags,
 		&j.HealthCheck, &device, &group, &j.SubID, &j.Visibility, &groups, &j.ErrorClass, &j.ErrorMsg, &submitted, &started, &ended,
-		&j.Description, &queueTimeout, &j.MultinodeDefinition, &j.GroupFirst)
+		&j.Description, &queueTimeout, &j.MultinodeDefinition, &j.GroupFirst, &host)
+	j.HostJob = host.Int64
 	j.QueueTimeout = time.Duration(queueTimeout)
 	j.Tags = splitTags(tags)
 	j.VisibleGroups = splitTags(groups)
@@ -881,8 +901,10 @@ func jobWhere(f JobFilter) (string, []any) {
 		where = append(where, "state IN ("+strings.Join(ph, ", ")+")")
 	}
 	if f.Worker != "" {
-		where = append(where, "device IN (SELECT name FROM devices WHERE worker = ?)")
-		args = append(args, f.Worker)
+		// A dynamic connection runs on its host job's worker.
+		where = append(where, `(device IN (SELECT name FROM devices WHERE worker = ?)
+	OR host_job IN (SELECT h.id FROM jobs h WHERE h.device IN (SELECT name FROM devices WHERE worker = ?)))`)
+		args = append(args, f.Worker, f.Worker)
 	}
 	in := func(col string, vals []any) {
 		ph := make([]string, len(vals))
@@ -1080,6 +1102,20 @@ func jobID(id int64) string { return strconv.FormatInt(id, 10) }
 func (s *SQL) Schedule(ctx context.Context, as []Assignment) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, a := range as {
+			if a.Device == "" {
+				// A dynamic connection: no device to reserve.
+				if err := s.guarded(ctx, tx, "job", jobID(a.Job), string(JobScheduled),
+					`UPDATE jobs SET state = ? WHERE id = ? AND state IN (?, ?) AND host_job IS NOT NULL`,
+					JobScheduled, a.Job, JobSubmitted, JobScheduling); err != nil {
+					return err
+				}
+				if a.Definition != "" {
+					if _, err := tx.ExecContext(ctx, s.q(`UPDATE jobs SET definition = ? WHERE id = ?`), a.Definition, a.Job); err != nil {
+						return fmt.Errorf("store: job %d: %w", a.Job, err)
+					}
+				}
+				continue
+			}
 			if err := s.guarded(ctx, tx, "device", a.Device, string(DeviceReserved),
 				`UPDATE devices SET state = ? WHERE name = ? AND state = ?`, DeviceReserved, a.Device, DeviceIdle); err != nil {
 				return err
@@ -1105,8 +1141,13 @@ func (s *SQL) Schedule(ctx context.Context, as []Assignment) error {
 func (s *SQL) ClaimJob(ctx context.Context, worker string, now time.Time) (Job, bool, error) {
 	var claimed int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// A dynamic connection is claimed by its host job's worker once
+		// the host job is Scheduled or Running there.
 		rows, err := tx.QueryContext(ctx, s.q(`SELECT id, device FROM jobs WHERE state = ?
-			AND device IN (SELECT name FROM devices WHERE worker = ?) ORDER BY id`), JobScheduled, worker)
+			AND (device IN (SELECT name FROM devices WHERE worker = ?)
+			OR host_job IN (SELECT h.id FROM jobs h WHERE h.state IN (?, ?)
+				AND h.device IN (SELECT name FROM devices WHERE worker = ?))) ORDER BY id`),
+			JobScheduled, worker, JobScheduled, JobRunning, worker)
 		if err != nil {
 			return err
 		}
@@ -1117,10 +1158,12 @@ func (s *SQL) ClaimJob(ctx context.Context, worker string, now time.Time) (Job, 
 		var cands []cand
 		for rows.Next() {
 			var c cand
-			if err := rows.Scan(&c.id, &c.device); err != nil {
+			var dev sql.NullString
+			if err := rows.Scan(&c.id, &dev); err != nil {
 				rows.Close()
 				return err
 			}
+			c.device = dev.String
 			cands = append(cands, c)
 		}
 		rows.Close()
@@ -1135,6 +1178,10 @@ func (s *SQL) ClaimJob(ctx context.Context, worker string, now time.Time) (Job, 
 			}
 			if n, _ := res.RowsAffected(); n != 1 {
 				continue
+			}
+			if c.device == "" {
+				claimed = c.id
+				return nil
 			}
 			if err := s.guarded(ctx, tx, "device", c.device, string(DeviceRunning),
 				`UPDATE devices SET state = ? WHERE name = ? AND state = ?`, DeviceRunning, c.device, DeviceReserved); err != nil {

@@ -208,6 +208,13 @@ type NewJob struct {
 	// MultinodeDefinition is, for a MultiNode sub-job, the whole
 	// submission it was split from.
 	MultinodeDefinition string
+	// Dynamic marks a MultiNode dynamic connection (a role with
+	// `connection:`): it has no device type and gets no device; it runs
+	// on the worker of the sub-job of its Group whose SubID is HostSubID
+	// (its host_role's), which must be in the same Submit and not be
+	// dynamic itself.
+	Dynamic   bool
+	HostSubID int
 }
 
 // Visibility is LAVA's job visibility.
@@ -249,7 +256,14 @@ type Job struct {
 	// sub-job (sub_id 0): its display id is "GroupFirst.SubID". Zero
 	// outside a group.
 	GroupFirst int64
+	// HostJob is, for a MultiNode dynamic connection (NewJob.Dynamic),
+	// the id of its host role's sub-job, whose device's worker runs it;
+	// zero for every other job. A dynamic connection's Device stays "".
+	HostJob int64
 }
+
+// Dynamic reports whether j is a MultiNode dynamic connection.
+func (j Job) Dynamic() bool { return j.HostJob != 0 }
 
 // Assignment places one job on one device.
 type Assignment struct {
@@ -445,11 +459,15 @@ type Store interface {
 	CountJobs(ctx context.Context, f JobFilter) (int, error)
 	// Schedule moves every job Submitted/Scheduling → Scheduled and every
 	// device Idle → Reserved, all or none (a MultiNode group is placed
-	// whole or not at all).
+	// whole or not at all). An assignment without a Device schedules a
+	// dynamic connection (HostJob set), which takes no device; any other
+	// job refuses it.
 	Schedule(ctx context.Context, as []Assignment) error
 	// ClaimJob atomically takes one Scheduled job on a device of worker and
-	// moves it to Running (device Reserved → Running). ok is false when
-	// there is nothing to claim.
+	// moves it to Running (device Reserved → Running); or a Scheduled
+	// dynamic connection whose host job is Scheduled or Running on a
+	// device of worker (no device changes). ok is false when there is
+	// nothing to claim.
 	ClaimJob(ctx context.Context, worker string, now time.Time) (job Job, ok bool, err error)
 	// CancelJob: Submitted/Scheduling/Scheduled → Finished Canceled (a
 	// reserved device back to Idle); Running → Canceling. Others refuse.

@@ -266,6 +266,7 @@ func (j *runningJob) execute(sendDone chan<- error, deliverCtx context.Context) 
 			return ""
 		},
 		Coordinator: j.coordinator,
+		Vland:       j.w.cfg.Vland,
 	}
 	out = j.runDispatcher(ctx, cfg, sp)
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) && j.ctx.Err() == nil {

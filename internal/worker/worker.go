@@ -80,6 +80,9 @@ type Config struct {
 	// AllowLXC lets jobs create LXC containers, which are privileged
 	// (root on this host): for labs whose submitters are all trusted.
 	AllowLXC bool
+	// Vland is the VLAN daemon (host:port) of lava-vland jobs; empty is
+	// LAVA's localhost:3080.
+	Vland string
 	// CoordinatorPollDelay is the pause between two polls of the MultiNode
 	// coordinator; zero means LAVA's default (1s).
 	CoordinatorPollDelay time.Duration

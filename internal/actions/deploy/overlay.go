@@ -5,6 +5,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
+	"github.com/basalt-lava/basalt/internal/vland"
 )
 
 // Overlay is LAVA's OverlayAction (lava-overlay): the LAVA test-shell
@@ -37,7 +38,8 @@ func (a *Overlay) wanted(params *value.Map) bool {
 }
 
 // Populate adds, as LAVA does: ssh-authorize when the device can be
-// deployed over ssh, the MultiNode scripts, the test definitions, and the
+// deployed over ssh, the VLAN helpers when the job names VLANs, the
+// MultiNode scripts, the test definitions, and the
 // compressed tarball unless the overlay directory is mounted straight
 // into a container (docker deploys and docker test shells).
 func (a *Overlay) Populate(params *value.Map) {
@@ -55,6 +57,9 @@ func (a *Overlay) Populate(params *value.Map) {
 	})
 	if sshCapable {
 		p.Add(NewSshAuthorize(), nil)
+	}
+	if params.Has(vland.ProtocolName) {
+		p.Add(NewVlandOverlay(), nil)
 	}
 	p.Add(NewMultinodeOverlay(), nil)
 	p.Add(NewTestDefinition(), nil)

@@ -53,8 +53,11 @@ type Interactive struct{ leaf }
 
 // NewInteractive returns lava-test-interactive.
 func NewInteractive() *Interactive {
-	return &Interactive{leaf{pipeline.NewBase("TestInteractiveAction", "lava-test-interactive",
+	a := &Interactive{leaf{pipeline.NewBase("TestInteractiveAction", "lava-test-interactive",
 		"Executing lava-test-interactive", "Lava Test Interactive")}}
+	// LAVA's timeout_exception: LAVATimeoutError.
+	a.TimeoutClass = pipeline.ClassTimeout
+	return a
 }
 
 // failureExceptions are the error classes a failure may raise.
@@ -79,12 +82,22 @@ func (a *Interactive) Validate() {
 		if len(m.List("prompts")) == 0 {
 			a.Errorf("interactive[%d] (%s): 'prompts' must be a non-empty list", i, name)
 		}
+		// Prompts and messages are regular expressions (Python's re in
+		// LAVA; Go's here, which has no backreferences or lookarounds).
+		if _, err := compileAll(stringList(m.List("prompts")), "prompt"); err != nil {
+			a.Errorf("interactive[%d] (%s): %v", i, name, err)
+		}
 		for j, st := range m.List("script") {
 			step, _ := st.(*value.Map)
 			for _, f := range step.List("failures") {
 				fm, _ := f.(*value.Map)
 				if e, ok := fm.Value("exception").(string); ok && !failureExceptions[e] {
 					a.Errorf("interactive[%d].script[%d]: unknown exception %q", i, j, e)
+				}
+			}
+			for _, key := range []string{"failures", "successes"} {
+				if _, _, err := messages(step, key); err != nil {
+					a.Errorf("interactive[%d].script[%d]: %v", i, j, err)
 				}
 			}
 		}

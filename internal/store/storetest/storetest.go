@@ -43,6 +43,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("Notifications", func(t *testing.T) { testNotifications(t, open(t)) })
 	t.Run("CaseHistory", func(t *testing.T) { testCaseHistory(t, open(t)) })
 	t.Run("RemoteTokens", func(t *testing.T) { testRemoteTokens(t, open(t)) })
+	t.Run("Dynamic", func(t *testing.T) { testDynamic(t, open(t)) })
 }
 
 var now = time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
