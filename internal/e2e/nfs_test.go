@@ -129,6 +129,7 @@ func TestNFSServerDown(t *testing.T) {
 	if o.code == 0 || o.errorType() != "Infrastructure" {
 		t.Fatalf("exit %d, job %v: want an Infrastructure error", o.code, value.GoString(o.job))
 	}
+	t.Logf("the job ended: %s", o.job.String("error_msg"))
 	if !o.logHas("error", "exited while the job ran") {
 		t.Error("the log does not say the NFS server died")
 	}
