@@ -216,8 +216,26 @@ func TestUntarRootfs(t *testing.T) {
 			}
 		})
 	}
+	// A hard link to a link that points out of the folder links the link,
+	// never the host file it names (which the device could then write).
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hl := filepath.Join(base, "hl.tar")
+	if err := os.WriteFile(hl, tarball(t, symlink("s", victim), hardlink("h", "s")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := download.UntarRootfs(hl, filepath.Join(base, "hlroot"), nil, download.Limits{}); err != nil {
+		t.Fatalf("hard link to a link: %v", err)
+	}
+	st, err := os.Lstat(filepath.Join(base, "hlroot", "h"))
+	vs, _ := os.Stat(victim)
+	if err != nil || st.Mode()&os.ModeSymlink == 0 || os.SameFile(st, vs) {
+		t.Errorf("h = %v, %v: want a link, not the host file %s", st, err, victim)
+	}
 	// The limits hold: two entries against a limit of one.
-	err := download.UntarRootfs(src, filepath.Join(base, "limited"), nil, download.Limits{MaxEntries: 1})
+	err = download.UntarRootfs(src, filepath.Join(base, "limited"), nil, download.Limits{MaxEntries: 1})
 	if err == nil || !strings.Contains(err.Error(), "entries") {
 		t.Errorf("MaxEntries 1: err = %v, want the limit named", err)
 	}
