@@ -6,7 +6,7 @@ STATICCHECK_VERSION := v0.8.2
 
 FIXTURES := build/fixtures/x86_64
 
-.PHONY: all build deps lava-peers lavacli2 check test test-fast lint fuzz bench example example-multinode example-tuxrun example-lab fixtures fixtures-check clean
+.PHONY: all build deps lava-peers lavacli2 check test test-fast lint fuzz bench example example-multinode example-tuxrun example-lab example-lxc-arm64 fixtures lxc-images fixtures-check clean
 
 all: build
 
@@ -19,20 +19,23 @@ build:
 # internal/docker/dockertest, and import an image of busybox and bash;
 # openssh-server: the ssh device tests start their own sshd with a busybox
 # chroot, internal/sshdtest; lxc: the LXC protocol's tests,
-# internal/lxce2e, run busybox-template containers as root; telnet: the
-# serial connection commands of boards, internal/connection and the board
-# tests; nfs-ganesha: the jobs' NFS roots, internal/nfsserver).
+# internal/lxce2e, run busybox-template containers as root; wget and
+# qemu-user-static: LXC's download template fetches with wget, and the
+# foreign-architecture tests run arm64 containers through qemu-user;
+# telnet: the serial connection commands of boards, internal/connection and
+# the board tests; nfs-ganesha: the jobs' NFS roots, internal/nfsserver).
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	if ! command -v git >/dev/null || ! command -v qemu-system-x86_64 >/dev/null || ! PATH=$$PATH:/usr/sbin:/sbin command -v mkfs.ext2 >/dev/null \
 		|| ! command -v xz >/dev/null || ! command -v bzip2 >/dev/null || ! command -v zstd >/dev/null || ! command -v curl >/dev/null \
 		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v lavacli >/dev/null || ! command -v chromium >/dev/null \
 		|| ! PATH=$$PATH:/usr/sbin:/sbin command -v dockerd >/dev/null || ! command -v busybox >/dev/null || ! test -x /usr/sbin/sshd \
-		|| ! command -v lxc-create >/dev/null || ! command -v telnet >/dev/null || ! /usr/bin/python3 -c 'import requests, yaml' 2>/dev/null \
-		|| ! command -v ganesha.nfsd >/dev/null || ! test -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so; then \
+		|| ! command -v lxc-create >/dev/null || ! command -v wget >/dev/null || ! test -e /usr/lib/binfmt.d/qemu-aarch64.conf \
+		|| ! command -v telnet >/dev/null || ! command -v ganesha.nfsd >/dev/null || ! test -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so \
+		|| ! /usr/bin/python3 -c 'import requests, yaml' 2>/dev/null; then \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 			git ca-certificates curl make e2fsprogs qemu-system-x86 xz-utils bzip2 zstd postgresql lavacli chromium fonts-dejavu-core \
-			python3-requests python3-yaml docker.io busybox-static openssh-server openssh-client lxc telnet \
+			python3-requests python3-yaml docker.io busybox-static openssh-server openssh-client lxc wget qemu-user-static telnet \
 			nfs-ganesha nfs-ganesha-vfs >/dev/null; \
 	fi
 	@# iproute2: the VLANd tests (internal/vland, internal/e2e) make namespaces, veth pairs and bridges.
@@ -97,6 +100,15 @@ fixtures:
 	fi
 	fixtures/build.sh $(FIXTURES)
 
+# lxc-images builds the image server tree the foreign-architecture LXC
+# tests serve to LXC's download template (internal/lxce2e): Debian's arm64
+# busybox-static as a pre-built root file system, in $(LXC_IMAGES)
+# (fixtures/build-lxc-images.sh; the .deb comes through a private apt
+# configuration, the system's is not touched). Built once, then cached.
+LXC_IMAGES := build/fixtures/lxc-images
+lxc-images:
+	fixtures/build-lxc-images.sh $(LXC_IMAGES)
+
 # fixtures-check boots the fixtures under QEMU (TCG) and checks the login,
 # the prompt and the overlay drive mount a LAVA job relies on.
 fixtures-check: fixtures
@@ -111,7 +123,7 @@ lint:
 # QEMU, and with BASALT_E2E=1 a missing fixture fails instead of skipping.
 # A private PostgreSQL server runs for the duration (scripts/with-postgres.sh)
 # so that the store's tests run on PostgreSQL as well as SQLite.
-test: fixtures
+test: fixtures lxc-images
 	BASALT_E2E=1 BASALT_LAVA_PYTHONPATH=$(if $(wildcard $(LAVA_PEERS)/usr/lib/python3/dist-packages),$(CURDIR)/$(LAVA_PEERS)/usr/lib/python3/dist-packages) \
 		BASALT_LAVACLI2=$(CURDIR)/$(LAVACLI2)/lavacli \
 		scripts/with-postgres.sh $(GO) test -count=1 -timeout 30m ./...
@@ -151,6 +163,13 @@ example-tuxrun: fixtures build
 # ports of the system's choosing, everything in build/example-lab.
 example-lab: fixtures build
 	BASALT=$(BIN) FIXTURES=$(FIXTURES) LAB_DIR=build/example-lab examples/lab/run.sh
+
+# example-lxc-arm64 runs the foreign-architecture LXC example
+# (examples/lxc-arm64): an arm64 container from the image server of
+# build/fixtures/lxc-images, served over HTTPS on 127.0.0.1 for the run.
+# Needs root and qemu-user-static's aarch64 binfmt handler.
+example-lxc-arm64: lxc-images build
+	BASALT=$(BIN) IMAGES=$(LXC_IMAGES) OUTPUT_DIR=build/example-lxc-arm64 examples/lxc-arm64/run.sh
 
 fuzz:
 	$(GO) test ./internal/job -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-60s}

@@ -41,6 +41,11 @@ func TestCommands(t *testing.T) {
 		{"validate-missing-image", []string{"validate", "testdata/jobs/missing-image.yaml", "--device", "testdata/devices/qemu-tcg.yaml", "--quiet"}},
 		{"validate-no-local-files", []string{"validate", "testdata/jobs/missing-image.yaml", "--device", "testdata/devices/qemu-tcg.yaml", "--quiet", "--no-local-files"}},
 		{"validate-local-files-exclusive", []string{"validate", "testdata/jobs/missing-image.yaml", "--no-local-files", "--allow-local-files", "testdata"}},
+		// The image server of the lava-lxc download template is the
+		// host's setting: checked before anything runs.
+		{"run-lxc-image-server-http", []string{"run", "testdata/jobs/valid.yaml", "--device", "testdata/devices/qemu-tcg.yaml", "--lxc-image-server", "http://images.example.org"}},
+		{"run-lxc-image-ca-missing", []string{"run", "testdata/jobs/valid.yaml", "--device", "testdata/devices/qemu-tcg.yaml", "--lxc-image-server", "127.0.0.1:8443", "--lxc-image-ca", "testdata/absent.pem"}},
+		{"worker-lxc-image-server-bad", []string{"worker", "--lxc-image-server", "host;reboot"}},
 		{"unknown-command", []string{"frobnicate"}},
 	}
 	for _, tt := range tests {

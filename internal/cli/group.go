@@ -152,6 +152,7 @@ func runGroup(ctx context.Context, o runOptions, g *dispatcher.Group, stdout, st
 		m.Config.Options.DeviceTypeDirs = o.dtDirs
 		m.Config.Options.Limits = o.limits
 		m.Config.Options.LocalFiles = o.localFiles
+		m.Config.Configure = o.lxcImages.Configure
 		m.Config.Intro = fmt.Sprintf("basalt run: job %s on device %s (%s)", path, m.Config.Device.Path, versionText)
 		if o.tmpDir != "" {
 			m.Config.TmpDir = filepath.Join(o.tmpDir, m.Name())

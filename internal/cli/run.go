@@ -18,6 +18,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/limits"
+	"github.com/basalt-lava/basalt/internal/lxc"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/protocol"
@@ -50,6 +51,8 @@ type runOptions struct {
 	limits limits.Limits
 	// localFiles is the host-access policy (nil: any local file).
 	localFiles *hostfiles.Policy
+	// lxcImages is where the lava-lxc download template fetches images.
+	lxcImages lxc.ImageSource
 	// human receives the human-readable log (stdout); nil with --quiet.
 	human io.Writer
 	// cancelReason says why ctx was canceled (the signal).
@@ -76,11 +79,16 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	dlLimits := downloadLimitFlags(fs)
 	o.limits.AddFlags(fs)
 	localFiles := addLocalFilesFlags(fs)
+	lxcImages := addLXCImageFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagStatus(err)
 	}
 	if o.localFiles, err = localFiles.policy(); err != nil {
+		fmt.Fprintf(stderr, "basalt run: %v\n", err)
+		return exitUsage
+	}
+	if o.lxcImages, err = lxcImages.source(); err != nil {
 		fmt.Fprintf(stderr, "basalt run: %v\n", err)
 		return exitUsage
 	}
@@ -174,6 +182,7 @@ func runConfig(o runOptions) dispatcher.RunConfig {
 		CancelReason: o.cancelReason,
 		Coordinator:  func() (protocol.Settings, error) { return coordinatorSettings(o) },
 		Dispatcher:   o.dispatcherConfig,
+		Configure:    o.lxcImages.Configure,
 		Vland:        o.vland,
 	}
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/worker"
 )
 
-const workerSynopsis = "basalt worker --url URL --name NAME (--token T | --token-file F) [--work-dir DIR] [--kill-grace DURATION] [--poll-delay DURATION] [--shutdown-grace DURATION] [--allow-local-files DIR]... [--allow-git-ssh] [download limits]"
+const workerSynopsis = "basalt worker --url URL --name NAME (--token T | --token-file F) [--work-dir DIR] [--kill-grace DURATION] [--poll-delay DURATION] [--shutdown-grace DURATION] [--allow-local-files DIR]... [--allow-git-ssh] [--allow-lxc [--lxc-image-server HOST[:PORT][/PATH]] [--lxc-image-ca FILE] [--lxc-image-cache DIR]] [download limits]"
 
 // runWorker is `basalt worker`: a lab's worker, until SIGINT or SIGTERM.
 func runWorker(args []string, stdout, stderr io.Writer) int {
@@ -38,10 +38,15 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&allowDirs, "allow-local-files", "let jobs read local files (file:// images, local git repositories) inside this folder (repeatable; default: none, since jobs come from anyone with a token)")
 	fs.BoolVar(&cfg.AllowGitSSH, "allow-git-ssh", false, "let jobs' git repositories use ssh, which authenticates with this host's keys (default: refused)")
 	fs.BoolVar(&cfg.AllowLXC, "allow-lxc", false, "let jobs use the lava-lxc protocol; its containers are privileged, so their tests run as this host's root (default: refused)")
+	lxcImages := addLXCImageFlags(fs)
 	dlLimits := downloadLimitFlags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagStatus(err)
+	}
+	if cfg.LXCImages, err = lxcImages.source(); err != nil {
+		fmt.Fprintf(stderr, "basalt worker: %v\n", err)
+		return exitUsage
 	}
 	if len(pos) != 0 {
 		fmt.Fprintf(stderr, "basalt worker: unexpected argument %q\n", pos[0])

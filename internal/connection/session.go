@@ -54,6 +54,11 @@ type Options struct {
 	// StopGrace is how long Close gives the process between SIGTERM
 	// and SIGKILL; process.DefaultGrace if zero.
 	StopGrace time.Duration
+	// BeforeClose, when set, is called by Close while the process still
+	// runs, before its input is closed and it is stopped: for a console
+	// whose far end should go first (an LXC container stopped before its
+	// lxc-attach, which otherwise takes seconds to exit).
+	BeforeClose func()
 }
 
 // Match is what Expect found.
@@ -466,6 +471,11 @@ func (s *Session) Close() error {
 }
 
 func (s *Session) close() error {
+	if s.opts.BeforeClose != nil && s.proc != nil {
+		if exited, _ := s.proc.Exited(); !exited {
+			s.opts.BeforeClose()
+		}
+	}
 	if c, ok := s.w.(io.Closer); ok {
 		c.Close()
 	}

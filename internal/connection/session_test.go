@@ -177,3 +177,40 @@ func TestTail(t *testing.T) {
 		t.Fatalf("Tail(100) gave %d lines", n)
 	}
 }
+
+// TestBeforeClose: the hook runs once, while the process still runs and
+// before its input is closed (the process sees no EOF first); not for a
+// process that has already exited.
+func TestBeforeClose(t *testing.T) {
+	var calls int
+	var sawEOF bool
+	var s *Session
+	s, err := Start([]string{"/bin/sh", "-c", "cat; echo eof"}, Options{Log: joblog.Discard(), BeforeClose: func() {
+		calls++
+		exited, _ := s.Exited()
+		sawEOF = exited || strings.Contains(strings.Join(s.Tail(10), "\n"), "eof")
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s.Close()
+	if calls != 1 || sawEOF {
+		t.Errorf("BeforeClose called %d times (want 1), the process had ended or seen EOF: %v", calls, sawEOF)
+	}
+
+	called := false
+	done, err := Start([]string{"/bin/true"}, Options{Log: joblog.Discard(), BeforeClose: func() { called = true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if exited, _ := done.Exited(); exited {
+			break
+		}
+	}
+	done.Close()
+	if called {
+		t.Error("BeforeClose called for a process that had exited")
+	}
+}

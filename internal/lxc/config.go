@@ -11,6 +11,12 @@
 // with every job value placed where an option cannot be (after -n, or
 // after the `--` that ends lxc-create's own options, and never starting
 // with "-").
+//
+// Where the download template fetches its images is the host's setting
+// (ImageSource: basalt run's and basalt worker's --lxc-image-server,
+// --lxc-image-ca, --lxc-image-cache), never the job's; a container of a
+// foreign architecture is checked against binfmt_misc before it is
+// created (CheckArch, internal/binfmt).
 package lxc
 
 import (

@@ -40,19 +40,7 @@ const maxOutput = 4096
 // (stdout and stderr, the last maxOutput bytes) and the error. Nothing
 // goes through a shell.
 func Command(ctx context.Context, log *joblog.Logger, tool string, args ...string) (string, error) {
-	if log == nil {
-		log = joblog.Discard()
-	}
-	argv := append([]string{tool}, args...)
-	log.Debugf("Calling: %s", strings.Join(quoteAll(argv), " "))
-	var tail tailBuffer
-	out := process.NewLineWriter(func(line string) {
-		log.Debugf(">> %s", line)
-		tail.add(line)
-	})
-	err := process.Run(ctx, process.Spec{Argv: argv, Stdout: out, Stderr: out, Env: commandEnv()})
-	out.Flush()
-	return tail.String(), err
+	return commandWithEnv(ctx, log, nil, tool, args...)
 }
 
 // commandEnv is the environment of the lxc tools: Basalt's own without
@@ -258,4 +246,33 @@ func HasNetwork(lxcPath, name string) bool {
 		}
 	}
 	return false
+}
+
+// initRe reads lxc.init.cmd from a container's config.
+var initRe = regexp.MustCompile(`^\s*lxc\.init\.cmd\s*=\s*(\S+)`)
+
+// MissingInit returns the program the container starts as its init
+// (lxc.init.cmd, else /sbin/init) when its root file system does not
+// hold it, the commonest reason a container never starts; "" when it is
+// there or cannot be told.
+func MissingInit(lxcPath, name string) string {
+	rootfs, err := Rootfs(lxcPath, name)
+	if err != nil {
+		return ""
+	}
+	initCmd := "/sbin/init"
+	if b, err := os.ReadFile(filepath.Join(Dir(lxcPath, name), "config")); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if m := initRe.FindStringSubmatch(line); m != nil {
+				initCmd = m[1]
+			}
+		}
+	}
+	if !filepath.IsAbs(initCmd) || strings.Contains(initCmd, "..") {
+		return ""
+	}
+	if _, err := os.Lstat(filepath.Join(rootfs, initCmd)); os.IsNotExist(err) {
+		return initCmd
+	}
+	return ""
 }

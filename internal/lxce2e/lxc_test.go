@@ -4,7 +4,10 @@
 // network): create, test inside, results back, tear down; a persistent
 // container reused by a second job; the failures (a template that
 // fails, a container that never starts, a job canceled mid-test) ending
-// with the right class and no container left.
+// with the right class and no container left. foreign_test.go does the
+// same for a foreign-architecture container: an arm64 image fetched by
+// the download template from an HTTPS image server on 127.0.0.1, run
+// under qemu-user through binfmt_misc.
 //
 // The tests change the machine's LXC state (/var/lib/lxc), so they run
 // only with BASALT_E2E=1 (as `make check` sets), as root, with lxc
@@ -196,6 +199,14 @@ func runWithDevice(t *testing.T, jobText, devPath, id string) *outcome {
 
 func runOn(t *testing.T, jobText, devPath, id string, during func(p *os.Process, out string)) *outcome {
 	t.Helper()
+	return runWith(t, jobText, devPath, id, during, nil, nil)
+}
+
+// runWith is runOn with extra arguments to basalt run and, when wrapper
+// is not empty, basalt run as the last argument of the wrapper command
+// (a private mount namespace, say).
+func runWith(t *testing.T, jobText, devPath, id string, during func(p *os.Process, out string), wrapper, extra []string) *outcome {
+	t.Helper()
 	dir := t.TempDir()
 	jobPath, out := filepath.Join(dir, "job.yaml"), filepath.Join(dir, "out")
 	if err := os.WriteFile(jobPath, []byte(jobText), 0o644); err != nil {
@@ -203,7 +214,9 @@ func runOn(t *testing.T, jobText, devPath, id string, during func(p *os.Process,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, basalt, "run", jobPath, "--device", devPath, "--output-dir", out, "--job-id", id)
+	argv := append([]string{basalt, "run", jobPath, "--device", devPath, "--output-dir", out, "--job-id", id}, extra...)
+	argv = append(append([]string(nil), wrapper...), argv...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stdout
 	start := time.Now()

@@ -266,6 +266,7 @@ func (j *runningJob) execute(sendDone chan<- error, deliverCtx context.Context) 
 			return ""
 		},
 		Coordinator: j.coordinator,
+		Configure:   j.w.cfg.LXCImages.Configure,
 		Vland:       j.w.cfg.Vland,
 	}
 	out = j.runDispatcher(ctx, cfg, sp)

@@ -37,6 +37,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/basalt-lava/basalt/internal/lxc"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -80,6 +81,9 @@ type Config struct {
 	// AllowLXC lets jobs create LXC containers, which are privileged
 	// (root on this host): for labs whose submitters are all trusted.
 	AllowLXC bool
+	// LXCImages is where the lava-lxc download template fetches images
+	// (the worker's --lxc-image-server, --lxc-image-ca, --lxc-image-cache).
+	LXCImages lxc.ImageSource
 	// Vland is the VLAN daemon (host:port) of lava-vland jobs; empty is
 	// LAVA's localhost:3080.
 	Vland string

@@ -3,6 +3,7 @@ package boot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -105,12 +106,12 @@ func (a *LxcStart) Run(ctx context.Context, conn pipeline.Connection) (pipeline.
 		if ctx.Err() != nil {
 			return conn, err
 		}
-		return conn, pipeline.JobError("Unable to start lxc container %s: %v%s", name, err, colonLast(out))
+		return conn, pipeline.JobError("Unable to start lxc container %s: %v%s%s", name, err, colonLast(out), missingInit(proto))
 	}
 	a.Log().Debugf("Wait until '%s' state becomes RUNNING", name)
 	if err := lxc.WaitRunning(ctx, name, lxcPoll, lxcStoppedPolls); err != nil {
 		if errors.Is(err, lxc.ErrNeverRan) {
-			return conn, pipeline.JobError("Unable to start lxc container %s: %v", name, err)
+			return conn, pipeline.JobError("Unable to start lxc container %s: %v%s", name, err, missingInit(proto))
 		}
 		return conn, err
 	}
@@ -134,6 +135,15 @@ func (a *LxcStart) Run(ctx context.Context, conn pipeline.Connection) (pipeline.
 }
 
 // colonLast returns ": " and the last line of out, or "".
+// missingInit says, when it is so, that the container's init is not in
+// its root file system.
+func missingInit(p *lxc.Protocol) string {
+	if cmd := lxc.MissingInit(p.LXCPath, p.Config.Name); cmd != "" {
+		return fmt.Sprintf(" (its init %s is not in its root file system)", cmd)
+	}
+	return ""
+}
+
 func colonLast(out string) string {
 	out = strings.TrimSpace(out)
 	if out == "" {
@@ -254,7 +264,8 @@ func (a *ConnectLxc) Run(ctx context.Context, conn pipeline.Connection) (pipelin
 	}
 	argv := append([]string{"lxc-attach"}, lxc.AttachArgs(proto.Config.Name, lxc.RootShell(rootfs))...)
 	a.Log().Infof("%s Connecting to device using '%s'", a.Name, strings.Join(argv, " "))
-	s, err := connection.Start(argv, connection.Options{Log: a.Log(), StopGrace: process.GraceFrom(ctx)})
+	s, err := connection.Start(argv, connection.Options{Log: a.Log(), StopGrace: process.GraceFrom(ctx),
+		BeforeClose: proto.StopBeforeClose})
 	if err != nil {
 		return conn, pipeline.InfrastructureError("unable to run lxc-attach: %v", err)
 	}

@@ -82,12 +82,18 @@ func (a *LxcDeploy) Validate() {
 	}
 	switch c.Template {
 	case "download":
-		a.Warnf("template download fetches its image from images.linuxcontainers.org: the job fails unless the worker reaches it (busybox needs no network)")
+		a.Warnf("template download fetches its image from the image server of the worker's --lxc-image-server (images.linuxcontainers.org when none is set): the job fails unless the worker reaches it (busybox needs no network)")
 	case "debian", "ubuntu":
 		a.Warnf("template %s runs debootstrap against %s, or reuses LXC's cache (/var/cache/lxc/%s) from an earlier job (busybox needs no network)",
 			c.Template, orDefault(c.Mirror, "the template's default mirror"), c.Template)
 	}
 	warnMissingTool(&a.Base, "lxc-create")
+	// A foreign architecture that this host cannot run is said now; the
+	// run checks again before creating anything (the job may be
+	// validated elsewhere than where it runs).
+	if _, err := lxc.CheckArch(c, ""); err != nil {
+		a.Warnf("%v", err)
+	}
 	if c.Template == "busybox" {
 		warnMissingTool(&a.Base, "busybox")
 	}
@@ -120,6 +126,16 @@ func (a *LxcCreate) Run(ctx context.Context, conn pipeline.Connection) (pipeline
 		return conn, err
 	}
 	c := proto.Config
+	// A foreign architecture needs its binfmt_misc handler: without it
+	// the container would be made and then fail to start, or worse start
+	// and fail on its first program. Checked before anything exists.
+	note, err := lxc.CheckArch(c, "")
+	if err != nil {
+		return conn, pipeline.ConfigurationError("%v", err)
+	}
+	if note != "" {
+		a.Log().Infof("%s", note)
+	}
 	proto.LXCPath = lxc.Path(ctx)
 	exists, err := lxc.Exists(ctx, c.Name)
 	if err != nil {
@@ -142,21 +158,47 @@ func (a *LxcCreate) Run(ctx context.Context, conn pipeline.Connection) (pipeline
 	if err := os.WriteFile(conf, []byte(lxc.BaseConfig), 0o644); err != nil {
 		return conn, pipeline.InfrastructureError("writing the container's configuration: %v", err)
 	}
-	if c.NeedsNetwork() {
-		a.Log().Infof("the %s template downloads (images.linuxcontainers.org for download, the mirror for debian and ubuntu)", c.Template)
+	switch {
+	case c.Template == "download":
+		a.Log().Infof("the download template fetches %s %s %s from %s", c.Distribution, c.Release, orDefault(c.Arch, "(the host's arch)"), proto.Images.Describe())
+	case c.NeedsNetwork():
+		a.Log().Infof("the %s template downloads from the mirror", c.Template)
 	}
 	// From here a failure may leave a half-made container: the protocol
 	// tears down whatever is there.
 	proto.Own(true)
-	out, err := lxc.Command(ctx, a.Log(), "lxc-create", c.CreateArgs(conf)...)
+	out, err := proto.Images.Create(ctx, a.Log(), c, conf, dir)
 	if err != nil {
 		if ctx.Err() != nil {
 			return conn, err
 		}
-		return conn, pipeline.InfrastructureError("Unable to create lxc container %s (template %s): %v%s", c.Name, c.Template, err, lastLine(out))
+		what := "template " + c.Template
+		if c.Template == "download" {
+			// lxc-create -q hides the template's own message (no such
+			// image, server unreachable): say what was asked of whom.
+			what = fmt.Sprintf("template download, image %s %s %s from %s", c.Distribution, c.Release, orDefault(c.Arch, "of the host's arch"), proto.Images.Describe())
+		}
+		hint := ""
+		if !c.Verbose {
+			hint = " (the protocol's verbose: true shows the template's own messages)"
+		}
+		return conn, pipeline.InfrastructureError("Unable to create lxc container %s (%s): %v%s%s", c.Name, what, err, templateError(out), hint)
 	}
 	a.Log().Debugf("Container created successfully")
 	return conn, nil
+}
+
+// templateError returns ": " and the template's own last "ERROR:" line
+// of out (what LXC's templates print when they fail: "ERROR: Couldn't
+// find a matching image"), else lastLine(out).
+func templateError(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); strings.HasPrefix(l, "ERROR:") {
+			return ": " + l
+		}
+	}
+	return lastLine(out)
 }
 
 // lastLine returns ": " and the last line of out, or "".
