@@ -5,8 +5,9 @@ BIN := build/basalt
 STATICCHECK_VERSION := v0.8.2
 
 FIXTURES := build/fixtures/x86_64
+FIXTURES_ARM64 := build/fixtures/arm64
 
-.PHONY: all build deps lava-peers lavacli2 check test test-fast lint fuzz bench example example-multinode example-tuxrun example-lab example-lxc-arm64 fixtures lxc-images fixtures-check clean
+.PHONY: all build deps lava-peers lavacli2 check test test-fast lint fuzz bench example example-multinode example-tuxrun example-lab example-lxc-arm64 example-board fixtures fixtures-arm64 lxc-images fixtures-check clean
 
 all: build
 
@@ -109,6 +110,27 @@ LXC_IMAGES := build/fixtures/lxc-images
 lxc-images:
 	fixtures/build-lxc-images.sh $(LXC_IMAGES)
 
+# fixtures-arm64 builds the arm64 board the U-Boot example and tests boot
+# over TFTP (fixtures/build-arm64.sh): Debian's arm64 kernel and
+# busybox-static, fetched through a private apt configuration (the
+# system's sources and architectures are left alone), and the device tree
+# of QEMU's virt machine, in $(FIXTURES_ARM64). It installs the board's
+# host tools when missing: QEMU for arm64, Debian's U-Boot for it, mkimage
+# and telnet.
+fixtures-arm64:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	missing=; \
+	command -v qemu-system-aarch64 >/dev/null || missing="$$missing qemu-system-arm"; \
+	test -f /usr/lib/u-boot/qemu_arm64/u-boot.bin || missing="$$missing u-boot-qemu"; \
+	command -v mkimage >/dev/null || missing="$$missing u-boot-tools"; \
+	command -v telnet >/dev/null || missing="$$missing telnet"; \
+	command -v cpio >/dev/null || missing="$$missing cpio"; \
+	if [ -n "$$missing" ]; then \
+		echo "fixtures-arm64: installing$$missing"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	fixtures/build-arm64.sh $(FIXTURES_ARM64)
+
 # fixtures-check boots the fixtures under QEMU (TCG) and checks the login,
 # the prompt and the overlay drive mount a LAVA job relies on.
 fixtures-check: fixtures
@@ -123,7 +145,7 @@ lint:
 # QEMU, and with BASALT_E2E=1 a missing fixture fails instead of skipping.
 # A private PostgreSQL server runs for the duration (scripts/with-postgres.sh)
 # so that the store's tests run on PostgreSQL as well as SQLite.
-test: fixtures lxc-images
+test: fixtures fixtures-arm64 lxc-images
 	BASALT_E2E=1 BASALT_LAVA_PYTHONPATH=$(if $(wildcard $(LAVA_PEERS)/usr/lib/python3/dist-packages),$(CURDIR)/$(LAVA_PEERS)/usr/lib/python3/dist-packages) \
 		BASALT_LAVACLI2=$(CURDIR)/$(LAVACLI2)/lavacli \
 		scripts/with-postgres.sh $(GO) test -count=1 -timeout 30m ./...
@@ -144,6 +166,13 @@ check: lint test
 # "basalt run"; logs and results go to build/example-output.
 example: fixtures build
 	BASALT=$(BIN) FIXTURES=$(FIXTURES) OUTPUT_DIR=build/example-output examples/run.sh qemu
+
+# example-board runs the bundled U-Boot board job (examples/board): an
+# emulated arm64 board powered and reached the way a lab reaches a real
+# one, its kernel over TFTP. The board's TFTP root and state folder are
+# under build/example-board.
+example-board: fixtures-arm64 build
+	BASALT=$(BIN) FIXTURES=$(FIXTURES_ARM64) OUTPUT_DIR=build/example-board examples/run.sh board
 
 # example-multinode runs the bundled MultiNode group (examples/multinode):
 # a server and a client guest at once, with basalt's own coordinator;

@@ -1,8 +1,9 @@
 #!/bin/sh
 # examples/run.sh [EXAMPLE]: run an example job end to end with basalt run:
 # examples/EXAMPLE/job.yaml on examples/EXAMPLE/device.jinja2 (EXAMPLE is
-# qemu, the default, tuxrun, or multinode, whose two roles use the same
-# device).
+# qemu, the default, tuxrun, multinode, whose two roles use the same
+# device, or board, an emulated U-Boot board: build/fixtures/arm64, with
+# examples/board/dispatcher.yaml and basalt on PATH for its power commands).
 #
 # The job downloads its kernel and initramfs from http://127.0.0.1:8000/,
 # so this serves the fixtures folder there for the length of the run and
@@ -25,17 +26,28 @@ job_id=${JOB_ID:-1}
 port=8000 # job.yaml's image URLs name http://127.0.0.1:8000/
 url=http://127.0.0.1:$port
 
-for f in "$basalt" "$fixtures/vmlinuz" "$fixtures/rootfs.cpio.gz"; do
+images="vmlinuz rootfs.cpio.gz"
+extra=
+if [ "$example" = board ]; then
+	images="Image virt.dtb rootfs.cpio.gz"
+	extra="--dispatcher-config examples/board/dispatcher.yaml"
+	# The folders examples/board/device.jinja2 and dispatcher.yaml name.
+	mkdir -p /tmp/basalt-board/tftp
+	# The board's power commands run `basalt board ...`.
+	PATH=$(cd "$(dirname "$basalt")" && pwd):$PATH
+	export PATH
+fi
+for f in "$basalt" $(for i in $images; do echo "$fixtures/$i"; done); do
 	[ -f "$f" ] || { echo "example: $f missing (make build fixtures)" >&2; exit 2; }
 done
 command -v python3 >/dev/null || { echo "example: python3 is needed to serve the images" >&2; exit 2; }
 
 # served: whether $url serves byte for byte the fixtures' two images.
 served() {
-	python3 - "$url" "$fixtures" <<'EOF'
+	python3 - "$url" "$fixtures" $images <<'EOF'
 import sys, urllib.request
 url, folder = sys.argv[1], sys.argv[2]
-for name in ("vmlinuz", "rootfs.cpio.gz"):
+for name in sys.argv[3:]:
     try:
         with urllib.request.urlopen(url + "/" + name, timeout=5) as r:
             got = r.read()
@@ -87,7 +99,7 @@ mkdir -p "$out"
 # at once (it cancels the job, stops QEMU and writes its results), rather
 # than the shell holding the signal until basalt has finished on its own.
 "$basalt" run "examples/$example/job.yaml" --device "examples/$example/device.jinja2" \
-	--output-dir "$out" --job-id "$job_id" &
+	--output-dir "$out" --job-id "$job_id" $extra &
 job=$!
 trap 'kill -INT "$job" 2>/dev/null || true' INT
 trap 'kill -TERM "$job" 2>/dev/null || true' TERM

@@ -33,6 +33,7 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.KillGrace, "kill-grace", process.DefaultGrace, "how long a child process (QEMU, a host command, git) gets between SIGTERM and SIGKILL when a job stops it")
 	fs.DurationVar(&cfg.CoordinatorPollDelay, "poll-delay", 0, "pause between two polls of the MultiNode coordinator while it answers \"wait\" (default: LAVA's 1s)")
 	fs.StringVar(&cfg.Vland, "vland", "", "the VLAN daemon HOST:PORT of jobs with the lava-vland protocol (default localhost:3080, as LAVA; see basalt vland)")
+	dispatcherConfig := fs.String("dispatcher-config", "", "the dispatcher configuration of this worker's jobs, a YAML file: dispatcher_ip (what {SERVER_IP} becomes for its boards), tftp_root (default TFTP_DIRECTORY of /etc/default/tftpd-hpa, else /srv/tftp)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long sending the stopped jobs' logs and ends may take before the worker exits anyway")
 	var allowDirs listFlag
 	fs.Var(&allowDirs, "allow-local-files", "let jobs read local files (file:// images, local git repositories) inside this folder (repeatable; default: none, since jobs come from anyone with a token)")
@@ -52,6 +53,12 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "basalt worker: unexpected argument %q\n", pos[0])
 		fs.Usage()
 		return exitUsage
+	}
+	if *dispatcherConfig != "" {
+		if cfg.Dispatcher, err = loadDispatcherConfig(*dispatcherConfig); err != nil {
+			fmt.Fprintf(stderr, "basalt worker: --dispatcher-config: %v\n", err)
+			return exitUsage
+		}
 	}
 	if cfg.Vland != "" {
 		if _, _, err := net.SplitHostPort(cfg.Vland); err != nil {

@@ -268,6 +268,7 @@ func (j *runningJob) execute(sendDone chan<- error, deliverCtx context.Context) 
 		Coordinator: j.coordinator,
 		Configure:   j.w.cfg.LXCImages.Configure,
 		Vland:       j.w.cfg.Vland,
+		Dispatcher:  j.w.cfg.Dispatcher,
 	}
 	out = j.runDispatcher(ctx, cfg, sp)
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) && j.ctx.Err() == nil {

@@ -49,6 +49,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/download"
 	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/limits"
+	"github.com/basalt-lava/basalt/internal/value"
 	"github.com/basalt-lava/basalt/internal/workerapi"
 )
 
@@ -87,6 +88,10 @@ type Config struct {
 	// Vland is the VLAN daemon (host:port) of lava-vland jobs; empty is
 	// LAVA's localhost:3080.
 	Vland string
+	// Dispatcher is the dispatcher configuration its jobs run with
+	// (dispatcher_ip, tftp_root: what boards reach this host at, where
+	// their TFTP files go); nil: none.
+	Dispatcher *value.Map
 	// CoordinatorPollDelay is the pause between two polls of the MultiNode
 	// coordinator; zero means LAVA's default (1s).
 	CoordinatorPollDelay time.Duration

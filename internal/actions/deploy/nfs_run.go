@@ -2,8 +2,6 @@ package deploy
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -213,53 +211,4 @@ func untarOverlay(ctx context.Context, file, root string) error {
 	}
 	defer f.Close()
 	return overlay.ExtractTarWithin(f, root, download.LimitsFrom(ctx))
-}
-
-// CannotRun is empty without modules (nothing to do) and for modules
-// that go into an NFS root only; into a ramdisk they are not written yet.
-func (a *ExtractModules) CannotRun() string {
-	if !pipeline.Truthy(a.Params.Value("modules")) {
-		return ""
-	}
-	// LAVA puts them into both when both are there.
-	if rd := a.Params.Map("ramdisk"); rd != nil {
-		if v, ok := rd.Get("install_modules"); !ok || pipeline.Truthy(v) {
-			return pipeline.NotWritten
-		}
-	}
-	return ""
-}
-
-// Run unpacks the modules download into the NFS root (LAVA's
-// ExtractModules); the archive is the job's and may hold the absolute
-// links a modules tree has (build, source), kept as they are.
-func (a *ExtractModules) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
-	if !pipeline.Truthy(a.Params.Value("modules")) {
-		return conn, nil
-	}
-	modules := a.DataString(pipeline.DataDownload("modules", pipeline.DownloadFile))
-	nfs := a.Params.Map("nfsrootfs")
-	if nfs == nil {
-		if a.Params.Map("ramdisk") == nil {
-			return conn, pipeline.JobError("Unable to identify a location for the unpacked modules")
-		}
-		return conn, pipeline.Bug("%s: modules into a ramdisk are not written yet", a.Name)
-	}
-	if v, ok := nfs.Get("install_modules"); ok && !pipeline.Truthy(v) {
-		a.Log().Infof("Skipping applying overlay to NFS")
-		return conn, nil
-	}
-	root := a.DataString(pipeline.DataNFSRoot)
-	if modules == "" || root == "" {
-		return conn, pipeline.Bug("%s: modules %q or NFS root %q missing", a.Name, modules, root)
-	}
-	a.Log().Infof("extracting modules file %s to %s", modules, root)
-	if err := download.UntarRootfs(modules, root, a.Log(), download.LimitsFrom(ctx)); err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return conn, pipeline.InfrastructureError("extracting modules: %v", err)
-		}
-		return conn, err
-	}
-	return conn, nil
 }

@@ -113,3 +113,6 @@ func (a *ExtractRootfs) CannotRun() string {
 func (a *ExtractRootfs) Run(_ context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
 	return conn, nil
 }
+
+// ExtractModules runs in tftp_run.go: the modules go into the ramdisk
+// and the NFS root.

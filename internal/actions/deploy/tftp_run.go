@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/actions/boot"
+	"github.com/basalt-lava/basalt/internal/download"
 	"github.com/basalt-lava/basalt/internal/overlay"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/process"
@@ -397,5 +398,66 @@ func (a *UBootPrepareKernel) Run(_ context.Context, conn pipeline.Connection) (p
 	}
 	a.SetData(pipeline.DataBootCommand, cmd)
 	a.SetResult("bootcommand", cmd)
+	return conn, nil
+}
+
+// CannotRun is empty: ExtractModules runs.
+func (*ExtractModules) CannotRun() string { return "" }
+
+// Run unpacks the modules tarball into the NFS root and into the ramdisk
+// (appended as a cpio archive), as LAVA's extract-modules does for each
+// that the block has, unless its install_modules is false. Modules with
+// neither are a JobError, as in LAVA.
+func (a *ExtractModules) Run(ctx context.Context, conn pipeline.Connection) (pipeline.Connection, error) {
+	if !pipeline.Truthy(a.Params.Value("modules")) {
+		return conn, nil
+	}
+	modules := a.DataString(pipeline.DataDownload("modules", pipeline.DownloadFile))
+	if modules == "" {
+		return conn, pipeline.Bug("%s: the modules were not downloaded", a.Name)
+	}
+	if !a.Params.Has("ramdisk") && !a.Params.Has("nfsrootfs") {
+		return conn, pipeline.JobError("Unable to identify a location for the unpacked modules")
+	}
+	wanted := func(key string) bool {
+		m := a.Params.Map(key)
+		return !m.Has("install_modules") || pipeline.Truthy(m.Value("install_modules"))
+	}
+	if a.Params.Has("nfsrootfs") {
+		if !wanted("nfsrootfs") {
+			a.Log().Infof("Skipping applying overlay to NFS")
+		} else {
+			root := a.DataString(pipeline.DataNFSRoot)
+			if root == "" {
+				return conn, pipeline.Bug("%s: the NFS root was not extracted", a.Name)
+			}
+			a.Log().Infof("extracting modules file %s to %s", modules, root)
+			// The job's archive into the job's root, as the root itself
+			// (nfs_run.go): its links keep their targets (a modules tree
+			// has absolute build and source links), within the job's
+			// limits, a bad archive being the job's error.
+			if err := download.UntarRootfs(modules, root, a.Log(), download.LimitsFrom(ctx)); err != nil {
+				return conn, err
+			}
+		}
+	}
+	if a.Params.Has("ramdisk") {
+		work := a.DataString(pipeline.DataRamdiskWork)
+		switch {
+		case !wanted("ramdisk"):
+			a.Log().Infof("Not adding modules to the ramdisk.")
+		case work == "":
+			return conn, pipeline.Bug("%s: the ramdisk was not prepared", a.Name)
+		default:
+			a.Log().Infof("extracting modules file %s to the ramdisk", modules)
+			scratch, err := scratchDir(&a.Base)
+			if err != nil {
+				return conn, err
+			}
+			if _, err := overlay.AppendCpio(work, []overlay.Addition{{Name: "modules", File: modules, Tar: true, Path: "/"}}, scratch); err != nil {
+				return conn, err
+			}
+		}
+	}
 	return conn, nil
 }

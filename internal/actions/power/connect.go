@@ -2,8 +2,10 @@ package power
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/shlex"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -27,6 +29,13 @@ func NewConnectDevice() *ConnectDevice {
 func (a *ConnectDevice) Validate() {
 	a.leaf.Validate()
 	validateConnect(&a.Base)
+	// LAVA looks the program up at validation (which): a missing one is
+	// a warning here, as every host tool.
+	if line, _ := primaryConnect(a.Device()); line != "" {
+		if argv, err := shlex.Split(line); err == nil && len(argv) > 0 && !strings.Contains(argv[0], "/") {
+			a.WarnMissingTool(argv[0])
+		}
+	}
 }
 
 // validateConnect is current LAVA's check of the primary connection. A

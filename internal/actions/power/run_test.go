@@ -12,6 +12,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/connection"
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/pipeline"
+	"github.com/basalt-lava/basalt/internal/proctest"
 	"github.com/basalt-lava/basalt/internal/value"
 )
 
@@ -114,5 +115,67 @@ func TestConnectDevice(t *testing.T) {
 	}
 	if !s.Ended() {
 		t.Error("disconnect-device left the session open")
+	}
+}
+
+// A power command that outlives the action's timeout is stopped (its
+// group killed and reaped) and the action fails with LAVA's class for
+// power actions: an InfrastructureError.
+func TestPowerCommandTimeout(t *testing.T) {
+	t.Parallel()
+	mark := filepath.Join(t.TempDir(), "pdu")
+	j := &pipeline.Job{Params: value.NewMap(), Device: decode(t, `{commands: {hard_reset: "sh -c 'sleep 30 # `+mark+`'"}}`),
+		TestInfo: map[string][]pipeline.TestInfo{}, Timeout: pipeline.Timeout{Seconds: 60}}
+	j.Runtime.Log = joblog.Discard()
+	j.Pipeline = pipeline.NewTopPipeline(j)
+	a := power.NewPDUReboot()
+	j.Pipeline.Add(a, value.NewMap())
+	a.Timeout = pipeline.Timeout{Seconds: 1, Source: "test"}
+	err := j.Run(context.Background())
+	if pipeline.ClassOf(err) != pipeline.ClassInfrastructure || !strings.Contains(err.Error(), "pdu-reboot timed out") {
+		t.Fatalf("err = %v (%s), want pdu-reboot timed out, Infrastructure", err, pipeline.ClassOf(err))
+	}
+	if left := proctest.Mentioning(mark); len(left) > 0 {
+		t.Errorf("the power command is still running: %v", left)
+	}
+}
+
+// send-reboot-commands sends the job's soft_reboot commands on the
+// console and waits for the shutdown message; a device that never says
+// it is a JobError ("Soft reboot failed.").
+func TestSoftReboot(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, script string
+		wantErr      string
+	}{
+		{"reboots", `read -r cmd; echo "got $cmd"; echo 'The system is going down for reboot NOW!'; sleep 30`, ""},
+		{"never says so", `read -r cmd; echo "got $cmd"; sleep 30`, "Soft reboot failed."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			j := &pipeline.Job{Params: value.NewMap(), Device: decode(t, `{commands: {}, constants: {shutdown-message: 'The system is going down for reboot NOW'}}`),
+				TestInfo: map[string][]pipeline.TestInfo{}, Timeout: pipeline.Timeout{Seconds: 60}}
+			j.Runtime.Log = joblog.Discard()
+			s, err := connection.Start([]string{"sh", "-c", tt.script}, connection.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			a := power.NewSendRebootCommands()
+			a.Job = j
+			a.Params = decode(t, `{soft_reboot: ['reboot -f']}`)
+			a.ConnectionTimeout = pipeline.Timeout{Seconds: 2}
+			_, err = a.Run(context.Background(), s)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case tt.wantErr != "" && (err == nil || pipeline.ClassOf(err) != pipeline.ClassJob || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("err = %v, want a JobError %q", err, tt.wantErr)
+			}
+			if tt.wantErr == "" && a.Results.String("commands") == "" && a.Results.Value("commands") == nil {
+				t.Error("no commands in the results")
+			}
+		})
 	}
 }
