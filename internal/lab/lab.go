@@ -26,6 +26,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/hostfiles"
 	"github.com/basalt-lava/basalt/internal/jinja"
 	"github.com/basalt-lava/basalt/internal/limits"
+	"github.com/basalt-lava/basalt/internal/scheduler"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -127,6 +128,12 @@ type Lab struct {
 	rendered atomic.Int64
 	// checks remembers the submission checks of a job on a dictionary.
 	checks map[[32]byte]checked
+	// ifaces remembers the VLAN interfaces' tags of a dictionary by
+	// checkKey (vland.go).
+	ifaces map[string][][]string
+	// vlans remembers the lava-vland VLANs of a MultiNode group's
+	// sub-jobs by group, then job (vland.go).
+	vlans map[string]map[int64][]scheduler.VLAN
 }
 
 // New checks cfg and returns the Lab. It creates HealthUser when missing.
@@ -166,7 +173,7 @@ func New(cfg Config) (*Lab, error) {
 		cfg: cfg, st: cfg.Store, logs: cfg.Logs, log: cfg.Logger, lease: cfg.Lease, start: cfg.Now(),
 		kick: make(chan struct{}, 1), stopping: make(chan struct{}),
 		waiters: map[string]chan struct{}{}, lastPoll: map[string]time.Time{}, polling: map[string]int{},
-		missing: map[int64]int{}, valid: map[string]error{}, checks: map[[32]byte]checked{},
+		missing: map[int64]int{}, valid: map[string]error{}, checks: map[[32]byte]checked{}, ifaces: map[string][][]string{}, vlans: map[string]map[int64][]scheduler.VLAN{},
 		localFiles: localFiles, fingerprint: fingerprint(cfg.DeviceTypeDirs),
 	}
 	return l, nil

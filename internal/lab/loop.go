@@ -145,6 +145,7 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 	}
 	jobs := make([]scheduler.JobSnapshot, 0, len(queue))
 	groupOf := map[int64]string{}
+	vlanTypes := map[string]bool{}
 	for _, j := range queue {
 		if j.Dynamic() {
 			// No device to find: scheduled with its group
@@ -157,7 +158,23 @@ func (l *Lab) pass(ctx context.Context, full bool) error {
 		if j.Group != "" {
 			js.SubID = fmt.Sprint(DisplayID(j))
 		}
+		if j.Group != "" {
+			vlans, err := l.groupVLANs(ctx, j.Group)
+			if err != nil {
+				return err
+			}
+			if js.VLANs = vlans[j.ID]; js.VLANs != nil {
+				vlanTypes[j.DeviceType] = true
+			}
+		}
 		jobs = append(jobs, js)
+	}
+	// The devices a lava-vland job may get need their interfaces (only
+	// those of the types such jobs ask for: the others are not rendered).
+	for i, d := range devices {
+		if vlanTypes[d.DeviceType] && takesWork(d) {
+			snaps[i].Interfaces = l.deviceInterfaces(d, tkey, loader)
+		}
 	}
 	// The devices the plan gives work must have a configuration that
 	// renders (LAVA's Device.is_valid, checked as the scheduler visits a

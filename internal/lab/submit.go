@@ -18,6 +18,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/limits"
 	"github.com/basalt-lava/basalt/internal/multinode"
 	"github.com/basalt-lava/basalt/internal/notify"
+	"github.com/basalt-lava/basalt/internal/scheduler"
 	"github.com/basalt-lava/basalt/internal/store"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -104,6 +105,11 @@ type entry struct {
 	dynamic   bool
 	hostRole  string
 	hostSubID int
+	// role is the sub-job's MultiNode role; vlans its lava-vland VLANs
+	// (nil without the protocol): only devices whose interfaces carry
+	// them are its candidates (vland.go).
+	role  string
+	vlans []scheduler.VLAN
 }
 
 // Submit checks a job definition and stores it (a MultiNode submission as
@@ -285,7 +291,7 @@ func split(j *job.Job, definition string, diags []job.Diagnostic) ([]entry, []st
 		e := entry{label: label, definition: string(text), data: s.Definition,
 			deviceType: s.Definition.String("device_type"), tags: tags,
 			group: s.Definition.Map("protocols").Map("lava-multinode").String("target_group"), subID: s.SubID,
-			root: j.Doc.Root, actions: roleActions(j.Data, s.Role)}
+			root: j.Doc.Root, actions: roleActions(j.Data, s.Role), role: s.Role, vlans: jobVLANs(s.Definition)}
 		if s.Definition.Has("connection") {
 			e.dynamic, e.tags, e.hostRole = true, nil, s.Definition.String("host_role")
 			host, ok := subOf[e.hostRole]
@@ -361,8 +367,9 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 	if err != nil {
 		return err
 	}
-	// Each request (type and tags) needs as many devices as entries ask
-	// for it: a MultiNode group runs all at once.
+	loader, tkey := l.templates(types), templatesKey(types)
+	// Each request (type, tags and VLANs) needs as many devices as
+	// entries ask for it: a MultiNode group runs all at once.
 	need := map[string]int{}
 	candidates := map[string][]store.Device{}
 	for _, e := range entries {
@@ -373,7 +380,8 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 		}
 		var cs []store.Device
 		for _, d := range devices {
-			if d.DeviceType == e.deviceType && d.Health != store.HealthRetired && hasTags(d.Tags, e.tags) {
+			if d.DeviceType == e.deviceType && d.Health != store.HealthRetired && hasTags(d.Tags, e.tags) &&
+				(e.vlans == nil || scheduler.MatchVLANs(e.vlans, l.deviceInterfaces(d, tkey, loader))) {
 				cs = append(cs, d)
 			}
 		}
@@ -381,6 +389,14 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 	}
 	for _, e := range entries {
 		key := requestKey(e)
+		if n := len(candidates[key]); n == 0 && e.vlans != nil {
+			return &SubmitError{Code: 400, Problems: []string{fmt.Sprintf(
+				"Device unavailable: no device of type %q that is not Retired has interfaces for the VLANs of %s: %s (a VLAN needs an interface of the device's parameters.interfaces with every one of its tags, one interface per VLAN)",
+				e.deviceType, roleName(e), describeVLANs(e.vlans))}}
+		}
+		if e.vlans != nil {
+			continue // vlanSets says which role is left without a device
+		}
 		if n := len(candidates[key]); n < need[key] {
 			what := fmt.Sprintf("device type %q", e.deviceType)
 			if len(e.tags) > 0 {
@@ -393,7 +409,9 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 			return &SubmitError{Code: 400, Problems: []string{msg}}
 		}
 	}
-	loader, tkey := l.templates(types), templatesKey(types)
+	if err := vlanSets(entries, candidates); err != nil {
+		return err
+	}
 	var problems []string
 	seen := map[string]bool{}
 	add := func(p string) {
@@ -433,7 +451,15 @@ func (l *Lab) checkDevices(ctx context.Context, entries []entry) error {
 func requestKey(e entry) string {
 	t := append([]string(nil), e.tags...)
 	sort.Strings(t)
-	return e.deviceType + "\x00" + strings.Join(t, "\x00")
+	key := e.deviceType + "\x00" + strings.Join(t, "\x00")
+	if e.vlans != nil {
+		// In order: the match depends on it. \x01 is in no name.
+		key += "\x01vlans"
+		for _, v := range e.vlans {
+			key += "\x01" + strings.Join(v.Tags, "\x00")
+		}
+	}
+	return key
 }
 
 func hasTags(have, want []string) bool {

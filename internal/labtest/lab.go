@@ -46,8 +46,10 @@ type Config struct {
 	// Passwords are users' passwords (admin's too), for a login page;
 	// a user without one authenticates with its token only.
 	Passwords map[string]string
-	// ServerArgs are more arguments of `basalt server`.
+	// ServerArgs are more arguments of `basalt server`; WorkerArgs of
+	// every `basalt worker`.
 	ServerArgs []string
+	WorkerArgs []string
 }
 
 // Lab is a running Basalt lab.
@@ -208,8 +210,9 @@ func (l *Lab) StartWorker(t testing.TB, name string) {
 	if err := os.WriteFile(tokenFile, []byte(l.WTokens[name]+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := StartProc(t, "worker-"+name, l.Dir, Basalt, "worker", "--url", l.URL(), "--name", name,
-		"--token-file", tokenFile, "--work-dir", l.WorkDir(name))
+	args := append([]string{"worker", "--url", l.URL(), "--name", name,
+		"--token-file", tokenFile, "--work-dir", l.WorkDir(name)}, l.Cfg.WorkerArgs...)
+	p := StartProc(t, "worker-"+name, l.Dir, Basalt, args...)
 	l.mu.Lock()
 	l.workers[name] = p
 	l.mu.Unlock()

@@ -28,7 +28,10 @@ import (
 // leaves the group waiting, devices Reserved, until the rest are found (transition_multinode_jobs).
 // Here a group is placed when its first sub-job comes up in the queue, all of its GroupSize
 // sub-jobs in the same pass or none of them, so no device is held idle by a half-placed group
-// and two groups competing for the same devices cannot deadlock each other.
+// and two groups competing for the same devices cannot deadlock each other. When taking the best
+// device for each member in turn fails, the group is matched as a whole (matchGroup): a role whose
+// lava-vland tags only one device's interfaces carry gets it even when an earlier role could have
+// had it. LAVA, device by device, can leave such a group waiting.
 //
 // Devices are identified by Name; a second snapshot with a name already seen is ignored.
 // Jobs are identified by ID; the input slices are not modified.
@@ -207,8 +210,78 @@ func (p *pass) assign(queue []*JobSnapshot) []Assignment {
 		for _, a := range placed {
 			p.release(a)
 		}
+		if placed, ok := p.matchGroup(members); ok {
+			out = append(out, placed...)
+		}
 	}
 	return out
+}
+
+// matchGroup places a group that the greedy way (each member the best
+// device left, in queue order) could not: an earlier member may have
+// taken the one device a later one can use while another would have
+// done for it (roles whose lava-vland tags only some interfaces carry).
+// It looks for distinct devices for all members by augmenting paths
+// (Kuhn's algorithm, at most members × candidates steps each), then
+// checks the workers' job limits on the outcome; if they are exceeded
+// the group waits, as it would have.
+func (p *pass) matchGroup(members []*JobSnapshot) ([]Assignment, bool) {
+	cands := make([][]int, len(members))
+	for k, m := range members {
+		for _, i := range p.free[m.DeviceType] {
+			d := p.devices[i]
+			if p.taken[i] || p.overused(d.Worker) {
+				continue
+			}
+			if ok, _ := Match(m, d); !ok || (p.opts.CanSubmit != nil && !p.opts.CanSubmit(m.Submitter, d)) {
+				continue
+			}
+			cands[k] = append(cands[k], i)
+		}
+		if len(cands[k]) == 0 {
+			return nil, false
+		}
+	}
+	owner := map[int]int{} // device index → member
+	var augment func(k int, seen map[int]bool) bool
+	augment = func(k int, seen map[int]bool) bool {
+		for _, i := range cands[k] {
+			if seen[i] {
+				continue
+			}
+			seen[i] = true
+			if o, taken := owner[i]; !taken || augment(o, seen) {
+				owner[i] = k
+				return true
+			}
+		}
+		return false
+	}
+	for k := range members {
+		if !augment(k, map[int]bool{}) {
+			return nil, false
+		}
+	}
+	device := make([]int, len(members))
+	perWorker := map[string]int{}
+	for i, k := range owner {
+		device[k] = i
+		perWorker[p.devices[i].Worker]++
+	}
+	for w, n := range perWorker {
+		if limit := p.opts.WorkerJobLimit[w]; limit > 0 && p.busy[w]+n > limit {
+			return nil, false
+		}
+	}
+	out := make([]Assignment, len(members))
+	for k, m := range members {
+		d := p.devices[device[k]]
+		p.taken[device[k]] = true
+		p.freeCount[d.Type]--
+		p.busy[d.Worker]++
+		out[k] = Assignment{JobID: m.ID, SubID: m.SubID, Group: m.Group, Device: d.Name, Worker: d.Worker}
+	}
+	return out, true
 }
 
 // requestKey identifies what a job asks of a device, so that jobs asking the same can share a
@@ -216,7 +289,16 @@ func (p *pass) assign(queue []*JobSnapshot) []Assignment {
 func requestKey(j *JobSnapshot) string {
 	tags := slices.Clone(j.Tags)
 	slices.Sort(tags)
-	return j.Submitter + "\x00" + j.DeviceType + "\x00" + j.RequestedDevice + "\x00" + j.RequestedWorker + "\x00" + strings.Join(tags, "\x00")
+	key := j.Submitter + "\x00" + j.DeviceType + "\x00" + j.RequestedDevice + "\x00" + j.RequestedWorker + "\x00" + strings.Join(tags, "\x00")
+	if j.VLANs != nil {
+		// The VLANs in order (the match depends on it), each as its
+		// tags; \x01 cannot occur in a name either.
+		key += "\x01vlans"
+		for _, v := range j.VLANs {
+			key += "\x01" + strings.Join(v.Tags, "\x00")
+		}
+	}
+	return key
 }
 
 func (p *pass) take(j *JobSnapshot) (Assignment, bool) {

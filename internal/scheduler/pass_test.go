@@ -379,6 +379,38 @@ func TestPass(t *testing.T) {
 			}(),
 			devices: []DeviceSnapshot{dev("d1"), dev("d2")},
 		},
+		{
+			name: "lava-vland: each role goes to a device whose interfaces carry its VLANs' tags",
+			jobs: vlanGroup([][]VLAN{{{"one", []string{"1G"}}}, {{"two", []string{"10G"}}}}),
+			devices: []DeviceSnapshot{
+				dev("d1", ifaces(nil, []string{"10G"})), dev("d2", ifaces(nil)), dev("d3", ifaces([]string{"1G"})),
+			},
+			want: Plan{Assignments: []Assignment{ga(10, "10.0", "g", "d3"), ga(11, "10.1", "g", "d1")}},
+		},
+		{
+			name: "lava-vland: a group the greedy way cannot place is matched (the first role gives up the one device the second can use)",
+			jobs: vlanGroup([][]VLAN{{{"one", []string{"1G"}}}, {{"two", []string{"10G"}}}}),
+			devices: []DeviceSnapshot{
+				dev("d1", ifaces([]string{"1G", "10G"})), dev("d2", ifaces([]string{"1G"})),
+			},
+			want: Plan{Assignments: []Assignment{ga(10, "10.0", "g", "d2"), ga(11, "10.1", "g", "d1")}},
+		},
+		{
+			name: "lava-vland: a group no device set can carry waits, its devices left to other jobs",
+			jobs: cat(vlanGroup([][]VLAN{{{"one", []string{"1G"}}}, {{"two", []string{"1G"}}}}), []JobSnapshot{job(20)}),
+			devices: []DeviceSnapshot{
+				dev("d1", ifaces([]string{"1G"})), dev("d2", ifaces([]string{"RJ45"})),
+			},
+			want: Plan{Assignments: []Assignment{a(20, "d1")}},
+		},
+		{
+			name: "lava-vland: the matched group respects the worker's job limit",
+			jobs: vlanGroup([][]VLAN{{{"one", []string{"1G"}}}, {{"two", []string{"10G"}}}}),
+			devices: []DeviceSnapshot{
+				dev("d1", ifaces([]string{"1G", "10G"})), dev("d2", ifaces([]string{"1G"})),
+			},
+			opts: Options{WorkerJobLimit: map[string]int{"w1": 1}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -388,6 +420,53 @@ func TestPass(t *testing.T) {
 				t.Errorf("Pass() (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// ifaces gives a device interfaces with these tags.
+func ifaces(tags ...[]string) func(*DeviceSnapshot) {
+	return func(d *DeviceSnapshot) { d.Interfaces = tags }
+}
+
+// vlanGroup is group g of sub-jobs 10, 11, ..., each with its VLANs.
+func vlanGroup(roles [][]VLAN) []JobSnapshot {
+	ids := make([]int64, len(roles))
+	for i := range roles {
+		ids[i] = int64(10 + i)
+	}
+	g := group("g", len(roles), ids...)
+	for i := range g {
+		g[i].VLANs = roles[i]
+	}
+	return g
+}
+
+func TestMatchVLANs(t *testing.T) {
+	t.Parallel()
+	v := func(tags ...string) VLAN { return VLAN{Name: "v", Tags: tags} }
+	tests := []struct {
+		name   string
+		vlans  []VLAN
+		ifaces [][]string
+		want   bool
+	}{
+		{"no interfaces", []VLAN{v("1G")}, nil, false},
+		{"only a primary interface (no tags)", []VLAN{v("1G")}, [][]string{nil}, false},
+		{"an interface with the tag", []VLAN{v("1G")}, [][]string{nil, {"1G"}}, true},
+		{"every tag on one interface", []VLAN{v("1G", "RJ45")}, [][]string{{"RJ45", "1G", "x"}}, true},
+		{"the tags spread over two interfaces do not count", []VLAN{v("1G", "RJ45")}, [][]string{{"1G"}, {"RJ45"}}, false},
+		{"two VLANs need two interfaces", []VLAN{v("1G"), v("1G")}, [][]string{{"1G"}}, false},
+		{"two VLANs on two interfaces", []VLAN{v("1G"), v("1G")}, [][]string{{"1G"}, {"1G", "10G"}}, true},
+		// LAVA's rule is first come, first served: the first VLAN takes
+		// the first interface that fits, even when the second needed it.
+		{"first fit, as LAVA", []VLAN{v("1G"), v("10G")}, [][]string{{"1G", "10G"}, {"1G"}}, false},
+		{"an empty tag list takes any tagged interface", []VLAN{v()}, [][]string{nil, {"1G"}}, true},
+		{"an empty tag list still needs a tagged interface", []VLAN{v()}, [][]string{nil}, false},
+	}
+	for _, tt := range tests {
+		if got := MatchVLANs(tt.vlans, tt.ifaces); got != tt.want {
+			t.Errorf("%s: MatchVLANs(%v, %v) = %v, want %v", tt.name, tt.vlans, tt.ifaces, got, tt.want)
+		}
 	}
 }
 
@@ -424,6 +503,16 @@ func TestMatch(t *testing.T) {
 			name:   "a job tag missing on the device",
 			job:    func(j *JobSnapshot) { j.Tags = []string{"usb", "gpu"} },
 			device: func(d *DeviceSnapshot) { d.Tags = []string{"hdmi", "usb"} },
+		},
+		{
+			name:   "lava-vland job, device interfaces carry it",
+			job:    func(j *JobSnapshot) { j.VLANs = []VLAN{{"one", []string{"1G"}}} },
+			device: func(d *DeviceSnapshot) { d.Interfaces = [][]string{nil, {"1G"}} },
+			ok:     true,
+		},
+		{
+			name: "lava-vland job, device without interfaces",
+			job:  func(j *JobSnapshot) { j.VLANs = []VLAN{{"one", []string{"1G"}}} },
 		},
 		{
 			name:   "untagged job on a device with two tags",
@@ -520,6 +609,21 @@ func checkPlan(t *testing.T, iter int, plan Plan, jobs []JobSnapshot, devices []
 			t.Fatalf("iteration %d: group %s has %d of %d sub-jobs placed", iter, g, n, groupSize[g])
 		}
 	}
+	// w0's job limit of 2: what the pass gives it never takes it over.
+	busy, given := 0, 0
+	for _, d := range devices {
+		if d.Worker == "w0" && (d.State == StateReserved || d.State == StateRunning) {
+			busy++
+		}
+	}
+	for name := range used {
+		if byDev[name].Worker == "w0" {
+			given++
+		}
+	}
+	if given > 0 && busy+given > 2 {
+		t.Fatalf("iteration %d: worker w0 has %d busy devices and was given %d more, over its limit of 2", iter, busy, given)
+	}
 }
 
 // randomLab makes a lab of two device types, a few tags and workers, random health and state,
@@ -543,6 +647,9 @@ func randomLab(rng *rand.Rand, nJobs, nDevices int) ([]JobSnapshot, []DeviceSnap
 			State: State(rng.IntN(4) / 3 * (1 + rng.IntN(2))), Health: Health(rng.IntN(8) % 6),
 			Worker: fmt.Sprintf("w%d", rng.IntN(3)), WorkerOnline: rng.IntN(5) > 0,
 			HasHealthCheck: rng.IntN(2) == 0, LastHealthCheck: t0.Add(-time.Duration(rng.IntN(48)) * time.Hour),
+		}
+		for range rng.IntN(3) {
+			devices[i].Interfaces = append(devices[i].Interfaces, pick())
 		}
 	}
 	var jobs []JobSnapshot
@@ -568,6 +675,12 @@ func randomLab(rng *rand.Rand, nJobs, nDevices int) ([]JobSnapshot, []DeviceSnap
 			}
 			if rng.IntN(10) == 0 {
 				j.RequestedDevice = fmt.Sprintf("dev-%03d", rng.IntN(nDevices))
+			}
+			if grp != "" && rng.IntN(3) == 0 {
+				for v := range 1 + rng.IntN(2) {
+					tags := pick()
+					j.VLANs = append(j.VLANs, VLAN{Name: fmt.Sprint("vlan", v), Tags: tags[:min(1, len(tags))]})
+				}
 			}
 			jobs = append(jobs, j)
 			id++

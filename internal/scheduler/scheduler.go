@@ -72,6 +72,10 @@ type JobSnapshot struct {
 	RequestedDevice string   // requested_device: pins the job to one device, "" for any
 	RequestedWorker string   // requested_worker: pins the job to one worker, "" for any
 	Tags            []string // every one must be on the device
+	// VLANs are the sub-job's lava-vland VLANs, in the job's order: a
+	// device takes the job only when its interfaces carry them all (see
+	// MatchVLANs). Nil for a job without the protocol.
+	VLANs []VLAN
 
 	// Submitter is the user who submitted the job, handed to Options.CanSubmit.
 	Submitter string
@@ -85,11 +89,15 @@ type JobSnapshot struct {
 
 // DeviceSnapshot is one device as the scheduler needs it.
 type DeviceSnapshot struct {
-	Name   string
-	Type   string
-	Tags   []string
-	State  State
-	Health Health
+	Name string
+	Type string
+	Tags []string
+	// Interfaces holds the tags of each interface of the device
+	// dictionary's parameters.interfaces, in its order; an interface
+	// without tags is a primary one, never put on a VLAN.
+	Interfaces [][]string
+	State      State
+	Health     Health
 
 	Worker string
 	// WorkerOnline is true when the worker is Online (pinged within the timeout) and Active
@@ -132,6 +140,47 @@ type Options struct {
 	CanSubmit func(submitter string, device *DeviceSnapshot) bool
 }
 
+// VLAN is one VLAN of a job's lava-vland protocol: its name in the job
+// and the tags the device interface that carries it must have.
+type VLAN struct {
+	Name string
+	Tags []string
+}
+
+// MatchVLANs says whether a device whose interfaces have the tags in
+// interfaces can carry vlans, by LAVA's rule (dbutils.py
+// match_vlan_interface, which schedule_jobs_for_device applies to every
+// job with lava-vland): each VLAN in turn takes the first interface, in
+// the dictionary's order, that has tags, has every tag the VLAN asks for
+// and that no earlier VLAN took. It is the dispatcher's rule too
+// (vland.MakePlan), so a device chosen here passes the job's own check.
+func MatchVLANs(vlans []VLAN, interfaces [][]string) bool {
+	used := make([]bool, len(interfaces))
+	for _, v := range vlans {
+		found := false
+		for i, tags := range interfaces {
+			if used[i] || len(tags) == 0 || !containsAll(tags, v.Tags) {
+				continue
+			}
+			used[i], found = true, true
+			break
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
 // Assignment gives a queued job a device.
 type Assignment struct {
 	JobID  int64
@@ -168,7 +217,8 @@ const defaultHealthFrequency = 24 // hours: settings.HEALTH_FREQUENCY_HOURS
 //     health checks only; Bad, Maintenance and Retired run nothing);
 //   - the job asks for the device's type;
 //   - the job's requested device and worker, when set, are this device and its worker;
-//   - every tag of the job is on the device (extra device tags do not matter).
+//   - every tag of the job is on the device (extra device tags do not matter);
+//   - the device's interfaces carry the job's lava-vland VLANs (MatchVLANs).
 //
 // The score ranks the devices a job may use, higher better: a device with fewer tags the job
 // did not ask for scores higher, so tagged devices stay free for jobs that need their tags.
@@ -185,10 +235,11 @@ func Match(job *JobSnapshot, device *DeviceSnapshot) (ok bool, score int) {
 	if job.RequestedWorker != "" && job.RequestedWorker != device.Worker {
 		return false, 0
 	}
-	for _, t := range job.Tags {
-		if !slices.Contains(device.Tags, t) {
-			return false, 0
-		}
+	if !containsAll(device.Tags, job.Tags) {
+		return false, 0
+	}
+	if job.VLANs != nil && !MatchVLANs(job.VLANs, device.Interfaces) {
+		return false, 0
 	}
 	return true, -extraTags(len(device.Tags), len(job.Tags))
 }

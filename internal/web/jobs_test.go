@@ -581,3 +581,28 @@ func TestJobDescriptionTab(t *testing.T) {
 		t.Errorf("the description shows problems of the server's host")
 	}
 }
+
+// TestJobConnection: a MultiNode dynamic connection (a secondary
+// connection role) has no device of its own: its page and the job lists
+// say "connection" where a device goes, as LAVA's job tables do.
+func TestJobConnection(t *testing.T) {
+	t.Parallel()
+	f := newJobFixture(t)
+	def, err := os.ReadFile("testdata/multinode.yaml")
+	must(t, err)
+	ids, err := f.st.Submit(context.Background(), []store.NewJob{
+		{Definition: "{}", Submitter: "alice", DeviceType: "qemu", Group: "g1", SubID: 0, Visibility: store.VisibilityPublic, MultinodeDefinition: string(def)},
+		{Definition: "{}", Submitter: "alice", Group: "g1", SubID: 1, Dynamic: true, HostSubID: 0, Visibility: store.VisibilityPublic, MultinodeDefinition: string(def)},
+	})
+	must(t, err)
+	guest := fmt.Sprintf("%d.1", ids[0])
+	resp, body := f.get(t, "", "/scheduler/job/"+guest)
+	wantStatus(t, resp, body, 200)
+	wantContains(t, guest, body, `<dd id="job-device">connection</dd>`)
+	resp, body = f.get(t, "", fmt.Sprintf("/scheduler/job/%d.0", ids[0]))
+	wantStatus(t, resp, body, 200)
+	wantContains(t, "host", body, `<dd id="job-device">…</dd>`)
+	resp, body = f.get(t, "", "/scheduler/alljobs")
+	wantStatus(t, resp, body, 200)
+	wantContains(t, "alljobs", body, `data-label="Device">connection</td>`, `data-label="Device">-</td>`)
+}

@@ -320,6 +320,7 @@ type jobRow struct {
 	Priority    int
 	DeviceType  string
 	Device      string
+	Connection  bool // a MultiNode dynamic connection: no device, "connection" (LAVA's tables)
 	Submitter   string
 	Submitted   timeCell
 	Ended       timeCell
@@ -363,7 +364,7 @@ func lavaDuration(d time.Duration) string {
 func newJobRow(j store.Job, counts map[int64]store.ResultCount, now time.Time) jobRow {
 	r := jobRow{
 		ID: j.ID, DisplayID: fmt.Sprint(lab.DisplayID(j)), Link: "/scheduler/job/" + strconv.FormatInt(j.ID, 10),
-		Description: j.Description, Priority: j.Priority, DeviceType: j.DeviceType, Device: j.Device,
+		Description: j.Description, Priority: j.Priority, DeviceType: j.DeviceType, Device: j.Device, Connection: j.Dynamic(),
 		Submitter: j.Submitter, Submitted: newTimeCell(j.Submitted), Ended: newTimeCell(j.Ended), ErrorClass: j.ErrorClass, ErrorMsg: j.ErrorMsg,
 	}
 	r.Label, r.LabelClass = stateLabel(j)
