@@ -161,6 +161,7 @@ func runGroup(ctx context.Context, o runOptions, g *dispatcher.Group, stdout, st
 		m.Config.ProcessGrace = o.killGrace
 		m.Config.CancelReason = o.cancelReason
 		m.Config.Vland = o.vland
+		m.Config.Dispatcher = o.dispatcherConfig
 		prefixes[m] = &prefixWriter{out: &out, prefix: "[" + m.Name() + "] "}
 		if o.human != nil {
 			m.Config.Human = prefixes[m]

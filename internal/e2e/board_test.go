@@ -315,3 +315,74 @@ func TestBoardFailures(t *testing.T) {
 		})
 	}
 }
+
+// A dispatcher killed outright (SIGKILL) mid-test cannot run finalize:
+// its janitor powers the board off with the dictionary's power_off
+// command and removes the job's TFTP folder.
+func TestBoardDispatcherKilled(t *testing.T) {
+	t.Parallel()
+	fix := boardFixtures(t)
+	b := newBoard(t)
+	job := boardJob(t, boardServer(t, fix), []string{"echo BOARD-KILL-MARK; sleep 300"})
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, basalt, "run", job, "--device", b.device, "--dispatcher-config", b.dispatcher,
+		"--output-dir", filepath.Join(dir, "out"), "--tmp-dir", filepath.Join(dir, "tmp"), "--job-id", "1515")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	var out bytes.Buffer
+	sc := bufio.NewScanner(pr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	killed := false
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if !killed && strings.Contains(sc.Text(), "BOARD-KILL-MARK") && !strings.Contains(sc.Text(), "echo BOARD-KILL-MARK") {
+			// The board runs and the TFTP folder is there.
+			if !bytes.Contains(mustRead(t, filepath.Join(b.state, "board.pid")), []byte(" ")) {
+				t.Error("no board running at the mark")
+			}
+			cmd.Process.Kill()
+			killed = true
+		}
+	}
+	cmd.Wait()
+	if !killed {
+		t.Fatalf("the job never reached the mark:\n%s", lastLines(out.String(), 60))
+	}
+	if left := proctest.Linger(b.tftp, 30*time.Second); len(left) > 0 {
+		proctest.Kill(left)
+		t.Fatalf("the board's QEMU is left running after the dispatcher was killed: %v", left)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		entries, _ := os.ReadDir(b.tftp)
+		if len(entries) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the TFTP folder is left: %v", entries)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if left := proctest.Linger("telnet\x00127.0.0.1\x00"+b.port+"\x00", 10*time.Second); len(left) > 0 {
+		proctest.Kill(left)
+		t.Errorf("telnet left running: %v", left)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Error(err)
+	}
+	return b
+}

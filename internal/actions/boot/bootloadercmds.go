@@ -181,8 +181,10 @@ var _ pipeline.Action = (*BootloaderInterrupt)(nil)
 // NewBootloaderInterrupt returns bootloader-interrupt for method (empty:
 // from the block).
 func NewBootloaderInterrupt(method string) *BootloaderInterrupt {
-	return &BootloaderInterrupt{leaf: leaf{pipeline.NewBase("BootloaderInterruptAction", "bootloader-interrupt",
+	a := &BootloaderInterrupt{leaf: leaf{pipeline.NewBase("BootloaderInterruptAction", "bootloader-interrupt",
 		"interrupt bootloader", "interrupt bootloader to get an interactive shell")}, Method: method}
+	a.TimeoutClass = pipeline.ClassInfrastructure
+	return a
 }
 
 // method resolves the boot method as LAVA does: a deploy or boot by
@@ -256,6 +258,7 @@ func NewBootloaderCommands(method string, expectFinal bool) *BootloaderCommands 
 	a := &BootloaderCommands{leaf: leaf{pipeline.NewBase("BootloaderCommandsAction", "bootloader-commands",
 		"send commands to bootloader", "interactive bootloader")}, Method: method, ExpectFinal: expectFinal}
 	a.DefaultTimeout = bootloaderCommandTimeout
+	a.TimeoutClass = pipeline.ClassInfrastructure
 	return a
 }
 
@@ -302,6 +305,7 @@ func NewBootloaderCommandsAltBank() *BootloaderCommandsAltBank {
 	a := &BootloaderCommandsAltBank{leaf{pipeline.NewBase("BootloaderCommandsActionAltBank", "bootloader-commands-altbank",
 		"send commands to bootloader altbank", "interactive bootloader altbank")}}
 	a.DefaultTimeout = bootloaderCommandTimeout
+	a.TimeoutClass = pipeline.ClassInfrastructure
 	return a
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/basalt-lava/basalt/internal/actions/boot"
+	"github.com/basalt-lava/basalt/internal/janitor"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -24,13 +25,17 @@ var tftpKeys = []string{"ramdisk", "kernel", "dtb", "nfsrootfs", "modules", "pre
 // kernel, dtb, ramdisk, NFS root, modules, preseed and TEE into the TFTP
 // directory for a bootloader to fetch, with the overlay put into the
 // ramdisk or the NFS root.
-type TftpAction struct{ pipeline.Base }
+type TftpAction struct {
+	pipeline.Base
+	// undo is the janitor's removal of the job's TFTP folder.
+	undo *janitor.Entry
+}
 
 var _ pipeline.Action = (*TftpAction)(nil)
 
 // NewTftpAction returns tftp-deploy.
 func NewTftpAction() *TftpAction {
-	return &TftpAction{pipeline.NewBase("TftpAction", "tftp-deploy",
+	return &TftpAction{Base: pipeline.NewBase("TftpAction", "tftp-deploy",
 		"download files and deploy using tftp", "tftp deployment")}
 }
 

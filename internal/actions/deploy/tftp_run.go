@@ -11,6 +11,7 @@ import (
 
 	"github.com/basalt-lava/basalt/internal/actions/boot"
 	"github.com/basalt-lava/basalt/internal/download"
+	"github.com/basalt-lava/basalt/internal/janitor"
 	"github.com/basalt-lava/basalt/internal/overlay"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/process"
@@ -91,6 +92,9 @@ func (a *TftpAction) Run(ctx context.Context, conn pipeline.Connection) (pipelin
 	}
 	// A TFTP server running as another user (tftpd-hpa's tftp) reads it.
 	os.Chmod(dir, 0o755)
+	// Removed by Cleanup; should Basalt be killed before, by the janitor
+	// (the folder's name is Basalt's own, made just above).
+	a.undo = janitor.Add("TFTP folder "+dir, "rm", "-rf", "--", dir)
 	suffix := filepath.Base(dir)
 	a.SetData(pipeline.DataTFTPDir, dir)
 	a.SetData(pipeline.DataTFTPSuffix, suffix)
@@ -159,6 +163,8 @@ func (a *TftpAction) Cleanup(ctx context.Context) error {
 	a.Log().Debugf("removing the TFTP folder %s", dir)
 	if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
 		err = pipeline.InfrastructureError("unable to remove the TFTP folder %s: %v", dir, rerr)
+	} else {
+		a.undo.Done()
 	}
 	a.SetData(pipeline.DataTFTPDir, "")
 	return err

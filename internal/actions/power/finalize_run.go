@@ -166,6 +166,8 @@ func (a *PowerOff) Run(ctx context.Context, conn pipeline.Connection) (pipeline.
 			return conn, pipeline.InfrastructureError("Unable to power-off: '%s' failed: %v", c, err)
 		}
 	}
+	// Powered off: the janitor's copy is no longer needed.
+	disarmPowerOff(&a.Base)
 	a.SetResult("status", "success")
 	return conn, nil
 }

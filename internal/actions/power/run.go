@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/basalt-lava/basalt/internal/connection"
+	"github.com/basalt-lava/basalt/internal/janitor"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/process"
 	"github.com/basalt-lava/basalt/internal/shlex"
@@ -44,6 +45,45 @@ import (
 // session ends and the waiting action fails with an InfrastructureError.
 const serialReconnectWindow = 30 * time.Second
 
+// dataPowerOffNet holds the janitor entries that power the device off
+// should Basalt die before finalize does ([]*janitor.Entry, namespace
+// common).
+const dataPowerOffNet pipeline.DataKey = "power/janitor-entries"
+
+// armPowerOff lists the device's power_off commands with the janitor
+// once the device has been powered: a Basalt killed outright (SIGKILL)
+// still powers its board off, as finalize would. The commands are the
+// device dictionary's, the lab admin's, never the job's. Finalize's
+// power-off withdraws them (disarmPowerOff).
+func armPowerOff(b *pipeline.Base) {
+	rt := &b.Job.Runtime
+	if rt.Data("common", dataPowerOffNet) != nil {
+		return
+	}
+	cmds, _ := deviceCommand(b.Device(), "power_off")
+	var entries []*janitor.Entry
+	// The helper runs the newest first: listed last to first, they run in
+	// the dictionary's order.
+	for i := len(cmds) - 1; i >= 0; i-- {
+		argv, err := shlex.Split(cmds[i])
+		if err != nil || len(argv) == 0 {
+			continue
+		}
+		entries = append(entries, janitor.Add("power-off of the device", argv...))
+	}
+	rt.SetData("common", dataPowerOffNet, entries)
+}
+
+// disarmPowerOff withdraws what armPowerOff listed.
+func disarmPowerOff(b *pipeline.Base) {
+	rt := &b.Job.Runtime
+	entries, _ := rt.Data("common", dataPowerOffNet).([]*janitor.Entry)
+	for _, e := range entries {
+		e.Done()
+	}
+	rt.SetData("common", dataPowerOffNet, nil)
+}
+
 // CannotRun is empty: PowerOn runs.
 func (*PowerOn) CannotRun() string { return "" }
 
@@ -58,6 +98,11 @@ func (a *PowerOn) Run(ctx context.Context, conn pipeline.Connection) (pipeline.C
 	pre, _ := deviceCommand(a.Device(), "pre_power_command")
 	if len(pre) > 0 {
 		a.Log().Infof("Running pre power command")
+	}
+	if len(cmds) > 0 {
+		// Listed before the command runs: a board half powered on is
+		// still powered off.
+		armPowerOff(&a.Base)
 	}
 	for _, c := range append(pre, cmds...) {
 		if err := runHostCommand(ctx, &a.Base, c); err != nil {
@@ -113,6 +158,7 @@ func (a *PDUReboot) Run(ctx context.Context, conn pipeline.Connection) (pipeline
 	if len(cmds) == 0 {
 		return conn, pipeline.InfrastructureError("Hard reset required but not defined.")
 	}
+	armPowerOff(&a.Base)
 	for _, c := range cmds {
 		if err := runHostCommand(ctx, &a.Base, c); err != nil {
 			return conn, commandFailed(ctx, "Unable to reboot: '%s' failed: %v", c, err)
