@@ -23,19 +23,21 @@ build:
 # internal/lxce2e, run busybox-template containers as root; wget and
 # qemu-user-static: LXC's download template fetches with wget, and the
 # foreign-architecture tests run arm64 containers through qemu-user;
-# telnet: the serial connection commands of boards, internal/connection
-# and the board tests).
+# telnet: the serial connection commands of boards, internal/connection and
+# the board tests; nfs-ganesha: the jobs' NFS roots, internal/nfsserver).
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	if ! command -v git >/dev/null || ! command -v qemu-system-x86_64 >/dev/null || ! PATH=$$PATH:/usr/sbin:/sbin command -v mkfs.ext2 >/dev/null \
 		|| ! command -v xz >/dev/null || ! command -v bzip2 >/dev/null || ! command -v zstd >/dev/null || ! command -v curl >/dev/null \
 		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v lavacli >/dev/null || ! command -v chromium >/dev/null \
 		|| ! PATH=$$PATH:/usr/sbin:/sbin command -v dockerd >/dev/null || ! command -v busybox >/dev/null || ! test -x /usr/sbin/sshd \
-		|| ! command -v lxc-create >/dev/null || ! command -v wget >/dev/null || ! command -v telnet >/dev/null || ! test -e /usr/lib/binfmt.d/qemu-aarch64.conf \
+		|| ! command -v lxc-create >/dev/null || ! command -v wget >/dev/null || ! test -e /usr/lib/binfmt.d/qemu-aarch64.conf \
+		|| ! command -v telnet >/dev/null || ! command -v ganesha.nfsd >/dev/null || ! test -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so \
 		|| ! /usr/bin/python3 -c 'import requests, yaml' 2>/dev/null; then \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 			git ca-certificates curl make e2fsprogs qemu-system-x86 xz-utils bzip2 zstd postgresql lavacli chromium fonts-dejavu-core \
-			python3-requests python3-yaml docker.io busybox-static openssh-server openssh-client lxc wget qemu-user-static telnet >/dev/null; \
+			python3-requests python3-yaml docker.io busybox-static openssh-server openssh-client lxc wget qemu-user-static telnet \
+			nfs-ganesha nfs-ganesha-vfs >/dev/null; \
 	fi
 	@# iproute2: the VLANd tests (internal/vland, internal/e2e) make namespaces, veth pairs and bridges.
 	@PATH=$$PATH:/usr/sbin:/sbin command -v ip >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -105,6 +107,15 @@ fixtures:
 	fixtures/build.sh $(FIXTURES)
 	fixtures/build-x86-firmware.sh $(FIXTURES)/boards
 
+# lxc-images builds the image server tree the foreign-architecture LXC
+# tests serve to LXC's download template (internal/lxce2e): Debian's arm64
+# busybox-static as a pre-built root file system, in $(LXC_IMAGES)
+# (fixtures/build-lxc-images.sh; the .deb comes through a private apt
+# configuration, the system's is not touched). Built once, then cached.
+LXC_IMAGES := build/fixtures/lxc-images
+lxc-images:
+	fixtures/build-lxc-images.sh $(LXC_IMAGES)
+
 # fixtures-arm64 builds the arm64 board the U-Boot example and tests boot
 # over TFTP (fixtures/build-arm64.sh): Debian's arm64 kernel and
 # busybox-static, fetched through a private apt configuration (the
@@ -125,15 +136,6 @@ fixtures-arm64:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	fixtures/build-arm64.sh $(FIXTURES_ARM64)
-
-# lxc-images builds the image server tree the foreign-architecture LXC
-# tests serve to LXC's download template (internal/lxce2e): Debian's arm64
-# busybox-static as a pre-built root file system, in $(LXC_IMAGES)
-# (fixtures/build-lxc-images.sh; the .deb comes through a private apt
-# configuration, the system's is not touched). Built once, then cached.
-LXC_IMAGES := build/fixtures/lxc-images
-lxc-images:
-	fixtures/build-lxc-images.sh $(LXC_IMAGES)
 
 # fixtures-check boots the fixtures under QEMU (TCG) and checks the login,
 # the prompt and the overlay drive mount a LAVA job relies on.

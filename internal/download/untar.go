@@ -34,8 +34,24 @@ func UntarFile(file, dir string, log *joblog.Logger) error {
 	return untar(file, dir, log, DefaultLimits(), file)
 }
 
+// UntarRootfs unpacks a root file system's tar archive (an NFS root)
+// into dir as UntarFile does, within lim, with one difference: symbolic
+// links keep any target, absolute or climbing out ("/bin/busybox",
+// "../../usr/lib"), since a root file system is full of them and only the
+// device that mounts it resolves them. Basalt never follows them: no
+// entry is created below a link, and every write goes through an
+// os.Root on dir, which refuses links that leave it.
+func UntarRootfs(file, dir string, log *joblog.Logger, lim Limits) error {
+	return untarWith(file, dir, log, lim.Or(DefaultLimits()), file, true)
+}
+
 // untar is UntarFile within lim; image names the archive in errors.
 func untar(file, dir string, log *joblog.Logger, lim Limits, image string) error {
+	return untarWith(file, dir, log, lim, image, false)
+}
+
+// untarWith is untar; rootfs keeps every link target (UntarRootfs).
+func untarWith(file, dir string, log *joblog.Logger, lim Limits, image string, rootfs bool) error {
 	if log == nil {
 		log = joblog.Discard()
 	}
@@ -58,7 +74,7 @@ func untar(file, dir string, log *joblog.Logger, lim Limits, image string) error
 		return pipeline.JobError("unable to unpack %s: %v", file, err)
 	}
 	defer closeFn()
-	x := &extractor{root: root, file: file, log: log, realDirs: map[string]bool{".": true}, buf: make([]byte, bufSize), lim: lim, image: image}
+	x := &extractor{root: root, file: file, log: log, realDirs: map[string]bool{".": true}, buf: make([]byte, bufSize), lim: lim, image: image, anyLink: rootfs}
 	return x.extract(tar.NewReader(r))
 }
 
@@ -108,6 +124,8 @@ type extractor struct {
 	lim   Limits
 	image string
 	bytes int64
+	// anyLink keeps link targets as they are (UntarRootfs).
+	anyLink bool
 }
 
 func (x *extractor) extract(tr *tar.Reader) error {
@@ -201,6 +219,13 @@ func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header, name string) error {
 			return err
 		}
 		target := hdr.Linkname
+		if x.anyLink && target != "" && !strings.ContainsRune(target, 0) {
+			x.remove(name)
+			if err := x.root.Symlink(target, name); err != nil {
+				return x.fsError(name, err)
+			}
+			return nil
+		}
 		if target == "" || strings.ContainsRune(target, 0) || path.IsAbs(target) {
 			return pipeline.JobError("attempted path traversal in tar file %s: link %q points to %q", x.file, name, target)
 		}

@@ -156,3 +156,87 @@ func TestUntarCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// TestUntarRootfs checks what an NFS root's archive may hold and what it
+// still may not: links keep their targets (absolute, climbing), yet
+// nothing is written outside the folder, nor through a link, and device
+// nodes are not made.
+func TestUntarRootfs(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	outside := filepath.Join(base, "outside")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	good := []entry{
+		dir("./"), dir("bin/"), file("bin/busybox", "elf"), symlink("bin/sh", "/bin/busybox"),
+		symlink("lib", "usr/lib"), symlink("up", "../../../.."), symlink("escape", outside),
+		{name: "dev/console", kind: tar.TypeChar}, {name: "dev/sda", kind: tar.TypeBlock},
+	}
+	src := filepath.Join(base, "root.tar")
+	if err := os.WriteFile(src, tarball(t, good...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	into := filepath.Join(base, "nfsroot")
+	if err := download.UntarRootfs(src, into, nil, download.Limits{}); err != nil {
+		t.Fatalf("UntarRootfs: %v", err)
+	}
+	for name, want := range map[string]string{"bin/sh": "/bin/busybox", "lib": "usr/lib", "up": "../../../..", "escape": outside} {
+		if got, err := os.Readlink(filepath.Join(into, name)); err != nil || got != want {
+			t.Errorf("link %s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	for _, dev := range []string{"dev/console", "dev/sda"} {
+		if _, err := os.Lstat(filepath.Join(into, dev)); !os.IsNotExist(err) {
+			t.Errorf("device node %s was made: %v", dev, err)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		entries []entry
+		msg     string
+	}{
+		{"write through an absolute link", []entry{symlink("escape", outside), file("escape/evil", "x")}, `below the link "escape"`},
+		{"write through a climbing link", []entry{symlink("up", ".."), file("up/evil", "x")}, `below the link "up"`},
+		{"dot-dot", []entry{file("../evil", "x")}, "path traversal"},
+		{"absolute name", []entry{file(filepath.Join(outside, "evil"), "x")}, "absolute name"},
+		{"hard link outside", []entry{hardlink("h", "../outside/evil")}, "path traversal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := filepath.Join(t.TempDir(), "bad.tar")
+			if err := os.WriteFile(src, tarball(t, tc.entries...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := download.UntarRootfs(src, filepath.Join(t.TempDir(), "root"), nil, download.Limits{})
+			if err == nil || pipeline.ClassOf(err) != pipeline.ClassJob || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("err = %v (%s), want a Job error saying %s", err, pipeline.ClassOf(err), tc.msg)
+			}
+			if _, err := os.Lstat(filepath.Join(outside, "evil")); !os.IsNotExist(err) {
+				t.Errorf("%s/evil written", outside)
+			}
+		})
+	}
+	// A hard link to a link that points out of the folder links the link,
+	// never the host file it names (which the device could then write).
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hl := filepath.Join(base, "hl.tar")
+	if err := os.WriteFile(hl, tarball(t, symlink("s", victim), hardlink("h", "s")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := download.UntarRootfs(hl, filepath.Join(base, "hlroot"), nil, download.Limits{}); err != nil {
+		t.Fatalf("hard link to a link: %v", err)
+	}
+	st, err := os.Lstat(filepath.Join(base, "hlroot", "h"))
+	vs, _ := os.Stat(victim)
+	if err != nil || st.Mode()&os.ModeSymlink == 0 || os.SameFile(st, vs) {
+		t.Errorf("h = %v, %v: want a link, not the host file %s", st, err, victim)
+	}
+	// The limits hold: two entries against a limit of one.
+	err = download.UntarRootfs(src, filepath.Join(base, "limited"), nil, download.Limits{MaxEntries: 1})
+	if err == nil || !strings.Contains(err.Error(), "entries") {
+		t.Errorf("MaxEntries 1: err = %v, want the limit named", err)
+	}
+}

@@ -62,6 +62,12 @@ const (
 	// DataNFSRoot is the extracted NFS root filesystem (string, a host
 	// folder), read by the qemu-nfs boot.
 	DataNFSRoot DataKey = "extract-rootfs/nfsroot"
+	// DataNFSServerIP is the address the device reaches the job's NFS
+	// server at (string), and DataNFSClientOptions the mount options
+	// that reach it without rpcbind ("vers=3,port=…,mountport=…"), both
+	// set once the server exports DataNFSRoot; NFSRootArg joins them.
+	DataNFSServerIP      DataKey = "nfs-server/ip"
+	DataNFSClientOptions DataKey = "nfs-server/client-options"
 	// DataKernelType is the deploy's kernel type (zimage, uimage…), as
 	// the job wrote it, recorded by the kernel's download.
 	DataKernelType DataKey = "download-action/type/kernel"
@@ -131,3 +137,19 @@ const (
 	// (string), read by the docker boot (LAVA's deploy-docker/image/name).
 	DataDockerImage DataKey = "deploy-docker/image/name"
 )
+
+// NFSRootArg is what {NFSROOTFS} stands for in a kernel command line
+// (nfsroot={NFS_SERVER_IP}:{NFSROOTFS},tcp,hard): the exported folder,
+// followed by the options that reach the job's own NFS server (its
+// ports), which the template's options after it may override. Empty
+// when no NFS root was deployed in b's namespace.
+func NFSRootArg(b *Base) string {
+	root := b.DataString(DataNFSRoot)
+	if root == "" {
+		return ""
+	}
+	if opts := b.DataString(DataNFSClientOptions); opts != "" {
+		return root + "," + opts
+	}
+	return root
+}

@@ -108,8 +108,13 @@ func (a *BootloaderCommandOverlay) Run(ctx context.Context, conn pipeline.Connec
 		a.SetResult("ramdisk_addr", ramdiskAddr)
 		a.SetResult("tee_addr", teeAddr)
 	}
-	if nfs := a.DataString(pipeline.DataNFSRoot); nfs != "" && a.DataString(pipeline.DataDownload("nfsrootfs", pipeline.DownloadFile)) != "" {
-		subs = append(subs, sub{"{NFSROOTFS}", nfs}, sub{"{NFS_SERVER_IP}", ip})
+	if nfs := pipeline.NFSRootArg(&a.Base); nfs != "" && a.DataString(pipeline.DataDownload("nfsrootfs", pipeline.DownloadFile)) != "" {
+		// The job's NFS server says its address and ports (nfs_run.go).
+		nfsIP := a.DataString(pipeline.DataNFSServerIP)
+		if nfsIP == "" {
+			nfsIP = ip
+		}
+		subs = append(subs, sub{"{NFSROOTFS}", nfs}, sub{"{NFS_SERVER_IP}", nfsIP})
 	} else if addr := a.DataString(dataPersistentNFSRoot); addr != "" {
 		subs = append(subs, sub{"{NFSROOTFS}", addr}, sub{"{NFS_SERVER_IP}", a.DataString(dataPersistentNFSServer)})
 	}

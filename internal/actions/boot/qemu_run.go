@@ -37,7 +37,6 @@ const (
 	dataGuestFormat = pipeline.DataGuestFormat
 	dataGuestUUID   = pipeline.DataGuestUUID
 	dataResultsDir  = pipeline.DataResultsDir
-	dataNFSRoot     = pipeline.DataNFSRoot
 	dataLineSep     = pipeline.DataEnvLineSep
 )
 
@@ -250,12 +249,17 @@ func (a *CallQemu) substitutions() (substitutions, error) {
 		subs.args = append(subs.args, imageArg{label, arg})
 	}
 	if a.Params.String("method") == "qemu-nfs" {
-		ip, err := dispatcherIP()
-		if err != nil {
-			return subs, err
+		// The deploy's NFS server says where it listens; the root is
+		// followed by the options that reach it (its ports).
+		ip := a.DataString(pipeline.DataNFSServerIP)
+		if ip == "" {
+			var err error
+			if ip, err = dispatcherIP(); err != nil {
+				return subs, err
+			}
 		}
 		subs.values["NFS_SERVER_IP"] = ip
-		subs.values["NFSROOTFS"] = a.DataString(dataNFSRoot)
+		subs.values["NFSROOTFS"] = pipeline.NFSRootArg(&a.Base)
 	}
 	return subs, nil
 }

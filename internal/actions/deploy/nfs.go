@@ -1,6 +1,10 @@
 package deploy
 
 import (
+	"path"
+	"strings"
+
+	"github.com/basalt-lava/basalt/internal/nfsserver"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 	"github.com/basalt-lava/basalt/internal/value"
 )
@@ -87,6 +91,9 @@ func (a *ExtractNfsRootfs) Validate() {
 		if len(prefix) == 0 || prefix[len(prefix)-1] != '/' {
 			a.Errorf("prefix must be a directory and end with /")
 		}
+		if c := path.Clean(prefix); c == ".." || strings.HasPrefix(c, "../") {
+			a.Errorf("prefix must be a folder inside the nfsrootfs, not %q", prefix)
+		}
 	}
-	warnMissingTool(&a.Base, "exportfs")
+	warnMissingTool(&a.Base, nfsserver.Program)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/basalt-lava/basalt/internal/actions/boot"
+	"github.com/basalt-lava/basalt/internal/download"
 	"github.com/basalt-lava/basalt/internal/janitor"
 	"github.com/basalt-lava/basalt/internal/overlay"
 	"github.com/basalt-lava/basalt/internal/pipeline"
@@ -288,19 +289,9 @@ func (a *ApplyOverlayTftp) Run(ctx context.Context, conn pipeline.Connection) (p
 	}
 	add := overlay.Addition{Name: "lava", Dir: tree, Path: results}
 	switch {
-	case a.Params.Has("nfsrootfs"):
-		if nfs := a.Params.Map("nfsrootfs"); nfs.Has("install_overlay") && !pipeline.Truthy(nfs.Value("install_overlay")) {
-			a.Log().Infof("[%s] Skipping applying overlay to NFS", a.Namespace())
-			return conn, nil
-		}
-		root := a.DataString(pipeline.DataNFSRoot)
-		if root == "" {
-			return conn, pipeline.Bug("%s: the NFS root was not extracted", a.Name)
-		}
-		a.Log().Infof("[%s] Applying overlay %s to directory %s", a.Namespace(), tree, root)
-		if err := copyTree(tree, filepath.Join(root, results)); err != nil {
-			return conn, pipeline.InfrastructureError("applying the overlay to the NFS root: %v", err)
-		}
+	case nfsImage(a.Params) != nil:
+		// nfs_run.go: through an os.Root, the root being the job's.
+		return conn, a.applyToNFS(ctx)
 	case a.Params.Has("ramdisk"):
 		if rd := a.Params.Map("ramdisk"); rd.Has("install_overlay") && !pipeline.Truthy(rd.Value("install_overlay")) {
 			a.Log().Infof("[%s] Skipping applying overlay to ramdisk", a.Namespace())
@@ -331,34 +322,6 @@ func orPlain(c string) string {
 		return "plain"
 	}
 	return c
-}
-
-// copyTree copies the folder src to dst (files, folders, symlinks).
-func copyTree(src, dst string) error {
-	return filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		switch {
-		case info.IsDir():
-			return os.MkdirAll(target, info.Mode().Perm()|0o700)
-		case info.Mode()&os.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			os.Remove(target)
-			return os.Symlink(l, target)
-		case info.Mode().IsRegular():
-			if err := copyFrom(p, target, 0); err != nil {
-				return err
-			}
-			return os.Chmod(target, info.Mode().Perm())
-		}
-		return nil
-	})
 }
 
 // CannotRun is empty: CompressRamdisk runs.
@@ -475,14 +438,12 @@ func (a *ExtractModules) Run(ctx context.Context, conn pipeline.Connection) (pip
 				return conn, pipeline.Bug("%s: the NFS root was not extracted", a.Name)
 			}
 			a.Log().Infof("extracting modules file %s to %s", modules, root)
-			f, err := os.Open(modules)
-			if err != nil {
-				return conn, pipeline.InfrastructureError("opening the modules: %v", err)
-			}
-			err = overlay.ExtractTar(f, root)
-			f.Close()
-			if err != nil {
-				return conn, pipeline.InfrastructureError("extracting the modules into the NFS root: %v", err)
+			// The job's archive into the job's root, as the root itself
+			// (nfs_run.go): its links keep their targets (a modules tree
+			// has absolute build and source links), within the job's
+			// limits, a bad archive being the job's error.
+			if err := download.UntarRootfs(modules, root, a.Log(), download.LimitsFrom(ctx)); err != nil {
+				return conn, err
 			}
 		}
 	}
