@@ -211,6 +211,16 @@ func TestX86Boards(t *testing.T) {
 			t.Error("the log does not show iPXE")
 		}
 	})
+	t.Run("ipxe-bootscript", func(t *testing.T) {
+		// use_bootscript: the commands go into an iPXE script in the
+		// job's TFTP folder, chained from the iPXE prompt.
+		l := newX86Lab(t, "ipxe")
+		o := l.run(t, exampleJob(t, "ipxe", url, "    method: ipxe\n", "    method: ipxe\n    use_bootscript: true\n"))
+		wantBoardSmoke(t, o)
+		if !o.logHas("", "chain tftp://10.0.2.2/") {
+			t.Error("the log does not show the script chained")
+		}
+	})
 }
 
 // TestX86BoardFailures: a bootloader that never offers the interrupt

@@ -33,14 +33,9 @@ func dispatcherAddress(j *pipeline.Job) (string, error) {
 	return dispatcherIP()
 }
 
-// CannotRun refuses iPXE's boot script (use_bootscript: the commands
-// written to a script in the TFTP folder and chained), not written yet.
-func (a *BootloaderCommandOverlay) CannotRun() string {
-	if pipeline.Truthy(a.Params.Value("use_bootscript")) {
-		return "an iPXE boot script (use_bootscript) not written yet"
-	}
-	return ""
-}
+// CannotRun is empty: BootloaderCommandOverlay runs, iPXE's boot script
+// (use_bootscript, ipxe_bootscript.go) included.
+func (a *BootloaderCommandOverlay) CannotRun() string { return "" }
 
 // Run substitutes the job's files and the device's addresses into the
 // commands, as LAVA's bootloader-overlay does, and records them for
@@ -123,6 +118,9 @@ func (a *BootloaderCommandOverlay) Run(ctx context.Context, conn pipeline.Connec
 		subs = append(subs, sub{"{EXTRA_FILES_DIR}", suffix + "/extra_files"})
 	}
 	out := substituteCommands(commands, subs)
+	if pipeline.Truthy(a.Params.Value("use_bootscript")) {
+		return a.bootScript(conn, method, ip, file("kernel"), out)
+	}
 	a.SetData(pipeline.DataBootloaderCommands(method), out)
 	a.Log().Debugf("substitutions:")
 	for _, s := range subs {
