@@ -46,6 +46,9 @@ func TestCommands(t *testing.T) {
 		{"run-lxc-image-server-http", []string{"run", "testdata/jobs/valid.yaml", "--device", "testdata/devices/qemu-tcg.yaml", "--lxc-image-server", "http://images.example.org"}},
 		{"run-lxc-image-ca-missing", []string{"run", "testdata/jobs/valid.yaml", "--device", "testdata/devices/qemu-tcg.yaml", "--lxc-image-server", "127.0.0.1:8443", "--lxc-image-ca", "testdata/absent.pem"}},
 		{"worker-lxc-image-server-bad", []string{"worker", "--lxc-image-server", "host;reboot"}},
+		// A MultiNode submission is checked as `multinode split` checks it.
+		{"validate-multinode-roles", []string{"validate", "--quiet", "testdata/multinode/errors.yaml"}},
+		{"validate-multinode-valid", []string{"validate", "--quiet", "testdata/multinode/group.yaml"}},
 		{"unknown-command", []string{"frobnicate"}},
 	}
 	for _, tt := range tests {

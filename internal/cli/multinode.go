@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"unicode"
@@ -132,13 +133,20 @@ func mergeProblems(diags []job.Diagnostic, file string, root *value.Node, proble
 	for _, d := range job.Errors(diags) {
 		paths[d.Path], places[d.Pos] = true, true
 	}
+	added := map[value.Pos]bool{}
 	for _, p := range problems {
 		pos := multinode.Locate(root, p.Path)
 		if paths[p.PathString()] || places[pos] {
 			continue
 		}
+		added[pos] = true
 		diags = append(diags, job.Diagnostic{File: file, Pos: pos, Path: p.PathString(), Msg: p.Msg, Severity: job.Error})
 	}
+	// A strict-schema warning the split makes an error (a server splits
+	// every MultiNode submission) is said once, as the error.
+	diags = slices.DeleteFunc(diags, func(d job.Diagnostic) bool {
+		return d.StrictOnly && d.Severity != job.Error && added[d.Pos]
+	})
 	sort.SliceStable(diags, func(a, b int) bool {
 		pa, pb := diags[a].Pos, diags[b].Pos
 		if pa.Line != pb.Line {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/basalt-lava/basalt/internal/job"
 	"github.com/basalt-lava/basalt/internal/joblog"
 	"github.com/basalt-lava/basalt/internal/limits"
+	"github.com/basalt-lava/basalt/internal/multinode"
 	"github.com/basalt-lava/basalt/internal/pipeline"
 )
 
@@ -60,6 +62,18 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "basalt: %v\n", err)
 		return exitFailed
+	}
+	// A MultiNode submission without a device: the role checks that
+	// `multinode split`, `basalt run` and the server make (roles, counts,
+	// host roles, VLANs ...) are part of what makes it valid.
+	if *devicePath == "" && p.Job != nil && multinode.IsSubmission(p.Job.Data) {
+		var perr *multinode.Error
+		if _, err := multinode.Split(p.Job.Data, multinode.Options{TargetGroup: "validate"}); errors.As(err, &perr) {
+			p.Diagnostics = mergeProblems(p.Diagnostics, pos[0], p.Job.Doc.Root, perr.Problems)
+		} else if err != nil {
+			fmt.Fprintf(stderr, "basalt: %v\n", err)
+			return exitFailed
+		}
 	}
 	// The diagnostics quote the job: masked as `basalt run` masks its log.
 	masker := &joblog.Masker{}
