@@ -1,5 +1,5 @@
 #!/bin/sh
-# examples/x86-boards/run.sh [grub|uefi|ipxe|all]: run the emulated x86_64
+# examples/x86-boards/run.sh [grub|grub-efi|uefi|ipxe|all]: run the emulated x86_64
 # board jobs (all by default) with basalt run, the way `make
 # example-x86-boards` does. The dictionaries and dispatcher.yaml name
 # /tmp/basalt-x86-boards: its tftp folder is the TFTP root QEMU serves
@@ -16,7 +16,7 @@ basalt=${BASALT:-build/basalt}
 fixtures=${FIXTURES:-build/fixtures/x86_64}
 out=${OUTPUT_DIR:-build/example-x86-boards}
 boards=${1:-all}
-[ "$boards" = all ] && boards="grub uefi ipxe"
+[ "$boards" = all ] && boards="grub grub-efi uefi ipxe"
 for f in "$basalt" "$fixtures/vmlinuz" "$fixtures/rootfs.cpio.gz" "$fixtures/boards/grubx64.efi"; do
 	[ -f "$f" ] || { echo "example: $f missing (make build fixtures)" >&2; exit 2; }
 done
@@ -40,7 +40,7 @@ done
 
 status=0
 for b in $boards; do
-	[ -f "examples/x86-boards/job-$b.yaml" ] || { echo "example: no board $b (grub, uefi, ipxe)" >&2; exit 2; }
+	[ -f "examples/x86-boards/job-$b.yaml" ] || { echo "example: no board $b (grub, grub-efi, uefi, ipxe)" >&2; exit 2; }
 	echo "example: the $b board"
 	"$basalt" run "examples/x86-boards/job-$b.yaml" --device "examples/x86-boards/$b.jinja2" \
 		--dispatcher-config examples/x86-boards/dispatcher.yaml --output-dir "$out/$b" || status=$?

@@ -157,8 +157,8 @@ func wantBoardSmoke(t *testing.T, o *outcome) {
 	}
 }
 
-// TestX86Boards runs the three example jobs: GRUB fetched by PXE, the
-// UEFI shell, iPXE.
+// TestX86Boards runs the example jobs: GRUB fetched by PXE, GRUB EFI
+// through OVMF's boot manager menu, the UEFI shell, iPXE.
 func TestX86Boards(t *testing.T) {
 	needX86Firmware(t)
 	url := server(t, nil)
@@ -190,6 +190,24 @@ func TestX86Boards(t *testing.T) {
 			t.Fatalf("job did not complete: exit %d, %v", o.code, o.job)
 		}
 		for _, c := range []string{"installer-wait", "power-off"} {
+			if r := o.result("lava", c); r == nil || r.String("result") != "pass" {
+				t.Errorf("%s: %v", c, r)
+			}
+		}
+	})
+	t.Run("grub-efi", func(t *testing.T) {
+		// GRUB through the firmware's boot manager: the board stops at
+		// its UEFI shell, the device's uefi-menu sequence walks OVMF's
+		// front page and Boot Manager to the PXE entry, which loads GRUB.
+		l := newX86Lab(t, "grub-efi")
+		o := l.run(t, exampleJob(t, "grub-efi", url))
+		wantBoardSmoke(t, o)
+		for _, want := range []string{"Boot Manager Menu", "GNU GRUB"} {
+			if !o.logHas("", want) {
+				t.Errorf("the log does not show %q", want)
+			}
+		}
+		for _, c := range []string{"uefi-menu-interrupt", "grub-efi-menu-selector"} {
 			if r := o.result("lava", c); r == nil || r.String("result") != "pass" {
 				t.Errorf("%s: %v", c, r)
 			}

@@ -16,10 +16,9 @@ import (
 // redraws every typed character with cursor moves, which would otherwise
 // split its echo and its prompts.
 //
-// The UEFI menu (uefi-menu, and the shell reached through a menu,
-// shell_menu) is not run yet: its selector reads numbered menu items
-// ("[2] Shell") that OVMF, the firmware Basalt can test on, does not
-// draw; those actions keep CannotRun.
+// The UEFI menu's interrupt and selector run (uefimenu_run.go, for
+// grub-efi); the shell reached through a menu (shell_menu) and the
+// uefi-menu boot method do not yet.
 
 // CannotRun is empty: MenuConnect runs.
 func (*MenuConnect) CannotRun() string { return "" }
