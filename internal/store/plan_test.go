@@ -1,0 +1,79 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/basalt-lava/basalt/internal/store"
+	"github.com/basalt-lava/basalt/internal/store/sqlite"
+)
+
+// TestPlansUseIndexes reads SQLite's plans of the queries migration 0012
+// indexes: a viewer's job count reads an index, not the jobs; an anonymous
+// page walks the public jobs' index in id order (no sort); CaseHistory
+// finds a job's results of a case by results_case.
+func TestPlansUseIndexes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "basalt.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	plan := func(query string, args ...any) string {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		defer rows.Close()
+		var lines []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, detail)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(lines, "\n")
+	}
+	anon, aargs := store.JobWhere(store.JobFilter{Viewer: &store.Viewer{}})
+	user, uargs := store.JobWhere(store.JobFilter{Viewer: &store.Viewer{Name: "bob"}})
+	hist, hargs := store.CaseHistoryJobs(store.CaseHistoryQuery{Suite: "0_perf", Case: "speed", Viewer: &store.Viewer{Name: "bob"}, Limit: 50})
+	for _, c := range []struct {
+		name, query string
+		args        []any
+		want        []string // each in the plan
+		not         []string // none in the plan
+	}{
+		{"anonymous count", "SELECT COUNT(*) FROM jobs" + anon, aargs, []string{"COVERING INDEX jobs_visibility"}, nil},
+		{"anonymous page", "SELECT id FROM jobs" + anon + " ORDER BY id DESC LIMIT 25", aargs, []string{"INDEX jobs_visibility"}, []string{"TEMP B-TREE"}},
+		{"signed-in count", "SELECT COUNT(*) FROM jobs" + user, uargs, []string{"COVERING INDEX jobs_viewer"}, nil},
+		{"signed-in page", "SELECT id FROM jobs" + user + " ORDER BY id DESC LIMIT 25", uargs, nil, []string{"TEMP B-TREE"}},
+		{"case history", hist, hargs, []string{"INDEX results_case"}, []string{"TEMP B-TREE"}},
+	} {
+		p := plan(c.query, c.args...)
+		for _, w := range c.want {
+			if !strings.Contains(p, w) {
+				t.Errorf("%s: plan lacks %q:\n%s", c.name, w, p)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(p, n) {
+				t.Errorf("%s: plan has %q:\n%s", c.name, n, p)
+			}
+		}
+	}
+}
