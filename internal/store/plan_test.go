@@ -28,7 +28,7 @@ func TestPlansUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	plan := func(query string, args ...any) string {
+	plan := func(t *testing.T, query string, args ...any) string {
 		t.Helper()
 		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
 		if err != nil {
@@ -64,16 +64,18 @@ func TestPlansUseIndexes(t *testing.T) {
 		{"signed-in page", "SELECT id FROM jobs" + user + " ORDER BY id DESC LIMIT 25", uargs, nil, []string{"TEMP B-TREE"}},
 		{"case history", hist, hargs, []string{"INDEX results_case"}, []string{"TEMP B-TREE"}},
 	} {
-		p := plan(c.query, c.args...)
-		for _, w := range c.want {
-			if !strings.Contains(p, w) {
-				t.Errorf("%s: plan lacks %q:\n%s", c.name, w, p)
+		t.Run(c.name, func(t *testing.T) {
+			p := plan(t, c.query, c.args...)
+			for _, w := range c.want {
+				if !strings.Contains(p, w) {
+					t.Errorf("plan lacks %q:\n%s", w, p)
+				}
 			}
-		}
-		for _, n := range c.not {
-			if strings.Contains(p, n) {
-				t.Errorf("%s: plan has %q:\n%s", c.name, n, p)
+			for _, n := range c.not {
+				if strings.Contains(p, n) {
+					t.Errorf("plan has %q:\n%s", n, p)
+				}
 			}
-		}
+		})
 	}
 }
