@@ -55,24 +55,8 @@ func (s *SQL) CaseHistory(ctx context.Context, q CaseHistoryQuery) ([]CasePoint,
 	if q.Limit <= 0 || q.Limit > MaxCaseHistory {
 		q.Limit = MaxCaseHistory
 	}
-	// The jobs first: the EXISTS is answered by results' index on job,
-	// and walking jobs by id from the newest stops at the limit.
-	where := []string{`EXISTS (SELECT 1 FROM results r WHERE r.job = jobs.id AND r.suite = ? AND r.test_case = ?)`}
-	args := []any{q.Suite, q.Case}
-	if q.DeviceType != "" {
-		where = append(where, `device IN (SELECT name FROM devices WHERE device_type = ?)`)
-		args = append(args, q.DeviceType)
-	}
-	if q.Description != "" {
-		where = append(where, `description = ?`)
-		args = append(args, q.Description)
-	}
-	if vw, vargs := jobWhere(JobFilter{Viewer: q.Viewer}); vw != "" {
-		where = append(where, strings.TrimPrefix(vw, " WHERE "))
-		args = append(args, vargs...)
-	}
-	args = append(args, q.Limit)
-	jobs, err := s.queryJobs(ctx, `SELECT `+queueCols+` FROM jobs WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
+	query, args := caseHistoryJobs(q)
+	jobs, err := s.queryJobs(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: history of %s/%s: %w", q.Suite, q.Case, err)
 	}
@@ -112,6 +96,29 @@ func (s *SQL) CaseHistory(ctx context.Context, q CaseHistoryQuery) ([]CasePoint,
 		}
 	}
 	return out, nil
+}
+
+// caseHistoryJobs is CaseHistory's query of its jobs (q.Limit set). The
+// jobs first: the EXISTS is answered by results' index on suite, case and
+// job (migration 0012), and walking jobs by id from the newest stops at
+// the limit.
+func caseHistoryJobs(q CaseHistoryQuery) (string, []any) {
+	where := []string{`EXISTS (SELECT 1 FROM results r WHERE r.job = jobs.id AND r.suite = ? AND r.test_case = ?)`}
+	args := []any{q.Suite, q.Case}
+	if q.DeviceType != "" {
+		where = append(where, `device IN (SELECT name FROM devices WHERE device_type = ?)`)
+		args = append(args, q.DeviceType)
+	}
+	if q.Description != "" {
+		where = append(where, `description = ?`)
+		args = append(args, q.Description)
+	}
+	if vw, vargs := jobWhere(JobFilter{Viewer: q.Viewer}); vw != "" {
+		where = append(where, strings.TrimPrefix(vw, " WHERE "))
+		args = append(args, vargs...)
+	}
+	args = append(args, q.Limit)
+	return `SELECT ` + queueCols + ` FROM jobs WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id DESC LIMIT ?`, args
 }
 
 // resultCols are the columns scanResult reads, in its order.

@@ -10,14 +10,14 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/basalt-lava/basalt/internal/store"
 )
@@ -32,10 +32,11 @@ const migrationLock = `SELECT pg_advisory_xact_lock(72066165)`
 // Open connects to the database at dsn (a postgres:// URL or key=value
 // string) and applies the migrations.
 func Open(ctx context.Context, dsn string) (*store.SQL, error) {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := connConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
+	db := stdlib.OpenDB(*cfg)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open postgres: %w", err)
@@ -52,6 +53,22 @@ func Open(ctx context.Context, dsn string) (*store.SQL, error) {
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
 	return s, nil
+}
+
+// connConfig is dsn's configuration with PostgreSQL's JIT compilation off
+// unless dsn sets jit itself. A non-superuser's job count (the visibility
+// filter's correlated EXISTS) is estimated dear enough to be compiled, and
+// compiling took 200 of its 280 ms at 100 000 jobs, for a query that runs
+// in 35 ms without.
+func connConfig(dsn string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := cfg.RuntimeParams["jit"]; !ok {
+		cfg.RuntimeParams["jit"] = "off"
+	}
+	return cfg, nil
 }
 
 func isUnique(err error) bool {

@@ -816,6 +816,8 @@ func testViewerFilter(t *testing.T, s store.Store) {
 		{Submitter: "alice", DeviceType: "qemu", Visibility: store.VisibilityPersonal},
 		{Submitter: "alice", DeviceType: "qemu", Visibility: store.VisibilityGroup, VisibleGroups: []string{"ci", "lab"}},
 		{Submitter: "carol", DeviceType: "qemu", Visibility: store.VisibilityPersonal},
+		{Submitter: "dave", DeviceType: "qemu"},
+		{Submitter: "alice", DeviceType: "qemu", Visibility: store.VisibilityPersonal},
 	})
 	must(t, err)
 	groups := map[string][]string{"bob": {"lab"}, "dave": {"l_b", "LAB"}}
@@ -841,6 +843,20 @@ func testViewerFilter(t *testing.T, s store.Store) {
 		must(t, err)
 		if n != len(want) {
 			t.Errorf("CountJobs(viewer %+v) = %d, want %d", v, n, len(want))
+		}
+		// A page newest first (read along migration 0012's indexes).
+		got, err = s.Jobs(ctx, store.JobFilter{Viewer: &v, NewestFirst: true, Limit: 2})
+		must(t, err)
+		ids = nil
+		for _, j := range got {
+			ids = append(ids, j.ID)
+		}
+		var wantPage []int64
+		for i := len(want) - 1; i >= 0 && len(wantPage) < 2; i-- {
+			wantPage = append(wantPage, want[i])
+		}
+		if diff := cmp.Diff(ids, wantPage); diff != "" {
+			t.Errorf("Jobs(viewer %+v, newest first, limit 2) (-got +want):\n%s", v, diff)
 		}
 	}
 	if n, _ := s.CountJobs(ctx, store.JobFilter{Submitter: "carol"}); n != 1 {
