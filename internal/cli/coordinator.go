@@ -82,17 +82,12 @@ func coordinatorMain(ctx context.Context, args []string, stdout, stderr io.Write
 		addr = ":" + strconv.Itoa(cfg.Port)
 	}
 
-	logw := stderr
-	if *logPath != "-" {
-		f, err := os.OpenFile(*logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			fmt.Fprintf(stderr, "basalt coordinator: log file: %v\n", err)
-			return exitFailed
-		}
-		defer f.Close()
-		logw = f
+	log, closeLog, err := daemonLogger(*logPath, stderr, lvl)
+	if err != nil {
+		fmt.Fprintf(stderr, "basalt coordinator: %v\n", err)
+		return exitFailed
 	}
-	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: lvl}))
+	defer closeLog()
 
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -187,4 +182,19 @@ func coordinatorLimitFlags(fs *flag.FlagSet) func(file coordinator.Limits, set m
 			MaxConns:      int(pick("max-conns", int64(*conns), int64(file.MaxConns))),
 		}
 	}
+}
+
+// daemonLogger is the text logger of a daemon subcommand (coordinator,
+// vland): to stderr for "-", else appended to the file at path; close
+// closes that file.
+func daemonLogger(path string, stderr io.Writer, lvl slog.Level) (log *slog.Logger, close func(), err error) {
+	w, close := stderr, func() {}
+	if path != "-" {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, nil, fmt.Errorf("log file: %w", err)
+		}
+		w, close = f, func() { f.Close() }
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl})), close, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -134,17 +133,12 @@ func vlandMain(ctx context.Context, args []string, stdout, stderr io.Writer, rea
 	if addr == "" {
 		addr = fmt.Sprintf("127.0.0.1:%d", vland.DefaultPort)
 	}
-	logw := stderr
-	if *logPath != "-" {
-		f, err := os.OpenFile(*logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			fmt.Fprintf(stderr, "basalt vland: log file: %v\n", err)
-			return exitFailed
-		}
-		defer f.Close()
-		logw = f
+	log, closeLog, err := daemonLogger(*logPath, stderr, lvl)
+	if err != nil {
+		fmt.Fprintf(stderr, "basalt vland: %v\n", err)
+		return exitFailed
 	}
-	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: lvl}))
+	defer closeLog()
 
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
