@@ -183,7 +183,8 @@ example-x86-boards: fixtures build
 # example-board runs the bundled U-Boot board job (examples/board): an
 # emulated arm64 board powered and reached the way a lab reaches a real
 # one, its kernel over TFTP. The board's TFTP root and state folder are
-# under build/example-board.
+# under /tmp/basalt-board (examples/board/dispatcher.yaml, device.jinja2);
+# logs and results under build/example-board.
 example-board: fixtures-arm64 build
 	BASALT=$(BIN) FIXTURES=$(FIXTURES_ARM64) OUTPUT_DIR=build/example-board examples/run.sh board
 
