@@ -110,22 +110,8 @@ type attempt struct {
 }
 
 func (l *link) start() (*attempt, error) {
-	inR, inW, err := os.Pipe()
+	proc, inW, pr, err := startPiped(l.argv, l.s.opts.StopGrace)
 	if err != nil {
-		return nil, err
-	}
-	pr, pw, err := blockingPipe()
-	if err != nil {
-		inR.Close()
-		inW.Close()
-		return nil, err
-	}
-	proc, err := process.Start(process.Spec{Argv: l.argv, Stdin: inR, Stdout: pw, Stderr: pw, Grace: l.s.opts.StopGrace})
-	inR.Close()
-	pw.Close()
-	if err != nil {
-		inW.Close()
-		pr.Close()
 		return nil, err
 	}
 	l.mu.Lock()

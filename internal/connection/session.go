@@ -106,23 +106,8 @@ func Start(argv []string, opts Options) (*Session, error) {
 	if len(argv) == 0 {
 		return nil, process.ErrEmpty
 	}
-	inR, inW, err := os.Pipe()
+	proc, inW, pr, err := startPiped(argv, opts.StopGrace)
 	if err != nil {
-		return nil, err
-	}
-	pr, pw, err := blockingPipe()
-	if err != nil {
-		inR.Close()
-		inW.Close()
-		return nil, err
-	}
-	proc, err := process.Start(process.Spec{Argv: argv, Stdin: inR, Stdout: pw, Stderr: pw, Grace: opts.StopGrace})
-	// The child has its own copies of its ends of the pipes.
-	inR.Close()
-	pw.Close()
-	if err != nil {
-		inW.Close()
-		pr.Close()
 		return nil, err
 	}
 	s := newSession(inW, opts)
@@ -132,6 +117,33 @@ func Start(argv []string, opts Options) (*Session, error) {
 		pr.Close()
 	}()
 	return s, nil
+}
+
+// startPiped starts argv (internal/process) with its stdin the read end
+// of a pipe whose write end is returned, and its stdout and stderr the
+// write end of a blockingPipe whose read end is returned: a console's two
+// directions.
+func startPiped(argv []string, grace time.Duration) (proc *process.Process, in, out *os.File, err error) {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pr, pw, err := blockingPipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, nil, nil, err
+	}
+	proc, err = process.Start(process.Spec{Argv: argv, Stdin: inR, Stdout: pw, Stderr: pw, Grace: grace})
+	// The child has its own copies of its ends of the pipes.
+	inR.Close()
+	pw.Close()
+	if err != nil {
+		inW.Close()
+		pr.Close()
+		return nil, nil, nil, err
+	}
+	return proc, inW, pr, nil
 }
 
 // blockingPipe returns a pipe whose read end is read with plain blocking
